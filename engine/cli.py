@@ -1,0 +1,172 @@
+"""The ``carerules`` command: a thin adapter over the library. Input errors exit 2, never with a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from engine.decision import dumps, parameter_value
+from engine.evaluate import Engine
+from engine.placement import InputError
+from engine.rulebook import DEFAULT_RULES_DIR, load_rulebook
+from engine.strict_yaml import RulebookError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")]
+AsAt = Annotated[Optional[str], typer.Option("--as-at", help="Take the rules and rates as at this date (YYYY-MM-DD).")]
+
+
+def _fail(fields: dict[str, list[str]], code: str = "invalid_input") -> None:
+    typer.echo(dumps({"error": {"code": code, "fields": fields}}))
+    readable = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
+    typer.echo(f"carerules: {code.replace('_', ' ')}: {readable}", err=True)
+    raise typer.Exit(2)
+
+
+def _as_at(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail({"as_at": [f"must be a date as YYYY-MM-DD, got {text!r}"]})
+    return None
+
+
+def _engine(rules: Path) -> Engine:
+    try:
+        return Engine(load_rulebook(rules))
+    except RulebookError as exc:
+        typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
+        raise typer.Exit(3) from None
+
+
+def _read_json(source: str) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail({"file": [f"cannot read {source}: {exc.strerror}"]})
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        _fail({"placement": [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]})
+
+
+@app.command()
+def check(
+    file: Annotated[str, typer.Argument(help="A placement as JSON (or a JSON list of them); - reads stdin.")],
+    as_at: AsAt = None,
+    summary: Annotated[bool, typer.Option("--summary", help="One readable line per placement instead of JSON.")] = False,
+    rules: RulesDir = DEFAULT_RULES_DIR,
+) -> None:
+    """Decide one placement (or a list of them) and print the decision as JSON."""
+    data, when, engine = _read_json(file), _as_at(as_at), _engine(rules)
+    if isinstance(data, list) or summary:
+        results, failed = [], False
+        for index, item in enumerate(data if isinstance(data, list) else [data]):
+            try:
+                results.append(engine.decide(item, when).to_dict())
+            except InputError as exc:
+                failed = True
+                results.append({"index": index, **exc.to_json()})
+                typer.echo(f"carerules: placement {index + 1}: invalid input: {exc}", err=True)
+        typer.echo("\n".join(map(_summary_line, results)) if summary else dumps(results))
+        raise typer.Exit(2 if failed else 0)
+    try:
+        typer.echo(engine.decide(data, when).to_json())
+    except InputError as exc:
+        _fail(exc.fields)
+
+
+def _summary_line(result: dict[str, Any]) -> str:
+    if "error" in result:
+        return f"#{result['index'] + 1:<9} invalid input: {result['error']['fields']}"
+    approvers = sorted({f["approver"] for f in result["findings"] if f.get("approver")})
+    fired = " ".join(f["rule_id"] for f in result["findings"])
+    who = f" by {', '.join(approvers)}" if approvers else ""
+    return f"{result['placement_id']:<10} {result['outcome']}{who}  [{fired}]"
+
+
+@app.command("rules")
+def list_rules(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    rules: RulesDir = DEFAULT_RULES_DIR,
+) -> None:
+    """The rule catalogue: id, module, action, approver, label and reference of every rule."""
+    book = _engine(rules).book
+    catalogue = [
+        {
+            "rule_id": rule.id,
+            "module": rule.module,
+            "action": rule.action,
+            "approver": rule.approver or (f"from {rule.approver_from}" if rule.approver_from else None),
+            "label": rule.label,
+            "when": rule.when,
+            "reference": rule.reference.text,
+        }
+        for rule in book.rules
+    ]
+    if as_json:
+        typer.echo(dumps({"rulebook_version": book.version, "rules": catalogue}))
+        return
+    typer.echo(f"rulebook {book.version}")
+    for item in catalogue:
+        approver = f" ({item['approver']})" if item["approver"] else ""
+        typer.echo(f"{item['rule_id']:<7} {item['action']}{approver}: {item['label']}\n        when {item['when']}")
+
+
+@app.command()
+def parameters(
+    as_at: AsAt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    rules: RulesDir = DEFAULT_RULES_DIR,
+) -> None:
+    """Every parameter's value in force at a date, with the date it took effect and its reference."""
+    when = _as_at(as_at)
+    if when is None:
+        _fail({"as_at": ["give --as-at YYYY-MM-DD: the engine never reads the clock"]})
+    book = _engine(rules).book
+    listing = []
+    for name, parameter in sorted(book.parameters.items()):
+        found = parameter.at(when)  # type: ignore[arg-type]
+        listing.append(
+            {
+                "name": name,
+                "value": parameter_value(parameter, found[0]) if found else None,
+                "unit": parameter.unit,
+                "effective_from": found[1] if found else None,
+                "description": parameter.description,
+                "reference": parameter.reference.text,
+            }
+        )
+    if as_json:
+        typer.echo(dumps({"as_at": when, "rulebook_version": book.version, "parameters": listing}))
+        return
+    for item in listing:
+        value = "not in force" if item["value"] is None else item["value"]
+        if isinstance(value, list):
+            value = "; ".join(f"band {row['band']}: {row['description']} → {row['approver']}" for row in value)
+        since = f" since {item['effective_from']}" if item["effective_from"] else ""
+        typer.echo(f"{item['name']:<45} {value} {item['unit']}{since}")
+
+
+@app.command()
+def bench(
+    runs: Annotated[int, typer.Option(help="Decisions to time.")] = 20000,
+    rules: RulesDir = DEFAULT_RULES_DIR,
+) -> None:
+    """Median time of one decision through the library (durable evaluator, validation included)."""
+    from engine.bench import single_decision
+
+    typer.echo(dumps(single_decision(_engine(rules), runs)))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,40 @@
+"""The library's front door: load the rulebook once, decide one placement at a time."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from engine.decision import Decision, build_decision
+from engine.derive import derive
+from engine.durable_evaluator import DurableEvaluator
+from engine.placement import Placement, parse_placement
+from engine.rulebook import DEFAULT_RULES_DIR, Rulebook, load_rulebook
+
+
+class Engine:
+    """A loaded rulebook and its durable_rules evaluator. Pure: no I/O after loading, never reads the clock."""
+
+    def __init__(self, book: Rulebook | None = None) -> None:
+        self.book = book or load_rulebook()
+        self.durable = DurableEvaluator(self.book)
+
+    def decide(self, placement: Placement | dict[str, Any], as_at: date | None = None) -> Decision:
+        """One placement (a Placement or its JSON fields) → its decision. Bad input raises InputError."""
+        if not isinstance(placement, Placement):
+            placement = parse_placement(placement)
+        when = as_at or placement.as_at_date
+        derived = derive(placement, self.book, when)
+        fired = self.durable.fire(self.book.modules_for(placement.service), derived.values)
+        return build_decision(placement.placement_id, derived, fired, self.book)
+
+
+@lru_cache(maxsize=4)
+def default_engine(rules_dir: Path = DEFAULT_RULES_DIR) -> Engine:
+    return Engine(load_rulebook(rules_dir))
+
+
+def decide(placement: Placement | dict[str, Any], as_at: date | None = None) -> Decision:
+    return default_engine().decide(placement, as_at)

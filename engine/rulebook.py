@@ -1,0 +1,307 @@
+"""Load ``rules/`` into a validated, content-hashed Rulebook, or refuse with file, line and reason."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any as AnyType
+
+from engine import conditions
+from engine.money import MoneyError, to_decimal, to_pence
+from engine.strict_yaml import Node, RulebookError, check_keys, load_yaml
+from engine.vocabulary import ACTIONS, DERIVED, ENUMS, FIELDS, UNIT_KINDS, Kind
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+BAND_PLACEHOLDERS = {"band.approver", "band.description", "band.care_cubed_note"}
+SHOWN_ONLY = {"as_at": Kind.DATE, "start_date": Kind.DATE, "placement_id": Kind.ENUM}
+
+
+@dataclass(frozen=True)
+class Reference:
+    title: str
+    section: str | None = None
+    url: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "; ".join(part for part in (self.title, self.section, self.url) if part)
+
+    @property
+    def is_illustrative(self) -> bool:
+        return "illustrative" in self.text.lower()
+
+
+@dataclass(frozen=True)
+class Band:
+    band: int
+    above_percent: Decimal
+    up_to_percent: Decimal | None
+    approver: str
+    care_cubed_required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    description: str
+    unit: str
+    reference: Reference
+    dates: tuple[date, ...]
+    values: tuple[AnyType, ...]  # engine units: pence, hundredths, int, bool, Decimal ratio, tuple[Band, ...]
+    hit_policy: str | None = None
+
+    @property
+    def kind(self) -> Kind:
+        return UNIT_KINDS[self.unit]
+
+    def at(self, as_at: date) -> tuple[AnyType, date] | None:
+        """The latest value on or before ``as_at`` with its date; None when not (or no longer) in force."""
+        index = bisect_right(self.dates, as_at) - 1
+        if index < 0 or self.values[index] is None:
+            return None
+        return self.values[index], self.dates[index]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    label: str
+    module: str
+    when: str
+    condition: conditions.Cond
+    action: str
+    message: str
+    reference: Reference
+    approver: str | None = None
+    approver_from: str | None = None
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    title: str
+    services: tuple[str, ...]
+    reference: Reference
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    parameters: dict[str, Parameter]
+    modules: tuple[Module, ...]
+    version: str
+    groups: dict[str, tuple[str, Reference]] = field(default_factory=dict)
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(rule for module in self.modules for rule in module.rules)
+
+    def modules_for(self, service: str) -> tuple[Module, ...]:
+        return tuple(module for module in self.modules if service in module.services)
+
+
+def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
+    root = Path(rules_dir)
+    files = sorted(root.rglob("*.yaml"))
+    if not files:
+        raise RulebookError(root, None, "no rule or parameter files found")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    params_dir = root / "parameters"
+    parameters, groups = {}, {}
+    for path in sorted(params_dir.rglob("*.yaml")):
+        name = ".".join(path.relative_to(params_dir).with_suffix("").parts)
+        if path.name == "index.yaml":
+            groups[name[: -len(".index")] if name != "index" else ""] = _load_index(path)
+        else:
+            parameters[name] = _load_parameter(path, name)
+    modules = tuple(_load_module(path, parameters) for path in sorted((root / "modules").glob("*.yaml")))
+    seen: dict[str, str] = {}
+    for module in modules:
+        for rule in module.rules:
+            if rule.id in seen:
+                raise RulebookError(root / "modules", None, f"rule id {rule.id} is used twice ({seen[rule.id]})")
+            seen[rule.id] = module.name
+    return Rulebook(parameters=parameters, modules=modules, version=digest.hexdigest()[:12], groups=groups)
+
+
+def _reference(node: AnyType, owner: Node, key: str = "reference") -> Reference:
+    if not isinstance(node, Node):
+        raise owner.error(f"{key} must be a mapping with a title (and a section or url)", key)
+    check_keys(node, {"title"}, {"section", "url"}, key)
+    for part in ("title", "section", "url"):
+        if part in node and not (isinstance(node[part], str) and node[part].strip()):
+            raise node.error(f"{key} {part} must be text", part)
+    return Reference(node["title"], node.get("section"), node.get("url"))
+
+
+def _load_index(path: Path) -> tuple[str, Reference]:
+    node = check_keys(load_yaml(path), {"description", "reference"}, set(), "parameter group index")
+    return str(node["description"]), _reference(node["reference"], node)
+
+
+def _load_parameter(path: Path, name: str) -> Parameter:
+    node = check_keys(load_yaml(path), {"description", "unit", "reference", "values"}, {"hit_policy"}, "parameter")
+    unit = node["unit"]
+    if unit not in UNIT_KINDS:
+        raise node.error(f"unknown unit {unit!r} (known: {', '.join(UNIT_KINDS)})", "unit")
+    kind = UNIT_KINDS[unit]
+    hit_policy = node.get("hit_policy")
+    if (kind is Kind.TABLE) != (hit_policy is not None):
+        raise node.error("a table parameter, and only a table, declares its hit_policy", "hit_policy" if hit_policy else "unit")
+    if hit_policy is not None and hit_policy not in ("first", "unique"):
+        raise node.error(f"hit_policy must be first or unique, not {hit_policy!r}", "hit_policy")
+    values = node["values"]
+    if not isinstance(values, Node) or not values:
+        raise node.error("values must map dates to values", "values")
+    dated = []
+    for when, value in values.items():
+        if not isinstance(when, date):
+            raise values.error(f"{when!r} is not a date (YYYY-MM-DD)", str(when))
+        try:
+            dated.append((when, None if value is None else _parameter_value(value, kind)))
+        except (MoneyError, ValueError) as exc:
+            raise values.error(f"{when}: {value!r} is not a {unit} value: {exc}", str(when)) from None
+    dated.sort(key=lambda pair: pair[0])
+    return Parameter(
+        name=name,
+        description=str(node["description"]),
+        unit=unit,
+        reference=_reference(node["reference"], node),
+        dates=tuple(d for d, _ in dated),
+        values=tuple(v for _, v in dated),
+        hit_policy=hit_policy,
+    )
+
+
+def _parameter_value(value: AnyType, kind: Kind) -> AnyType:
+    if kind is Kind.MONEY:
+        return to_pence(value)
+    if kind is Kind.QUANTITY:
+        return to_pence(value)  # hundredths of a mile: same exactness rules as pence
+    if kind is Kind.COUNT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be a whole number")
+        return value
+    if kind is Kind.BOOL:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if kind is Kind.RATIO:
+        ratio = to_decimal(value)
+        if not Decimal(0) <= ratio <= Decimal(1):
+            raise ValueError("must be between 0 and 1")
+        return ratio
+    return _bands(value)
+
+
+def _bands(rows: AnyType) -> tuple[Band, ...]:
+    if not isinstance(rows, list) or not rows:
+        raise ValueError("a table is a list of rows")
+    bands = []
+    for row in rows:
+        check_keys(row, {"band", "above_percent", "up_to_percent", "approver", "care_cubed_required", "description"}, set(), "band row")
+        above = to_decimal(row["above_percent"])
+        up_to = None if row["up_to_percent"] is None else to_decimal(row["up_to_percent"])
+        if not SNAKE.match(str(row["approver"])):
+            raise row.error(f"approver {row['approver']!r} must be a role name like team_manager", "approver")
+        if up_to is not None and up_to <= above:
+            raise row.error(f"band {row['band']}: up_to_percent {up_to} is not above above_percent {above}", "up_to_percent")
+        bands.append(Band(int(row["band"]), above, up_to, row["approver"], bool(row["care_cubed_required"]), str(row["description"])))
+    if bands[0].above_percent != 0:
+        raise rows[0].error(f"the first band must start just above 0%, not above {bands[0].above_percent}%")
+    for previous, (row, band) in zip(bands, list(zip(rows, bands))[1:]):
+        if previous.up_to_percent is None:
+            raise row.error(f"band {band.band} comes after band {previous.band}, which has no upper limit (overlap)")
+        if band.above_percent > previous.up_to_percent:
+            raise row.error(f"gap between {previous.up_to_percent}% and {band.above_percent}% (bands {previous.band} and {band.band})")
+        if band.above_percent < previous.up_to_percent:
+            raise row.error(f"bands {previous.band} and {band.band} overlap between {band.above_percent}% and {previous.up_to_percent}%")
+    if bands[-1].up_to_percent is not None:
+        raise rows[-1].error(f"the last band must have no upper limit (prices above {bands[-1].up_to_percent}% fall in no band)")
+    if len({band.band for band in bands}) != len(bands):
+        raise rows[0].error("band numbers must be unique")
+    return tuple(bands)
+
+
+def _load_module(path: Path, parameters: dict[str, Parameter]) -> Module:
+    node = check_keys(load_yaml(path), {"module", "title", "services", "reference", "rules"}, {"when"}, "rule file")
+    name = node["module"]
+    if not SNAKE.match(str(name)):
+        raise node.error(f"module name {name!r} must be snake_case", "module")
+    services = node["services"]
+    if not isinstance(services, list) or not services or any(s not in ENUMS["service"] for s in services):
+        raise node.error(f"services must list some of {', '.join(ENUMS['service'])}", "services")
+    vocabulary = {**FIELDS, **DERIVED, **{f"params.{p}": param.kind for p, param in parameters.items()}}
+    module_when = None
+    if "when" in node:
+        try:
+            module_when = conditions.parse(node["when"], vocabulary, ENUMS)
+        except conditions.ConditionError as exc:
+            raise node.error(str(exc), "when") from None
+    if not isinstance(node["rules"], list):
+        raise node.error("rules must be a list", "rules")
+    # which services a module applies to is decided by selecting modules, not by a condition in each rule
+    rules = tuple(_load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters) for rule in node["rules"])
+    return Module(name, str(node["title"]), tuple(services), _reference(node["reference"], node), rules)
+
+
+def _load_rule(
+    node: AnyType, module: str, guard: conditions.Cond, vocabulary: dict[str, Kind], parameters: dict[str, Parameter]
+) -> Rule:
+    node = check_keys(
+        node, {"id", "label", "when", "action", "message", "reference"}, {"approver", "approver_from"}, "rule"
+    )
+    rule_id = str(node["id"])
+    if not RULE_ID.match(rule_id):
+        raise node.error(f"rule id {rule_id!r} must look like CHP-01", "id")
+    try:
+        condition = conditions.conjoin(guard, conditions.parse(node["when"], vocabulary, ENUMS))
+    except conditions.ConditionError as exc:
+        raise node.error(f"{rule_id}: {exc}", "when") from None
+    action = node["action"]
+    if action not in ACTIONS:
+        raise node.error(f"{rule_id}: action must be one of {', '.join(ACTIONS)}", "action")
+    approver, approver_from = node.get("approver"), node.get("approver_from")
+    if approver is not None and not SNAKE.match(str(approver)):
+        raise node.error(f"{rule_id}: approver {approver!r} must be a role name like team_manager", "approver")
+    if approver_from is not None and (approver_from not in parameters or parameters[approver_from].kind is not Kind.TABLE):
+        raise node.error(f"{rule_id}: approver_from must name a table parameter, not {approver_from!r}", "approver_from")
+    if action == "needs_approval" and (approver is None) == (approver_from is None):
+        raise node.error(f"{rule_id}: needs_approval names its approver (approver or approver_from, one of them)", "action")
+    if action != "needs_approval" and (approver or approver_from):
+        raise node.error(f"{rule_id}: only a needs_approval rule has an approver", "approver")
+    message = " ".join(str(node["message"]).split())
+    shown = {**vocabulary, **SHOWN_ONLY}
+    for placeholder in PLACEHOLDER.findall(message):
+        if placeholder in BAND_PLACEHOLDERS and approver_from:
+            continue
+        if placeholder not in shown:
+            raise node.error(f"{rule_id}: message names unknown figure {{{placeholder}}}", "message")
+    used = conditions.names_in(condition) | set(PLACEHOLDER.findall(message))
+    used_parameters = sorted(n.removeprefix("params.") for n in used if n.startswith("params."))
+    return Rule(
+        id=rule_id,
+        label=str(node["label"]),
+        module=module,
+        when=" ".join(str(node["when"]).split()),
+        condition=condition,
+        action=action,
+        message=message,
+        reference=_reference(node["reference"], node),
+        approver=approver,
+        approver_from=approver_from,
+        parameters=tuple(used_parameters + ([approver_from] if approver_from else [])),
+    )
