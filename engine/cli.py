@@ -157,8 +157,12 @@ def parameters(
         typer.echo(f"{item['name']:<45} {value} {item['unit']}{since}")
 
 
-@app.command()
-def bench(
+bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figures and the machine (SPEC §10).")
+app.add_typer(bench, name="bench")
+
+
+@bench.command("decision")
+def bench_decision(
     runs: Annotated[int, typer.Option(help="Decisions to time.")] = 20000,
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
