@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, Optional
-
-from pydantic import BaseModel
 
 from engine.derive import Derived
 from engine.money import pounds, show_pounds
@@ -15,41 +15,66 @@ from engine.rulebook import PLACEHOLDER, Band, Parameter, Rule, Rulebook
 from engine.vocabulary import ACTIONS, DERIVED, FIELDS, UNIT_KINDS, Kind
 
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
+Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
 SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
+_NUMBER = re.compile(r'"\\u0000(-?[0-9.]+)\\u0000"')
 
 
-class Finding(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Finding:
     rule_id: str
     module: str
-    action: Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
-    approver: Optional[str] = None
+    action: Action
+    approver: Optional[str]
     message: str
     reference: str
 
+    def to_dict(self) -> dict[str, Any]:
+        data = {"rule_id": self.rule_id, "module": self.module, "action": self.action, "approver": self.approver,
+                "message": self.message, "reference": self.reference}
+        if self.approver is None:
+            del data["approver"]
+        return data
 
-class ParameterRead(BaseModel):
+
+@dataclass(frozen=True, slots=True)
+class ParameterRead:
     name: str
     value: Any
     effective_from: Optional[date]
     reference: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "effective_from": self.effective_from, "reference": self.reference}
 
-class Decision(BaseModel):
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """SPEC §7. Money figures are ``Decimal`` pounds with exactly 2 places."""
+
     placement_id: str
     as_at: date
     rulebook_version: str
     outcome: Outcome
     figures: dict[str, Any]
-    findings: list[Finding]
-    parameters: list[ParameterRead]
+    findings: tuple[Finding, ...]
+    parameters: tuple[ParameterRead, ...]
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [finding.rule_id for finding in self.findings]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values; money stays Decimal with 2 places (see ``dumps``)."""
-        data = self.model_dump(mode="python")
-        for finding in data["findings"]:
-            if finding["approver"] is None:
-                del finding["approver"]
-        return data
+        return {
+            "placement_id": self.placement_id,
+            "as_at": self.as_at,
+            "rulebook_version": self.rulebook_version,
+            "outcome": self.outcome,
+            "figures": dict(self.figures),
+            "findings": [finding.to_dict() for finding in self.findings],
+            "parameters": [parameter.to_dict() for parameter in self.parameters],
+        }
 
     def to_json(self, indent: int | None = 2) -> str:
         return dumps(self.to_dict(), indent=indent)
@@ -57,76 +82,82 @@ class Decision(BaseModel):
 
 def dumps(data: Any, indent: int | None = 2) -> str:
     """JSON with Decimals written as exact numbers (``1040.00``, not ``"1040.00"`` or ``1040.0``)."""
-    marks: dict[str, str] = {}
 
     def default(value: Any) -> Any:
         if isinstance(value, Decimal):
-            mark = f"\u0000{len(marks)}\u0000"
-            marks[mark] = str(value)
-            return mark
+            return f"\u0000{value:f}\u0000"
         if isinstance(value, date):
             return value.isoformat()
         raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
-    text = json.dumps(data, default=default, indent=indent, ensure_ascii=False)
-    for mark, number in marks.items():
-        text = text.replace(json.dumps(mark), number, 1)
-    return text
+    return _NUMBER.sub(r"\1", json.dumps(data, default=default, indent=indent, ensure_ascii=False))
 
 
 def build_decision(placement_id: str, derived: Derived, fired: set[str], book: Rulebook) -> Decision:
     findings = [_finding(rule, derived, book) for rule in book.rules if rule.id in fired]
     actions = [f.action for f in findings if f.action != "info"]
     outcome = max(actions, key=SEVERITY.__getitem__) if actions else "proceed"
-    return Decision.model_construct(
+    values = derived.values
+    return Decision(
         placement_id=placement_id,
         as_at=derived.as_at,
         rulebook_version=book.version,
-        outcome=outcome,
-        figures={name: show_value(derived.values.get(name), DERIVED[name], as_number=True) for name in derived.figures},
-        findings=findings,
-        parameters=[
-            ParameterRead.model_construct(
-                name=name,
-                value=parameter_value(book.parameters[name], value),
-                effective_from=effective,
-                reference=book.parameters[name].reference.text,
-            )
-            for name, (value, effective) in sorted(derived.read.items())
-        ],
+        outcome=outcome,  # type: ignore[arg-type]
+        figures={name: _as_number(values.get(name), DERIVED[name]) for name in derived.figures},
+        findings=tuple(findings),
+        parameters=tuple(_parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())),
     )
+
+
+def _parameter_read(book: Rulebook, name: str, value: Any, effective: date | None) -> ParameterRead:
+    """The same parameter read at the same edition is the same (immutable) entry: built once per rulebook."""
+    key = ("read", name, effective)
+    if key not in book.cache:
+        book.cache[key] = ParameterRead(
+            name=name,
+            value=parameter_value(book.parameters[name], value),
+            effective_from=effective,
+            reference=book.parameters[name].reference.text,
+        )
+    return book.cache[key]  # type: ignore[no-any-return]
 
 
 def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
     approver = rule.approver or (derived.band.approver if rule.approver_from and derived.band else None)
-    return Finding.model_construct(
-        rule_id=rule.id,
-        module=rule.module,
-        action=rule.action,
-        approver=approver,
-        message=render(rule.message, derived, book),
-        reference=rule.reference.text,
-    )
+    return Finding(rule.id, rule.module, rule.action, approver, render(rule, derived, book), rule.reference.text)  # type: ignore[arg-type]
 
 
-def render(template: str, derived: Derived, book: Rulebook) -> str:
-    return PLACEHOLDER.sub(lambda match: _placeholder(match.group(1), derived, book), template)
+def render(rule: Rule, derived: Derived, book: Rulebook) -> str:
+    """The rule's message with every {placeholder} shown as a person reads it (£1,040.00, 4.52%, 50%)."""
+    key = ("template", rule.id)
+    if key not in book.cache:
+        parts = PLACEHOLDER.split(rule.message)  # literal, name, literal, name, ..., literal
+        book.cache[key] = (parts[0::2], [(name, _text_kind(name, book)) for name in parts[1::2]])
+    literals, names = book.cache[key]
+    out = [literals[0]]
+    for (name, kind), literal in zip(names, literals[1:]):
+        out.append(_text(name, kind, derived))
+        out.append(literal)
+    return "".join(out)
 
 
-def _placeholder(name: str, derived: Derived, book: Rulebook) -> str:
+def _text_kind(name: str, book: Rulebook) -> Kind:
+    if name.startswith("params."):
+        return book.parameters[name.removeprefix("params.")].kind
+    if name in ("as_at", "start_date"):
+        return Kind.DATE
+    return FIELDS.get(name) or DERIVED.get(name) or Kind.ENUM
+
+
+def _text(name: str, kind: Kind, derived: Derived) -> str:
     if name.startswith("band."):
         return _band_text(name, derived.band)
     if name == "as_at":
         return derived.as_at.isoformat()
     value = derived.values.get(name)
-    if name.startswith("params."):
-        kind = book.parameters[name.removeprefix("params.")].kind
-        if kind is Kind.RATIO and value is not None:
-            return f"{value * 100:.0f}%"
-    else:
-        kind = FIELDS.get(name) or DERIVED.get(name) or Kind.ENUM
-    shown = show_value(value, kind, as_number=False)
-    return "not recorded" if shown is None else str(shown)
+    if value is None:
+        return "not recorded"
+    return _TEXT.get(kind, str)(value)
 
 
 def _band_text(name: str, band: Band | None) -> str:
@@ -137,20 +168,31 @@ def _band_text(name: str, band: Band | None) -> str:
     return str(getattr(band, name.removeprefix("band.")))
 
 
+def _hundredths(value: int) -> Decimal:
+    return Decimal(value // 100) if value % 100 == 0 else Decimal(value).scaleb(-2).normalize()
+
+
+_TEXT = {
+    Kind.MONEY: show_pounds,
+    Kind.QUANTITY: lambda v: f"{_hundredths(v):f}",
+    Kind.PERCENT: lambda v: f"{v}%",
+    Kind.RATIO: lambda v: f"{v * 100:f}".rstrip("0").rstrip(".") + "%",
+    Kind.BOOL: lambda v: "yes" if v else "no",
+}
+_NUMBER_OF = {Kind.MONEY: pounds, Kind.QUANTITY: _hundredths}
+
+
+def _as_number(value: Any, kind: Kind) -> Any:
+    if value is None or kind not in _NUMBER_OF:
+        return value
+    return _NUMBER_OF[kind](value)
+
+
 def show_value(value: Any, kind: Kind, as_number: bool) -> Any:
-    """A value for output: pounds as Decimal (2 dp) in figures, or text (£1,040.00, 4.52%) in messages."""
-    if value is None:
-        return None
-    if kind is Kind.MONEY:
-        return pounds(value) if as_number else show_pounds(value)
-    if kind is Kind.QUANTITY:
-        number = (Decimal(value) / 100).normalize()
-        return number if as_number else f"{number:f}"
-    if kind is Kind.PERCENT:
-        return value if as_number else f"{value}%"
-    if kind is Kind.BOOL and not as_number:
-        return "yes" if value else "no"
-    return value
+    """A value for output: pounds as Decimal (2 dp) in figures and JSON, or text (£1,040.00, 4.52%) in messages."""
+    if as_number:
+        return _as_number(value, kind)
+    return None if value is None else _TEXT.get(kind, str)(value)
 
 
 def parameter_value(parameter: Parameter, value: Any) -> Any:
@@ -167,4 +209,4 @@ def parameter_value(parameter: Parameter, value: Any) -> Any:
             }
             for band in value
         ]
-    return show_value(value, kind, as_number=True)
+    return _as_number(value, kind)

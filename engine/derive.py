@@ -34,14 +34,13 @@ class Derived:
 
     as_at: date
     values: dict[str, Any]
+    in_force: dict[str, tuple[Any, date | None]]
     band: Band | None = None
     read: dict[str, tuple[Any, date | None]] = field(default_factory=dict)
 
-    def param(self, book: Rulebook, name: str) -> Any:
-        if name not in self.read:
-            found = book.parameters[name].at(self.as_at)
-            self.read[name] = found if found else (None, None)
-        return self.read[name][0]
+    def param(self, name: str) -> Any:
+        found = self.read[name] = self.in_force[name]
+        return found[0]
 
     @property
     def figures(self) -> tuple[str, ...]:
@@ -52,18 +51,25 @@ class Derived:
 def derive(placement: Placement, book: Rulebook, as_at: date) -> Derived:
     values: dict[str, Any] = {name: getattr(placement, name) for name in FIELDS}
     values["care_type"] = placement.care_type_used
-    derived = Derived(as_at, values)
+    derived = Derived(as_at, values, book.values_at(as_at))
     is_care_home = placement.service == "care_home"
     values["is_care_home"], values["is_supported_living"] = is_care_home, not is_care_home
     fnc_used = _care_home(placement, book, derived) if is_care_home else 0
     if not is_care_home:
         _supported_living(placement, book, derived)
     _nhs_contributions(placement, book, derived, fnc_used)
-    for module in book.modules_for(placement.service):
-        for rule in module.rules:
-            for name in rule.parameters:
-                values[f"params.{name}"] = derived.param(book, name)
+    for name, key in _rule_parameters(book, placement.service):
+        values[key] = derived.param(name)
     return derived
+
+
+def _rule_parameters(book: Rulebook, service: str) -> tuple[tuple[str, str], ...]:
+    """The parameters the rules for a service read, with their names in a rule's vocabulary."""
+    key = ("rule_parameters", service)
+    if key not in book.cache:
+        names = sorted({name for module in book.modules_for(service) for rule in module.rules for name in rule.parameters})
+        book.cache[key] = tuple((name, f"params.{name}") for name in names)
+    return book.cache[key]  # type: ignore[no-any-return]
 
 
 def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
@@ -74,21 +80,21 @@ def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
     if p.fnc_weekly is not None:
         fnc_used = p.fnc_weekly
     elif v["is_nursing"]:
-        fnc_used = d.param(book, "care_homes.fnc_standard_weekly")
+        fnc_used = d.param("care_homes.fnc_standard_weekly")
     else:
         fnc_used = 0
     v["fnc_used_weekly"] = fnc_used
     core = p.core_weekly_fee or 0
     v["gross_weekly_cost"] = None if fnc_used is None else core + p.one_to_one_weekly + fnc_used + p.other_weekly
     comparable = v["comparable_weekly"] = core - p.top_up_weekly
-    benchmark = v["benchmark_weekly"] = d.param(book, f"care_homes.benchmark.lot_{lot}")
+    benchmark = v["benchmark_weekly"] = d.param(f"care_homes.benchmark.lot_{lot}")
     v["has_benchmark"] = benchmark is not None
     v["over_benchmark_weekly"] = v["over_benchmark_percent"] = v["approval_band"] = None
     if benchmark:
         over = v["over_benchmark_weekly"] = comparable - benchmark
         share = Fraction(over * 100, benchmark)
         v["over_benchmark_percent"] = round_half_up(Decimal(over * 100) / Decimal(benchmark), "0.01")
-        bands = d.param(book, "care_homes.approval_bands")
+        bands = d.param("care_homes.approval_bands")
         if over <= 0:
             v["approval_band"] = 0
         elif bands is not None:
@@ -108,9 +114,9 @@ def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
 def _supported_living(p: Placement, book: Rulebook, d: Derived) -> None:
     v = d.values
     v["gross_weekly_cost"] = (p.sl_weekly_cost or 0) + p.other_weekly
-    day = d.param(book, "supported_living.day_hour_rate")
-    night = d.param(book, "supported_living.waking_night_hour_rate")
-    sleep_in = d.param(book, "supported_living.sleep_in_night_rate")
+    day = d.param("supported_living.day_hour_rate")
+    night = d.param("supported_living.waking_night_hour_rate")
+    sleep_in = d.param("supported_living.sleep_in_night_rate")
     v["has_sl_reference_rates"] = None not in (day, night, sleep_in)
     for name in (*SL_PARTS, "sl_reference_weekly", "sl_over_reference_weekly"):
         v[name] = None
@@ -127,11 +133,11 @@ def _nhs_contributions(p: Placement, book: Rulebook, d: Derived, fnc_used: int |
     v = d.values
     recorded = v["nhs_contribution_recorded"] = p.nhs_contribution_weekly is not None
     contribution = v["nhs_contribution_or_zero_weekly"] = p.nhs_contribution_weekly or 0
-    fnc_counts = d.param(book, "isp.fnc_counts_as_nhs_contribution") and bool(fnc_used)
+    fnc_counts = d.param("isp.fnc_counts_as_nhs_contribution") and bool(fnc_used)
     v["isp_nhs_contribution_weekly"] = contribution + (fnc_used or 0) if fnc_counts else (contribution if recorded else None)
     v["expected_nhs_share_weekly"] = None
     if p.s117:
-        council_share = d.param(book, "isp.s117_council_share")
+        council_share = d.param("isp.s117_council_share")
         gross = v["gross_weekly_cost"]
         if council_share is not None and gross is not None:
             v["expected_nhs_share_weekly"] = int(round_half_up((1 - council_share) * gross))

@@ -24,12 +24,14 @@ import threading
 from typing import Any
 
 import durable.engine as durable_engine
+import durable_rules_engine as _rules  # the C engine under durable.engine
 
 from engine import conditions
 from engine.rulebook import Module, Rulebook
 
 _LOCK = threading.Lock()
 _SESSION = "evaluation"
+_RULES_OK = 0
 _OPS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _ARITH = {"+": "$add", "-": "$sub", "*": "$mul"}
 
@@ -71,65 +73,71 @@ def compile_condition(cond: conditions.Cond) -> dict[str, Any]:
 class DurableEvaluator:
     """Fires a rulebook's rules on one placement's values at a time; returns the ids of the rules that fired."""
 
-    _hosts: dict[str, tuple[_QuietHost, dict[str, str], list[str]]] = {}
+    _compiled: dict[str, dict[str, int]] = {}
 
     def __init__(self, book: Rulebook) -> None:
-        definitions = {module.name: self._definition(module) for module in book.modules}
+        definitions = {
+            module.name: {rule.id: compile_condition(rule.condition) for rule in module.rules}
+            for module in book.modules
+            if module.rules
+        }
         key = hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()[:16]
         with _LOCK:
-            if key not in self._hosts:
-                fired: list[str] = []
-                names = {module.name: f"{module.name}_{key}" for module in book.modules}
+            if key not in self._compiled:
                 host = _QuietHost()
+                names = {module: f"{module}_{key}" for module in definitions}
                 host.register_rulesets(
                     {
-                        names[module.name]: {
-                            rule.id: {"all": [{"m": definitions[module.name][rule.id]}], "run": self._action(fired, rule.id)}
-                            for rule in module.rules
-                        }
-                        for module in book.modules
-                        if module.rules
+                        names[module]: {rule_id: {"all": [{"m": cond}], "run": _never} for rule_id, cond in rules.items()}
+                        for module, rules in definitions.items()
                     }
                 )
-                self._hosts[key] = (host, names, fired)
-        self._host, self._names, self._fired = self._hosts[key]
+                self._compiled[key] = {module: host.get_ruleset(names[module])._handle for module in definitions}
+        self._handles = self._compiled[key]
+        # a fact carries only what its module's rules test, under durable-safe keys
         self._posted = {
-            module.name: tuple(sorted(set().union(*(conditions.names_in(rule.condition) for rule in module.rules))))
+            module.name: tuple(
+                (name, fact_key(name))
+                for name in sorted(set().union(*(conditions.names_in(rule.condition) for rule in module.rules)))
+            )
             for module in book.modules
+            if module.rules
         }
-
-    @staticmethod
-    def _definition(module: Module) -> dict[str, Any]:
-        return {rule.id: compile_condition(rule.condition) for rule in module.rules}
-
-    @staticmethod
-    def _action(fired: list[str], rule_id: str) -> Any:
-        def action(_closure: Any) -> None:
-            fired.append(rule_id)
-
-        return action
 
     def fire(self, modules: tuple[Module, ...], values: dict[str, Any]) -> set[str]:
         fired: set[str] = set()
-        with _LOCK:
-            for module in modules:
-                if module.rules:
-                    fired.update(self._fire_module(module, values))
+        for module in modules:
+            if module.name in self._handles:
+                fact = {key: values[name] for name, key in self._posted[module.name] if values.get(name) is not None}
+                fact["id"], fact["sid"] = "placement", _SESSION
+                text = json.dumps(fact)
+                with _LOCK:
+                    fired.update(self._run(self._handles[module.name], text))
         return fired
 
-    def _fire_module(self, module: Module, values: dict[str, Any]) -> list[str]:
-        ruleset = self._names[module.name]
-        fact = {fact_key(name): values.get(name) for name in self._posted[module.name]}
-        fact = {key: value for key, value in fact.items() if value is not None}
-        fact.update(id="placement", sid=_SESSION)
-        self._fired.clear()
+    @staticmethod
+    def _run(handle: int, text: str) -> list[str]:
+        """Assert, collect the rule (action) names that fire, then retract — all under the caller's lock."""
+        fired: list[str] = []
         try:
-            self._host.assert_fact(ruleset, fact)
-        except durable_engine.MessageNotHandledException:
-            pass  # no rule of this module matched
+            code, state = _rules.assert_fact(handle, text)
+            if code == _RULES_OK:
+                _drain(handle, state, fired)
         finally:
-            try:
-                self._host.retract_fact(ruleset, fact)
-            except durable_engine.MessageNotHandledException:
-                pass
-        return list(self._fired)
+            code, state = _rules.retract_fact(handle, text)
+            if code == _RULES_OK:
+                _drain(handle, state, [])
+        return fired
+
+
+def _drain(handle: int, state: int, fired: list[str]) -> None:
+    """Take every pending action off the state: each is one rule that fired (an OR rule may come twice)."""
+    started = _rules.start_action_for_state(handle, state)
+    messages = started[1] if started else None
+    while messages:
+        fired.extend(json.loads(messages))  # {rule_id: matched facts}
+        messages = _rules.complete_and_start_action(handle, state)
+
+
+def _never(_closure: Any) -> None:
+    raise AssertionError("actions are taken off the C engine directly, never dispatched by durable's Host")

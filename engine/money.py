@@ -43,13 +43,13 @@ def to_pence(value: object) -> int:
 
 def pounds(pence: int) -> Decimal:
     """Integer pence → pounds with exactly 2 decimal places."""
-    return (Decimal(pence) / 100).quantize(PENNY)
+    return Decimal(pence).scaleb(-2)
 
 
 def show_pounds(pence: int) -> str:
     """£1,040.00 (a minus sign before the £ for negative amounts)."""
-    sign = "-" if pence < 0 else ""
-    return f"{sign}£{pounds(abs(pence)):,.2f}"
+    sign, pence = ("-", -pence) if pence < 0 else ("", pence)
+    return f"{sign}£{pence // 100:,}.{pence % 100:02d}"
 
 
 def round_half_up(value: Decimal, places: str = "1") -> Decimal:

@@ -31,7 +31,7 @@ class Reference:
     section: str | None = None
     url: str | None = None
 
-    @property
+    @cached_property
     def text(self) -> str:
         return "; ".join(part for part in (self.title, self.section, self.url) if part)
 
@@ -102,13 +102,26 @@ class Rulebook:
     modules: tuple[Module, ...]
     version: str
     groups: dict[str, tuple[str, Reference]] = field(default_factory=dict)
+    cache: dict[AnyType, AnyType] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(rule for module in self.modules for rule in module.rules)
 
     def modules_for(self, service: str) -> tuple[Module, ...]:
-        return tuple(module for module in self.modules if service in module.services)
+        key = ("modules", service)
+        if key not in self.cache:
+            self.cache[key] = tuple(module for module in self.modules if service in module.services)
+        return self.cache[key]  # type: ignore[no-any-return]
+
+    def values_at(self, as_at: date) -> dict[str, tuple[AnyType, date] | tuple[None, None]]:
+        """Every parameter's value and effective date at ``as_at`` ((None, None) when not in force); cached."""
+        key = ("values_at", as_at)
+        if key not in self.cache:
+            if len(self.cache) > 4096:
+                self.cache.clear()
+            self.cache[key] = {name: p.at(as_at) or (None, None) for name, p in self.parameters.items()}
+        return self.cache[key]  # type: ignore[no-any-return]
 
 
 def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
