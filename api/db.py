@@ -1,0 +1,130 @@
+"""The decision log: every decision made through the API or the web page, kept so it can be shown and replayed.
+
+SQLAlchemy over SQLite (default) or PostgreSQL (``CARERULES_DATABASE_URL``); the schema is owned by the
+Alembic migrations in ``api/migrations`` and brought up to date when the app starts. Input and decision are
+stored as JSON text written by ``engine.decision.dumps`` so money stays exact (no float round trip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Date, DateTime, Engine, Integer, String, Text, create_engine, event, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DecisionRecord(Base):
+    __tablename__ = "decision_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_name: Mapped[Optional[str]] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))
+    placement_id: Mapped[str] = mapped_column(String(64), index=True)
+    as_at: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(16))
+    rulebook_version: Mapped[str] = mapped_column(String(64))
+    input_json: Mapped[str] = mapped_column(Text)
+    decision_json: Mapped[str] = mapped_column(Text)
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    decided_at: datetime
+    user_name: str | None
+    channel: str
+    placement_id: str
+    as_at: date
+    outcome: str
+    rulebook_version: str
+    input_json: str
+    decision_json: str
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets readers run beside the writer; NORMAL still survives a process crash (SQLite docs, "WAL mode").
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=32)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=8, max_overflow=32, pool_pre_ping=True)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+class DecisionLog:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest migration (idempotent)."""
+        config = alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def add(self, records: list[NewRecord]) -> list[int]:
+        if not records:
+            return []
+        rows = [record.__dict__ for record in records]
+        with self.engine.begin() as connection:
+            if len(rows) == 1:
+                result = connection.execute(insert(DecisionRecord).returning(DecisionRecord.id), rows[0])
+                return [result.scalar_one()]
+            result = connection.execute(
+                insert(DecisionRecord).returning(DecisionRecord.id, sort_by_parameter_order=True), rows
+            )
+            return list(result.scalars())
+
+    def get(self, record_id: int) -> DecisionRecord | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            found = session.get(DecisionRecord, record_id)
+            return _utc(found) if found else None
+
+    def recent(self, limit: int) -> list[DecisionRecord]:
+        query = select(DecisionRecord).order_by(DecisionRecord.id.desc()).limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return [_utc(found) for found in session.scalars(query)]
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _utc(found: DecisionRecord) -> DecisionRecord:
+    if found.decided_at.tzinfo is None:  # SQLite keeps no zone; everything is written in UTC
+        found.decided_at = found.decided_at.replace(tzinfo=timezone.utc)
+    return found

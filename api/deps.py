@@ -1,0 +1,79 @@
+"""Typed dependencies: the loaded engine, the decision log, the clock, the caller's name, the raw JSON body."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Optional
+
+from fastapi import Depends, Header, Query, Request
+
+from api.db import DecisionLog
+from api.service import Clock, Decider
+from api.settings import Settings
+from engine.evaluate import Engine
+from engine.placement import EARLIEST_AS_AT, InputError
+
+USER_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_log(request: Request) -> DecisionLog:
+    return request.app.state.log  # type: ignore[no-any-return]
+
+
+def get_decider(request: Request) -> Decider:
+    return request.app.state.decider  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+def clean_user(value: Optional[str], field: str) -> Optional[str]:
+    """A user name as given (trimmed); empty means not given. Control characters or over 100 characters: bad input."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not USER_NAME.match(value):
+        raise InputError({field: ["must be 1 to 100 printable characters"]})
+    return value
+
+
+def user_from_header(
+    x_user: Annotated[Optional[str], Header(alias="X-User", description="who asked, kept in the decision log")] = None,
+) -> Optional[str]:
+    return clean_user(x_user, "X-User")
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+LogDep = Annotated[DecisionLog, Depends(get_log)]
+DeciderDep = Annotated[Decider, Depends(get_decider)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+UserDep = Annotated[Optional[str], Depends(user_from_header)]
+BodyDep = Annotated[bytes, Depends(raw_body)]
+AsAtQuery = Annotated[
+    Optional[date],
+    Query(ge=EARLIEST_AS_AT, description="take the rules and rates as at this date (YYYY-MM-DD) instead of the "
+          "placement's own as_at or start date"),
+]
+
+
+def placement_body(schema_ref: str = "#/components/schemas/PlacementIn", many: bool = False) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads its JSON itself (so the engine, not FastAPI, validates it)."""
+    schema: dict[str, Any] = {"$ref": schema_ref}
+    if many:
+        schema = {"type": "array", "items": schema}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

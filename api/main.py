@@ -1,0 +1,71 @@
+"""The carerules HTTP API and web page: a thin layer over the engine. This module only assembles the app."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import responses
+from api.db import DecisionLog
+from api.limits import BodyLimit
+from api.routes import catalogue, decisions
+from api.schemas import PlacementIn
+from api.service import Clock, Decider
+from api.settings import Settings
+from engine.evaluate import Engine
+from engine.placement import InputError
+from engine.rulebook import load_rulebook
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> FastAPI:
+    settings = settings or Settings.from_env()
+    engine = Engine(load_rulebook(settings.rules_dir))
+    log = DecisionLog(settings.database_url)
+    log.upgrade()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        log.dispose()
+
+    app = FastAPI(
+        title="carerules",
+        summary="Care-placement pricing and charging decisions, as dated and cited rules",
+        version=engine.book.version,
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
+    app.state.decider = Decider(engine, log, clock)
+
+    app.add_exception_handler(InputError, responses.input_error)
+    app.add_exception_handler(responses.ApiError, responses.api_error)
+    app.add_exception_handler(RequestValidationError, responses.validation_error)
+    app.add_exception_handler(StarletteHTTPException, responses.http_error)
+    app.add_exception_handler(Exception, responses.unexpected_error)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+
+    app.include_router(decisions.router)
+    app.include_router(catalogue.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["PlacementIn"] = PlacementIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            batch = schema["paths"]["/v1/decisions/batch"]["post"]["requestBody"]["content"]["application/json"]
+            batch["schema"]["maxItems"] = settings.max_batch
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

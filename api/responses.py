@@ -1,0 +1,84 @@
+"""JSON responses with exact money (``engine.decision.dumps``) and the error shape the CLI prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from engine.decision import dumps
+from engine.placement import InputError
+
+CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    503: "unavailable",
+}
+
+
+class ExactJSONResponse(Response):
+    """Decimals written as exact JSON numbers (1040.00), dates as ISO text."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content, indent=None).encode("utf-8")
+
+
+def error(status: int, code: str, message: str | None = None, fields: dict[str, list[str]] | None = None) -> Response:
+    body: dict[str, Any] = {"code": code, "fields": fields or {}}
+    if message:
+        body["message"] = message
+    return ExactJSONResponse({"error": body}, status_code=status)
+
+
+class ApiError(Exception):
+    """An error the API answers with its own status and code (not a field's fault)."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields
+
+
+async def input_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InputError)
+    return error(422, "invalid_input", fields=exc.fields)
+
+
+async def api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error(exc.status, exc.code, exc.message, exc.fields)
+
+
+async def validation_error(_request: Request, exc: Exception) -> Response:
+    """FastAPI's own checks (query, path, header parameters) → the CLI's per-field shape."""
+    assert isinstance(exc, RequestValidationError)
+    fields: dict[str, list[str]] = {}
+    for item in exc.errors():
+        location = [str(part) for part in item.get("loc", ()) if part not in ("query", "path", "header", "body")]
+        name = ".".join(location) or "request"
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ").replace("Input should be", "must be")
+        fields.setdefault(name, []).append(message)
+    return error(422, "invalid_input", fields=fields)
+
+
+async def http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = CODES.get(exc.status_code, "error")
+    response = error(exc.status_code, code, str(exc.detail))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def unexpected_error(_request: Request, _exc: Exception) -> Response:
+    # Never a traceback to the client; the server log keeps it.
+    return error(500, "internal_error", "the server failed on this request; it has been logged")

@@ -1,0 +1,39 @@
+"""GET /v1/rules, /v1/parameters, /healthz."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import AsAtQuery, ClockDep, EngineDep, LogDep
+from api.responses import ApiError, ExactJSONResponse
+from api.schemas import ErrorOut, HealthOut, ParametersOut, RulesOut
+from api.service import parameters_at, rule_catalogue
+
+router = APIRouter(tags=["rules"])
+
+
+@router.get("/v1/rules", response_class=ExactJSONResponse, responses={200: {"model": RulesOut}},
+            summary="The rule catalogue, as `carerules rules --json` prints it")
+def rules(engine: EngineDep) -> ExactJSONResponse:
+    return ExactJSONResponse(rule_catalogue(engine.book))
+
+
+@router.get(
+    "/v1/parameters",
+    response_class=ExactJSONResponse,
+    responses={200: {"model": ParametersOut}, 422: {"model": ErrorOut}},
+    summary="Every parameter's value in force at a date (default: today), as `carerules parameters --json` prints it",
+)
+def parameters(engine: EngineDep, clock: ClockDep, as_at: AsAtQuery = None) -> ExactJSONResponse:
+    return ExactJSONResponse(parameters_at(engine.book, as_at or clock().date()))
+
+
+@router.get("/healthz", response_class=ExactJSONResponse, tags=["health"],
+            responses={200: {"model": HealthOut}, 503: {"model": ErrorOut}},
+            summary="Rulebook loaded and decision log reachable")
+def healthz(engine: EngineDep, log: LogDep) -> ExactJSONResponse:
+    try:
+        log.ping()
+    except Exception as exc:  # any database failure is "unavailable", never a 500
+        raise ApiError(503, "unavailable", f"the decision log cannot be reached: {type(exc).__name__}") from None
+    return ExactJSONResponse({"status": "ok", "rulebook_version": engine.book.version, "database": "ok"})

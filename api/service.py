@@ -1,0 +1,186 @@
+"""What the routes do, kept apart from HTTP: decide and log, fetch, replay, the catalogue. No policy here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Callable, Optional
+
+from api.db import DecisionLog, DecisionRecord, NewRecord
+from engine.decision import Decision, dumps, parameter_value
+from engine.evaluate import Engine
+from engine.placement import InputError
+from engine.rulebook import Rulebook
+
+Clock = Callable[[], datetime]
+
+
+def parse_json(raw: bytes, what: str = "placement") -> Any:
+    """Request bytes → JSON values with exact Decimals (as the CLI reads files), or an InputError."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal)
+    except UnicodeDecodeError:
+        raise InputError({what: ["not valid UTF-8 text"]}) from None
+    except json.JSONDecodeError as exc:
+        raise InputError({what: [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]}) from None
+    except RecursionError:
+        raise InputError({what: ["JSON nested too deeply"]}) from None
+
+
+def loads(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+@dataclass
+class Logged:
+    id: int
+    decision: Decision
+    text: str  # the decision as compact JSON, exactly as stored
+
+
+@dataclass
+class Decider:
+    engine: Engine
+    log: DecisionLog
+    clock: Clock
+
+    def decide(self, data: Any, as_at: date | None, user: str | None, channel: str) -> Logged:
+        """One placement → decision, stored in the log. Bad input raises InputError and stores nothing."""
+        decision = self.engine.decide(data, as_at)
+        text = decision.to_json(indent=None)
+        (record_id,) = self.log.add([self._record(data, decision, text, user, channel)])
+        return Logged(record_id, decision, text)
+
+    def decide_many(
+        self, items: list[Any], as_at: date | None, user: str | None
+    ) -> list[Logged | InputError]:
+        """Every placement in order; a bad one becomes its InputError, the others are still decided and stored."""
+        results: list[Logged | InputError] = []
+        records: list[NewRecord] = []
+        for item in items:
+            try:
+                decision = self.engine.decide(item, as_at)
+            except InputError as exc:
+                results.append(exc)
+                continue
+            text = decision.to_json(indent=None)
+            records.append(self._record(item, decision, text, user, "batch"))
+            results.append(Logged(0, decision, text))
+        ids = iter(self.log.add(records))
+        for result in results:
+            if isinstance(result, Logged):
+                result.id = next(ids)
+        return results
+
+    def _record(self, data: Any, decision: Decision, text: str, user: str | None, channel: str) -> NewRecord:
+        return NewRecord(
+            decided_at=self.clock(),
+            user_name=user,
+            channel=channel,
+            placement_id=decision.placement_id,
+            as_at=decision.as_at,
+            outcome=decision.outcome,
+            rulebook_version=decision.rulebook_version,
+            input_json=dumps(data, indent=None),
+            decision_json=text,
+        )
+
+
+def stored(record: DecisionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "decided_at": record.decided_at,
+        "user": record.user_name,
+        "channel": record.channel,
+        "rulebook_version": record.rulebook_version,
+        "input": loads(record.input_json),
+        "decision": loads(record.decision_json),
+    }
+
+
+def replay(engine: Engine, record: DecisionRecord) -> dict[str, Any]:
+    """Evaluate the stored input again at its stored as_at with the engine's (current) rulebook; say what differs.
+
+    Raises InputError when the stored input is no longer valid input.
+    """
+    before = loads(record.decision_json)
+    after = loads(engine.decide(loads(record.input_json), record.as_at).to_json(indent=None))
+    differences = compare(before, after)
+    changed = bool(
+        differences["rules_added"] or differences["rules_removed"] or differences["figures"]
+        or any(differences.get(key) for key in ("rulebook_version", "outcome", "approvers"))
+    )
+    return {
+        "id": record.id,
+        "as_at": record.as_at,
+        "changed": changed,
+        "differences": differences,
+        "stored": before,
+        "replayed": after,
+    }
+
+
+def _change(before: Any, after: Any) -> Optional[dict[str, Any]]:
+    return None if before == after else {"before": before, "after": after}
+
+
+def _approvers(decision: dict[str, Any]) -> list[str]:
+    return sorted({f["approver"] for f in decision["findings"] if f.get("approver")})
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    rules_before = [f["rule_id"] for f in before["findings"]]
+    rules_after = [f["rule_id"] for f in after["findings"]]
+    names = list(dict.fromkeys([*before["figures"], *after["figures"]]))
+    figures = {
+        name: change
+        for name in names
+        if (change := _change(before["figures"].get(name), after["figures"].get(name))) is not None
+    }
+    return {
+        "rulebook_version": _change(before["rulebook_version"], after["rulebook_version"]),
+        "outcome": _change(before["outcome"], after["outcome"]),
+        "rules_added": [rule for rule in rules_after if rule not in rules_before],
+        "rules_removed": [rule for rule in rules_before if rule not in rules_after],
+        "approvers": _change(_approvers(before), _approvers(after)),
+        "figures": figures,
+    }
+
+
+def rule_catalogue(book: Rulebook) -> dict[str, Any]:
+    """As ``carerules rules --json`` prints it."""
+    return {
+        "rulebook_version": book.version,
+        "rules": [
+            {
+                "rule_id": rule.id,
+                "module": rule.module,
+                "action": rule.action,
+                "approver": rule.approver or (f"from {rule.approver_from}" if rule.approver_from else None),
+                "label": rule.label,
+                "when": rule.when,
+                "reference": rule.reference.text,
+            }
+            for rule in book.rules
+        ],
+    }
+
+
+def parameters_at(book: Rulebook, when: date) -> dict[str, Any]:
+    """As ``carerules parameters --as-at DATE --json`` prints it."""
+    listing = []
+    for name, parameter in sorted(book.parameters.items()):
+        found = parameter.at(when)
+        listing.append(
+            {
+                "name": name,
+                "value": parameter_value(parameter, found[0]) if found else None,
+                "unit": parameter.unit,
+                "effective_from": found[1] if found else None,
+                "description": parameter.description,
+                "reference": parameter.reference.text,
+            }
+        )
+    return {"as_at": when, "rulebook_version": book.version, "parameters": listing}
