@@ -175,15 +175,19 @@ class _Parser:
         return left or right
 
     def typed(self, expr: Expr, kind: Kind) -> Expr:
-        """Constants take the kind of what they meet: money and quantities are scaled to hundredths."""
+        """Check every name has ``kind``; constants take it (money and quantities are scaled to hundredths).
+
+        In ``a * b`` one factor is a count (a count name or a constant) and the other has ``kind``.
+        """
         if isinstance(expr, Const):
             return Const(scale_literal(expr.value, kind))
         if isinstance(expr, Arith):
-            factor_kind = Kind.COUNT if expr.op == "*" else kind
-            left_kind = factor_kind if isinstance(expr.left, Const) else kind
-            right_kind = factor_kind if isinstance(expr.right, Const) else kind
+            left_kind = right_kind = kind
+            if expr.op == "*":
+                right_is_factor = isinstance(expr.right, Const) or self.kind_of(expr.right) is Kind.COUNT
+                left_kind, right_kind = (kind, Kind.COUNT) if right_is_factor else (Kind.COUNT, kind)
             return Arith(expr.op, self.typed(expr.left, left_kind), self.typed(expr.right, right_kind))
-        if self.vocabulary[expr.name] != kind and not (kind in _NUMERIC and self.vocabulary[expr.name] in _NUMERIC):
+        if self.vocabulary[expr.name] != kind:
             raise ConditionError(f"compares {expr.name!r} ({self.vocabulary[expr.name].value}) with a {kind.value}")
         return expr
 
