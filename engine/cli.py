@@ -17,7 +17,7 @@ from engine.placement import InputError
 from engine.rulebook import DEFAULT_RULES_DIR, load_rulebook
 from engine.strict_yaml import RulebookError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 
 RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")]
 AsAt = Annotated[Optional[str], typer.Option("--as-at", help="Take the rules and rates as at this date (YYYY-MM-DD).")]
@@ -155,6 +155,30 @@ def parameters(
             value = "; ".join(f"band {row['band']}: {row['description']} → {row['approver']}" for row in value)
         since = f" since {item['effective_from']}" if item["effective_from"] else ""
         typer.echo(f"{item['name']:<45} {value} {item['unit']}{since}")
+
+
+rates = typer.Typer(no_args_is_help=True, help="Rates and other dated parameters.")
+app.add_typer(rates, name="rates")
+
+
+@rates.command("import")
+def rates_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns parameter,effective_from,value.")],
+    replace: Annotated[bool, typer.Option(help="Replace a value already dated the same day.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")] = False,
+    rules: RulesDir = DEFAULT_RULES_DIR,
+) -> None:
+    """Add dated values (a new edition of rates) to parameters, validated; no code changes needed."""
+    from engine.rates_import import RatesImportError, apply, read_rows
+
+    try:
+        values = read_rows(file, rules, replace)
+        version = None if dry_run else apply(values, rules)
+    except RatesImportError as exc:
+        _fail({"file": exc.problems}, code="invalid_rates")
+    for value in values:
+        typer.echo(f"{value.parameter}: {value.text} from {value.effective_from}")
+    typer.echo("dry run: nothing written" if dry_run else f"rulebook version is now {version}")
 
 
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figures and the machine (SPEC §10).")

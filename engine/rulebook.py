@@ -184,7 +184,7 @@ def _load_parameter(path: Path, name: str) -> Parameter:
         if not isinstance(when, date):
             raise values.error(f"{when!r} is not a date (YYYY-MM-DD)", str(when))
         try:
-            dated.append((when, None if value is None else _parameter_value(value, kind)))
+            dated.append((when, None if value is None else engine_value(value, kind)))
         except (MoneyError, ValueError) as exc:
             raise values.error(f"{when}: {value!r} is not a {unit} value: {exc}", str(when)) from None
     dated.sort(key=lambda pair: pair[0])
@@ -199,7 +199,7 @@ def _load_parameter(path: Path, name: str) -> Parameter:
     )
 
 
-def _parameter_value(value: AnyType, kind: Kind) -> AnyType:
+def engine_value(value: AnyType, kind: Kind) -> AnyType:
     if kind is Kind.MONEY:
         return to_pence(value)
     if kind is Kind.QUANTITY:
