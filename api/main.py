@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import responses
 from api.db import DecisionLog
 from api.limits import BodyLimit
-from api.routes import catalogue, decisions
+from api.routes import catalogue, decisions, web
 from api.schemas import PlacementIn
 from api.service import Clock, Decider
 from api.settings import Settings
@@ -56,6 +58,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
 
     app.include_router(decisions.router)
     app.include_router(catalogue.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
