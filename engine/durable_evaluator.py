@@ -108,8 +108,11 @@ class DurableEvaluator:
         fired: set[str] = set()
         for module in modules:
             if module.name in self._handles:
-                fact = {key: values[name] for name, key in self._posted[module.name] if values.get(name) is not None}
-                fact["id"], fact["sid"] = "placement", _SESSION
+                fact = {"id": "placement", "sid": _SESSION}
+                for name, key in self._posted[module.name]:
+                    value = values.get(name)
+                    if value is not None:
+                        fact[key] = value
                 text = json.dumps(fact)
                 with _LOCK:
                     fired.update(self._run(self._handles[module.name], text))
@@ -135,7 +138,8 @@ def _drain(handle: int, state: int, fired: list[str]) -> None:
     started = _rules.start_action_for_state(handle, state)
     messages = started[1] if started else None
     while messages:
-        fired.extend(json.loads(messages))  # {rule_id: matched facts}
+        # the message is {"<rule id>": {matched facts}}; rule ids are plain ASCII (the loader checks their form)
+        fired.append(messages[2 : messages.index('"', 2)])
         messages = _rules.complete_and_start_action(handle, state)
 
 
