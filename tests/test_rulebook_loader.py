@@ -1,0 +1,172 @@
+"""The strict rulebook loader: a copy of ``rules/`` broken one way at a time must be refused with a
+``RulebookError`` naming the file and the line of the problem."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.evaluate import Engine
+from engine.rulebook import DEFAULT_RULES_DIR, load_rulebook
+from engine.strict_yaml import RulebookError
+
+LOT_1 = Path("parameters/care_homes/benchmark/lot_1.yaml")
+BANDS = Path("parameters/care_homes/approval_bands.yaml")
+PRICING = Path("modules/1_care_home_pricing.yaml")
+TOP_UPS = Path("modules/2_choice_top_up.yaml")
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    root = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, root)
+    return root
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} should occur once in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def line_of(path: Path, pattern: str, after: str | None = None) -> int:
+    """The 1-based line of the only line matching ``pattern`` (the first one after ``after``, if given)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line) if after else 0
+    hits = [i + 1 for i, line in enumerate(lines) if i >= start and re.search(pattern, line)]
+    assert hits, f"{pattern!r} not found in {path}"
+    if after is None:
+        assert len(hits) == 1, f"{pattern!r} matches several lines of {path}: {hits}"
+    return hits[0]
+
+
+def refused(root: Path, file: Path, line: int, reason: str) -> RulebookError:
+    with pytest.raises(RulebookError) as caught:
+        load_rulebook(root)
+    error = caught.value
+    assert Path(error.path).resolve() == (root / file).resolve(), f"names {error.path}, not {file}: {error}"
+    assert error.line == line, f"names line {error.line}, not {line}: {error}"
+    assert reason.lower() in error.reason.lower(), error.reason
+    assert str(file.name) in str(error) and f":{line}:" in str(error)
+    return error
+
+
+def test_the_shipped_rules_load(rules: Path) -> None:
+    book = load_rulebook(rules)
+    assert len(book.rules) == 23
+    assert book.version == load_rulebook(DEFAULT_RULES_DIR).version  # the hash is of relative paths and bytes
+
+
+def test_a_duplicate_key_is_refused(rules: Path) -> None:
+    path = rules / LOT_1
+    path.write_text(path.read_text(encoding="utf-8") + "unit: GBP/week\n", encoding="utf-8")
+    refused(rules, LOT_1, len(path.read_text(encoding="utf-8").splitlines()), "duplicate key 'unit'")
+
+
+def test_a_duplicate_date_in_values_is_refused(rules: Path) -> None:
+    path = rules / LOT_1
+    path.write_text(path.read_text(encoding="utf-8") + "  2026-04-01: 920.00\n", encoding="utf-8")
+    refused(rules, LOT_1, len(path.read_text(encoding="utf-8").splitlines()), "duplicate key")
+
+
+def test_an_unknown_key_is_refused(rules: Path) -> None:
+    replace(rules / LOT_1, "unit: GBP/week\n", "unit: GBP/week\nnotes: a key the schema does not have\n")
+    refused(rules, LOT_1, line_of(rules / LOT_1, r"^notes:"), "unknown key 'notes'")
+
+
+def test_an_unknown_key_in_a_rule_is_refused(rules: Path) -> None:
+    replace(rules / PRICING, "    action: refer\n    message: >-\n      FNC of", "    action: refer\n    severity: high\n    message: >-\n      FNC of")
+    refused(rules, PRICING, line_of(rules / PRICING, r"^    severity: high"), "unknown key 'severity'")
+
+
+def test_a_rule_without_a_reference_is_refused(rules: Path) -> None:
+    path = rules / PRICING
+    text = path.read_text(encoding="utf-8")
+    chp09 = text.index("  - id: CHP-09")
+    head, tail = text[:chp09], text[chp09:]
+    tail = re.sub(r"    reference:\n(      .*\n)+", "", tail, count=1)
+    assert "reference" not in tail
+    path.write_text(head + tail, encoding="utf-8")
+    refused(rules, PRICING, line_of(path, r"^  - id: CHP-09"), "'reference'")
+
+
+def test_a_condition_naming_an_unknown_field_is_refused(rules: Path) -> None:
+    replace(rules / PRICING, "comparable_weekly <= benchmark_weekly", "comparable_weekly <= benchmark_price")
+    refused(rules, PRICING, line_of(rules / PRICING, r"when: .*benchmark_price"), "benchmark_price")
+
+
+def test_a_condition_naming_an_unknown_parameter_is_refused(rules: Path) -> None:
+    replace(rules / TOP_UPS, "distance_miles > params.choice.reasonable_distance_miles and",
+            "distance_miles > params.choice.reasonable_distance and")
+    refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"when: distance_miles > params.choice.reasonable_distance "),
+            "params.choice.reasonable_distance")
+
+
+def test_a_message_naming_an_unknown_figure_is_refused(rules: Path) -> None:
+    replace(rules / TOP_UPS, "message: A top-up of {top_up_weekly} a week has no named payer.",
+            "message: A top-up of {top_up_amount} a week has no named payer.")
+    refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"\{top_up_amount\}"), "top_up_amount")
+
+
+def test_approval_bands_with_a_gap_are_refused(rules: Path) -> None:
+    replace(rules / BANDS, "      above_percent: 5\n", "      above_percent: 6\n")
+    refused(rules, BANDS, line_of(rules / BANDS, r"- band: 2"), "gap")
+
+
+def test_approval_bands_that_overlap_are_refused(rules: Path) -> None:
+    replace(rules / BANDS, "      above_percent: 5\n", "      above_percent: 4\n")
+    refused(rules, BANDS, line_of(rules / BANDS, r"- band: 2"), "overlap")
+
+
+def test_approval_bands_with_no_open_top_band_are_refused(rules: Path) -> None:
+    replace(rules / BANDS, "      up_to_percent: null\n", "      up_to_percent: 50\n")
+    refused(rules, BANDS, line_of(rules / BANDS, r"- band: 3"), "no upper limit")
+
+
+def test_a_money_value_with_three_decimals_is_refused(rules: Path) -> None:
+    replace(rules / LOT_1, "  2026-04-01: 915.00\n", "  2026-04-01: 915.005\n")
+    refused(rules, LOT_1, line_of(rules / LOT_1, r"^  2026-04-01: 915.005"), "2 decimal places")
+
+
+def test_a_non_date_key_in_values_is_refused(rules: Path) -> None:
+    replace(rules / LOT_1, "  2026-04-01: 915.00\n", "  April 2026: 915.00\n")
+    refused(rules, LOT_1, line_of(rules / LOT_1, r"^  April 2026:"), "not a date")
+
+
+def test_an_impossible_date_key_in_values_is_refused(rules: Path) -> None:
+    replace(rules / LOT_1, "  2026-04-01: 915.00\n", "  2026-13-01: 915.00\n")
+    refused(rules, LOT_1, line_of(rules / LOT_1, r"^  2026-13-01:"), "date")
+
+
+def test_needs_approval_without_an_approver_is_refused(rules: Path) -> None:
+    replace(rules / PRICING, "    action: needs_approval\n    approver: team_manager\n", "    action: needs_approval\n")
+    refused(rules, PRICING, line_of(rules / PRICING, r"^    action: needs_approval", after="id: CHP-05"), "approver")
+
+
+def test_a_rule_id_used_in_two_files_is_refused_at_its_second_use(rules: Path) -> None:
+    replace(rules / TOP_UPS, "  - id: TOP-07\n", "  - id: CHP-01\n")
+    refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"^  - id: CHP-01"), "CHP-01")
+
+
+def test_a_rule_id_used_twice_in_one_file_is_refused_at_its_second_use(rules: Path) -> None:
+    replace(rules / TOP_UPS, "  - id: TOP-07\n", "  - id: TOP-01\n")
+    refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"^  - id: TOP-01", after="id: TOP-06"), "TOP-01")
+
+
+def test_the_version_changes_when_a_value_changes_and_only_then(rules: Path) -> None:
+    original = load_rulebook(rules).version
+    assert load_rulebook(rules).version == original
+    replace(rules / LOT_1, "  2026-04-01: 915.00\n", "  2026-04-01: 916.00\n")
+    changed = load_rulebook(rules)
+    assert changed.version != original
+    decision = Engine(changed).decide(
+        {"placement_id": "V-1", "service": "care_home", "start_date": "2026-05-04", "age": 80,
+         "care_type": "residential", "core_weekly_fee": "916.00"}
+    )
+    assert decision.rulebook_version == changed.version
+    assert str(decision.figures["benchmark_weekly"]) == "916.00" and decision.outcome == "proceed"
+    replace(rules / LOT_1, "  2026-04-01: 916.00\n", "  2026-04-01: 915.00\n")
+    assert load_rulebook(rules).version == original
