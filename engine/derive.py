@@ -93,7 +93,8 @@ def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
     if benchmark:
         over = v["over_benchmark_weekly"] = comparable - benchmark
         share = Fraction(over * 100, benchmark)
-        v["over_benchmark_percent"] = round_half_up(Decimal(over * 100) / Decimal(benchmark), "0.01")
+        # + 0 turns a negative zero (a penny under the median) into 0.00
+        v["over_benchmark_percent"] = round_half_up(Decimal(over * 100) / Decimal(benchmark), "0.01") + 0
         bands = d.param("care_homes.approval_bands")
         if over <= 0:
             v["approval_band"] = 0

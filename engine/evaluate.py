@@ -10,7 +10,7 @@ from typing import Any
 from engine.decision import Decision, build_decision
 from engine.derive import derive
 from engine.durable_evaluator import DurableEvaluator
-from engine.placement import Placement, parse_placement
+from engine.placement import EARLIEST_AS_AT, InputError, Placement, parse_placement
 from engine.rulebook import DEFAULT_RULES_DIR, Rulebook, load_rulebook
 
 
@@ -26,6 +26,8 @@ class Engine:
         if not isinstance(placement, Placement):
             placement = parse_placement(placement)
         when = as_at or placement.as_at_date
+        if when < EARLIEST_AS_AT:
+            raise InputError({"as_at": [f"rules are only held from {EARLIEST_AS_AT.isoformat()}"]})
         derived = derive(placement, self.book, when)
         fired = self.durable.fire(self.book.modules_for(placement.service), derived.values)
         return build_decision(placement.placement_id, derived, fired, self.book)
