@@ -145,7 +145,8 @@ class CaseItem(pytest.Item):
             decision = default_engine().decide(dict(case["input"]), as_at).to_dict()
         except InputError as exc:
             if "error_fields" not in expect:
-                raise CaseFailed([Mismatch("result", "a decision", f"input error {exc.fields}")], str(exc.fields)) from None
+                mismatch = Mismatch("result", "a decision", f"input error {exc.fields}")
+                raise CaseFailed([mismatch], str(exc.fields)) from None
             self._check_error(expect["error_fields"], exc.fields)
             return
         if "error_fields" in expect:
@@ -201,10 +202,12 @@ class CaseItem(pytest.Item):
             f"case file: {self.path}",
             f"case:      {self.name}",
             f"source:    {self.case['source']}",
-            f"input:     {self.case['input']}" + (f"  (as_at {self.case['as_at']})" if self.case.get("as_at") else ""),
+            f"input:     {self.case['input']}"
+            + (f"  (as_at {self.case['as_at']})" if self.case.get("as_at") else ""),
         ]
         for mismatch in excinfo.value.mismatches:
-            lines += [f"  {mismatch.what}:", f"    expected: {mismatch.expected!r}", f"    actual:   {mismatch.actual!r}"]
+            lines += [f"  {mismatch.what}:", f"    expected: {mismatch.expected!r}"]
+            lines += [f"    actual:   {mismatch.actual!r}"]
         lines += ["actual decision:", excinfo.value.actual]
         return "\n".join(lines)
 

@@ -47,7 +47,8 @@ def severity(action: str) -> int:
 
 def chp_outcome(decision: dict[str, Any]) -> str:
     """The most severe non-info action among the care-home pricing findings, proceed if none."""
-    actions = [f["action"] for f in decision["findings"] if f["module"] == "care_home_pricing" and f["action"] != "info"]
+    findings = [f for f in decision["findings"] if f["module"] == "care_home_pricing"]
+    actions = [f["action"] for f in findings if f["action"] != "info"]
     return max(actions, key=severity) if actions else "proceed"
 
 
@@ -142,7 +143,8 @@ placements = st.one_of(care_homes(), supported_livings())
 @given(care_homes(min_age=65), st.integers(1, 200_000))
 def test_a_higher_core_fee_never_gives_a_less_severe_pricing_outcome(placement, increase):
     cheaper = decide(placement)
-    dearer = decide({**placement, "core_weekly_fee": pounds(int(Decimal(placement["core_weekly_fee"]) * 100) + increase)})
+    fee = int(Decimal(placement["core_weekly_fee"]) * 100)
+    dearer = decide({**placement, "core_weekly_fee": pounds(fee + increase)})
     assert severity(chp_outcome(dearer)) >= severity(chp_outcome(cheaper))
     band = [f["rule_id"] for f in cheaper["findings"] if f["rule_id"] in CHP_BANDS]
     dearer_band = [f["rule_id"] for f in dearer["findings"] if f["rule_id"] in CHP_BANDS]
@@ -154,7 +156,8 @@ def test_a_higher_core_fee_never_gives_a_less_severe_pricing_outcome(placement, 
 @given(care_homes(), st.one_of(st.none(), st.integers(0, 50_000)), st.integers(0, 300_000))
 def test_fnc_and_one_to_one_never_change_the_comparable_price(placement, fnc, one_to_one):
     base = decide(placement)
-    varied = decide({**placement, "fnc_weekly": None if fnc is None else pounds(fnc), "one_to_one_weekly": pounds(one_to_one)})
+    varied = decide({**placement, "fnc_weekly": None if fnc is None else pounds(fnc),
+                     "one_to_one_weekly": pounds(one_to_one)})
     for name in ("comparable_weekly", "benchmark_weekly", "over_benchmark_weekly", "over_benchmark_percent"):
         assert varied["figures"][name] == base["figures"][name]
     bands = lambda d: [f["rule_id"] for f in d["findings"] if f["rule_id"] in CHP_BANDS]  # noqa: E731

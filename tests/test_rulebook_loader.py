@@ -78,7 +78,8 @@ def test_an_unknown_key_is_refused(rules: Path) -> None:
 
 
 def test_an_unknown_key_in_a_rule_is_refused(rules: Path) -> None:
-    replace(rules / PRICING, "    action: refer\n    message: >-\n      FNC of", "    action: refer\n    severity: high\n    message: >-\n      FNC of")
+    before = "    action: refer\n    message: >-\n      FNC of"
+    replace(rules / PRICING, before, before.replace("refer\n", "refer\n    severity: high\n"))
     refused(rules, PRICING, line_of(rules / PRICING, r"^    severity: high"), "unknown key 'severity'")
 
 
