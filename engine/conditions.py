@@ -15,11 +15,10 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Union
 
 from engine.vocabulary import Kind
 
-Value = Union[int, str, bool]
+Value = int | str | bool
 
 
 @dataclass(frozen=True)
@@ -35,29 +34,29 @@ class Const:
 @dataclass(frozen=True)
 class Arith:
     op: str  # + - *
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
 class Cmp:
     op: str  # == != < <= > >=
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
 class All:
-    items: tuple["Cond", ...]
+    items: tuple[Cond, ...]
 
 
 @dataclass(frozen=True)
 class Any:
-    items: tuple["Cond", ...]
+    items: tuple[Cond, ...]
 
 
-Expr = Union[Ref, Const, Arith]
-Cond = Union[Cmp, All, Any]
+Expr = Ref | Const | Arith
+Cond = Cmp | All | Any
 
 NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 MIRRORED = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
@@ -129,14 +128,16 @@ class _Parser:
             if isinstance(node, ast.Name) and node.id in ("true", "false"):
                 return Const(node.id == "true")
             return self.ref(node)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) and not isinstance(
-            node.value, bool
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float, str))
+            and not isinstance(node.value, bool)
         ):
             return Const(node.value if isinstance(node.value, str) else Decimal(repr(node.value)))  # type: ignore[arg-type]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
             inner = self.expr(node.operand)
             if isinstance(inner, Const) and isinstance(inner.value, Decimal):
-                return Const(-inner.value)  # type: ignore[arg-type]
+                return Const(-inner.value)
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITH_OPS:
             return Arith(_ARITH_OPS[type(node.op)], self.expr(node.left), self.expr(node.right))
         raise ConditionError(f"not allowed in a condition: {ast.unparse(node)!r}")

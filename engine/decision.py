@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from engine.derive import Derived
 from engine.money import pounds, show_pounds
@@ -25,13 +26,19 @@ class Finding:
     rule_id: str
     module: str
     action: Action
-    approver: Optional[str]
+    approver: str | None
     message: str
     reference: str
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"rule_id": self.rule_id, "module": self.module, "action": self.action, "approver": self.approver,
-                "message": self.message, "reference": self.reference}
+        data = {
+            "rule_id": self.rule_id,
+            "module": self.module,
+            "action": self.action,
+            "approver": self.approver,
+            "message": self.message,
+            "reference": self.reference,
+        }
         if self.approver is None:
             del data["approver"]
         return data
@@ -41,11 +48,16 @@ class Finding:
 class ParameterRead:
     name: str
     value: Any
-    effective_from: Optional[date]
+    effective_from: date | None
     reference: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "effective_from": self.effective_from, "reference": self.reference}
+        return {
+            "name": self.name,
+            "value": self.value,
+            "effective_from": self.effective_from,
+            "reference": self.reference,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +114,12 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
         placement_id=placement_id,
         as_at=derived.as_at,
         rulebook_version=book.version,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         figures={name: _as_number(values.get(name), DERIVED[name]) for name in derived.figures},
         findings=tuple(findings),
-        parameters=tuple(_parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())),
+        parameters=tuple(
+            _parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())
+        ),
     )
 
 
@@ -172,14 +186,14 @@ def _hundredths(value: int) -> Decimal:
     return Decimal(value // 100) if value % 100 == 0 else Decimal(value).scaleb(-2).normalize()
 
 
-_TEXT = {
+_TEXT: dict[Kind, Callable[[Any], str]] = {
     Kind.MONEY: show_pounds,
     Kind.QUANTITY: lambda v: f"{_hundredths(v):f}",
     Kind.PERCENT: lambda v: f"{v}%",
     Kind.RATIO: lambda v: f"{v * 100:f}".rstrip("0").rstrip(".") + "%",
     Kind.BOOL: lambda v: "yes" if v else "no",
 }
-_NUMBER_OF = {Kind.MONEY: pounds, Kind.QUANTITY: _hundredths}
+_NUMBER_OF: dict[Kind, Callable[[int], Decimal]] = {Kind.MONEY: pounds, Kind.QUANTITY: _hundredths}
 
 
 def _as_number(value: Any, kind: Kind) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -34,7 +35,7 @@ class Derived:
 
     as_at: date
     values: dict[str, Any]
-    in_force: dict[str, tuple[Any, date | None]]
+    in_force: Mapping[str, tuple[Any, date | None]]
     band: Band | None = None
     read: dict[str, tuple[Any, date | None]] = field(default_factory=dict)
 
@@ -67,7 +68,9 @@ def _rule_parameters(book: Rulebook, service: str) -> tuple[tuple[str, str], ...
     """The parameters the rules for a service read, with their names in a rule's vocabulary."""
     key = ("rule_parameters", service)
     if key not in book.cache:
-        names = sorted({name for module in book.modules_for(service) for rule in module.rules for name in rule.parameters})
+        names = sorted(
+            {name for module in book.modules_for(service) for rule in module.rules for name in rule.parameters}
+        )
         book.cache[key] = tuple((name, f"params.{name}") for name in names)
     return book.cache[key]  # type: ignore[no-any-return]
 
@@ -99,7 +102,9 @@ def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
         if over <= 0:
             v["approval_band"] = 0
         elif bands is not None:
-            d.band = next(b for b in bands if share > b.above_percent and (b.up_to_percent is None or share <= b.up_to_percent))
+            d.band = next(
+                b for b in bands if share > b.above_percent and (b.up_to_percent is None or share <= b.up_to_percent)
+            )
             v["approval_band"] = d.band.band
     v["personal_budget_given"] = p.personal_budget_weekly is not None
     budget = p.personal_budget_weekly
@@ -135,7 +140,9 @@ def _nhs_contributions(p: Placement, book: Rulebook, d: Derived, fnc_used: int |
     recorded = v["nhs_contribution_recorded"] = p.nhs_contribution_weekly is not None
     contribution = v["nhs_contribution_or_zero_weekly"] = p.nhs_contribution_weekly or 0
     fnc_counts = d.param("isp.fnc_counts_as_nhs_contribution") and bool(fnc_used)
-    v["isp_nhs_contribution_weekly"] = contribution + (fnc_used or 0) if fnc_counts else (contribution if recorded else None)
+    v["isp_nhs_contribution_weekly"] = (
+        contribution + (fnc_used or 0) if fnc_counts else (contribution if recorded else None)
+    )
     v["expected_nhs_share_weekly"] = None
     if p.s117:
         council_share = d.param("isp.s117_council_share")

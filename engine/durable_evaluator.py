@@ -66,7 +66,8 @@ def compile_condition(cond: conditions.Cond) -> dict[str, Any]:
     guards: list[dict[str, Any]] = []
     right = _expr(cond.right, guards)
     field = fact_key(cond.left.name)
-    test = {field: right} if _OPS[cond.op] is None else {_OPS[cond.op]: {field: right}}
+    op = _OPS[cond.op]
+    test: dict[str, Any] = {field: right} if op is None else {op: {field: right}}
     return {"$and": [*guards, test]} if guards else test
 
 
@@ -88,7 +89,9 @@ class DurableEvaluator:
                 names = {module: f"{module}_{key}" for module in definitions}
                 host.register_rulesets(
                     {
-                        names[module]: {rule_id: {"all": [{"m": cond}], "run": _never} for rule_id, cond in rules.items()}
+                        names[module]: {
+                            rule_id: {"all": [{"m": cond}], "run": _never} for rule_id, cond in rules.items()
+                        }
                         for module, rules in definitions.items()
                     }
                 )

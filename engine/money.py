@@ -36,7 +36,7 @@ def to_pence(value: object) -> int:
         raise MoneyError("must not be negative")
     if number != number.quantize(PENNY, rounding=ROUND_HALF_UP):
         raise MoneyError("must have at most 2 decimal places")
-    if number > Decimal("10000000"):
+    if number > Decimal(10000000):
         raise MoneyError("must be at most £10,000,000.00 a week")
     return int(number * 100)
 

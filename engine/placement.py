@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -86,36 +86,36 @@ class Placement(BaseModel):
     placement_id: Annotated[str, Field(min_length=1, max_length=64)]
     service: Literal["care_home", "supported_living"]
     start_date: Day
-    as_at: Optional[Day] = None
+    as_at: Day | None = None
     age: Annotated[Whole, Field(ge=18, le=120)]
-    care_type: Optional[Literal["residential", "nursing"]] = None
+    care_type: Literal["residential", "nursing"] | None = None
     dementia: Flag = False
-    lot: Optional[Literal[1, 2, 6, 7]] = None
-    core_weekly_fee: Optional[Pence] = None
+    lot: Literal[1, 2, 6, 7] | None = None
+    core_weekly_fee: Pence | None = None
     one_to_one_weekly: Pence = 0
-    fnc_weekly: Optional[Pence] = None
+    fnc_weekly: Pence | None = None
     other_weekly: Pence = 0
     sl_day_hours: Hundredths = 0
     sl_waking_night_hours: Hundredths = 0
     sl_sleep_in_nights: Annotated[Whole, Field(ge=0, le=7)] = 0
-    sl_weekly_cost: Optional[Pence] = None
-    nhs_contribution_weekly: Optional[Pence] = None
+    sl_weekly_cost: Pence | None = None
+    nhs_contribution_weekly: Pence | None = None
     s117: Flag = False
     dst_priority_domains: Annotated[Whole, Field(ge=0, le=12)] = 0
     dst_severe_domains: Annotated[Whole, Field(ge=0, le=12)] = 0
     chc_referral_made: Flag = False
     block_booked: Flag = False
     block_bed_available: Flag = False
-    distance_miles: Optional[Hundredths] = None
+    distance_miles: Hundredths | None = None
     resident_chose_location: Flag = False
-    cheapest_suitable_weekly: Optional[Pence] = None
-    personal_budget_weekly: Optional[Pence] = None
+    cheapest_suitable_weekly: Pence | None = None
+    personal_budget_weekly: Pence | None = None
     top_up_weekly: Pence = 0
     top_up_payer: Literal["none", "third_party", "first_party"] = "none"
-    first_party_basis: Optional[Literal["property_disregard_12_week", "deferred_payment", "s117"]] = None
+    first_party_basis: Literal["property_disregard_12_week", "deferred_payment", "s117"] | None = None
     top_up_agreement_signed: Flag = False
     top_up_affordability_confirmed: Flag = False
-    provider: Optional[str] = None
+    provider: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -125,7 +125,7 @@ class Placement(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _service_fields(self) -> "Placement":
+    def _service_fields(self) -> Placement:
         problems: dict[str, str] = {}
         when = self.as_at or self.start_date
         if when < EARLIEST_AS_AT:
@@ -135,9 +135,9 @@ class Placement(BaseModel):
                 problems["core_weekly_fee"] = "required for a care home"
             if self.care_type is None and self.lot is None:
                 problems["care_type"] = "required for a care home (or give the lot)"
-            if self.lot is not None and self.care_type is not None:
-                if self.care_type != ("residential" if self.lot in (1, 2) else "nursing"):
-                    problems["lot"] = f"lot {self.lot} contradicts care_type {self.care_type}"
+            lot_care_type = "residential" if self.lot in (1, 2) else "nursing"
+            if self.lot is not None and self.care_type is not None and self.care_type != lot_care_type:
+                problems["lot"] = f"lot {self.lot} contradicts care_type {self.care_type}"
             if self.lot is not None and "dementia" in self.model_fields_set and self.dementia != (self.lot in (2, 7)):
                 problems["lot"] = f"lot {self.lot} contradicts dementia {str(self.dementia).lower()}"
         elif self.sl_weekly_cost is None:

@@ -43,7 +43,9 @@ def read_rows(csv_path: Path, rules_dir: Path, replace: bool) -> list[NewValue]:
             reader = csv.DictReader(stream)
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise RatesImportError([f"{csv_path}: missing column(s) {', '.join(missing)} (need {', '.join(COLUMNS)})"])
+                raise RatesImportError(
+                    [f"{csv_path}: missing column(s) {', '.join(missing)} (need {', '.join(COLUMNS)})"]
+                )
             rows = list(reader)
     except OSError as exc:
         raise RatesImportError([f"cannot read {csv_path}: {exc.strerror}"]) from None

@@ -85,6 +85,8 @@ class Rule:
     approver: str | None = None
     approver_from: str | None = None
     parameters: tuple[str, ...] = ()
+    path: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -141,12 +143,15 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
         else:
             parameters[name] = _load_parameter(path, name)
     modules = tuple(_load_module(path, parameters) for path in sorted((root / "modules").glob("*.yaml")))
-    seen: dict[str, str] = {}
+    seen: dict[str, Rule] = {}
     for module in modules:
         for rule in module.rules:
             if rule.id in seen:
-                raise RulebookError(root / "modules", None, f"rule id {rule.id} is used twice ({seen[rule.id]})")
-            seen[rule.id] = module.name
+                first = seen[rule.id]
+                raise RulebookError(
+                    rule.path, rule.line, f"rule id {rule.id} is already used at {first.path}:{first.line}"
+                )
+            seen[rule.id] = rule
     return Rulebook(parameters=parameters, modules=modules, version=digest.hexdigest()[:12], groups=groups)
 
 
@@ -173,7 +178,9 @@ def _load_parameter(path: Path, name: str) -> Parameter:
     kind = UNIT_KINDS[unit]
     hit_policy = node.get("hit_policy")
     if (kind is Kind.TABLE) != (hit_policy is not None):
-        raise node.error("a table parameter, and only a table, declares its hit_policy", "hit_policy" if hit_policy else "unit")
+        raise node.error(
+            "a table parameter, and only a table, declares its hit_policy", "hit_policy" if hit_policy else "unit"
+        )
     if hit_policy is not None and hit_policy not in ("first", "unique"):
         raise node.error(f"hit_policy must be first or unique, not {hit_policy!r}", "hit_policy")
     values = node["values"]
@@ -185,6 +192,8 @@ def _load_parameter(path: Path, name: str) -> Parameter:
             raise values.error(f"{when!r} is not a date (YYYY-MM-DD)", str(when))
         try:
             dated.append((when, None if value is None else engine_value(value, kind)))
+        except RulebookError:
+            raise  # already names the line of the table row at fault
         except (MoneyError, ValueError) as exc:
             raise values.error(f"{when}: {value!r} is not a {unit} value: {exc}", str(when)) from None
     dated.sort(key=lambda pair: pair[0])
@@ -225,25 +234,45 @@ def _bands(rows: AnyType) -> tuple[Band, ...]:
         raise ValueError("a table is a list of rows")
     bands = []
     for row in rows:
-        check_keys(row, {"band", "above_percent", "up_to_percent", "approver", "care_cubed_required", "description"}, set(), "band row")
+        check_keys(
+            row,
+            {"band", "above_percent", "up_to_percent", "approver", "care_cubed_required", "description"},
+            set(),
+            "band row",
+        )
         above = to_decimal(row["above_percent"])
         up_to = None if row["up_to_percent"] is None else to_decimal(row["up_to_percent"])
         if not SNAKE.match(str(row["approver"])):
             raise row.error(f"approver {row['approver']!r} must be a role name like team_manager", "approver")
         if up_to is not None and up_to <= above:
-            raise row.error(f"band {row['band']}: up_to_percent {up_to} is not above above_percent {above}", "up_to_percent")
-        bands.append(Band(int(row["band"]), above, up_to, row["approver"], bool(row["care_cubed_required"]), str(row["description"])))
+            raise row.error(
+                f"band {row['band']}: up_to_percent {up_to} is not above above_percent {above}", "up_to_percent"
+            )
+        bands.append(
+            Band(
+                int(row["band"]),
+                above,
+                up_to,
+                row["approver"],
+                bool(row["care_cubed_required"]),
+                str(row["description"]),
+            )
+        )
     if bands[0].above_percent != 0:
         raise rows[0].error(f"the first band must start just above 0%, not above {bands[0].above_percent}%")
     for previous, (row, band) in zip(bands, list(zip(rows, bands))[1:]):
         if previous.up_to_percent is None:
             raise row.error(f"band {band.band} comes after band {previous.band}, which has no upper limit (overlap)")
         if band.above_percent > previous.up_to_percent:
-            raise row.error(f"gap between {previous.up_to_percent}% and {band.above_percent}% (bands {previous.band} and {band.band})")
+            gap = f"{previous.up_to_percent}% and {band.above_percent}%"
+            raise row.error(f"gap between {gap} (bands {previous.band} and {band.band})")
         if band.above_percent < previous.up_to_percent:
-            raise row.error(f"bands {previous.band} and {band.band} overlap between {band.above_percent}% and {previous.up_to_percent}%")
+            overlap = f"{band.above_percent}% and {previous.up_to_percent}%"
+            raise row.error(f"bands {previous.band} and {band.band} overlap between {overlap}")
     if bands[-1].up_to_percent is not None:
-        raise rows[-1].error(f"the last band must have no upper limit (prices above {bands[-1].up_to_percent}% fall in no band)")
+        raise rows[-1].error(
+            f"the last band must have no upper limit (prices above {bands[-1].up_to_percent}% fall in no band)"
+        )
     if len({band.band for band in bands}) != len(bands):
         raise rows[0].error("band numbers must be unique")
     return tuple(bands)
@@ -267,7 +296,9 @@ def _load_module(path: Path, parameters: dict[str, Parameter]) -> Module:
     if not isinstance(node["rules"], list):
         raise node.error("rules must be a list", "rules")
     # which services a module applies to is decided by selecting modules, not by a condition in each rule
-    rules = tuple(_load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters) for rule in node["rules"])
+    rules = tuple(
+        _load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters) for rule in node["rules"]
+    )
     return Module(name, str(node["title"]), tuple(services), _reference(node["reference"], node), rules)
 
 
@@ -290,10 +321,16 @@ def _load_rule(
     approver, approver_from = node.get("approver"), node.get("approver_from")
     if approver is not None and not SNAKE.match(str(approver)):
         raise node.error(f"{rule_id}: approver {approver!r} must be a role name like team_manager", "approver")
-    if approver_from is not None and (approver_from not in parameters or parameters[approver_from].kind is not Kind.TABLE):
-        raise node.error(f"{rule_id}: approver_from must name a table parameter, not {approver_from!r}", "approver_from")
+    if approver_from is not None and (
+        approver_from not in parameters or parameters[approver_from].kind is not Kind.TABLE
+    ):
+        raise node.error(
+            f"{rule_id}: approver_from must name a table parameter, not {approver_from!r}", "approver_from"
+        )
     if action == "needs_approval" and (approver is None) == (approver_from is None):
-        raise node.error(f"{rule_id}: needs_approval names its approver (approver or approver_from, one of them)", "action")
+        raise node.error(
+            f"{rule_id}: needs_approval names its approver (approver or approver_from, one of them)", "action"
+        )
     if action != "needs_approval" and (approver or approver_from):
         raise node.error(f"{rule_id}: only a needs_approval rule has an approver", "approver")
     message = " ".join(str(node["message"]).split())
@@ -317,4 +354,6 @@ def _load_rule(
         approver=approver,
         approver_from=approver_from,
         parameters=tuple(used_parameters + ([approver_from] if approver_from else [])),
+        path=node.path,
+        line=node.line_of("id"),
     )

@@ -54,7 +54,14 @@ def _loader_for(path: Path) -> type[yaml.SafeLoader]:
     def construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
         return Decimal(str(loader.construct_scalar(node)).replace("_", ""))
 
+    def construct_date(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        except ValueError as exc:
+            raise RulebookError(path, node.start_mark.line + 1, f"{node.value!r} is not a real date: {exc}") from None
+
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_date)
     StrictLoader.add_constructor("tag:yaml.org,2002:float", construct_decimal)
     return StrictLoader
 
@@ -62,7 +69,7 @@ def _loader_for(path: Path) -> type[yaml.SafeLoader]:
 def load_yaml(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as stream:
-            return yaml.load(stream, Loader=_loader_for(path))  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(stream, Loader=_loader_for(path))
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise RulebookError(path, line, f"not valid YAML: {exc.problem}") from None

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from engine import conditions
-from engine.conditions import All, Any, Cmp, ConditionError, Const, Ref
+from engine.conditions import All, Cmp, ConditionError, Const, Ref
 from engine.durable_evaluator import DurableEvaluator
 from engine.rulebook import Module, Reference, Rule, Rulebook
 from engine.vocabulary import Kind
@@ -87,8 +87,17 @@ def random_condition(rnd: random.Random, depth: int = 0) -> str:
     op = rnd.choice(["==", "!=", "<", "<=", ">", ">="])
     if kind < 0.45:
         left = rnd.choice(NUMERIC)
-        right = rnd.choice([*NUMERIC, "0", "10.50", "100", f"{rnd.choice(NUMERIC)} + {rnd.choice(NUMERIC)}",
-                            f"{rnd.choice(NUMERIC)} - 5", f"{rnd.choice(NUMERIC)} * 2"])
+        right = rnd.choice(
+            [
+                *NUMERIC,
+                "0",
+                "10.50",
+                "100",
+                f"{rnd.choice(NUMERIC)} + {rnd.choice(NUMERIC)}",
+                f"{rnd.choice(NUMERIC)} - 5",
+                f"{rnd.choice(NUMERIC)} * 2",
+            ]
+        )
         return f"{left} {op} {right}"
     if kind < 0.6:
         return f"miles {op} {rnd.choice(['params.distance', '20', '20.1'])}"
@@ -102,10 +111,16 @@ def random_values(rnd: random.Random) -> dict:
         return rnd.choice([None, 0, 1050, 10000, 10001, rnd.randint(0, 20000)])
 
     return {
-        "fee": money(), "budget": money(), "extra": money(), "params.limit": money(),
-        "miles": rnd.choice([None, 0, 2000, 2010, 1999]), "params.distance": rnd.choice([None, 2000]),
-        "flag": rnd.choice([None, True, False]), "other_flag": rnd.choice([None, True, False]),
-        "payer": rnd.choice([None, *ENUMS["payer"]]), "nights": None,
+        "fee": money(),
+        "budget": money(),
+        "extra": money(),
+        "params.limit": money(),
+        "miles": rnd.choice([None, 0, 2000, 2010, 1999]),
+        "params.distance": rnd.choice([None, 2000]),
+        "flag": rnd.choice([None, True, False]),
+        "other_flag": rnd.choice([None, True, False]),
+        "payer": rnd.choice([None, *ENUMS["payer"]]),
+        "nights": None,
     }
 
 
@@ -113,8 +128,16 @@ def test_durable_rules_fires_exactly_when_the_interpreter_says_so():
     rnd = random.Random(117)
     texts = [random_condition(rnd) for _ in range(60)]
     rules = tuple(
-        Rule(id=f"T-{i:02d}", label=text, module="random", when=text, condition=conditions.conjoin(parse(text)),
-             action="info", message="-", reference=Reference("test"))
+        Rule(
+            id=f"T-{i:02d}",
+            label=text,
+            module="random",
+            when=text,
+            condition=conditions.conjoin(parse(text)),
+            action="info",
+            message="-",
+            reference=Reference("test"),
+        )
         for i, text in enumerate(texts)
     )
     module = Module("random_conditions", "random", ("care_home",), Reference("test"), rules)
@@ -123,4 +146,6 @@ def test_durable_rules_fires_exactly_when_the_interpreter_says_so():
         values = random_values(rnd)
         expected = {rule.id for rule in rules if conditions.evaluate(rule.condition, values)}
         fired = evaluator.fire((module,), values)
-        assert fired == expected, {rid: next(r.when for r in rules if r.id == rid) for rid in fired ^ expected} | {"values": values}
+        assert fired == expected, {rid: next(r.when for r in rules if r.id == rid) for rid in fired ^ expected} | {
+            "values": values
+        }

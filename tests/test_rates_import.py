@@ -28,11 +28,20 @@ def write_csv(tmp_path: Path, body: str) -> Path:
 
 def test_a_new_edition_changes_decisions_from_its_date_only(rules, tmp_path):
     before = load_rulebook(rules).version
-    version = apply(read_rows(write_csv(tmp_path, "care_homes.benchmark.lot_6,2027-04-01,1050.00\n"), rules, False), rules)
+    version = apply(
+        read_rows(write_csv(tmp_path, "care_homes.benchmark.lot_6,2027-04-01,1050.00\n"), rules, False), rules
+    )
     assert version != before
     engine = Engine(load_rulebook(rules))
-    placement = {"placement_id": "R-1", "service": "care_home", "start_date": "2027-03-31", "age": 80,
-                 "care_type": "nursing", "core_weekly_fee": "1040.00", "fnc_weekly": "267.68"}
+    placement = {
+        "placement_id": "R-1",
+        "service": "care_home",
+        "start_date": "2027-03-31",
+        "age": 80,
+        "care_type": "nursing",
+        "core_weekly_fee": "1040.00",
+        "fnc_weekly": "267.68",
+    }
     assert engine.decide(placement).outcome == "needs_approval"  # 2026 median £995.00 still in force
     later = engine.decide(placement, as_at=date(2027, 4, 1))
     assert later.outcome == "proceed" and later.figures["benchmark_weekly"] == 1050
@@ -61,4 +70,7 @@ def test_bad_rows_are_refused_and_nothing_is_written(rules, tmp_path, row, probl
 
 def test_replace_changes_a_value_on_the_same_date(rules, tmp_path):
     apply(read_rows(write_csv(tmp_path, "care_homes.benchmark.lot_1,2026-04-01,920.00\n"), rules, True), rules)
-    assert load_rulebook(rules).parameters["care_homes.benchmark.lot_1"].at(date(2026, 5, 1)) == (92000, date(2026, 4, 1))
+    assert load_rulebook(rules).parameters["care_homes.benchmark.lot_1"].at(date(2026, 5, 1)) == (
+        92000,
+        date(2026, 4, 1),
+    )
