@@ -7,6 +7,11 @@ stored as JSON text written by ``engine.decision.dumps`` so money stays exact (n
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import queue
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -14,7 +19,7 @@ from typing import Any, Optional
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Date, DateTime, Engine, Integer, String, Text, create_engine, event, insert, select
+from sqlalchemy import Date, DateTime, Engine, Integer, String, Text, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -38,6 +43,11 @@ class DecisionRecord(Base):
     rulebook_version: Mapped[str] = mapped_column(String(64))
     input_json: Mapped[str] = mapped_column(Text)
     decision_json: Mapped[str] = mapped_column(Text)
+
+
+_TABLE = DecisionRecord.__table__
+_INSERT_ONE = _TABLE.insert().returning(_TABLE.c.id)
+_INSERT_MANY = _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -94,17 +104,13 @@ class DecisionLog:
             command.upgrade(config, "head")
 
     def add(self, records: list[NewRecord]) -> list[int]:
+        """Insert in one transaction; the new ids in the records' order."""
         if not records:
             return []
-        rows = [record.__dict__ for record in records]
         with self.engine.begin() as connection:
-            if len(rows) == 1:
-                result = connection.execute(insert(DecisionRecord).returning(DecisionRecord.id), rows[0])
-                return [result.scalar_one()]
-            result = connection.execute(
-                insert(DecisionRecord).returning(DecisionRecord.id, sort_by_parameter_order=True), rows
-            )
-            return list(result.scalars())
+            if len(records) == 1:
+                return [connection.execute(_INSERT_ONE, records[0].__dict__).scalar_one()]
+            return list(connection.execute(_INSERT_MANY, [record.__dict__ for record in records]).scalars())
 
     def get(self, record_id: int) -> DecisionRecord | None:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -128,3 +134,83 @@ def _utc(found: DecisionRecord) -> DecisionRecord:
     if found.decided_at.tzinfo is None:  # SQLite keeps no zone; everything is written in UTC
         found.decided_at = found.decided_at.replace(tzinfo=timezone.utc)
     return found
+
+
+_STOP = object()
+logger = logging.getLogger("carerules.api")
+
+
+class LogWriter:
+    """Group commit for the decision log: one writer thread inserts everything waiting in one transaction.
+
+    A request hands over its records and waits for their ids, so a decision is only answered once it is
+    committed; with many clients at once, one commit serves many decisions (SQLite allows one writer at a time
+    anyway). If a group's transaction fails, each submission is retried alone, so one bad record cannot fail
+    other clients' decisions.
+    """
+
+    def __init__(self, log: DecisionLog, max_group: int = 512) -> None:
+        self.log = log
+        self.max_group = max_group
+        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, records: list[NewRecord]) -> "Future[list[int]]":
+        future: Future[list[int]] = Future()
+        if not records:
+            future.set_result([])
+        else:
+            self._queue.put((records, future))
+        return future
+
+    async def add(self, records: list[NewRecord]) -> list[int]:
+        return await asyncio.wrap_future(self.submit(records))
+
+    def add_now(self, records: list[NewRecord]) -> list[int]:
+        return self.submit(records).result()
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            group = [item]
+            stop = False
+            while len(group) < self.max_group:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                group.append(more)
+            self._write(group)
+            if stop:
+                return
+
+    def _write(self, group: list[tuple[list[NewRecord], "Future[list[int]]"]]) -> None:
+        try:
+            ids = self.log.add([record for records, _ in group for record in records])
+        except Exception:
+            if len(group) > 1:
+                for one in group:
+                    self._write([one])
+                return
+            logger.exception("the decision log refused a write")
+            _, future = group[0]
+            future.set_exception(LogUnavailable("the decision could not be stored in the decision log"))
+            return
+        start = 0
+        for records, future in group:
+            future.set_result(ids[start:start + len(records)])
+            start += len(records)
+
+
+class LogUnavailable(Exception):
+    pass

@@ -1,4 +1,7 @@
-"""Typed dependencies: the loaded engine, the decision log, the clock, the caller's name, the raw JSON body."""
+"""Typed dependencies: the loaded engine, the decision log, the clock, the caller's name, the raw JSON body.
+
+All are ``async def``: they do no I/O, and FastAPI would otherwise run each one on a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -17,23 +20,23 @@ from engine.placement import EARLIEST_AS_AT, InputError
 USER_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_log(request: Request) -> DecisionLog:
+async def get_log(request: Request) -> DecisionLog:
     return request.app.state.log  # type: ignore[no-any-return]
 
 
-def get_decider(request: Request) -> Decider:
+async def get_decider(request: Request) -> Decider:
     return request.app.state.decider  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
@@ -47,7 +50,7 @@ def clean_user(value: Optional[str], field: str) -> Optional[str]:
     return value
 
 
-def user_from_header(
+async def user_from_header(
     x_user: Annotated[Optional[str], Header(alias="X-User", description="who asked, kept in the decision log")] = None,
 ) -> Optional[str]:
     return clean_user(x_user, "X-User")

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from pathlib import Path
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import responses
-from api.db import DecisionLog
+from api.db import DecisionLog, LogUnavailable, LogWriter
 from api.limits import BodyLimit
 from api.routes import catalogue, decisions, web
 from api.schemas import PlacementIn
@@ -34,10 +35,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     engine = Engine(load_rulebook(settings.rules_dir))
     log = DecisionLog(settings.database_url)
     log.upgrade()
+    writer = LogWriter(log)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        writer.close()
         log.dispose()
 
     app = FastAPI(
@@ -47,12 +50,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         lifespan=lifespan,
     )
     app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
-    app.state.decider = Decider(engine, log, clock)
+    app.state.decider = Decider(engine, writer, clock)
 
     app.add_exception_handler(InputError, responses.input_error)
     app.add_exception_handler(responses.ApiError, responses.api_error)
     app.add_exception_handler(RequestValidationError, responses.validation_error)
     app.add_exception_handler(StarletteHTTPException, responses.http_error)
+    app.add_exception_handler(LogUnavailable, responses.log_unavailable)
+    app.add_exception_handler(SQLAlchemyError, responses.log_unavailable)
     app.add_exception_handler(Exception, responses.unexpected_error)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
 

@@ -79,6 +79,11 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     return response
 
 
+async def log_unavailable(_request: Request, _exc: Exception) -> Response:
+    # A decision is only answered once it is stored; if the log cannot take it, say so (and retry is safe).
+    return error(503, "log_unavailable", "the decision log cannot be reached; nothing was stored, try again")
+
+
 async def unexpected_error(_request: Request, _exc: Exception) -> Response:
     # Never a traceback to the client; the server log keeps it.
     return error(500, "internal_error", "the server failed on this request; it has been logged")

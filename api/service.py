@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Optional
 
-from api.db import DecisionLog, DecisionRecord, NewRecord
+from api.db import DecisionRecord, LogWriter, NewRecord
 from engine.decision import Decision, dumps, parameter_value
 from engine.evaluate import Engine
 from engine.placement import InputError
@@ -42,37 +42,39 @@ class Logged:
 
 @dataclass
 class Decider:
+    """Decide, then store through the log writer. The engine's work runs on the caller's thread (durable_rules
+    is serialised by the engine's lock anyway); only the write waits on the writer thread."""
+
     engine: Engine
-    log: DecisionLog
+    writer: LogWriter
     clock: Clock
 
-    def decide(self, data: Any, as_at: date | None, user: str | None, channel: str) -> Logged:
-        """One placement → decision, stored in the log. Bad input raises InputError and stores nothing."""
+    def evaluate(self, data: Any, as_at: date | None, user: str | None, channel: str) -> tuple[Decision, str, NewRecord]:
         decision = self.engine.decide(data, as_at)
+        if "\x00" in decision.placement_id:  # PostgreSQL text cannot hold NUL; the log must keep every decision
+            raise InputError({"placement_id": ["must not contain the NUL character"]})
         text = decision.to_json(indent=None)
-        (record_id,) = self.log.add([self._record(data, decision, text, user, channel)])
+        return decision, text, self._record(data, decision, text, user, channel)
+
+    async def decide(self, data: Any, as_at: date | None, user: str | None, channel: str) -> Logged:
+        """One placement → decision, stored in the log. Bad input raises InputError and stores nothing."""
+        decision, text, record = self.evaluate(data, as_at, user, channel)
+        (record_id,) = await self.writer.add([record])
         return Logged(record_id, decision, text)
 
-    def decide_many(
-        self, items: list[Any], as_at: date | None, user: str | None
-    ) -> list[Logged | InputError]:
-        """Every placement in order; a bad one becomes its InputError, the others are still decided and stored."""
-        results: list[Logged | InputError] = []
-        records: list[NewRecord] = []
+    def evaluate_many(self, items: list[Any], as_at: date | None, user: str | None) -> list[tuple[Decision, str, NewRecord] | InputError]:
+        results: list[tuple[Decision, str, NewRecord] | InputError] = []
         for item in items:
             try:
-                decision = self.engine.decide(item, as_at)
+                results.append(self.evaluate(item, as_at, user, "batch"))
             except InputError as exc:
                 results.append(exc)
-                continue
-            text = decision.to_json(indent=None)
-            records.append(self._record(item, decision, text, user, "batch"))
-            results.append(Logged(0, decision, text))
-        ids = iter(self.log.add(records))
-        for result in results:
-            if isinstance(result, Logged):
-                result.id = next(ids)
         return results
+
+    async def store_many(self, evaluated: list[tuple[Decision, str, NewRecord] | InputError]) -> list[Logged | InputError]:
+        """Store every decision of a batch in one transaction; input errors stay in their places."""
+        ids = iter(await self.writer.add([item[2] for item in evaluated if not isinstance(item, InputError)]))
+        return [item if isinstance(item, InputError) else Logged(next(ids), item[0], item[1]) for item in evaluated]
 
     def _record(self, data: Any, decision: Decision, text: str, user: str | None, channel: str) -> NewRecord:
         return NewRecord(

@@ -198,3 +198,33 @@ def bench_decision(
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (durable_rules is serialised within each).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No access log.")] = False,
+) -> None:
+    """Start the HTTP API and the brokerage web page (decision log: CARERULES_DATABASE_URL, else SQLite)."""
+    import uvicorn
+
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"carerules: web page at http://{shown}:{port}/  API docs at http://{shown}:{port}/docs", err=True)
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                access_log=not quiet, log_level="warning" if quiet else "info")
+
+
+@bench.command("api")
+def bench_api(
+    single: Annotated[int, typer.Option(help="Requests timed one at a time on 1 connection.")] = 2000,
+    concurrent: Annotated[int, typer.Option(help="Requests sent over the concurrent connections.")] = 20000,
+    connections: Annotated[int, typer.Option(help="Concurrent keep-alive connections.")] = 32,
+    seconds: Annotated[float, typer.Option(help="Stop each phase after this many seconds.")] = 60.0,
+    database_url: Annotated[str | None, typer.Option(help="Decision log URL (default: a temporary SQLite file).")] = None,
+) -> None:
+    """HTTP API on loopback, one worker: median latency with 1 connection, decisions/s with 32."""
+    from api.bench import api_benchmark
+
+    typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import AsAtQuery, BodyDep, DeciderDep, EngineDep, LogDep, SettingsDep, UserDep, placement_body
@@ -37,8 +38,9 @@ RecordId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the decision
     },
     openapi_extra=placement_body(),
 )
-def create_decision(body: BodyDep, decider: DeciderDep, user: UserDep, as_at: AsAtQuery = None) -> Response:
-    logged = decider.decide(parse_json(body), as_at, user, "api")
+async def create_decision(body: BodyDep, decider: DeciderDep, user: UserDep, as_at: AsAtQuery = None) -> Response:
+    # Evaluated on the event loop: it is short CPU work behind the engine's lock; only the log write is awaited.
+    logged = await decider.decide(parse_json(body), as_at, user, "api")
     return Response(
         logged.text, status_code=201, media_type="application/json", headers={"Location": f"/v1/decisions/{logged.id}"}
     )
@@ -51,7 +53,7 @@ def create_decision(body: BodyDep, decider: DeciderDep, user: UserDep, as_at: As
     responses={200: {"model": BatchOut}, **ERRORS},
     openapi_extra=placement_body(many=True),
 )
-def create_batch(
+async def create_batch(
     body: BodyDep, decider: DeciderDep, settings: SettingsDep, user: UserDep, as_at: AsAtQuery = None
 ) -> ExactJSONResponse:
     items = parse_json(body, "placements")
@@ -63,7 +65,8 @@ def create_batch(
             f"at most {settings.max_batch} placements in one request, got {len(items)}: "
             "split the list, or upload the book to POST /v1/audits",
         )
-    results = decider.decide_many(items, as_at, user)
+    # A long list is evaluated on a worker thread so that single decisions keep being answered meanwhile.
+    results = await decider.store_many(await run_in_threadpool(decider.evaluate_many, items, as_at, user))
     out = [
         result.decision.to_dict() if isinstance(result, Logged) else {"index": index, **result.to_json()}
         for index, result in enumerate(results)

@@ -49,7 +49,7 @@ async def submit(request: Request, decider: DeciderDep) -> Response:
     user_text = values.get("user_name", "")
     try:
         user = clean_user(user_text, "user_name")
-        logged = decider.decide(web_form.placement_from_form(values), None, user, "web")
+        logged = await decider.decide(web_form.placement_from_form(values), None, user, "web")
     except InputError as exc:
         return _page(request, "form.html", status=422, values=values, errors=exc.fields, user_name=user_text)
     response = RedirectResponse(f"/decisions/{logged.id}", status_code=303)

@@ -1,0 +1,81 @@
+"""Fixtures for the API tests: an app on a temporary SQLite log, PostgreSQL when a test server is given,
+and a real server process on loopback. Tests that need PostgreSQL or Chromium skip when those are absent,
+except under CI=true, where a missing one is a failure (.ci/run installs both)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from api.main import create_app
+from api.settings import Settings
+
+FIXED_NOW = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
+P_1001 = {"placement_id": "P-1001", "service": "care_home", "start_date": "2026-05-04", "age": 82,
+          "care_type": "nursing", "core_weekly_fee": "1040.00"}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def missing(what: str) -> None:
+    if in_ci():
+        pytest.fail(f"{what} is required under CI=true (scripts/ci-system.sh installs it)")
+    pytest.skip(f"{what} not available here")
+
+
+def postgres_url() -> str:
+    url = os.environ.get("CARERULES_TEST_POSTGRES_URL")
+    if not url:
+        missing("PostgreSQL (CARERULES_TEST_POSTGRES_URL)")
+    assert url
+    return url
+
+
+def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS decision_log"))
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'decisions.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'decisions.db'}"
+    url = postgres_url()
+    reset_postgres(url)
+    return url
+
+
+def make_client(url: str, **settings: Any) -> TestClient:
+    return TestClient(create_app(Settings(database_url=url, **settings), clock=lambda: FIXED_NOW))
+
+
+@pytest.fixture
+def client(sqlite_url: str) -> Iterator[TestClient]:
+    with make_client(sqlite_url) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def chromium() -> tuple[str, str]:
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not browser or not driver:
+        missing("Debian chromium and chromium-driver")
+    assert browser and driver
+    return browser, driver
