@@ -34,10 +34,10 @@ def to_pence(value: object) -> int:
     number = to_decimal(value)
     if number < 0:
         raise MoneyError("must not be negative")
+    if number > Decimal(10000000):  # before quantize: 1e+26 has too many digits to quantize to pence
+        raise MoneyError("must be at most £10,000,000.00 a week")
     if number != number.quantize(PENNY, rounding=ROUND_HALF_UP):
         raise MoneyError("must have at most 2 decimal places")
-    if number > Decimal(10000000):
-        raise MoneyError("must be at most £10,000,000.00 a week")
     return int(number * 100)
 
 
