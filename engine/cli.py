@@ -228,3 +228,10 @@ def bench_api(
     from api.bench import api_benchmark
 
     typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url)))
+
+
+from engine.audit_cli import audit_command, bench_audit_command, sample_command  # noqa: E402
+
+app.command("audit")(audit_command)
+app.command("sample")(sample_command)
+bench.command("audit")(bench_audit_command)

@@ -1,0 +1,326 @@
+"""Batch audits (SPEC §9): every row of a placement book gets an outcome, reason codes, key figures or its
+input errors, in input order; the KPIs are computed; what-if runs list the placements whose outcome changes.
+
+``run_audit`` is the library function (the CLI and the API call it); ``write_outputs`` writes the results
+CSV/Excel, the KPIs as JSON and the HTML report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.batch_input import SPECS, Col, ParsedBook, parse_book, parse_row
+from engine.evaluate import Engine
+from engine.kpis import Period, compute_kpis, default_period
+from engine.money import to_pence
+from engine.placement import InputError
+from engine.rulebook import Rulebook, load_rulebook
+from engine.tabular import BookError, decimal_array, read_book, table_from_frame
+from engine.vector_evaluator import ACTIONS, FIGURES, VectorEvaluator, VectorResult, row_dates
+from engine.vocabulary import DERIVED, Kind
+from engine.whatif import changed_parameters, load_overrides, with_overrides
+
+FIGURE_COLUMNS = ("lot", "gross_weekly_cost", "comparable_weekly", "benchmark_weekly", "over_benchmark_weekly",
+                  "over_benchmark_percent", "fnc_used_weekly", "personal_budget_weekly", "top_up_required_weekly",
+                  "sl_reference_weekly", "sl_over_reference_weekly", "expected_nhs_share_weekly")
+RESULT_COLUMNS = ("row", "as_at_used", "outcome", "rule_ids", "approvers", *FIGURE_COLUMNS, "errors")
+Progress = Callable[[str, int, int], None]
+__all__ = ["AuditResult", "BookError", "run_audit", "write_outputs"]
+
+
+@dataclass
+class AuditResult:
+    """Per-row results (input columns first, unchanged, then the result columns), KPIs and what-if changes."""
+
+    table: pa.Table
+    kpis: dict[str, Any]
+    warnings: list[str]
+    rulebook_version: str
+    engine: str
+    as_at: date | None
+    parsed: ParsedBook
+    result: VectorResult
+    values: dict[str, Any]
+    book: Rulebook
+    whatif: dict[str, Any] | None = None
+    whatif_changes: pa.Table | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+    @property
+    def error_rows(self) -> int:
+        return int((~self.parsed.valid).sum())
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The results as a DataFrame (arrow-backed: money stays exact decimal)."""
+        return self.table.to_pandas(types_mapper=pd.ArrowDtype)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready (Decimals; write with ``engine.decision.dumps``)."""
+        return {"rulebook_version": self.rulebook_version, "engine": self.engine, "as_at": self.as_at,
+                "rows": self.rows, "error_rows": self.error_rows, "warnings": self.warnings, **self.kpis,
+                "whatif": self.whatif}
+
+
+def _as_table(source: Any) -> pa.Table:
+    if isinstance(source, (str, Path)):
+        return read_book(source)
+    if isinstance(source, pd.DataFrame):
+        if source.empty:
+            raise BookError("the table has no placements")
+        return table_from_frame(source)
+    if isinstance(source, pa.Table):
+        if source.num_rows == 0:
+            raise BookError("the table has no placements")
+        if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in source.schema.types):
+            return source
+        return table_from_frame(source.to_pandas())
+    raise BookError(f"cannot audit a {type(source).__name__}: give a CSV/Excel path or a DataFrame")
+
+
+def _column_warnings(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    unknown = [name for name in table.column_names if name not in SPECS]
+    warnings = []
+    if unknown:
+        warnings.append(f"unknown columns passed through unchanged (check the spelling): {', '.join(unknown)}")
+    clash = [name for name in unknown if name in RESULT_COLUMNS]
+    if clash:
+        table = table.rename_columns([f"input_{n}" if n in clash else n for n in table.column_names])
+        warnings.append(f"input columns renamed so they do not clash with result columns: "
+                        f"{', '.join(f'{n} → input_{n}' for n in clash)}")
+    return table, warnings
+
+
+def _rulebook(rules: Rulebook | Path | str | None, parameters: Any) -> tuple[Rulebook, Rulebook]:
+    base = rules if isinstance(rules, Rulebook) else load_rulebook(rules) if rules else load_rulebook()
+    if parameters is None:
+        return base, base
+    if isinstance(parameters, Rulebook):
+        return base, parameters
+    overrides = parameters if isinstance(parameters, dict) else load_overrides(parameters)
+    source = str(parameters) if not isinstance(parameters, dict) else "what-if"
+    return base, with_overrides(base, overrides, source)
+
+
+def run_audit(
+    source: pd.DataFrame | pa.Table | Path | str,
+    as_at: date | None = None,
+    period_start: date | None = None,
+    parameters: Path | str | dict[str, Any] | Rulebook | None = None,
+    engine: Literal["vector", "durable"] = "vector",
+    rules: Rulebook | Path | str | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
+    or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
+    start date) and ends the KPI period (else the latest start date ends it)."""
+    tick = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    table, warnings = _column_warnings(_as_table(source))
+    base, book = _rulebook(rules, parameters)
+    timings["read"] = time.perf_counter() - clock
+    tick("validate", 0, table.num_rows)
+    parsed = parse_book(table)
+    dates = row_dates(parsed, as_at)
+    timings["validate"] = time.perf_counter() - clock - sum(timings.values())
+    tick("evaluate", 0, table.num_rows)
+    evaluator = VectorEvaluator(book)
+    if engine == "durable":
+        result, errors = durable_result(book, table, parsed, as_at, tick)
+        values = evaluator.derive(parsed, dates)
+    else:
+        result, errors = evaluator.evaluate(parsed, dates), parsed.errors
+        values = result.values
+    timings["evaluate"] = time.perf_counter() - clock - sum(timings.values())
+    tick("kpis", 0, table.num_rows)
+    starts = parsed.cols["start_date"].v[parsed.valid]
+    end = as_at or (date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else date(2020, 1, 1))
+    kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start))
+    timings["kpis"] = time.perf_counter() - clock - sum(timings.values())
+    out = results_table(table, parsed, result, errors, book, dates)
+    audit = AuditResult(out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book)
+    if book is not base:
+        baseline = VectorEvaluator(base).evaluate(parsed, dates)
+        audit.whatif, audit.whatif_changes = whatif_summary(base, book, parsed, baseline, result)
+    timings["results"] = time.perf_counter() - clock - sum(timings.values())
+    audit.timings = timings
+    return audit
+
+
+def durable_result(book: Rulebook, table: pa.Table, parsed: ParsedBook, as_at: date | None,
+                   tick: Progress) -> tuple[VectorResult, dict[int, dict[str, list[str]]]]:
+    """The reference path: ``Engine.decide`` one row at a time (slow; for cross-checks)."""
+    engine = Engine(book)
+    n, rules = table.num_rows, book.rules
+    position = {rule.id: k for k, rule in enumerate(rules)}
+    fired = np.zeros((n, len(rules)), bool)
+    outcome = np.full(n, ACTIONS.index("proceed"), np.int8)
+    band = np.full(n, -1, np.int64)
+    names: list[str] = []
+    figures = {name: Col(np.zeros(n, np.int64), np.zeros(n, bool)) for name in FIGURES}
+    applies = {name: np.zeros(n, bool) for name in FIGURES}
+    errors: dict[int, dict[str, list[str]]] = {}
+    known = [name for name in table.column_names if name in SPECS]
+    for index, record in enumerate(table.select(known).to_pylist()):
+        try:
+            decision = engine.decide(parse_row({k: v for k, v in record.items() if v is not None}), as_at)
+        except InputError as exc:
+            errors[index] = exc.fields
+            continue
+        outcome[index] = ACTIONS.index(decision.outcome)
+        for finding in decision.findings:
+            fired[index, position[finding.rule_id]] = True
+            if rules[position[finding.rule_id]].approver_from and finding.approver:
+                names += [] if finding.approver in names else [finding.approver]
+                band[index] = names.index(finding.approver)
+        for name, value in decision.figures.items():
+            applies[name][index] = True
+            if value is not None:
+                kind = DERIVED[name]
+                figures[name].v[index] = to_pence(abs(value)) * (1 if value >= 0 else -1) if kind in (
+                    Kind.MONEY, Kind.PERCENT) else int(value)
+                figures[name].ok[index] = True
+        if index % 2000 == 1999:
+            tick("evaluate", index + 1, n)
+    return VectorResult(fired, outcome, band, tuple(names), figures, applies, np.zeros(n, np.int64), {}), errors
+
+
+def _strings(codes: np.ndarray, labels: list[str | None]) -> pa.Array:
+    return pc.take(pa.array(labels, pa.string()), pa.array(codes, pa.int64()))
+
+
+def _rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Reason codes and approvers per row, built once per distinct combination (fast on a million rows)."""
+    rules = book.rules
+    weights = (np.int64(1) << np.arange(len(rules), dtype=np.int64)) if len(rules) < 63 else None
+    assert weights is not None, "more than 62 rules: widen the combination key"
+    bits = result.fired.astype(np.int64) @ weights
+    key = bits * (len(result.approvers) + 1) + (result.band_approver + 1)
+    unique, inverse = np.unique(key, return_inverse=True)
+    ids, approvers = [], []
+    for value in unique.tolist():
+        combo, band = divmod(value, len(result.approvers) + 1)
+        fired = [rule for k, rule in enumerate(rules) if combo >> k & 1]
+        ids.append(" ".join(rule.id for rule in fired))
+        who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in fired]
+        approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
+    codes = np.where(valid, inverse.reshape(-1), len(unique))
+    return _strings(codes, ids + [None]), _strings(codes, approvers + [None])
+
+
+def results_table(table: pa.Table, parsed: ParsedBook, result: VectorResult, errors: dict[int, dict[str, list[str]]],
+                  book: Rulebook, dates: np.ndarray) -> pa.Table:
+    n = table.num_rows
+    valid = np.ones(n, bool)
+    valid[list(errors)] = False
+    outcome = np.where(valid, result.outcome.astype(np.int64), len(ACTIONS))
+    rule_ids, approvers = _rule_texts(book, result, valid)
+    error_text = np.full(n, None, object)
+    for index, fields in errors.items():
+        error_text[index] = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
+    columns: dict[str, pa.Array] = {
+        "row": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        "as_at_used": pa.array(dates.astype("datetime64[D]"), pa.date32(), mask=~valid),
+        "outcome": _strings(outcome, [*ACTIONS, None]),
+        "rule_ids": rule_ids,
+        "approvers": approvers,
+    }
+    for name in FIGURE_COLUMNS:
+        col = result.figures[name]
+        shown = col.ok & result.figure_applies[name] & valid
+        if DERIVED[name] in (Kind.MONEY, Kind.PERCENT):
+            columns[name] = decimal_array(col.v, shown)
+        else:
+            columns[name] = pa.array(col.v, pa.int64(), mask=~shown)
+    columns["errors"] = pa.array(error_text, pa.string())
+    out = table
+    for name, array in columns.items():
+        out = out.append_column(name, array)
+    return out
+
+
+def whatif_summary(base: Rulebook, book: Rulebook, parsed: ParsedBook, before: VectorResult,
+                   after: VectorResult) -> tuple[dict[str, Any], pa.Table]:
+    """Placements whose outcome changes, and the £ a week above the medians / reference rates before and after."""
+    from engine.decision import parameter_value
+    from engine.kpis import _gbp
+
+    valid = parsed.valid
+    changed = valid & ((before.outcome != after.outcome) | (before.fired != after.fired).any(axis=1))
+    outcome_changed = valid & (before.outcome != after.outcome)
+
+    def above(result: VectorResult) -> np.ndarray:
+        ch, sl = result.figures["over_benchmark_weekly"], result.figures["sl_over_reference_weekly"]
+        return np.where(ch.ok, np.maximum(ch.v, 0), 0) + np.where(sl.ok, np.maximum(sl.v, 0), 0)  # type: ignore[no-any-return]
+
+    above_before, above_after = above(before), above(after)
+    transitions: dict[str, int] = {}
+    for old, new in zip(before.outcome[outcome_changed].tolist(), after.outcome[outcome_changed].tolist()):
+        label = f"{ACTIONS[old]} → {ACTIONS[new]}"
+        transitions[label] = transitions.get(label, 0) + 1
+    gross = after.figures["gross_weekly_cost"]
+    rows = np.flatnonzero(outcome_changed)
+    ids = [rule.id for rule in book.rules]
+    fired_text = lambda result, k: " ".join(i for i, hit in zip(ids, result.fired[k]) if hit)  # noqa: E731
+    bench_before, bench_after = before.figures["benchmark_weekly"], after.figures["benchmark_weekly"]
+    placement_id = parsed.placement_id.to_pylist() if parsed.placement_id is not None else [None] * parsed.n
+    changes = pa.table({
+        "row": pa.array(rows + 1, pa.int64()),
+        "placement_id": pa.array([placement_id[k] for k in rows], pa.string()),
+        "outcome_before": pa.array([ACTIONS[before.outcome[k]] for k in rows], pa.string()),
+        "outcome_after": pa.array([ACTIONS[after.outcome[k]] for k in rows], pa.string()),
+        "rule_ids_before": pa.array([fired_text(before, k) for k in rows], pa.string()),
+        "rule_ids_after": pa.array([fired_text(after, k) for k in rows], pa.string()),
+        "gross_weekly_cost": decimal_array(gross.v[rows], gross.ok[rows]),
+        "benchmark_weekly_before": decimal_array(bench_before.v[rows], bench_before.ok[rows]),
+        "benchmark_weekly_after": decimal_array(bench_after.v[rows], bench_after.ok[rows]),
+        "above_rate_weekly_before": decimal_array(above_before[rows], np.ones(len(rows), bool)),
+        "above_rate_weekly_after": decimal_array(above_after[rows], np.ones(len(rows), bool)),
+    })
+    parameters = [
+        {**change, "was": parameter_value(book.parameters[change["name"]], change["was"]) if change["was"] != "(none)"
+         else None, "now": parameter_value(book.parameters[change["name"]], change["now"])}
+        for change in changed_parameters(base, book)
+    ]
+    summary = {
+        "base_version": base.version,
+        "whatif_version": book.version,
+        "parameters_changed": parameters,
+        "placements_outcome_changed": int(outcome_changed.sum()),
+        "placements_findings_changed": int(changed.sum()),
+        "transitions": transitions,
+        "pounds_weekly": {
+            "gross_of_changed_placements": _gbp(int(gross.v[outcome_changed & gross.ok].sum())),
+            "above_medians_and_reference_rates_before": _gbp(int(above_before[valid].sum())),
+            "above_medians_and_reference_rates_after": _gbp(int(above_after[valid].sum())),
+            "change": _gbp(int(above_after[valid].sum() - above_before[valid].sum())),
+        },
+    }
+    return summary, changes
+
+
+def write_outputs(audit: AuditResult, out_dir: Path | str, excel: bool | None = None,
+                  report: bool = True) -> dict[str, Path]:
+    """results.csv, results.xlsx (books up to EXCEL_ROWS rows unless asked), kpis.json, report.html."""
+    from engine.audit_output import write_all
+
+    return write_all(audit, Path(out_dir), excel, report)
+
+
+def period_of(audit: AuditResult) -> Period:
+    period = audit.kpis["period"]
+    return Period(period["start"], period["end"])

@@ -1,0 +1,156 @@
+"""``carerules audit``, ``carerules sample`` and ``carerules bench audit`` (registered in engine/cli.py)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from engine.decision import dumps
+from engine.rulebook import DEFAULT_RULES_DIR
+from engine.strict_yaml import RulebookError
+
+PROGRESS_BYTES = 2_000_000  # show a progress bar for books larger than this (about 10,000 rows)
+
+
+def _date(option: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        typer.echo(f"carerules: {option} must be a date as YYYY-MM-DD, got {text!r}", err=True)
+        raise typer.Exit(2) from None
+
+
+class _Bar:
+    """A progress bar on stderr (rich), for long runs only."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress: Any = None
+        self.task: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                                     TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+    def __enter__(self) -> "_Bar":
+        if self.progress:
+            self.progress.start()
+            self.task = self.progress.add_task("read", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress:
+            self.progress.stop()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.progress:
+            self.progress.update(self.task, description=stage, completed=done, total=total)
+
+
+def audit_command(
+    file: Annotated[Path, typer.Argument(help="The placement book: a .csv or .xlsx file with a header row.")],
+    as_at: Annotated[Optional[str], typer.Option("--as-at", help="Evaluate every row at this date and end the KPI period on it (default: each row's as_at or start date; the period ends at the latest start date).")] = None,
+    period_start: Annotated[Optional[str], typer.Option("--period-start", help="First day of the KPI period (default: 12 months before its end).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.csv, results.xlsx, kpis.json and report.html.")] = Path("out"),
+    parameters: Annotated[Optional[Path], typer.Option("--parameters", help="What-if: a YAML file of dated parameter values to override.")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="vector (fast) or durable (one decision at a time, the reference).")] = "vector",
+    check_engines: Annotated[bool, typer.Option("--check-engines", help="Run every row through both evaluators and report any difference (no other output).")] = False,
+    excel: Annotated[Optional[bool], typer.Option("--excel/--no-excel", help="Write results.xlsx (default: for books up to 50,000 rows).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON instead of a table.")] = False,
+    rules: Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")] = DEFAULT_RULES_DIR,
+) -> None:
+    """Audit a placement book: outcome and reason codes per row, KPIs, HTML report; what-if with --parameters."""
+    from engine.audit import run_audit, write_outputs
+    from engine.audit_output import kpi_lines
+    from engine.rulebook import load_rulebook
+    from engine.tabular import BookError
+
+    when, first = _date("--as-at", as_at), _date("--period-start", period_start)
+    if engine not in ("vector", "durable"):
+        typer.echo(f"carerules: --engine must be vector or durable, got {engine!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        book = load_rulebook(rules)
+    except RulebookError as exc:
+        typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
+        raise typer.Exit(3) from None
+    if check_engines:
+        _check_engines(file, book, when)
+        return
+    big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
+    try:
+        with _Bar(big or engine == "durable") as bar:
+            audit = run_audit(file, as_at=when, period_start=first, parameters=parameters, engine=engine,  # type: ignore[arg-type]
+                              rules=book, progress=bar)
+            bar("write", audit.rows, audit.rows)
+            paths = write_outputs(audit, out, excel=excel)
+    except BookError as exc:
+        typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except RulebookError as exc:
+        typer.echo(f"carerules: the what-if parameters file was refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for warning in audit.warnings:
+        typer.echo(f"carerules: warning: {warning}", err=True)
+    typer.echo(dumps(audit.summary()) if as_json else "\n".join(kpi_lines(audit.summary())))
+    typer.echo("")
+    for name, path in paths.items():
+        typer.echo(f"{name.replace('_', ' '):<12} {path}")
+
+
+def _check_engines(file: Path, book: Any, when: date | None) -> None:
+    from engine.equivalence import compare_engines
+    from engine.evaluate import Engine
+    from engine.tabular import BookError, read_book
+
+    try:
+        table = read_book(file)
+    except BookError as exc:
+        typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with _Bar(True) as bar:
+        report = compare_engines(table, Engine(book), when, tick=lambda k: bar("compare", k, table.num_rows))
+    typer.echo(dumps({"rows": report.rows, "compared": report.compared, "input_error_rows": report.error_rows,
+                      "differences": len(report.differences), "first_differences": [
+                          {k: str(v) for k, v in d.items()} for d in report.differences[:5]]}))
+    raise typer.Exit(1 if report.differences else 0)
+
+
+def sample_command(
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Number of placements.")] = 500,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same book.")] = 2026,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this .csv or .xlsx file (default: CSV on stdout).")] = None,
+) -> None:
+    """A synthetic placement book (no personal data) with realistic prices and a few bad rows."""
+    from engine.audit_output import write_csv, write_excel
+    from engine.sample import sample_book
+
+    table = sample_book(rows, seed)
+    if out is None:
+        import pyarrow.csv as pa_csv
+
+        sink = sys.stdout.buffer
+        pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (write_excel if out.suffix.lower() == ".xlsx" else write_csv)(table, out)
+    typer.echo(f"carerules: wrote {rows:,} placements to {out}", err=True)
+
+
+def bench_audit_command(
+    rows: Annotated[str, typer.Option("--rows", help="Comma-separated book sizes.")] = "100000,1000000",
+    workdir: Annotated[Optional[Path], typer.Option("--workdir", help="Where to write the generated books (default: a temporary folder).")] = None,
+) -> None:
+    """Batch audit end to end (read CSV, validate, evaluate, reason codes, write results CSV, KPIs) against
+    reading and writing the same CSV with pandas; wall time, rows/s, peak memory, the machine."""
+    from engine.batch_bench import batch_benchmark
+
+    sizes = [int(text.replace("_", "")) for text in rows.split(",") if text.strip()]
+    typer.echo(dumps(batch_benchmark(sizes, workdir)))

@@ -1,0 +1,87 @@
+"""Both evaluators, row by row: the same outcome, fired rule ids, approvers and figures (SPEC §2, §10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+
+from engine.batch_input import parse_book, parse_row, row_dict
+from engine.evaluate import Engine
+from engine.money import pounds
+from engine.placement import InputError
+from engine.vector_evaluator import ACTIONS, VectorEvaluator, VectorResult, row_dates
+from engine.vocabulary import DERIVED, Kind
+
+Row = tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]]
+
+
+def figure_value(name: str, value: int) -> Any:
+    kind = DERIVED[name]
+    if kind is Kind.MONEY:
+        return pounds(value)
+    if kind is Kind.PERCENT:
+        return Decimal(value).scaleb(-2)
+    return value
+
+
+def vector_row(result: VectorResult, rule_ids: tuple[str, ...], actions: tuple[str, ...], approvers: tuple[
+        str | None, ...], index: int) -> Row:
+    fired = tuple(rule_ids[k] for k in np.flatnonzero(result.fired[index]))
+    band = result.approvers[result.band_approver[index]] if result.band_approver[index] >= 0 else None
+    who = tuple(a if a != "" else band for k in np.flatnonzero(result.fired[index])
+                for a in [approvers[k]] if a is not None)
+    figures = {
+        name: figure_value(name, int(col.v[index])) if col.ok[index] else None
+        for name, col in result.figures.items()
+        if result.figure_applies[name][index]
+    }
+    return ACTIONS[result.outcome[index]], fired, tuple(w for w in who if w), figures
+
+
+def durable_row(engine: Engine, cells: dict[str, Any], as_at: date | None) -> Row | dict[str, list[str]]:
+    try:
+        decision = engine.decide(parse_row(cells), as_at)
+    except InputError as exc:
+        return exc.fields
+    fired = tuple(f.rule_id for f in decision.findings)
+    approvers = tuple(f.approver for f in decision.findings if f.approver)
+    return decision.outcome, fired, approvers, dict(decision.figures)
+
+
+@dataclass
+class Comparison:
+    rows: int = 0
+    compared: int = 0
+    error_rows: int = 0
+    differences: list[dict[str, Any]] = field(default_factory=list)
+
+
+def compare_engines(table: pa.Table, engine: Engine, as_at: date | None = None,
+                    tick: Callable[[int], None] | None = None) -> Comparison:
+    """Every row of a book through both evaluators (and both validators); each difference is listed."""
+    book = parse_book(table)
+    result = VectorEvaluator(engine.book).evaluate(book, row_dates(book, as_at))
+    rules = engine.book.rules
+    ids = tuple(rule.id for rule in rules)
+    actions = tuple(rule.action for rule in rules)
+    approvers = tuple(rule.approver or ("" if rule.approver_from else None) for rule in rules)
+    report = Comparison(rows=book.n)
+    for index in range(book.n):
+        reference = durable_row(engine, row_dict(table, index), as_at)
+        if book.valid[index]:
+            mine: Row | dict[str, list[str]] = vector_row(result, ids, actions, approvers, index)
+        else:
+            mine = book.errors[index]
+        if isinstance(reference, dict):
+            report.error_rows += 1
+        report.compared += 1
+        if mine != reference:
+            report.differences.append({"row": index + 1, "vector": mine, "durable": reference})
+        if tick and index % 1000 == 999:
+            tick(1000)
+    return report

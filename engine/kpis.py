@@ -1,0 +1,316 @@
+"""The Delivery Plan KPIs of SPEC §9, each with its definition, target, value, counts and £ a week.
+
+Computed from exact integers (pence, counts); percentages are shown rounded half-up to 2 dp. Targets and
+thresholds are read from the rulebook where the rules hold them (ISP threshold, minimum age, Lots); the KPI
+targets themselves (90%, 0, 95%, 50%, falling) are the Delivery Plan's and are stated here with their source.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from engine.batch_input import Col, ParsedBook, day_number
+from engine.money import pounds, round_half_up
+from engine.placement import LOTS
+from engine.rulebook import Rulebook
+from engine.vector_evaluator import ACTIONS, SEVERITY, VectorEvaluator, VectorResult
+from engine.vocabulary import ENUMS
+
+PLAN = "Health and Care Delivery Plan 2026/27"
+TARGETS = {  # the Delivery Plan's KPI targets (SPEC §1, §9)
+    "below_median_share": Decimal(90),
+    "isp_no_nhs_contribution": 0,
+    "sl_within_reference_share": Decimal(95),
+    "s117_council_share": Decimal(50),
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+
+    @property
+    def previous(self) -> "Period":
+        length = self.end - self.start
+        end = self.start - timedelta(days=1)
+        return Period(end - length, end)
+
+    def mask(self, days: np.ndarray) -> np.ndarray:
+        return (days >= day_number(self.start)) & (days <= day_number(self.end))  # type: ignore[no-any-return]
+
+
+def default_period(end: date, start: date | None = None) -> Period:
+    """The 12 months to ``end`` (inclusive), unless a start is given."""
+    if start is None:
+        try:
+            start = end.replace(year=end.year - 1) + timedelta(days=1)
+        except ValueError:  # 29 February
+            start = end.replace(year=end.year - 1, day=28) + timedelta(days=1)
+    return Period(start, end)
+
+
+def _percent(numerator: int, denominator: int) -> Decimal | None:
+    if denominator == 0:
+        return None
+    return round_half_up(Decimal(numerator * 100) / Decimal(denominator), "0.01")
+
+
+def _mean_pence(values: np.ndarray) -> int | None:
+    if len(values) == 0:
+        return None
+    return int(round_half_up(Decimal(int(values.sum())) / Decimal(len(values))))
+
+
+def _gbp(pence: int | None) -> Decimal | None:
+    return None if pence is None else pounds(int(pence))
+
+
+def compute_kpis(book: Rulebook, parsed: ParsedBook, at_eval: dict[str, Any], result: VectorResult,
+                 period: Period) -> dict[str, Any]:
+    """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``)."""
+    evaluator = VectorEvaluator(book)
+    start = parsed.cols["start_date"].v
+    at_start = evaluator.derive(parsed, start)  # SPEC §9: new placements are each evaluated at their start date
+    valid = parsed.valid
+    care_home = valid & at_start["is_care_home"].v
+    supported = valid & at_start["is_supported_living"].v
+    end_day = np.array([day_number(period.end)])
+    minimum = evaluator.param("care_homes.minimum_age", end_day)
+    older = parsed.cols["age"].v >= (minimum.v[0] if minimum.ok[0] else 0)
+    new, previous = period.mask(start), period.previous.mask(start)
+    kpis = [_below_median(at_start, care_home & new & older, "all Lots")]
+    lot = at_start["lot"].v
+    for number in sorted(set(LOTS.values())):
+        kpis.append(_below_median(at_start, care_home & new & older & (lot == number), f"Lot {number}"))
+    for care in ENUMS["care_type"]:
+        of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
+        kpis.append(_mean_price(at_start, care_home & older & of_type, new, previous, care, period))
+    kpis.append(_isp(evaluator, at_eval, valid, end_day))
+    kpis.append(_sl_within(at_start, supported & new))
+    kpis.append(_sl_run_rate(at_eval, valid & at_eval["is_supported_living"].v))
+    kpis.append(_s117(at_eval, valid & parsed.cols["s117"].v))
+    return {
+        "period": {"start": period.start, "end": period.end, "previous_start": period.previous.start,
+                   "previous_end": period.previous.end},
+        "minimum_age": int(minimum.v[0]) if minimum.ok[0] else None,
+        "kpis": kpis,
+        "breakdowns": _breakdowns(book, parsed, at_eval, result),
+    }
+
+
+def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
+    benchmark = v["benchmark_weekly"]
+    assessed = population & benchmark.ok
+    comparable = v["comparable_weekly"].v
+    below = assessed & (comparable <= benchmark.v)
+    over = np.where(assessed, np.maximum(comparable - benchmark.v, 0), 0)
+    return {
+        "id": "below_median_share" + ("" if scope == "all Lots" else "_lot_" + scope.split()[-1]),
+        "name": f"New care homes at or below the median, {scope}",
+        "definition": "Care-home placements starting in the period for people at or over the pricing strategy's "
+                      "minimum age, each evaluated at its start date: share whose comparable weekly price "
+                      "(core fee less top-up, excluding FNC and 1:1) is at or below the LaingBuisson median for "
+                      "its Lot. Placements with no median in force at their start date are counted apart.",
+        "source": f"{PLAN}, Care homes KPI (target 90% overall and within each of Lots 1, 2, 6 and 7)",
+        "target": "at least 90%",
+        "target_met": _met(_percent(int(below.sum()), int(assessed.sum())), TARGETS["below_median_share"], ">="),
+        "value": _percent(int(below.sum()), int(assessed.sum())),
+        "unit": "percent",
+        "counts": {"new_placements": int(population.sum()), "assessed": int(assessed.sum()),
+                   "at_or_below_median": int(below.sum()), "above_median": int((assessed & ~below).sum()),
+                   "no_median_in_force": int((population & ~benchmark.ok).sum())},
+        "pounds_weekly": {"comparable_total": _gbp(int(comparable[assessed].sum())),
+                          "above_median_total": _gbp(int(over.sum()))},
+    }
+
+
+def _met(value: Decimal | int | None, target: Decimal | int, how: str) -> bool | None:
+    if value is None:
+        return None
+    return bool(value >= target) if how == ">=" else bool(value <= target)
+
+
+def _mean_price(v: dict[str, Col], population: np.ndarray, new: np.ndarray, previous: np.ndarray, care: str,
+                period: Period) -> dict[str, Any]:
+    comparable = v["comparable_weekly"].v
+    now, before = _mean_pence(comparable[population & new]), _mean_pence(comparable[population & previous])
+    change = None if now is None or before is None else now - before
+    return {
+        "id": f"mean_price_new_{care}",
+        "name": f"Mean price of new {care} placements",
+        "definition": f"Mean comparable weekly price (core fee less top-up, excluding FNC and 1:1) of {care} "
+                      "care-home placements starting in the period, for people at or over the minimum age, "
+                      f"compared with the previous period ({period.previous.start} to {period.previous.end}).",
+        "source": f"{PLAN}, Care homes: mean prices of new nursing and new residential placements falling",
+        "target": "lower than the previous period",
+        "target_met": None if change is None else change < 0,
+        "value": _gbp(now),
+        "unit": "GBP/week",
+        "counts": {"this_period": int((population & new).sum()), "previous_period": int((population & previous).sum())},
+        "pounds_weekly": {"mean_this_period": _gbp(now), "mean_previous_period": _gbp(before), "change": _gbp(change)},
+    }
+
+
+def _isp(evaluator: VectorEvaluator, v: dict[str, Col], valid: np.ndarray, end_day: np.ndarray) -> dict[str, Any]:
+    threshold = evaluator.param("isp.gross_cost_threshold_weekly", end_day)
+    gross = v["gross_weekly_cost"]
+    limit = int(threshold.v[0]) if threshold.ok[0] else None
+    over = valid & gross.ok & (gross.v > (limit if limit is not None else np.iinfo(np.int64).max))
+    contribution = v["isp_nhs_contribution_weekly"]
+    none_recorded = over & ~contribution.ok
+    zero = over & contribution.ok & (contribution.v == 0)
+    flagged = none_recorded | zero
+    return {
+        "id": "isp_no_nhs_contribution",
+        "name": "Over the ISP threshold, no NHS contribution",
+        "definition": "Packages in the book whose gross weekly cost of care (evaluated at each row's as-at date) is "
+                      f"over the ISP threshold in force at the period end ({_gbp(limit) if limit else 'none'}) "
+                      "and that have no NHS contribution (0 or not recorded; FNC counts only if the rulebook's "
+                      "parameter says so).",
+        "source": f"{PLAN}, Charging review KPI (target zero); Care Act 2014 s22",
+        "target": "0",
+        "target_met": None if limit is None else int(flagged.sum()) == 0,
+        "value": int(flagged.sum()) if limit is not None else None,
+        "unit": "count",
+        "counts": {"packages_over_threshold": int(over.sum()), "no_nhs_contribution": int(flagged.sum()),
+                   "contribution_zero": int(zero.sum()), "contribution_not_recorded": int(none_recorded.sum())},
+        "pounds_weekly": {"gross_of_flagged": _gbp(int(gross.v[flagged].sum())),
+                          "gross_over_threshold": _gbp(int(gross.v[over].sum()))},
+    }
+
+
+def _sl_within(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+    reference = v["sl_reference_weekly"]
+    assessed = population & reference.ok
+    cost = v["sl_weekly_cost"].v
+    within = assessed & (cost <= reference.v)
+    above = np.where(assessed, np.maximum(cost - reference.v, 0), 0)
+    value = _percent(int(within.sum()), int(assessed.sum()))
+    return {
+        "id": "sl_within_reference_share",
+        "name": "New supported living within reference rates",
+        "definition": "Supported-living services starting in the period, each evaluated at its start date: share "
+                      "whose proposed weekly cost is at or below the reference cost (hours × reference rates). "
+                      "Services with no reference rates in force at their start date are counted apart.",
+        "source": f"{PLAN}, Recommissioning of Supported Living KPI (target 95%)",
+        "target": "at least 95%",
+        "target_met": _met(value, TARGETS["sl_within_reference_share"], ">="),
+        "value": value,
+        "unit": "percent",
+        "counts": {"new_services": int(population.sum()), "assessed": int(assessed.sum()),
+                   "within_reference": int(within.sum()), "above_reference": int((assessed & ~within).sum()),
+                   "no_rates_in_force": int((population & ~reference.ok).sum())},
+        "pounds_weekly": {"cost_total": _gbp(int(cost[assessed].sum())), "above_reference_total": _gbp(int(above.sum()))},
+    }
+
+
+def _sl_run_rate(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+    gross = v["gross_weekly_cost"].v[population]
+    return {
+        "id": "sl_weekly_run_rate",
+        "name": "Supported living weekly run rate",
+        "definition": "Sum of the weekly cost (supported-living cost plus other weekly costs) of every "
+                      "supported-living service in the book.",
+        "source": f"{PLAN}, Recommissioning of Supported Living (monitoring figure, no target)",
+        "target": None,
+        "target_met": None,
+        "value": _gbp(int(gross.sum())),
+        "unit": "GBP/week",
+        "counts": {"services": int(population.sum())},
+        "pounds_weekly": {"run_rate": _gbp(int(gross.sum()))},
+    }
+
+
+def _s117(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+    gross = v["gross_weekly_cost"]
+    rows = population & gross.ok
+    total = int(gross.v[rows].sum())
+    nhs = np.minimum(v["nhs_contribution_or_zero_weekly"].v[rows], gross.v[rows])
+    council = total - int(nhs.sum())
+    value = _percent(council, total)
+    return {
+        "id": "s117_council_share",
+        "name": "s117 after-care: council share of funding",
+        "definition": "Over every s117 placement in the book: (gross weekly cost − NHS contribution, not below 0) "
+                      "÷ gross weekly cost. A contribution not recorded counts as 0.",
+        "source": f"{PLAN}, Section 117 KPI (target 50%); Mental Health Act 1983 s117",
+        "target": "50% (at most)",
+        "target_met": _met(value, TARGETS["s117_council_share"], "<="),
+        "value": value,
+        "unit": "percent",
+        "counts": {"people": int(rows.sum()),
+                   "nhs_contribution_not_recorded": int((rows & ~v["nhs_contribution_recorded"].v).sum())},
+        "pounds_weekly": {"gross_total": _gbp(total), "council_share": _gbp(council), "nhs_share": _gbp(int(nhs.sum()))},
+    }
+
+
+def module_outcomes(book: Rulebook, parsed: ParsedBook, result: VectorResult) -> dict[str, dict[str, int]]:
+    """Per module, each row's most severe finding among that module's rules ("no finding" when none fired)."""
+    service = parsed.cols["service"].v
+    counts: dict[str, dict[str, int]] = {}
+    for module in book.modules:
+        columns = [k for k, rule in enumerate(book.rules) if rule.module == module.name]
+        applies = parsed.valid & np.isin(service, [ENUMS["service"].index(s) for s in module.services])
+        worst = np.full(parsed.n, -1, np.int64)
+        for k in columns:
+            rank = SEVERITY[book.rules[k].action] if book.rules[k].action != "info" else -1
+            worst = np.where(result.fired[:, k], np.maximum(worst, rank), worst)
+        labels = np.bincount(worst[applies] + 1, minlength=len(ACTIONS) + 1)
+        counts[module.name] = {("no finding" if code == 0 else ACTIONS[code - 1]): int(count)
+                               for code, count in enumerate(labels) if count}
+    return counts
+
+
+def _breakdowns(book: Rulebook, parsed: ParsedBook, v: dict[str, Col], result: VectorResult) -> dict[str, Any]:
+    valid = parsed.valid
+    outcome = result.outcome
+    lots = v["lot"]
+    by_lot: dict[str, dict[str, int]] = {}
+    for number in sorted(set(LOTS.values())):
+        rows = valid & lots.ok & (lots.v == number)
+        by_lot[f"Lot {number}"] = _count_outcomes(outcome[rows])
+    by_lot["supported living"] = _count_outcomes(outcome[valid & v["is_supported_living"].v])
+    return {
+        "outcomes": _count_outcomes(outcome[valid]),
+        "by_module": module_outcomes(book, parsed, result),
+        "by_lot": by_lot,
+        "by_provider": _by_provider(parsed, outcome),
+        "not_decided": {"rows": int((~valid).sum()), "reasons": _reasons(parsed)},
+    }
+
+
+def _count_outcomes(codes: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(codes, minlength=len(ACTIONS))
+    return {ACTIONS[k]: int(counts[k]) for k in range(len(ACTIONS)) if ACTIONS[k] != "info"}
+
+
+def _by_provider(parsed: ParsedBook, outcome: np.ndarray) -> dict[str, dict[str, int]]:
+    if parsed.provider is None:
+        return {}
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(parsed.provider)
+    names = encoded.dictionary.to_pylist() + ["(no provider)"]
+    codes = np.asarray(encoded.indices.fill_null(len(names) - 1), dtype=np.int64)
+    valid = parsed.valid
+    flat = np.bincount(codes[valid] * len(ACTIONS) + outcome[valid], minlength=len(names) * len(ACTIONS))
+    table = flat.reshape(len(names), len(ACTIONS))
+    order = np.argsort(-table.sum(axis=1), kind="stable")
+    return {names[k]: {ACTIONS[a]: int(table[k, a]) for a in range(len(ACTIONS)) if ACTIONS[a] != "info"}
+            for k in order if table[k].sum()}
+
+
+def _reasons(parsed: ParsedBook) -> dict[str, int]:
+    reasons: Counter[str] = Counter()
+    for fields in parsed.errors.values():
+        for name, messages in fields.items():
+            for message in messages:
+                reasons[f"{name}: {message}"] += 1
+    return dict(reasons.most_common())

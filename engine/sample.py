@@ -1,0 +1,161 @@
+"""A synthetic placement book with realistic shapes and no personal data (``carerules sample``).
+
+Prices are spread around the LaingBuisson median of each Lot and the reference rates in force at each start
+date, read from the rulebook (no policy number is written here); a few rows are deliberately bad so an audit
+shows its error handling. The same seed gives the same book.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.batch_input import day_number
+from engine.rulebook import Rulebook, load_rulebook
+from engine.tabular import decimal_array
+from engine.vector_evaluator import VectorEvaluator
+
+FIRST_START, LAST_YEAR_END, LAST_START = date(2025, 1, 1), date(2025, 12, 31), date(2026, 9, 30)
+HOMES = ["Oakfield", "Meadowbank", "Riverside", "Hillcrest", "Beech House", "Elm Lodge", "Willow Court",
+         "Greenacres", "Ashdown", "Fairview", "Larch Grange", "Cedar Lodge", "Maple Park", "Holly Bank"]
+SL_PROVIDERS = ["Thrive Supported Living", "Pathways Support", "Open Doors Care", "Brightsteps"]
+BAD_CELLS = [
+    ("core_weekly_fee", "-120.00"), ("core_weekly_fee", "985.123"), ("lot", "3"), ("start_date", "31/04/2026"),
+    ("age", "17"), ("core_weekly_fee", None), ("dementia", "unknown"), ("top_up_payer", "family"),
+    ("care_type", "respite"), ("sl_sleep_in_nights", "9"),
+]
+
+
+def _money(values: np.ndarray, ok: np.ndarray) -> pa.Array:
+    return pc.cast(decimal_array(values, ok), pa.string())
+
+
+def _text(values: np.ndarray, ok: np.ndarray) -> pa.Array:
+    return pa.array(np.where(ok, values.astype(str), None), pa.string())
+
+
+def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa.Table:
+    """A placement book of ``rows`` rows as text cells, the way it would be read from CSV."""
+    book = book or load_rulebook()
+    rng = np.random.default_rng(seed)
+    n = rows
+    yes = lambda p: rng.random(n) < p  # noqa: E731
+    start = np.where(yes(0.35), rng.integers(day_number(FIRST_START), day_number(LAST_YEAR_END) + 1, n),
+                     rng.integers(day_number(LAST_YEAR_END) + 1, day_number(LAST_START) + 1, n))
+    care_home = yes(0.82)
+    nursing = yes(0.45)
+    dementia = yes(0.4)
+    lot = np.select([~nursing & ~dementia, ~nursing & dementia, nursing & ~dementia], [1, 2, 6], 7)
+    evaluator = VectorEvaluator(book)
+    start_sample = np.maximum(start, day_number(FIRST_START))
+    median = np.zeros(n, np.int64)
+    for number in (1, 2, 6, 7):
+        found = evaluator.param(f"care_homes.benchmark.lot_{number}", start_sample)
+        earliest = next(v for v in book.parameters[f"care_homes.benchmark.lot_{number}"].values if v is not None)
+        median = np.where(lot == number, np.where(found.ok, found.v, earliest), median)
+    factor = np.where(yes(0.78), rng.uniform(0.84, 1.0, n), rng.uniform(1.0, 1.32, n))
+    core = (median * factor).astype(np.int64)
+    core = np.where(yes(0.5), core // 100 * 100, core)
+    older = yes(0.86)
+    age = np.where(care_home & older, np.clip(rng.normal(85, 7, n), 65, 104), rng.integers(19, 65, n)).astype(np.int64)
+    fnc_rate = evaluator.param("care_homes.fnc_standard_weekly", start)
+    fnc_given = care_home & ((nursing & yes(0.7)) | (~nursing & yes(0.01)))
+    high_cost = care_home & yes(0.025)
+    one_to_one = np.where(high_cost, rng.integers(200_000, 320_000, n), np.where(yes(0.08), rng.integers(15_000, 150_000, n), 0))
+    gross = core + one_to_one + np.where(nursing, fnc_rate.v, 0)
+    s117 = yes(np.where(care_home, 0.03, 0.10))
+    nhs_state = rng.random(n)
+    nhs = np.where(s117, np.where(nhs_state < 0.6, gross // 2, gross // 4),
+                   np.where(gross > 300_000, np.where(nhs_state < 0.4, 0, gross // 3), np.where(nhs_state < 0.1, 0, gross // 5)))
+    nhs_ok = np.where(s117, nhs_state < 0.85, np.where(gross > 300_000, nhs_state < 0.7, nhs_state < 0.15))
+    priority, severe = np.where(yes(0.03), 1, 0), np.where(yes(0.03), 2, rng.integers(0, 2, n))
+    chc = (priority + severe > 1) & yes(0.5)
+    block_booked = care_home & yes(0.15)
+    bed_free = care_home & ~block_booked & yes(0.05)
+    distance = np.where(yes(0.9), rng.integers(30, 2000, n), rng.integers(2001, 6000, n))
+    chose = (distance > 2000) & yes(0.5)
+    cheapest_ok = care_home & yes(0.2)
+    cheapest = (median * rng.uniform(0.9, 1.15, n)).astype(np.int64)
+    budget_ok = care_home & yes(0.05)
+    top_up_ok = care_home & yes(0.1)
+    top_up = rng.integers(2_000, 15_000, n)
+    core = np.where(top_up_ok, np.maximum(core, median) + top_up, core)
+    payer = np.where(top_up_ok, rng.choice(np.array(["third_party", "first_party", "none"]), n, p=[0.8, 0.15, 0.05]), "none")
+    basis_ok = (payer == "first_party") & yes(0.7)
+    basis = rng.choice(np.array(["property_disregard_12_week", "deferred_payment", "s117"]), n)
+    signed, affordable = top_up_ok & yes(0.9), top_up_ok & yes(0.9)
+    day_hours = rng.integers(10, 81, n) * 100
+    nights = np.where(yes(0.5), 7, 0)
+    waking = np.where(nights == 0, np.where(yes(0.3), 7000, 0), 0)
+    day_rate, night_rate, sleep_rate = (_rate(book, evaluator, f"supported_living.{name}", start)
+                                        for name in ("day_hour_rate", "waking_night_hour_rate", "sleep_in_night_rate"))
+    reference = (day_hours * day_rate + waking * night_rate + nights * 100 * sleep_rate + 50) // 100
+    sl_cost = (reference * np.where(yes(0.85), rng.uniform(0.85, 1.0, n), rng.uniform(1.0, 1.2, n))).astype(np.int64)
+    provider = np.where(care_home, rng.choice(np.array([f"{h} Care Home" for h in HOMES]), n),
+                        rng.choice(np.array(SL_PROVIDERS), n))
+    lot_given = care_home & yes(0.3)
+    ch, sl = care_home, ~care_home
+    dates = (np.datetime64("1970-01-01") + start.astype("timedelta64[D]")).astype(str)
+    columns = {
+        "placement_id": pa.array(np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)), pa.string()),
+        "service": _text(np.where(ch, "care_home", "supported_living"), np.ones(n, bool)),
+        "start_date": _text(dates, np.ones(n, bool)),
+        "age": _text(age, np.ones(n, bool)),
+        "care_type": _text(np.where(nursing, "nursing", "residential"), ch),
+        "dementia": _text(np.where(dementia, "true", "false"), ch),
+        "lot": _text(lot, lot_given),
+        "core_weekly_fee": _money(core, ch),
+        "one_to_one_weekly": _money(one_to_one, ch & (one_to_one > 0)),
+        "fnc_weekly": _money(np.where(nursing, fnc_rate.v, 25000), fnc_given & fnc_rate.ok),
+        "sl_day_hours": _money(day_hours, sl),
+        "sl_waking_night_hours": _money(waking, sl & (waking > 0)),
+        "sl_sleep_in_nights": _text(nights, sl),
+        "sl_weekly_cost": _money(sl_cost, sl),
+        "nhs_contribution_weekly": _money(nhs, nhs_ok),
+        "s117": _text(np.where(s117, "true", "false"), s117),
+        "dst_priority_domains": _text(priority, priority > 0),
+        "dst_severe_domains": _text(severe, severe > 0),
+        "chc_referral_made": _text(np.where(chc, "true", "false"), chc),
+        "block_booked": _text(np.where(block_booked, "true", "false"), ch),
+        "block_bed_available": _text(np.where(bed_free, "true", "false"), bed_free),
+        "distance_miles": _money(distance, ch),
+        "resident_chose_location": _text(np.where(chose, "true", "false"), ch & chose),
+        "cheapest_suitable_weekly": _money(cheapest, cheapest_ok),
+        "personal_budget_weekly": _money(median, budget_ok),
+        "top_up_weekly": _money(top_up, top_up_ok),
+        "top_up_payer": _text(payer, top_up_ok),
+        "first_party_basis": _text(basis, basis_ok),
+        "top_up_agreement_signed": _text(np.where(signed, "true", "false"), top_up_ok),
+        "top_up_affordability_confirmed": _text(np.where(affordable, "true", "false"), top_up_ok),
+        "provider": _text(provider, np.ones(n, bool)),
+    }
+    return _spoil(pa.table(columns), rng)
+
+
+def _rate(book: Rulebook, evaluator: VectorEvaluator, name: str, start: np.ndarray) -> np.ndarray:
+    """The rate in force at each start date, or the earliest one for dates before it (a realistic price)."""
+    found = evaluator.param(name, start)
+    earliest = next(v for v in book.parameters[name].values if v is not None)
+    return np.where(found.ok, found.v, earliest)  # type: ignore[no-any-return]
+
+
+def _spoil(table: pa.Table, rng: np.random.Generator) -> pa.Table:
+    """About 1 row in 200 (at least 3, for books of 10 rows or more) gets one bad cell."""
+    n = table.num_rows
+    count = 0 if n < 10 else max(3, n // 200)
+    rows = np.sort(rng.choice(n, count, replace=False))
+    which = rng.integers(0, len(BAD_CELLS), count)
+    for name in dict.fromkeys(BAD_CELLS[k][0] for k in which):
+        column = table.column(name).combine_chunks()
+        picks = [(int(row), BAD_CELLS[k][1]) for row, k in zip(rows, which) if BAD_CELLS[k][0] == name]
+        mask = np.zeros(n, bool)
+        mask[[row for row, _ in picks]] = True
+        replacement = np.empty(n, object)
+        replacement[[row for row, _ in picks]] = [text for _, text in picks]
+        column = pc.if_else(pa.array(mask), pa.array(replacement, pa.string()), column)
+        table = table.set_column(table.column_names.index(name), name, column)
+    return table
+
