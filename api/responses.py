@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from engine.decision import dumps
 from engine.placement import InputError
@@ -24,10 +25,8 @@ CODES = {
 }
 
 
-class ExactJSONResponse(Response):
+class ExactJSONResponse(JSONResponse):
     """Decimals written as exact JSON numbers (1040.00), dates as ISO text."""
-
-    media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
         return dumps(content, indent=None).encode("utf-8")
@@ -70,13 +69,25 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
     return error(422, "invalid_input", fields=fields)
 
 
-async def http_error(_request: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = CODES.get(exc.status_code, "error")
     response = error(exc.status_code, code, str(exc.detail))
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(allowed_methods(request))
     return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method any route offers at this path (Starlette names only the first matching route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def log_unavailable(_request: Request, _exc: Exception) -> Response:

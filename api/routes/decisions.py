@@ -92,7 +92,7 @@ def recent_decisions(log: LogDep, limit: Annotated[int, Query(ge=1, le=200)] = 2
 
 
 @router.get(
-    "/{decision_id}",
+    "/{decision_id:int}",
     response_class=ExactJSONResponse,
     summary="A stored decision with its input, time, user and rulebook version",
     responses={200: {"model": StoredDecisionOut}, 404: {"model": ErrorOut}, 422: ERRORS[422]},
@@ -105,7 +105,7 @@ def get_decision(decision_id: RecordId, log: LogDep) -> ExactJSONResponse:
 
 
 @router.get(
-    "/{decision_id}/replay",
+    "/{decision_id:int}/replay",
     response_class=ExactJSONResponse,
     summary="Evaluate a stored decision's input again (same as_at, today's rulebook) and show what differs",
     responses={

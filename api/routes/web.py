@@ -64,7 +64,7 @@ def recent(request: Request, log: LogDep, settings: SettingsDep) -> Response:
     return _page(request, "decisions.html", records=records)
 
 
-@router.get("/decisions/{decision_id}")
+@router.get("/decisions/{decision_id:int}")
 def show(request: Request, log: LogDep, decision_id: Annotated[int, PathParam(ge=1, le=2_147_483_647)]) -> Response:
     record = log.get(decision_id)
     if record is None:
@@ -72,7 +72,7 @@ def show(request: Request, log: LogDep, decision_id: Annotated[int, PathParam(ge
     return _page(request, "decision.html", record=stored(record))
 
 
-@router.get("/decisions/{decision_id}/replay")
+@router.get("/decisions/{decision_id:int}/replay")
 def show_replay(
     request: Request, log: LogDep, engine: EngineDep, decision_id: Annotated[int, PathParam(ge=1, le=2_147_483_647)]
 ) -> Response:
