@@ -1,0 +1,110 @@
+"""A broker opens the page in headless Chromium, enters a placement and reads the decision, approver and
+citations. Debian chromium + chromium-driver; no browser download; traffic to loopback only."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from api.loadgen import local_server
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1280,2000", "--lang=en-GB"]
+
+
+@pytest.fixture
+def browser(chromium):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = chromium
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    with tempfile.TemporaryDirectory(prefix="carerules-chromium-") as profile:
+        options.add_argument(f"--user-data-dir={profile}")
+        driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+        driver.set_page_load_timeout(30)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    with local_server(f"sqlite:///{tmp_path / 'decisions.db'}") as base:
+        yield base
+
+
+def set_date(driver, field_id: str, iso: str) -> None:
+    # A date input's typed format follows the browser's locale; set the ISO value as a date picker would.
+    driver.execute_script("document.getElementById(arguments[0]).value = arguments[1];", field_id, iso)
+
+
+def test_broker_checks_a_care_home_placement_and_reads_outcome_approver_and_citations(browser, server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(server + "/")
+    assert "Check a proposed placement" in browser.find_element(By.TAG_NAME, "h1").text
+    # Every visible form control has a label a screen reader can announce.
+    for control in browser.find_elements(By.CSS_SELECTOR, "input:not([type=radio]), select"):
+        assert browser.find_elements(By.CSS_SELECTOR, f"label[for='{control.get_attribute('id')}']"), control.get_attribute("id")
+
+    browser.find_element(By.ID, "placement_id").send_keys("WEB-1")
+    browser.find_element(By.ID, "service-care_home").click()
+    set_date(browser, "start_date", "2026-05-04")
+    browser.find_element(By.ID, "age").send_keys("84")
+    Select(browser.find_element(By.ID, "care_type")).select_by_value("nursing")
+    browser.find_element(By.ID, "core_weekly_fee").send_keys("1100.00")
+    browser.find_element(By.ID, "user_name").send_keys("Ann Broker")
+    browser.find_element(By.ID, "check").click()
+
+    outcome = browser.find_element(By.CSS_SELECTOR, "[data-outcome]")
+    assert outcome.get_attribute("data-outcome") == "needs_approval"
+    assert outcome.text == "Needs approval"
+    # £1,100.00 against the Lot 6 median £995.00 is 10.55% over: the middle band's approver.
+    approver = browser.find_element(By.ID, "approver").text
+    assert "Head of service" in approver and "CHP-03" in approver
+    findings = browser.find_elements(By.CSS_SELECTOR, ".finding")
+    assert any("CHP-03" in item.text and "Care Cubed" in item.text for item in findings)
+    citations = [item.text for item in browser.find_elements(By.CSS_SELECTOR, ".finding cite")]
+    assert len(citations) == len(findings) and all(citations)
+    assert browser.find_element(By.CSS_SELECTOR, "[data-figure=benchmark_weekly]").text == "£995.00"
+    assert "Ann Broker" in browser.find_element(By.CSS_SELECTOR, ".meta").text
+    browser.save_screenshot(str(tmp_path / "decision.png"))
+
+    browser.find_element(By.LINK_TEXT, "Recent decisions").click()
+    assert "WEB-1" in browser.find_element(By.TAG_NAME, "table").text
+
+
+def test_broker_sees_field_messages_for_bad_input(browser, server):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    browser.find_element(By.ID, "placement_id").send_keys("WEB-2")
+    browser.find_element(By.ID, "service-supported_living").click()
+    set_date(browser, "start_date", "2026-05-04")
+    browser.find_element(By.ID, "age").send_keys("34")
+    browser.find_element(By.ID, "sl_weekly_cost").send_keys("12.345")
+    browser.find_element(By.ID, "check").click()
+    summary = browser.find_element(By.CSS_SELECTOR, ".error-summary")
+    assert "Proposed weekly cost: must have at most 2 decimal places" in summary.text
+    assert browser.find_element(By.ID, "sl_weekly_cost").get_attribute("aria-invalid") == "true"
+    assert browser.find_element(By.ID, "placement_id").get_attribute("value") == "WEB-2"  # input kept
+
+
+def test_rules_page_lists_rules_and_parameters_in_force_at_a_date(browser, server):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/rules?as_at=2025-06-01")
+    text = browser.find_element(By.TAG_NAME, "main").text
+    assert "Parameters in force at 2025-06-01" in text
+    assert "CHP-01" in text and "SL-03" in text
+    row = browser.find_element(By.XPATH, "//tr[th/code[text()='care_homes.benchmark.lot_6']]").text
+    assert "945.00" in row and "2025-04-01" in row
