@@ -32,7 +32,10 @@ from engine.whatif import changed_parameters, load_overrides, with_overrides
 FIGURE_COLUMNS = ("lot", "gross_weekly_cost", "comparable_weekly", "benchmark_weekly", "over_benchmark_weekly",
                   "over_benchmark_percent", "fnc_used_weekly", "personal_budget_weekly", "top_up_required_weekly",
                   "sl_reference_weekly", "sl_over_reference_weekly", "expected_nhs_share_weekly")
-RESULT_COLUMNS = ("row", "as_at_used", "outcome", "rule_ids", "approvers", *FIGURE_COLUMNS, "errors")
+# a figure that is also an input field gets its own name in the results, so the input column stays as it was
+OUTPUT_NAMES = {name: (f"{name.removesuffix('_weekly')}_used" + ("_weekly" if name.endswith("_weekly") else ""))
+                if name in SPECS else name for name in FIGURE_COLUMNS}
+RESULT_COLUMNS = ("row", "as_at_used", "outcome", "rule_ids", "approvers", *OUTPUT_NAMES.values(), "errors")
 Progress = Callable[[str, int, int], None]
 __all__ = ["AuditResult", "BookError", "run_audit", "write_outputs"]
 
@@ -149,7 +152,7 @@ def run_audit(
     tick("kpis", 0, table.num_rows)
     starts = parsed.cols["start_date"].v[parsed.valid]
     end = as_at or (date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else date(2020, 1, 1))
-    kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start))
+    kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates)
     timings["kpis"] = time.perf_counter() - clock - sum(timings.values())
     out = results_table(table, parsed, result, errors, book, dates)
     audit = AuditResult(out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book)
@@ -243,9 +246,9 @@ def results_table(table: pa.Table, parsed: ParsedBook, result: VectorResult, err
         col = result.figures[name]
         shown = col.ok & result.figure_applies[name] & valid
         if DERIVED[name] in (Kind.MONEY, Kind.PERCENT):
-            columns[name] = decimal_array(col.v, shown)
+            columns[OUTPUT_NAMES[name]] = decimal_array(col.v, shown)
         else:
-            columns[name] = pa.array(col.v, pa.int64(), mask=~shown)
+            columns[OUTPUT_NAMES[name]] = pa.array(col.v, pa.int64(), mask=~shown)
     columns["errors"] = pa.array(error_text, pa.string())
     out = table
     for name, array in columns.items():

@@ -36,13 +36,13 @@ class _Bar:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+            self.progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.completed:,.0f} rows"),
                                      TimeElapsedColumn(), console=Console(stderr=True), transient=True)
 
     def __enter__(self) -> "_Bar":
         if self.progress:
             self.progress.start()
-            self.task = self.progress.add_task("read", total=None)
+            self.task = self.progress.add_task("read", total=1)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -51,7 +51,7 @@ class _Bar:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.progress:
-            self.progress.update(self.task, description=stage, completed=done, total=total)
+            self.progress.update(self.task, description=stage, completed=done, total=max(total, 1))
 
 
 def audit_command(

@@ -73,11 +73,14 @@ def _gbp(pence: int | None) -> Decimal | None:
 
 
 def compute_kpis(book: Rulebook, parsed: ParsedBook, at_eval: dict[str, Any], result: VectorResult,
-                 period: Period) -> dict[str, Any]:
-    """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``)."""
+                 period: Period, dates: np.ndarray | None = None) -> dict[str, Any]:
+    """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``).
+    ``dates`` are the rows' evaluation days: when they are the start dates, ``at_eval`` serves both."""
     evaluator = VectorEvaluator(book)
     start = parsed.cols["start_date"].v
-    at_start = evaluator.derive(parsed, start)  # SPEC §9: new placements are each evaluated at their start date
+    same = dates is not None and np.array_equal(dates[parsed.valid], start[parsed.valid])
+    # SPEC §9: new placements are each evaluated at their start date
+    at_start = at_eval if same else evaluator.derive(parsed, start)
     valid = parsed.valid
     care_home = valid & at_start["is_care_home"].v
     supported = valid & at_start["is_supported_living"].v
