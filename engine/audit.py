@@ -8,10 +8,11 @@ CSV/Excel, the KPIs as JSON and the HTML report.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,12 +30,27 @@ from engine.vector_evaluator import ACTIONS, FIGURES, VectorEvaluator, VectorRes
 from engine.vocabulary import DERIVED, Kind
 from engine.whatif import changed_parameters, load_overrides, with_overrides
 
-FIGURE_COLUMNS = ("lot", "gross_weekly_cost", "comparable_weekly", "benchmark_weekly", "over_benchmark_weekly",
-                  "over_benchmark_percent", "fnc_used_weekly", "personal_budget_weekly", "top_up_required_weekly",
-                  "sl_reference_weekly", "sl_over_reference_weekly", "expected_nhs_share_weekly")
+FIGURE_COLUMNS = (
+    "lot",
+    "gross_weekly_cost",
+    "comparable_weekly",
+    "benchmark_weekly",
+    "over_benchmark_weekly",
+    "over_benchmark_percent",
+    "fnc_used_weekly",
+    "personal_budget_weekly",
+    "top_up_required_weekly",
+    "sl_reference_weekly",
+    "sl_over_reference_weekly",
+    "expected_nhs_share_weekly",
+)
 # a figure that is also an input field gets its own name in the results, so the input column stays as it was
-OUTPUT_NAMES = {name: (f"{name.removesuffix('_weekly')}_used" + ("_weekly" if name.endswith("_weekly") else ""))
-                if name in SPECS else name for name in FIGURE_COLUMNS}
+OUTPUT_NAMES = {
+    name: (f"{name.removesuffix('_weekly')}_used" + ("_weekly" if name.endswith("_weekly") else ""))
+    if name in SPECS
+    else name
+    for name in FIGURE_COLUMNS
+}
 RESULT_COLUMNS = ("row", "as_at_used", "outcome", "rule_ids", "approvers", *OUTPUT_NAMES.values(), "errors")
 Progress = Callable[[str, int, int], None]
 __all__ = ["AuditResult", "BookError", "run_audit", "write_outputs"]
@@ -73,9 +89,16 @@ class AuditResult:
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready (Decimals; write with ``engine.decision.dumps``)."""
-        return {"rulebook_version": self.rulebook_version, "engine": self.engine, "as_at": self.as_at,
-                "rows": self.rows, "error_rows": self.error_rows, "warnings": self.warnings, **self.kpis,
-                "whatif": self.whatif}
+        return {
+            "rulebook_version": self.rulebook_version,
+            "engine": self.engine,
+            "as_at": self.as_at,
+            "rows": self.rows,
+            "error_rows": self.error_rows,
+            "warnings": self.warnings,
+            **self.kpis,
+            "whatif": self.whatif,
+        }
 
 
 def _as_table(source: Any) -> pa.Table:
@@ -102,8 +125,10 @@ def _column_warnings(table: pa.Table) -> tuple[pa.Table, list[str]]:
     clash = [name for name in unknown if name in RESULT_COLUMNS]
     if clash:
         table = table.rename_columns([f"input_{n}" if n in clash else n for n in table.column_names])
-        warnings.append(f"input columns renamed so they do not clash with result columns: "
-                        f"{', '.join(f'{n} → input_{n}' for n in clash)}")
+        warnings.append(
+            f"input columns renamed so they do not clash with result columns: "
+            f"{', '.join(f'{n} → input_{n}' for n in clash)}"
+        )
     return table, warnings
 
 
@@ -151,7 +176,9 @@ def run_audit(
     timings["evaluate"] = time.perf_counter() - clock - sum(timings.values())
     tick("kpis", 0, table.num_rows)
     starts = parsed.cols["start_date"].v[parsed.valid]
-    end = as_at or (date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else date(2020, 1, 1))
+    end = as_at or (
+        date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else date(2020, 1, 1)
+    )
     kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates)
     timings["kpis"] = time.perf_counter() - clock - sum(timings.values())
     out = results_table(table, parsed, result, errors, book, dates)
@@ -164,8 +191,9 @@ def run_audit(
     return audit
 
 
-def durable_result(book: Rulebook, table: pa.Table, parsed: ParsedBook, as_at: date | None,
-                   tick: Progress) -> tuple[VectorResult, dict[int, dict[str, list[str]]]]:
+def durable_result(
+    book: Rulebook, table: pa.Table, parsed: ParsedBook, as_at: date | None, tick: Progress
+) -> tuple[VectorResult, dict[int, dict[str, list[str]]]]:
     """The reference path: ``Engine.decide`` one row at a time (slow; for cross-checks)."""
     engine = Engine(book)
     n, rules = table.num_rows, book.rules
@@ -194,8 +222,11 @@ def durable_result(book: Rulebook, table: pa.Table, parsed: ParsedBook, as_at: d
             applies[name][index] = True
             if value is not None:
                 kind = DERIVED[name]
-                figures[name].v[index] = to_pence(abs(value)) * (1 if value >= 0 else -1) if kind in (
-                    Kind.MONEY, Kind.PERCENT) else int(value)
+                figures[name].v[index] = (
+                    to_pence(abs(value)) * (1 if value >= 0 else -1)
+                    if kind in (Kind.MONEY, Kind.PERCENT)
+                    else int(value)
+                )
                 figures[name].ok[index] = True
         if index % 2000 == 1999:
             tick("evaluate", index + 1, n)
@@ -225,8 +256,14 @@ def _rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tupl
     return _strings(codes, ids + [None]), _strings(codes, approvers + [None])
 
 
-def results_table(table: pa.Table, parsed: ParsedBook, result: VectorResult, errors: dict[int, dict[str, list[str]]],
-                  book: Rulebook, dates: np.ndarray) -> pa.Table:
+def results_table(
+    table: pa.Table,
+    parsed: ParsedBook,
+    result: VectorResult,
+    errors: dict[int, dict[str, list[str]]],
+    book: Rulebook,
+    dates: np.ndarray,
+) -> pa.Table:
     n = table.num_rows
     valid = np.ones(n, bool)
     valid[list(errors)] = False
@@ -256,8 +293,9 @@ def results_table(table: pa.Table, parsed: ParsedBook, result: VectorResult, err
     return out
 
 
-def whatif_summary(base: Rulebook, book: Rulebook, parsed: ParsedBook, before: VectorResult,
-                   after: VectorResult) -> tuple[dict[str, Any], pa.Table]:
+def whatif_summary(
+    base: Rulebook, book: Rulebook, parsed: ParsedBook, before: VectorResult, after: VectorResult
+) -> tuple[dict[str, Any], pa.Table]:
     """Placements whose outcome changes, and the £ a week above the medians / reference rates before and after."""
     from engine.decision import parameter_value
     from engine.kpis import _gbp
@@ -281,22 +319,29 @@ def whatif_summary(base: Rulebook, book: Rulebook, parsed: ParsedBook, before: V
     fired_text = lambda result, k: " ".join(i for i, hit in zip(ids, result.fired[k]) if hit)  # noqa: E731
     bench_before, bench_after = before.figures["benchmark_weekly"], after.figures["benchmark_weekly"]
     placement_id = parsed.placement_id.to_pylist() if parsed.placement_id is not None else [None] * parsed.n
-    changes = pa.table({
-        "row": pa.array(rows + 1, pa.int64()),
-        "placement_id": pa.array([placement_id[k] for k in rows], pa.string()),
-        "outcome_before": pa.array([ACTIONS[before.outcome[k]] for k in rows], pa.string()),
-        "outcome_after": pa.array([ACTIONS[after.outcome[k]] for k in rows], pa.string()),
-        "rule_ids_before": pa.array([fired_text(before, k) for k in rows], pa.string()),
-        "rule_ids_after": pa.array([fired_text(after, k) for k in rows], pa.string()),
-        "gross_weekly_cost": decimal_array(gross.v[rows], gross.ok[rows]),
-        "benchmark_weekly_before": decimal_array(bench_before.v[rows], bench_before.ok[rows]),
-        "benchmark_weekly_after": decimal_array(bench_after.v[rows], bench_after.ok[rows]),
-        "above_rate_weekly_before": decimal_array(above_before[rows], np.ones(len(rows), bool)),
-        "above_rate_weekly_after": decimal_array(above_after[rows], np.ones(len(rows), bool)),
-    })
+    changes = pa.table(
+        {
+            "row": pa.array(rows + 1, pa.int64()),
+            "placement_id": pa.array([placement_id[k] for k in rows], pa.string()),
+            "outcome_before": pa.array([ACTIONS[before.outcome[k]] for k in rows], pa.string()),
+            "outcome_after": pa.array([ACTIONS[after.outcome[k]] for k in rows], pa.string()),
+            "rule_ids_before": pa.array([fired_text(before, k) for k in rows], pa.string()),
+            "rule_ids_after": pa.array([fired_text(after, k) for k in rows], pa.string()),
+            "gross_weekly_cost": decimal_array(gross.v[rows], gross.ok[rows]),
+            "benchmark_weekly_before": decimal_array(bench_before.v[rows], bench_before.ok[rows]),
+            "benchmark_weekly_after": decimal_array(bench_after.v[rows], bench_after.ok[rows]),
+            "above_rate_weekly_before": decimal_array(above_before[rows], np.ones(len(rows), bool)),
+            "above_rate_weekly_after": decimal_array(above_after[rows], np.ones(len(rows), bool)),
+        }
+    )
     parameters = [
-        {**change, "was": parameter_value(book.parameters[change["name"]], change["was"]) if change["was"] != "(none)"
-         else None, "now": parameter_value(book.parameters[change["name"]], change["now"])}
+        {
+            **change,
+            "was": parameter_value(book.parameters[change["name"]], change["was"])
+            if change["was"] != "(none)"
+            else None,
+            "now": parameter_value(book.parameters[change["name"]], change["now"]),
+        }
         for change in changed_parameters(base, book)
     ]
     summary = {
@@ -316,8 +361,9 @@ def whatif_summary(base: Rulebook, book: Rulebook, parsed: ParsedBook, before: V
     return summary, changes
 
 
-def write_outputs(audit: AuditResult, out_dir: Path | str, excel: bool | None = None,
-                  report: bool = True) -> dict[str, Path]:
+def write_outputs(
+    audit: AuditResult, out_dir: Path | str, excel: bool | None = None, report: bool = True
+) -> dict[str, Path]:
     """results.csv, results.xlsx (books up to EXCEL_ROWS rows unless asked), kpis.json, report.html."""
     from engine.audit_output import write_all
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -36,10 +36,16 @@ class _Bar:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.completed:,.0f} rows"),
-                                     TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.progress = Progress(
+                TextColumn("{task.description:<10}"),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f} rows"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
 
-    def __enter__(self) -> "_Bar":
+    def __enter__(self) -> _Bar:
         if self.progress:
             self.progress.start()
             self.task = self.progress.add_task("read", total=1)
@@ -56,13 +62,36 @@ class _Bar:
 
 def audit_command(
     file: Annotated[Path, typer.Argument(help="The placement book: a .csv or .xlsx file with a header row.")],
-    as_at: Annotated[Optional[str], typer.Option("--as-at", help="Evaluate every row at this date and end the KPI period on it (default: each row's as_at or start date; the period ends at the latest start date).")] = None,
-    period_start: Annotated[Optional[str], typer.Option("--period-start", help="First day of the KPI period (default: 12 months before its end).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for results.csv, results.xlsx, kpis.json and report.html.")] = Path("out"),
-    parameters: Annotated[Optional[Path], typer.Option("--parameters", help="What-if: a YAML file of dated parameter values to override.")] = None,
-    engine: Annotated[str, typer.Option("--engine", help="vector (fast) or durable (one decision at a time, the reference).")] = "vector",
-    check_engines: Annotated[bool, typer.Option("--check-engines", help="Run every row through both evaluators and report any difference (no other output).")] = False,
-    excel: Annotated[Optional[bool], typer.Option("--excel/--no-excel", help="Write results.xlsx (default: for books up to 50,000 rows).")] = None,
+    as_at: Annotated[
+        str | None,
+        typer.Option(
+            "--as-at",
+            help="Evaluate every row at this date and end the KPI period on it (default: each row's as_at or start date; the period ends at the latest start date).",
+        ),
+    ] = None,
+    period_start: Annotated[
+        str | None,
+        typer.Option("--period-start", help="First day of the KPI period (default: 12 months before its end)."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for results.csv, results.xlsx, kpis.json and report.html.")
+    ] = Path("out"),
+    parameters: Annotated[
+        Path | None, typer.Option("--parameters", help="What-if: a YAML file of dated parameter values to override.")
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="vector (fast) or durable (one decision at a time, the reference).")
+    ] = "vector",
+    check_engines: Annotated[
+        bool,
+        typer.Option(
+            "--check-engines", help="Run every row through both evaluators and report any difference (no other output)."
+        ),
+    ] = False,
+    excel: Annotated[
+        bool | None,
+        typer.Option("--excel/--no-excel", help="Write results.xlsx (default: for books up to 50,000 rows)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON instead of a table.")] = False,
     rules: Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")] = DEFAULT_RULES_DIR,
 ) -> None:
@@ -87,8 +116,15 @@ def audit_command(
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
     try:
         with _Bar(big or engine == "durable") as bar:
-            audit = run_audit(file, as_at=when, period_start=first, parameters=parameters, engine=engine,  # type: ignore[arg-type]
-                              rules=book, progress=bar)
+            audit = run_audit(
+                file,
+                as_at=when,
+                period_start=first,
+                parameters=parameters,
+                engine=engine,  # type: ignore[arg-type]
+                rules=book,
+                progress=bar,
+            )
             bar("write", audit.rows, audit.rows)
             paths = write_outputs(audit, out, excel=excel)
     except BookError as exc:
@@ -117,16 +153,26 @@ def _check_engines(file: Path, book: Any, when: date | None) -> None:
         raise typer.Exit(2) from None
     with _Bar(True) as bar:
         report = compare_engines(table, Engine(book), when, tick=lambda k: bar("compare", k, table.num_rows))
-    typer.echo(dumps({"rows": report.rows, "compared": report.compared, "input_error_rows": report.error_rows,
-                      "differences": len(report.differences), "first_differences": [
-                          {k: str(v) for k, v in d.items()} for d in report.differences[:5]]}))
+    typer.echo(
+        dumps(
+            {
+                "rows": report.rows,
+                "compared": report.compared,
+                "input_error_rows": report.error_rows,
+                "differences": len(report.differences),
+                "first_differences": [{k: str(v) for k, v in d.items()} for d in report.differences[:5]],
+            }
+        )
+    )
     raise typer.Exit(1 if report.differences else 0)
 
 
 def sample_command(
     rows: Annotated[int, typer.Option("--rows", min=1, help="Number of placements.")] = 500,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same book.")] = 2026,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this .csv or .xlsx file (default: CSV on stdout).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this .csv or .xlsx file (default: CSV on stdout).")
+    ] = None,
 ) -> None:
     """A synthetic placement book (no personal data) with realistic prices and a few bad rows."""
     from engine.audit_output import write_csv, write_excel
@@ -146,7 +192,9 @@ def sample_command(
 
 def bench_audit_command(
     rows: Annotated[str, typer.Option("--rows", help="Comma-separated book sizes.")] = "100000,1000000",
-    workdir: Annotated[Optional[Path], typer.Option("--workdir", help="Where to write the generated books (default: a temporary folder).")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Where to write the generated books (default: a temporary folder).")
+    ] = None,
 ) -> None:
     """Batch audit end to end (read CSV, validate, evaluate, reason codes, write results CSV, KPIs) against
     reading and writing the same CSV with pandas; wall time, rows/s, peak memory, the machine."""

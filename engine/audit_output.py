@@ -44,7 +44,7 @@ def write_excel(table: pa.Table, path: Path, sheet: str = "results") -> None:
     workbook.save(path)
 
 
-def write_all(audit: "AuditResult", out: Path, excel: bool | None, report: bool) -> dict[str, Path]:
+def write_all(audit: AuditResult, out: Path, excel: bool | None, report: bool) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"results_csv": out / "results.csv", "kpis_json": out / "kpis.json"}
     write_csv(audit.table, paths["results_csv"])
@@ -55,8 +55,10 @@ def write_all(audit: "AuditResult", out: Path, excel: bool | None, report: bool)
             paths["results_xlsx"] = out / "results.xlsx"
             write_excel(audit.table, paths["results_xlsx"])
     elif excel is None:
-        audit.warnings.append(f"{audit.rows:,} rows: results written as CSV only (Excel for books up to "
-                              f"{EXCEL_ROWS:,} rows; ask for it with --excel)")
+        audit.warnings.append(
+            f"{audit.rows:,} rows: results written as CSV only (Excel for books up to "
+            f"{EXCEL_ROWS:,} rows; ask for it with --excel)"
+        )
     if audit.whatif_changes is not None:
         paths["whatif_csv"] = out / "whatif_changes.csv"
         write_csv(audit.whatif_changes, paths["whatif_csv"])
@@ -82,9 +84,12 @@ def _show(value: Any, unit: str | None = None) -> str:
 def kpi_lines(summary: dict[str, Any]) -> list[str]:
     """The KPIs as a readable fixed-width table."""
     period = summary["period"]
-    lines = [f"KPIs for {period['start']} to {period['end']} (previous period {period['previous_start']} to "
-             f"{period['previous_end']}); rulebook {summary['rulebook_version']}, {summary['engine']} evaluator",
-             f"{summary['rows']:,} rows, {summary['error_rows']:,} could not be decided (input errors)", ""]
+    lines = [
+        f"KPIs for {period['start']} to {period['end']} (previous period {period['previous_start']} to "
+        f"{period['previous_end']}); rulebook {summary['rulebook_version']}, {summary['engine']} evaluator",
+        f"{summary['rows']:,} rows, {summary['error_rows']:,} could not be decided (input errors)",
+        "",
+    ]
     header = f"{'KPI':<48} {'value':>12}  {'target':<31} {'met':<4}"
     lines += [header, "-" * len(header)]
     for kpi in summary["kpis"]:
@@ -104,8 +109,11 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
         lines += [f"  {count:>7,}  {reason}" for reason, count in list(reasons.items())[:8]]
     whatif = summary.get("whatif")
     if whatif:
-        lines += ["", f"What-if (rulebook {whatif['whatif_version']} vs {whatif['base_version']}): "
-                      f"{whatif['placements_outcome_changed']:,} placements change outcome"]
+        lines += [
+            "",
+            f"What-if (rulebook {whatif['whatif_version']} vs {whatif['base_version']}): "
+            f"{whatif['placements_outcome_changed']:,} placements change outcome",
+        ]
         lines += [f"  {k}: {v:,}" for k, v in whatif["transitions"].items()]
         lines += [f"  {k.replace('_', ' ')}: {_show(v)}" for k, v in whatif["pounds_weekly"].items()]
     return lines

@@ -51,8 +51,15 @@ def measure(kind: str, book: str, out: str) -> None:
             Path(out).with_suffix(".html").write_text(render_report(audit), encoding="utf-8")
             timings["report_html"] = time.perf_counter() - report_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall_s": round(wall, 3), "peak_rss_mb": round(peak, 1),
-                      "stages_s": {k: round(v, 3) for k, v in timings.items()}}))
+    print(
+        json.dumps(
+            {
+                "wall_s": round(wall, 3),
+                "peak_rss_mb": round(peak, 1),
+                "stages_s": {k: round(v, 3) for k, v in timings.items()},
+            }
+        )
+    )
 
 
 def batch_benchmark(sizes: list[int], workdir: Path | None = None) -> dict[str, Any]:
@@ -68,27 +75,31 @@ def batch_benchmark(sizes: list[int], workdir: Path | None = None) -> dict[str, 
             write_csv(sample_book(rows, seed=rows), book)
         pandas = _child("pandas", book, folder / f"pandas_{rows}.csv")
         audit = _child("audit", book, folder / f"results_{rows}.csv")
-        runs.append({
-            "rows": rows,
-            "file_mb": round(book.stat().st_size / 1e6, 1),
-            "audit_wall_s": audit["wall_s"],
-            "audit_rows_per_s": round(rows / audit["wall_s"]),
-            "audit_peak_rss_mb": audit["peak_rss_mb"],
-            "audit_stages_s": audit["stages_s"],
-            "pandas_read_write_csv_s": pandas["wall_s"],
-            "pandas_peak_rss_mb": pandas["peak_rss_mb"],
-            "ratio_audit_to_pandas": round(audit["wall_s"] / pandas["wall_s"], 2),
-        })
+        runs.append(
+            {
+                "rows": rows,
+                "file_mb": round(book.stat().st_size / 1e6, 1),
+                "audit_wall_s": audit["wall_s"],
+                "audit_rows_per_s": round(rows / audit["wall_s"]),
+                "audit_peak_rss_mb": audit["peak_rss_mb"],
+                "audit_stages_s": audit["stages_s"],
+                "pandas_read_write_csv_s": pandas["wall_s"],
+                "pandas_peak_rss_mb": pandas["peak_rss_mb"],
+                "ratio_audit_to_pandas": round(audit["wall_s"] / pandas["wall_s"], 2),
+            }
+        )
     result: dict[str, Any] = {
         "benchmark": "batch audit end to end: read CSV, validate, evaluate every module, reason codes, KPIs, "
-                     "write the results CSV (no Excel, no HTML report); against pandas read_csv + to_csv of the "
-                     "same file, in the same run",
+        "write the results CSV (no Excel, no HTML report); against pandas read_csv + to_csv of the "
+        "same file, in the same run",
         "targets": {"1M_rows_wall_s": 5, "1M_rows_peak_gb": 3, "cost": "linear in rows"},
         "runs": runs,
         "machine": machine(),
     }
     if len(runs) >= 2:
         small, large = runs[0], runs[-1]
-        result["linearity"] = {"rows_ratio": round(large["rows"] / small["rows"], 1),
-                               "time_ratio": round(large["audit_wall_s"] / small["audit_wall_s"], 1)}
+        result["linearity"] = {
+            "rows_ratio": round(large["rows"] / small["rows"], 1),
+            "time_ratio": round(large["audit_wall_s"] / small["audit_wall_s"], 1),
+        }
     return result

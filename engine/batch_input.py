@@ -11,9 +11,10 @@ a row the model accepts after all (say ``" 5"``) is filled in from the model.
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,14 +53,21 @@ class FieldSpec:
 
 
 def _spec(name: str, info: Any) -> FieldSpec:
-    kinds = {model._pence: "pence", model._hundredths: "hundredths", model._whole: "whole", model._flag: "flag",
-             model._day: "day"}
+    kinds = {
+        model._pence: "pence",
+        model._hundredths: "hundredths",
+        model._whole: "whole",
+        model._flag: "flag",
+        model._day: "day",
+    }
     annotation, metadata = info.annotation, list(info.metadata)
     for arg in typing.get_args(annotation):  # Optional[Annotated[...]] keeps its validators inside
         metadata += list(getattr(arg, "__metadata__", ()))
     kind = next((kinds[m.func] for m in metadata if getattr(m, "func", None) in kinds), None)
-    literal = annotation if typing.get_origin(annotation) is typing.Literal else next(
-        (a for a in typing.get_args(annotation) if typing.get_origin(a) is typing.Literal), None
+    literal = (
+        annotation
+        if typing.get_origin(annotation) is typing.Literal
+        else next((a for a in typing.get_args(annotation) if typing.get_origin(a) is typing.Literal), None)
     )
     choices: tuple[Any, ...] = typing.get_args(literal) if literal is not None else ()
     if kind is None:
@@ -88,11 +96,13 @@ class ParsedBook:
 def _certain(spec: FieldSpec) -> Callable[[str], Any]:
     """A function text → engine value that raises when placement.py might not accept the text as it is."""
     if spec.kind == "whole":
+
         def whole(text: str) -> Any:
             value = model._whole(text)
             if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
                 raise ValueError
             return value
+
         return whole
     if spec.kind == "flag":
         return model._flag  # type: ignore[no-any-return]
@@ -101,10 +111,12 @@ def _certain(spec: FieldSpec) -> Callable[[str], Any]:
     if spec.kind == "enum":
         return lambda text: spec.choices.index(text)
     if spec.kind == "lot":
+
         def lot(text: str) -> Any:
             if not text.strip().isdigit() or int(text) not in spec.choices:
                 raise ValueError
             return int(text)
+
         return lot
     raise AssertionError(spec.kind)
 
@@ -179,8 +191,10 @@ def parse_book(table: pa.Table) -> ParsedBook:
         cols[name] = Col(values, given & sure, spec.choices if spec.kind == "enum" else None)
     uncertain |= _cross_field_doubts(cols, given_of)
     book = ParsedBook(n, cols, ~uncertain, dementia_given=given_of["dementia"])
-    book.placement_id = table.column("placement_id").combine_chunks() if "placement_id" in table.column_names else (
-        pa.nulls(n, pa.string())
+    book.placement_id = (
+        table.column("placement_id").combine_chunks()
+        if "placement_id" in table.column_names
+        else (pa.nulls(n, pa.string()))
     )
     if "provider" in table.column_names:
         book.provider = table.column("provider").combine_chunks()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,12 +30,18 @@ def figure_value(name: str, value: int) -> Any:
     return value
 
 
-def vector_row(result: VectorResult, rule_ids: tuple[str, ...], actions: tuple[str, ...], approvers: tuple[
-        str | None, ...], index: int) -> Row:
+def vector_row(
+    result: VectorResult,
+    rule_ids: tuple[str, ...],
+    actions: tuple[str, ...],
+    approvers: tuple[str | None, ...],
+    index: int,
+) -> Row:
     fired = tuple(rule_ids[k] for k in np.flatnonzero(result.fired[index]))
     band = result.approvers[result.band_approver[index]] if result.band_approver[index] >= 0 else None
-    who = tuple(a if a != "" else band for k in np.flatnonzero(result.fired[index])
-                for a in [approvers[k]] if a is not None)
+    who = tuple(
+        a if a != "" else band for k in np.flatnonzero(result.fired[index]) for a in [approvers[k]] if a is not None
+    )
     figures = {
         name: figure_value(name, int(col.v[index])) if col.ok[index] else None
         for name, col in result.figures.items()
@@ -61,8 +68,9 @@ class Comparison:
     differences: list[dict[str, Any]] = field(default_factory=list)
 
 
-def compare_engines(table: pa.Table, engine: Engine, as_at: date | None = None,
-                    tick: Callable[[int], None] | None = None) -> Comparison:
+def compare_engines(
+    table: pa.Table, engine: Engine, as_at: date | None = None, tick: Callable[[int], None] | None = None
+) -> Comparison:
     """Every row of a book through both evaluators (and both validators); each difference is listed."""
     book = parse_book(table)
     result = VectorEvaluator(engine.book).evaluate(book, row_dates(book, as_at))

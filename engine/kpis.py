@@ -37,7 +37,7 @@ class Period:
     end: date
 
     @property
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         length = self.end - self.start
         end = self.start - timedelta(days=1)
         return Period(end - length, end)
@@ -72,8 +72,14 @@ def _gbp(pence: int | None) -> Decimal | None:
     return None if pence is None else pounds(int(pence))
 
 
-def compute_kpis(book: Rulebook, parsed: ParsedBook, at_eval: dict[str, Any], result: VectorResult,
-                 period: Period, dates: np.ndarray | None = None) -> dict[str, Any]:
+def compute_kpis(
+    book: Rulebook,
+    parsed: ParsedBook,
+    at_eval: dict[str, Any],
+    result: VectorResult,
+    period: Period,
+    dates: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``).
     ``dates`` are the rows' evaluation days: when they are the start dates, ``at_eval`` serves both."""
     evaluator = VectorEvaluator(book)
@@ -100,8 +106,12 @@ def compute_kpis(book: Rulebook, parsed: ParsedBook, at_eval: dict[str, Any], re
     kpis.append(_sl_run_rate(at_eval, valid & at_eval["is_supported_living"].v))
     kpis.append(_s117(at_eval, valid & parsed.cols["s117"].v))
     return {
-        "period": {"start": period.start, "end": period.end, "previous_start": period.previous.start,
-                   "previous_end": period.previous.end},
+        "period": {
+            "start": period.start,
+            "end": period.end,
+            "previous_start": period.previous.start,
+            "previous_end": period.previous.end,
+        },
         "minimum_age": int(minimum.v[0]) if minimum.ok[0] else None,
         "kpis": kpis,
         "breakdowns": _breakdowns(book, parsed, at_eval, result),
@@ -118,19 +128,25 @@ def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict
         "id": "below_median_share" + ("" if scope == "all Lots" else "_lot_" + scope.split()[-1]),
         "name": f"New care homes at or below the median, {scope}",
         "definition": "Care-home placements starting in the period for people at or over the pricing strategy's "
-                      "minimum age, each evaluated at its start date: share whose comparable weekly price "
-                      "(core fee less top-up, excluding FNC and 1:1) is at or below the LaingBuisson median for "
-                      "its Lot. Placements with no median in force at their start date are counted apart.",
+        "minimum age, each evaluated at its start date: share whose comparable weekly price "
+        "(core fee less top-up, excluding FNC and 1:1) is at or below the LaingBuisson median for "
+        "its Lot. Placements with no median in force at their start date are counted apart.",
         "source": f"{PLAN}, Care homes KPI (target 90% overall and within each of Lots 1, 2, 6 and 7)",
         "target": "at least 90%",
         "target_met": _met(_percent(int(below.sum()), int(assessed.sum())), TARGETS["below_median_share"], ">="),
         "value": _percent(int(below.sum()), int(assessed.sum())),
         "unit": "percent",
-        "counts": {"new_placements": int(population.sum()), "assessed": int(assessed.sum()),
-                   "at_or_below_median": int(below.sum()), "above_median": int((assessed & ~below).sum()),
-                   "no_median_in_force": int((population & ~benchmark.ok).sum())},
-        "pounds_weekly": {"comparable_total": _gbp(int(comparable[assessed].sum())),
-                          "above_median_total": _gbp(int(over.sum()))},
+        "counts": {
+            "new_placements": int(population.sum()),
+            "assessed": int(assessed.sum()),
+            "at_or_below_median": int(below.sum()),
+            "above_median": int((assessed & ~below).sum()),
+            "no_median_in_force": int((population & ~benchmark.ok).sum()),
+        },
+        "pounds_weekly": {
+            "comparable_total": _gbp(int(comparable[assessed].sum())),
+            "above_median_total": _gbp(int(over.sum())),
+        },
     }
 
 
@@ -140,8 +156,9 @@ def _met(value: Decimal | int | None, target: Decimal | int, how: str) -> bool |
     return bool(value >= target) if how == ">=" else bool(value <= target)
 
 
-def _mean_price(v: dict[str, Col], population: np.ndarray, new: np.ndarray, previous: np.ndarray, care: str,
-                period: Period) -> dict[str, Any]:
+def _mean_price(
+    v: dict[str, Col], population: np.ndarray, new: np.ndarray, previous: np.ndarray, care: str, period: Period
+) -> dict[str, Any]:
     comparable = v["comparable_weekly"].v
     now, before = _mean_pence(comparable[population & new]), _mean_pence(comparable[population & previous])
     change = None if now is None or before is None else now - before
@@ -149,8 +166,8 @@ def _mean_price(v: dict[str, Col], population: np.ndarray, new: np.ndarray, prev
         "id": f"mean_price_new_{care}",
         "name": f"Mean price of new {care} placements",
         "definition": f"Mean comparable weekly price (core fee less top-up, excluding FNC and 1:1) of {care} "
-                      "care-home placements starting in the period, for people at or over the minimum age, "
-                      f"compared with the previous period ({period.previous.start} to {period.previous.end}).",
+        "care-home placements starting in the period, for people at or over the minimum age, "
+        f"compared with the previous period ({period.previous.start} to {period.previous.end}).",
         "source": f"{PLAN}, Care homes: mean prices of new nursing and new residential placements falling",
         "target": "lower than the previous period",
         "target_met": None if change is None else change < 0,
@@ -174,18 +191,24 @@ def _isp(evaluator: VectorEvaluator, v: dict[str, Col], valid: np.ndarray, end_d
         "id": "isp_no_nhs_contribution",
         "name": "Over the ISP threshold, no NHS contribution",
         "definition": "Packages in the book whose gross weekly cost of care (evaluated at each row's as-at date) is "
-                      f"over the ISP threshold in force at the period end ({_gbp(limit) if limit else 'none'}) "
-                      "and that have no NHS contribution (0 or not recorded; FNC counts only if the rulebook's "
-                      "parameter says so).",
+        f"over the ISP threshold in force at the period end ({_gbp(limit) if limit else 'none'}) "
+        "and that have no NHS contribution (0 or not recorded; FNC counts only if the rulebook's "
+        "parameter says so).",
         "source": f"{PLAN}, Charging review KPI (target zero); Care Act 2014 s22",
         "target": "0",
         "target_met": None if limit is None else int(flagged.sum()) == 0,
         "value": int(flagged.sum()) if limit is not None else None,
         "unit": "count",
-        "counts": {"packages_over_threshold": int(over.sum()), "no_nhs_contribution": int(flagged.sum()),
-                   "contribution_zero": int(zero.sum()), "contribution_not_recorded": int(none_recorded.sum())},
-        "pounds_weekly": {"gross_of_flagged": _gbp(int(gross.v[flagged].sum())),
-                          "gross_over_threshold": _gbp(int(gross.v[over].sum()))},
+        "counts": {
+            "packages_over_threshold": int(over.sum()),
+            "no_nhs_contribution": int(flagged.sum()),
+            "contribution_zero": int(zero.sum()),
+            "contribution_not_recorded": int(none_recorded.sum()),
+        },
+        "pounds_weekly": {
+            "gross_of_flagged": _gbp(int(gross.v[flagged].sum())),
+            "gross_over_threshold": _gbp(int(gross.v[over].sum())),
+        },
     }
 
 
@@ -200,17 +223,24 @@ def _sl_within(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
         "id": "sl_within_reference_share",
         "name": "New supported living within reference rates",
         "definition": "Supported-living services starting in the period, each evaluated at its start date: share "
-                      "whose proposed weekly cost is at or below the reference cost (hours × reference rates). "
-                      "Services with no reference rates in force at their start date are counted apart.",
+        "whose proposed weekly cost is at or below the reference cost (hours × reference rates). "
+        "Services with no reference rates in force at their start date are counted apart.",
         "source": f"{PLAN}, Recommissioning of Supported Living KPI (target 95%)",
         "target": "at least 95%",
         "target_met": _met(value, TARGETS["sl_within_reference_share"], ">="),
         "value": value,
         "unit": "percent",
-        "counts": {"new_services": int(population.sum()), "assessed": int(assessed.sum()),
-                   "within_reference": int(within.sum()), "above_reference": int((assessed & ~within).sum()),
-                   "no_rates_in_force": int((population & ~reference.ok).sum())},
-        "pounds_weekly": {"cost_total": _gbp(int(cost[assessed].sum())), "above_reference_total": _gbp(int(above.sum()))},
+        "counts": {
+            "new_services": int(population.sum()),
+            "assessed": int(assessed.sum()),
+            "within_reference": int(within.sum()),
+            "above_reference": int((assessed & ~within).sum()),
+            "no_rates_in_force": int((population & ~reference.ok).sum()),
+        },
+        "pounds_weekly": {
+            "cost_total": _gbp(int(cost[assessed].sum())),
+            "above_reference_total": _gbp(int(above.sum())),
+        },
     }
 
 
@@ -220,7 +250,7 @@ def _sl_run_rate(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
         "id": "sl_weekly_run_rate",
         "name": "Supported living weekly run rate",
         "definition": "Sum of the weekly cost (supported-living cost plus other weekly costs) of every "
-                      "supported-living service in the book.",
+        "supported-living service in the book.",
         "source": f"{PLAN}, Recommissioning of Supported Living (monitoring figure, no target)",
         "target": None,
         "target_met": None,
@@ -242,15 +272,21 @@ def _s117(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
         "id": "s117_council_share",
         "name": "s117 after-care: council share of funding",
         "definition": "Over every s117 placement in the book: (gross weekly cost − NHS contribution, not below 0) "
-                      "÷ gross weekly cost. A contribution not recorded counts as 0.",
+        "÷ gross weekly cost. A contribution not recorded counts as 0.",
         "source": f"{PLAN}, Section 117 KPI (target 50%); Mental Health Act 1983 s117",
         "target": "50% (at most)",
         "target_met": _met(value, TARGETS["s117_council_share"], "<="),
         "value": value,
         "unit": "percent",
-        "counts": {"people": int(rows.sum()),
-                   "nhs_contribution_not_recorded": int((rows & ~v["nhs_contribution_recorded"].v).sum())},
-        "pounds_weekly": {"gross_total": _gbp(total), "council_share": _gbp(council), "nhs_share": _gbp(int(nhs.sum()))},
+        "counts": {
+            "people": int(rows.sum()),
+            "nhs_contribution_not_recorded": int((rows & ~v["nhs_contribution_recorded"].v).sum()),
+        },
+        "pounds_weekly": {
+            "gross_total": _gbp(total),
+            "council_share": _gbp(council),
+            "nhs_share": _gbp(int(nhs.sum())),
+        },
     }
 
 
@@ -266,8 +302,9 @@ def module_outcomes(book: Rulebook, parsed: ParsedBook, result: VectorResult) ->
             rank = SEVERITY[book.rules[k].action] if book.rules[k].action != "info" else -1
             worst = np.where(result.fired[:, k], np.maximum(worst, rank), worst)
         labels = np.bincount(worst[applies] + 1, minlength=len(ACTIONS) + 1)
-        counts[module.name] = {("no finding" if code == 0 else ACTIONS[code - 1]): int(count)
-                               for code, count in enumerate(labels) if count}
+        counts[module.name] = {
+            ("no finding" if code == 0 else ACTIONS[code - 1]): int(count) for code, count in enumerate(labels) if count
+        }
     return counts
 
 
@@ -306,8 +343,11 @@ def _by_provider(parsed: ParsedBook, outcome: np.ndarray) -> dict[str, dict[str,
     flat = np.bincount(codes[valid] * len(ACTIONS) + outcome[valid], minlength=len(names) * len(ACTIONS))
     table = flat.reshape(len(names), len(ACTIONS))
     order = np.argsort(-table.sum(axis=1), kind="stable")
-    return {names[k]: {ACTIONS[a]: int(table[k, a]) for a in range(len(ACTIONS)) if ACTIONS[a] != "info"}
-            for k in order if table[k].sum()}
+    return {
+        names[k]: {ACTIONS[a]: int(table[k, a]) for a in range(len(ACTIONS)) if ACTIONS[a] != "info"}
+        for k in order
+        if table[k].sum()
+    }
 
 
 def _reasons(parsed: ParsedBook) -> dict[str, int]:

@@ -17,8 +17,13 @@ from engine.vector_evaluator import ACTIONS
 if TYPE_CHECKING:
     from engine.audit import AuditResult
 
-COLOURS = {"proceed": "#2e7d32", "needs_approval": "#f9a825", "refer": "#1565c0", "not_permitted": "#c62828",
-           "no finding": "#bdbdbd"}
+COLOURS = {
+    "proceed": "#2e7d32",
+    "needs_approval": "#f9a825",
+    "refer": "#1565c0",
+    "not_permitted": "#c62828",
+    "no finding": "#bdbdbd",
+}
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Placement audit {{ period.start }} to {{ period.end }}</title>
@@ -84,7 +89,7 @@ def _png(figure: Any) -> str:
     return f'<img alt="chart" src="data:image/png;base64,{encoded}">'
 
 
-def _price_chart(audit: "AuditResult") -> str:
+def _price_chart(audit: AuditResult) -> str:
     import matplotlib.pyplot as plt
 
     from engine.kpis import Period
@@ -116,7 +121,7 @@ def _price_chart(audit: "AuditResult") -> str:
     return _png(figure)
 
 
-def _module_chart(audit: "AuditResult") -> str:
+def _module_chart(audit: AuditResult) -> str:
     import matplotlib.pyplot as plt
 
     by_module = audit.kpis["breakdowns"]["by_module"]
@@ -132,7 +137,7 @@ def _module_chart(audit: "AuditResult") -> str:
     return _png(figure)
 
 
-def _isp_chart(audit: "AuditResult") -> str:
+def _isp_chart(audit: AuditResult) -> str:
     import matplotlib.pyplot as plt
 
     isp = next(k for k in audit.kpis["kpis"] if k["id"] == "isp_no_nhs_contribution")
@@ -152,39 +157,54 @@ def _isp_chart(audit: "AuditResult") -> str:
     return _png(figure)
 
 
-def _threshold_pence(audit: "AuditResult") -> int:
+def _threshold_pence(audit: AuditResult) -> int:
     from engine.batch_input import day_number
     from engine.vector_evaluator import VectorEvaluator
 
-    found = VectorEvaluator(audit.book).param("isp.gross_cost_threshold_weekly",
-                                              np.array([day_number(audit.kpis["period"]["end"])]))
+    found = VectorEvaluator(audit.book).param(
+        "isp.gross_cost_threshold_weekly", np.array([day_number(audit.kpis["period"]["end"])])
+    )
     return int(found.v[0]) if found.ok[0] else int(np.iinfo(np.int64).max)
 
 
-def render_report(audit: "AuditResult", max_rows: int = 200) -> str:
+def render_report(audit: AuditResult, max_rows: int = 200) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     summary = audit.summary()
     kpis = []
     for kpi in summary["kpis"]:
-        kpis.append({**kpi, "shown": _show(kpi["value"], kpi["unit"]),
-                     "counts_shown": [(k.replace("_", " "), _show(v)) for k, v in kpi["counts"].items()],
-                     "money_shown": [(k.replace("_", " "), _show(v)) for k, v in kpi["pounds_weekly"].items()]})
+        kpis.append(
+            {
+                **kpi,
+                "shown": _show(kpi["value"], kpi["unit"]),
+                "counts_shown": [(k.replace("_", " "), _show(v)) for k, v in kpi["counts"].items()],
+                "money_shown": [(k.replace("_", " "), _show(v)) for k, v in kpi["pounds_weekly"].items()],
+            }
+        )
     breakdowns = summary["breakdowns"]
     providers = list(breakdowns["by_provider"].items())
     whatif = summary.get("whatif")
     changes = audit.whatif_changes.slice(0, max_rows).to_pylist() if audit.whatif_changes is not None else []
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     return env.from_string(TEMPLATE).render(
-        period=summary["period"], rows=audit.rows, error_rows=audit.error_rows, version=audit.rulebook_version,
-        engine=audit.engine, warnings=audit.warnings, kpis=kpis,
+        period=summary["period"],
+        rows=audit.rows,
+        error_rows=audit.error_rows,
+        version=audit.rulebook_version,
+        engine=audit.engine,
+        warnings=audit.warnings,
+        kpis=kpis,
         charts={"price": _price_chart(audit), "modules": _module_chart(audit), "isp": _isp_chart(audit)},
-        whatif=whatif, changes=changes, changes_cut=audit.whatif_changes is not None and audit.whatif_changes.num_rows > max_rows,
+        whatif=whatif,
+        changes=changes,
+        changes_cut=audit.whatif_changes is not None and audit.whatif_changes.num_rows > max_rows,
         change_columns=audit.whatif_changes.column_names if audit.whatif_changes is not None else [],
         whatif_money=[(k.replace("_", " "), _show(v)) for k, v in (whatif or {}).get("pounds_weekly", {}).items()],
-        actions=[a for a in ACTIONS if a != "info"], by_lot=list(breakdowns["by_lot"].items()),
-        by_provider=providers[:50], providers_cut=len(providers) > 50,
+        actions=[a for a in ACTIONS if a != "info"],
+        by_lot=list(breakdowns["by_lot"].items()),
+        by_provider=providers[:50],
+        providers_cut=len(providers) > 50,
         reasons=list(breakdowns["not_decided"]["reasons"].items())[:50],
     )
 

@@ -19,13 +19,34 @@ from engine.tabular import decimal_array
 from engine.vector_evaluator import VectorEvaluator
 
 FIRST_START, LAST_YEAR_END, LAST_START = date(2025, 1, 1), date(2025, 12, 31), date(2026, 9, 30)
-HOMES = ["Oakfield", "Meadowbank", "Riverside", "Hillcrest", "Beech House", "Elm Lodge", "Willow Court",
-         "Greenacres", "Ashdown", "Fairview", "Larch Grange", "Cedar Lodge", "Maple Park", "Holly Bank"]
+HOMES = [
+    "Oakfield",
+    "Meadowbank",
+    "Riverside",
+    "Hillcrest",
+    "Beech House",
+    "Elm Lodge",
+    "Willow Court",
+    "Greenacres",
+    "Ashdown",
+    "Fairview",
+    "Larch Grange",
+    "Cedar Lodge",
+    "Maple Park",
+    "Holly Bank",
+]
 SL_PROVIDERS = ["Thrive Supported Living", "Pathways Support", "Open Doors Care", "Brightsteps"]
 BAD_CELLS = [
-    ("core_weekly_fee", "-120.00"), ("core_weekly_fee", "985.123"), ("lot", "3"), ("start_date", "31/04/2026"),
-    ("age", "17"), ("core_weekly_fee", None), ("dementia", "unknown"), ("top_up_payer", "family"),
-    ("care_type", "respite"), ("sl_sleep_in_nights", "9"),
+    ("core_weekly_fee", "-120.00"),
+    ("core_weekly_fee", "985.123"),
+    ("lot", "3"),
+    ("start_date", "31/04/2026"),
+    ("age", "17"),
+    ("core_weekly_fee", None),
+    ("dementia", "unknown"),
+    ("top_up_payer", "family"),
+    ("care_type", "respite"),
+    ("sl_sleep_in_nights", "9"),
 ]
 
 
@@ -43,8 +64,11 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
     rng = np.random.default_rng(seed)
     n = rows
     yes = lambda p: rng.random(n) < p  # noqa: E731
-    start = np.where(yes(0.35), rng.integers(day_number(FIRST_START), day_number(LAST_YEAR_END) + 1, n),
-                     rng.integers(day_number(LAST_YEAR_END) + 1, day_number(LAST_START) + 1, n))
+    start = np.where(
+        yes(0.35),
+        rng.integers(day_number(FIRST_START), day_number(LAST_YEAR_END) + 1, n),
+        rng.integers(day_number(LAST_YEAR_END) + 1, day_number(LAST_START) + 1, n),
+    )
     care_home = yes(0.82)
     nursing = yes(0.45)
     dementia = yes(0.4)
@@ -64,12 +88,17 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
     fnc_rate = evaluator.param("care_homes.fnc_standard_weekly", start)
     fnc_given = care_home & ((nursing & yes(0.7)) | (~nursing & yes(0.01)))
     high_cost = care_home & yes(0.025)
-    one_to_one = np.where(high_cost, rng.integers(200_000, 320_000, n), np.where(yes(0.08), rng.integers(15_000, 150_000, n), 0))
+    one_to_one = np.where(
+        high_cost, rng.integers(200_000, 320_000, n), np.where(yes(0.08), rng.integers(15_000, 150_000, n), 0)
+    )
     gross = core + one_to_one + np.where(nursing, fnc_rate.v, 0)
     s117 = yes(np.where(care_home, 0.03, 0.10))
     nhs_state = rng.random(n)
-    nhs = np.where(s117, np.where(nhs_state < 0.6, gross // 2, gross // 4),
-                   np.where(gross > 300_000, np.where(nhs_state < 0.4, 0, gross // 3), np.where(nhs_state < 0.1, 0, gross // 5)))
+    nhs = np.where(
+        s117,
+        np.where(nhs_state < 0.6, gross // 2, gross // 4),
+        np.where(gross > 300_000, np.where(nhs_state < 0.4, 0, gross // 3), np.where(nhs_state < 0.1, 0, gross // 5)),
+    )
     nhs_ok = np.where(s117, nhs_state < 0.85, np.where(gross > 300_000, nhs_state < 0.7, nhs_state < 0.15))
     priority, severe = np.where(yes(0.03), 1, 0), np.where(yes(0.03), 2, rng.integers(0, 2, n))
     chc = (priority + severe > 1) & yes(0.5)
@@ -83,19 +112,24 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
     top_up_ok = care_home & yes(0.1)
     top_up = rng.integers(2_000, 15_000, n)
     core = np.where(top_up_ok, np.maximum(core, median) + top_up, core)
-    payer = np.where(top_up_ok, rng.choice(np.array(["third_party", "first_party", "none"]), n, p=[0.8, 0.15, 0.05]), "none")
+    payer = np.where(
+        top_up_ok, rng.choice(np.array(["third_party", "first_party", "none"]), n, p=[0.8, 0.15, 0.05]), "none"
+    )
     basis_ok = (payer == "first_party") & yes(0.7)
     basis = rng.choice(np.array(["property_disregard_12_week", "deferred_payment", "s117"]), n)
     signed, affordable = top_up_ok & yes(0.9), top_up_ok & yes(0.9)
     day_hours = rng.integers(10, 81, n) * 100
     nights = np.where(yes(0.5), 7, 0)
     waking = np.where(nights == 0, np.where(yes(0.3), 7000, 0), 0)
-    day_rate, night_rate, sleep_rate = (_rate(book, evaluator, f"supported_living.{name}", start)
-                                        for name in ("day_hour_rate", "waking_night_hour_rate", "sleep_in_night_rate"))
+    day_rate, night_rate, sleep_rate = (
+        _rate(book, evaluator, f"supported_living.{name}", start)
+        for name in ("day_hour_rate", "waking_night_hour_rate", "sleep_in_night_rate")
+    )
     reference = (day_hours * day_rate + waking * night_rate + nights * 100 * sleep_rate + 50) // 100
     sl_cost = (reference * np.where(yes(0.85), rng.uniform(0.85, 1.0, n), rng.uniform(1.0, 1.2, n))).astype(np.int64)
-    provider = np.where(care_home, rng.choice(np.array([f"{h} Care Home" for h in HOMES]), n),
-                        rng.choice(np.array(SL_PROVIDERS), n))
+    provider = np.where(
+        care_home, rng.choice(np.array([f"{h} Care Home" for h in HOMES]), n), rng.choice(np.array(SL_PROVIDERS), n)
+    )
     lot_given = care_home & yes(0.3)
     ch, sl = care_home, ~care_home
     dates = (np.datetime64("1970-01-01") + start.astype("timedelta64[D]")).astype(str)
@@ -158,4 +192,3 @@ def _spoil(table: pa.Table, rng: np.random.Generator) -> pa.Table:
         column = pc.if_else(pa.array(mask), pa.array(replacement, pa.string()), column)
         table = table.set_column(table.column_names.index(name), name, column)
     return table
-

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -93,10 +94,15 @@ def _read_csv(path: Path) -> pa.Table:
             header_line = handle.readline().decode("utf-8-sig").strip()
         if not header_line:
             raise BookError(f"{path}: the first line is empty: expected a header row of column names")
-        header = next(iter(pa_csv.read_csv(
-            pa.py_buffer(header_line.encode() + b"\n"),
-            read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
-        ).to_pylist()), {})
+        header = next(
+            iter(
+                pa_csv.read_csv(
+                    pa.py_buffer(header_line.encode() + b"\n"),
+                    read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
+                ).to_pylist()
+            ),
+            {},
+        )
         names = [str(value) for value in header.values()]
         _check_header(names)
         return pa_csv.read_csv(
@@ -147,6 +153,8 @@ def decimal_array(values: Any, ok: Any, scale: int = 2) -> pa.Array:
     data[0::2], data[1::2] = values, values >> 63
     bitmap = np.packbits(ok, bitorder="little")
     return pa.Array.from_buffers(
-        pa.decimal128(18, scale), len(values), [pa.py_buffer(bitmap.tobytes()), pa.py_buffer(data.tobytes())],
+        pa.decimal128(18, scale),
+        len(values),
+        [pa.py_buffer(bitmap.tobytes()), pa.py_buffer(data.tobytes())],
         null_count=int((~ok).sum()),
     )

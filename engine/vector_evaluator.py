@@ -56,7 +56,9 @@ class VectorEvaluator:
     def __init__(self, book: Rulebook) -> None:
         self.book = book
         self.rules = book.rules
-        self._dates = {name: np.array([day_number(d) for d in p.dates], np.int64) for name, p in book.parameters.items()}
+        self._dates = {
+            name: np.array([day_number(d) for d in p.dates], np.int64) for name, p in book.parameters.items()
+        }
         self._index_cache: dict[tuple[int, bytes], np.ndarray] | None = None  # only while one evaluation runs
 
     # parameters -------------------------------------------------------------------------------------------
@@ -91,12 +93,15 @@ class VectorEvaluator:
         nursing_code, residential_code = ENUMS["care_type"].index("nursing"), ENUMS["care_type"].index("residential")
         lot_given = c["lot"].ok
         residential_lots = np.array([lot for (care, _), lot in LOTS.items() if care == "residential"])
-        care_code = np.where(c["care_type"].ok, c["care_type"].v,
-                             np.where(np.isin(c["lot"].v, residential_lots), residential_code, nursing_code))
+        care_code = np.where(
+            c["care_type"].ok,
+            c["care_type"].v,
+            np.where(np.isin(c["lot"].v, residential_lots), residential_code, nursing_code),
+        )
         v["care_type"] = Col(care_code.astype(np.int8), care_home.copy(), c["care_type"].cats)
         derived_lot = np.zeros(n, np.int64)
         for (care, dementia), lot in LOTS.items():
-            pick = (np.where(c["care_type"].ok, c["care_type"].v, residential_code) == ENUMS["care_type"].index(care))
+            pick = np.where(c["care_type"].ok, c["care_type"].v, residential_code) == ENUMS["care_type"].index(care)
             derived_lot[pick & (c["dementia"].v == dementia)] = lot
         lot = np.where(lot_given, c["lot"].v, derived_lot)
         v["lot"] = Col(lot, care_home.copy())
@@ -122,8 +127,16 @@ class VectorEvaluator:
                     v[f"params.{name}"] = self.param(name, as_at)
         return v
 
-    def _care_home(self, v: dict[str, Any], c: dict[str, Col], care_home: np.ndarray, core: np.ndarray,
-                   lot: np.ndarray, as_at: np.ndarray, n: int) -> None:
+    def _care_home(
+        self,
+        v: dict[str, Any],
+        c: dict[str, Col],
+        care_home: np.ndarray,
+        core: np.ndarray,
+        lot: np.ndarray,
+        as_at: np.ndarray,
+        n: int,
+    ) -> None:
         comparable = core - c["top_up_weekly"].v
         v["comparable_weekly"] = Col(comparable, care_home.copy())
         benchmark = _null(n)
@@ -143,15 +156,19 @@ class VectorEvaluator:
         given = c["personal_budget_weekly"]
         v["personal_budget_given"] = Col(given.ok.copy(), care_home.copy())
         cheapest = c["cheapest_suitable_weekly"]
-        best = np.where(benchmark.ok & cheapest.ok, np.maximum(benchmark.v, cheapest.v),
-                        np.where(benchmark.ok, benchmark.v, cheapest.v))
+        best = np.where(
+            benchmark.ok & cheapest.ok,
+            np.maximum(benchmark.v, cheapest.v),
+            np.where(benchmark.ok, benchmark.v, cheapest.v),
+        )
         budget = Col(np.where(given.ok, given.v, best), care_home & (given.ok | benchmark.ok | cheapest.ok))
         v["personal_budget_weekly"] = budget
         v["top_up_required_weekly"] = Col(np.maximum(0, core - budget.v), budget.ok.copy())
         v["has_first_party_basis"] = Col(c["first_party_basis"].ok.copy(), care_home.copy())
 
-    def _bands(self, over: np.ndarray, benchmark: np.ndarray, priced: np.ndarray, as_at: np.ndarray,
-               n: int) -> tuple[Col, np.ndarray, tuple[str, ...]]:
+    def _bands(
+        self, over: np.ndarray, benchmark: np.ndarray, priced: np.ndarray, as_at: np.ndarray, n: int
+    ) -> tuple[Col, np.ndarray, tuple[str, ...]]:
         name = "care_homes.approval_bands"  # the table engine/derive.py reads
         parameter = self.book.parameters[name]
         index = self.index(name, as_at)
@@ -175,16 +192,20 @@ class VectorEvaluator:
                 todo &= ~hit
         return band, approver, tuple(names)
 
-    def _supported_living(self, v: dict[str, Any], c: dict[str, Col], sl: np.ndarray, as_at: np.ndarray,
-                          n: int) -> None:
+    def _supported_living(
+        self, v: dict[str, Any], c: dict[str, Col], sl: np.ndarray, as_at: np.ndarray, n: int
+    ) -> None:
         day = self.param("supported_living.day_hour_rate", as_at)
         night = self.param("supported_living.waking_night_hour_rate", as_at)
         sleep_in = self.param("supported_living.sleep_in_night_rate", as_at)
         rates = day.ok & night.ok & sleep_in.ok
         v["has_sl_reference_rates"] = Col(rates, sl.copy())
         known = sl & rates
-        parts = (c["sl_day_hours"].v * day.v, c["sl_waking_night_hours"].v * night.v,
-                 c["sl_sleep_in_nights"].v * 100 * sleep_in.v)
+        parts = (
+            c["sl_day_hours"].v * day.v,
+            c["sl_waking_night_hours"].v * night.v,
+            c["sl_sleep_in_nights"].v * 100 * sleep_in.v,
+        )
         for name, part in zip(("sl_day_support_weekly", "sl_waking_night_weekly", "sl_sleep_in_weekly"), parts):
             v[name] = Col((part + 50) // 100, known.copy())
         reference = (parts[0] + parts[1] + parts[2] + 50) // 100
@@ -200,8 +221,9 @@ class VectorEvaluator:
         v["nhs_contribution_or_zero_weekly"] = Col(contribution, everyone)
         counts = self.param("isp.fnc_counts_as_nhs_contribution", as_at)
         fnc_counts = counts.ok & counts.v & (fnc_used != 0)
-        v["isp_nhs_contribution_weekly"] = Col(np.where(fnc_counts, contribution + fnc_used, contribution),
-                                               fnc_counts | nhs.ok)
+        v["isp_nhs_contribution_weekly"] = Col(
+            np.where(fnc_counts, contribution + fnc_used, contribution), fnc_counts | nhs.ok
+        )
         share_name = "isp.s117_council_share"
         index = self.index(share_name, as_at)
         gross = v["gross_weekly_cost"]
@@ -274,8 +296,9 @@ class VectorEvaluator:
             if rule.action != "info":
                 outcome = np.where(hit, np.maximum(outcome, SEVERITY[rule.action]), outcome)
         care_home = v["is_care_home"].v
-        applies = {name: np.where(care_home, name in CARE_HOME_FIGURES, name in SUPPORTED_LIVING_FIGURES)
-                   for name in FIGURES}
+        applies = {
+            name: np.where(care_home, name in CARE_HOME_FIGURES, name in SUPPORTED_LIVING_FIGURES) for name in FIGURES
+        }
         applies["expected_nhs_share_weekly"] = book.cols["s117"].v.copy()
         figures = {name: v[name] for name in FIGURES}
         return VectorResult(fired, outcome, v["_band_approver"], v["_approver_names"], figures, applies, as_at, v)

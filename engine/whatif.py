@@ -43,7 +43,9 @@ def with_overrides(book: Rulebook, overrides: dict[str, dict[date, Any]], source
         if name not in parameters:
             close = [known for known in parameters if known.split(".")[-1] == name.split(".")[-1]]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise RulebookError(source, getattr(overrides, "key_lines", {}).get(name), f"unknown parameter {name!r}{hint}")
+            raise RulebookError(
+                source, getattr(overrides, "key_lines", {}).get(name), f"unknown parameter {name!r}{hint}"
+            )
         parameter = parameters[name]
         dated = dict(zip(parameter.dates, parameter.values))
         for when, value in values.items():
@@ -52,12 +54,17 @@ def with_overrides(book: Rulebook, overrides: dict[str, dict[date, Any]], source
             try:
                 dated[when] = None if value is None else engine_value(value, parameter.kind)
             except (MoneyError, ValueError) as exc:
-                raise RulebookError(source, None, f"{name} {when}: {value!r} is not a {parameter.unit} value: {exc}") from None
+                raise RulebookError(
+                    source, None, f"{name} {when}: {value!r} is not a {parameter.unit} value: {exc}"
+                ) from None
             digest.update(f"{name}\0{when}\0{value}\0".encode())
         ordered = sorted(dated.items())
-        parameters[name] = replace(parameter, dates=tuple(d for d, _ in ordered), values=tuple(v for _, v in ordered),
-                                   reference=replace(parameter.reference, title=f"WHAT-IF ({source}); was: "
-                                                     f"{parameter.reference.title}"))
+        parameters[name] = replace(
+            parameter,
+            dates=tuple(d for d, _ in ordered),
+            values=tuple(v for _, v in ordered),
+            reference=replace(parameter.reference, title=f"WHAT-IF ({source}); was: {parameter.reference.title}"),
+        )
     # a fresh cache: the base rulebook's cache holds its own parameter values by date
     fresh = {"cache": {}} if any(f.name == "cache" for f in fields(book)) else {}
     return replace(book, parameters=parameters, version=digest.hexdigest()[:12], **fresh)
@@ -71,6 +78,7 @@ def changed_parameters(base: Rulebook, book: Rulebook) -> list[dict[str, Any]]:
             for when, value in zip(parameter.dates, parameter.values):
                 before = dict(zip(old.dates, old.values)).get(when, "(none)")
                 if before != value:
-                    changes.append({"name": name, "from_date": when, "unit": parameter.unit,
-                                    "was": before, "now": value})
+                    changes.append(
+                        {"name": name, "from_date": when, "unit": parameter.unit, "was": before, "now": value}
+                    )
     return changes

@@ -27,15 +27,41 @@ RESIDENTIAL = {"service": "care_home", "age": 80, "care_type": "residential"}
 
 def _book() -> list[dict]:
     return [
-        {"placement_id": "A", **NURSING, "start_date": "2026-05-04", "core_weekly_fee": "990.00", "nhs_contribution_weekly": "0"},
+        {
+            "placement_id": "A",
+            **NURSING,
+            "start_date": "2026-05-04",
+            "core_weekly_fee": "990.00",
+            "nhs_contribution_weekly": "0",
+        },
         {"placement_id": "B", **NURSING, "start_date": "2026-06-01", "core_weekly_fee": "1040.00"},
         {"placement_id": "C", **RESIDENTIAL, "start_date": "2026-06-01", "core_weekly_fee": "900.00"},
         {"placement_id": "D", **RESIDENTIAL, "start_date": "2026-07-01", "core_weekly_fee": "-5"},
-        {"placement_id": "E", **NURSING, "start_date": "2026-07-01", "core_weekly_fee": "2800.00", "one_to_one_weekly": "300.00",
-         "nhs_contribution_weekly": "0"},
-        {"placement_id": "F", **NURSING, "start_date": "2026-07-01", "core_weekly_fee": "2900.00", "one_to_one_weekly": "400.00"},
-        {"placement_id": "G", "service": "supported_living", "age": 40, "start_date": "2026-05-01", "sl_day_hours": "40",
-         "sl_weekly_cost": "900.00", "s117": "true", "nhs_contribution_weekly": "300.00"},
+        {
+            "placement_id": "E",
+            **NURSING,
+            "start_date": "2026-07-01",
+            "core_weekly_fee": "2800.00",
+            "one_to_one_weekly": "300.00",
+            "nhs_contribution_weekly": "0",
+        },
+        {
+            "placement_id": "F",
+            **NURSING,
+            "start_date": "2026-07-01",
+            "core_weekly_fee": "2900.00",
+            "one_to_one_weekly": "400.00",
+        },
+        {
+            "placement_id": "G",
+            "service": "supported_living",
+            "age": 40,
+            "start_date": "2026-05-01",
+            "sl_day_hours": "40",
+            "sl_weekly_cost": "900.00",
+            "s117": "true",
+            "nhs_contribution_weekly": "300.00",
+        },
     ]
 
 
@@ -70,8 +96,13 @@ def test_kpis_worked_by_hand() -> None:
     audit = run_audit(table_from_records(_book()), as_at=date(2026, 7, 31))
     below = _kpi(audit, "below_median_share")
     # new care homes aged 65+: A (990 ≤ 995), B (1040 > 995), C (900 ≤ 915), E, F (2800, 2900 > 995); D is bad
-    assert below["counts"] == {"new_placements": 5, "assessed": 5, "at_or_below_median": 2, "above_median": 3,
-                               "no_median_in_force": 0}
+    assert below["counts"] == {
+        "new_placements": 5,
+        "assessed": 5,
+        "at_or_below_median": 2,
+        "above_median": 3,
+        "no_median_in_force": 0,
+    }
     assert below["value"] == Decimal("40.00") and below["target_met"] is False
     assert below["pounds_weekly"]["above_median_total"] == Decimal("45.00") + Decimal("1805.00") + Decimal("1905.00")
     assert _kpi(audit, "below_median_share_lot_1")["value"] == Decimal("100.00")
@@ -117,8 +148,9 @@ def write_csv_rows(path: Path, records: list[dict]) -> None:
         writer.writerows(records)
 
 
-@pytest.mark.parametrize("content, reason", [("", "empty"), ("placement_id,service\n", "no placements"),
-                                             ("\n\n", "first line is empty")])
+@pytest.mark.parametrize(
+    "content, reason", [("", "empty"), ("placement_id,service\n", "no placements"), ("\n\n", "first line is empty")]
+)
 def test_empty_or_unreadable_file_is_a_clear_error(tmp_path: Path, content: str, reason: str) -> None:
     path = tmp_path / "book.csv"
     path.write_text(content, encoding="utf-8")
@@ -148,7 +180,8 @@ def test_excel_round_trip(tmp_path: Path) -> None:
     back = read_book(paths["results_xlsx"])
     assert back.column("outcome").to_pylist() == from_csv.table.column("outcome").to_pylist()
     assert back.column("gross_weekly_cost").to_pylist()[:3] == [
-        None if v is None else f"{v:f}".rstrip("0").rstrip(".") for v in from_csv.table.column("gross_weekly_cost").to_pylist()[:3]
+        None if v is None else f"{v:f}".rstrip("0").rstrip(".")
+        for v in from_csv.table.column("gross_weekly_cost").to_pylist()[:3]
     ]
 
 

@@ -26,7 +26,9 @@ RATE_DATES = sorted({d for p in ENGINE.book.parameters.values() for d in p.dates
 
 
 def _dates() -> st.SearchStrategy[str]:
-    near = st.sampled_from(RATE_DATES).flatmap(lambda d: st.sampled_from([d - timedelta(days=1), d, d + timedelta(days=1)]))
+    near = st.sampled_from(RATE_DATES).flatmap(
+        lambda d: st.sampled_from([d - timedelta(days=1), d, d + timedelta(days=1)])
+    )
     anywhere = st.dates(date(2020, 1, 1), date(2028, 12, 31))
     return st.one_of(near, anywhere).map(date.isoformat)
 
@@ -76,31 +78,59 @@ def placements(draw: st.DrawFn) -> dict:
             record["dementia"] = lot in (2, 7)
         top_up = draw(_optional(_pence(0, 30000)))
         record.update(
-            care_type=care_type, lot=lot, core_weekly_fee=draw(_pence(50000, 400000)),
-            one_to_one_weekly=draw(_optional(_pence(0, 150000))), fnc_weekly=draw(_optional(_pence(0, 40000))),
-            block_booked=draw(_optional(FLAG)), block_bed_available=draw(_optional(FLAG)),
-            distance_miles=draw(_optional(_hours())), resident_chose_location=draw(_optional(FLAG)),
+            care_type=care_type,
+            lot=lot,
+            core_weekly_fee=draw(_pence(50000, 400000)),
+            one_to_one_weekly=draw(_optional(_pence(0, 150000))),
+            fnc_weekly=draw(_optional(_pence(0, 40000))),
+            block_booked=draw(_optional(FLAG)),
+            block_bed_available=draw(_optional(FLAG)),
+            distance_miles=draw(_optional(_hours())),
+            resident_chose_location=draw(_optional(FLAG)),
             cheapest_suitable_weekly=draw(_optional(_pence(50000, 200000))),
-            personal_budget_weekly=draw(_optional(_pence(50000, 200000))), top_up_weekly=top_up,
+            personal_budget_weekly=draw(_optional(_pence(50000, 200000))),
+            top_up_weekly=top_up,
             top_up_payer=draw(_optional(st.sampled_from(["none", "third_party", "first_party"]))),
-            first_party_basis=draw(_optional(st.sampled_from(["property_disregard_12_week", "deferred_payment", "s117"]))),
-            top_up_agreement_signed=draw(_optional(FLAG)), top_up_affordability_confirmed=draw(_optional(FLAG)),
+            first_party_basis=draw(
+                _optional(st.sampled_from(["property_disregard_12_week", "deferred_payment", "s117"]))
+            ),
+            top_up_agreement_signed=draw(_optional(FLAG)),
+            top_up_affordability_confirmed=draw(_optional(FLAG)),
         )
     else:
         record.update(
-            sl_day_hours=draw(_optional(_hours())), sl_waking_night_hours=draw(_optional(_hours())),
-            sl_sleep_in_nights=draw(_optional(st.integers(0, 7))), sl_weekly_cost=draw(_pence(0, 500000)),
+            sl_day_hours=draw(_optional(_hours())),
+            sl_waking_night_hours=draw(_optional(_hours())),
+            sl_sleep_in_nights=draw(_optional(st.integers(0, 7))),
+            sl_weekly_cost=draw(_pence(0, 500000)),
         )
     return record
 
 
-BAD_CELLS = st.sampled_from([
-    ("age", "17"), ("age", "12.5"), ("core_weekly_fee", "-1"), ("core_weekly_fee", "10.001"),
-    ("fnc_weekly", "abc"), ("lot", "3"), ("start_date", "2019-12-31"), ("start_date", "04/05/2026"),
-    ("as_at", "2026-02-30"), ("service", "Care Home"), ("dementia", "maybe"), ("sl_sleep_in_nights", "8"),
-    ("top_up_payer", "family"), ("core_weekly_fee", None), ("sl_weekly_cost", None), ("placement_id", "x" * 65),
-    ("distance_miles", "1e400"), ("core_weekly_fee", " 900"), ("age", " 70 "), ("other_weekly", "1,000.50"),
-])
+BAD_CELLS = st.sampled_from(
+    [
+        ("age", "17"),
+        ("age", "12.5"),
+        ("core_weekly_fee", "-1"),
+        ("core_weekly_fee", "10.001"),
+        ("fnc_weekly", "abc"),
+        ("lot", "3"),
+        ("start_date", "2019-12-31"),
+        ("start_date", "04/05/2026"),
+        ("as_at", "2026-02-30"),
+        ("service", "Care Home"),
+        ("dementia", "maybe"),
+        ("sl_sleep_in_nights", "8"),
+        ("top_up_payer", "family"),
+        ("core_weekly_fee", None),
+        ("sl_weekly_cost", None),
+        ("placement_id", "x" * 65),
+        ("distance_miles", "1e400"),
+        ("core_weekly_fee", " 900"),
+        ("age", " 70 "),
+        ("other_weekly", "1,000.50"),
+    ]
+)
 
 
 def _check(records: list[dict]) -> None:
@@ -150,6 +180,12 @@ def test_a_difference_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         return col
 
     monkeypatch.setattr(vector_evaluator.VectorEvaluator, "param", shifted)
-    record = {"placement_id": "P", "service": "care_home", "start_date": "2026-05-04", "age": 82,
-              "care_type": "nursing", "core_weekly_fee": "995.00"}
+    record = {
+        "placement_id": "P",
+        "service": "care_home",
+        "start_date": "2026-05-04",
+        "age": 82,
+        "care_type": "nursing",
+        "core_weekly_fee": "995.00",
+    }
     assert compare_engines(table_from_records([record]), ENGINE).differences
