@@ -104,7 +104,8 @@ class Rulebook:
     modules: tuple[Module, ...]
     version: str
     groups: dict[str, tuple[str, Reference]] = field(default_factory=dict)
-    cache: dict[AnyType, AnyType] = field(default_factory=dict, repr=False, compare=False)
+    # derived lookups (values by date, rendered templates); init=False so a dataclasses.replace() copy starts empty
+    cache: dict[AnyType, AnyType] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:

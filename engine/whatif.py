@@ -12,7 +12,7 @@ The overrides file maps a parameter name to dated values, in the same units and 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -65,9 +65,7 @@ def with_overrides(book: Rulebook, overrides: dict[str, dict[date, Any]], source
             values=tuple(v for _, v in ordered),
             reference=replace(parameter.reference, title=f"WHAT-IF ({source}); was: {parameter.reference.title}"),
         )
-    # a fresh cache: the base rulebook's cache holds its own parameter values by date
-    fresh = {"cache": {}} if any(f.name == "cache" for f in fields(book)) else {}
-    return replace(book, parameters=parameters, version=digest.hexdigest()[:12], **fresh)
+    return replace(book, parameters=parameters, version=digest.hexdigest()[:12])  # a copy starts with an empty cache
 
 
 def changed_parameters(base: Rulebook, book: Rulebook) -> list[dict[str, Any]]:
