@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import responses
 from api.db import DecisionLog, LogUnavailable, LogWriter
 from api.limits import BodyLimit
-from api.routes import catalogue, decisions, web
+from api.routes import audits, catalogue, decisions, web
 from api.schemas import PlacementIn
 from api.service import Clock, Decider
 from api.settings import Settings
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
 
     app.include_router(decisions.router)
+    app.include_router(audits.router)
     app.include_router(catalogue.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")

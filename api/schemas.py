@@ -182,6 +182,16 @@ class ParametersOut(Strict):
     parameters: list[ParameterOut]
 
 
+class AuditOut(Strict):
+    """``summary``: rows, error rows, column warnings, KPI period and each KPI with its definition, target and
+    figures (as ``carerules audit`` writes kpis.json); ``results``: the first ``results_limit`` rows, input
+    columns unchanged, then row, as_at_used, outcome, rule_ids, approvers, figures and errors."""
+
+    summary: dict[str, Any]
+    results: list[dict[str, Any]]
+    results_truncated: bool
+
+
 class HealthOut(Strict):
     status: Literal["ok"]
     rulebook_version: str

@@ -29,6 +29,7 @@ def browser(chromium):
         options.add_argument(f"--user-data-dir={profile}")
         driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
         driver.set_page_load_timeout(30)
+        driver.implicitly_wait(15)  # a submitted form navigates; look-ups wait for the new page
         try:
             yield driver
         finally:

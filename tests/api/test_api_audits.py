@@ -1,0 +1,70 @@
+"""POST /v1/audits: an uploaded book → the same results and KPIs as the library's run_audit; bad uploads 4xx."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+from conftest import make_client
+
+from engine.audit import run_audit
+from engine.decision import dumps
+from engine.evaluate import default_engine
+
+EXAMPLES = json.loads((Path(__file__).resolve().parents[2] / "examples" / "placements.json").read_text())
+
+
+def csv_book(rows: list[dict]) -> bytes:
+    buffer = io.StringIO()
+    pd.DataFrame(rows).to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def test_audit_upload_gives_run_audits_results_and_kpis(client, tmp_path):
+    rows = [{key: value for key, value in item.items()} for item in EXAMPLES]
+    body = csv_book(rows)
+    (tmp_path / "book.csv").write_bytes(body)
+    response = client.post("/v1/audits", files={"file": ("book.csv", body, "text/csv")},
+                           data={"as_at": "2026-08-01"})
+    assert response.status_code == 200
+    got = response.json(parse_float=Decimal)
+    expected = run_audit(tmp_path / "book.csv", as_at=__import__("datetime").date(2026, 8, 1))
+    assert got["summary"] == json.loads(dumps(expected.summary(), indent=None), parse_float=Decimal)
+    assert got["results_truncated"] is False
+    assert [row["placement_id"] for row in got["results"]] == [item["placement_id"] for item in EXAMPLES]
+    engine = default_engine()
+    for row, item in zip(got["results"], EXAMPLES):
+        if row["errors"] is None:
+            decision = engine.decide(item, __import__("datetime").date(2026, 8, 1))
+            assert row["outcome"] == decision.outcome
+            assert row["rule_ids"].split() == [f.rule_id for f in decision.findings]
+
+
+def test_audit_results_can_be_limited(client):
+    response = client.post("/v1/audits", files={"file": ("book.csv", csv_book(EXAMPLES), "text/csv")},
+                           data={"results_limit": "2"})
+    body = response.json()
+    assert len(body["results"]) == 2 and body["results_truncated"] is True and body["summary"]["rows"] == 7
+
+
+def test_bad_uploads_are_4xx_with_a_message(client):
+    wrong_type = client.post("/v1/audits", files={"file": ("book.pdf", b"%PDF", "application/pdf")})
+    assert wrong_type.status_code == 415
+    empty = client.post("/v1/audits", files={"file": ("book.csv", b"", "text/csv")})
+    assert empty.status_code == 422 and "empty" in empty.json()["error"]["fields"]["file"][0]
+    not_excel = client.post("/v1/audits", files={"file": ("book.xlsx", b"not a zip", "application/octet-stream")})
+    assert not_excel.status_code == 422
+    no_file = client.post("/v1/audits", data={"as_at": "2026-01-01"})
+    assert no_file.status_code == 422 and "file" in no_file.json()["error"]["fields"]
+
+
+def test_oversized_upload_is_refused_with_413(sqlite_url):
+    with make_client(sqlite_url, max_upload_bytes=10_000) as small:
+        big = csv_book(EXAMPLES * 40)
+        assert len(big) > 10_000
+        response = small.post("/v1/audits", files={"file": ("book.csv", big, "text/csv")})
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "too_large"
