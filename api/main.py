@@ -7,12 +7,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse
 
 from api import responses
 from api.db import DecisionLog, LogUnavailable, LogWriter
@@ -44,6 +47,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         log.dispose()
 
     app = FastAPI(
+        docs_url=None,  # served below from local Swagger UI files: no assets from the internet
+        redoc_url=None,
         title="carerules",
         summary="Care-placement pricing and charging decisions, as dated and cited rules",
         version=engine.book.version,
@@ -66,6 +71,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.include_router(catalogue.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="carerules API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -232,3 +232,11 @@ def test_decision_log_on_sqlite_and_postgresql(database_url):
         assert [item["id"] for item in recent] == sorted(ids + batch["decision_ids"], reverse=True)
         assert second.get(f"/v1/decisions/{ids[-1]}/replay").json()["changed"] is False
         assert second.get("/healthz").json()["database"] == "ok"
+
+
+def test_api_docs_page_uses_only_local_assets(client):
+    page = client.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in page and "https://" not in page
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    for path in ("/", "/decisions", "/rules"):
+        assert "https://" not in client.get(path).text.replace("https://www.", "")
