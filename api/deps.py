@@ -50,9 +50,10 @@ def clean_user(value: Optional[str], field: str) -> Optional[str]:
     return value
 
 
-async def user_from_header(
-    x_user: Annotated[Optional[str], Header(alias="X-User", description="who asked, kept in the decision log")] = None,
-) -> Optional[str]:
+UserHeader = Annotated[Optional[str], Header(alias="X-User", description="who asked, kept in the decision log")]
+
+
+async def user_from_header(x_user: UserHeader = None) -> Optional[str]:
     return clean_user(x_user, "X-User")
 
 
