@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,7 @@ from engine.strict_yaml import RulebookError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 
 RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")]
-AsAt = Annotated[Optional[str], typer.Option("--as-at", help="Take the rules and rates as at this date (YYYY-MM-DD).")]
+AsAt = Annotated[str | None, typer.Option("--as-at", help="Take the rules and rates as at this date (YYYY-MM-DD).")]
 
 
 def _fail(fields: dict[str, list[str]], code: str = "invalid_input") -> None:
