@@ -51,8 +51,6 @@ class Decider:
 
     def evaluate(self, data: Any, as_at: date | None, user: str | None, channel: str) -> tuple[Decision, str, NewRecord]:
         decision = self.engine.decide(data, as_at)
-        if "\x00" in decision.placement_id:  # PostgreSQL text cannot hold NUL; the log must keep every decision
-            raise InputError({"placement_id": ["must not contain the NUL character"]})
         text = decision.to_json(indent=None)
         return decision, text, self._record(data, decision, text, user, channel)
 

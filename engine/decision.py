@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -50,6 +50,7 @@ class ParameterRead:
     value: Any
     effective_from: date | None
     reference: str
+    compact_json: str = field(default="", compare=False, repr=False)  # written once per rulebook and edition
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,7 +90,30 @@ class Decision:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return dumps(self.to_dict(), indent=indent)
+        """The decision as JSON; ``indent=None`` is the compact form the API sends, built from cached parts."""
+        if indent is not None:
+            return dumps(self.to_dict(), indent=indent)
+        head = _COMPACT.encode(
+            {
+                "placement_id": self.placement_id,
+                "as_at": self.as_at.isoformat(),
+                "rulebook_version": self.rulebook_version,
+                "outcome": self.outcome,
+            }
+        )
+        figures = ", ".join(f"{_COMPACT.encode(name)}: {_number_json(value)}" for name, value in self.figures.items())
+        findings = _COMPACT.encode([finding.to_dict() for finding in self.findings])
+        parameters = ", ".join(read.compact_json or dumps(read.to_dict(), None) for read in self.parameters)
+        return f'{head[:-1]}, "figures": {{{figures}}}, "findings": {findings}, "parameters": [{parameters}]}}'
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False)
+
+
+def _number_json(value: Any) -> str:
+    if value is None:
+        return "null"
+    return f"{value:f}" if isinstance(value, Decimal) else _COMPACT.encode(value)
 
 
 def dumps(data: Any, indent: int | None = 2) -> str:
@@ -127,12 +151,8 @@ def _parameter_read(book: Rulebook, name: str, value: Any, effective: date | Non
     """The same parameter read at the same edition is the same (immutable) entry: built once per rulebook."""
     key = ("read", name, effective)
     if key not in book.cache:
-        book.cache[key] = ParameterRead(
-            name=name,
-            value=parameter_value(book.parameters[name], value),
-            effective_from=effective,
-            reference=book.parameters[name].reference.text,
-        )
+        read = ParameterRead(name, parameter_value(book.parameters[name], value), effective, book.parameters[name].reference.text)
+        book.cache[key] = replace(read, compact_json=dumps(read.to_dict(), indent=None))
     return book.cache[key]  # type: ignore[no-any-return]
 
 

@@ -83,7 +83,7 @@ class Placement(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    placement_id: Annotated[str, Field(min_length=1, max_length=64)]
+    placement_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
     service: Literal["care_home", "supported_living"]
     start_date: Day
     as_at: Day | None = None
@@ -195,6 +195,8 @@ def _message(item: Any) -> str:
         return "required"
     if kind == "extra_forbidden":
         return "unknown field"
+    if kind == "string_pattern_mismatch":  # only placement_id has a pattern
+        return "must not contain control characters (NUL, tab, new line)"
     if kind == "literal_error":
         return f"must be {message.removeprefix('Input should be ')}, got {item['input']!r}"
     return str(message).removeprefix("Value error, ").replace("Input should be", "must be")
