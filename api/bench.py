@@ -14,10 +14,17 @@ from api.loadgen import drive, local_server, request_bytes
 from engine.bench import EXAMPLES, machine
 
 
-def api_benchmark(single: int = 2000, concurrent: int = 20000, connections: int = 32, deadline_s: float = 60.0,
-                  database_url: str | None = None) -> dict[str, Any]:
-    requests = [request_bytes("POST", "/v1/decisions", EXAMPLES[index % len(EXAMPLES)], {"X-User": "bench"})
-                for index in range(max(single, concurrent))]
+def api_benchmark(
+    single: int = 2000,
+    concurrent: int = 20000,
+    connections: int = 32,
+    deadline_s: float = 60.0,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    requests = [
+        request_bytes("POST", "/v1/decisions", EXAMPLES[index % len(EXAMPLES)], {"X-User": "bench"})
+        for index in range(max(single, concurrent))
+    ]
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         with local_server(url) as base:

@@ -13,9 +13,9 @@ import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -35,7 +35,7 @@ class DecisionRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    user_name: Mapped[Optional[str]] = mapped_column(String(100))
+    user_name: Mapped[str | None] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(16))
     placement_id: Mapped[str] = mapped_column(String(64), index=True)
     as_at: Mapped[date] = mapped_column(Date)
@@ -132,7 +132,7 @@ class DecisionLog:
 
 def _utc(found: DecisionRecord) -> DecisionRecord:
     if found.decided_at.tzinfo is None:  # SQLite keeps no zone; everything is written in UTC
-        found.decided_at = found.decided_at.replace(tzinfo=timezone.utc)
+        found.decided_at = found.decided_at.replace(tzinfo=UTC)
     return found
 
 
@@ -152,11 +152,11 @@ class LogWriter:
     def __init__(self, log: DecisionLog, max_group: int = 512) -> None:
         self.log = log
         self.max_group = max_group
-        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, records: list[NewRecord]) -> "Future[list[int]]":
+    def submit(self, records: list[NewRecord]) -> Future[list[int]]:
         future: Future[list[int]] = Future()
         if not records:
             future.set_result([])
@@ -194,7 +194,7 @@ class LogWriter:
             if stop:
                 return
 
-    def _write(self, group: list[tuple[list[NewRecord], "Future[list[int]]"]]) -> None:
+    def _write(self, group: list[tuple[list[NewRecord], Future[list[int]]]]) -> None:
         try:
             ids = self.log.add([record for records, _ in group for record in records])
         except Exception:
@@ -208,7 +208,7 @@ class LogWriter:
             return
         start = 0
         for records, future in group:
-            future.set_result(ids[start:start + len(records)])
+            future.set_result(ids[start : start + len(records)])
             start += len(records)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 
@@ -40,7 +40,7 @@ async def get_clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
-def clean_user(value: Optional[str], field: str) -> Optional[str]:
+def clean_user(value: str | None, field: str) -> str | None:
     """A user name as given (trimmed); empty means not given. Control characters or over 100 characters: bad input."""
     if value is None or not value.strip():
         return None
@@ -50,10 +50,10 @@ def clean_user(value: Optional[str], field: str) -> Optional[str]:
     return value
 
 
-UserHeader = Annotated[Optional[str], Header(alias="X-User", description="who asked, kept in the decision log")]
+UserHeader = Annotated[str | None, Header(alias="X-User", description="who asked, kept in the decision log")]
 
 
-async def user_from_header(x_user: UserHeader = None) -> Optional[str]:
+async def user_from_header(x_user: UserHeader = None) -> str | None:
     return clean_user(x_user, "X-User")
 
 
@@ -66,12 +66,15 @@ LogDep = Annotated[DecisionLog, Depends(get_log)]
 DeciderDep = Annotated[Decider, Depends(get_decider)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
-UserDep = Annotated[Optional[str], Depends(user_from_header)]
+UserDep = Annotated[str | None, Depends(user_from_header)]
 BodyDep = Annotated[bytes, Depends(raw_body)]
 AsAtQuery = Annotated[
-    Optional[date],
-    Query(ge=EARLIEST_AS_AT, description="take the rules and rates as at this date (YYYY-MM-DD) instead of the "
-          "placement's own as_at or start date"),
+    date | None,
+    Query(
+        ge=EARLIEST_AS_AT,
+        description="take the rules and rates as at this date (YYYY-MM-DD) instead of the "
+        "placement's own as_at or start date",
+    ),
 ]
 
 

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
@@ -45,25 +46,41 @@ def free_port() -> int:
 
 
 def _check_loopback(host: str) -> None:
-    if not ipaddress.ip_address(host) in LOOPBACK:
+    if ipaddress.ip_address(host) not in LOOPBACK:
         raise ValueError(f"load is only ever sent to loopback, not {host}")
 
 
 @contextmanager
-def local_server(database_url: str, port: int | None = None, workers: int = 1, timeout_s: float = 60.0) -> Iterator[str]:
+def local_server(
+    database_url: str, port: int | None = None, workers: int = 1, timeout_s: float = 60.0
+) -> Iterator[str]:
     """``carerules serve`` in a child process on 127.0.0.1; yields its base URL and stops it afterwards."""
     port = port or free_port()
     env = {**os.environ, "CARERULES_DATABASE_URL": database_url}
-    command = [sys.executable, "-c", "from engine.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--quiet"]
-    child = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-c",
+        "from engine.cli import app; app()",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--quiet",
+    ]
+    child = subprocess.Popen(
+        command, env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if child.poll() is not None:
-                raise RuntimeError(f"the server stopped: {(child.stderr.read() if child.stderr else b'').decode()[-2000:]}")
+                raise RuntimeError(
+                    f"the server stopped: {(child.stderr.read() if child.stderr else b'').decode()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=2) as answer:
                     if answer.status == 200:
@@ -104,8 +121,9 @@ async def _read_reply(reader: asyncio.StreamReader) -> Reply:
     return Reply(int(status_line.split()[1]), headers, body)
 
 
-async def _drive(host: str, port: int, requests: Sequence[bytes], connections: int, deadline_s: float,
-                 keep: bool) -> Run:
+async def _drive(
+    host: str, port: int, requests: Sequence[bytes], connections: int, deadline_s: float, keep: bool
+) -> Run:
     _check_loopback(host)
     run = Run()
     next_index = 0
@@ -136,7 +154,9 @@ async def _drive(host: str, port: int, requests: Sequence[bytes], connections: i
     return run
 
 
-def drive(base_url: str, requests: Sequence[bytes], connections: int, deadline_s: float = 60.0, keep: bool = True) -> Run:
+def drive(
+    base_url: str, requests: Sequence[bytes], connections: int, deadline_s: float = 60.0, keep: bool = True
+) -> Run:
     """Send ``requests`` over ``connections`` keep-alive connections (each takes the next unsent request)."""
     host, port = base_url.removeprefix("http://").split(":")
     return asyncio.run(_drive(host, int(port), requests, connections, deadline_s, keep))

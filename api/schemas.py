@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,43 +30,43 @@ class PlacementIn(Strict):
     placement_id: Annotated[str, Field(min_length=1, max_length=64)]
     service: Literal["care_home", "supported_living"]
     start_date: Day
-    as_at: Optional[Day] = None
+    as_at: Day | None = None
     age: Annotated[int, Field(ge=18, le=120)]
-    care_type: Optional[Literal["residential", "nursing"]] = None
+    care_type: Literal["residential", "nursing"] | None = None
     dementia: bool = False
-    lot: Optional[Literal[1, 2, 6, 7]] = None
-    core_weekly_fee: Optional[Money] = Field(None, description="required for care homes; excludes FNC and 1:1")
+    lot: Literal[1, 2, 6, 7] | None = None
+    core_weekly_fee: Money | None = Field(None, description="required for care homes; excludes FNC and 1:1")
     one_to_one_weekly: Money = Decimal(0)
-    fnc_weekly: Optional[Money] = None
+    fnc_weekly: Money | None = None
     other_weekly: Money = Decimal(0)
     sl_day_hours: Number = Decimal(0)
     sl_waking_night_hours: Number = Decimal(0)
     sl_sleep_in_nights: Annotated[int, Field(ge=0, le=7)] = 0
-    sl_weekly_cost: Optional[Money] = Field(None, description="required for supported living")
-    nhs_contribution_weekly: Optional[Money] = Field(None, description="null = not recorded")
+    sl_weekly_cost: Money | None = Field(None, description="required for supported living")
+    nhs_contribution_weekly: Money | None = Field(None, description="null = not recorded")
     s117: bool = False
     dst_priority_domains: Annotated[int, Field(ge=0, le=12)] = 0
     dst_severe_domains: Annotated[int, Field(ge=0, le=12)] = 0
     chc_referral_made: bool = False
     block_booked: bool = False
     block_bed_available: bool = False
-    distance_miles: Optional[Number] = None
+    distance_miles: Number | None = None
     resident_chose_location: bool = False
-    cheapest_suitable_weekly: Optional[Money] = None
-    personal_budget_weekly: Optional[Money] = None
+    cheapest_suitable_weekly: Money | None = None
+    personal_budget_weekly: Money | None = None
     top_up_weekly: Money = Decimal(0)
     top_up_payer: Literal["none", "third_party", "first_party"] = "none"
-    first_party_basis: Optional[Literal["property_disregard_12_week", "deferred_payment", "s117"]] = None
+    first_party_basis: Literal["property_disregard_12_week", "deferred_payment", "s117"] | None = None
     top_up_agreement_signed: bool = False
     top_up_affordability_confirmed: bool = False
-    provider: Optional[Annotated[str, Field(max_length=200)]] = None
+    provider: Annotated[str, Field(max_length=200)] | None = None
 
 
 class FindingOut(Strict):
     rule_id: str
     module: str
     action: Action
-    approver: Optional[str] = Field(None, description="present when the rule names who must approve")
+    approver: str | None = Field(None, description="present when the rule names who must approve")
     message: str
     reference: str
 
@@ -74,7 +74,7 @@ class FindingOut(Strict):
 class ParameterReadOut(Strict):
     name: str
     value: Any
-    effective_from: Optional[date]
+    effective_from: date | None
     reference: str
 
 
@@ -85,7 +85,7 @@ class DecisionOut(Strict):
     as_at: date
     rulebook_version: str
     outcome: Outcome
-    figures: dict[str, Union[int, Decimal, bool, None]]
+    figures: dict[str, int | Decimal | bool | None]
     findings: list[FindingOut]
     parameters: list[ParameterReadOut]
 
@@ -93,7 +93,7 @@ class DecisionOut(Strict):
 class ErrorBody(Strict):
     code: str
     fields: dict[str, list[str]] = Field(default_factory=dict, description="a list of messages per field")
-    message: Optional[str] = Field(None, description="what went wrong when it is not one field's fault")
+    message: str | None = Field(None, description="what went wrong when it is not one field's fault")
 
 
 class ErrorOut(Strict):
@@ -113,14 +113,14 @@ class BatchOut(Strict):
 
     count: int
     invalid: int
-    results: list[Union[DecisionOut, BatchItemError]]
-    decision_ids: list[Optional[int]]
+    results: list[DecisionOut | BatchItemError]
+    decision_ids: list[int | None]
 
 
 class StoredDecisionOut(Strict):
     id: int
     decided_at: datetime
-    user: Optional[str]
+    user: str | None
     channel: Literal["api", "batch", "web"]
     rulebook_version: str
     input: dict[str, Any]
@@ -133,11 +133,11 @@ class Change(Strict):
 
 
 class DifferencesOut(Strict):
-    rulebook_version: Optional[Change] = None
-    outcome: Optional[Change] = None
+    rulebook_version: Change | None = None
+    outcome: Change | None = None
     rules_added: list[str]
     rules_removed: list[str]
-    approvers: Optional[Change] = None
+    approvers: Change | None = None
     figures: dict[str, Change]
 
 
@@ -156,7 +156,7 @@ class RuleOut(Strict):
     rule_id: str
     module: str
     action: Action
-    approver: Optional[str]
+    approver: str | None
     label: str
     when: str
     reference: str
@@ -171,7 +171,7 @@ class ParameterOut(Strict):
     name: str
     value: Any
     unit: str
-    effective_from: Optional[date]
+    effective_from: date | None
     description: str
     reference: str
 

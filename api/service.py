@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from typing import Any
 
 from api.db import DecisionRecord, LogWriter, NewRecord
-from engine.decision import Decision, dumps, parameter_value
+from engine.decision import Decision, dumps
 from engine.evaluate import Engine
 from engine.placement import InputError
-from engine.rulebook import Rulebook
 
 Clock = Callable[[], datetime]
 
@@ -49,7 +49,9 @@ class Decider:
     writer: LogWriter
     clock: Clock
 
-    def evaluate(self, data: Any, as_at: date | None, user: str | None, channel: str) -> tuple[Decision, str, NewRecord]:
+    def evaluate(
+        self, data: Any, as_at: date | None, user: str | None, channel: str
+    ) -> tuple[Decision, str, NewRecord]:
         decision = self.engine.decide(data, as_at)
         text = decision.to_json(indent=None)
         return decision, text, self._record(data, decision, text, user, channel)
@@ -60,7 +62,9 @@ class Decider:
         (record_id,) = await self.writer.add([record])
         return Logged(record_id, decision, text)
 
-    def evaluate_many(self, items: list[Any], as_at: date | None, user: str | None) -> list[tuple[Decision, str, NewRecord] | InputError]:
+    def evaluate_many(
+        self, items: list[Any], as_at: date | None, user: str | None
+    ) -> list[tuple[Decision, str, NewRecord] | InputError]:
         results: list[tuple[Decision, str, NewRecord] | InputError] = []
         for item in items:
             try:
@@ -69,7 +73,9 @@ class Decider:
                 results.append(exc)
         return results
 
-    async def store_many(self, evaluated: list[tuple[Decision, str, NewRecord] | InputError]) -> list[Logged | InputError]:
+    async def store_many(
+        self, evaluated: list[tuple[Decision, str, NewRecord] | InputError]
+    ) -> list[Logged | InputError]:
         """Store every decision of a batch in one transaction; input errors stay in their places."""
         ids = iter(await self.writer.add([item[2] for item in evaluated if not isinstance(item, InputError)]))
         return [item if isinstance(item, InputError) else Logged(next(ids), item[0], item[1]) for item in evaluated]
@@ -109,7 +115,9 @@ def replay(engine: Engine, record: DecisionRecord) -> dict[str, Any]:
     after = loads(engine.decide(loads(record.input_json), record.as_at).to_json(indent=None))
     differences = compare(before, after)
     changed = bool(
-        differences["rules_added"] or differences["rules_removed"] or differences["figures"]
+        differences["rules_added"]
+        or differences["rules_removed"]
+        or differences["figures"]
         or any(differences.get(key) for key in ("rulebook_version", "outcome", "approvers"))
     )
     return {
@@ -122,7 +130,7 @@ def replay(engine: Engine, record: DecisionRecord) -> dict[str, Any]:
     }
 
 
-def _change(before: Any, after: Any) -> Optional[dict[str, Any]]:
+def _change(before: Any, after: Any) -> dict[str, Any] | None:
     return None if before == after else {"before": before, "after": after}
 
 
@@ -147,40 +155,3 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         "approvers": _change(_approvers(before), _approvers(after)),
         "figures": figures,
     }
-
-
-def rule_catalogue(book: Rulebook) -> dict[str, Any]:
-    """As ``carerules rules --json`` prints it."""
-    return {
-        "rulebook_version": book.version,
-        "rules": [
-            {
-                "rule_id": rule.id,
-                "module": rule.module,
-                "action": rule.action,
-                "approver": rule.approver or (f"from {rule.approver_from}" if rule.approver_from else None),
-                "label": rule.label,
-                "when": rule.when,
-                "reference": rule.reference.text,
-            }
-            for rule in book.rules
-        ],
-    }
-
-
-def parameters_at(book: Rulebook, when: date) -> dict[str, Any]:
-    """As ``carerules parameters --as-at DATE --json`` prints it."""
-    listing = []
-    for name, parameter in sorted(book.parameters.items()):
-        found = parameter.at(when)
-        listing.append(
-            {
-                "name": name,
-                "value": parameter_value(parameter, found[0]) if found else None,
-                "unit": parameter.unit,
-                "effective_from": found[1] if found else None,
-                "description": parameter.description,
-                "reference": parameter.reference.text,
-            }
-        )
-    return {"as_at": when, "rulebook_version": book.version, "parameters": listing}

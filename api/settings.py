@@ -31,7 +31,7 @@ class Settings:
     recent_limit: int = 50
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             database_url=os.environ.get("CARERULES_DATABASE_URL") or DEFAULT_DATABASE_URL,
             rules_dir=Path(os.environ.get("CARERULES_RULES_DIR") or DEFAULT_RULES_DIR),

@@ -202,8 +202,7 @@ class CaseItem(pytest.Item):
             f"case file: {self.path}",
             f"case:      {self.name}",
             f"source:    {self.case['source']}",
-            f"input:     {self.case['input']}"
-            + (f"  (as_at {self.case['as_at']})" if self.case.get("as_at") else ""),
+            f"input:     {self.case['input']}" + (f"  (as_at {self.case['as_at']})" if self.case.get("as_at") else ""),
         ]
         for mismatch in excinfo.value.mismatches:
             lines += [f"  {mismatch.what}:", f"    expected: {mismatch.expected!r}"]

@@ -66,7 +66,10 @@ def audit_command(
         str | None,
         typer.Option(
             "--as-at",
-            help="Evaluate every row at this date and end the KPI period on it (default: each row's as_at or start date; the period ends at the latest start date).",
+            help=(
+                "Evaluate every row at this date and end the KPI period on it "
+                "(default: each row's as_at or start date; the period ends at the latest start date)."
+            ),
         ),
     ] = None,
     period_start: Annotated[

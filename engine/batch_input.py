@@ -131,7 +131,7 @@ def _low_cardinality(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarr
         try:
             table[code], good[code] = check(text), True
         except (ValueError, TypeError):
-            pass
+            continue  # not a certain value: the row goes through the model's own validation
     indices = encoded.indices
     given = np.asarray(pc.is_valid(indices))
     codes = np.asarray(indices.fill_null(len(encoded.dictionary)), dtype=np.int64)

@@ -7,11 +7,12 @@ import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from engine.decision import dumps, parameter_value
+from engine.catalogue import parameters_at, rule_catalogue
+from engine.decision import dumps
 from engine.evaluate import Engine
 from engine.placement import InputError
 from engine.rulebook import DEFAULT_RULES_DIR, load_rulebook
@@ -23,7 +24,7 @@ RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule and para
 AsAt = Annotated[str | None, typer.Option("--as-at", help="Take the rules and rates as at this date (YYYY-MM-DD).")]
 
 
-def _fail(fields: dict[str, list[str]], code: str = "invalid_input") -> None:
+def _fail(fields: dict[str, list[str]], code: str = "invalid_input") -> NoReturn:
     typer.echo(dumps({"error": {"code": code, "fields": fields}}))
     readable = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
     typer.echo(f"carerules: {code.replace('_', ' ')}: {readable}", err=True)
@@ -63,7 +64,9 @@ def _read_json(source: str) -> Any:
 def check(
     file: Annotated[str, typer.Argument(help="A placement as JSON (or a JSON list of them); - reads stdin.")],
     as_at: AsAt = None,
-    summary: Annotated[bool, typer.Option("--summary", help="One readable line per placement instead of JSON.")] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="One readable line per placement instead of JSON.")
+    ] = False,
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """Decide one placement (or a list of them) and print the decision as JSON."""
@@ -100,24 +103,12 @@ def list_rules(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """The rule catalogue: id, module, action, approver, label and reference of every rule."""
-    book = _engine(rules).book
-    catalogue = [
-        {
-            "rule_id": rule.id,
-            "module": rule.module,
-            "action": rule.action,
-            "approver": rule.approver or (f"from {rule.approver_from}" if rule.approver_from else None),
-            "label": rule.label,
-            "when": rule.when,
-            "reference": rule.reference.text,
-        }
-        for rule in book.rules
-    ]
+    catalogue = rule_catalogue(_engine(rules).book)
     if as_json:
-        typer.echo(dumps({"rulebook_version": book.version, "rules": catalogue}))
+        typer.echo(dumps(catalogue))
         return
-    typer.echo(f"rulebook {book.version}")
-    for item in catalogue:
+    typer.echo(f"rulebook {catalogue['rulebook_version']}")
+    for item in catalogue["rules"]:
         approver = f" ({item['approver']})" if item["approver"] else ""
         typer.echo(f"{item['rule_id']:<7} {item['action']}{approver}: {item['label']}\n        when {item['when']}")
 
@@ -132,24 +123,11 @@ def parameters(
     when = _as_at(as_at)
     if when is None:
         _fail({"as_at": ["give --as-at YYYY-MM-DD: the engine never reads the clock"]})
-    book = _engine(rules).book
-    listing = []
-    for name, parameter in sorted(book.parameters.items()):
-        found = parameter.at(when)  # type: ignore[arg-type]
-        listing.append(
-            {
-                "name": name,
-                "value": parameter_value(parameter, found[0]) if found else None,
-                "unit": parameter.unit,
-                "effective_from": found[1] if found else None,
-                "description": parameter.description,
-                "reference": parameter.reference.text,
-            }
-        )
+    listing = parameters_at(_engine(rules).book, when)
     if as_json:
-        typer.echo(dumps({"as_at": when, "rulebook_version": book.version, "parameters": listing}))
+        typer.echo(dumps(listing))
         return
-    for item in listing:
+    for item in listing["parameters"]:
         value = "not in force" if item["value"] is None else item["value"]
         if isinstance(value, list):
             value = "; ".join(f"band {row['band']}: {row['description']} → {row['approver']}" for row in value)
@@ -212,8 +190,15 @@ def serve(
 
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"carerules: web page at http://{shown}:{port}/  API docs at http://{shown}:{port}/docs", err=True)
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=not quiet, log_level="warning" if quiet else "info")
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=not quiet,
+        log_level="warning" if quiet else "info",
+    )
 
 
 @bench.command("api")
@@ -222,7 +207,9 @@ def bench_api(
     concurrent: Annotated[int, typer.Option(help="Requests sent over the concurrent connections.")] = 20000,
     connections: Annotated[int, typer.Option(help="Concurrent keep-alive connections.")] = 32,
     seconds: Annotated[float, typer.Option(help="Stop each phase after this many seconds.")] = 60.0,
-    database_url: Annotated[str | None, typer.Option(help="Decision log URL (default: a temporary SQLite file).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Decision log URL (default: a temporary SQLite file).")
+    ] = None,
 ) -> None:
     """HTTP API on loopback, one worker: median latency with 1 connection, decisions/s with 32."""
     from api.bench import api_benchmark

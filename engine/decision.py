@@ -151,7 +151,9 @@ def _parameter_read(book: Rulebook, name: str, value: Any, effective: date | Non
     """The same parameter read at the same edition is the same (immutable) entry: built once per rulebook."""
     key = ("read", name, effective)
     if key not in book.cache:
-        read = ParameterRead(name, parameter_value(book.parameters[name], value), effective, book.parameters[name].reference.text)
+        read = ParameterRead(
+            name, parameter_value(book.parameters[name], value), effective, book.parameters[name].reference.text
+        )
         book.cache[key] = replace(read, compact_json=dumps(read.to_dict(), indent=None))
     return book.cache[key]  # type: ignore[no-any-return]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import html
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit_output import _show
 from engine.placement import LOTS
@@ -25,58 +26,7 @@ COLOURS = {
     "no finding": "#bdbdbd",
 }
 
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Placement audit {{ period.start }} to {{ period.end }}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#222}
-table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.num{text-align:right}.no{color:#c62828;font-weight:bold}.yes{color:#2e7d32}
-.small{font-size:.85rem;color:#555}img{max-width:100%}.warn{background:#fff3cd;padding:.5rem}
-</style></head><body>
-<h1>Placement audit</h1>
-<p>Period {{ period.start }} to {{ period.end }} (previous {{ period.previous_start }} to {{ period.previous_end }}).
-{{ "{:,}".format(rows) }} rows, {{ "{:,}".format(error_rows) }} could not be decided. Rulebook {{ version }}, {{ engine }} evaluator.</p>
-{% for w in warnings %}<p class="warn">{{ w }}</p>{% endfor %}
-<h2>Key performance indicators</h2>
-<table><tr><th>KPI</th><th>value</th><th>target</th><th>met</th><th>counts</th><th>£ a week</th></tr>
-{% for k in kpis %}<tr><td><strong>{{ k.name }}</strong><br><span class="small">{{ k.definition }}<br>Source: {{ k.source }}</span></td>
-<td class="num">{{ k.shown }}</td><td>{{ k.target or "–" }}</td>
-<td class="{{ 'yes' if k.target_met else 'no' if k.target_met is false else '' }}">{{ {True: "yes", False: "no", None: "–"}[k.target_met] }}</td>
-<td class="small">{% for n, v in k.counts_shown %}{{ n }}: {{ v }}<br>{% endfor %}</td>
-<td class="small">{% for n, v in k.money_shown %}{{ n }}: {{ v }}<br>{% endfor %}</td></tr>{% endfor %}
-</table>
-<h2>Comparable price against the median, by Lot</h2>
-<p class="small">New care-home placements in the period, at their start dates: comparable weekly price (excluding FNC and 1:1)
-as a percentage of the LaingBuisson median for the Lot. The line at 100% is the median.</p>
-{{ charts.price | safe }}
-<h2>Outcomes by module</h2>
-{{ charts.modules | safe }}
-<h2>ISP: packages over the threshold with no NHS contribution</h2>
-{{ charts.isp | safe }}
-{% if whatif %}<h2>What-if</h2>
-<p>Rulebook {{ whatif.whatif_version }} against {{ whatif.base_version }}:
-{{ whatif.placements_outcome_changed }} placements change outcome.</p>
-<table><tr><th>parameter</th><th>from</th><th>was</th><th>now</th></tr>
-{% for p in whatif.parameters_changed %}<tr><td>{{ p.name }}</td><td>{{ p.from_date }}</td><td>{{ p.was }}</td><td>{{ p.now }}</td></tr>{% endfor %}</table>
-<table><tr><th>change of outcome</th><th>placements</th></tr>
-{% for t, n in whatif.transitions.items() %}<tr><td>{{ t }}</td><td class="num">{{ n }}</td></tr>{% endfor %}</table>
-<table><tr><th>£ a week</th><th></th></tr>{% for n, v in whatif_money %}<tr><td>{{ n }}</td><td class="num">{{ v }}</td></tr>{% endfor %}</table>
-<h3>Placements whose outcome changes{% if changes_cut %} (first {{ changes|length }}; all in whatif_changes.csv){% endif %}</h3>
-<table><tr>{% for c in change_columns %}<th>{{ c }}</th>{% endfor %}</tr>
-{% for r in changes %}<tr>{% for c in change_columns %}<td>{{ r[c] if r[c] is not none else "" }}</td>{% endfor %}</tr>{% endfor %}</table>
-{% endif %}
-<h2>Outcomes by Lot and by provider</h2>
-<table><tr><th></th>{% for a in actions %}<th>{{ a }}</th>{% endfor %}</tr>
-{% for name, counts in by_lot %}<tr><td>{{ name }}</td>{% for a in actions %}<td class="num">{{ counts.get(a, 0) }}</td>{% endfor %}</tr>{% endfor %}
-</table>
-<table><tr><th>provider{% if providers_cut %} (largest {{ by_provider|length }}){% endif %}</th>{% for a in actions %}<th>{{ a }}</th>{% endfor %}</tr>
-{% for name, counts in by_provider %}<tr><td>{{ name }}</td>{% for a in actions %}<td class="num">{{ counts.get(a, 0) }}</td>{% endfor %}</tr>{% endfor %}
-</table>
-<h2>Rows that could not be decided</h2>
-{% if reasons %}<table><tr><th>reason</th><th>rows</th></tr>{% for r, n in reasons %}<tr><td>{{ r }}</td><td class="num">{{ n }}</td></tr>{% endfor %}</table>
-{% else %}<p>None.</p>{% endif %}
-</body></html>
-"""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def _png(figure: Any) -> str:
@@ -186,8 +136,8 @@ def render_report(audit: AuditResult, max_rows: int = 200) -> str:
     providers = list(breakdowns["by_provider"].items())
     whatif = summary.get("whatif")
     changes = audit.whatif_changes.slice(0, max_rows).to_pylist() if audit.whatif_changes is not None else []
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    return env.from_string(TEMPLATE).render(
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+    return env.get_template("report.html").render(
         period=summary["period"],
         rows=audit.rows,
         error_rows=audit.error_rows,

@@ -12,8 +12,14 @@ from typing import Any
 import pytest
 
 CARERULES = Path(sys.executable).with_name("carerules")
-SPEC_EXAMPLE = {"placement_id": "P-1001", "service": "care_home", "start_date": "2026-05-04", "age": 82,
-                "care_type": "nursing", "core_weekly_fee": "1040.00"}
+SPEC_EXAMPLE = {
+    "placement_id": "P-1001",
+    "service": "care_home",
+    "start_date": "2026-05-04",
+    "age": 82,
+    "care_type": "nursing",
+    "core_weekly_fee": "1040.00",
+}
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -143,8 +149,9 @@ def test_rules_lists_every_rule_in_rulebook_order() -> None:
     assert result.returncode == 0
     no_traceback(result)
     listed = [line.split()[0] for line in result.stdout.splitlines() if line[:3] in ("CHP", "TOP", "ISP", "SL-")]
-    assert listed == [f"CHP-0{i}" for i in range(1, 10)] + [f"TOP-0{i}" for i in range(1, 8)] + \
-        [f"ISP-0{i}" for i in range(1, 5)] + ["SL-01", "SL-02", "SL-03"]
+    assert listed == [f"CHP-0{i}" for i in range(1, 10)] + [f"TOP-0{i}" for i in range(1, 8)] + [
+        f"ISP-0{i}" for i in range(1, 5)
+    ] + ["SL-01", "SL-02", "SL-03"]
     as_json = json.loads(run("rules", "--json").stdout)
     assert [r["rule_id"] for r in as_json["rules"]] == listed
     chp05 = next(r for r in as_json["rules"] if r["rule_id"] == "CHP-05")
@@ -165,8 +172,12 @@ def test_parameters_at_a_date() -> None:
     assert by_name["supported_living.day_hour_rate"]["value"] == Decimal("23.30")
     assert by_name["isp.gross_cost_threshold_weekly"]["value"] == Decimal("3000.00")
     assert by_name["isp.protocol_in_force"]["effective_from"] == "2026-03-25"
-    day_before = {p["name"]: p for p in json.loads(run("parameters", "--as-at", "2026-03-31", "--json").stdout,
-                                                   parse_float=Decimal)["parameters"]}
+    day_before = {
+        p["name"]: p
+        for p in json.loads(run("parameters", "--as-at", "2026-03-31", "--json").stdout, parse_float=Decimal)[
+            "parameters"
+        ]
+    }
     assert day_before["care_homes.benchmark.lot_6"]["value"] == Decimal("945.00")
 
 

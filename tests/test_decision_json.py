@@ -22,8 +22,14 @@ def test_compact_json_is_the_general_json_without_indentation():
 
 def test_money_is_written_as_exact_numbers_with_two_places():
     decision = Engine().decide(
-        {"placement_id": "J-1", "service": "care_home", "start_date": "2026-05-04", "age": 80,
-         "care_type": "residential", "core_weekly_fee": "1000.10"}
+        {
+            "placement_id": "J-1",
+            "service": "care_home",
+            "start_date": "2026-05-04",
+            "age": 80,
+            "care_type": "residential",
+            "core_weekly_fee": "1000.10",
+        }
     )
     text = decision.to_json(indent=None)
     assert '"comparable_weekly": 1000.10,' in text and '"benchmark_weekly": 915.00,' in text

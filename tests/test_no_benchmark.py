@@ -17,8 +17,15 @@ from engine.evaluate import Engine
 from engine.rulebook import DEFAULT_RULES_DIR, load_rulebook
 
 LOT_6 = Path("parameters/care_homes/benchmark/lot_6.yaml")
-NURSING = {"placement_id": "N-1", "service": "care_home", "start_date": "2026-05-04", "age": 80,
-           "care_type": "nursing", "core_weekly_fee": "1200.00", "fnc_weekly": "267.68"}
+NURSING = {
+    "placement_id": "N-1",
+    "service": "care_home",
+    "start_date": "2026-05-04",
+    "age": 80,
+    "care_type": "nursing",
+    "core_weekly_fee": "1200.00",
+    "fnc_weekly": "267.68",
+}
 
 
 def _engine_with_lot_6_values(tmp_path: Path, values: str) -> Engine:

@@ -25,8 +25,16 @@ CHP_BANDS = ("CHP-01", "CHP-02", "CHP-03", "CHP-04")
 
 # the days on which a rate or rule changes (SPEC §6), each with its eve, plus any day in the held range
 KEY_DATES = [
-    date(2020, 1, 1), date(2025, 3, 31), date(2025, 4, 1), date(2025, 12, 31), date(2026, 1, 1),
-    date(2026, 3, 24), date(2026, 3, 25), date(2026, 3, 31), date(2026, 4, 1), date(2026, 5, 4),
+    date(2020, 1, 1),
+    date(2025, 3, 31),
+    date(2025, 4, 1),
+    date(2025, 12, 31),
+    date(2026, 1, 1),
+    date(2026, 3, 24),
+    date(2026, 3, 25),
+    date(2026, 3, 31),
+    date(2026, 4, 1),
+    date(2026, 5, 4),
 ]
 DATES = st.one_of(st.sampled_from(KEY_DATES), st.dates(date(2020, 1, 1), date(2027, 12, 31)))
 PENCE = st.one_of(st.integers(0, 200_000), st.integers(0, 1_000_000))
@@ -98,13 +106,19 @@ def care_homes(draw: st.DrawFn, min_age: int = 18) -> dict[str, Any]:
     fnc = draw(st.one_of(st.none(), st.just(0), st.sampled_from([25406, 26768, 36824]), st.integers(0, 50_000)))
     if fnc is not None or draw(st.booleans()):
         fields["fnc_weekly"] = None if fnc is None else pounds(fnc)
-    for name in ("block_booked", "block_bed_available", "resident_chose_location",
-                 "top_up_agreement_signed", "top_up_affordability_confirmed"):
+    for name in (
+        "block_booked",
+        "block_bed_available",
+        "resident_chose_location",
+        "top_up_agreement_signed",
+        "top_up_affordability_confirmed",
+    ):
         if draw(st.booleans()):
             fields[name] = draw(st.booleans())
     if draw(st.booleans()):
-        fields["distance_miles"] = draw(st.one_of(st.none(), st.integers(0, 60), st.just("20.01"),
-                                                  st.integers(0, 6000).map(hours)))
+        fields["distance_miles"] = draw(
+            st.one_of(st.none(), st.integers(0, 60), st.just("20.01"), st.integers(0, 6000).map(hours))
+        )
     for name in ("cheapest_suitable_weekly", "personal_budget_weekly"):
         if draw(st.booleans()):
             fields[name] = draw(st.one_of(st.none(), FEE_PENCE.map(pounds)))
@@ -156,8 +170,9 @@ def test_a_higher_core_fee_never_gives_a_less_severe_pricing_outcome(placement, 
 @given(care_homes(), st.one_of(st.none(), st.integers(0, 50_000)), st.integers(0, 300_000))
 def test_fnc_and_one_to_one_never_change_the_comparable_price(placement, fnc, one_to_one):
     base = decide(placement)
-    varied = decide({**placement, "fnc_weekly": None if fnc is None else pounds(fnc),
-                     "one_to_one_weekly": pounds(one_to_one)})
+    varied = decide(
+        {**placement, "fnc_weekly": None if fnc is None else pounds(fnc), "one_to_one_weekly": pounds(one_to_one)}
+    )
     for name in ("comparable_weekly", "benchmark_weekly", "over_benchmark_weekly", "over_benchmark_percent"):
         assert varied["figures"][name] == base["figures"][name]
     bands = lambda d: [f["rule_id"] for f in d["findings"] if f["rule_id"] in CHP_BANDS]  # noqa: E731
@@ -218,8 +233,13 @@ def _valid_third_party(placement: dict[str, Any], top_up: Decimal) -> dict[str, 
 
 
 def _without_top_up(placement: dict[str, Any], fee: Decimal | str) -> dict[str, Any]:
-    return {**placement, "core_weekly_fee": f"{Decimal(fee):.2f}", "top_up_weekly": "0.00", "top_up_payer": "none",
-            "first_party_basis": None}
+    return {
+        **placement,
+        "core_weekly_fee": f"{Decimal(fee):.2f}",
+        "top_up_weekly": "0.00",
+        "top_up_payer": "none",
+        "first_party_basis": None,
+    }
 
 
 # The brief's version — "a valid third-party top-up (signed, affordable, ≤ required) never makes the CHP
@@ -258,8 +278,14 @@ def test_a_valid_third_party_top_up_sits_between_no_top_up_and_fee_at_the_person
 
 
 def test_the_brief_version_of_the_top_up_property_fails_on_a_partial_top_up():
-    placement = {"placement_id": "T-1", "service": "care_home", "start_date": "2026-05-04", "age": 80,
-                 "care_type": "residential", "core_weekly_fee": "1000.00"}
+    placement = {
+        "placement_id": "T-1",
+        "service": "care_home",
+        "start_date": "2026-05-04",
+        "age": 80,
+        "care_type": "residential",
+        "core_weekly_fee": "1000.00",
+    }
     # Lot 1 median £915.00: budget £915.00, required £85.00; a £50.00 top-up leaves comparable £950.00
     partial = decide(_valid_third_party(placement, Decimal("50.00")))
     at_budget = decide(_without_top_up(placement, "915.00"))
@@ -268,8 +294,11 @@ def test_the_brief_version_of_the_top_up_property_fails_on_a_partial_top_up():
 
 def _rates(decision: dict[str, Any]) -> dict[str, Decimal] | None:
     read = {p["name"]: p["value"] for p in decision["parameters"]}
-    names = ("supported_living.day_hour_rate", "supported_living.waking_night_hour_rate",
-             "supported_living.sleep_in_night_rate")
+    names = (
+        "supported_living.day_hour_rate",
+        "supported_living.waking_night_hour_rate",
+        "supported_living.sleep_in_night_rate",
+    )
     if any(read.get(name) is None for name in names):
         return None
     return dict(zip(("day", "night", "sleep_in"), (Decimal(str(read[name])) for name in names)))
@@ -288,8 +317,10 @@ def _exact_reference(placement: dict[str, Any], rates: dict[str, Decimal]) -> De
 def test_the_supported_living_reference_cost_is_linear_in_hours_and_nights(a, b):
     decision = decide(a)
     rates = _rates(decision)
-    book_rates = [ENGINE.book.parameters[f"supported_living.{n}"].at(date.fromisoformat(a["start_date"]))
-                  for n in ("day_hour_rate", "waking_night_hour_rate", "sleep_in_night_rate")]
+    book_rates = [
+        ENGINE.book.parameters[f"supported_living.{n}"].at(date.fromisoformat(a["start_date"]))
+        for n in ("day_hour_rate", "waking_night_hour_rate", "sleep_in_night_rate")
+    ]
     if rates is None:
         assert None in book_rates
         assert decision["figures"]["sl_reference_weekly"] is None

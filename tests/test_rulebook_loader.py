@@ -100,15 +100,25 @@ def test_a_condition_naming_an_unknown_field_is_refused(rules: Path) -> None:
 
 
 def test_a_condition_naming_an_unknown_parameter_is_refused(rules: Path) -> None:
-    replace(rules / TOP_UPS, "distance_miles > params.choice.reasonable_distance_miles and",
-            "distance_miles > params.choice.reasonable_distance and")
-    refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"when: distance_miles > params.choice.reasonable_distance "),
-            "params.choice.reasonable_distance")
+    replace(
+        rules / TOP_UPS,
+        "distance_miles > params.choice.reasonable_distance_miles and",
+        "distance_miles > params.choice.reasonable_distance and",
+    )
+    refused(
+        rules,
+        TOP_UPS,
+        line_of(rules / TOP_UPS, r"when: distance_miles > params.choice.reasonable_distance "),
+        "params.choice.reasonable_distance",
+    )
 
 
 def test_a_message_naming_an_unknown_figure_is_refused(rules: Path) -> None:
-    replace(rules / TOP_UPS, "message: A top-up of {top_up_weekly} a week has no named payer.",
-            "message: A top-up of {top_up_amount} a week has no named payer.")
+    replace(
+        rules / TOP_UPS,
+        "message: A top-up of {top_up_weekly} a week has no named payer.",
+        "message: A top-up of {top_up_amount} a week has no named payer.",
+    )
     refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"\{top_up_amount\}"), "top_up_amount")
 
 
@@ -164,8 +174,14 @@ def test_the_version_changes_when_a_value_changes_and_only_then(rules: Path) -> 
     changed = load_rulebook(rules)
     assert changed.version != original
     decision = Engine(changed).decide(
-        {"placement_id": "V-1", "service": "care_home", "start_date": "2026-05-04", "age": 80,
-         "care_type": "residential", "core_weekly_fee": "916.00"}
+        {
+            "placement_id": "V-1",
+            "service": "care_home",
+            "start_date": "2026-05-04",
+            "age": 80,
+            "care_type": "residential",
+            "core_weekly_fee": "916.00",
+        }
     )
     assert decision.rulebook_version == changed.version
     assert str(decision.figures["benchmark_weekly"]) == "916.00" and decision.outcome == "proceed"

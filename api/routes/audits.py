@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -28,20 +28,28 @@ MAX_RESULT_ROWS = 100_000
     "",
     response_class=ExactJSONResponse,
     summary="Audit an uploaded placement book (CSV or Excel): per-row outcomes and reason codes, and the KPIs",
-    responses={200: {"model": AuditOut}, 400: {"model": ErrorOut, "description": "not valid multipart/form-data"},
-               413: {"model": ErrorOut}, 415: {"model": ErrorOut},
-               422: {"model": ErrorOut}},
+    responses={
+        200: {"model": AuditOut},
+        400: {"model": ErrorOut, "description": "not valid multipart/form-data"},
+        413: {"model": ErrorOut},
+        415: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+    },
 )
 async def create_audit(
     file: Annotated[UploadFile, File(description="the placement book: .csv or .xlsx, one placement a row")],
-    as_at: Annotated[Optional[date], Form(ge=EARLIEST_AS_AT, description="evaluate every row at this date")] = None,
-    period_start: Annotated[Optional[date], Form(ge=EARLIEST_AS_AT, description="KPI period start")] = None,
+    as_at: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="evaluate every row at this date")] = None,
+    period_start: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="KPI period start")] = None,
     results_limit: Annotated[int, Form(ge=0, le=MAX_RESULT_ROWS, description="result rows returned")] = 1000,
 ) -> ExactJSONResponse:
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in SUFFIXES:
-        raise ApiError(415, "unsupported_media_type", f"upload a .csv or .xlsx file (got {suffix or 'no extension'})",
-                       {"file": [f"must be a .csv or .xlsx file, got {file.filename!r}"]})
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"upload a .csv or .xlsx file (got {suffix or 'no extension'})",
+            {"file": [f"must be a .csv or .xlsx file, got {file.filename!r}"]},
+        )
     return ExactJSONResponse(await run_in_threadpool(_audit, file, suffix, as_at, period_start, results_limit))
 
 

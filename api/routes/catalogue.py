@@ -7,13 +7,17 @@ from fastapi import APIRouter
 from api.deps import AsAtQuery, ClockDep, EngineDep, LogDep
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import ErrorOut, HealthOut, ParametersOut, RulesOut
-from api.service import parameters_at, rule_catalogue
+from engine.catalogue import parameters_at, rule_catalogue
 
 router = APIRouter(tags=["rules"])
 
 
-@router.get("/v1/rules", response_class=ExactJSONResponse, responses={200: {"model": RulesOut}},
-            summary="The rule catalogue, as `carerules rules --json` prints it")
+@router.get(
+    "/v1/rules",
+    response_class=ExactJSONResponse,
+    responses={200: {"model": RulesOut}},
+    summary="The rule catalogue, as `carerules rules --json` prints it",
+)
 def rules(engine: EngineDep) -> ExactJSONResponse:
     return ExactJSONResponse(rule_catalogue(engine.book))
 
@@ -28,9 +32,13 @@ def parameters(engine: EngineDep, clock: ClockDep, as_at: AsAtQuery = None) -> E
     return ExactJSONResponse(parameters_at(engine.book, as_at or clock().date()))
 
 
-@router.get("/healthz", response_class=ExactJSONResponse, tags=["health"],
-            responses={200: {"model": HealthOut}, 503: {"model": ErrorOut}},
-            summary="Rulebook loaded and decision log reachable")
+@router.get(
+    "/healthz",
+    response_class=ExactJSONResponse,
+    tags=["health"],
+    responses={200: {"model": HealthOut}, 503: {"model": ErrorOut}},
+    summary="Rulebook loaded and decision log reachable",
+)
 def healthz(engine: EngineDep, log: LogDep) -> ExactJSONResponse:
     try:
         log.ping()

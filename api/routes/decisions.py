@@ -8,8 +8,18 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.deps import (AsAtQuery, BodyDep, DeciderDep, EngineDep, LogDep, SettingsDep, UserDep, UserHeader,
-                      clean_user, placement_body)
+from api.deps import (
+    AsAtQuery,
+    BodyDep,
+    DeciderDep,
+    EngineDep,
+    LogDep,
+    SettingsDep,
+    UserDep,
+    UserHeader,
+    clean_user,
+    placement_body,
+)
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import BatchOut, DecisionOut, ErrorOut, ReplayOut, StoredDecisionOut
 from api.service import Decider, Logged, parse_json, replay, stored
@@ -33,7 +43,9 @@ RecordId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the decision
         201: {
             "model": DecisionOut,
             "description": "the decision, as `carerules check` prints it",
-            "headers": {"Location": {"description": "where the stored decision can be read", "schema": {"type": "string"}}},
+            "headers": {
+                "Location": {"description": "where the stored decision can be read", "schema": {"type": "string"}}
+            },
         },
         **ERRORS,
     },
@@ -65,7 +77,8 @@ async def create_batch(
         raise InputError({"placements": ["must be a JSON list of placements"]})
     if len(items) > settings.max_batch:
         raise ApiError(
-            413, "too_many_placements",
+            413,
+            "too_many_placements",
             f"at most {settings.max_batch} placements in one request, got {len(items)}: "
             "split the list, or upload the book to POST /v1/audits",
         )

@@ -7,27 +7,35 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path as PathParam, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from api import web_form
 from api.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep, clean_user
-from api.service import loads, parameters_at, replay, rule_catalogue, stored
+from api.service import loads, replay, stored
+from engine.catalogue import parameters_at, rule_catalogue
 from engine.decision import dumps
 from engine.placement import EARLIEST_AS_AT, InputError
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 templates.env.filters.update(
-    humanise=web_form.humanise, money=web_form.money, field_label=web_form.field_label, figure_label=web_form.figure_label,
+    humanise=web_form.humanise,
+    money=web_form.money,
+    field_label=web_form.field_label,
+    figure_label=web_form.figure_label,
     show_parameter=web_form.show_parameter,
 )
 templates.env.globals.update(
-    sections=web_form.SECTIONS, outcomes=web_form.OUTCOMES, actions=web_form.ACTIONS,
-    show_figure=web_form.show_figure, approvers_of=web_form.approvers,
+    sections=web_form.SECTIONS,
+    outcomes=web_form.OUTCOMES,
+    actions=web_form.ACTIONS,
+    show_figure=web_form.show_figure,
+    approvers_of=web_form.approvers,
 )
 USER_COOKIE = "carerules_user"
 
@@ -38,8 +46,9 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
 
 @router.get("/")
 def form(request: Request) -> Response:
-    return _page(request, "form.html", values={"service": "care_home"}, errors={},
-                 user_name=request.cookies.get(USER_COOKIE, ""))
+    return _page(
+        request, "form.html", values={"service": "care_home"}, errors={}, user_name=request.cookies.get(USER_COOKIE, "")
+    )
 
 
 @router.post("/")
@@ -87,7 +96,9 @@ def show_replay(
 
 
 @router.get("/rules")
-def rules(request: Request, engine: EngineDep, clock: ClockDep, as_at: Annotated[Optional[str], Query()] = None) -> Response:
+def rules(
+    request: Request, engine: EngineDep, clock: ClockDep, as_at: Annotated[str | None, Query()] = None
+) -> Response:
     error = None
     when = clock().date()
     if as_at:
@@ -99,8 +110,14 @@ def rules(request: Request, engine: EngineDep, clock: ClockDep, as_at: Annotated
             error = f"{as_at!r} is not a date as YYYY-MM-DD."
     if error:
         return _page(request, "rules.html", status=422, error=error, as_at=as_at, catalogue=None, parameters=None)
-    return _page(request, "rules.html", error=None, as_at=when.isoformat(), catalogue=rule_catalogue(engine.book),
-                 parameters=loads_exact(parameters_at(engine.book, when)))
+    return _page(
+        request,
+        "rules.html",
+        error=None,
+        as_at=when.isoformat(),
+        catalogue=rule_catalogue(engine.book),
+        parameters=loads_exact(parameters_at(engine.book, when)),
+    )
 
 
 def loads_exact(data: dict[str, Any]) -> dict[str, Any]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,9 +18,15 @@ from sqlalchemy import create_engine, text
 from api.main import create_app
 from api.settings import Settings
 
-FIXED_NOW = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
-P_1001 = {"placement_id": "P-1001", "service": "care_home", "start_date": "2026-05-04", "age": 82,
-          "care_type": "nursing", "core_weekly_fee": "1040.00"}
+FIXED_NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+P_1001 = {
+    "placement_id": "P-1001",
+    "service": "care_home",
+    "start_date": "2026-05-04",
+    "age": 82,
+    "care_type": "nursing",
+    "core_weekly_fee": "1040.00",
+}
 
 
 def in_ci() -> bool:

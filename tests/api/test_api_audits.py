@@ -27,8 +27,7 @@ def test_audit_upload_gives_run_audits_results_and_kpis(client, tmp_path):
     rows = [{key: value for key, value in item.items()} for item in EXAMPLES]
     body = csv_book(rows)
     (tmp_path / "book.csv").write_bytes(body)
-    response = client.post("/v1/audits", files={"file": ("book.csv", body, "text/csv")},
-                           data={"as_at": "2026-08-01"})
+    response = client.post("/v1/audits", files={"file": ("book.csv", body, "text/csv")}, data={"as_at": "2026-08-01"})
     assert response.status_code == 200
     got = response.json(parse_float=Decimal)
     expected = run_audit(tmp_path / "book.csv", as_at=__import__("datetime").date(2026, 8, 1))
@@ -44,8 +43,9 @@ def test_audit_upload_gives_run_audits_results_and_kpis(client, tmp_path):
 
 
 def test_audit_results_can_be_limited(client):
-    response = client.post("/v1/audits", files={"file": ("book.csv", csv_book(EXAMPLES), "text/csv")},
-                           data={"results_limit": "2"})
+    response = client.post(
+        "/v1/audits", files={"file": ("book.csv", csv_book(EXAMPLES), "text/csv")}, data={"results_limit": "2"}
+    )
     body = response.json()
     assert len(body["results"]) == 2 and body["results_truncated"] is True and body["summary"]["rows"] == 7
 

@@ -10,9 +10,18 @@ import pytest
 
 from api.loadgen import local_server
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1280,2000", "--lang=en-GB"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,2000",
+    "--lang=en-GB",
+]
 
 
 @pytest.fixture
@@ -55,7 +64,9 @@ def test_broker_checks_a_care_home_placement_and_reads_outcome_approver_and_cita
     assert "Check a proposed placement" in browser.find_element(By.TAG_NAME, "h1").text
     # Every visible form control has a label a screen reader can announce.
     for control in browser.find_elements(By.CSS_SELECTOR, "input:not([type=radio]), select"):
-        assert browser.find_elements(By.CSS_SELECTOR, f"label[for='{control.get_attribute('id')}']"), control.get_attribute("id")
+        assert browser.find_elements(By.CSS_SELECTOR, f"label[for='{control.get_attribute('id')}']"), (
+            control.get_attribute("id")
+        )
 
     browser.find_element(By.ID, "placement_id").send_keys("WEB-1")
     browser.find_element(By.ID, "service-care_home").click()

@@ -46,8 +46,11 @@ def test_32_concurrent_clients_get_the_same_answers_as_one_by_one(tmp_path):
     for index in range(len(items)):
         assert at_once[index].status == one_by_one[index].status, index
         assert at_once[index].body == one_by_one[index].body, index
-    stored_ids = [int(reply.headers["location"].rsplit("/", 1)[1]) for reply in [*one_by_one.values(), *at_once.values()]
-                  if reply.status == 201]
+    stored_ids = [
+        int(reply.headers["location"].rsplit("/", 1)[1])
+        for reply in [*one_by_one.values(), *at_once.values()]
+        if reply.status == 201
+    ]
     assert len(set(stored_ids)) == len(stored_ids) == 2 * sum(1 for r in at_once.values() if r.status == 201)
     assert json.loads(count.body)[0]["id"] == max(stored_ids)
 

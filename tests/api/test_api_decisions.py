@@ -113,7 +113,7 @@ def test_oversized_bodies_are_refused_with_413_declared_or_streamed(sqlite_url):
 
         def chunks():
             for start in range(0, len(body), 500):
-                yield body[start:start + 500]
+                yield body[start : start + 500]
 
         streamed = small.post("/v1/decisions", content=chunks(), headers={"content-type": "application/json"})
         assert streamed.status_code == 413
@@ -162,7 +162,8 @@ def test_unknown_decision_and_route_give_404_in_the_error_shape(client):
 def test_rules_and_parameters_equal_the_cli(client):
     assert exact(client.get("/v1/rules").text) == cli_json("rules", "--json")
     assert exact(client.get("/v1/parameters?as_at=2026-05-04").text) == cli_json(
-        "parameters", "--as-at", "2026-05-04", "--json")
+        "parameters", "--as-at", "2026-05-04", "--json"
+    )
 
 
 def test_parameters_default_to_today_from_the_api_clock(client):
@@ -179,8 +180,12 @@ def test_openapi_documents_the_placement_with_the_engines_fields(client):
     placement = schema["components"]["schemas"]["PlacementIn"]
     assert set(placement["properties"]) == set(Placement.model_fields)
     assert placement["additionalProperties"] is False
-    assert schema["paths"]["/v1/decisions/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"][
-        "maxItems"] == 500
+    assert (
+        schema["paths"]["/v1/decisions/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+            "maxItems"
+        ]
+        == 500
+    )
 
 
 def changed_rules(tmp_path: Path) -> Path:
@@ -219,8 +224,14 @@ def test_replay_with_a_new_rulebook_shows_outcome_rules_figures_and_version(sqli
 def test_decision_log_on_sqlite_and_postgresql(database_url):
     """Migrations, store, read back, list and replay, on each database (PostgreSQL from .ci/run)."""
     with make_client(database_url) as first:
-        ids = [int(first.post("/v1/decisions", json=item, headers={"X-User": "log test"}).headers["location"]
-                   .rsplit("/", 1)[1]) for item in EXAMPLES]
+        ids = [
+            int(
+                first.post("/v1/decisions", json=item, headers={"X-User": "log test"})
+                .headers["location"]
+                .rsplit("/", 1)[1]
+            )
+            for item in EXAMPLES
+        ]
         batch = first.post("/v1/decisions/batch", json=EXAMPLES).json()
         assert len(set(ids + batch["decision_ids"])) == 2 * len(EXAMPLES)
     with make_client(database_url) as second:  # a restart: migrations are idempotent, records still there
