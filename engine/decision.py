@@ -201,6 +201,8 @@ def _band_text(name: str, band: Band | None) -> str:
         return ""
     if name == "band.care_cubed_note":
         return "; a Care Cubed costing is required" if band.care_cubed_required else ""
+    if name == "band.approver":
+        return band.approver.replace("_", " ")  # plain English in messages; the finding keeps the role's code
     return str(getattr(band, name.removeprefix("band.")))
 
 
