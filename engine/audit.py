@@ -26,8 +26,8 @@ from engine.money import to_pence
 from engine.placement import InputError
 from engine.rulebook import Rulebook, load_rulebook
 from engine.tabular import BookError, decimal_array, read_book, table_from_frame
-from engine.vector_evaluator import ACTIONS, FIGURES, VectorEvaluator, VectorResult, row_dates
-from engine.vocabulary import DERIVED, Kind
+from engine.vector_evaluator import FIGURES, VectorEvaluator, VectorResult, row_dates
+from engine.vocabulary import ACTIONS, DERIVED, Kind
 from engine.whatif import changed_parameters, load_overrides, with_overrides
 
 FIGURE_COLUMNS = (
@@ -76,7 +76,8 @@ class AuditResult:
 
     @property
     def rows(self) -> int:
-        return self.table.num_rows
+        rows: int = self.table.num_rows
+        return rows
 
     @property
     def error_rows(self) -> int:
@@ -85,7 +86,8 @@ class AuditResult:
     @property
     def frame(self) -> pd.DataFrame:
         """The results as a DataFrame (arrow-backed: money stays exact decimal)."""
-        return self.table.to_pandas(types_mapper=pd.ArrowDtype)
+        frame: pd.DataFrame = self.table.to_pandas(types_mapper=pd.ArrowDtype)
+        return frame
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready (Decimals; write with ``engine.decision.dumps``)."""
@@ -306,7 +308,7 @@ def whatif_summary(
 
     def above(result: VectorResult) -> np.ndarray:
         ch, sl = result.figures["over_benchmark_weekly"], result.figures["sl_over_reference_weekly"]
-        return np.where(ch.ok, np.maximum(ch.v, 0), 0) + np.where(sl.ok, np.maximum(sl.v, 0), 0)  # type: ignore[no-any-return]
+        return np.where(ch.ok, np.maximum(ch.v, 0), 0) + np.where(sl.ok, np.maximum(sl.v, 0), 0)
 
     above_before, above_after = above(before), above(after)
     transitions: dict[str, int] = {}
@@ -316,7 +318,10 @@ def whatif_summary(
     gross = after.figures["gross_weekly_cost"]
     rows = np.flatnonzero(outcome_changed)
     ids = [rule.id for rule in book.rules]
-    fired_text = lambda result, k: " ".join(i for i, hit in zip(ids, result.fired[k]) if hit)  # noqa: E731
+
+    def fired_text(result: VectorResult, k: int | np.integer[Any]) -> str:
+        return " ".join(i for i, hit in zip(ids, result.fired[k]) if hit)
+
     bench_before, bench_after = before.figures["benchmark_weekly"], after.figures["benchmark_weekly"]
     placement_id = parsed.placement_id.to_pylist() if parsed.placement_id is not None else [None] * parsed.n
     changes = pa.table(

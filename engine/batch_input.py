@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -105,7 +106,7 @@ def _certain(spec: FieldSpec) -> Callable[[str], Any]:
 
         return whole
     if spec.kind == "flag":
-        return model._flag  # type: ignore[no-any-return]
+        return model._flag
     if spec.kind == "day":
         return lambda text: day_number(model._day(text))
     if spec.kind == "enum":
@@ -126,6 +127,7 @@ def _low_cardinality(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarr
     encoded = pc.dictionary_encode(column).combine_chunks()
     check = _certain(spec)
     dtype = {"flag": np.bool_, "enum": np.int8}.get(spec.kind, np.int64)
+    table: npt.NDArray[Any]  # bool, int8 or int64 by kind
     table, good = np.zeros(len(encoded.dictionary) + 1, dtype=dtype), np.zeros(len(encoded.dictionary) + 1, bool)
     for code, text in enumerate(encoded.dictionary.to_pylist()):
         try:
@@ -217,7 +219,7 @@ def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray]) -> n
     doubt |= care_home & lot_given & care_type.ok & (residential_lot == nursing)
     doubt |= care_home & lot_given & given["dementia"] & (cols["dementia"].v != dementia_lot)
     doubt |= ~care_home & ~cols["sl_weekly_cost"].ok
-    return doubt  # type: ignore[no-any-return]
+    return doubt
 
 
 def row_dict(table: pa.Table, index: int) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from engine.batch_input import SPECS, parse_book, parse_row
 from engine.evaluate import Engine
 from engine.money import pounds
 from engine.placement import InputError
-from engine.vector_evaluator import ACTIONS, VectorEvaluator, VectorResult, row_dates
-from engine.vocabulary import DERIVED, Kind
+from engine.vector_evaluator import VectorEvaluator, VectorResult, row_dates
+from engine.vocabulary import ACTIONS, DERIVED, Kind
 
 Row = tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]]
 

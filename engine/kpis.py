@@ -19,11 +19,11 @@ from engine.batch_input import Col, ParsedBook, day_number
 from engine.money import pounds, round_half_up
 from engine.placement import LOTS
 from engine.rulebook import Rulebook
-from engine.vector_evaluator import ACTIONS, SEVERITY, VectorEvaluator, VectorResult
-from engine.vocabulary import ENUMS
+from engine.vector_evaluator import SEVERITY, VectorEvaluator, VectorResult
+from engine.vocabulary import ACTIONS, ENUMS
 
 PLAN = "Health and Care Delivery Plan 2026/27"
-TARGETS = {  # the Delivery Plan's KPI targets (SPEC §1, §9)
+TARGETS: dict[str, Decimal | int] = {  # the Delivery Plan's KPI targets (SPEC §1, §9)
     "below_median_share": Decimal(90),
     "isp_no_nhs_contribution": 0,
     "sl_within_reference_share": Decimal(95),
@@ -43,7 +43,7 @@ class Period:
         return Period(end - length, end)
 
     def mask(self, days: np.ndarray) -> np.ndarray:
-        return (days >= day_number(self.start)) & (days <= day_number(self.end))  # type: ignore[no-any-return]
+        return (days >= day_number(self.start)) & (days <= day_number(self.end))
 
 
 def default_period(end: date, start: date | None = None) -> Period:

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit_output import _show
 from engine.placement import LOTS
-from engine.vector_evaluator import ACTIONS
+from engine.vocabulary import ACTIONS
 
 if TYPE_CHECKING:
     from engine.audit import AuditResult

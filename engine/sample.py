@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -55,7 +56,8 @@ def _money(values: np.ndarray, ok: np.ndarray) -> pa.Array:
 
 
 def _text(values: np.ndarray, ok: np.ndarray) -> pa.Array:
-    return pa.array(np.where(ok, values.astype(str), None), pa.string())
+    # numpy's stubs do not take None as a scalar (at run time it gives an object array with nulls)
+    return pa.array(np.where(ok, values.astype(str), None), pa.string())  # type: ignore[call-overload]
 
 
 def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa.Table:
@@ -63,7 +65,10 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
     book = book or load_rulebook()
     rng = np.random.default_rng(seed)
     n = rows
-    yes = lambda p: rng.random(n) < p  # noqa: E731
+
+    def yes(p: float | npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        return rng.random(n) < p
+
     start = np.where(
         yes(0.35),
         rng.integers(day_number(FIRST_START), day_number(LAST_YEAR_END) + 1, n),
@@ -173,7 +178,7 @@ def _rate(book: Rulebook, evaluator: VectorEvaluator, name: str, start: np.ndarr
     """The rate in force at each start date, or the earliest one for dates before it (a realistic price)."""
     found = evaluator.param(name, start)
     earliest = next(v for v in book.parameters[name].values if v is not None)
-    return np.where(found.ok, found.v, earliest)  # type: ignore[no-any-return]
+    return np.where(found.ok, found.v, earliest)
 
 
 def _spoil(table: pa.Table, rng: np.random.Generator) -> pa.Table:

@@ -94,7 +94,7 @@ def _read_csv(path: Path) -> pa.Table:
             header_line = handle.readline().decode("utf-8-sig").strip()
         if not header_line:
             raise BookError(f"{path}: the first line is empty: expected a header row of column names")
-        header = next(
+        header: dict[str, Any] = next(
             iter(
                 pa_csv.read_csv(
                     pa.py_buffer(header_line.encode() + b"\n"),

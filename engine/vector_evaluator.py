@@ -34,8 +34,8 @@ def _null(n: int, dtype: Any = np.int64) -> Col:
 
 def _div_half_up(numerator: np.ndarray, denominator: np.ndarray | int) -> np.ndarray:
     """numerator / denominator (denominator > 0) rounded half away from zero, as Decimal ROUND_HALF_UP."""
-    magnitude = (2 * np.abs(numerator) + denominator) // (2 * np.asarray(denominator))
-    return np.where(numerator < 0, -magnitude, magnitude)  # type: ignore[no-any-return]
+    magnitude: np.ndarray = (2 * np.abs(numerator) + denominator) // (2 * np.asarray(denominator))
+    return np.where(numerator < 0, -magnitude, magnitude)
 
 
 @dataclass
@@ -65,7 +65,7 @@ class VectorEvaluator:
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
         """Per row, the index of the parameter's value in force (or -1: none yet); shared by equal date lists."""
         if self._index_cache is None:
-            return np.searchsorted(self._dates[name], as_at, side="right") - 1  # type: ignore[no-any-return]
+            return np.searchsorted(self._dates[name], as_at, side="right") - 1
         key = (id(as_at), self._dates[name].tobytes())
         if key not in self._index_cache:
             self._index_cache[key] = np.searchsorted(self._dates[name], as_at, side="right") - 1
@@ -100,9 +100,9 @@ class VectorEvaluator:
         )
         v["care_type"] = Col(care_code.astype(np.int8), care_home.copy(), c["care_type"].cats)
         derived_lot = np.zeros(n, np.int64)
-        for (care, dementia), lot in LOTS.items():
+        for (care, dementia), number in LOTS.items():
             pick = np.where(c["care_type"].ok, c["care_type"].v, residential_code) == ENUMS["care_type"].index(care)
-            derived_lot[pick & (c["dementia"].v == dementia)] = lot
+            derived_lot[pick & (c["dementia"].v == dementia)] = number
         lot = np.where(lot_given, c["lot"].v, derived_lot)
         v["lot"] = Col(lot, care_home.copy())
         is_nursing = care_code == nursing_code
@@ -256,7 +256,8 @@ class VectorEvaluator:
             right = cats.index(right) if right in cats else -1  # compare codes: a name not listed matches nothing
         elif cats is not None or right_cats is not None:
             left, right = self._names(left, cats), self._names(right, right_cats)
-        return _CMP[cond.op](left, right) & left_ok & right_ok  # type: ignore[no-any-return]
+        hit: np.ndarray = _CMP[cond.op](left, right) & left_ok & right_ok
+        return hit
 
     @staticmethod
     def _names(values: Any, cats: tuple[Any, ...] | None) -> Any:
@@ -308,4 +309,4 @@ def row_dates(book: ParsedBook, override: Any = None) -> np.ndarray:
     """Each row's as-at day: the override for every row, else its ``as_at``, else its start date."""
     if override is not None:
         return np.full(book.n, day_number(override), np.int64)
-    return np.where(book.cols["as_at"].ok, book.cols["as_at"].v, book.cols["start_date"].v)  # type: ignore[no-any-return]
+    return np.where(book.cols["as_at"].ok, book.cols["as_at"].v, book.cols["start_date"].v)
