@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Set up, then run every test: unit, worked cases, property tests.
+# Set up, then run every check: lint (ruff), types (mypy, strict on engine/), and all tests
+# (worked cases, unit, property, soak, API, decision log, browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+.venv/bin/ruff check engine api tests cases scripts
+.venv/bin/ruff format --check engine api tests cases scripts
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
