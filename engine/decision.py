@@ -139,7 +139,7 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
         as_at=derived.as_at,
         rulebook_version=book.version,
         outcome=outcome,
-        figures={name: _as_number(values.get(name), DERIVED[name]) for name in derived.figures},
+        figures={name: _FIGURE[name](values.get(name)) for name in derived.figures},
         findings=tuple(findings),
         parameters=tuple(
             _parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())
@@ -168,11 +168,12 @@ def render(rule: Rule, derived: Derived, book: Rulebook) -> str:
     key = ("template", rule.id)
     if key not in book.cache:
         parts = PLACEHOLDER.split(rule.message)  # literal, name, literal, name, ..., literal
-        book.cache[key] = (parts[0::2], [(name, _text_kind(name, book)) for name in parts[1::2]])
-    literals, names = book.cache[key]
-    out = [literals[0]]
-    for (name, kind), literal in zip(names, literals[1:]):
-        out.append(_text(name, kind, derived))
+        writers = [(name, _TEXT.get(_text_kind(name, book), str)) for name in parts[1::2]]
+        book.cache[key] = (parts[0], list(zip(writers, parts[2::2])))
+    first, rest = book.cache[key]
+    out = [first]
+    for (name, write), literal in rest:
+        out.append(_text(name, write, derived))
         out.append(literal)
     return "".join(out)
 
@@ -185,15 +186,13 @@ def _text_kind(name: str, book: Rulebook) -> Kind:
     return FIELDS.get(name) or DERIVED.get(name) or Kind.ENUM
 
 
-def _text(name: str, kind: Kind, derived: Derived) -> str:
+def _text(name: str, write: Callable[[Any], str], derived: Derived) -> str:
     if name.startswith("band."):
         return _band_text(name, derived.band)
     if name == "as_at":
         return derived.as_at.isoformat()
     value = derived.values.get(name)
-    if value is None:
-        return "not recorded"
-    return _TEXT.get(kind, str)(value)
+    return "not recorded" if value is None else write(value)
 
 
 def _band_text(name: str, band: Band | None) -> str:
@@ -224,6 +223,16 @@ def _as_number(value: Any, kind: Kind) -> Any:
     if value is None or kind not in _NUMBER_OF:
         return value
     return _NUMBER_OF[kind](value)
+
+
+def _figure_writer(kind: Kind) -> Callable[[Any], Any]:
+    number = _NUMBER_OF.get(kind)
+    if number is None:
+        return lambda value: value
+    return lambda value: None if value is None else number(value)
+
+
+_FIGURE = {name: _figure_writer(kind) for name, kind in DERIVED.items()}  # looked up by name: no Enum hashing
 
 
 def show_value(value: Any, kind: Kind, as_number: bool) -> Any:

@@ -31,6 +31,7 @@ from engine.rulebook import Module, Rulebook
 
 _LOCK = threading.Lock()
 _SESSION = "evaluation"
+_HEAD = f'"id":"placement","sid":"{_SESSION}"'
 _RULES_OK = 0
 _OPS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _ARITH = {"+": "$add", "-": "$sub", "*": "$mul"}
@@ -97,10 +98,10 @@ class DurableEvaluator:
                 )
                 self._compiled[key] = {module: host.get_ruleset(names[module])._handle for module in definitions}
         self._handles = self._compiled[key]
-        # a fact carries only what its module's rules test, under durable-safe keys
+        # a fact carries only what its module's rules test, under durable-safe keys, written straight to JSON
         self._posted = {
             module.name: tuple(
-                (name, fact_key(name))
+                (name, f'"{fact_key(name)}":')
                 for name in sorted(set().union(*(conditions.names_in(rule.condition) for rule in module.rules)))
             )
             for module in book.modules
@@ -111,12 +112,12 @@ class DurableEvaluator:
         fired: set[str] = set()
         for module in modules:
             if module.name in self._handles:
-                fact = {"id": "placement", "sid": _SESSION}
+                parts = [_HEAD]
                 for name, key in self._posted[module.name]:
                     value = values.get(name)
                     if value is not None:
-                        fact[key] = value
-                text = json.dumps(fact)
+                        parts.append(key + _json_scalar(value))
+                text = "{" + ",".join(parts) + "}"
                 with _LOCK:
                     fired.update(self._run(self._handles[module.name], text))
         return fired
@@ -134,6 +135,19 @@ class DurableEvaluator:
             if code == _RULES_OK:
                 _drain(handle, state, [])
         return fired
+
+
+def _json_scalar(value: Any) -> str:
+    """A fact value as JSON: booleans, integers (pence, hundredths, counts) and enum names; nothing else is posted."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    raise TypeError(f"durable_rules facts take booleans, integers and text, not {type(value).__name__}")
 
 
 def _drain(handle: int, state: int, fired: list[str]) -> None:
