@@ -180,7 +180,11 @@ def parse_book(table: pa.Table) -> ParsedBook:
         else:  # text: placement_id and provider
             lengths = pc.fill_null(pc.utf8_length(table.column(name)), 0).to_numpy()
             given = np.asarray(pc.is_valid(table.column(name)))
-            sure = ~given | (lengths >= 1) & (lengths <= 64) if name == "placement_id" else np.ones(n, bool)
+            sure = np.ones(n, bool)
+            if name == "placement_id":  # as the model: 1-64 characters, no control characters
+                control = pc.match_substring_regex(table.column(name), r"[\x00-\x1f\x7f]")
+                clean = ~pc.fill_null(control, False).to_numpy(zero_copy_only=False)
+                sure = ~given | ((lengths >= 1) & (lengths <= 64) & clean)
             values = np.zeros(n, np.int8)
         uncertain |= ~sure
         given_of[name] = given & sure

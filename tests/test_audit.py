@@ -214,3 +214,14 @@ def test_sample_command_is_seeded(tmp_path: Path) -> None:
     assert runner.invoke(app, ["sample", "--rows", "50", "--seed", "3", "--out", str(second)]).exit_code == 0
     assert first.read_bytes() == second.read_bytes()
     assert read_book(first).num_rows == 50
+
+
+@pytest.mark.parametrize("engine", ["vector", "durable"])
+def test_a_placement_id_with_a_control_character_is_an_error_row_in_either_engine(engine):
+    rows = [
+        {"placement_id": "A\tB", **RESIDENTIAL, "start_date": "2026-06-01", "core_weekly_fee": "900.00"},
+        {"placement_id": "OK", **RESIDENTIAL, "start_date": "2026-06-01", "core_weekly_fee": "900.00"},
+    ]
+    frame = run_audit(table_from_records(rows), engine=engine).frame
+    assert frame["errors"][0] == "placement_id: must not contain control characters (NUL, tab, new line)"
+    assert frame["outcome"][1] == "proceed"
