@@ -6,5 +6,4 @@ cd "$(dirname "$0")/.."
 .venv/bin/carerules audit examples/sample_placements.csv --out out/
 # Finally serve the brokerage web page and the HTTP API on this machine (Ctrl-C stops it).
 PORT=${CARERULES_PORT:-8000}
-echo "carerules: open http://127.0.0.1:${PORT}/ for the brokerage web page (API docs: http://127.0.0.1:${PORT}/docs)"
 exec .venv/bin/carerules serve --host 127.0.0.1 --port "$PORT"
