@@ -235,13 +235,6 @@ def _figure_writer(kind: Kind) -> Callable[[Any], Any]:
 _FIGURE = {name: _figure_writer(kind) for name, kind in DERIVED.items()}  # looked up by name: no Enum hashing
 
 
-def show_value(value: Any, kind: Kind, as_number: bool) -> Any:
-    """A value for output: pounds as Decimal (2 dp) in figures and JSON, or text (£1,040.00, 4.52%) in messages."""
-    if as_number:
-        return _as_number(value, kind)
-    return None if value is None else _TEXT.get(kind, str)(value)
-
-
 def parameter_value(parameter: Parameter, value: Any) -> Any:
     kind = UNIT_KINDS[parameter.unit]
     if kind is Kind.TABLE and value is not None:

@@ -124,6 +124,7 @@ def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict
     comparable = v["comparable_weekly"].v
     below = assessed & (comparable <= benchmark.v)
     over = np.where(assessed, np.maximum(comparable - benchmark.v, 0), 0)
+    value = _percent(int(below.sum()), int(assessed.sum()))
     return {
         "id": "below_median_share" + ("" if scope == "all Lots" else "_lot_" + scope.split()[-1]),
         "name": f"New care homes at or below the median, {scope}",
@@ -133,8 +134,8 @@ def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict
         "its Lot. Placements with no median in force at their start date are counted apart.",
         "source": f"{PLAN}, Care homes KPI (target 90% overall and within each of Lots 1, 2, 6 and 7)",
         "target": "at least 90%",
-        "target_met": _met(_percent(int(below.sum()), int(assessed.sum())), TARGETS["below_median_share"], ">="),
-        "value": _percent(int(below.sum()), int(assessed.sum())),
+        "target_met": _met(value, TARGETS["below_median_share"], ">="),
+        "value": value,
         "unit": "percent",
         "counts": {
             "new_placements": int(population.sum()),

@@ -35,10 +35,6 @@ class Reference:
     def text(self) -> str:
         return "; ".join(part for part in (self.title, self.section, self.url) if part)
 
-    @property
-    def is_illustrative(self) -> bool:
-        return "illustrative" in self.text.lower()
-
 
 @dataclass(frozen=True)
 class Band:
