@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from api.loadgen import drive, local_server, request_bytes
-from engine.bench import EXAMPLES, machine
+from engine.bench.decisions import EXAMPLES, machine
 
 
 def api_benchmark(

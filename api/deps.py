@@ -14,8 +14,8 @@ from fastapi import Depends, Header, Query, Request
 from api.db import DecisionLog
 from api.service import Clock, Decider
 from api.settings import Settings
-from engine.evaluate import Engine
-from engine.placement import EARLIEST_AS_AT, InputError
+from engine.evaluate.engine import Engine
+from engine.validate.placement import EARLIEST_AS_AT, InputError
 
 USER_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 

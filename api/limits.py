@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from engine.decision import dumps
+from engine.explain.decision import dumps
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

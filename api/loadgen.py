@@ -60,7 +60,7 @@ def local_server(
     command = [
         sys.executable,
         "-c",
-        "from engine.cli import app; app()",
+        "from engine.cli.main import app; app()",
         "serve",
         "--host",
         "127.0.0.1",

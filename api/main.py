@@ -25,9 +25,9 @@ from api.routes import audits, catalogue, decisions, web
 from api.schemas import PlacementIn
 from api.service import Clock, Decider
 from api.settings import Settings
-from engine.evaluate import Engine
-from engine.placement import InputError
-from engine.rulebook import load_rulebook
+from engine.evaluate.engine import Engine
+from engine.rulebook.loader import load_rulebook
+from engine.validate.placement import InputError
 
 
 def utc_now() -> datetime:

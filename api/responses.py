@@ -10,8 +10,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
-from engine.decision import dumps
-from engine.placement import InputError
+from engine.explain.decision import dumps
+from engine.validate.placement import InputError
 
 CODES = {
     400: "bad_request",

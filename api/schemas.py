@@ -1,6 +1,6 @@
 """Request and response schemas of the HTTP API, for its OpenAPI document.
 
-The engine (``engine.placement``) stays the one authority on what a valid placement is, so the API parses the
+The engine (``engine.validate.placement``) stays the one authority on what a valid placement is, so the API parses the
 raw JSON with it and gives the same messages as the CLI; ``PlacementIn`` describes the same fields for the
 docs and for clients (a test keeps its field names equal to the engine's).
 """

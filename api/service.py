@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from api.db import DecisionRecord, LogWriter, NewRecord
-from engine.decision import Decision, dumps
-from engine.evaluate import Engine
-from engine.placement import InputError
+from engine.evaluate.engine import Engine
+from engine.explain.decision import Decision, dumps
+from engine.validate.placement import InputError
 
 Clock = Callable[[], datetime]
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.rulebook import DEFAULT_RULES_DIR
+from engine.rulebook.loader import DEFAULT_RULES_DIR
 
 DEFAULT_DATABASE_URL = "sqlite:///carerules-decisions.db"  # relative to the working directory
 

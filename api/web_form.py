@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.vocabulary import DERIVED, Kind
+from engine.rulebook.vocabulary import DERIVED, Kind
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.evaluate import default_engine
-from engine.placement import InputError
+from engine.evaluate.engine import default_engine
+from engine.validate.placement import InputError
 
 CASE_KEYS = {"name", "source", "input", "expect"}
 OPTIONAL_CASE_KEYS = {"as_at"}

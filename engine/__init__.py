@@ -1,10 +1,10 @@
 """carerules engine: dated, cited care-placement rules evaluated per placement."""
 
-from engine.decision import Decision, Finding, ParameterRead
-from engine.evaluate import Engine, decide, default_engine
-from engine.placement import InputError, Placement, parse_placement
-from engine.rulebook import Rulebook, load_rulebook
-from engine.strict_yaml import RulebookError
+from engine.evaluate.engine import Engine, decide, default_engine
+from engine.explain.decision import Decision, Finding, ParameterRead
+from engine.rulebook.loader import Rulebook, load_rulebook
+from engine.rulebook.strict_yaml import RulebookError
+from engine.validate.placement import InputError, Placement, parse_placement
 
 __all__ = [
     "Decision",

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.audit import run_audit, write_outputs
-from engine.audit_output import write_excel
-from engine.cli import app
-from engine.tabular import BookError, read_book, table_from_records
+from engine.audit.output import write_excel, write_outputs
+from engine.audit.read import BookError, read_book, table_from_records
+from engine.audit.run import run_audit
+from engine.cli.main import app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "sample_placements.csv"

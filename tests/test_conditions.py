@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from engine import conditions
-from engine.conditions import All, Cmp, ConditionError, Const, Ref
-from engine.durable_evaluator import DurableEvaluator
-from engine.rulebook import Module, Reference, Rule, Rulebook
-from engine.vocabulary import Kind
+from engine.evaluate.durable import DurableEvaluator
+from engine.rulebook import conditions
+from engine.rulebook.conditions import All, Cmp, ConditionError, Const, Ref
+from engine.rulebook.loader import Module, Reference, Rule, Rulebook
+from engine.rulebook.vocabulary import Kind
 
 VOCABULARY = {
     "fee": Kind.MONEY,

@@ -7,7 +7,7 @@ import random
 from decimal import Decimal
 
 from engine import Engine
-from engine.decision import dumps
+from engine.explain.decision import dumps
 from tests.test_durable_soak import random_placement
 
 

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.equivalence import compare_engines
-from engine.evaluate import default_engine
-from engine.rulebook import DEFAULT_RULES_DIR
-from engine.sample import sample_book
-from engine.tabular import read_book, table_from_records
+from engine.audit.read import read_book, table_from_records
+from engine.audit.sample import sample_book
+from engine.evaluate.engine import default_engine
+from engine.evaluate.equivalence import compare_engines
+from engine.rulebook.loader import DEFAULT_RULES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = default_engine(DEFAULT_RULES_DIR)
@@ -169,7 +169,7 @@ def test_both_evaluators_agree_on_5000_generated_rows_as_at_a_date() -> None:
 
 def test_a_difference_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     """The comparison can fail: shift one Lot median in the vector evaluator only."""
-    from engine import vector_evaluator
+    from engine.evaluate import vector as vector_evaluator
 
     original = vector_evaluator.VectorEvaluator.param
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluate import Engine
-from engine.rulebook import DEFAULT_RULES_DIR, load_rulebook
+from engine.evaluate.engine import Engine
+from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 
 LOT_6 = Path("parameters/care_homes/benchmark/lot_6.yaml")
 NURSING = {

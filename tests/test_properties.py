@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine.decision import SEVERITY
-from engine.evaluate import default_engine
+from engine.evaluate.engine import default_engine
+from engine.explain.decision import SEVERITY
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluate import Engine
-from engine.rulebook import DEFAULT_RULES_DIR, load_rulebook
-from engine.strict_yaml import RulebookError
+from engine.evaluate.engine import Engine
+from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.strict_yaml import RulebookError
 
 LOT_1 = Path("parameters/care_homes/benchmark/lot_1.yaml")
 BANDS = Path("parameters/care_homes/approval_bands.yaml")

@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
-from engine.audit import BookError, run_audit
-from engine.placement import EARLIEST_AS_AT, InputError
+from engine.audit.run import BookError, run_audit
+from engine.validate.placement import EARLIEST_AS_AT, InputError
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 SUFFIXES = (".csv", ".xlsx", ".xlsm")

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.deps import AsAtQuery, ClockDep, EngineDep, LogDep
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import ErrorOut, HealthOut, ParametersOut, RulesOut
-from engine.catalogue import parameters_at, rule_catalogue
+from engine.explain.catalogue import parameters_at, rule_catalogue
 
 router = APIRouter(tags=["rules"])
 

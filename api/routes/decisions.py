@@ -23,7 +23,7 @@ from api.deps import (
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import BatchOut, DecisionOut, ErrorOut, ReplayOut, StoredDecisionOut
 from api.service import Decider, Logged, parse_json, replay, stored
-from engine.placement import InputError
+from engine.validate.placement import InputError
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 

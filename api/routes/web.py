@@ -17,9 +17,9 @@ from starlette.responses import RedirectResponse, Response
 from api import web_form
 from api.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep, clean_user
 from api.service import loads, replay, stored
-from engine.catalogue import parameters_at, rule_catalogue
-from engine.decision import dumps
-from engine.placement import EARLIEST_AS_AT, InputError
+from engine.explain.catalogue import parameters_at, rule_catalogue
+from engine.explain.decision import dumps
+from engine.validate.placement import EARLIEST_AS_AT, InputError
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 from conftest import make_client
 
-from engine.audit import run_audit
-from engine.decision import dumps
-from engine.evaluate import default_engine
+from engine.audit.run import run_audit
+from engine.evaluate.engine import default_engine
+from engine.explain.decision import dumps
 
 EXAMPLES = json.loads((Path(__file__).resolve().parents[2] / "examples" / "placements.json").read_text())
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import FIXED_NOW, P_1001, make_client
 from typer.testing import CliRunner
 
-from engine.cli import app as cli
-from engine.placement import Placement
-from engine.rulebook import DEFAULT_RULES_DIR
+from engine.cli.main import app as cli
+from engine.rulebook.loader import DEFAULT_RULES_DIR
+from engine.validate.placement import Placement
 
 EXAMPLES = json.loads((Path(__file__).resolve().parents[2] / "examples" / "placements.json").read_text())
 

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from engine.batch_input import SPECS, parse_book, parse_row
-from engine.evaluate import Engine
+from engine.evaluate.engine import Engine
+from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.money import pounds
-from engine.placement import InputError
-from engine.vector_evaluator import VectorEvaluator, VectorResult, row_dates
-from engine.vocabulary import ACTIONS, DERIVED, Kind
+from engine.rulebook.vocabulary import ACTIONS, DERIVED, Kind
+from engine.validate.batch import SPECS, parse_book, parse_row
+from engine.validate.placement import InputError
 
 Row = tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]]
 

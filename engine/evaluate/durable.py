@@ -26,8 +26,8 @@ from typing import Any
 import durable.engine as durable_engine
 import durable_rules_engine as _rules  # the C engine under durable.engine
 
-from engine import conditions
-from engine.rulebook import Module, Rulebook
+from engine.rulebook import conditions
+from engine.rulebook.loader import Module, Rulebook
 
 _LOCK = threading.Lock()
 _SESSION = "evaluation"

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.batch_input import Col, ParsedBook, day_number
+from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
 from engine.money import pounds, round_half_up
-from engine.placement import LOTS
-from engine.rulebook import Rulebook
-from engine.vector_evaluator import SEVERITY, VectorEvaluator, VectorResult
-from engine.vocabulary import ACTIONS, ENUMS
+from engine.rulebook.loader import Rulebook
+from engine.rulebook.vocabulary import ACTIONS, ENUMS
+from engine.validate.batch import Col, ParsedBook, day_number
+from engine.validate.placement import LOTS
 
 PLAN = "Health and Care Delivery Plan 2026/27"
 TARGETS: dict[str, Decimal | int] = {  # the Delivery Plan's KPI targets (SPEC §1, §9)

@@ -3,17 +3,17 @@ readable KPI table printed on the console."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from engine.decision import dumps
+from engine.audit.show import show
+from engine.explain.decision import dumps
 
 if TYPE_CHECKING:
-    from engine.audit import AuditResult
+    from engine.audit.run import AuditResult
 
 EXCEL_ROWS = 50_000  # larger books get CSV only unless Excel is asked for (openpyxl writes ~20k rows/s)
 EXCEL_MAX_ROWS = 1_048_575  # Excel's own limit, less the header
@@ -44,7 +44,11 @@ def write_excel(table: pa.Table, path: Path, sheet: str = "results") -> None:
     workbook.save(path)
 
 
-def write_all(audit: AuditResult, out: Path, excel: bool | None, report: bool) -> dict[str, Path]:
+def write_outputs(
+    audit: AuditResult, out_dir: Path | str, excel: bool | None = None, report: bool = True
+) -> dict[str, Path]:
+    """results.csv, results.xlsx (books up to EXCEL_ROWS rows unless asked), kpis.json, report.html."""
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"results_csv": out / "results.csv", "kpis_json": out / "kpis.json"}
     write_csv(audit.table, paths["results_csv"])
@@ -64,21 +68,11 @@ def write_all(audit: AuditResult, out: Path, excel: bool | None, report: bool) -
         write_csv(audit.whatif_changes, paths["whatif_csv"])
     paths["kpis_json"].write_text(dumps(audit.summary()) + "\n", encoding="utf-8")
     if report:
-        from engine.report import render_report
+        from engine.audit.report import render_report
 
         paths["report_html"] = out / "report.html"
         paths["report_html"].write_text(render_report(audit), encoding="utf-8")
     return paths
-
-
-def _show(value: Any, unit: str | None = None) -> str:
-    if value is None:
-        return "–"
-    if unit == "percent":
-        return f"{value}%"
-    if isinstance(value, Decimal):
-        return f"{'-' if value < 0 else ''}£{abs(value):,.2f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def kpi_lines(summary: dict[str, Any]) -> list[str]:
@@ -94,9 +88,9 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
     lines += [header, "-" * len(header)]
     for kpi in summary["kpis"]:
         met = {True: "yes", False: "NO", None: "–"}[kpi["target_met"]]
-        counts = ", ".join(f"{k.replace('_', ' ')} {_show(v)}" for k, v in kpi["counts"].items())
-        money = ", ".join(f"{k.replace('_', ' ')} {_show(v)}" for k, v in kpi["pounds_weekly"].items())
-        lines.append(f"{kpi['name']:<48} {_show(kpi['value'], kpi['unit']):>12}  {kpi['target'] or '–':<31} {met:<4}")
+        counts = ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in kpi["counts"].items())
+        money = ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in kpi["pounds_weekly"].items())
+        lines.append(f"{kpi['name']:<48} {show(kpi['value'], kpi['unit']):>12}  {kpi['target'] or '–':<31} {met:<4}")
         lines.append(f"    {counts}")
         lines.append(f"    £ a week: {money}")
     outcomes = summary["breakdowns"]["outcomes"]
@@ -115,5 +109,5 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
             f"{whatif['placements_outcome_changed']:,} placements change outcome",
         ]
         lines += [f"  {k}: {v:,}" for k, v in whatif["transitions"].items()]
-        lines += [f"  {k.replace('_', ' ')}: {_show(v)}" for k, v in whatif["pounds_weekly"].items()]
+        lines += [f"  {k.replace('_', ' ')}: {show(v)}" for k, v in whatif["pounds_weekly"].items()]
     return lines

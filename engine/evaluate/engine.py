@@ -7,11 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.decision import Decision, build_decision
-from engine.derive import derive
-from engine.durable_evaluator import DurableEvaluator
-from engine.placement import EARLIEST_AS_AT, InputError, Placement, parse_placement
-from engine.rulebook import DEFAULT_RULES_DIR, Rulebook, load_rulebook
+from engine.evaluate.derive import derive
+from engine.evaluate.durable import DurableEvaluator
+from engine.explain.decision import Decision, build_decision
+from engine.rulebook.loader import DEFAULT_RULES_DIR, Rulebook, load_rulebook
+from engine.validate.placement import EARLIEST_AS_AT, InputError, Placement, parse_placement
 
 
 class Engine:

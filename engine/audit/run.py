@@ -1,8 +1,8 @@
 """Batch audits (SPEC §9): every row of a placement book gets an outcome, reason codes, key figures or its
 input errors, in input order; the KPIs are computed; what-if runs list the placements whose outcome changes.
 
-``run_audit`` is the library function (the CLI and the API call it); ``write_outputs`` writes the results
-CSV/Excel, the KPIs as JSON and the HTML report.
+``run_audit`` is the library function (the CLI and the API call it); ``engine.audit.output.write_outputs``
+writes the results CSV/Excel, the KPIs as JSON and the HTML report.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.batch_input import SPECS, Col, ParsedBook, parse_book, parse_row
-from engine.evaluate import Engine
-from engine.kpis import Period, compute_kpis, default_period
+from engine.audit.kpis import compute_kpis, default_period
+from engine.audit.read import BookError, decimal_array, read_book, table_from_frame
+from engine.evaluate.engine import Engine
+from engine.evaluate.vector import FIGURES, VectorEvaluator, VectorResult, row_dates
 from engine.money import to_pence
-from engine.placement import InputError
-from engine.rulebook import Rulebook, load_rulebook
-from engine.tabular import BookError, decimal_array, read_book, table_from_frame
-from engine.vector_evaluator import FIGURES, VectorEvaluator, VectorResult, row_dates
-from engine.vocabulary import ACTIONS, DERIVED, Kind
-from engine.whatif import changed_parameters, load_overrides, with_overrides
+from engine.rulebook.loader import Rulebook, load_rulebook
+from engine.rulebook.vocabulary import ACTIONS, DERIVED, Kind
+from engine.rulebook.whatif import changed_parameters, load_overrides, with_overrides
+from engine.validate.batch import SPECS, Col, ParsedBook, parse_book, parse_row
+from engine.validate.placement import InputError
 
 FIGURE_COLUMNS = (
     "lot",
@@ -53,7 +53,7 @@ OUTPUT_NAMES = {
 }
 RESULT_COLUMNS = ("row", "as_at_used", "outcome", "rule_ids", "approvers", *OUTPUT_NAMES.values(), "errors")
 Progress = Callable[[str, int, int], None]
-__all__ = ["AuditResult", "BookError", "run_audit", "write_outputs"]
+__all__ = ["AuditResult", "BookError", "run_audit"]
 
 
 @dataclass
@@ -299,8 +299,8 @@ def whatif_summary(
     base: Rulebook, book: Rulebook, parsed: ParsedBook, before: VectorResult, after: VectorResult
 ) -> tuple[dict[str, Any], pa.Table]:
     """Placements whose outcome changes, and the £ a week above the medians / reference rates before and after."""
-    from engine.decision import parameter_value
-    from engine.kpis import _gbp
+    from engine.audit.kpis import _gbp
+    from engine.explain.decision import parameter_value
 
     valid = parsed.valid
     changed = valid & ((before.outcome != after.outcome) | (before.fired != after.fired).any(axis=1))
@@ -364,17 +364,3 @@ def whatif_summary(
         },
     }
     return summary, changes
-
-
-def write_outputs(
-    audit: AuditResult, out_dir: Path | str, excel: bool | None = None, report: bool = True
-) -> dict[str, Path]:
-    """results.csv, results.xlsx (books up to EXCEL_ROWS rows unless asked), kpis.json, report.html."""
-    from engine.audit_output import write_all
-
-    return write_all(audit, Path(out_dir), excel, report)
-
-
-def period_of(audit: AuditResult) -> Period:
-    period = audit.kpis["period"]
-    return Period(period["start"], period["end"])

@@ -16,9 +16,9 @@ from datetime import date
 from pathlib import Path
 
 from engine.money import MoneyError
-from engine.rulebook import engine_value, load_rulebook
-from engine.strict_yaml import RulebookError
-from engine.vocabulary import Kind
+from engine.rulebook.loader import engine_value, load_rulebook
+from engine.rulebook.strict_yaml import RulebookError
+from engine.rulebook.vocabulary import Kind
 
 COLUMNS = ("parameter", "effective_from", "value")
 

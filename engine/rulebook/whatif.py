@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.money import MoneyError
-from engine.rulebook import Parameter, Rulebook, engine_value
-from engine.strict_yaml import Node, RulebookError, load_yaml
+from engine.rulebook.loader import Parameter, Rulebook, engine_value
+from engine.rulebook.strict_yaml import Node, RulebookError, load_yaml
 
 
 def load_overrides(path: Path | str) -> dict[str, dict[date, Any]]:

@@ -10,10 +10,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from engine.derive import Derived
+from engine.evaluate.derive import Derived
 from engine.money import pounds, show_pounds
-from engine.rulebook import PLACEHOLDER, Band, Parameter, Rule, Rulebook
-from engine.vocabulary import ACTIONS, DERIVED, FIELDS, UNIT_KINDS, Kind
+from engine.rulebook.loader import PLACEHOLDER, Band, Parameter, Rule, Rulebook
+from engine.rulebook.vocabulary import ACTIONS, DERIVED, FIELDS, UNIT_KINDS, Kind
 
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]

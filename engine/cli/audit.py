@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.decision import dumps
-from engine.rulebook import DEFAULT_RULES_DIR
-from engine.strict_yaml import RulebookError
+from engine.explain.decision import dumps
+from engine.rulebook.loader import DEFAULT_RULES_DIR
+from engine.rulebook.strict_yaml import RulebookError
 
 PROGRESS_BYTES = 2_000_000  # show a progress bar for books larger than this (about 10,000 rows)
 
@@ -99,10 +99,10 @@ def audit_command(
     rules: Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")] = DEFAULT_RULES_DIR,
 ) -> None:
     """Audit a placement book: outcome and reason codes per row, KPIs, HTML report; what-if with --parameters."""
-    from engine.audit import run_audit, write_outputs
-    from engine.audit_output import kpi_lines
-    from engine.rulebook import load_rulebook
-    from engine.tabular import BookError
+    from engine.audit.output import kpi_lines, write_outputs
+    from engine.audit.read import BookError
+    from engine.audit.run import run_audit
+    from engine.rulebook.loader import load_rulebook
 
     when, first = _date("--as-at", as_at), _date("--period-start", period_start)
     if engine not in ("vector", "durable"):
@@ -145,9 +145,9 @@ def audit_command(
 
 
 def _check_engines(file: Path, book: Any, when: date | None) -> None:
-    from engine.equivalence import compare_engines
-    from engine.evaluate import Engine
-    from engine.tabular import BookError, read_book
+    from engine.audit.read import BookError, read_book
+    from engine.evaluate.engine import Engine
+    from engine.evaluate.equivalence import compare_engines
 
     try:
         table = read_book(file)
@@ -178,8 +178,8 @@ def sample_command(
     ] = None,
 ) -> None:
     """A synthetic placement book (no personal data) with realistic prices and a few bad rows."""
-    from engine.audit_output import write_csv, write_excel
-    from engine.sample import sample_book
+    from engine.audit.output import write_csv, write_excel
+    from engine.audit.sample import sample_book
 
     table = sample_book(rows, seed)
     if out is None:
@@ -201,7 +201,7 @@ def bench_audit_command(
 ) -> None:
     """Batch audit end to end (read CSV, validate, evaluate, reason codes, write results CSV, KPIs) against
     reading and writing the same CSV with pandas; wall time, rows/s, peak memory, the machine."""
-    from engine.batch_bench import batch_benchmark
+    from engine.bench.audits import batch_benchmark
 
     sizes = [int(text.replace("_", "")) for text in rows.split(",") if text.strip()]
     typer.echo(dumps(batch_benchmark(sizes, workdir)))

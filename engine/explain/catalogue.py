@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from engine.decision import parameter_value
-from engine.rulebook import Rulebook
+from engine.explain.decision import parameter_value
+from engine.rulebook.loader import Rulebook
 
 
 def rule_catalogue(book: Rulebook) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from engine import conditions
-from engine.batch_input import Col, ParsedBook, day_number
-from engine.derive import CARE_HOME_FIGURES, SUPPORTED_LIVING_FIGURES
-from engine.placement import LOTS
-from engine.rulebook import Parameter, Rulebook
-from engine.vocabulary import ACTIONS, ENUMS, Kind
+from engine.evaluate.derive import CARE_HOME_FIGURES, SUPPORTED_LIVING_FIGURES
+from engine.rulebook import conditions
+from engine.rulebook.loader import Parameter, Rulebook
+from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
+from engine.validate.batch import Col, ParsedBook, day_number
+from engine.validate.placement import LOTS
 
 SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
 FIGURES = tuple(dict.fromkeys((*CARE_HOME_FIGURES, *SUPPORTED_LIVING_FIGURES, "expected_nhs_share_weekly")))

@@ -16,7 +16,7 @@ import ast
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.vocabulary import Kind
+from engine.rulebook.vocabulary import Kind
 
 Value = int | str | bool
 

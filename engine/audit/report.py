@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from engine.audit_output import _show
-from engine.placement import LOTS
-from engine.vocabulary import ACTIONS
+from engine.audit.show import show
+from engine.rulebook.vocabulary import ACTIONS
+from engine.validate.placement import LOTS
 
 if TYPE_CHECKING:
-    from engine.audit import AuditResult
+    from engine.audit.run import AuditResult
 
 COLOURS = {
     "proceed": "#2e7d32",
@@ -42,8 +42,8 @@ def _png(figure: Any) -> str:
 def _price_chart(audit: AuditResult) -> str:
     import matplotlib.pyplot as plt
 
-    from engine.kpis import Period
-    from engine.vector_evaluator import VectorEvaluator
+    from engine.audit.kpis import Period
+    from engine.evaluate.vector import VectorEvaluator
 
     period = audit.kpis["period"]
     parsed = audit.parsed
@@ -108,8 +108,8 @@ def _isp_chart(audit: AuditResult) -> str:
 
 
 def _threshold_pence(audit: AuditResult) -> int:
-    from engine.batch_input import day_number
-    from engine.vector_evaluator import VectorEvaluator
+    from engine.evaluate.vector import VectorEvaluator
+    from engine.validate.batch import day_number
 
     found = VectorEvaluator(audit.book).param(
         "isp.gross_cost_threshold_weekly", np.array([day_number(audit.kpis["period"]["end"])])
@@ -127,9 +127,9 @@ def render_report(audit: AuditResult, max_rows: int = 200) -> str:
         kpis.append(
             {
                 **kpi,
-                "shown": _show(kpi["value"], kpi["unit"]),
-                "counts_shown": [(k.replace("_", " "), _show(v)) for k, v in kpi["counts"].items()],
-                "money_shown": [(k.replace("_", " "), _show(v)) for k, v in kpi["pounds_weekly"].items()],
+                "shown": show(kpi["value"], kpi["unit"]),
+                "counts_shown": [(k.replace("_", " "), show(v)) for k, v in kpi["counts"].items()],
+                "money_shown": [(k.replace("_", " "), show(v)) for k, v in kpi["pounds_weekly"].items()],
             }
         )
     breakdowns = summary["breakdowns"]
@@ -150,7 +150,7 @@ def render_report(audit: AuditResult, max_rows: int = 200) -> str:
         changes=changes,
         changes_cut=audit.whatif_changes is not None and audit.whatif_changes.num_rows > max_rows,
         change_columns=audit.whatif_changes.column_names if audit.whatif_changes is not None else [],
-        whatif_money=[(k.replace("_", " "), _show(v)) for k, v in (whatif or {}).get("pounds_weekly", {}).items()],
+        whatif_money=[(k.replace("_", " "), show(v)) for k, v in (whatif or {}).get("pounds_weekly", {}).items()],
         actions=[a for a in ACTIONS if a != "info"],
         by_lot=list(breakdowns["by_lot"].items()),
         by_provider=providers[:50],

@@ -12,12 +12,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any as AnyType
 
-from engine import conditions
 from engine.money import MoneyError, to_decimal, to_pence
-from engine.strict_yaml import Node, RulebookError, check_keys, load_yaml
-from engine.vocabulary import ACTIONS, DERIVED, ENUMS, FIELDS, UNIT_KINDS, Kind
+from engine.rulebook import conditions
+from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
+from engine.rulebook.vocabulary import ACTIONS, DERIVED, ENUMS, FIELDS, UNIT_KINDS, Kind
 
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")

@@ -21,9 +21,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine import placement as model
 from engine.money import MoneyError, to_pence
-from engine.placement import EARLIEST_AS_AT, LOTS, InputError, Placement, parse_placement
+from engine.validate import placement as model
+from engine.validate.placement import EARLIEST_AS_AT, LOTS, InputError, Placement, parse_placement
 
 EPOCH = date(1970, 1, 1)
 MONEY_RE = r"^[0-9]{1,9}(\.[0-9]{0,2})?$"

@@ -11,12 +11,12 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from engine.catalogue import parameters_at, rule_catalogue
-from engine.decision import dumps
-from engine.evaluate import Engine
-from engine.placement import InputError
-from engine.rulebook import DEFAULT_RULES_DIR, load_rulebook
-from engine.strict_yaml import RulebookError
+from engine.evaluate.engine import Engine
+from engine.explain.catalogue import parameters_at, rule_catalogue
+from engine.explain.decision import dumps
+from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.strict_yaml import RulebookError
+from engine.validate.placement import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 
@@ -147,7 +147,7 @@ def rates_import(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """Add dated values (a new edition of rates) to parameters, validated; no code changes needed."""
-    from engine.rates_import import RatesImportError, apply, read_rows
+    from engine.rulebook.rates_import import RatesImportError, apply, read_rows
 
     try:
         values = read_rows(file, rules, replace)
@@ -169,7 +169,7 @@ def bench_decision(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """Median time of one decision through the library (durable evaluator, validation included)."""
-    from engine.bench import single_decision
+    from engine.bench.decisions import single_decision
 
     typer.echo(dumps(single_decision(_engine(rules), runs)))
 
@@ -217,7 +217,7 @@ def bench_api(
     typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url)))
 
 
-from engine.audit_cli import audit_command, bench_audit_command, sample_command  # noqa: E402
+from engine.cli.audit import audit_command, bench_audit_command, sample_command  # noqa: E402
 
 app.command("audit")(audit_command)
 app.command("sample")(sample_command)

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.bench import machine
+from engine.bench.decisions import machine
 
 
 def _child(kind: str, book: Path, out: Path) -> dict[str, Any]:
-    code = f"from engine.batch_bench import measure; measure({kind!r}, {str(book)!r}, {str(out)!r})"
+    code = f"from engine.bench.audits import measure; measure({kind!r}, {str(book)!r}, {str(out)!r})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -33,9 +33,9 @@ def measure(kind: str, book: str, out: str) -> None:
         wall = time.perf_counter() - start
         timings: dict[str, float] = {}
     else:
-        from engine.audit import run_audit
-        from engine.audit_output import write_csv
-        from engine.rulebook import load_rulebook
+        from engine.audit.output import write_csv
+        from engine.audit.run import run_audit
+        from engine.rulebook.loader import load_rulebook
 
         rulebook = load_rulebook()
         start = time.perf_counter()
@@ -45,7 +45,7 @@ def measure(kind: str, book: str, out: str) -> None:
         wall = time.perf_counter() - start
         timings = {**audit.timings, "write_csv": time.perf_counter() - write_start}
         if kind == "report":
-            from engine.report import render_report
+            from engine.audit.report import render_report
 
             report_start = time.perf_counter()
             Path(out).with_suffix(".html").write_text(render_report(audit), encoding="utf-8")
@@ -63,8 +63,8 @@ def measure(kind: str, book: str, out: str) -> None:
 
 
 def batch_benchmark(sizes: list[int], workdir: Path | None = None) -> dict[str, Any]:
-    from engine.audit_output import write_csv
-    from engine.sample import sample_book
+    from engine.audit.output import write_csv
+    from engine.audit.sample import sample_book
 
     folder = Path(workdir or tempfile.mkdtemp(prefix="carerules-bench-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.batch_input import day_number
-from engine.rulebook import Rulebook, load_rulebook
-from engine.tabular import decimal_array
-from engine.vector_evaluator import VectorEvaluator
+from engine.audit.read import decimal_array
+from engine.evaluate.vector import VectorEvaluator
+from engine.rulebook.loader import Rulebook, load_rulebook
+from engine.validate.batch import day_number
 
 FIRST_START, LAST_YEAR_END, LAST_START = date(2025, 1, 1), date(2025, 12, 31), date(2026, 9, 30)
 HOMES = [

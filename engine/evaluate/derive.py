@@ -10,9 +10,9 @@ from fractions import Fraction
 from typing import Any
 
 from engine.money import round_half_up
-from engine.placement import Placement
-from engine.rulebook import Band, Rulebook
-from engine.vocabulary import FIELDS
+from engine.rulebook.loader import Band, Rulebook
+from engine.rulebook.vocabulary import FIELDS
+from engine.validate.placement import Placement
 
 CARE_HOME_FIGURES = (
     "lot",

@@ -1,0 +1,1 @@
+"""The ``carerules`` command line."""

@@ -1,0 +1,1 @@
+"""Derive and evaluate: figures, the durable_rules evaluator (one placement), the vectorised one (a book)."""

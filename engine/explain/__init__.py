@@ -1,0 +1,1 @@
+"""Explain: the decision with its figures, findings, references and every parameter read."""

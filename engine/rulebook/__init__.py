@@ -1,0 +1,1 @@
+"""Load: rules/ into a validated Rulebook (strict YAML, vocabulary, condition language, overrides)."""
