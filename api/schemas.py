@@ -83,7 +83,9 @@ class ParameterReadOut(Strict):
 
 class PriceBandOut(Strict):
     band: int = Field(description="0: at or below the benchmark, no approval needed")
-    up_to_weekly: Decimal | None = Field(description="the highest council-funded weekly price in the band; null: no limit")
+    up_to_weekly: Decimal | None = Field(
+        description="the highest council-funded weekly price in the band; null: no limit"
+    )
     approver: str | None
     care_cubed_required: bool
 
