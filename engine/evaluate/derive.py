@@ -51,7 +51,7 @@ class Derived:
 
 def derive(placement: Placement, book: Rulebook, as_at: date) -> Derived:
     values: dict[str, Any] = {name: getattr(placement, name) for name in FIELDS}
-    values["care_type"] = placement.care_type_used
+    values["care_type"] = _care_type(placement, book)
     derived = Derived(as_at, values, book.values_at(as_at))
     is_care_home = placement.service == "care_home"
     values["is_care_home"], values["is_supported_living"] = is_care_home, not is_care_home
@@ -62,6 +62,16 @@ def derive(placement: Placement, book: Rulebook, as_at: date) -> Derived:
     for name, key in _rule_parameters(book, placement.service):
         values[key] = derived.param(name)
     return derived
+
+
+def _care_type(p: Placement, book: Rulebook) -> str | None:
+    """The care type given, else the one of the Lot given (the model requires one of them for a care home)."""
+    if p.service != "care_home":
+        return None
+    if p.care_type is not None:
+        return p.care_type
+    lot = book.lot(p.lot) if p.lot is not None else None
+    return lot.care_type if lot else "nursing"
 
 
 def _rule_parameters(book: Rulebook, service: str) -> tuple[tuple[str, str], ...]:
@@ -77,8 +87,9 @@ def _rule_parameters(book: Rulebook, service: str) -> tuple[tuple[str, str], ...
 
 def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
     v = d.values
-    lot = v["lot"] = p.lot_number
-    v["is_nursing"], v["is_residential"] = p.care_type_used == "nursing", p.care_type_used == "residential"
+    care_type = v["care_type"]
+    lot = v["lot"] = p.lot if p.lot is not None else book.lot_for(care_type, p.dementia)
+    v["is_nursing"], v["is_residential"] = care_type == "nursing", care_type == "residential"
     v["fnc_recorded"] = p.fnc_weekly is not None
     if p.fnc_weekly is not None:
         fnc_used = p.fnc_weekly
@@ -102,9 +113,7 @@ def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
         if over <= 0:
             v["approval_band"] = 0
         elif bands is not None:
-            d.band = next(
-                b for b in bands if share > b.above_percent and (b.up_to_percent is None or share <= b.up_to_percent)
-            )
+            d.band = band_of(share, bands)
             v["approval_band"] = d.band.band
     v["personal_budget_given"] = p.personal_budget_weekly is not None
     budget = p.personal_budget_weekly
@@ -115,6 +124,12 @@ def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
     v["top_up_required_weekly"] = None if budget is None else max(0, core - budget)
     v["has_first_party_basis"] = p.first_party_basis is not None
     return fnc_used
+
+
+def band_of(share: Fraction, bands: tuple[Band, ...]) -> Band:
+    """The approval band of a price ``share`` percent over the benchmark (> 0): hit policy first, no gaps (checked
+    when the table is loaded)."""
+    return next(b for b in bands if share > b.above_percent and (b.up_to_percent is None or share <= b.up_to_percent))
 
 
 def _supported_living(p: Placement, book: Rulebook, d: Derived) -> None:
