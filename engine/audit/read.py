@@ -136,7 +136,7 @@ def check_limits(book: Book, limits: Limits) -> None:
         column = table.column(name)
         longest = pc.max(pc.binary_length(column)).as_py() if column.null_count < len(column) else None
         if longest is not None and longest > limits.max_cell_chars:
-            chars = pc.utf8_length(column)
+            chars = pc.fill_null(pc.utf8_length(column), 0)
             index = int(np.argmax(chars.to_numpy(zero_copy_only=False)))
             if chars[index].as_py() > limits.max_cell_chars:
                 raise BookError(
