@@ -12,8 +12,11 @@ from datetime import date
 from typing import Any
 
 from engine.rulebook.loader import Band, Rulebook
+from engine.rulebook.scalar_figures import band_of
 from engine.rulebook.vocabulary import FIELDS
 from engine.validate.placement import Placement
+
+__all__ = ["Derived", "band_of", "derive"]  # band_of: the engine's band lookup, for tests and the price guide
 
 
 @dataclass

@@ -59,12 +59,18 @@ def _band(
     order: the loader refuses overlaps in a ``unique`` table, so the first row that holds it is the one)."""
     if bands is None or percent is None:
         return None
-    share = Fraction(percent) / 10**scale
-    for band in bands:
-        if share > band.above_percent and (band.up_to_percent is None or share <= band.up_to_percent):
-            hit[name] = band
-            return band.band
-    return None
+    band = band_of(Fraction(percent) / 10**scale, bands)
+    if band is None:
+        return None
+    hit[name] = band
+    return band.band
+
+
+def band_of(share: Fraction, bands: tuple[Band, ...]) -> Band | None:
+    """The band holding ``share`` percent: the first row, in the table's order, with above < share ≤ up_to."""
+    return next(
+        (b for b in bands if share > b.above_percent and (b.up_to_percent is None or share <= b.up_to_percent)), None
+    )
 
 
 class _Writer:
