@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from enum import Enum
 
+from engine.validate.fields import field_specs
+from engine.validate.placement import Placement
+
 
 class Kind(Enum):
     MONEY = "money"  # integer pence
@@ -21,43 +24,6 @@ class Kind(Enum):
     TABLE = "table"  # parameters only, used through derived figures
     DATE = "date"  # shown only
 
-
-FIELDS: dict[str, Kind] = {
-    "age": Kind.COUNT,
-    "service": Kind.ENUM,
-    "care_type": Kind.ENUM,
-    "dementia": Kind.BOOL,
-    "core_weekly_fee": Kind.MONEY,
-    "one_to_one_weekly": Kind.MONEY,
-    "fnc_weekly": Kind.MONEY,
-    "other_weekly": Kind.MONEY,
-    "sl_day_hours": Kind.QUANTITY,
-    "sl_waking_night_hours": Kind.QUANTITY,
-    "sl_sleep_in_nights": Kind.COUNT,
-    "sl_weekly_cost": Kind.MONEY,
-    "nhs_contribution_weekly": Kind.MONEY,
-    "s117": Kind.BOOL,
-    "dst_priority_domains": Kind.COUNT,
-    "dst_severe_domains": Kind.COUNT,
-    "chc_referral_made": Kind.BOOL,
-    "block_booked": Kind.BOOL,
-    "block_bed_available": Kind.BOOL,
-    "distance_miles": Kind.QUANTITY,
-    "resident_chose_location": Kind.BOOL,
-    "cheapest_suitable_weekly": Kind.MONEY,
-    "top_up_weekly": Kind.MONEY,
-    "top_up_payer": Kind.ENUM,
-    "first_party_basis": Kind.ENUM,
-    "top_up_agreement_signed": Kind.BOOL,
-    "top_up_affordability_confirmed": Kind.BOOL,
-}
-
-ENUMS: dict[str, tuple[str, ...]] = {
-    "service": ("care_home", "supported_living"),
-    "care_type": ("residential", "nursing"),
-    "top_up_payer": ("none", "third_party", "first_party"),
-    "first_party_basis": ("property_disregard_12_week", "deferred_payment", "s117"),
-}
 
 # SPEC §4, plus the explicit booleans that rules test instead of absence (SPEC §2).
 DERIVED: dict[str, Kind] = {
@@ -89,6 +55,24 @@ DERIVED: dict[str, Kind] = {
     "sl_sleep_in_weekly": Kind.MONEY,
     "sl_reference_weekly": Kind.MONEY,
     "sl_over_reference_weekly": Kind.MONEY,
+}
+
+# The placement's fields that rules may name, generated from the placement model: every field except free text
+# and dates, and those a derived figure stands for (``lot``, ``personal_budget_weekly`` are given or derived).
+FIELD_KINDS = {
+    "money": Kind.MONEY,
+    "hundredths": Kind.QUANTITY,
+    "whole": Kind.COUNT,
+    "flag": Kind.BOOL,
+    "enum": Kind.ENUM,
+}
+FIELDS: dict[str, Kind] = {
+    name: FIELD_KINDS[spec.kind]
+    for name, spec in field_specs(Placement).items()
+    if spec.kind in FIELD_KINDS and name not in DERIVED
+}
+ENUMS: dict[str, tuple[str, ...]] = {
+    name: spec.choices for name, spec in field_specs(Placement).items() if spec.kind == "enum"
 }
 
 UNIT_KINDS: dict[str, Kind] = {
