@@ -27,7 +27,7 @@ class Strict(BaseModel):
 # What each kind of value may be written as, for the docs (the engine's own parsers decide what is valid):
 # numbers as JSON numbers or as text people write, names in any case, dates day first.
 TEXT_FORMS: dict[str, dict[str, Any]] = {
-    "money": {"type": "string", "pattern": r"^\s*[+-]?\s*£?\s*[-+0-9.,eE]+\s*$"},
+    "pence": {"type": "string", "pattern": r"^\s*[+-]?\s*£?\s*[-+0-9.,eE]+\s*$"},
     "hundredths": {"type": "string", "pattern": r"^\s*[-+0-9.,eE]+\s*$"},
     "whole": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
     "lot": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
@@ -36,7 +36,7 @@ TEXT_FORMS: dict[str, dict[str, Any]] = {
         "pattern": r"^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy]([Ee][Ss])?|[Nn][Oo]?|[01])\s*$",
     },
     "enum": {"type": "string", "pattern": r"^[\sA-Za-z0-9_-]+$"},
-    "date": {
+    "day": {
         "type": "string",
         "pattern": r"^\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}|"
         r"[0-9]{1,2}(st|nd|rd|th)?[ -][A-Za-z]{3,9}\.?[ -][0-9]{4})"
@@ -44,14 +44,14 @@ TEXT_FORMS: dict[str, dict[str, Any]] = {
     },
 }
 HOW_WRITTEN = {
-    "money": "Pounds, at most 2 decimal places, not negative; a leading £ and thousands commas are accepted "
+    "pence": "Pounds, at most 2 decimal places, not negative; a leading £ and thousands commas are accepted "
     "(£1,040.00), a decimal comma is not (1.040,00 is an error).",
     "hundredths": "At most 2 decimal places, not negative.",
     "whole": "A whole number (82 or 82.0).",
     "lot": "A Lot number.",
     "flag": "true/false, yes/no, y/n or 1/0, in any case.",
     "enum": "Any case; spaces or hyphens for underscores (Care Home → care_home).",
-    "date": "A date, day first: 2026-05-04, 04/05/2026, 4/5/2026, 04-05-2026, 04.05.2026, 4 May 2026, "
+    "day": "A date, day first: 2026-05-04, 04/05/2026, 4/5/2026, 04-05-2026, 04.05.2026, 4 May 2026, "
     "04-May-2026, or a date-time at midnight (2026-05-04T00:00:00).",
     "text": "",
 }
@@ -64,7 +64,7 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
             if value is not None:
                 text[key] = value
         return text
-    if spec.kind in ("money", "hundredths"):
+    if spec.kind in ("pence", "hundredths"):
         number: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 10_000_000}
     elif spec.kind == "whole":
         number = {"type": "integer"}
@@ -79,7 +79,7 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
 
 
 def _default(spec: FieldSpec) -> Any:
-    if spec.kind in ("money", "hundredths") and isinstance(spec.default, int):
+    if spec.kind in ("pence", "hundredths") and isinstance(spec.default, int):
         return spec.default // 100 if spec.default % 100 == 0 else spec.default / 100
     return spec.default
 
@@ -116,6 +116,9 @@ class FindingOut(Strict):
     module: str
     action: Action
     approver: str | None = Field(None, description="present when the rule names who must approve")
+    refer_to: str | None = Field(
+        None, description="on a refer finding: where the case goes (isp_panel, chc_assessment, records_check, ...)"
+    )
     message: str
     reference: str
 
@@ -127,6 +130,23 @@ class ParameterReadOut(Strict):
     reference: str
 
 
+class PriceBandOut(Strict):
+    band: int = Field(description="0: at or below the benchmark, no approval needed")
+    up_to_weekly: Decimal | None = Field(
+        description="the highest council-funded weekly price in the band; null: no limit"
+    )
+    approver: str | None
+    care_cubed_required: bool
+
+
+class PriceGuideOut(Strict):
+    """What the broker can offer the provider: the ceiling of each approval band for the benchmark in force."""
+
+    basis: Literal["median"]
+    benchmark_weekly: Decimal
+    bands: list[PriceBandOut]
+
+
 class DecisionOut(Strict):
     """The decision, exactly as ``carerules check`` prints it (SPEC §7)."""
 
@@ -135,6 +155,7 @@ class DecisionOut(Strict):
     rulebook_version: str
     outcome: Outcome
     figures: dict[str, int | Decimal | bool | None]
+    price_guide: PriceGuideOut | None = Field(None, description="care homes priced against a benchmark in force")
     findings: list[FindingOut]
     parameters: list[ParameterReadOut]
 

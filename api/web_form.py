@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from engine.rulebook.vocabulary import DERIVED, Kind
+from engine.rulebook.loader import load_rulebook
+from engine.rulebook.vocabulary import Kind
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
 
@@ -43,10 +45,10 @@ SECTION_TITLES: dict[str, tuple[str, str]] = {
 }
 INPUTS = {
     "text": "text",
-    "money": "money",
+    "pence": "money",
     "hundredths": "number",
     "whole": "number",
-    "date": "date",
+    "day": "date",
     "flag": "checkbox",
 }
 
@@ -121,10 +123,16 @@ def figure_label(name: str) -> str:
     return FIGURES.get(name) or humanise(name)
 
 
+@lru_cache(maxsize=1)
+def _figure_kinds() -> dict[str, Kind]:
+    """The kind of each figure, as rules/figures.yaml declares it."""
+    return {name: figure.kind for name, figure in load_rulebook().figures.items()}
+
+
 def show_figure(name: str, value: Any) -> str:
     if value is None:
         return "not applicable"
-    kind = DERIVED.get(name)
+    kind = _figure_kinds().get(name)
     if kind is Kind.MONEY:
         return money(value)
     if kind is Kind.PERCENT:

@@ -60,9 +60,9 @@ def written_as_people_write(record: dict[str, Any], style: int) -> dict[str, Any
         kind, pick = SPECS[name].kind, style + offset
         if value is None or kind == "text":
             out[name] = value
-        elif kind == "money":
+        elif kind == "pence":
             out[name] = _money(str(value), pick)
-        elif kind == "date":
+        elif kind == "day":
             out[name] = _date(str(value), pick)
         elif kind == "enum":
             out[name] = _name(str(value), pick)

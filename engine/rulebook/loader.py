@@ -10,12 +10,18 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any as AnyType
 
 from engine.money import MoneyError, to_decimal, to_pence
 from engine.rulebook import conditions
+from engine.rulebook.facts import Lot, load_earliest_as_at, load_lots
+from engine.rulebook.figures import Figure, load_figures
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
-from engine.rulebook.vocabulary import ACTIONS, DERIVED, ENUMS, FIELDS, UNIT_KINDS, Kind
+from engine.rulebook.vocabulary import ACTIONS, ENUMS, FIELDS, UNIT_KINDS, Kind
+
+if TYPE_CHECKING:
+    from engine.rulebook.compiled import CompiledRulebook
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
@@ -80,6 +86,7 @@ class Rule:
     reference: Reference
     approver: str | None = None
     approver_from: str | None = None
+    refer_to: str | None = None  # where a refer finding goes (isp_panel, chc_assessment, records_check, ...)
     parameters: tuple[str, ...] = ()
     path: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
@@ -99,28 +106,34 @@ class Rulebook:
     parameters: dict[str, Parameter]
     modules: tuple[Module, ...]
     version: str
-    groups: dict[str, tuple[str, Reference]] = field(default_factory=dict)
-    # derived lookups (values by date, rendered templates); init=False so a dataclasses.replace() copy starts empty
-    cache: dict[AnyType, AnyType] = field(default_factory=dict, init=False, repr=False, compare=False)
+    lots: tuple[Lot, ...] = ()  # the framework's Lots (rules/tables/lots.yaml)
+    earliest_as_at: date = date.min  # no decision before this date (rules/rulebook.yaml)
+    figures: dict[str, Figure] = field(default_factory=dict)  # rules/figures.yaml, in the file's order
+
+    @cached_property
+    def compiled(self) -> CompiledRulebook:
+        """Lookups worked out once (figures compiled, modules per service…); a replace() copy compiles afresh."""
+        from engine.rulebook.compiled import CompiledRulebook  # same package; compiled.py reads this module's types
+
+        return CompiledRulebook(self)
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(rule for module in self.modules for rule in module.rules)
 
+    def lot_for(self, care_type: str, dementia: bool) -> int:
+        """The Lot covering a care type and dementia need (the Lots table covers every combination)."""
+        return next(lot.number for lot in self.lots if (lot.care_type, lot.dementia) == (care_type, dementia))
+
+    def lot(self, number: int) -> Lot | None:
+        return next((lot for lot in self.lots if lot.number == number), None)
+
     def modules_for(self, service: str) -> tuple[Module, ...]:
-        key = ("modules", service)
-        if key not in self.cache:
-            self.cache[key] = tuple(module for module in self.modules if service in module.services)
-        return self.cache[key]  # type: ignore[no-any-return]
+        return self.compiled.modules[service]
 
     def values_at(self, as_at: date) -> dict[str, tuple[AnyType, date] | tuple[None, None]]:
-        """Every parameter's value and effective date at ``as_at`` ((None, None) when not in force); cached."""
-        key = ("values_at", as_at)
-        if key not in self.cache:
-            if len(self.cache) > 4096:
-                self.cache.clear()
-            self.cache[key] = {name: p.at(as_at) or (None, None) for name, p in self.parameters.items()}
-        return self.cache[key]  # type: ignore[no-any-return]
+        """Every parameter's value and effective date at ``as_at`` ((None, None) when not in force)."""
+        return self.compiled.values_at(as_at)
 
 
 def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
@@ -132,14 +145,17 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     params_dir = root / "parameters"
-    parameters, groups = {}, {}
+    parameters = {}
     for path in sorted(params_dir.rglob("*.yaml")):
         name = ".".join(path.relative_to(params_dir).with_suffix("").parts)
         if path.name == "index.yaml":
-            groups[name[: -len(".index")] if name != "index" else ""] = _load_index(path)
+            _check_index(path)
         else:
             parameters[name] = _load_parameter(path, name)
-    modules = tuple(_load_module(path, parameters) for path in sorted((root / "modules").glob("*.yaml")))
+    lots = load_lots(root)
+    keys = {"lot": tuple(lot.number for lot in lots), **{name: ENUMS[name] for name in ENUMS}}
+    figures = load_figures(root, parameters, FIELDS, keys)
+    modules = tuple(_load_module(path, parameters, figures) for path in sorted((root / "modules").glob("*.yaml")))
     seen: dict[str, Rule] = {}
     for module in modules:
         for rule in module.rules:
@@ -149,7 +165,14 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
                     rule.path, rule.line, f"rule id {rule.id} is already used at {first.path}:{first.line}"
                 )
             seen[rule.id] = rule
-    return Rulebook(parameters=parameters, modules=modules, version=digest.hexdigest()[:12], groups=groups)
+    return Rulebook(
+        parameters=parameters,
+        modules=modules,
+        version=digest.hexdigest()[:12],
+        lots=lots,
+        earliest_as_at=load_earliest_as_at(root),
+        figures=figures,
+    )
 
 
 def _reference(node: AnyType, owner: Node, key: str = "reference") -> Reference:
@@ -162,9 +185,10 @@ def _reference(node: AnyType, owner: Node, key: str = "reference") -> Reference:
     return Reference(node["title"], node.get("section"), node.get("url"))
 
 
-def _load_index(path: Path) -> tuple[str, Reference]:
+def _check_index(path: Path) -> None:
+    """A parameter group's index.yaml describes the group and cites the document that governs it."""
     node = check_keys(load_yaml(path), {"description", "reference"}, set(), "parameter group index")
-    return str(node["description"]), _reference(node["reference"], node)
+    _reference(node["reference"], node)
 
 
 def _load_parameter(path: Path, name: str) -> Parameter:
@@ -275,7 +299,7 @@ def _bands(rows: AnyType) -> tuple[Band, ...]:
     return tuple(bands)
 
 
-def _load_module(path: Path, parameters: dict[str, Parameter]) -> Module:
+def _load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str, Figure]) -> Module:
     node = check_keys(load_yaml(path), {"module", "title", "services", "reference", "rules"}, {"when"}, "rule file")
     name = node["module"]
     if not SNAKE.match(str(name)):
@@ -283,7 +307,8 @@ def _load_module(path: Path, parameters: dict[str, Parameter]) -> Module:
     services = node["services"]
     if not isinstance(services, list) or not services or any(s not in ENUMS["service"] for s in services):
         raise node.error(f"services must list some of {', '.join(ENUMS['service'])}", "services")
-    vocabulary = {**FIELDS, **DERIVED, **{f"params.{p}": param.kind for p, param in parameters.items()}}
+    derived = {name: figure.kind for name, figure in figures.items()}
+    vocabulary = {**FIELDS, **derived, **{f"params.{p}": param.kind for p, param in parameters.items()}}
     module_when = None
     if "when" in node:
         try:
@@ -303,7 +328,10 @@ def _load_rule(
     node: AnyType, module: str, guard: conditions.Cond, vocabulary: dict[str, Kind], parameters: dict[str, Parameter]
 ) -> Rule:
     node = check_keys(
-        node, {"id", "label", "when", "action", "message", "reference"}, {"approver", "approver_from"}, "rule"
+        node,
+        {"id", "label", "when", "action", "message", "reference"},
+        {"approver", "approver_from", "refer_to"},
+        "rule",
     )
     rule_id = str(node["id"])
     if not RULE_ID.match(rule_id):
@@ -330,6 +358,7 @@ def _load_rule(
         )
     if action != "needs_approval" and (approver or approver_from):
         raise node.error(f"{rule_id}: only a needs_approval rule has an approver", "approver")
+    refer_to = _refer_to(node, rule_id, action)
     message = " ".join(str(node["message"]).split())
     shown = {**vocabulary, **SHOWN_ONLY}
     for placeholder in PLACEHOLDER.findall(message):
@@ -350,7 +379,20 @@ def _load_rule(
         reference=_reference(node["reference"], node),
         approver=approver,
         approver_from=approver_from,
+        refer_to=refer_to,
         parameters=tuple(used_parameters + ([approver_from] if approver_from else [])),
         path=node.path,
         line=node.line_of("id"),
     )
+
+
+def _refer_to(node: Node, rule_id: str, action: str) -> str | None:
+    """A refer rule names where the case goes (a snake_case destination); no other rule does."""
+    refer_to = node.get("refer_to")
+    if action == "refer" and refer_to is None:
+        raise node.error(f"{rule_id}: a refer rule names where the case goes (refer_to, e.g. isp_panel)", "action")
+    if action != "refer" and refer_to is not None:
+        raise node.error(f"{rule_id}: only a refer rule has refer_to", "refer_to")
+    if refer_to is not None and not SNAKE.match(str(refer_to)):
+        raise node.error(f"{rule_id}: refer_to {refer_to!r} must be a destination name like isp_panel", "refer_to")
+    return None if refer_to is None else str(refer_to)

@@ -25,42 +25,10 @@ class Kind(Enum):
     DATE = "date"  # shown only
 
 
-# SPEC §4, plus the explicit booleans that rules test instead of absence (SPEC §2).
-DERIVED: dict[str, Kind] = {
-    "lot": Kind.COUNT,
-    "is_care_home": Kind.BOOL,
-    "is_supported_living": Kind.BOOL,
-    "is_nursing": Kind.BOOL,
-    "is_residential": Kind.BOOL,
-    "fnc_recorded": Kind.BOOL,
-    "fnc_used_weekly": Kind.MONEY,
-    "gross_weekly_cost": Kind.MONEY,
-    "comparable_weekly": Kind.MONEY,
-    "has_benchmark": Kind.BOOL,
-    "benchmark_weekly": Kind.MONEY,
-    "over_benchmark_weekly": Kind.MONEY,
-    "over_benchmark_percent": Kind.PERCENT,
-    "approval_band": Kind.COUNT,
-    "personal_budget_given": Kind.BOOL,
-    "personal_budget_weekly": Kind.MONEY,
-    "top_up_required_weekly": Kind.MONEY,
-    "has_first_party_basis": Kind.BOOL,
-    "nhs_contribution_recorded": Kind.BOOL,
-    "nhs_contribution_or_zero_weekly": Kind.MONEY,
-    "isp_nhs_contribution_weekly": Kind.MONEY,
-    "expected_nhs_share_weekly": Kind.MONEY,
-    "has_sl_reference_rates": Kind.BOOL,
-    "sl_day_support_weekly": Kind.MONEY,
-    "sl_waking_night_weekly": Kind.MONEY,
-    "sl_sleep_in_weekly": Kind.MONEY,
-    "sl_reference_weekly": Kind.MONEY,
-    "sl_over_reference_weekly": Kind.MONEY,
-}
-
-# The placement's fields that rules may name, generated from the placement model: every field except free text
-# and dates, and those a derived figure stands for (``lot``, ``personal_budget_weekly`` are given or derived).
+# The placement's fields that rules may name, generated from the placement model: every field except free text,
+# dates, and the two whose value may be derived (``lot``, ``personal_budget_weekly``: rules use the figures).
 FIELD_KINDS = {
-    "money": Kind.MONEY,
+    "pence": Kind.MONEY,
     "hundredths": Kind.QUANTITY,
     "whole": Kind.COUNT,
     "flag": Kind.BOOL,
@@ -69,11 +37,13 @@ FIELD_KINDS = {
 FIELDS: dict[str, Kind] = {
     name: FIELD_KINDS[spec.kind]
     for name, spec in field_specs(Placement).items()
-    if spec.kind in FIELD_KINDS and name not in DERIVED
+    if spec.kind in FIELD_KINDS and not spec.derived
 }
 ENUMS: dict[str, tuple[str, ...]] = {
     name: spec.choices for name, spec in field_specs(Placement).items() if spec.kind == "enum"
 }
+
+# Derived figures are declared, with their kinds, in rules/figures.yaml (engine/rulebook/figures.py).
 
 UNIT_KINDS: dict[str, Kind] = {
     "GBP/week": Kind.MONEY,

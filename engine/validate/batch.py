@@ -46,7 +46,7 @@ class Col:
 
 
 SPECS: dict[str, FieldSpec] = field_specs(Placement)
-LOW_CARDINALITY = {"whole", "flag", "date", "enum", "lot"}
+LOW_CARDINALITY = {"whole", "flag", "day", "enum", "lot"}
 
 
 @dataclass
@@ -73,7 +73,7 @@ def _certain(spec: FieldSpec) -> Callable[[str], Any]:
         return whole
     if spec.kind == "flag":
         return parse_flag
-    if spec.kind == "date":
+    if spec.kind == "day":
         return lambda text: day_number(parse_date(text))
     if spec.kind == "enum":
         return lambda text: spec.choices.index(parse_enum(text, spec.choices))
@@ -152,8 +152,8 @@ def parse_book(table: pa.Table) -> ParsedBook:
             given = np.zeros(n, bool)
             values = np.zeros(n, np.int8 if spec.kind == "enum" else bool if spec.kind == "flag" else np.int64)
             sure = np.ones(n, bool)
-        elif spec.kind in ("money", "hundredths"):
-            values, given, sure = _amounts(table.column(name), pound_sign=spec.kind == "money")
+        elif spec.kind in ("pence", "hundredths"):
+            values, given, sure = _amounts(table.column(name), pound_sign=spec.kind == "pence")
         elif spec.kind in LOW_CARDINALITY:
             values, given, sure = _low_cardinality(spec, table.column(name))
         else:
@@ -238,7 +238,7 @@ def _fill(book: ParsedBook, index: int, placement: Placement) -> None:
         col.ok[index] = value is not None
         if value is None:
             continue
-        if spec.kind == "date":
+        if spec.kind == "day":
             value = day_number(value)
         elif spec.kind == "enum":
             value = spec.choices.index(value)

@@ -19,13 +19,14 @@ from engine.validate.values import Written
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    kind: str  # money, hundredths, whole, flag, date, enum, lot (a number from a list), text
+    kind: str  # pence, hundredths, whole, flag, day, enum, lot (a number from a list), text
     required: bool
     default: Any
     nullable: bool
     label: str
     help: str = ""
     section: str | None = None  # the form section; None: not on the form
+    derived: bool = False  # when not given, a derived figure stands for it (rules name the figure)
     example: Any = None
     choices: tuple[Any, ...] = ()
     choice_labels: dict[str, str] = field(default_factory=dict)
@@ -72,6 +73,7 @@ def spec_of(name: str, info: FieldInfo) -> FieldSpec:
         label=info.title or name,
         help=info.description or "",
         section=typing.cast("str | None", extra.get("section")),
+        derived=bool(extra.get("derived")),
         example=(info.examples or [None])[0],
         choices=choices,
         choice_labels=dict(typing.cast("dict[str, str]", labels)),

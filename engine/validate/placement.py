@@ -24,11 +24,11 @@ __all__ = ["EARLIEST_AS_AT", "LOTS", "InputError", "Placement", "field_messages"
 EARLIEST_AS_AT = date(2020, 1, 1)  # SPEC §3: an as_at before this is an input error
 LOTS = {("residential", False): 1, ("residential", True): 2, ("nursing", False): 6, ("nursing", True): 7}
 
-Pence = Annotated[int, BeforeValidator(values.parse_money), Written("money")]
+Pence = Annotated[int, BeforeValidator(values.parse_money), Written("pence")]
 Hundredths = Annotated[int, BeforeValidator(values.parse_hundredths), Written("hundredths")]
 Whole = Annotated[int, BeforeValidator(values.parse_whole), Written("whole")]
 Flag = Annotated[bool, BeforeValidator(values.parse_flag), Written("flag")]
-Day = Annotated[date, BeforeValidator(values.parse_date), Written("date")]
+Day = Annotated[date, BeforeValidator(values.parse_date), Written("day")]
 
 
 def about(label: str, example: Any, section: str | None, help: str = "", **extra: Any) -> Any:
@@ -75,7 +75,8 @@ class Placement(BaseModel):
     ] = None
     dementia: Annotated[Flag, about("Primary need is dementia", False, "care_home")] = False
     lot: Annotated[
-        Literal[1, 2, 6, 7] | None, about("Framework Lot", 1, None, "Derived from care type and dementia.")
+        Literal[1, 2, 6, 7] | None,
+        about("Framework Lot", 1, None, "Derived from care type and dementia.", derived=True),
     ] = None
     core_weekly_fee: Annotated[
         Pence | None,
@@ -135,6 +136,7 @@ class Placement(BaseModel):
             "915.00",
             "care_home",
             "Leave empty to use the median for the Lot, or the cheapest suitable home if higher.",
+            derived=True,
         ),
     ] = None
     top_up_weekly: Annotated[Pence, about("Top-up a week (optional)", "0.00", "top_up")] = 0

@@ -141,6 +141,6 @@ def parse_date(value: Any) -> date:
 
 @dataclass(frozen=True)
 class Written:
-    """Marks a model field with the kind of value people write in it (money, hundredths, whole, flag, date)."""
+    """Marks a model field with the kind of value people write in it (pence, hundredths, whole, flag, day)."""
 
     kind: str
