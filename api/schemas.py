@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
@@ -130,9 +130,13 @@ class ParameterReadOut(Strict):
     reference: str
 
 
+# Pounds are sent as JSON numbers with 2 decimal places (exact in the JSON text), so documented as numbers
+Pounds = Annotated[Decimal, WithJsonSchema({"type": "number"})]
+
+
 class PriceBandOut(Strict):
     band: int = Field(description="0: at or below the benchmark, no approval needed")
-    up_to_weekly: Decimal | None = Field(
+    up_to_weekly: Pounds | None = Field(
         description="the highest council-funded weekly price in the band; null: no limit"
     )
     approver: str | None
@@ -143,7 +147,7 @@ class PriceGuideOut(Strict):
     """What the broker can offer the provider: the ceiling of each approval band for the benchmark in force."""
 
     basis: Literal["median"]
-    benchmark_weekly: Decimal
+    benchmark_weekly: Pounds
     bands: list[PriceBandOut]
 
 
@@ -154,7 +158,7 @@ class DecisionOut(Strict):
     as_at: date
     rulebook_version: str
     outcome: Outcome
-    figures: dict[str, int | Decimal | bool | None]
+    figures: dict[str, int | Pounds | bool | None]
     price_guide: PriceGuideOut | None = Field(None, description="care homes priced against a benchmark in force")
     findings: list[FindingOut]
     parameters: list[ParameterReadOut]
