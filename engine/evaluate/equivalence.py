@@ -87,9 +87,7 @@ def compare_engines(
         if as_at is not None and as_at < engine.book.earliest_as_at:  # the audit refuses the whole book
             mine = {"as_at": [f"rules are only held from {engine.book.earliest_as_at.isoformat()}"]}
         elif book.valid[index]:
-            mine = vector_row(
-                engine.book.compiled.figure_kinds, result, ids, actions, approvers, index
-            )
+            mine = vector_row(engine.book.compiled.figure_kinds, result, ids, actions, approvers, index)
         else:
             mine = book.errors[index]
         if isinstance(reference, dict):
