@@ -61,9 +61,13 @@ def test_the_day_the_median_takes_effect_the_price_is_checked_against_it(later_b
     assert str(on_the_day["figures"]["over_benchmark_percent"]) == "20.60"
 
 
-def test_an_under_65_placement_with_no_median_is_referred_only_for_age(later_benchmark: Engine) -> None:
-    decision = later_benchmark.decide({**NURSING, "age": 64}).to_dict()
-    assert [f["rule_id"] for f in decision["findings"]] == ["CHP-06"]
+def test_an_under_65_placement_with_no_median_is_priced_by_the_working_age_strategy(later_benchmark: Engine) -> None:
+    # Before the working-age strategy (2026-04-01) CHP-06 refers for age; from it, the price is checked against
+    # the CareCubed figure, so the missing median is not a reason (no CHP-09) either way.
+    before = later_benchmark.decide({**NURSING, "age": 64, "start_date": "2026-03-31"}).to_dict()
+    assert [f["rule_id"] for f in before["findings"]] == ["CHP-06"]
+    decision = later_benchmark.decide({**NURSING, "age": 64, "care_cubed_weekly": "1200.00"}).to_dict()
+    assert [f["rule_id"] for f in decision["findings"]] == ["WAP-01"]
 
 
 def test_other_lots_are_unaffected(later_benchmark: Engine) -> None:

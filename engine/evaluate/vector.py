@@ -102,8 +102,7 @@ class VectorEvaluator:
                 out_v[rows] = values[rows]
                 out_ok[rows] = np.broadcast_to(value.ok, n)[rows]
             v[name] = Col(out_v if out_v is not None else np.zeros(n, np.int64), out_ok, cats)
-        approvers, names = next(iter(context.bands.values()), (np.full(n, -1, np.int64), ()))
-        v["_band_approver"], v["_approver_names"] = approvers, names
+        v["_bands"] = dict(context.bands)  # band table → (approver code per row, approver names)
         for rule in self.rules:
             for name in rule.parameters:
                 if f"params.{name}" not in v and self.book.parameters[name].kind is not Kind.TABLE:
@@ -168,6 +167,7 @@ class VectorEvaluator:
             fired[:, column] = hit
             if rule.action != "info":
                 outcome = np.where(hit, np.maximum(outcome, SEVERITY[rule.action]), outcome)
+        band_approver, approver_names = self._band_approvers(v["_bands"], fired, n)
         applies = {}
         for name, figure in self.shown.items():
             of_service = np.logical_or.reduce([by_service[s] for s in figure.formulas])
@@ -175,7 +175,21 @@ class VectorEvaluator:
             flag = np.ones(n, bool) if flag_name == "always" else v[flag_name].v & v[flag_name].ok
             applies[name] = of_service & flag
         figures = {name: v[name] for name in self.shown}
-        return VectorResult(fired, outcome, v["_band_approver"], v["_approver_names"], figures, applies, as_at, v)
+        return VectorResult(fired, outcome, band_approver, approver_names, figures, applies, as_at, v)
+
+    def _band_approvers(
+        self, bands: dict[str, tuple[np.ndarray, tuple[str, ...]]], fired: np.ndarray, n: int
+    ) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Per row, the approver of the band table whose rule fired (each table's rules apply to people of
+        different ages, so at most one does), as a code into one list of names."""
+        approver, names = np.full(n, -1, np.int64), []
+        for table, (codes, table_names) in bands.items():
+            columns = [k for k, rule in enumerate(self.rules) if rule.approver_from == table]
+            rows = fired[:, columns].any(axis=1) & (codes >= 0) if columns else np.zeros(n, bool)
+            names += [name for name in table_names if name not in names]
+            remap = np.array([names.index(name) for name in table_names] + [-1], np.int64)
+            approver = np.where(rows, remap[codes], approver)
+        return approver, tuple(names)
 
 
 def row_dates(book: ParsedBook, override: Any = None) -> np.ndarray:

@@ -154,6 +154,8 @@ def parse_book(table: pa.Table) -> ParsedBook:
             sure = np.ones(n, bool)
         elif spec.kind in ("pence", "hundredths"):
             values, given, sure = _amounts(table.column(name), pound_sign=spec.kind == "pence")
+            if spec.high is not None:  # above the field's limit: the model says why
+                sure &= ~given | (values <= spec.high)
         elif spec.kind in LOW_CARDINALITY:
             values, given, sure = _low_cardinality(spec, table.column(name))
         else:

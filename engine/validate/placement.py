@@ -28,6 +28,7 @@ Pence = Annotated[int, BeforeValidator(values.parse_money), Written("pence")]
 Hundredths = Annotated[int, BeforeValidator(values.parse_hundredths), Written("hundredths")]
 Whole = Annotated[int, BeforeValidator(values.parse_whole), Written("whole")]
 Flag = Annotated[bool, BeforeValidator(values.parse_flag), Written("flag")]
+Share = Annotated[int, BeforeValidator(values.parse_share), Field(le=100), Written("hundredths")]
 Day = Annotated[date, BeforeValidator(values.parse_date), Written("day")]
 
 
@@ -166,6 +167,57 @@ class Placement(BaseModel):
     top_up_affordability_confirmed: Annotated[Flag, about("Payer shown able and willing to pay", False, "top_up")] = (
         False
     )
+    care_cubed_weekly: Annotated[
+        Pence | None,
+        about(
+            "CareCubed indicative weekly cost (under 65)",
+            "1180.00",
+            "care_home",
+            "From the CareCubed costing of this placement, excluding FNC and 1:1 (as the core fee). "
+            "The working-age price check and the personal budget use it.",
+        ),
+    ] = None
+    s117_council_share: Annotated[
+        Share | None,
+        about(
+            "Council share of s117 funding agreed for this person (optional)",
+            "0.50",
+            "health",
+            "A share between 0 and 1 (0.5 for half). Leave empty to use the standard split.",
+        ),
+    ] = None
+    s117_last_review_date: Annotated[
+        Day | None, about("Last s117 after-care review (optional)", "2026-02-16", "health")
+    ] = None
+    health_needs_beyond_incidental: Annotated[
+        Flag | None,
+        about(
+            "Health needs more than incidental or ancillary to social care",
+            True,
+            "health",
+            "Leave empty if not recorded.",
+        ),
+    ] = None
+    commissioned_for_nhs: Annotated[
+        Flag, about("The council commissions health services for the NHS in this package", False, "health")
+    ] = False
+    nhs_agreement_in_place: Annotated[
+        Flag | None, about("Legal agreement (s75/s256) in place with the NHS", True, "health", "Leave empty if not recorded.")
+    ] = None
+    nhs_invoice_issued: Annotated[
+        Flag | None, about("Invoice issued to the NHS", True, "health", "Leave empty if not recorded.")
+    ] = None
+    nhs_payment_received: Annotated[
+        Flag | None, about("Payment received from the NHS", True, "health", "Leave empty if not recorded.")
+    ] = None
+    person_aware_of_nhs_contribution: Annotated[
+        Flag | None,
+        about("The person knows of the NHS contribution", True, "health", "Leave empty if not recorded."),
+    ] = None
+    provider_aware_of_nhs_contribution: Annotated[
+        Flag | None,
+        about("The provider knows of the NHS contribution", True, "health", "Leave empty if not recorded."),
+    ] = None
     provider: Annotated[
         str | None, Field(max_length=200), about("Provider (optional)", "Oak Lodge Care Home", "placement")
     ] = None

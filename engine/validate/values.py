@@ -103,6 +103,14 @@ def parse_hundredths(value: Any) -> int:
         raise ValueError(str(exc)) from None
 
 
+def parse_share(value: Any) -> int:
+    """A share between 0 and 1 (at most 2 decimal places: ``0.5``, ``0.60``) → integer hundredths (50, 60)."""
+    share = parse_hundredths(value)
+    if share > 100:
+        raise ValueError(f"must be a share between 0 and 1 (0.5 for half), got {value!r}")
+    return share
+
+
 def parse_date(value: Any) -> date:
     """A calendar date, day first always: ISO, ``04/05/2026``, ``4 May 2026``, ``04-May-2026``, a midnight
     date-time, or a date/datetime object (an Excel date cell). Never a guessed or swapped month."""
