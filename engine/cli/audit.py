@@ -146,7 +146,7 @@ def audit_command(
                 sheet=sheet,
             )
             bar("write", audit.rows, audit.rows)
-            paths = write_outputs(audit, out, excel=excel)
+            paths = write_outputs(audit, out, excel=excel, parallel=True)
     except BookError as exc:
         typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
         raise typer.Exit(2) from None
