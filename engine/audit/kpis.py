@@ -1,8 +1,8 @@
 """The Delivery Plan KPIs of SPEC §9, each with its definition, target, value, counts and £ a week.
 
-Computed from exact integers (pence, counts); percentages are shown rounded half-up to 2 dp. Targets and
-thresholds are read from the rulebook where the rules hold them (ISP threshold, minimum age, Lots); the KPI
-targets themselves (90%, 0, 95%, 50%, falling) are the Delivery Plan's and are stated here with their source.
+Each KPI's name, definition, source, unit and target are declared once in ``rules/kpis.yaml``; this module
+computes the values from exact integers (pence, counts); percentages are shown rounded half-up to 2 dp.
+Health funding KPIs (ISP, NHS recharges, s117) are in ``engine/audit/kpis_health.py``.
 """
 
 from __future__ import annotations
@@ -15,20 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from engine.audit.kpis_health import gbp as _gbp
+from engine.audit.kpis_health import health_kpis
+from engine.audit.kpis_health import percent as _percent
 from engine.audit.lists import AtKpiDate, at_kpi_date
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
-from engine.money import pounds, round_half_up
+from engine.money import round_half_up
+from engine.rulebook.kpis import KpiSpec
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS
 from engine.validate.batch import Col, ParsedBook, day_number
-
-PLAN = "Health and Care Delivery Plan 2026/27"
-TARGETS: dict[str, Decimal | int] = {  # the Delivery Plan's KPI targets (SPEC §1, §9)
-    "below_median_share": Decimal(90),
-    "isp_no_nhs_contribution": 0,
-    "sl_within_reference_share": Decimal(95),
-    "s117_council_share": Decimal(50),
-}
 
 
 @dataclass(frozen=True)
@@ -56,20 +52,10 @@ def default_period(end: date, start: date | None = None) -> Period:
     return Period(start, end)
 
 
-def _percent(numerator: int, denominator: int) -> Decimal | None:
-    if denominator == 0:
-        return None
-    return round_half_up(Decimal(numerator * 100) / Decimal(denominator), "0.01")
-
-
 def _mean_pence(values: np.ndarray) -> int | None:
     if len(values) == 0:
         return None
     return int(round_half_up(Decimal(int(values.sum())) / Decimal(len(values))))
-
-
-def _gbp(pence: int | None) -> Decimal | None:
-    return None if pence is None else pounds(int(pence))
 
 
 def compute_kpis(
@@ -94,18 +80,30 @@ def compute_kpis(
     end_day = np.array([day_number(period.end)])
     minimum = evaluator.param("care_homes.minimum_age", end_day)
     older = parsed.cols["age"].v >= (minimum.v[0] if minimum.ok[0] else 0)
+    minimum_age = int(minimum.v[0]) if minimum.ok[0] else None
     new, previous = period.mask(start), period.previous.mask(start)
-    kpis = [_below_median(at_start, care_home & new & older, "all Lots")]
+    specs = book.kpis
+    kpis = [_below_median(specs["below_median_share"], {}, at_start, care_home & new & older)]
     lot = at_start["lot"].v
     for number in sorted(entry.number for entry in book.lots):
-        kpis.append(_below_median(at_start, care_home & new & older & (lot == number), f"Lot {number}"))
+        family = specs["below_median_share_lot_{lot}"]
+        kpis.append(_below_median(family, {"lot": number}, at_start, care_home & new & older & (lot == number)))
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
-        kpis.append(_mean_price(at_start, care_home & older & of_type, new, previous, care, period))
-    kpis.append(_isp(at_kpi or at_kpi_date(book, parsed, period.end)))
-    kpis.append(_sl_within(at_start, supported & new))
-    kpis.append(_sl_run_rate(at_eval, valid & at_eval["is_supported_living"].v))
-    kpis.append(_s117(at_eval, valid & parsed.cols["s117"].v))
+        groups = {
+            "all": care_home,
+            "at_or_over_minimum_age": care_home & older,
+            "under_minimum_age": care_home & ~older,
+        }
+        for spec in specs.values():
+            if spec.ages is None:
+                continue
+            population = groups[spec.ages] & of_type
+            kpis.append(_mean_price(spec, at_start, population, new, previous, care, minimum_age, period))
+    at = at_kpi or at_kpi_date(book, parsed, period.end)
+    kpis += health_kpis(book, parsed, at)
+    kpis.append(_sl_within(specs["sl_within_reference_share"], at_start, supported & new))
+    kpis.append(_sl_run_rate(specs["sl_weekly_run_rate"], at_eval, valid & at_eval["is_supported_living"].v))
     return {
         "period": {
             "start": period.start,
@@ -113,13 +111,13 @@ def compute_kpis(
             "previous_start": period.previous.start,
             "previous_end": period.previous.end,
         },
-        "minimum_age": int(minimum.v[0]) if minimum.ok[0] else None,
+        "minimum_age": minimum_age,
         "kpis": kpis,
         "breakdowns": _breakdowns(book, parsed, at_eval, result),
     }
 
 
-def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
+def _below_median(spec: KpiSpec, scope: dict[str, Any], v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     benchmark = v["benchmark_weekly"]
     assessed = population & benchmark.ok
     comparable = v["comparable_weekly"].v
@@ -127,17 +125,9 @@ def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict
     over = np.where(assessed, np.maximum(comparable - benchmark.v, 0), 0)
     value = _percent(int(below.sum()), int(assessed.sum()))
     return {
-        "id": "below_median_share" + ("" if scope == "all Lots" else "_lot_" + scope.split()[-1]),
-        "name": f"New care homes at or below the median, {scope}",
-        "definition": "Care-home placements starting in the period for people at or over the pricing strategy's "
-        "minimum age, each evaluated at its start date: share whose comparable weekly price "
-        "(core fee less top-up, excluding FNC and 1:1) is at or below the LaingBuisson median for "
-        "its Lot. Placements with no median in force at their start date are counted apart.",
-        "source": f"{PLAN}, Care homes KPI (target 90% overall and within each of Lots 1, 2, 6 and 7)",
-        "target": "at least 90%",
-        "target_met": _met(value, TARGETS["below_median_share"], ">="),
+        **spec.describe(**scope),
+        "target_met": _met(spec, value),
         "value": value,
-        "unit": "percent",
         "counts": {
             "new_placements": int(population.sum()),
             "assessed": int(assessed.sum()),
@@ -152,66 +142,34 @@ def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict
     }
 
 
-def _met(value: Decimal | int | None, target: Decimal | int, how: str) -> bool | None:
-    if value is None:
-        return None
-    return bool(value >= target) if how == ">=" else bool(value <= target)
+def _met(spec: KpiSpec, value: Decimal | int | None, compared_with: Decimal | int | None = None) -> bool | None:
+    return None if spec.target is None else spec.target.met(value, compared_with)
 
 
 def _mean_price(
-    v: dict[str, Col], population: np.ndarray, new: np.ndarray, previous: np.ndarray, care: str, period: Period
+    spec: KpiSpec,
+    v: dict[str, Col],
+    population: np.ndarray,
+    new: np.ndarray,
+    previous: np.ndarray,
+    care: str,
+    minimum_age: int | None,
+    period: Period,
 ) -> dict[str, Any]:
     comparable = v["comparable_weekly"].v
     now, before = _mean_pence(comparable[population & new]), _mean_pence(comparable[population & previous])
     change = None if now is None or before is None else now - before
+    previous_dates = {"previous_start": period.previous.start, "previous_end": period.previous.end}
     return {
-        "id": f"mean_price_new_{care}",
-        "name": f"Mean price of new {care} placements",
-        "definition": f"Mean comparable weekly price (core fee less top-up, excluding FNC and 1:1) of {care} "
-        "care-home placements starting in the period, for people at or over the minimum age, "
-        f"compared with the previous period ({period.previous.start} to {period.previous.end}).",
-        "source": f"{PLAN}, Care homes: mean prices of new nursing and new residential placements falling",
-        "target": "lower than the previous period",
-        "target_met": None if change is None else change < 0,
+        **spec.describe(care=care, minimum_age=minimum_age or "none in force", **previous_dates),
+        "target_met": _met(spec, now, before),
         "value": _gbp(now),
-        "unit": "GBP/week",
         "counts": {"this_period": int((population & new).sum()), "previous_period": int((population & previous).sum())},
         "pounds_weekly": {"mean_this_period": _gbp(now), "mean_previous_period": _gbp(before), "change": _gbp(change)},
     }
 
 
-def _isp(at: AtKpiDate) -> dict[str, Any]:
-    """Counted over the placements active at the KPI date, evaluated at that date: exactly the rows of the
-    ``isp_no_nhs_contribution`` list."""
-    limit, flagged = at.threshold, at.isp
-    gross = at.result.values["gross_weekly_cost"]
-    return {
-        "id": "isp_no_nhs_contribution",
-        "name": "Over the ISP threshold, no NHS contribution",
-        "definition": f"Packages active at the KPI date ({at.day}), each evaluated at that date, whose gross weekly "
-        f"cost of care is over the ISP threshold then in force ({_gbp(limit) if limit else 'none'}) "
-        "and that have no NHS contribution (0 or not recorded; FNC counts only if the rulebook's "
-        "parameter says so). The isp_no_nhs_contribution list holds exactly these packages.",
-        "source": f"{PLAN}, Charging review KPI (target zero); Care Act 2014 s22",
-        "target": "0",
-        "target_met": None if limit is None else int(flagged.sum()) == 0,
-        "value": int(flagged.sum()) if limit is not None else None,
-        "unit": "count",
-        "counts": {
-            "active_at_kpi_date": int(at.active.sum()),
-            "packages_over_threshold": int(at.isp_over.sum()),
-            "no_nhs_contribution": int(flagged.sum()),
-            "contribution_zero": int(at.isp_zero.sum()),
-            "contribution_not_recorded": int(at.isp_unrecorded.sum()),
-        },
-        "pounds_weekly": {
-            "gross_of_flagged": _gbp(int(gross.v[flagged].sum())),
-            "gross_over_threshold": _gbp(int(gross.v[at.isp_over].sum())),
-        },
-    }
-
-
-def _sl_within(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_within(spec: KpiSpec, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     reference = v["sl_reference_weekly"]
     assessed = population & reference.ok
     cost = v["sl_weekly_cost"].v
@@ -219,16 +177,9 @@ def _sl_within(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     above = np.where(assessed, np.maximum(cost - reference.v, 0), 0)
     value = _percent(int(within.sum()), int(assessed.sum()))
     return {
-        "id": "sl_within_reference_share",
-        "name": "New supported living within reference rates",
-        "definition": "Supported-living services starting in the period, each evaluated at its start date: share "
-        "whose proposed weekly cost is at or below the reference cost (hours × reference rates). "
-        "Services with no reference rates in force at their start date are counted apart.",
-        "source": f"{PLAN}, Recommissioning of Supported Living KPI (target 95%)",
-        "target": "at least 95%",
-        "target_met": _met(value, TARGETS["sl_within_reference_share"], ">="),
+        **spec.describe(),
+        "target_met": _met(spec, value),
         "value": value,
-        "unit": "percent",
         "counts": {
             "new_services": int(population.sum()),
             "assessed": int(assessed.sum()),
@@ -243,49 +194,14 @@ def _sl_within(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _sl_run_rate(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_run_rate(spec: KpiSpec, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     gross = v["gross_weekly_cost"].v[population]
     return {
-        "id": "sl_weekly_run_rate",
-        "name": "Supported living weekly run rate",
-        "definition": "Sum of the weekly cost (supported-living cost plus other weekly costs) of every "
-        "supported-living service in the book.",
-        "source": f"{PLAN}, Recommissioning of Supported Living (monitoring figure, no target)",
-        "target": None,
+        **spec.describe(),
         "target_met": None,
         "value": _gbp(int(gross.sum())),
-        "unit": "GBP/week",
         "counts": {"services": int(population.sum())},
         "pounds_weekly": {"run_rate": _gbp(int(gross.sum()))},
-    }
-
-
-def _s117(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
-    gross = v["gross_weekly_cost"]
-    rows = population & gross.ok
-    total = int(gross.v[rows].sum())
-    nhs = np.minimum(v["nhs_contribution_or_zero_weekly"].v[rows], gross.v[rows])
-    council = total - int(nhs.sum())
-    value = _percent(council, total)
-    return {
-        "id": "s117_council_share",
-        "name": "s117 after-care: council share of funding",
-        "definition": "Over every s117 placement in the book: (gross weekly cost − NHS contribution, not below 0) "
-        "÷ gross weekly cost. A contribution not recorded counts as 0.",
-        "source": f"{PLAN}, Section 117 KPI (target 50%); Mental Health Act 1983 s117",
-        "target": "50% (at most)",
-        "target_met": _met(value, TARGETS["s117_council_share"], "<="),
-        "value": value,
-        "unit": "percent",
-        "counts": {
-            "people": int(rows.sum()),
-            "nhs_contribution_not_recorded": int((rows & ~v["nhs_contribution_recorded"].v).sum()),
-        },
-        "pounds_weekly": {
-            "gross_total": _gbp(total),
-            "council_share": _gbp(council),
-            "nhs_share": _gbp(int(nhs.sum())),
-        },
     }
 
 

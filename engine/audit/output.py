@@ -93,7 +93,8 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
         money = ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in kpi["pounds_weekly"].items())
         lines.append(f"{kpi['name']:<48} {show(kpi['value'], kpi['unit']):>12}  {kpi['target'] or '–':<31} {met:<4}")
         lines.append(f"    {counts}")
-        lines.append(f"    £ a week: {money}")
+        if money:
+            lines.append(f"    £ a week: {money}")
     outcomes = summary["breakdowns"]["outcomes"]
     lines += ["", "Outcomes: " + ", ".join(f"{k} {v:,}" for k, v in outcomes.items())]
     for module, counts in summary["breakdowns"]["by_module"].items():

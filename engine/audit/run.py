@@ -323,7 +323,7 @@ def whatif_summary(
     base: Rulebook, book: Rulebook, parsed: ParsedBook, before: VectorResult, after: VectorResult
 ) -> tuple[dict[str, Any], pa.Table]:
     """Placements whose outcome changes, and the £ a week above the medians / reference rates before and after."""
-    from engine.audit.kpis import _gbp
+    from engine.audit.kpis_health import gbp as _gbp
     from engine.explain.decision import parameter_value
 
     valid = parsed.valid

@@ -171,7 +171,45 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
         "top_up_affordability_confirmed": _text(np.where(affordable, "true", "false"), top_up_ok),
         "provider": _text(provider, np.ones(n, bool)),
     }
+    extra = np.random.default_rng([seed, 117])  # its own stream: the columns above stay as they were
+    columns |= _health_and_working_age(extra, n, care_home & (age < 65), core, s117, nhs * nhs_ok)
     return _spoil(pa.table(columns), rng)
+
+
+def _flags(rng: np.random.Generator, rows: np.ndarray, p_true: float, p_false: float) -> pa.Array:
+    """A yes/no column recorded only on ``rows``: true, false or left empty (not recorded)."""
+    draw = rng.random(len(rows))
+    value = np.where(draw < p_true, "true", "false")
+    return _text(value, rows & (draw < p_true + p_false))
+
+
+def _health_and_working_age(
+    rng: np.random.Generator, n: int, younger: np.ndarray, core: np.ndarray, s117: np.ndarray, nhs: np.ndarray
+) -> dict[str, pa.Array]:
+    """CareCubed figures for working-age care homes, s117 splits and reviews, and the NHS recharge record."""
+    care_cubed = (core * rng.uniform(0.86, 1.12, n)).astype(np.int64)
+    split = rng.choice(np.array([30, 40, 60, 70, 100]), n)
+    review_days_ago = rng.integers(0, 540, n)
+    review = (np.datetime64(LAST_START) - review_days_ago.astype("timedelta64[D]")).astype(str)
+    beyond = np.where(nhs > 0, rng.random(n) * 0.15, rng.random(n))  # health needs usually come with NHS money
+    commissioned = (s117 & (rng.random(n) < 0.6)) | ((nhs > 0) & (rng.random(n) < 0.1))
+    agreement = rng.random(n)
+    invoiced = commissioned & (agreement < 0.85) & (rng.random(n) < 0.8)
+    contribution = (nhs > 0) | commissioned
+    return {
+        "care_cubed_weekly": _money(care_cubed, younger & (rng.random(n) < 0.85)),
+        "s117_council_share": _text(np.char.mod("%.2f", split / 100), s117 & (rng.random(n) < 0.25)),
+        "s117_last_review_date": _text(review, s117 & (rng.random(n) < 0.85)),
+        "health_needs_beyond_incidental": _text(
+            np.where(beyond < 0.06, "true", "false"), (beyond < 0.06) | ((beyond > 0.5) & (beyond < 0.8))
+        ),
+        "commissioned_for_nhs": _text(np.where(commissioned, "true", "false"), commissioned),
+        "nhs_agreement_in_place": _text(np.where(agreement < 0.85, "true", "false"), commissioned & (agreement < 0.9)),
+        "nhs_invoice_issued": _text(np.where(invoiced, "true", "false"), commissioned & (agreement < 0.95)),
+        "nhs_payment_received": _flags(rng, invoiced, 0.85, 0.1),
+        "person_aware_of_nhs_contribution": _flags(rng, contribution, 0.8, 0.1),
+        "provider_aware_of_nhs_contribution": _flags(rng, contribution, 0.85, 0.08),
+    }
 
 
 def _rate(book: Rulebook, evaluator: VectorEvaluator, name: str, start: np.ndarray) -> np.ndarray:

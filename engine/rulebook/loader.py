@@ -17,6 +17,7 @@ from engine.money import MoneyError, to_decimal, to_pence
 from engine.rulebook import conditions
 from engine.rulebook.facts import Lot, load_earliest_as_at, load_lots
 from engine.rulebook.figures import Figure, load_figures
+from engine.rulebook.kpis import KpiSpec, load_kpis
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
 from engine.rulebook.vocabulary import ACTIONS, ENUMS, FIELDS, UNIT_KINDS, Kind
 
@@ -109,6 +110,7 @@ class Rulebook:
     lots: tuple[Lot, ...] = ()  # the framework's Lots (rules/tables/lots.yaml)
     earliest_as_at: date = date.min  # no decision before this date (rules/rulebook.yaml)
     figures: dict[str, Figure] = field(default_factory=dict)  # rules/figures.yaml, in the file's order
+    kpis: dict[str, KpiSpec] = field(default_factory=dict)  # rules/kpis.yaml, in the file's order
 
     @cached_property
     def compiled(self) -> CompiledRulebook:
@@ -172,7 +174,14 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
         lots=lots,
         earliest_as_at=load_earliest_as_at(root),
         figures=figures,
+        kpis=load_kpis(root, _vocabulary(parameters, figures)),
     )
+
+
+def _vocabulary(parameters: dict[str, Parameter], figures: dict[str, Figure]) -> dict[str, Kind]:
+    """The names a condition may use: fields, figures (a figure wins over the field it refines), parameters."""
+    derived = {name: figure.kind for name, figure in figures.items()}
+    return {**FIELDS, **derived, **{f"params.{p}": param.kind for p, param in parameters.items()}}
 
 
 def _reference(node: AnyType, owner: Node, key: str = "reference") -> Reference:
@@ -307,8 +316,7 @@ def _load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str
     services = node["services"]
     if not isinstance(services, list) or not services or any(s not in ENUMS["service"] for s in services):
         raise node.error(f"services must list some of {', '.join(ENUMS['service'])}", "services")
-    derived = {name: figure.kind for name, figure in figures.items()}
-    vocabulary = {**FIELDS, **derived, **{f"params.{p}": param.kind for p, param in parameters.items()}}
+    vocabulary = _vocabulary(parameters, figures)
     module_when = None
     if "when" in node:
         try:

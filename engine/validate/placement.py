@@ -202,7 +202,8 @@ class Placement(BaseModel):
         Flag, about("The council commissions health services for the NHS in this package", False, "health")
     ] = False
     nhs_agreement_in_place: Annotated[
-        Flag | None, about("Legal agreement (s75/s256) in place with the NHS", True, "health", "Leave empty if not recorded.")
+        Flag | None,
+        about("Legal agreement (s75/s256) in place with the NHS", True, "health", "Leave empty if not recorded."),
     ] = None
     nhs_invoice_issued: Annotated[
         Flag | None, about("Invoice issued to the NHS", True, "health", "Leave empty if not recorded.")

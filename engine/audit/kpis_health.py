@@ -1,0 +1,176 @@
+"""The health-funding KPIs, over the placements active at the KPI date, each evaluated at that date: packages
+over the ISP threshold with no NHS contribution, the Charging review's NHS recharge KPIs (declared in
+``rules/kpis.yaml`` with ``share_of_active``), weekly NHS income against a year before, and the s117 KPIs."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from engine.audit.lists import AtKpiDate, active_at
+from engine.evaluate.vector import VectorEvaluator
+from engine.money import pounds, round_half_up
+from engine.rulebook.kpis import KpiSpec
+from engine.rulebook.loader import Rulebook
+from engine.validate.batch import ParsedBook, day_number
+
+
+def percent(numerator: int, denominator: int) -> Decimal | None:
+    if denominator == 0:
+        return None
+    return round_half_up(Decimal(numerator * 100) / Decimal(denominator), "0.01")
+
+
+def gbp(pence: int | None) -> Decimal | None:
+    return None if pence is None else pounds(int(pence))
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (the month's last day when it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    for last in (31, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month + 1, day=min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError(day)
+
+
+def health_kpis(book: Rulebook, parsed: ParsedBook, at: AtKpiDate) -> list[dict[str, Any]]:
+    specs = book.kpis
+    kpis = [_isp(specs["isp_no_nhs_contribution"], at)]
+    evaluator = VectorEvaluator(book)
+    for spec in specs.values():
+        if spec.share_of_active is not None:
+            kpis.append(_share_of_active(spec, evaluator, parsed, at))
+    kpis.append(_nhs_income(specs["nhs_weekly_income"], parsed, at))
+    s117 = at.active & parsed.cols["s117"].v & parsed.cols["s117"].ok
+    kpis.append(_s117_share(specs["s117_council_share"], at, s117))
+    kpis.append(_s117_reviewed(specs["s117_reviewed"], parsed, at, s117))
+    kpis.append(_s117_run_rate(specs["s117_council_run_rate"], at, s117))
+    return kpis
+
+
+def _isp(spec: KpiSpec, at: AtKpiDate) -> dict[str, Any]:
+    """Exactly the rows of the ``isp_no_nhs_contribution`` list."""
+    limit, flagged = at.threshold, at.isp
+    gross = at.result.values["gross_weekly_cost"]
+    value = int(flagged.sum()) if limit is not None else None
+    return {
+        **spec.describe(day=at.day, threshold=gbp(limit) if limit else "none"),
+        "target_met": None if spec.target is None else spec.target.met(value),
+        "value": value,
+        "counts": {
+            "active_at_kpi_date": int(at.active.sum()),
+            "packages_over_threshold": int(at.isp_over.sum()),
+            "no_nhs_contribution": int(flagged.sum()),
+            "contribution_zero": int(at.isp_zero.sum()),
+            "contribution_not_recorded": int(at.isp_unrecorded.sum()),
+        },
+        "pounds_weekly": {
+            "gross_of_flagged": gbp(int(gross.v[flagged].sum())),
+            "gross_over_threshold": gbp(int(gross.v[at.isp_over].sum())),
+        },
+    }
+
+
+def _share_of_active(spec: KpiSpec, evaluator: VectorEvaluator, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
+    assert spec.share_of_active is not None
+    of, counted = spec.share_of_active
+    values = at.result.values
+    population = at.active & evaluator.mask(of, values, parsed.n)
+    hit = population & evaluator.mask(counted, values, parsed.n)
+    value = percent(int(hit.sum()), int(population.sum()))
+    contribution = values["nhs_contribution_or_zero_weekly"].v
+    return {
+        **spec.describe(day=at.day),
+        "target_met": None if spec.target is None else spec.target.met(value),
+        "value": value,
+        "counts": {
+            "people": int(population.sum()),
+            "counted": int(hit.sum()),
+            "not_counted": int((population & ~hit).sum()),
+        },
+        "pounds_weekly": {"nhs_contribution_total": gbp(int(contribution[population].sum()))},
+    }
+
+
+def _nhs_income(spec: KpiSpec, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
+    contribution = parsed.cols["nhs_contribution_weekly"]
+    income = np.where(contribution.ok, contribution.v, 0)
+    year_before = months_before(at.day, 12)
+    before = active_at(parsed, day_number(year_before))
+    now_total, before_total = int(income[at.active].sum()), int(income[before].sum())
+    return {
+        **spec.describe(day=at.day, year_before=year_before),
+        "target_met": None if spec.target is None else spec.target.met(now_total, before_total),
+        "value": gbp(now_total),
+        "counts": {
+            "placements_with_income": int((at.active & (income > 0)).sum()),
+            "placements_with_income_a_year_before": int((before & (income > 0)).sum()),
+        },
+        "pounds_weekly": {
+            "at_kpi_date": gbp(now_total),
+            "a_year_before": gbp(before_total),
+            "change": gbp(now_total - before_total),
+        },
+    }
+
+
+def _s117_share(spec: KpiSpec, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
+    values = at.result.values
+    gross, council = values["gross_weekly_cost"], values["s117_council_funding_weekly"]
+    rows = s117 & gross.ok & council.ok
+    total, council_total = int(gross.v[rows].sum()), int(council.v[rows].sum())
+    value = percent(council_total, total)
+    return {
+        **spec.describe(day=at.day),
+        "target_met": None if spec.target is None else spec.target.met(value),
+        "value": value,
+        "counts": {
+            "people": int(rows.sum()),
+            "with_an_agreed_split": int((rows & values["s117_council_share"].ok).sum()),
+            "nhs_contribution_not_recorded": int((rows & ~values["nhs_contribution_recorded"].v).sum()),
+        },
+        "pounds_weekly": {
+            "gross_total": gbp(total),
+            "council_share": gbp(council_total),
+            "nhs_share": gbp(total - council_total),
+        },
+    }
+
+
+def _s117_reviewed(spec: KpiSpec, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
+    review = parsed.cols["s117_last_review_date"]
+    window_start = months_before(at.day, spec.window_months or 12)
+    recent = s117 & review.ok & (review.v > day_number(window_start)) & (review.v <= day_number(at.day))
+    value = percent(int(recent.sum()), int(s117.sum()))
+    return {
+        **spec.describe(day=at.day, window_start=window_start),
+        "target_met": None if spec.target is None else spec.target.met(value),
+        "value": value,
+        "counts": {
+            "people": int(s117.sum()),
+            "reviewed_in_window": int(recent.sum()),
+            "review_older": int((s117 & review.ok & ~recent).sum()),
+            "no_review_recorded": int((s117 & ~review.ok).sum()),
+        },
+        "pounds_weekly": {},
+    }
+
+
+def _s117_run_rate(spec: KpiSpec, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
+    council = at.result.values["s117_council_funding_weekly"]
+    rows = s117 & council.ok
+    total = int(council.v[rows].sum())
+    value = gbp(total)
+    return {
+        **spec.describe(day=at.day),
+        "target_met": None if spec.target is None else spec.target.met(value),
+        "value": value,
+        "counts": {"people": int(rows.sum())},
+        "pounds_weekly": {"council_run_rate": value},
+    }
