@@ -1,8 +1,9 @@
-"""The Delivery Plan KPIs of SPEC §9, each with its definition, target, value, counts and £ a week.
+"""The Delivery Plan KPIs, each with its definition, target, value, counts and £ a week.
 
-Each KPI's name, definition, source, unit and target are declared once in ``rules/kpis.yaml``; this module
-computes the values from exact integers (pence, counts); percentages are shown rounded half-up to 2 dp.
-Health funding KPIs (ISP, NHS recharges, s117) are in ``engine/audit/kpis_health.py``.
+Computed from exact integers (pence, counts); percentages are shown rounded half-up to 2 dp. The wording,
+source and target of each KPI are policy and come from ``rules/kpis.yaml`` (``Rulebook.kpis``); thresholds come
+from the rules' parameters (ISP threshold, minimum age) and the Lots from the Lots table. This module holds
+only how each KPI is counted; the health-funding KPIs (ISP, NHS recharges, s117) are in ``kpis_health``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from engine.audit.kpis_health import percent as _percent
 from engine.audit.lists import AtKpiDate, at_kpi_date
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
 from engine.money import round_half_up
-from engine.rulebook.kpis import KpiSpec
+from engine.rulebook.facts import Kpi
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS
 from engine.validate.batch import Col, ParsedBook, day_number
@@ -72,7 +73,7 @@ def compute_kpis(
     evaluator = VectorEvaluator(book)
     start = parsed.cols["start_date"].v
     same = dates is not None and np.array_equal(dates[parsed.valid], start[parsed.valid])
-    # SPEC §9: new placements are each evaluated at their start date
+    # new placements are each evaluated at their start date
     at_start = at_eval if same else evaluator.derive(parsed, start)
     valid = parsed.valid
     care_home = valid & at_start["is_care_home"].v
@@ -82,28 +83,22 @@ def compute_kpis(
     older = parsed.cols["age"].v >= (minimum.v[0] if minimum.ok[0] else 0)
     minimum_age = int(minimum.v[0]) if minimum.ok[0] else None
     new, previous = period.mask(start), period.previous.mask(start)
-    specs = book.kpis
-    kpis = [_below_median(specs["below_median_share"], {}, at_start, care_home & new & older)]
+    define = book.kpis
+    below = define["below_median_share"]
+    kpis = [_below_median(below, at_start, care_home & new & older, "all Lots")]
     lot = at_start["lot"].v
     for number in sorted(entry.number for entry in book.lots):
-        family = specs["below_median_share_lot_{lot}"]
-        kpis.append(_below_median(family, {"lot": number}, at_start, care_home & new & older & (lot == number)))
+        kpis.append(_below_median(below, at_start, care_home & new & older & (lot == number), f"Lot {number}"))
+    groups = {"all": care_home, "at_or_over_minimum_age": care_home & older, "under_minimum_age": care_home & ~older}
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
-        groups = {
-            "all": care_home,
-            "at_or_over_minimum_age": care_home & older,
-            "under_minimum_age": care_home & ~older,
-        }
-        for spec in specs.values():
-            if spec.ages is None:
-                continue
-            population = groups[spec.ages] & of_type
-            kpis.append(_mean_price(spec, at_start, population, new, previous, care, minimum_age, period))
-    at = at_kpi or at_kpi_date(book, parsed, period.end)
-    kpis += health_kpis(book, parsed, at)
-    kpis.append(_sl_within(specs["sl_within_reference_share"], at_start, supported & new))
-    kpis.append(_sl_run_rate(specs["sl_weekly_run_rate"], at_eval, valid & at_eval["is_supported_living"].v))
+        for mean in define.values():
+            if mean.ages is not None:
+                population = groups[mean.ages] & of_type
+                kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
+    kpis += health_kpis(book, parsed, at_kpi or at_kpi_date(book, parsed, period.end))
+    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
+    kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at_eval, valid & at_eval["is_supported_living"].v))
     return {
         "period": {
             "start": period.start,
@@ -117,7 +112,7 @@ def compute_kpis(
     }
 
 
-def _below_median(spec: KpiSpec, scope: dict[str, Any], v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _below_median(kpi: Kpi, v: dict[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
     benchmark = v["benchmark_weekly"]
     assessed = population & benchmark.ok
     comparable = v["comparable_weekly"].v
@@ -125,9 +120,9 @@ def _below_median(spec: KpiSpec, scope: dict[str, Any], v: dict[str, Col], popul
     over = np.where(assessed, np.maximum(comparable - benchmark.v, 0), 0)
     value = _percent(int(below.sum()), int(assessed.sum()))
     return {
-        **spec.describe(**scope),
-        "target_met": _met(spec, value),
+        **kpi.head(value, "" if scope == "all Lots" else "_lot_" + scope.split()[-1], scope=scope),
         "value": value,
+        "unit": "percent",
         "counts": {
             "new_placements": int(population.sum()),
             "assessed": int(assessed.sum()),
@@ -142,12 +137,8 @@ def _below_median(spec: KpiSpec, scope: dict[str, Any], v: dict[str, Col], popul
     }
 
 
-def _met(spec: KpiSpec, value: Decimal | int | None, compared_with: Decimal | int | None = None) -> bool | None:
-    return None if spec.target is None else spec.target.met(value, compared_with)
-
-
 def _mean_price(
-    spec: KpiSpec,
+    kpi: Kpi,
     v: dict[str, Col],
     population: np.ndarray,
     new: np.ndarray,
@@ -159,17 +150,24 @@ def _mean_price(
     comparable = v["comparable_weekly"].v
     now, before = _mean_pence(comparable[population & new]), _mean_pence(comparable[population & previous])
     change = None if now is None or before is None else now - before
-    previous_dates = {"previous_start": period.previous.start, "previous_end": period.previous.end}
+    previous_start, previous_end = period.previous.start, period.previous.end
     return {
-        **spec.describe(care=care, minimum_age=minimum_age or "none in force", **previous_dates),
-        "target_met": _met(spec, now, before),
+        **kpi.head(
+            change,
+            f"_{care}",
+            care=care,
+            minimum_age=minimum_age or "none in force",
+            previous_start=previous_start,
+            previous_end=previous_end,
+        ),
         "value": _gbp(now),
+        "unit": "GBP/week",
         "counts": {"this_period": int((population & new).sum()), "previous_period": int((population & previous).sum())},
         "pounds_weekly": {"mean_this_period": _gbp(now), "mean_previous_period": _gbp(before), "change": _gbp(change)},
     }
 
 
-def _sl_within(spec: KpiSpec, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_within(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     reference = v["sl_reference_weekly"]
     assessed = population & reference.ok
     cost = v["sl_weekly_cost"].v
@@ -177,9 +175,9 @@ def _sl_within(spec: KpiSpec, v: dict[str, Col], population: np.ndarray) -> dict
     above = np.where(assessed, np.maximum(cost - reference.v, 0), 0)
     value = _percent(int(within.sum()), int(assessed.sum()))
     return {
-        **spec.describe(),
-        "target_met": _met(spec, value),
+        **kpi.head(value),
         "value": value,
+        "unit": "percent",
         "counts": {
             "new_services": int(population.sum()),
             "assessed": int(assessed.sum()),
@@ -194,12 +192,12 @@ def _sl_within(spec: KpiSpec, v: dict[str, Col], population: np.ndarray) -> dict
     }
 
 
-def _sl_run_rate(spec: KpiSpec, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_run_rate(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     gross = v["gross_weekly_cost"].v[population]
     return {
-        **spec.describe(),
-        "target_met": None,
+        **kpi.head(None),
         "value": _gbp(int(gross.sum())),
+        "unit": "GBP/week",
         "counts": {"services": int(population.sum())},
         "pounds_weekly": {"run_rate": _gbp(int(gross.sum()))},
     }

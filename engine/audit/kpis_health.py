@@ -13,7 +13,7 @@ import numpy as np
 from engine.audit.lists import AtKpiDate, active_at
 from engine.evaluate.vector import VectorEvaluator
 from engine.money import pounds, round_half_up
-from engine.rulebook.kpis import KpiSpec
+from engine.rulebook.facts import Kpi
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import ParsedBook, day_number
 
@@ -54,15 +54,15 @@ def health_kpis(book: Rulebook, parsed: ParsedBook, at: AtKpiDate) -> list[dict[
     return kpis
 
 
-def _isp(spec: KpiSpec, at: AtKpiDate) -> dict[str, Any]:
+def _isp(spec: Kpi, at: AtKpiDate) -> dict[str, Any]:
     """Exactly the rows of the ``isp_no_nhs_contribution`` list."""
     limit, flagged = at.threshold, at.isp
     gross = at.result.values["gross_weekly_cost"]
     value = int(flagged.sum()) if limit is not None else None
     return {
-        **spec.describe(day=at.day, threshold=gbp(limit) if limit else "none"),
-        "target_met": None if spec.target is None else spec.target.met(value),
+        **spec.head(value, kpi_date=at.day, threshold=gbp(limit) if limit else "none"),
         "value": value,
+        "unit": "count",
         "counts": {
             "active_at_kpi_date": int(at.active.sum()),
             "packages_over_threshold": int(at.isp_over.sum()),
@@ -77,7 +77,7 @@ def _isp(spec: KpiSpec, at: AtKpiDate) -> dict[str, Any]:
     }
 
 
-def _share_of_active(spec: KpiSpec, evaluator: VectorEvaluator, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
+def _share_of_active(spec: Kpi, evaluator: VectorEvaluator, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
     assert spec.share_of_active is not None
     of, counted = spec.share_of_active
     values = at.result.values
@@ -86,9 +86,9 @@ def _share_of_active(spec: KpiSpec, evaluator: VectorEvaluator, parsed: ParsedBo
     value = percent(int(hit.sum()), int(population.sum()))
     contribution = values["nhs_contribution_or_zero_weekly"].v
     return {
-        **spec.describe(day=at.day),
-        "target_met": None if spec.target is None else spec.target.met(value),
+        **spec.head(value, kpi_date=at.day),
         "value": value,
+        "unit": "percent",
         "counts": {
             "people": int(population.sum()),
             "counted": int(hit.sum()),
@@ -98,16 +98,16 @@ def _share_of_active(spec: KpiSpec, evaluator: VectorEvaluator, parsed: ParsedBo
     }
 
 
-def _nhs_income(spec: KpiSpec, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
+def _nhs_income(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
     contribution = parsed.cols["nhs_contribution_weekly"]
     income = np.where(contribution.ok, contribution.v, 0)
     year_before = months_before(at.day, 12)
     before = active_at(parsed, day_number(year_before))
     now_total, before_total = int(income[at.active].sum()), int(income[before].sum())
     return {
-        **spec.describe(day=at.day, year_before=year_before),
-        "target_met": None if spec.target is None else spec.target.met(now_total, before_total),
+        **spec.head(now_total - before_total, kpi_date=at.day, year_before=year_before),
         "value": gbp(now_total),
+        "unit": "GBP/week",
         "counts": {
             "placements_with_income": int((at.active & (income > 0)).sum()),
             "placements_with_income_a_year_before": int((before & (income > 0)).sum()),
@@ -120,16 +120,16 @@ def _nhs_income(spec: KpiSpec, parsed: ParsedBook, at: AtKpiDate) -> dict[str, A
     }
 
 
-def _s117_share(spec: KpiSpec, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
+def _s117_share(spec: Kpi, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
     values = at.result.values
     gross, council = values["gross_weekly_cost"], values["s117_council_funding_weekly"]
     rows = s117 & gross.ok & council.ok
     total, council_total = int(gross.v[rows].sum()), int(council.v[rows].sum())
     value = percent(council_total, total)
     return {
-        **spec.describe(day=at.day),
-        "target_met": None if spec.target is None else spec.target.met(value),
+        **spec.head(value, kpi_date=at.day),
         "value": value,
+        "unit": "percent",
         "counts": {
             "people": int(rows.sum()),
             "with_an_agreed_split": int((rows & values["s117_council_share"].ok).sum()),
@@ -143,15 +143,15 @@ def _s117_share(spec: KpiSpec, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any
     }
 
 
-def _s117_reviewed(spec: KpiSpec, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
+def _s117_reviewed(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
     review = parsed.cols["s117_last_review_date"]
     window_start = months_before(at.day, spec.window_months or 12)
     recent = s117 & review.ok & (review.v > day_number(window_start)) & (review.v <= day_number(at.day))
     value = percent(int(recent.sum()), int(s117.sum()))
     return {
-        **spec.describe(day=at.day, window_start=window_start),
-        "target_met": None if spec.target is None else spec.target.met(value),
+        **spec.head(value, kpi_date=at.day, window_start=window_start),
         "value": value,
+        "unit": "percent",
         "counts": {
             "people": int(s117.sum()),
             "reviewed_in_window": int(recent.sum()),
@@ -162,15 +162,15 @@ def _s117_reviewed(spec: KpiSpec, parsed: ParsedBook, at: AtKpiDate, s117: np.nd
     }
 
 
-def _s117_run_rate(spec: KpiSpec, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
+def _s117_run_rate(spec: Kpi, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
     council = at.result.values["s117_council_funding_weekly"]
     rows = s117 & council.ok
     total = int(council.v[rows].sum())
     value = gbp(total)
     return {
-        **spec.describe(day=at.day),
-        "target_met": None if spec.target is None else spec.target.met(value),
+        **spec.head(value, kpi_date=at.day),
         "value": value,
+        "unit": "GBP/week",
         "counts": {"people": int(rows.sum())},
         "pounds_weekly": {"council_run_rate": value},
     }
