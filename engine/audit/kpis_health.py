@@ -4,6 +4,7 @@ over the ISP threshold with no NHS contribution, the Charging review's NHS recha
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -13,9 +14,12 @@ import numpy as np
 from engine.audit.lists import AtKpiDate, active_at
 from engine.evaluate.vector import VectorEvaluator
 from engine.money import pounds, round_half_up
-from engine.rulebook.facts import Kpi
+from engine.rulebook.facts import KPIS_FILE, Kpi
 from engine.rulebook.loader import Rulebook
+from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.batch import ParsedBook, day_number
+
+MONTHS_IN_A_YEAR = 12  # the calendar, not policy: KPI windows are declared in rules/kpis.yaml
 
 
 def percent(numerator: int, denominator: int) -> Decimal | None:
@@ -30,13 +34,14 @@ def gbp(pence: int | None) -> Decimal | None:
 
 def months_before(day: date, months: int) -> date:
     """The same day ``months`` calendar months earlier (the month's last day when it is shorter)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    for last in (31, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month + 1, day=min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError(day)
+    year, month = divmod(day.year * MONTHS_IN_A_YEAR + day.month - 1 - months, MONTHS_IN_A_YEAR)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _window(spec: Kpi) -> int:
+    if spec.window_months is None:
+        raise RulebookError(KPIS_FILE, None, f"KPI {spec.id} needs window_months")
+    return spec.window_months
 
 
 def health_kpis(book: Rulebook, parsed: ParsedBook, at: AtKpiDate) -> list[dict[str, Any]]:
@@ -101,7 +106,7 @@ def _share_of_active(spec: Kpi, evaluator: VectorEvaluator, parsed: ParsedBook, 
 def _nhs_income(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
     contribution = parsed.cols["nhs_contribution_weekly"]
     income = np.where(contribution.ok, contribution.v, 0)
-    year_before = months_before(at.day, 12)
+    year_before = months_before(at.day, _window(spec))
     before = active_at(parsed, day_number(year_before))
     now_total, before_total = int(income[at.active].sum()), int(income[before].sum())
     return {
@@ -145,7 +150,7 @@ def _s117_share(spec: Kpi, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
 
 def _s117_reviewed(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
     review = parsed.cols["s117_last_review_date"]
-    window_start = months_before(at.day, spec.window_months or 12)
+    window_start = months_before(at.day, _window(spec))
     recent = s117 & review.ok & (review.v > day_number(window_start)) & (review.v <= day_number(at.day))
     value = percent(int(recent.sum()), int(s117.sum()))
     return {

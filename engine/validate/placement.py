@@ -13,6 +13,7 @@ from datetime import date
 from functools import cache
 from typing import Annotated, Any, Literal
 
+from annotated_types import Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from engine.validate import values
@@ -28,7 +29,7 @@ Pence = Annotated[int, BeforeValidator(values.parse_money), Written("pence")]
 Hundredths = Annotated[int, BeforeValidator(values.parse_hundredths), Written("hundredths")]
 Whole = Annotated[int, BeforeValidator(values.parse_whole), Written("whole")]
 Flag = Annotated[bool, BeforeValidator(values.parse_flag), Written("flag")]
-Share = Annotated[int, BeforeValidator(values.parse_share), Field(le=100), Written("hundredths")]
+Share = Annotated[int, BeforeValidator(values.parse_share), Le(100), Written("hundredths")]
 Day = Annotated[date, BeforeValidator(values.parse_date), Written("day")]
 
 
