@@ -187,12 +187,12 @@ def _health_and_working_age(
     rng: np.random.Generator, n: int, younger: np.ndarray, core: np.ndarray, s117: np.ndarray, nhs: np.ndarray
 ) -> dict[str, pa.Array]:
     """CareCubed figures for working-age care homes, s117 splits and reviews, and the NHS recharge record."""
-    care_cubed = (core * rng.uniform(0.86, 1.12, n)).astype(np.int64)
+    care_cubed = (core * rng.uniform(0.8, 1.12, n)).astype(np.int64)
     split = rng.choice(np.array([30, 40, 60, 70, 100]), n)
     review_days_ago = rng.integers(0, 540, n)
     review = (np.datetime64(LAST_START) - review_days_ago.astype("timedelta64[D]")).astype(str)
     beyond = np.where(nhs > 0, rng.random(n) * 0.15, rng.random(n))  # health needs usually come with NHS money
-    commissioned = (s117 & (rng.random(n) < 0.6)) | ((nhs > 0) & (rng.random(n) < 0.1))
+    commissioned = (s117 & (rng.random(n) < 0.6)) | ((nhs > 0) & (rng.random(n) < 0.25))
     agreement = rng.random(n)
     invoiced = commissioned & (agreement < 0.85) & (rng.random(n) < 0.8)
     contribution = (nhs > 0) | commissioned
