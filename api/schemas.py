@@ -144,9 +144,10 @@ class PriceBandOut(Strict):
 
 
 class PriceGuideOut(Strict):
-    """What the broker can offer the provider: the ceiling of each approval band for the benchmark in force."""
+    """What the broker can offer the provider: the ceiling of each approval band for the benchmark in force (the
+    Lot's median for people 65 and over; the placement's CareCubed figure under the working-age strategy)."""
 
-    basis: Literal["median"]
+    basis: Literal["median", "care_cubed"]
     benchmark_weekly: Pounds
     bands: list[PriceBandOut]
 

@@ -1,4 +1,6 @@
 """The price to quote: for the benchmark in force, the highest council-funded weekly price in each approval band.
+Over-65 care homes are measured against the Lot's median (basis ``median``); working-age care homes, under the
+working-age pricing strategy, against the placement's CareCubed figure by the working-age bands (``care_cubed``).
 
 A broker on the phone to a home asks "what can I offer the provider?". Each ceiling is the benchmark raised by
 the band's upper percentage, rounded DOWN to the penny, so that the ceiling itself lies inside its band and a
@@ -19,6 +21,7 @@ from engine.money import pounds
 from engine.rulebook.tables import Band
 
 BANDS = "care_homes.approval_bands"
+WORKING_AGE_BANDS = "working_age.approval_bands"
 
 
 def ceiling_pence(benchmark: int, up_to_percent: Decimal) -> int:
@@ -41,17 +44,24 @@ def price_guide(derived: Derived) -> tuple[dict[str, Any], str] | None:
     """The guide for a care-home decision priced against a benchmark in force, and its compact JSON; None where
     none applies. The same benchmark and bands give the same (shared, read-only) guide: built once."""
     values = derived.values
+    if not values.get("is_care_home"):
+        return None
+    if values.get("working_age_pricing"):
+        care_cubed, band_read = values.get("care_cubed_weekly"), derived.read.get(WORKING_AGE_BANDS)
+        if not care_cubed or care_cubed < 0 or band_read is None or band_read[0] is None:
+            return None
+        return _guide(care_cubed, band_read[0], "care_cubed")
     benchmark, band_read = values.get("benchmark_weekly"), derived.read.get(BANDS)
-    if not values.get("is_care_home") or not benchmark or band_read is None or band_read[0] is None:
+    if not benchmark or band_read is None or band_read[0] is None:
         return None
     minimum_age = values.get("params.care_homes.minimum_age")
     if minimum_age is None or values["age"] < minimum_age:
         return None
-    return _guide(benchmark, band_read[0])
+    return _guide(benchmark, band_read[0], "median")
 
 
 @lru_cache(maxsize=256)
-def _guide(benchmark: int, table: tuple[Band, ...]) -> tuple[dict[str, Any], str]:
+def _guide(benchmark: int, table: tuple[Band, ...], basis: str) -> tuple[dict[str, Any], str]:
     bands = []
     for ceiling, band in band_ceilings(benchmark, table):
         bands.append(
@@ -64,7 +74,7 @@ def _guide(benchmark: int, table: tuple[Band, ...]) -> tuple[dict[str, Any], str
         )
     from engine.explain.decision import dumps  # decision.py imports this module: read at call time, once per guide
 
-    guide = {"basis": "median", "benchmark_weekly": pounds(benchmark), "bands": bands}
+    guide = {"basis": basis, "benchmark_weekly": pounds(benchmark), "bands": bands}
     return guide, dumps(guide, indent=None)
 
 
