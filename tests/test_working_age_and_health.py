@@ -102,8 +102,9 @@ RESIDENTIAL = {"service": "care_home", "age": 80, "care_type": "residential", "s
 def _health_book() -> list[dict[str, Any]]:
     return [
         # s117: gross 1,257.68, NHS funding 361.16 + FNC 267.68 = 628.84, council 628.84; reviewed in the window
-        {"placement_id": "S1", **RESIDENTIAL, "care_type": "nursing", "core_weekly_fee": "990.00", "fnc_weekly": "267.68",
-         "s117": "true", "nhs_contribution_weekly": "361.16", "s117_last_review_date": "2026-01-15"},
+        {"placement_id": "S1", **RESIDENTIAL, "care_type": "nursing", "core_weekly_fee": "990.00",
+         "fnc_weekly": "267.68", "s117": "true", "nhs_contribution_weekly": "361.16",
+         "s117_last_review_date": "2026-01-15"},
         # s117 with a 30% council share: council 1,000 − 700 = 300; reviewed exactly 12 months before (outside)
         {"placement_id": "S2", **RESIDENTIAL, "core_weekly_fee": "1000.00", "s117": "true", "s117_council_share": "0.3",
          "nhs_contribution_weekly": "700.00", "s117_last_review_date": "2025-09-30"},
@@ -188,7 +189,7 @@ def test_mean_price_kpis_for_all_ages_and_each_age_group() -> None:
         ("counted: nhs_payment_received}", "counted: nhs_payment_recieved}", "nhs_payment_recieved"),
         ("    ages: under_minimum_age\n", "    ages: under_sixty\n", "ages must be one of"),
         ("    met_when: maintained\n", "    met_when: maintained\n    target_value: 1\n", "target_value"),
-        ("    met_when: maintained\n    window_months: 12\n", "    met_when: maintained\n    window_months: twelve\n", "whole"),
+        ("maintained\n    window_months: 12\n", "maintained\n    window_months: twelve\n", "whole"),
     ],
 )
 def test_kpis_yaml_is_checked_when_loaded(tmp_path: Path, old: str, new: str, error: str) -> None:
