@@ -57,6 +57,9 @@ def form_field(spec: FieldSpec) -> FormField:
     """A placement field as a form input, from its declaration (label, help, limits, choices)."""
     limits = f"{spec.low} to {spec.high}." if spec.low is not None and spec.high is not None else ""
     hint = " ".join(part for part in (spec.help, limits) if part)
+    if spec.kind == "flag" and spec.nullable:  # yes, no, or not recorded (a checkbox cannot say "not recorded")
+        choices = (("", "Not recorded"), ("true", "Yes"), ("false", "No"))
+        return FormField(spec.name, spec.label, "select", hint, spec.required, choices)
     if spec.choices:
         kind = "radio" if spec.required else "select"
         labels = tuple((str(c), spec.choice_labels.get(str(c)) or humanise(str(c))) for c in spec.choices)
@@ -97,7 +100,13 @@ FIGURES = {
     "fnc_used_weekly": "FNC counted",
     "personal_budget_weekly": "Personal budget",
     "top_up_required_weekly": "Top-up needed to meet the fee",
+    "care_cubed_weekly": "CareCubed indicative weekly cost",
+    "over_care_cubed_weekly": "Above the CareCubed figure by",
+    "over_care_cubed_percent": "Above the CareCubed figure by (%)",
+    "s117_council_percent": "Council share of s117 funding (%)",
+    "s117_nhs_funding_weekly": "NHS funding counted for s117 (contribution and FNC)",
     "expected_nhs_share_weekly": "Expected NHS share (s117)",
+    "s117_council_funding_weekly": "Council's s117 funding",
     "sl_day_support_weekly": "Reference: support hours",
     "sl_waking_night_weekly": "Reference: waking nights",
     "sl_sleep_in_weekly": "Reference: sleep-ins",

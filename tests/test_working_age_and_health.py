@@ -201,3 +201,15 @@ def test_kpis_yaml_is_checked_when_loaded(tmp_path: Path, old: str, new: str, er
     path.write_text(text.replace(old, new), encoding="utf-8")
     with pytest.raises(RulebookError, match=error):
         load_rulebook(root)
+
+
+def test_the_form_offers_not_recorded_for_yes_no_fields_that_may_be_empty() -> None:
+    from api.web_form import FORM_FIELDS, placement_from_form
+
+    aware = FORM_FIELDS["person_aware_of_nhs_contribution"]
+    assert aware.kind == "select" and aware.choices == (("", "Not recorded"), ("true", "Yes"), ("false", "No"))
+    assert placement_from_form({"person_aware_of_nhs_contribution": "false"}) == {
+        "person_aware_of_nhs_contribution": "false"
+    }
+    assert "person_aware_of_nhs_contribution" not in placement_from_form({"person_aware_of_nhs_contribution": ""})
+    assert FORM_FIELDS["s117"].kind == "checkbox" and FORM_FIELDS["commissioned_for_nhs"].kind == "checkbox"

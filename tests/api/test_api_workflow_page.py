@@ -29,7 +29,7 @@ def test_a_refer_names_where_it_goes_and_never_says_no_approval_needed(client):
 
 
 def test_a_refer_only_decision_has_no_approval_line(client):
-    html = page_of(client, {**P_1001, "age": 50})  # CHP-06: under 65, the working-age route
+    html = page_of(client, {**P_1001, "age": 50})  # WAP-05: under 65, no CareCubed costing recorded
     assert 'data-outcome="refer"' in html
     assert "a Care Cubed costing" in text_of(html, "refer-to")
     assert 'id="approver"' not in html and "no approval needed" not in html
@@ -46,11 +46,15 @@ def test_the_page_answers_what_can_i_offer_the_provider(client):
 
 
 def test_the_api_decision_carries_refer_to_and_the_price_guide(client):
+    # under 65 from 2026-04-01 the working-age strategy applies (WAP-05 before a costing; CHP-06 only before then)
     body = client.post("/v1/decisions", json={**P_1001, "age": 50}).json()
     assert [(f["rule_id"], f["refer_to"]) for f in body["findings"] if f["action"] == "refer"] == [
-        ("CHP-06", "care_cubed_costing")
+        ("WAP-05", "care_cubed_costing")
     ]
     assert "price_guide" not in body
+    costed = client.post("/v1/decisions", json={**P_1001, "age": 50, "care_cubed_weekly": "1000.00"}).json()
+    assert costed["price_guide"]["basis"] == "care_cubed" and costed["price_guide"]["benchmark_weekly"] == 1000.00
+    assert [f["rule_id"] for f in costed["findings"] if f["action"] != "info"] == ["WAP-02"]  # 4.00% over
     guide = client.post("/v1/decisions", json=P_1001).json()["price_guide"]
     assert guide["benchmark_weekly"] == 995.00 and guide["bands"][1] == {
         "band": 1,
