@@ -15,7 +15,8 @@ function per service for single decisions (``engine/rulebook/scalar_figures.py``
   named by a key whose values the rulebook lists (a Lot, an enum); ``band(table, x)`` the row of a table
   parameter (approval bands) that holds ``x`` percent, by the table's hit policy, as its band number;
   ``lot_for(care_type, dementia)`` and ``lot_care_type(lot)`` read the Lots table;
-- ``input.<field>`` is the field as given, where a figure of the same name refines it (``care_type``, ``lot``).
+- ``input.<field>`` is the field as given, where a figure of the same name refines it (``care_type``, ``lot``);
+- ``as_at`` is the date the placement is decided at (a date: compared with dates, moved by ``add_days``).
 """
 
 from __future__ import annotations
@@ -155,6 +156,8 @@ class Checker:
                 return E("const", (node.id == "true",), T(Kind.BOOL))
             if isinstance(node, ast.Name) and node.id == "null":
                 return E("null", (), T(Kind.ENUM))
+            if isinstance(node, ast.Name) and node.id == "as_at":
+                return E("as_at", (), T(Kind.DATE))
             return self.name(node)
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return E("const", (node.value,), T(Kind.ENUM))
