@@ -42,6 +42,10 @@ SECTION_TITLES: dict[str, tuple[str, str]] = {
     "top_up": ("Top-up", "Only when someone pays a top-up for a more expensive home."),
     "supported_living": ("Supported living", "Fill in for a supported-living service."),
     "health": ("Health funding", ""),
+    "financial_assessment": (
+        "Financial assessment",
+        "Optional: fill in to see what the person pays towards their care and who pays the provider what.",
+    ),
 }
 INPUTS = {
     "text": "text",

@@ -34,6 +34,7 @@ INPUT_ONLY = {
     "lot": Kind.COUNT,
     "personal_budget_weekly": Kind.MONEY,
     "start_date": Kind.DATE,
+    "permanent_admission_date": Kind.DATE,
 }  # fields rules read only as figures
 
 
