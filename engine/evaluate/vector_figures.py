@@ -104,6 +104,9 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
                 return Num(out_v, out_ok)
 
             return param_by
+        if op == "const" and e.t.enum and isinstance(args[0], str):
+            code, cats = ENUMS[e.t.enum].index(args[0]), ENUMS[e.t.enum]  # an enum figure's value: its code
+            return lambda c: Num(np.int8(code), True, None, cats)
         if op in ("literal", "const"):
             value = args[0]
             return lambda c: Num(value, True)

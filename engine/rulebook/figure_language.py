@@ -100,6 +100,8 @@ class Checker:
         except SyntaxError as exc:
             raise FigureError(f"cannot parse {source!r}: {exc.msg}") from None
         expr = self.expr(tree)
+        if kind is Kind.ENUM and enum:
+            expr = self.enum_values(expr, enum)
         expr = self.literal_as(expr, T(kind, SCALE.get(kind, 0), enum=enum))
         if expr.op != "null":
             if kind in SCALE:
@@ -110,6 +112,20 @@ class Checker:
                 expr = self.rescale(expr, SCALE[kind])
             elif expr.t.kind is not kind:
                 raise FigureError(f"a {kind.value} figure, but the formula gives a {expr.t.kind.value}")
+        return expr
+
+    def enum_values(self, expr: E, enum: str) -> E:
+        """The names an enum figure may take (quoted constants, the branches of ``if``, ``coalesce``) tagged
+        with its enum, so the vectorised form holds their codes; a name not listed is refused."""
+        if expr.op == "const" and isinstance(expr.args[0], str):
+            if expr.args[0] not in ENUMS[enum]:
+                raise FigureError(f"{expr.args[0]!r} is not one of {enum}: {', '.join(ENUMS[enum])}")
+            return E("const", expr.args, T(Kind.ENUM, enum=enum))
+        if expr.op == "if":
+            cond, yes, no = expr.args
+            return E("if", (cond, self.enum_values(yes, enum), self.enum_values(no, enum)), T(Kind.ENUM, enum=enum))
+        if expr.op == "coalesce":
+            return E("coalesce", tuple(self.enum_values(a, enum) for a in expr.args), T(Kind.ENUM, enum=enum))
         return expr
 
     # names --------------------------------------------------------------------------------------------------
