@@ -71,7 +71,9 @@ def placements(draw: st.DrawFn) -> dict:
         capital_edges = st.sampled_from([0, 1425000, 1425001, 1500000, 1500100, 2325000, 2325001, 9000000])
         record.update(
             weekly_income=draw(_pence(0, 80000)),
-            capital=draw(st.one_of(capital_edges, st.integers(0, 5_000_000)).map(lambda p: f"{p // 100}.{p % 100:02d}")),
+            capital=draw(
+                st.one_of(capital_edges, st.integers(0, 5_000_000)).map(lambda p: f"{p // 100}.{p % 100:02d}")
+            ),
             property_value=draw(_optional(_pence(0, 40_000_000))),
             property_disregarded=draw(_optional(FLAG)),
             permanent_admission_date=draw(_optional(_dates())),

@@ -236,8 +236,12 @@ class Placement(BaseModel):
     ] = 0
     war_widows_pension_weekly: Annotated[
         Pence,
-        about("War Widow's or Widower's pension a week (optional)", "0.00", "financial_assessment",
-              "Its first £10 a week is disregarded."),
+        about(
+            "War Widow's or Widower's pension a week (optional)",
+            "0.00",
+            "financial_assessment",
+            "Its first £10 a week is disregarded.",
+        ),
     ] = 0
     pension_shared_with_spouse_weekly: Annotated[
         Pence,
