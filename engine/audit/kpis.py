@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.audit.charging_kpis import charging_kpis
 from engine.audit.lists import AtKpiDate, at_kpi_date
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
 from engine.money import pounds, round_half_up
@@ -102,10 +103,12 @@ def compute_kpis(
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
         kpis.append(_mean_price(at_start, care_home & older & of_type, new, previous, care, period))
-    kpis.append(_isp(at_kpi or at_kpi_date(book, parsed, period.end)))
+    at_kpi = at_kpi or at_kpi_date(book, parsed, period.end)
+    kpis.append(_isp(at_kpi))
     kpis.append(_sl_within(at_start, supported & new))
     kpis.append(_sl_run_rate(at_eval, valid & at_eval["is_supported_living"].v))
     kpis.append(_s117(at_eval, valid & parsed.cols["s117"].v))
+    kpis.extend(charging_kpis(at_kpi))
     return {
         "period": {
             "start": period.start,
