@@ -357,6 +357,14 @@ def whatif_summary(
         return np.where(ch.ok, np.maximum(ch.v, 0), 0) + np.where(sl.ok, np.maximum(sl.v, 0), 0)
 
     above_before, above_after = above(before), above(after)
+
+    def charged(result: VectorResult, name: str) -> np.ndarray:
+        """A charging figure per row (0 where it does not apply or cannot be computed)."""
+        col = result.figures[name]
+        return np.where(valid & col.ok & result.figure_applies[name], col.v, 0)
+
+    income_before, income_after = (charged(r, "resident_contribution_weekly") for r in (before, after))
+    net_before, net_after = (charged(r, "council_net_weekly") for r in (before, after))
     transitions: dict[str, int] = {}
     for old, new in zip(before.outcome[outcome_changed].tolist(), after.outcome[outcome_changed].tolist()):
         label = f"{ACTIONS[old]} → {ACTIONS[new]}"
@@ -407,6 +415,15 @@ def whatif_summary(
             "above_medians_and_reference_rates_before": _gbp(int(above_before[valid].sum())),
             "above_medians_and_reference_rates_after": _gbp(int(above_after[valid].sum())),
             "change": _gbp(int(above_after[valid].sum() - above_before[valid].sum())),
+        },
+        "charging_weekly": {
+            "placements_contribution_changed": int((income_before != income_after).sum()),
+            "client_income_before": _gbp(int(income_before.sum())),
+            "client_income_after": _gbp(int(income_after.sum())),
+            "client_income_change": _gbp(int(income_after.sum() - income_before.sum())),
+            "council_net_before": _gbp(int(net_before.sum())),
+            "council_net_after": _gbp(int(net_after.sum())),
+            "council_net_change": _gbp(int(net_after.sum() - net_before.sum())),
         },
     }
     return summary, changes
