@@ -3,6 +3,7 @@ only with a financial assessment, per-service messages and enum figures are chec
 
 from __future__ import annotations
 
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -91,36 +92,26 @@ def test_the_vectorised_payment_lines_add_up_too(records: list[dict]) -> None:
         assert total == int(values["gross_weekly_cost"].v[index])
 
 
+RESIDENTIAL = {
+    "placement_id": "P",
+    "service": "care_home",
+    "start_date": "2026-05-04",
+    "age": 80,
+    "care_type": "residential",
+    "core_weekly_fee": "900.00",
+}
+
+
 def test_no_payments_without_a_financial_assessment() -> None:
-    placement = {
-        "placement_id": "P",
-        "service": "care_home",
-        "start_date": "2026-05-04",
-        "age": 80,
-        "care_type": "residential",
-        "core_weekly_fee": "900.00",
-    }
-    decision = ENGINE.decide(placement)
+    decision = ENGINE.decide(RESIDENTIAL)
     assert decision.payments is None and "payments" not in decision.to_dict()
     assert "payments" not in decision.to_json(indent=None)
     assert "resident_contribution_weekly" not in decision.figures
 
 
 def test_payments_in_both_json_forms() -> None:
-    placement = {
-        "placement_id": "P",
-        "service": "care_home",
-        "start_date": "2026-05-04",
-        "age": 80,
-        "care_type": "nursing",
-        "core_weekly_fee": "995.00",
-        "capital": "15250.00",
-        "weekly_income": "170.00",
-        "payment_model": "net",
-    }
-    decision = ENGINE.decide(placement)
-    import json
-
+    placement = {**RESIDENTIAL, "care_type": "nursing", "core_weekly_fee": "995.00", "capital": "15250.00"}
+    decision = ENGINE.decide({**placement, "weekly_income": "170.00", "payment_model": "net"})
     compact, pretty = json.loads(decision.to_json(indent=None)), json.loads(decision.to_json())
     assert compact == pretty
     assert [(p["payer"], p["payee"]) for p in compact["payments"]] == [
@@ -131,17 +122,9 @@ def test_payments_in_both_json_forms() -> None:
 
 
 def test_a_capital_without_income_is_fine_but_income_without_capital_is_an_input_error() -> None:
-    base = {
-        "placement_id": "P",
-        "service": "care_home",
-        "start_date": "2026-05-04",
-        "age": 80,
-        "care_type": "residential",
-        "core_weekly_fee": "900.00",
-    }
     with pytest.raises(ValueError, match="capital"):
-        ENGINE.decide({**base, "weekly_income": "170.00"})
-    assert ENGINE.decide({**base, "capital": "1000.00"}).payments is None
+        ENGINE.decide({**RESIDENTIAL, "weekly_income": "170.00"})
+    assert ENGINE.decide({**RESIDENTIAL, "capital": "1000.00"}).payments is None
 
 
 @pytest.fixture
