@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from engine.money import LARGEST
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
 
@@ -65,7 +66,7 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
                 text[key] = value
         return text
     if spec.kind in ("pence", "hundredths"):
-        number: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 10_000_000}
+        number: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": int(LARGEST)}
     elif spec.kind == "whole":
         number = {"type": "integer"}
         number.update({k: v for k, v in (("minimum", spec.low), ("maximum", spec.high)) if v is not None})
