@@ -151,3 +151,18 @@ def test_an_enum_figure_value_not_listed_is_refused(rules: Path) -> None:
     path.write_text(text.replace('else "net")', 'else "partial")', 1))
     with pytest.raises(RulebookError, match="'partial' is not one of payment_model"):
         load_rulebook(rules)
+
+
+def test_a_book_row_with_income_but_no_capital_is_an_error_row_and_the_others_are_decided() -> None:
+    rows = [
+        {**RESIDENTIAL, "placement_id": "A", "weekly_income": "170.00", "capital": "15250.00"},
+        {**RESIDENTIAL, "placement_id": "B", "weekly_income": "170.00"},
+        {**RESIDENTIAL, "placement_id": "C"},
+    ]
+    names = sorted({k for r in rows for k in r})
+    book = parse_book(pa.table({k: [r.get(k) for r in rows] for k in names}))
+    assert book.valid.tolist() == [True, False, True]
+    assert "capital" in book.errors[1] and "required with weekly_income" in book.errors[1]["capital"][0]
+    result = VectorEvaluator(ENGINE.book).evaluate(book, row_dates(book))
+    contribution = result.figures["resident_contribution_weekly"]
+    assert contribution.ok[0] and int(contribution.v[0]) == 14220 and not contribution.ok[2]
