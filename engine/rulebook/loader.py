@@ -91,6 +91,7 @@ class Module:
     services: tuple[str, ...]
     reference: Reference
     rules: tuple[Rule, ...]
+    guard: conditions.Cond | None = None  # the module-wide ``when`` (already part of every rule's condition)
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ def _load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str
     rules = tuple(
         _load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters) for rule in node["rules"]
     )
-    return Module(name, str(node["title"]), tuple(services), _reference(node["reference"], node), rules)
+    return Module(name, str(node["title"]), tuple(services), _reference(node["reference"], node), rules, module_when)
 
 
 def _load_rule(
