@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.audit.charging_kpis import charging_kpis
 from engine.audit.kpis_health import gbp as _gbp
 from engine.audit.kpis_health import health_kpis
 from engine.audit.kpis_health import percent as _percent
@@ -96,9 +97,11 @@ def compute_kpis(
             if mean.ages is not None:
                 population = groups[mean.ages] & of_type
                 kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
-    kpis += health_kpis(book, parsed, at_kpi or at_kpi_date(book, parsed, period.end))
+    at_kpi = at_kpi or at_kpi_date(book, parsed, period.end)
+    kpis += health_kpis(book, parsed, at_kpi)
     kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
     kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at_eval, valid & at_eval["is_supported_living"].v))
+    kpis.extend(charging_kpis(define, at_kpi))
     return {
         "period": {
             "start": period.start,
