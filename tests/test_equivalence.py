@@ -66,6 +66,15 @@ def placements(draw: st.DrawFn) -> dict:
         "dst_severe_domains": draw(_optional(st.integers(0, 4))),
         "chc_referral_made": draw(_optional(FLAG)),
         "provider": draw(_optional(st.sampled_from(["Oak House", "Elm Lodge"]))),
+        "s117_council_share": draw(_optional(st.sampled_from(["0", "0.3", "0.5", "0.75", "1", "1.00"]))),
+        "s117_last_review_date": draw(_optional(_dates())),
+        "health_needs_beyond_incidental": draw(_optional(FLAG)),
+        "commissioned_for_nhs": draw(_optional(FLAG)),
+        "nhs_agreement_in_place": draw(_optional(FLAG)),
+        "nhs_invoice_issued": draw(_optional(FLAG)),
+        "nhs_payment_received": draw(_optional(FLAG)),
+        "person_aware_of_nhs_contribution": draw(_optional(FLAG)),
+        "provider_aware_of_nhs_contribution": draw(_optional(FLAG)),
     }
     if draw(st.booleans()):  # a financial assessment (charging)
         capital_edges = st.sampled_from([0, 1425000, 1425001, 1500000, 1500100, 2325000, 2325001, 9000000])
@@ -117,6 +126,9 @@ def placements(draw: st.DrawFn) -> dict:
             ),
             top_up_agreement_signed=draw(_optional(FLAG)),
             top_up_affordability_confirmed=draw(_optional(FLAG)),
+            care_cubed_weekly=draw(
+                _optional(st.one_of(st.sampled_from(["0.00", "1180.00", "1239.00", "1239.01"]), _pence()))
+            ),
         )
     else:
         record.update(
@@ -131,6 +143,9 @@ def placements(draw: st.DrawFn) -> dict:
 BAD_CELLS = st.sampled_from(
     [
         ("age", "17"),
+        ("s117_council_share", "1.5"),
+        ("nhs_invoice_issued", "maybe"),
+        ("s117_last_review_date", "31/02/2026"),
         ("age", "12.5"),
         ("core_weekly_fee", "-1"),
         ("core_weekly_fee", "10.001"),
