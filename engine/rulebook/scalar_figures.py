@@ -194,7 +194,7 @@ class _Writer:
             )
         if op in ("round_half_up", "ceil", "floor"):
             x, shift = args
-            quotient = _quotient(x, shift)
+            quotient = whole_quotient(x, shift)
             if quotient is not None and op == "round_half_up":  # integers only: no Fraction on the hot path
                 dividend, divisor, scale = quotient
                 return self.strict(f"_rhu_q({{0}} * {scale}, {{1}})", dividend, divisor)
@@ -235,7 +235,7 @@ class _Writer:
             return f"({self.expr(args[0])} is True)"
         if op == "falsity":
             return f"({self.expr(args[0])} is False)"
-        quotient = _quotient(args[1], 0) if op == "band" else None
+        quotient = whole_quotient(args[1], 0) if op == "band" else None
         if quotient is not None:
             dividend, divisor, scale = quotient
             table = args[0]
@@ -252,7 +252,7 @@ class _Writer:
         raise AssertionError(f"no scalar form for {op}")
 
 
-def _quotient(e: E, shift: int) -> tuple[E, E, int] | None:
+def whole_quotient(e: E, shift: int) -> tuple[E, E, int] | None:
     """``a / b`` (optionally scaled) of two whole numbers, to be divided by 10**shift: (a, b, factor on a)."""
     factor = 1
     if e.op == "scale":
