@@ -294,7 +294,7 @@ def test_the_next_issues_figures_are_declared_without_new_python(tmp_path: Path)
         }
         for core, other in (("15250.00", "170.00"), ("14250.00", "0.03"), ("14250.01", "0.00"), ("900.00", "1.01"))
     ]
-    parsed = parse_book(table_from_records(records))
+    parsed = parse_book(table_from_records(records), book)
     vector = VectorEvaluator(book).derive(parsed, row_dates(parsed))
     expected = [
         (400, 14385, date(2026, 7, 27), 8500),
