@@ -116,7 +116,7 @@ class VectorEvaluator:
                 params[name] = self.param(name, as_at)
             return params[name]
 
-        context = Context(c, v, param, lambda name: self.index(name, as_at), n)
+        context = Context(c, v, param, lambda name: self.index(name, as_at), n, as_at)
         service = c["service"].v
         of_service = {name: service == code for code, name in enumerate(ENUMS["service"])}
         everyone = len(ENUMS["service"])
