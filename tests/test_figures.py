@@ -240,26 +240,27 @@ CHARGING = {
     "property_disregard_days": ("count", "84"),
 }
 NEXT_ISSUES = """
-  - name: tariff_income_weekly
+  - name: example_tariff_income_weekly
     kind: money
     description: £1 for every £250 or part of £250 above the lower limit (core fee standing in for capital)
     reference: test
     formula: >-
-      0 if core_weekly_fee <= params.charging.lower_capital_limit
-      else ceil((core_weekly_fee - params.charging.lower_capital_limit) / params.charging.tariff_step)
-           * params.charging.tariff_income_per_step
-  - name: contribution_weekly
+      0 if core_weekly_fee <= params.example_charging.lower_capital_limit
+      else ceil((core_weekly_fee - params.example_charging.lower_capital_limit) / params.example_charging.tariff_step)
+           * params.example_charging.tariff_income_per_step
+  - name: example_contribution_weekly
     kind: money
     description: min/max caps around income less the PEA (other_weekly standing in for income)
     reference: test
     formula: >-
-      min(comparable_weekly, max(0, other_weekly + tariff_income_weekly - params.charging.personal_expenses_allowance))
-  - name: property_disregard_ends
+      min(comparable_weekly,
+          max(0, other_weekly + example_tariff_income_weekly - params.example_charging.personal_expenses_allowance))
+  - name: example_property_disregard_ends
     kind: date
     description: the 12-week property disregard ends (start date standing in for the admission date)
     reference: test
-    formula: add_days(start_date, params.charging.property_disregard_days)
-  - name: half_shared_pension_weekly
+    formula: add_days(start_date, params.example_charging.property_disregard_days)
+  - name: example_half_shared_pension_weekly
     kind: money
     description: half, rounded up to the penny in the person's favour
     reference: test
@@ -271,7 +272,7 @@ def test_the_next_issues_figures_are_declared_without_new_python(tmp_path: Path)
     """Charging's tariff income (ceil-division), caps, a date plus days and a half rounded up, as data."""
     root = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, root)
-    folder = root / "parameters" / "charging"
+    folder = root / "parameters" / "example_charging"
     folder.mkdir()
     (folder / "index.yaml").write_text("description: charging\nreference: {title: SI 2014/2672}\n", encoding="utf-8")
     for name, (unit, value) in CHARGING.items():
@@ -308,13 +309,16 @@ def test_the_next_issues_figures_are_declared_without_new_python(tmp_path: Path)
         got = tuple(
             values[name]
             for name in (
-                "tariff_income_weekly",
-                "contribution_weekly",
-                "property_disregard_ends",
-                "half_shared_pension_weekly",
+                "example_tariff_income_weekly",
+                "example_contribution_weekly",
+                "example_property_disregard_ends",
+                "example_half_shared_pension_weekly",
             )
         )
         assert got == expected[index]  # Lambeth 2024/25: capital £15,250 → tariff £4; £170 + £4 − £30.15 = £143.85
-        assert vector["tariff_income_weekly"].v[index] == got[0] and vector["contribution_weekly"].v[index] == got[1]
-        assert vector["property_disregard_ends"].v[index] == day_number(got[2])
-        assert vector["half_shared_pension_weekly"].v[index] == got[3]
+        assert (
+            vector["example_tariff_income_weekly"].v[index] == got[0]
+            and vector["example_contribution_weekly"].v[index] == got[1]
+        )
+        assert vector["example_property_disregard_ends"].v[index] == day_number(got[2])
+        assert vector["example_half_shared_pension_weekly"].v[index] == got[3]
