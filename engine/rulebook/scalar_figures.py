@@ -67,6 +67,68 @@ def _band(
     return band.band
 
 
+def round_half_up_quotient(numerator: int, denominator: int) -> int | None:
+    """numerator / denominator rounded half away from zero; None when the denominator is 0."""
+    if denominator == 0:
+        return None
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    magnitude = (2 * abs(numerator) + denominator) // (2 * denominator)
+    return magnitude if numerator >= 0 else -magnitude
+
+
+def ceil_quotient(numerator: int, denominator: int) -> int | None:
+    if denominator == 0:
+        return None
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    return -(-numerator // denominator)
+
+
+def floor_quotient(numerator: int, denominator: int) -> int | None:
+    if denominator == 0:
+        return None
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    return numerator // denominator
+
+
+_BOUNDS: dict[int, tuple[tuple[Band, ...], list[tuple[Band, int, int, int | None, int]]]] = {}
+
+
+def _band_q(
+    bands: tuple[Band, ...] | None, share: tuple[int, int] | None, scale: int, hit: dict[str, Band], name: str
+) -> int | None:
+    """``_band`` for a share given as two whole numbers (numerator, denominator): integer comparisons only."""
+    if bands is None or share is None or share[1] == 0:
+        return None
+    numerator, denominator = share
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    denominator *= scale
+    cached = _BOUNDS.get(id(bands))
+    if cached is None or cached[0] is not bands:
+        rows = []
+        for band in bands:
+            above = Fraction(band.above_percent)
+            up = None if band.up_to_percent is None else Fraction(band.up_to_percent)
+            rows.append(
+                (
+                    band,
+                    above.numerator,
+                    above.denominator,
+                    None if up is None else up.numerator,
+                    1 if up is None else up.denominator,
+                )
+            )
+        cached = _BOUNDS[id(bands)] = (bands, rows)
+    for band, above_n, above_d, up_n, up_d in cached[1]:
+        if numerator * above_d > above_n * denominator and (up_n is None or numerator * up_d <= up_n * denominator):
+            hit[name] = band
+            return band.band
+    return None
+
+
 def band_of(share: Fraction, bands: tuple[Band, ...]) -> Band | None:
     """The band holding ``share`` percent: the first row, in the table's order, with above < share ≤ up_to."""
     return next(
@@ -83,6 +145,10 @@ class _Writer:
             "_F": Fraction,
             "_frac": _fraction,
             "_band": _band,
+            "_band_q": _band_q,
+            "_round_half_up_q": round_half_up_quotient,
+            "_ceil_q": ceil_quotient,
+            "_floor_q": floor_quotient,
             "_td": timedelta,
             "_min": _strict(min),
             "_max": _strict(max),
@@ -103,8 +169,8 @@ class _Writer:
         self.constants[name] = value
         return name
 
-    def strict(self, template: str, *args: E) -> str:
-        """An operation that is null when any argument is null: ``template`` formats the temporaries."""
+    def operands(self, args: tuple[E, ...], test: str) -> tuple[list[str], list[str]]:
+        """Each argument as a constant's text or a temporary, and the ``test`` (``is None``…) of each temporary."""
         names, guards = [], []
         for arg in args:
             constant = _constant(arg)
@@ -112,7 +178,12 @@ class _Writer:
                 names.append(repr(constant))
             else:
                 names.append(self.temp())
-                guards.append(f"({names[-1]} := {self.expr(arg)}) is None")
+                guards.append(f"({names[-1]} := {self.expr(arg)}) {test}")
+        return names, guards
+
+    def strict(self, template: str, *args: E) -> str:
+        """An operation that is null when any argument is null: ``template`` formats the temporaries."""
+        names, guards = self.operands(args, "is None")
         if not guards:
             return f"({template.format(*names)})"
         return f"(None if {' or '.join(guards)} else {template.format(*names)})"
@@ -146,6 +217,10 @@ class _Writer:
             )
         if op in ("round_half_up", "ceil", "floor"):
             x, shift = args
+            quotient = whole_quotient(x, shift)
+            if quotient is not None:  # a quotient of whole numbers: integers only, no Fraction on the hot path
+                dividend, divisor, scale = quotient
+                return self.strict(f"_{op}_q({{0}} * {scale}, {{1}})", dividend, divisor)
             if shift < 0 and x.t.exact:
                 return f"_{'rhu' if op == 'round_half_up' else op}({self.strict(f'{{0}} * {10**-shift}', x)}, 1)"
             if shift < 0:
@@ -166,15 +241,8 @@ class _Writer:
         if op == "if":
             return f"({self.expr(args[1])} if {self.expr(args[0])} else {self.expr(args[2])})"
         if op == "cmp":
-            sides, guards = [], []
-            for side in args[1:]:
-                constant = _constant(side)
-                if constant is not None:
-                    sides.append(repr(constant))
-                else:
-                    sides.append(self.temp())
-                    guards.append(f"({sides[-1]} := {self.expr(side)}) is not None")
-            return f"({' and '.join(guards)} and {sides[0]} {args[0]} {sides[1]})"
+            sides, guards = self.operands(args[1:], "is not None")
+            return "(" + " and ".join([*guards, f"{sides[0]} {args[0]} {sides[1]}"]) + ")"
         if op in ("and", "or"):
             return "(" + f" {op} ".join(self.expr(a) for a in args) + ")"
         if op == "not":
@@ -183,6 +251,12 @@ class _Writer:
             return f"({self.expr(args[0])} is True)"
         if op == "falsity":
             return f"({self.expr(args[0])} is False)"
+        quotient = whole_quotient(args[1], 0) if op == "band" else None
+        if quotient is not None:
+            dividend, divisor, scale = quotient
+            table = args[0]
+            fraction = self.strict(f"({{0}} * {scale}, {{1}})", dividend, divisor)
+            return f'_band_q(param("{table}"), {fraction}, {10 ** args[1].t.scale}, bands, "{table}")'
         if op == "band":
             return f'_band(param("{args[0]}"), {self.expr(args[1])}, {args[1].t.scale}, bands, "{args[0]}")'
         if op == "lot_for":
@@ -194,6 +268,18 @@ class _Writer:
         if op == "add_days":
             return self.strict("{0} + _td(days={1})", *args)
         raise AssertionError(f"no scalar form for {op}")
+
+
+def whole_quotient(e: E, shift: int) -> tuple[E, E, int] | None:
+    """``a / b`` (optionally scaled) of two whole numbers, to be divided by 10**shift: (a, b, factor on a)."""
+    factor = 1
+    if e.op == "scale":
+        factor, e = e.args[1], e.args[0]
+    if e.op != "/" or e.args[0].t.exact or e.args[1].t.exact:
+        return None
+    if shift > 0:
+        return None
+    return e.args[0], e.args[1], factor * 10**-shift
 
 
 def _constant(e: E) -> Any:
