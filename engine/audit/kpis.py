@@ -184,7 +184,7 @@ def _isp(at: AtKpiDate) -> dict[str, Any]:
     """Counted over the placements active at the KPI date, evaluated at that date: exactly the rows of the
     ``isp_no_nhs_contribution`` list."""
     limit, flagged = at.threshold, at.isp
-    gross = at.result.values["gross_weekly_cost"]
+    gross = at.values["gross_weekly_cost"]
     return {
         "id": "isp_no_nhs_contribution",
         "name": "Over the ISP threshold, no NHS contribution",

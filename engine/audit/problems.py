@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.audit.columns import Matched
+from engine.audit.safe import may_hold_control_characters
 from engine.validate.batch import SPECS
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def control_character_rows(table: pa.Table) -> dict[int, dict[str, list[str]]]:
         if name == "placement_id":
             continue
         column = table.column(name)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if not may_hold_control_characters(column):
             continue
         hits = pc.fill_null(pc.match_substring_regex(column, CONTROL), False).to_numpy(zero_copy_only=False)
         for index in np.flatnonzero(hits).tolist():
