@@ -15,7 +15,7 @@ from engine.audit.read import decimal_array
 from engine.evaluate.vector import VectorEvaluator, VectorResult
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS
-from engine.validate.batch import ParsedBook, day_number
+from engine.validate.batch import ParsedBook, active_at, day_number
 
 if TYPE_CHECKING:
     from engine.audit.run import AuditResult
@@ -42,17 +42,6 @@ LIST_FIGURES = (
 )
 
 
-def active_at(parsed: ParsedBook, day: int) -> np.ndarray:
-    """Valid rows active at ``day``: started on or before it and not ended (``end_date`` is the day after the
-    last day)."""
-    start = parsed.cols["start_date"]
-    active = parsed.valid & start.ok & (start.v <= day)
-    end = parsed.cols.get("end_date")
-    if end is not None:
-        active &= ~end.ok | (day < end.v)
-    return np.asarray(active, dtype=bool)
-
-
 class AtKpiDate:
     """Every row at the KPI date: its derived figures (for the ISP KPI), the rows active then, the ISP rows, and
     (computed when a list needs it) the whole evaluation. Reuses the rows' own evaluation when every row was
@@ -62,7 +51,7 @@ class AtKpiDate:
         self.day, self.book, self.parsed = day, book, parsed
         number = day_number(day)
         self.days = np.full(parsed.n, number, np.int64)
-        self.active = active_at(parsed, number)
+        self.active = active_at(parsed, day)
         evaluator = VectorEvaluator(book)
         self._result: VectorResult | None = None
         if own is not None and np.array_equal(own[0][parsed.valid], self.days[parsed.valid]):
