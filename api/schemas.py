@@ -31,7 +31,6 @@ TEXT_FORMS: dict[str, dict[str, Any]] = {
     "pence": {"type": "string", "pattern": r"^\s*[+-]?\s*£?\s*[-+0-9.,eE]+\s*$"},
     "hundredths": {"type": "string", "pattern": r"^\s*[-+0-9.,eE]+\s*$"},
     "whole": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
-    "lot": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
     "flag": {
         "type": "string",
         "pattern": r"^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy]([Ee][Ss])?|[Nn][Oo]?|[01])\s*$",
@@ -49,7 +48,6 @@ HOW_WRITTEN = {
     "(£1,040.00), a decimal comma is not (1.040,00 is an error).",
     "hundredths": "At most 2 decimal places, not negative.",
     "whole": "A whole number (82 or 82.0).",
-    "lot": "A Lot number.",
     "flag": "true/false, yes/no, y/n or 1/0, in any case.",
     "enum": "Any case; spaces or hyphens for underscores (Care Home → care_home).",
     "day": "A date, day first: 2026-05-04, 04/05/2026, 4/5/2026, 04-05-2026, 04.05.2026, 4 May 2026, "
@@ -72,7 +70,7 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
         number.update({k: v for k, v in (("minimum", spec.low), ("maximum", spec.high)) if v is not None})
     elif spec.kind == "flag":
         number = {"anyOf": [{"type": "boolean"}, {"enum": [0, 1]}]}
-    elif spec.kind in ("enum", "lot"):
+    elif spec.kind == "enum":
         number = {"enum": list(spec.choices)}
     else:
         number = {"type": "string", "format": "date"}

@@ -198,7 +198,7 @@ def run_audit(
         raise BookError(f"--as-at {as_at.isoformat()}: rules are only held from {book.earliest_as_at.isoformat()}")
     timings["read"] = time.perf_counter() - clock
     tick("validate", 0, table.num_rows)
-    parsed = parse_book(table)
+    parsed = parse_book(table, book)
     for index, fields in control_character_rows(table).items():
         parsed.errors.setdefault(index, {}).update(fields)
         parsed.valid[index] = False
@@ -253,7 +253,7 @@ def durable_result(
     known = [name for name in table.column_names if name in SPECS]
     for index, record in enumerate(table.select(known).to_pylist()):
         try:
-            decision = engine.decide(parse_row({k: v for k, v in record.items() if v is not None}), as_at)
+            decision = engine.decide(parse_row({k: v for k, v in record.items() if v is not None}, book), as_at)
         except InputError as exc:
             errors[index] = exc.fields
             continue

@@ -52,7 +52,7 @@ def vector_row(
 
 def durable_row(engine: Engine, cells: dict[str, Any], as_at: date | None) -> Row | dict[str, list[str]]:
     try:
-        decision = engine.decide(parse_row(cells), as_at)
+        decision = engine.decide(parse_row(cells, engine.book), as_at)
     except InputError as exc:
         return exc.fields
     fired = tuple(f.rule_id for f in decision.findings)
@@ -72,7 +72,7 @@ def compare_engines(
     table: pa.Table, engine: Engine, as_at: date | None = None, tick: Callable[[int], None] | None = None
 ) -> Comparison:
     """Every row of a book through both evaluators (and both validators); each difference is listed."""
-    book = parse_book(table)
+    book = parse_book(table, engine.book)
     result = VectorEvaluator(engine.book).evaluate(book, row_dates(book, as_at))
     rules = engine.book.rules
     ids = tuple(rule.id for rule in rules)
