@@ -150,6 +150,15 @@ class PriceGuideOut(Strict):
     bands: list[PriceBandOut]
 
 
+class PaymentOut(Strict):
+    """One line of who pays whom a week; the lines paid to the provider add up to its full weekly charge."""
+
+    payer: Literal["council", "resident", "third_party", "nhs"]
+    payee: Literal["provider", "council"]
+    weekly: Pounds
+    note: str
+
+
 class DecisionOut(Strict):
     """The decision, exactly as ``carerules check`` prints it (SPEC §7)."""
 
@@ -157,10 +166,13 @@ class DecisionOut(Strict):
     as_at: date
     rulebook_version: str
     outcome: Outcome
-    figures: dict[str, int | Pounds | bool | None]
+    figures: dict[str, int | Pounds | bool | str | None]
     price_guide: PriceGuideOut | None = Field(None, description="care homes priced against a benchmark in force")
     findings: list[FindingOut]
     parameters: list[ParameterReadOut]
+    payments: list[PaymentOut] | None = Field(
+        None, description="who pays whom a week, when a financial assessment is recorded and the payment model known"
+    )
 
 
 class ErrorBody(Strict):

@@ -39,6 +39,7 @@ templates.env.globals.update(
     approvers_of=web_form.approvers,
     referrals_of=web_view.referrals,
     price_rows_of=web_view.price_rows,
+    charging_of=web_view.charging,
 )
 USER_COOKIE = "carerules_user"
 

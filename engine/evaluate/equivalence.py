@@ -21,7 +21,9 @@ from engine.validate.placement import InputError
 Row = tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]]
 
 
-def figure_value(kind: Kind, value: int) -> Any:
+def figure_value(kind: Kind, value: int, names: tuple[Any, ...] | None = None) -> Any:
+    if names is not None:  # an enum figure: its name
+        return names[value]
     if kind is Kind.MONEY:
         return pounds(value)
     if kind is Kind.PERCENT:
@@ -43,7 +45,7 @@ def vector_row(
         a if a != "" else band for k in np.flatnonzero(result.fired[index]) for a in [approvers[k]] if a is not None
     )
     figures = {
-        name: figure_value(kinds[name], int(col.v[index])) if col.ok[index] else None
+        name: figure_value(kinds[name], int(col.v[index]), col.cats) if col.ok[index] else None
         for name, col in result.figures.items()
         if result.figure_applies[name][index]
     }

@@ -201,6 +201,7 @@ def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rule
     doubt |= care_home & lot_given & given["dementia"] & (cols["dementia"].v != lot_dementia)
     doubt |= ~care_home & ~cols["sl_weekly_cost"].ok
     doubt |= cols["end_date"].ok & (cols["end_date"].v <= cols["start_date"].v)
+    doubt |= cols["weekly_income"].ok & ~cols["capital"].ok
     return doubt
 
 
