@@ -183,6 +183,27 @@ def test_excel_header_below_title_rows_and_sheet_choice(tmp_path: Path) -> None:
         load_book(path, sheet="Nope")
 
 
+def test_excel_formulas_are_read_as_their_cached_values_and_serial_dates_as_dates(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    row = clean_book()[2]  # C: residential, £900.00
+    names = list(row)
+    sheet.write_row(0, 0, names)
+    for col, name in enumerate(names):
+        if name == "core_weekly_fee":
+            sheet.write_formula(1, col, "=450*2", None, 900)  # the value Excel cached when it last calculated
+        elif name == "start_date":
+            sheet.write_number(1, col, 46174)  # a serial date without a date format: 2026-06-01
+        else:
+            sheet.write_string(1, col, row[name])
+    workbook.close()
+    table = load_book(path).table
+    assert table.column("core_weekly_fee").to_pylist() == ["900"]
+    assert table.column("start_date").to_pylist() == ["2026-06-01"]
+    assert outcomes(run_audit(path)) == outcomes(run_audit(table_from_records([row])))
+
+
 def test_reading_is_bounded_with_errors_naming_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     rows = clean_book()
