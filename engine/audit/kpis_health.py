@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.audit.lists import AtKpiDate, active_at
+from engine.audit.lists import AtKpiDate
 from engine.evaluate.vector import VectorEvaluator
 from engine.money import pounds, round_half_up
 from engine.rulebook.facts import KPIS_FILE, Kpi
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.strict_yaml import RulebookError
-from engine.validate.batch import ParsedBook, day_number
+from engine.validate.batch import ParsedBook, active_at, day_number
 
 MONTHS_IN_A_YEAR = 12  # the calendar, not policy: KPI windows are declared in rules/kpis.yaml
 
@@ -62,7 +62,7 @@ def health_kpis(book: Rulebook, parsed: ParsedBook, at: AtKpiDate) -> list[dict[
 def _isp(spec: Kpi, at: AtKpiDate) -> dict[str, Any]:
     """Exactly the rows of the ``isp_no_nhs_contribution`` list."""
     limit, flagged = at.threshold, at.isp
-    gross = at.result.values["gross_weekly_cost"]
+    gross = at.values["gross_weekly_cost"]
     value = int(flagged.sum()) if limit is not None else None
     return {
         **spec.head(value, kpi_date=at.day, threshold=gbp(limit) if limit else "none"),
@@ -85,7 +85,7 @@ def _isp(spec: Kpi, at: AtKpiDate) -> dict[str, Any]:
 def _share_of_active(spec: Kpi, evaluator: VectorEvaluator, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
     assert spec.share_of_active is not None
     of, counted = spec.share_of_active
-    values = at.result.values
+    values = at.values
     population = at.active & evaluator.mask(of, values, parsed.n)
     hit = population & evaluator.mask(counted, values, parsed.n)
     value = percent(int(hit.sum()), int(population.sum()))
@@ -107,7 +107,7 @@ def _nhs_income(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
     contribution = parsed.cols["nhs_contribution_weekly"]
     income = np.where(contribution.ok, contribution.v, 0)
     year_before = months_before(at.day, _window(spec))
-    before = active_at(parsed, day_number(year_before))
+    before = active_at(parsed, year_before)
     now_total, before_total = int(income[at.active].sum()), int(income[before].sum())
     return {
         **spec.head(now_total - before_total, kpi_date=at.day, year_before=year_before),
@@ -126,7 +126,7 @@ def _nhs_income(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
 
 
 def _s117_share(spec: Kpi, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
-    values = at.result.values
+    values = at.values
     gross, council = values["gross_weekly_cost"], values["s117_council_funding_weekly"]
     rows = s117 & gross.ok & council.ok
     total, council_total = int(gross.v[rows].sum()), int(council.v[rows].sum())
@@ -168,7 +168,7 @@ def _s117_reviewed(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarra
 
 
 def _s117_run_rate(spec: Kpi, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
-    council = at.result.values["s117_council_funding_weekly"]
+    council = at.values["s117_council_funding_weekly"]
     rows = s117 & council.ok
     total = int(council.v[rows].sum())
     value = gbp(total)
