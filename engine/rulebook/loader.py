@@ -17,7 +17,11 @@ from engine.rulebook import conditions
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
 from engine.rulebook.vocabulary import ACTIONS, DERIVED, ENUMS, FIELDS, UNIT_KINDS, Kind
 
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+# The shipped rulebook: rules/ at the top of a source checkout; engine/rulebook/shipped in an installed wheel.
+_INSTALLED_RULES_DIR = Path(__file__).resolve().parent / "shipped"
+DEFAULT_RULES_DIR = (
+    _INSTALLED_RULES_DIR if _INSTALLED_RULES_DIR.is_dir() else Path(__file__).resolve().parents[2] / "rules"
+)
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
