@@ -20,7 +20,6 @@ from engine.money import pounds, round_half_up
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS
 from engine.validate.batch import Col, ParsedBook, day_number
-from engine.validate.placement import LOTS
 
 PLAN = "Health and Care Delivery Plan 2026/27"
 TARGETS: dict[str, Decimal | int] = {  # the Delivery Plan's KPI targets (SPEC §1, §9)
@@ -96,7 +95,7 @@ def compute_kpis(
     new, previous = period.mask(start), period.previous.mask(start)
     kpis = [_below_median(at_start, care_home & new & older, "all Lots")]
     lot = at_start["lot"].v
-    for number in sorted(set(LOTS.values())):
+    for number in sorted(entry.number for entry in book.lots):
         kpis.append(_below_median(at_start, care_home & new & older & (lot == number), f"Lot {number}"))
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
@@ -314,7 +313,7 @@ def _breakdowns(book: Rulebook, parsed: ParsedBook, v: dict[str, Col], result: V
     outcome = result.outcome
     lots = v["lot"]
     by_lot: dict[str, dict[str, int]] = {}
-    for number in sorted(set(LOTS.values())):
+    for number in sorted(entry.number for entry in book.lots):
         rows = valid & lots.ok & (lots.v == number)
         by_lot[f"Lot {number}"] = _count_outcomes(outcome[rows])
     by_lot["supported living"] = _count_outcomes(outcome[valid & v["is_supported_living"].v])

@@ -13,7 +13,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit.show import show
 from engine.rulebook.vocabulary import ACTIONS
-from engine.validate.placement import LOTS
 
 if TYPE_CHECKING:
     from engine.audit.run import AuditResult
@@ -52,7 +51,7 @@ def _price_chart(audit: AuditResult) -> str:
     new = Period(period["start"], period["end"]).mask(start) & parsed.valid & at_start["is_care_home"].v
     bench = at_start["benchmark_weekly"]
     stats, labels = [], []
-    for lot in sorted(set(LOTS.values())):
+    for lot in sorted(entry.number for entry in audit.book.lots):
         rows = new & bench.ok & (bench.v > 0) & (at_start["lot"].v == lot)
         if rows.any():
             ratio = at_start["comparable_weekly"].v[rows] * 100 / bench.v[rows]

@@ -51,7 +51,7 @@ class Derived:
 
 def derive(placement: Placement, book: Rulebook, as_at: date) -> Derived:
     values: dict[str, Any] = {name: getattr(placement, name) for name in FIELDS}
-    values["care_type"] = placement.care_type_used
+    values["care_type"] = _care_type(placement, book)
     derived = Derived(as_at, values, book.values_at(as_at))
     is_care_home = placement.service == "care_home"
     values["is_care_home"], values["is_supported_living"] = is_care_home, not is_care_home
@@ -62,6 +62,16 @@ def derive(placement: Placement, book: Rulebook, as_at: date) -> Derived:
     for name, key in _rule_parameters(book, placement.service):
         values[key] = derived.param(name)
     return derived
+
+
+def _care_type(p: Placement, book: Rulebook) -> str | None:
+    """The care type given, else the one of the Lot given (the model requires one of them for a care home)."""
+    if p.service != "care_home":
+        return None
+    if p.care_type is not None:
+        return p.care_type
+    lot = book.lot(p.lot) if p.lot is not None else None
+    return lot.care_type if lot else "nursing"
 
 
 def _rule_parameters(book: Rulebook, service: str) -> tuple[tuple[str, str], ...]:
@@ -77,8 +87,9 @@ def _rule_parameters(book: Rulebook, service: str) -> tuple[tuple[str, str], ...
 
 def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
     v = d.values
-    lot = v["lot"] = p.lot_number
-    v["is_nursing"], v["is_residential"] = p.care_type_used == "nursing", p.care_type_used == "residential"
+    care_type = v["care_type"]
+    lot = v["lot"] = p.lot if p.lot is not None else book.lot_for(care_type, p.dementia)
+    v["is_nursing"], v["is_residential"] = care_type == "nursing", care_type == "residential"
     v["fnc_recorded"] = p.fnc_weekly is not None
     if p.fnc_weekly is not None:
         fnc_used = p.fnc_weekly

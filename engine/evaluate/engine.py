@@ -11,7 +11,7 @@ from engine.evaluate.derive import derive
 from engine.evaluate.durable import DurableEvaluator
 from engine.explain.decision import Decision, build_decision
 from engine.rulebook.loader import DEFAULT_RULES_DIR, Rulebook, load_rulebook
-from engine.validate.placement import EARLIEST_AS_AT, InputError, Placement, parse_placement
+from engine.validate.placement import InputError, Placement, parse_placement
 
 
 class Engine:
@@ -26,8 +26,8 @@ class Engine:
         if not isinstance(placement, Placement):
             placement = parse_placement(placement)
         when = as_at or placement.as_at_date
-        if when < EARLIEST_AS_AT:
-            raise InputError({"as_at": [f"rules are only held from {EARLIEST_AS_AT.isoformat()}"]})
+        if when < self.book.earliest_as_at:
+            raise InputError({"as_at": [f"rules are only held from {self.book.earliest_as_at.isoformat()}"]})
         derived = derive(placement, self.book, when)
         fired = self.durable.fire(self.book.modules_for(placement.service), derived.values)
         return build_decision(placement.placement_id, derived, fired, self.book)

@@ -20,7 +20,6 @@ from engine.rulebook import conditions
 from engine.rulebook.loader import Parameter, Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
 from engine.validate.batch import Col, ParsedBook, day_number
-from engine.validate.placement import LOTS
 
 SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
 FIGURES = tuple(dict.fromkeys((*CARE_HOME_FIGURES, *SUPPORTED_LIVING_FIGURES, "expected_nhs_share_weekly")))
@@ -92,7 +91,8 @@ class VectorEvaluator:
         v["is_care_home"], v["is_supported_living"] = Col(care_home, np.ones(n, bool)), Col(sl, np.ones(n, bool))
         nursing_code, residential_code = ENUMS["care_type"].index("nursing"), ENUMS["care_type"].index("residential")
         lot_given = c["lot"].ok
-        residential_lots = np.array([lot for (care, _), lot in LOTS.items() if care == "residential"])
+        lots = self.book.lots
+        residential_lots = np.array([lot.number for lot in lots if lot.care_type == "residential"])
         care_code = np.where(
             c["care_type"].ok,
             c["care_type"].v,
@@ -100,9 +100,10 @@ class VectorEvaluator:
         )
         v["care_type"] = Col(care_code.astype(np.int8), care_home.copy(), c["care_type"].cats)
         derived_lot = np.zeros(n, np.int64)
-        for (care, dementia), number in LOTS.items():
-            pick = np.where(c["care_type"].ok, c["care_type"].v, residential_code) == ENUMS["care_type"].index(care)
-            derived_lot[pick & (c["dementia"].v == dementia)] = number
+        for entry in lots:
+            care = ENUMS["care_type"].index(entry.care_type)
+            pick = np.where(c["care_type"].ok, c["care_type"].v, residential_code) == care
+            derived_lot[pick & (c["dementia"].v == entry.dementia)] = entry.number
         lot = np.where(lot_given, c["lot"].v, derived_lot)
         v["lot"] = Col(lot, care_home.copy())
         is_nursing = care_code == nursing_code
@@ -140,7 +141,7 @@ class VectorEvaluator:
         comparable = core - c["top_up_weekly"].v
         v["comparable_weekly"] = Col(comparable, care_home.copy())
         benchmark = _null(n)
-        for lot_number in sorted(set(LOTS.values())):
+        for lot_number in sorted(entry.number for entry in self.book.lots):
             rows = care_home & (lot == lot_number)
             if rows.any():
                 found = self.param(f"care_homes.benchmark.lot_{lot_number}", as_at)

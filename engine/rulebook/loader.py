@@ -14,6 +14,7 @@ from typing import Any as AnyType
 
 from engine.money import MoneyError, to_decimal, to_pence
 from engine.rulebook import conditions
+from engine.rulebook.facts import Lot, load_earliest_as_at, load_lots
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
 from engine.rulebook.vocabulary import ACTIONS, DERIVED, ENUMS, FIELDS, UNIT_KINDS, Kind
 
@@ -103,13 +104,21 @@ class Rulebook:
     parameters: dict[str, Parameter]
     modules: tuple[Module, ...]
     version: str
-    groups: dict[str, tuple[str, Reference]] = field(default_factory=dict)
+    lots: tuple[Lot, ...] = ()  # the framework's Lots (rules/tables/lots.yaml)
+    earliest_as_at: date = date.min  # no decision before this date (rules/rulebook.yaml)
     # derived lookups (values by date, rendered templates); init=False so a dataclasses.replace() copy starts empty
     cache: dict[AnyType, AnyType] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(rule for module in self.modules for rule in module.rules)
+
+    def lot_for(self, care_type: str, dementia: bool) -> int:
+        """The Lot covering a care type and dementia need (the Lots table covers every combination)."""
+        return next(lot.number for lot in self.lots if (lot.care_type, lot.dementia) == (care_type, dementia))
+
+    def lot(self, number: int) -> Lot | None:
+        return next((lot for lot in self.lots if lot.number == number), None)
 
     def modules_for(self, service: str) -> tuple[Module, ...]:
         key = ("modules", service)
@@ -136,11 +145,11 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     params_dir = root / "parameters"
-    parameters, groups = {}, {}
+    parameters = {}
     for path in sorted(params_dir.rglob("*.yaml")):
         name = ".".join(path.relative_to(params_dir).with_suffix("").parts)
         if path.name == "index.yaml":
-            groups[name[: -len(".index")] if name != "index" else ""] = _load_index(path)
+            _check_index(path)
         else:
             parameters[name] = _load_parameter(path, name)
     modules = tuple(_load_module(path, parameters) for path in sorted((root / "modules").glob("*.yaml")))
@@ -153,7 +162,13 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
                     rule.path, rule.line, f"rule id {rule.id} is already used at {first.path}:{first.line}"
                 )
             seen[rule.id] = rule
-    return Rulebook(parameters=parameters, modules=modules, version=digest.hexdigest()[:12], groups=groups)
+    return Rulebook(
+        parameters=parameters,
+        modules=modules,
+        version=digest.hexdigest()[:12],
+        lots=load_lots(root),
+        earliest_as_at=load_earliest_as_at(root),
+    )
 
 
 def _reference(node: AnyType, owner: Node, key: str = "reference") -> Reference:
@@ -166,9 +181,10 @@ def _reference(node: AnyType, owner: Node, key: str = "reference") -> Reference:
     return Reference(node["title"], node.get("section"), node.get("url"))
 
 
-def _load_index(path: Path) -> tuple[str, Reference]:
+def _check_index(path: Path) -> None:
+    """A parameter group's index.yaml describes the group and cites the document that governs it."""
     node = check_keys(load_yaml(path), {"description", "reference"}, set(), "parameter group index")
-    return str(node["description"]), _reference(node["reference"], node)
+    _reference(node["reference"], node)
 
 
 def _load_parameter(path: Path, name: str) -> Parameter:

@@ -1,0 +1,101 @@
+"""The Lots table and the earliest date are policy facts read from rules/, refused when malformed."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from engine.evaluate.engine import Engine
+from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.strict_yaml import RulebookError
+from engine.validate.placement import InputError
+
+LOTS = Path("tables/lots.yaml")
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    root = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, root)
+    return root
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_every_care_type_and_dementia_need_has_exactly_one_lot() -> None:
+    book = load_rulebook()
+    covered = [(lot.care_type, lot.dementia) for lot in book.lots]
+    assert len(covered) == len(set(covered)) == 4
+    for lot in book.lots:
+        assert book.lot_for(lot.care_type, lot.dementia) == lot.number
+        assert book.lot(lot.number) == lot
+        assert lot.label
+    assert book.lot(max(lot.number for lot in book.lots) + 1) is None
+
+
+def test_the_decision_uses_the_lots_table(rules: Path) -> None:
+    """Renumbering a Lot in the table (and its median file) changes the Lot a decision reports."""
+    _edit(rules / LOTS, "  - lot: 6\n", "  - lot: 5\n")
+    (rules / "parameters/care_homes/benchmark/lot_6.yaml").rename(rules / "parameters/care_homes/benchmark/lot_5.yaml")
+    book = load_rulebook(rules)
+    assert book.lot_for("nursing", False) == 5
+    placement = {
+        "placement_id": "L",
+        "service": "care_home",
+        "start_date": "2026-05-04",
+        "age": 80,
+        "care_type": "nursing",
+        "core_weekly_fee": "995.00",
+        "fnc_weekly": "0",
+    }
+    decision = Engine(book).decide(placement)
+    assert decision.figures["lot"] == 5
+    assert decision.figures["benchmark_weekly"] is not None
+
+
+def test_a_lots_table_that_leaves_a_need_uncovered_is_refused(rules: Path) -> None:
+    _edit(rules / LOTS, "    care_type: nursing\n    dementia: true\n", "    care_type: nursing\n    dementia: false\n")
+    with pytest.raises(RulebookError, match="cover the same placements"):
+        load_rulebook(rules)
+
+
+def test_a_lot_listed_twice_is_refused(rules: Path) -> None:
+    _edit(rules / LOTS, "  - lot: 7\n", "  - lot: 6\n")
+    with pytest.raises(RulebookError, match="Lot 6 is listed twice") as caught:
+        load_rulebook(rules)
+    assert caught.value.path.endswith("lots.yaml") and caught.value.line
+
+
+def test_an_unknown_care_type_in_the_lots_table_is_refused(rules: Path) -> None:
+    _edit(rules / LOTS, "    care_type: nursing\n    dementia: true\n", "    care_type: hospice\n    dementia: true\n")
+    with pytest.raises(RulebookError, match="care_type must be one of"):
+        load_rulebook(rules)
+
+
+def test_the_earliest_date_is_read_from_the_rulebook(rules: Path) -> None:
+    assert load_rulebook().earliest_as_at == date(2020, 1, 1)  # rules/rulebook.yaml as shipped
+    _edit(rules / "rulebook.yaml", "earliest_as_at: 2020-01-01", "earliest_as_at: 2024-01-01")
+    engine = Engine(load_rulebook(rules))
+    placement = {
+        "placement_id": "E",
+        "service": "supported_living",
+        "start_date": "2026-05-04",
+        "age": 40,
+        "sl_weekly_cost": "100.00",
+    }
+    with pytest.raises(InputError, match="only held from 2024-01-01"):
+        engine.decide(placement, date(2023, 12, 31))
+    assert engine.decide(placement, date(2024, 1, 1)).as_at == date(2024, 1, 1)
+
+
+def test_an_earliest_date_that_is_not_a_date_is_refused(rules: Path) -> None:
+    _edit(rules / "rulebook.yaml", "earliest_as_at: 2020-01-01", "earliest_as_at: soon")
+    with pytest.raises(RulebookError, match="earliest_as_at must be a date"):
+        load_rulebook(rules)
