@@ -15,11 +15,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Date, DateTime, Engine, Integer, String, Text, create_engine, event, select
+from sqlalchemy import Date, DateTime, Engine, Integer, String, Table, Text, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -45,7 +45,7 @@ class DecisionRecord(Base):
     decision_json: Mapped[str] = mapped_column(Text)
 
 
-_TABLE = DecisionRecord.__table__
+_TABLE = cast(Table, DecisionRecord.__table__)
 _INSERT_ONE = _TABLE.insert().returning(_TABLE.c.id)
 _INSERT_MANY = _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True)
 

@@ -19,6 +19,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
 from api import responses
+from api.audits_runner import AuditRunner
 from api.db import DecisionLog, LogUnavailable, LogWriter
 from api.limits import BodyLimit
 from api.observe import Observe, ensure_request_log
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     )
     app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
     app.state.decider = Decider(engine, writer, clock)
+    app.state.audits = AuditRunner(settings.max_concurrent_audits, settings.max_audit_seconds)
 
     app.add_exception_handler(InputError, responses.input_error)
     app.add_exception_handler(responses.ApiError, responses.api_error)

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CARERULES_", frozen=True, extra="forbid")
 
-    database_url: str = Field(DEFAULT_DATABASE_URL, min_length=1)
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, min_length=1)
     rules_dir: Path = DEFAULT_RULES_DIR
     # Requests
     max_body_bytes: Positive = 1_000_000  # one placement is under 2 kB; a full batch well under this
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     max_upload_bytes: Positive = 50_000_000
     max_upload_rows: Positive = 1_000_000
     max_cell_chars: Positive = 10_000
-    max_decompressed_bytes: Positive = 500_000_000  # an .xlsx unpacked
+    max_decompressed_bytes: Positive = 300_000_000  # an .xlsx unpacked
     max_audit_seconds: Seconds = 120.0
     max_concurrent_audits: Positive = 1  # per worker process; others get 429
     # The decision log's database

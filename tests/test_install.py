@@ -102,9 +102,9 @@ def test_init_copies_the_rulebook_and_every_command_takes_it(installed: Installe
     lot_1.write_text(lot_1.read_text(encoding="utf-8") + "\n# edited by the council\n", encoding="utf-8")
     shipped = json.loads(installed.run("rules", "--json").stdout)["rulebook_version"]
     by_option = json.loads(installed.run("rules", "--json", "--rules", "myrules").stdout)["rulebook_version"]
-    by_env = json.loads(
-        installed.run("rules", "--json", extra={"CARERULES_RULES_DIR": "myrules"}).stdout
-    )["rulebook_version"]
+    by_env = json.loads(installed.run("rules", "--json", extra={"CARERULES_RULES_DIR": "myrules"}).stdout)[
+        "rulebook_version"
+    ]
     assert by_option == by_env != shipped
     decided = json.loads(installed.run("check", str(EXAMPLE), extra={"CARERULES_RULES_DIR": "myrules"}).stdout)
     assert decided["rulebook_version"] == by_env

@@ -6,18 +6,22 @@ are not decisions, so they are not written to the decision log.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from starlette.responses import Response
 
+from api.audit_worker import AuditJob
+from api.audits_runner import AuditRunner, ClientGone, check_unpacked_size
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
-from engine.audit.run import BookError, run_audit
-from engine.validate.placement import EARLIEST_AS_AT, InputError
+from api.settings import Settings
+from engine.validate.placement import EARLIEST_AS_AT
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
@@ -31,12 +35,14 @@ MAX_RESULT_ROWS = 100_000
     responses={
         200: {"model": AuditOut},
         400: {"model": ErrorOut, "description": "not valid multipart/form-data"},
-        413: {"model": ErrorOut},
+        413: {"model": ErrorOut, "description": "over the upload size or decompressed-size limit"},
         415: {"model": ErrorOut},
-        422: {"model": ErrorOut},
+        422: {"model": ErrorOut, "description": "a book that cannot be read, or over a row, cell or time limit"},
+        429: {"model": ErrorOut, "description": "the most audits allowed at once are already running"},
     },
 )
 async def create_audit(
+    request: Request,
     file: Annotated[UploadFile, File(description="the placement book: .csv or .xlsx, one placement a row")],
     as_at: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="evaluate every row at this date")] = None,
     period_start: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="KPI period start")] = None,
@@ -50,18 +56,22 @@ async def create_audit(
             f"upload a .csv or .xlsx file (got {suffix or 'no extension'})",
             {"file": [f"must be a .csv or .xlsx file, got {file.filename!r}"]},
         )
-    return ExactJSONResponse(await run_in_threadpool(_audit, file, suffix, as_at, period_start, results_limit))
-
-
-def _audit(file: UploadFile, suffix: str, as_at: date | None, period_start: date | None, limit: int) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    runner: AuditRunner = request.app.state.audits
+    name = file.filename or "the upload"
     with tempfile.TemporaryDirectory(prefix="carerules-audit-") as folder:
         path = Path(folder) / f"book{suffix}"
-        with open(path, "wb") as out:
-            while chunk := file.file.read(1 << 20):
-                out.write(chunk)
+        await asyncio.to_thread(_save, file, path)
+        if suffix != ".csv":
+            await asyncio.to_thread(check_unpacked_size, path, name, settings.max_decompressed_bytes)
+        job = AuditJob(path, name, request.app.state.engine.book, as_at, period_start, results_limit)
         try:
-            audit = run_audit(path, as_at=as_at, period_start=period_start)
-        except BookError as exc:
-            raise InputError({"file": [str(exc).replace(str(path), file.filename or "the upload")]}) from None
-    rows = audit.table.slice(0, limit).to_pylist()
-    return {"summary": audit.summary(), "results": rows, "results_truncated": audit.rows > limit}
+            body = await runner.run(job, request.receive)
+        except ClientGone:
+            return Response(status_code=499)  # nobody is listening; the request log records it
+    return ExactJSONResponse(body)
+
+
+def _save(file: UploadFile, path: Path) -> None:
+    with open(path, "wb") as out:
+        shutil.copyfileobj(file.file, out, 1 << 20)

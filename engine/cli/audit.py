@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.explain.decision import dumps
 from engine.cli.options import RulesDir
+from engine.explain.decision import dumps
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
 

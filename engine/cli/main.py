@@ -13,10 +13,10 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from engine.cli.options import RULES_ENV, RulesDir
 from engine.evaluate.engine import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
-from engine.cli.options import RULES_ENV, RulesDir
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.placement import InputError
