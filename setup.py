@@ -5,6 +5,7 @@ rulebook, kept at the top of the repository as rules/, goes in as ``engine.ruleb
 ``carerules`` finds it without the repository.
 """
 
+import sys
 from pathlib import Path
 
 from setuptools import find_namespace_packages, setup
@@ -18,7 +19,12 @@ def shipped_rulebook() -> list[str]:
     return [".".join([SHIPPED, *folder.relative_to(HERE / "rules").parts]) for folder in folders]
 
 
-setup(
-    packages=[*find_namespace_packages(include=["engine", "engine.*", "api", "api.*"]), *shipped_rulebook()],
-    package_dir={SHIPPED: "rules"},
-)
+if "editable_wheel" in sys.argv:
+    # An editable install (scripts/setup.sh) runs from the checkout, whose rules/ the loader finds itself; a plain
+    # layout lets setuptools use a simple path file, without its warning about editable installs.
+    setup(packages=find_namespace_packages(include=["engine", "engine.*", "api", "api.*"]), package_dir={"": "."})
+else:
+    setup(
+        packages=[*find_namespace_packages(include=["engine", "engine.*", "api", "api.*"]), *shipped_rulebook()],
+        package_dir={SHIPPED: "rules"},
+    )

@@ -10,6 +10,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from engine.audit.read import Limits
 from engine.rulebook.loader import Rulebook
 
 
@@ -21,6 +22,7 @@ class AuditJob:
     as_at: date | None
     period_start: date | None
     results_limit: int
+    limits: Limits
 
 
 def run_job(connection: Connection, job: AuditJob) -> None:
@@ -30,7 +32,7 @@ def run_job(connection: Connection, job: AuditJob) -> None:
 
     outcome: tuple[str, Any]
     try:
-        audit = run_audit(job.path, as_at=job.as_at, period_start=job.period_start, rules=job.book)
+        audit = run_audit(job.path, as_at=job.as_at, period_start=job.period_start, rules=job.book, limits=job.limits)
         rows = audit.table.slice(0, job.results_limit).to_pylist()
         body = {"summary": audit.summary(), "results": rows, "results_truncated": audit.rows > job.results_limit}
         outcome = ("ok", body)

@@ -67,6 +67,9 @@ class FindingOut(Strict):
     module: str
     action: Action
     approver: str | None = Field(None, description="present when the rule names who must approve")
+    refer_to: str | None = Field(
+        None, description="on a refer finding: where the case goes (isp_panel, chc_assessment, records_check, ...)"
+    )
     message: str
     reference: str
 
@@ -78,6 +81,23 @@ class ParameterReadOut(Strict):
     reference: str
 
 
+class PriceBandOut(Strict):
+    band: int = Field(description="0: at or below the benchmark, no approval needed")
+    up_to_weekly: Decimal | None = Field(
+        description="the highest council-funded weekly price in the band; null: no limit"
+    )
+    approver: str | None
+    care_cubed_required: bool
+
+
+class PriceGuideOut(Strict):
+    """What the broker can offer the provider: the ceiling of each approval band for the benchmark in force."""
+
+    basis: Literal["median"]
+    benchmark_weekly: Decimal
+    bands: list[PriceBandOut]
+
+
 class DecisionOut(Strict):
     """The decision, exactly as ``carerules check`` prints it (SPEC §7)."""
 
@@ -86,6 +106,7 @@ class DecisionOut(Strict):
     rulebook_version: str
     outcome: Outcome
     figures: dict[str, int | Decimal | bool | None]
+    price_guide: PriceGuideOut | None = Field(None, description="care homes priced against a benchmark in force")
     findings: list[FindingOut]
     parameters: list[ParameterReadOut]
 

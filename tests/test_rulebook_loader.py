@@ -78,9 +78,34 @@ def test_an_unknown_key_is_refused(rules: Path) -> None:
 
 
 def test_an_unknown_key_in_a_rule_is_refused(rules: Path) -> None:
-    before = "    action: refer\n    message: >-\n      FNC of"
+    before = "    action: refer\n    refer_to: records_check\n    message: >-\n      FNC of"
     replace(rules / PRICING, before, before.replace("refer\n", "refer\n    severity: high\n"))
     refused(rules, PRICING, line_of(rules / PRICING, r"^    severity: high"), "unknown key 'severity'")
+
+
+def test_a_refer_rule_without_refer_to_is_refused(rules: Path) -> None:
+    line = line_of(rules / PRICING, r"^    action: refer", after="- id: CHP-08")
+    replace(
+        rules / PRICING,
+        "    action: refer\n    refer_to: records_check\n    message: >-\n      FNC of",
+        "    action: refer\n    message: >-\n      FNC of",
+    )
+    refused(rules, PRICING, line, "CHP-08: a refer rule names where the case goes")
+
+
+def test_refer_to_on_a_rule_that_does_not_refer_is_refused(rules: Path) -> None:
+    replace(rules / PRICING, "    approver: team_manager\n", "    approver: team_manager\n    refer_to: isp_panel\n")
+    refused(
+        rules, PRICING, line_of(rules / PRICING, r"^    refer_to: isp_panel"), "CHP-05: only a refer rule has refer_to"
+    )
+
+
+def test_every_refer_rule_names_where_the_case_goes(rules: Path) -> None:
+    book = load_rulebook(rules)
+    refers = [rule for rule in book.rules if rule.action == "refer"]
+    assert refers and all(rule.refer_to for rule in refers)
+    assert {"isp_panel", "chc_assessment", "records_check"} <= {rule.refer_to for rule in refers}
+    assert all(rule.refer_to is None for rule in book.rules if rule.action != "refer")
 
 
 def test_a_rule_without_a_reference_is_refused(rules: Path) -> None:

@@ -21,6 +21,7 @@ from api.audits_runner import AuditRunner, ClientGone, check_unpacked_size
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
 from api.settings import Settings
+from engine.audit.read import Limits
 from engine.validate.placement import EARLIEST_AS_AT
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
@@ -64,7 +65,8 @@ async def create_audit(
         await asyncio.to_thread(_save, file, path)
         if suffix != ".csv":
             await asyncio.to_thread(check_unpacked_size, path, name, settings.max_decompressed_bytes)
-        job = AuditJob(path, name, request.app.state.engine.book, as_at, period_start, results_limit)
+        limits = Limits(settings.max_upload_rows, settings.max_cell_chars, settings.max_decompressed_bytes)
+        job = AuditJob(path, name, request.app.state.engine.book, as_at, period_start, results_limit, limits)
         try:
             body = await runner.run(job, request.receive)
         except ClientGone:

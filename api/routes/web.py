@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
-from api import web_form
+from api import web_form, web_view
 from api.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep, clean_user
 from api.service import loads, replay, stored
 from engine.explain.catalogue import parameters_at, rule_catalogue
@@ -29,6 +29,7 @@ templates.env.filters.update(
     field_label=web_form.field_label,
     figure_label=web_form.figure_label,
     show_parameter=web_form.show_parameter,
+    destination=web_view.destination,
 )
 templates.env.globals.update(
     sections=web_form.SECTIONS,
@@ -36,6 +37,8 @@ templates.env.globals.update(
     actions=web_form.ACTIONS,
     show_figure=web_form.show_figure,
     approvers_of=web_form.approvers,
+    referrals_of=web_view.referrals,
+    price_rows_of=web_view.price_rows,
 )
 USER_COOKIE = "carerules_user"
 

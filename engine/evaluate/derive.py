@@ -113,9 +113,7 @@ def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
         if over <= 0:
             v["approval_band"] = 0
         elif bands is not None:
-            d.band = next(
-                b for b in bands if share > b.above_percent and (b.up_to_percent is None or share <= b.up_to_percent)
-            )
+            d.band = band_of(share, bands)
             v["approval_band"] = d.band.band
     v["personal_budget_given"] = p.personal_budget_weekly is not None
     budget = p.personal_budget_weekly
@@ -126,6 +124,12 @@ def _care_home(p: Placement, book: Rulebook, d: Derived) -> int | None:
     v["top_up_required_weekly"] = None if budget is None else max(0, core - budget)
     v["has_first_party_basis"] = p.first_party_basis is not None
     return fnc_used
+
+
+def band_of(share: Fraction, bands: tuple[Band, ...]) -> Band:
+    """The approval band of a price ``share`` percent over the benchmark (> 0): hit policy first, no gaps (checked
+    when the table is loaded)."""
+    return next(b for b in bands if share > b.above_percent and (b.up_to_percent is None or share <= b.up_to_percent))
 
 
 def _supported_living(p: Placement, book: Rulebook, d: Derived) -> None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from engine.evaluate.derive import Derived
+from engine.explain.price_guide import copy_guide, price_guide
 from engine.money import pounds, show_pounds
 from engine.rulebook.loader import PLACEHOLDER, Band, Parameter, Rule, Rulebook
 from engine.rulebook.vocabulary import ACTIONS, DERIVED, FIELDS, UNIT_KINDS, Kind
@@ -29,6 +30,7 @@ class Finding:
     approver: str | None
     message: str
     reference: str
+    refer_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -36,11 +38,14 @@ class Finding:
             "module": self.module,
             "action": self.action,
             "approver": self.approver,
+            "refer_to": self.refer_to,
             "message": self.message,
             "reference": self.reference,
         }
         if self.approver is None:
             del data["approver"]
+        if self.refer_to is None:
+            del data["refer_to"]
         return data
 
 
@@ -72,6 +77,8 @@ class Decision:
     figures: dict[str, Any]
     findings: tuple[Finding, ...]
     parameters: tuple[ParameterRead, ...]
+    price_guide: dict[str, Any] | None = None  # care homes priced against a benchmark: the most to offer per band
+    price_guide_json: str = field(default="", compare=False, repr=False)  # shared, written once per benchmark
 
     @property
     def rule_ids(self) -> list[str]:
@@ -79,15 +86,19 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values; money stays Decimal with 2 places (see ``dumps``)."""
-        return {
+        data = {
             "placement_id": self.placement_id,
             "as_at": self.as_at,
             "rulebook_version": self.rulebook_version,
             "outcome": self.outcome,
             "figures": dict(self.figures),
+            "price_guide": None if self.price_guide is None else copy_guide(self.price_guide),
             "findings": [finding.to_dict() for finding in self.findings],
             "parameters": [parameter.to_dict() for parameter in self.parameters],
         }
+        if self.price_guide is None:
+            del data["price_guide"]
+        return data
 
     def to_json(self, indent: int | None = 2) -> str:
         """The decision as JSON; ``indent=None`` is the compact form the API sends, built from cached parts."""
@@ -102,9 +113,12 @@ class Decision:
             }
         )
         figures = ", ".join(f"{_COMPACT.encode(name)}: {_number_json(value)}" for name, value in self.figures.items())
+        guide = ""
+        if self.price_guide is not None:
+            guide = f', "price_guide": {self.price_guide_json or dumps(self.price_guide, indent=None)}'
         findings = _COMPACT.encode([finding.to_dict() for finding in self.findings])
         parameters = ", ".join(read.compact_json or dumps(read.to_dict(), None) for read in self.parameters)
-        return f'{head[:-1]}, "figures": {{{figures}}}, "findings": {findings}, "parameters": [{parameters}]}}'
+        return f'{head[:-1]}, "figures": {{{figures}}}{guide}, "findings": {findings}, "parameters": [{parameters}]}}'
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False)
@@ -134,6 +148,7 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
     actions = [f.action for f in findings if f.action != "info"]
     outcome = max(actions, key=SEVERITY.__getitem__) if actions else "proceed"
     values = derived.values
+    guide = price_guide(derived)
     return Decision(
         placement_id=placement_id,
         as_at=derived.as_at,
@@ -144,6 +159,8 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
         parameters=tuple(
             _parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())
         ),
+        price_guide=guide[0] if guide else None,
+        price_guide_json=guide[1] if guide else "",
     )
 
 
@@ -160,7 +177,8 @@ def _parameter_read(book: Rulebook, name: str, value: Any, effective: date | Non
 
 def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
     approver = rule.approver or (derived.band.approver if rule.approver_from and derived.band else None)
-    return Finding(rule.id, rule.module, rule.action, approver, render(rule, derived, book), rule.reference.text)  # type: ignore[arg-type]
+    message = render(rule, derived, book)
+    return Finding(rule.id, rule.module, rule.action, approver, message, rule.reference.text, rule.refer_to)  # type: ignore[arg-type]
 
 
 def render(rule: Rule, derived: Derived, book: Rulebook) -> str:

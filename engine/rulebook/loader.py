@@ -85,6 +85,7 @@ class Rule:
     reference: Reference
     approver: str | None = None
     approver_from: str | None = None
+    refer_to: str | None = None  # where a refer finding goes (isp_panel, chc_assessment, records_check, ...)
     parameters: tuple[str, ...] = ()
     path: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
@@ -323,7 +324,10 @@ def _load_rule(
     node: AnyType, module: str, guard: conditions.Cond, vocabulary: dict[str, Kind], parameters: dict[str, Parameter]
 ) -> Rule:
     node = check_keys(
-        node, {"id", "label", "when", "action", "message", "reference"}, {"approver", "approver_from"}, "rule"
+        node,
+        {"id", "label", "when", "action", "message", "reference"},
+        {"approver", "approver_from", "refer_to"},
+        "rule",
     )
     rule_id = str(node["id"])
     if not RULE_ID.match(rule_id):
@@ -350,6 +354,7 @@ def _load_rule(
         )
     if action != "needs_approval" and (approver or approver_from):
         raise node.error(f"{rule_id}: only a needs_approval rule has an approver", "approver")
+    refer_to = _refer_to(node, rule_id, action)
     message = " ".join(str(node["message"]).split())
     shown = {**vocabulary, **SHOWN_ONLY}
     for placeholder in PLACEHOLDER.findall(message):
@@ -370,7 +375,20 @@ def _load_rule(
         reference=_reference(node["reference"], node),
         approver=approver,
         approver_from=approver_from,
+        refer_to=refer_to,
         parameters=tuple(used_parameters + ([approver_from] if approver_from else [])),
         path=node.path,
         line=node.line_of("id"),
     )
+
+
+def _refer_to(node: Node, rule_id: str, action: str) -> str | None:
+    """A refer rule names where the case goes (a snake_case destination); no other rule does."""
+    refer_to = node.get("refer_to")
+    if action == "refer" and refer_to is None:
+        raise node.error(f"{rule_id}: a refer rule names where the case goes (refer_to, e.g. isp_panel)", "action")
+    if action != "refer" and refer_to is not None:
+        raise node.error(f"{rule_id}: only a refer rule has refer_to", "refer_to")
+    if refer_to is not None and not SNAKE.match(str(refer_to)):
+        raise node.error(f"{rule_id}: refer_to {refer_to!r} must be a destination name like isp_panel", "refer_to")
+    return None if refer_to is None else str(refer_to)

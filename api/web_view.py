@@ -1,0 +1,55 @@
+"""How the web page words a decision's workflow: where a refer goes, the price to quote. Presentation only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from api.web_form import humanise, money
+
+DESTINATIONS = {
+    "isp_panel": "the ISP panel",
+    "chc_assessment": "an NHS Continuing Healthcare assessment",
+    "financial_assessment": "a financial assessment",
+    "care_cubed_costing": "a Care Cubed costing",
+    "records_check": "a check of the record",
+    "commissioning_team": "the commissioning team",
+}
+
+
+def destination(name: str) -> str:
+    return DESTINATIONS.get(name) or humanise(name)
+
+
+def referrals(decision: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """Each place a refer finding sends the case, with the rule ids that send it there."""
+    found: dict[str, list[str]] = {}
+    for finding in decision["findings"]:
+        if finding["action"] == "refer":
+            found.setdefault(finding.get("refer_to") or "", []).append(finding["rule_id"])
+    return list(found.items())
+
+
+def price_rows(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The price guide as the page shows it: "up to £1,044.75: team manager", the proposed price's row marked."""
+    guide = decision.get("price_guide")
+    if not guide:
+        return []
+    price = decision["figures"].get("comparable_weekly")
+    rows, previous = [], None
+    for band in guide["bands"]:
+        ceiling = band["up_to_weekly"]
+        if ceiling is None:
+            limit = f"above {money(previous)}"
+            here = price is not None and Decimal(str(price)) > Decimal(str(previous))
+        else:
+            limit = f"up to {money(ceiling)}"
+            low = Decimal("-1") if previous is None else Decimal(str(previous))
+            here = price is not None and low < Decimal(str(price)) <= Decimal(str(ceiling))
+        who = "no approval needed" if band["approver"] is None else f"{humanise(band['approver'])} approves"
+        if band["care_cubed_required"]:
+            who += "; a Care Cubed costing is required"
+        rows.append({"band": band["band"], "limit": limit, "who": who, "approver": band["approver"], "here": here})
+        previous = ceiling
+    return rows

@@ -1,0 +1,60 @@
+"""The decision page names where a refer goes and shows the price to quote."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.conftest import P_1001
+
+
+def page_of(client, placement):
+    response = client.post("/v1/decisions", json=placement)
+    assert response.status_code == 201, response.text
+    return client.get(f"/decisions/{response.headers['Location'].rsplit('/', 1)[1]}").text
+
+
+def text_of(html: str, element_id: str) -> str:
+    closing = "section" if element_id == "price-guide" else "p"
+    found = re.search(rf'id="{element_id}"[^>]*>(.*?)</{closing}>', html, re.S)
+    assert found, f"no #{element_id}"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip()
+
+
+def test_a_refer_names_where_it_goes_and_never_says_no_approval_needed(client):
+    # over £3,000 a week with no NHS contribution: ISP-01 refers to the ISP panel
+    html = page_of(client, {**P_1001, "core_weekly_fee": "3500.00", "nhs_contribution_weekly": "0"})
+    assert 'data-outcome="refer"' in html or 'data-outcome="needs_approval"' in html
+    assert "the ISP panel" in text_of(html, "refer-to") and "ISP-01" in text_of(html, "refer-to")
+    assert "no approval needed" not in html.split('id="price-guide"')[0]
+
+
+def test_a_refer_only_decision_has_no_approval_line(client):
+    html = page_of(client, {**P_1001, "age": 50})  # CHP-06: under 65, the working-age route
+    assert 'data-outcome="refer"' in html
+    assert "a Care Cubed costing" in text_of(html, "refer-to")
+    assert 'id="approver"' not in html and "no approval needed" not in html
+
+
+def test_the_page_answers_what_can_i_offer_the_provider(client):
+    html = page_of(client, P_1001)  # Lot 6, £1,040.00 against the median £995.00
+    guide = text_of(html, "price-guide")
+    assert "What can I offer the provider?" in guide
+    assert "up to £995.00 no approval needed" in guide
+    assert "up to £1,044.75 Team manager approves this price" in guide
+    assert "up to £1,144.25 Head of service approves; a Care Cubed costing is required" in guide
+    assert "above £1,144.25 Placement panel approves" in guide
+
+
+def test_the_api_decision_carries_refer_to_and_the_price_guide(client):
+    body = client.post("/v1/decisions", json={**P_1001, "age": 50}).json()
+    assert [(f["rule_id"], f["refer_to"]) for f in body["findings"] if f["action"] == "refer"] == [
+        ("CHP-06", "care_cubed_costing")
+    ]
+    assert "price_guide" not in body
+    guide = client.post("/v1/decisions", json=P_1001).json()["price_guide"]
+    assert guide["benchmark_weekly"] == 995.00 and guide["bands"][1] == {
+        "band": 1,
+        "up_to_weekly": 1044.75,
+        "approver": "team_manager",
+        "care_cubed_required": False,
+    }
