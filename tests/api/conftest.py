@@ -50,7 +50,7 @@ def postgres_url() -> str:
 def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS decision_log"))
+        connection.execute(text("DROP TABLE IF EXISTS decision_log CASCADE"))  # other branches add tables
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
