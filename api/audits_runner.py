@@ -18,7 +18,7 @@ from api.responses import ApiError
 from engine.validate.placement import InputError
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["api.audit_worker", "engine.audit.run"])
+_CONTEXT.set_forkserver_preload(["api.audit_worker", "engine.audit.run", "engine.audit.output"])
 
 
 class ClientGone(Exception):
@@ -95,8 +95,8 @@ class AuditRunner:
             receiver.close()
         if kind == "ok":
             return value  # type: ignore[no-any-return]
-        if kind == "book_error":
-            raise InputError({"file": [value]})
+        if kind in ("file", "columns"):
+            raise InputError({kind: [value]})
         raise RuntimeError(f"the audit failed: {value}")
 
 

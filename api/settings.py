@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # Uploads to POST /v1/audits
     max_upload_bytes: Positive = 50_000_000
     max_upload_rows: Positive = 1_000_000
-    max_cell_chars: Positive = 10_000
+    max_cell_chars: Positive = 32_767  # Excel's own limit for a cell
     max_decompressed_bytes: Positive = 300_000_000  # an .xlsx unpacked
     max_audit_seconds: Seconds = 120.0
     max_concurrent_audits: Positive = 1  # per worker process; others get 429

@@ -70,6 +70,13 @@ async def submit(request: Request, decider: DeciderDep) -> Response:
     return response
 
 
+@router.get("/audit")
+def audit_page(request: Request) -> Response:
+    from engine.audit.lists import LISTS, PURPOSE
+
+    return _page(request, "audit.html", lists=LISTS, purposes=PURPOSE)
+
+
 @router.get("/decisions")
 def recent(request: Request, log: LogDep, settings: SettingsDep) -> Response:
     records = [stored(record) for record in log.recent(settings.recent_limit)]

@@ -30,10 +30,10 @@ from engine.audit.problems import (
 )
 from engine.audit.read import Book, BookError, Limits, decimal_array, load_book, recognise, table_from_frame
 from engine.evaluate.engine import Engine
-from engine.evaluate.vector import FIGURES, VectorEvaluator, VectorResult, row_dates
+from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.money import to_pence
 from engine.rulebook.loader import Rulebook, load_rulebook
-from engine.rulebook.vocabulary import ACTIONS, DERIVED, Kind
+from engine.rulebook.vocabulary import ACTIONS, Kind
 from engine.rulebook.whatif import changed_parameters, load_overrides, with_overrides
 from engine.validate.batch import SPECS, Col, ParsedBook, parse_book, parse_row
 from engine.validate.placement import InputError
@@ -243,8 +243,10 @@ def durable_result(
     outcome = np.full(n, ACTIONS.index("proceed"), np.int8)
     band = np.full(n, -1, np.int64)
     names: list[str] = []
-    figures = {name: Col(np.zeros(n, np.int64), np.zeros(n, bool)) for name in FIGURES}
-    applies = {name: np.zeros(n, bool) for name in FIGURES}
+    shown = [name for name, figure in book.figures.items() if figure.shown]
+    kinds = book.compiled.figure_kinds
+    figures = {name: Col(np.zeros(n, np.int64), np.zeros(n, bool)) for name in shown}
+    applies = {name: np.zeros(n, bool) for name in shown}
     errors: dict[int, dict[str, list[str]]] = {}
     known = [name for name in table.column_names if name in SPECS]
     for index, record in enumerate(table.select(known).to_pylist()):
@@ -262,7 +264,7 @@ def durable_result(
         for name, value in decision.figures.items():
             applies[name][index] = True
             if value is not None:
-                kind = DERIVED[name]
+                kind = kinds[name]
                 figures[name].v[index] = (
                     to_pence(abs(value)) * (1 if value >= 0 else -1)
                     if kind in (Kind.MONEY, Kind.PERCENT)
@@ -304,7 +306,7 @@ def results_table(
     for name in FIGURE_COLUMNS:
         col = result.figures[name]
         shown = col.ok & result.figure_applies[name] & valid
-        if DERIVED[name] in (Kind.MONEY, Kind.PERCENT):
+        if book.compiled.figure_kinds[name] in (Kind.MONEY, Kind.PERCENT):
             columns[OUTPUT_NAMES[name]] = decimal_array(col.v, shown)
         else:
             columns[OUTPUT_NAMES[name]] = pa.array(col.v, pa.int64(), mask=~shown)
