@@ -7,10 +7,14 @@ import json
 import logging
 import re
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from conftest import P_1001, make_client
+from conftest import P_1001, make_client, postgres_url, reset_postgres
+from sqlalchemy.engine import make_url
 
 from api.settings import Settings
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
@@ -95,3 +99,70 @@ def test_the_rulebook_named_by_the_setting_serves_every_route(sqlite_url, tmp_pa
         audit = client.post("/v1/audits", files={"file": ("book.csv", book, "text/csv")})
         assert audit.status_code == 200, audit.text
         assert audit.json()["summary"]["rulebook_version"] == version
+
+
+def test_an_overlong_integer_or_a_lone_surrogate_is_a_422_naming_the_field(client):
+    body = json.dumps(P_1001).replace('"age": 82', '"age": ' + "9" * 5000)
+    too_long = client.post("/v1/decisions", content=body)
+    assert too_long.status_code == 422 and list(too_long.json()["error"]["fields"]) == ["age"]
+    surrogate = json.dumps(P_1001)[:-1] + ', "provider": "Oak \\ud800 House"}'
+    not_text = client.post("/v1/decisions", content=surrogate)
+    assert not_text.status_code == 422 and list(not_text.json()["error"]["fields"]) == ["provider"]
+    batch = client.post("/v1/decisions/batch", content="[" + surrogate + "]")
+    assert batch.status_code == 422 and list(batch.json()["error"]["fields"]) == ["placements[0].provider"]
+    paired = json.dumps(P_1001)[:-1] + ', "provider": "Oak \\ud83c\\udf33 House"}'  # a tree emoji: real text
+    assert client.post("/v1/decisions", content=paired).status_code == 201
+
+
+class FreezableProxy:
+    """A TCP proxy in front of the PostgreSQL server that can stop passing bytes, as a frozen server would
+    (connections stay open, nothing answers)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target, self.frozen = target, threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.frozen.clear()
+        self.listener.close()
+
+
+def test_a_frozen_postgresql_gives_503s_within_the_timeout(tmp_path):
+    url = make_url(postgres_url())
+    reset_postgres(postgres_url())
+    proxy = FreezableProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        with make_client(proxied, db_timeout_seconds=1.0) as client:
+            assert client.post("/v1/decisions", json=P_1001).status_code == 201
+            proxy.frozen.set()
+            for path in ("/v1/decisions", "/healthz"):
+                began = time.monotonic()
+                response = client.post(path, json=P_1001) if path == "/v1/decisions" else client.get(path)
+                assert response.status_code == 503, response.text
+                assert time.monotonic() - began < 5
+            assert "unreachable" in client.get("/healthz").json()["error"]["message"]
+            proxy.frozen.clear()
+    finally:
+        proxy.close()
