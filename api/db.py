@@ -89,10 +89,11 @@ def make_engine(url: str, timeout_seconds: float = 5.0) -> Engine:
     milliseconds = int(timeout_seconds * 1000)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
-        connect_args = {
-            "connect_timeout": max(1, round(timeout_seconds)),
-            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
-        }
+        options = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+        given = parsed.query.get("options")  # the URL's own options (e.g. a search_path) are kept
+        if given:
+            options = f"{given if isinstance(given, str) else ' '.join(given)} {options}"
+        connect_args = {"connect_timeout": max(1, round(timeout_seconds)), "options": options}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **pool)
 
 
@@ -167,8 +168,14 @@ class LogWriter:
         self.log = log
         self.max_group = max_group
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread()
+        self.start()
+
+    def start(self) -> None:
+        """Start the writer thread, or start it again after ``close`` (an app whose lifespan runs again)."""
+        if not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+            self._thread.start()
 
     def submit(self, records: list[NewRecord]) -> Future[list[int]]:
         future: Future[list[int]] = Future()

@@ -67,12 +67,12 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "engine/rulebook/loader.py": ({12}, "hash length of the rulebook version"),
     "engine/rulebook/whatif.py": ({12}, "hash length of the rulebook version"),
-    "engine/validate/batch.py": ({18, 64, 1970, 1000000000}, "decimal precision, id length, epoch, money bound"),
-    # The placement model and its API schema are being generated from one declaration (issue 9, "fields"):
-    # until then they keep these. 2020 (the earliest date) and 18 (adults) are policy and move to rules/
-    # (Rulebook.earliest_as_at exists); 6/7/12/64/120/10000000 are bounds of the input (days, DST domains…).
-    "engine/validate/placement.py": ({6, 7, 12, 18, 64, 120, 2020}, "PENDING the fields work (see above)"),
-    "api/schemas.py": ({6, 7, 12, 18, 64, 120, 200, 2020, 10000000}, "PENDING the fields work (see above)"),
+    "engine/validate/batch.py": ({18, 1970, 1000000000}, "decimal precision, epoch, money bound"),
+    "engine/validate/values.py": ({3, 4, 5, 6, 7, 9, 12}, "regex group numbers, months in a year, Sept is month 9"),
+    # The placement model declares the input's bounds (days in a week, DST domains, ages a placement can
+    # have, id and provider lengths) and one example per field. 2020 (the earliest date) and the Lots move to
+    # rules/ with the fields work's last step (Rulebook.earliest_as_at and the Lots table exist).
+    "engine/validate/placement.py": ({6, 7, 12, 18, 64, 84, 120, 200, 2020}, "input bounds and examples"),
 }
 
 

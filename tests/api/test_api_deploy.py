@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import P_1001, make_client, postgres_url, reset_postgres
+from conftest import P_1001, make_client, postgres_schema, postgres_url
 from sqlalchemy.engine import make_url
 
 from api.settings import Settings
@@ -148,9 +148,13 @@ class FreezableProxy:
         self.listener.close()
 
 
-def test_a_frozen_postgresql_gives_503s_within_the_timeout(tmp_path):
-    url = make_url(postgres_url())
-    reset_postgres(postgres_url())
+def test_a_frozen_postgresql_gives_503s_within_the_timeout():
+    with postgres_schema(postgres_url()) as schema_url:
+        _frozen_postgresql(schema_url)
+
+
+def _frozen_postgresql(schema_url: str) -> None:
+    url = make_url(schema_url)
     proxy = FreezableProxy((url.host or "127.0.0.1", url.port or 5432))
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     try:
