@@ -15,7 +15,13 @@ from api.db import DecisionLog
 from api.service import Clock, Decider
 from api.settings import Settings
 from engine.evaluate.engine import Engine
-from engine.validate.placement import EARLIEST_AS_AT, InputError
+from engine.rulebook.facts import load_rulebook_facts
+from engine.rulebook.loader import DEFAULT_RULES_DIR
+from engine.validate.placement import InputError
+
+# The shipped rulebook's earliest date, as the documented lower bound of date parameters (the engine checks
+# every date again against the app's own rulebook).
+EARLIEST_AS_AT = load_rulebook_facts(DEFAULT_RULES_DIR)[0]
 
 USER_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 

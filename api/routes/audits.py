@@ -22,13 +22,13 @@ from starlette.responses import FileResponse, Response
 from api.audit_store import FILES, AuditStore
 from api.audit_worker import AuditJob
 from api.audits_runner import AuditRunner, ClientGone, check_unpacked_size
-from api.deps import SettingsDep
+from api.deps import EARLIEST_AS_AT, SettingsDep
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
 from api.settings import Settings
 from engine.audit.excel_out import EXCEL_MAX_ROWS
 from engine.audit.read import Limits
-from engine.validate.placement import EARLIEST_AS_AT, InputError
+from engine.validate.placement import InputError
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 SUFFIXES = (".csv", ".xlsx", ".xlsm")

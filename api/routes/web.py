@@ -19,7 +19,7 @@ from api.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep, clean
 from api.service import loads, replay, stored
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
-from engine.validate.placement import EARLIEST_AS_AT, InputError
+from engine.validate.placement import InputError
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -39,6 +39,7 @@ templates.env.globals.update(
     approvers_of=web_form.approvers,
     referrals_of=web_view.referrals,
     price_rows_of=web_view.price_rows,
+    charging_of=web_view.charging,
 )
 USER_COOKIE = "carerules_user"
 
@@ -114,8 +115,8 @@ def rules(
     if as_at:
         try:
             when = date.fromisoformat(as_at)
-            if when < EARLIEST_AS_AT:
-                error = f"Rules are only held from {EARLIEST_AS_AT.isoformat()}."
+            if when < engine.book.earliest_as_at:
+                error = f"Rules are only held from {engine.book.earliest_as_at.isoformat()}."
         except ValueError:
             error = f"{as_at!r} is not a date as YYYY-MM-DD."
     if error:
