@@ -254,11 +254,12 @@ def bench_api(
     database_url: Annotated[
         str | None, typer.Option(help="Decision log URL (default: a temporary SQLite file).")
     ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes (as carerules serve --workers).")] = 1,
 ) -> None:
-    """HTTP API on loopback, one worker: median latency with 1 connection, decisions/s with 32."""
+    """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
     from api.bench import api_benchmark
 
-    typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url)))
+    typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, workers)))
 
 
 from engine.cli.audit import audit_command, bench_audit_command, sample_command  # noqa: E402
