@@ -84,7 +84,7 @@ def test_the_vectorised_payment_lines_add_up_too(records: list[dict]) -> None:
     table = pa.table(
         {k: [None if r.get(k) is None else str(r[k]) for r in records] for k in {k for r in records for k in r}}
     )
-    book = parse_book(table)
+    book = parse_book(table, ENGINE.book)
     result = VectorEvaluator(ENGINE.book).evaluate(book, row_dates(book))
     values = result.values
     for index in range(len(records)):
@@ -160,7 +160,7 @@ def test_a_book_row_with_income_but_no_capital_is_an_error_row_and_the_others_ar
         {**RESIDENTIAL, "placement_id": "C"},
     ]
     names = sorted({k for r in rows for k in r})
-    book = parse_book(pa.table({k: [r.get(k) for r in rows] for k in names}))
+    book = parse_book(pa.table({k: [r.get(k) for r in rows] for k in names}), ENGINE.book)
     assert book.valid.tolist() == [True, False, True]
     assert "capital" in book.errors[1] and "required with weekly_income" in book.errors[1]["capital"][0]
     result = VectorEvaluator(ENGINE.book).evaluate(book, row_dates(book))
