@@ -18,13 +18,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse
 
-from api import responses
+from api import guard, responses
+from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
 from api.db import DecisionLog, LogUnavailable, LogWriter
 from api.limits import BodyLimit
-from api.routes import audits, catalogue, decisions, web
+from api.routes import audits, catalogue, decisions, signin, web
 from api.schemas import PlacementIn
 from api.service import Clock, Decider
 from api.settings import Settings
+from api.workflow_db import WorkflowStore
 from engine.evaluate.engine import Engine
 from engine.rulebook.loader import load_rulebook
 from engine.validate.placement import InputError
@@ -39,6 +41,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     engine = Engine(load_rulebook(settings.rules_dir))
     log = DecisionLog(settings.database_url)
     log.upgrade()
+    auth = Authenticator(WorkflowStore(log.engine), auth_config(settings), lambda: clock())
+    refusal = auth.refusal()
+    if refusal:
+        log.dispose()
+        raise StartRefused(refusal)
     writer = LogWriter(log)
 
     @asynccontextmanager
@@ -57,6 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     )
     app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
     app.state.decider = Decider(engine, writer, clock)
+    app.state.auth = auth
 
     app.add_exception_handler(InputError, responses.input_error)
     app.add_exception_handler(responses.ApiError, responses.api_error)
@@ -64,13 +72,17 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(StarletteHTTPException, responses.http_error)
     app.add_exception_handler(LogUnavailable, responses.log_unavailable)
     app.add_exception_handler(SQLAlchemyError, responses.log_unavailable)
+    app.add_exception_handler(NotSignedIn, guard.not_signed_in)
+    app.add_exception_handler(Forbidden, guard.forbidden)
     app.add_exception_handler(Exception, responses.unexpected_error)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(guard.SameOrigin)
 
     app.include_router(decisions.router)
     app.include_router(audits.router)
     app.include_router(catalogue.router)
     app.include_router(web.router)
+    app.include_router(signin.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from api.guard import AUTH_RESPONSES, Auditor
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
 from engine.audit.run import BookError, run_audit
@@ -30,6 +31,7 @@ MAX_RESULT_ROWS = 100_000
     summary="Audit an uploaded placement book (CSV or Excel): per-row outcomes and reason codes, and the KPIs",
     responses={
         200: {"model": AuditOut},
+        **AUTH_RESPONSES,
         400: {"model": ErrorOut, "description": "not valid multipart/form-data"},
         413: {"model": ErrorOut},
         415: {"model": ErrorOut},
@@ -37,6 +39,7 @@ MAX_RESULT_ROWS = 100_000
     },
 )
 async def create_audit(
+    identity: Auditor,
     file: Annotated[UploadFile, File(description="the placement book: .csv or .xlsx, one placement a row")],
     as_at: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="evaluate every row at this date")] = None,
     period_start: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="KPI period start")] = None,

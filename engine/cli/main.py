@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from engine.cli.users import users
 from engine.evaluate.engine import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
@@ -161,6 +162,7 @@ def rates_import(
 
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figures and the machine (SPEC §10).")
 app.add_typer(bench, name="bench")
+app.add_typer(users, name="users")
 
 
 @bench.command("decision")
@@ -186,8 +188,11 @@ def serve(
     quiet: Annotated[bool, typer.Option("--quiet", help="No access log.")] = False,
 ) -> None:
     """Start the HTTP API and the brokerage web page (decision log: CARERULES_DATABASE_URL, else SQLite)."""
+    import os
+
     import uvicorn
 
+    os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"carerules: web page at http://{shown}:{port}/  API docs at http://{shown}:{port}/docs", err=True)
     uvicorn.run(

@@ -50,7 +50,8 @@ def postgres_url() -> str:
 def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS decision_log"))
+        for table in ("approvals", "sessions", "users", "decision_log"):
+            connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
@@ -71,6 +72,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def make_client(url: str, **settings: Any) -> TestClient:
     return TestClient(create_app(Settings(database_url=url, **settings), clock=lambda: FIXED_NOW))
+
+
+def add_user(client: TestClient, name: str, *roles: str) -> dict[str, str]:
+    """A user in the app's database; the headers that sign in as them (the local single-user mode ends)."""
+    from api.auth import new_token
+
+    token, key, hashed = new_token()
+    auth = client.app.state.auth  # type: ignore[attr-defined]
+    auth.store.add_user(name, roles, key, hashed, FIXED_NOW)
+    auth.count.drop("users")
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.api.conftest import P_1001
+from conftest import P_1001
 
 
 def page_of(client, placement):
