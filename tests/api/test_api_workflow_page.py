@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import P_1001
+from conftest import P_1001, add_user, make_client
 
 
 def page_of(client, placement):
@@ -58,3 +58,33 @@ def test_the_api_decision_carries_refer_to_and_the_price_guide(client):
         "approver": "team_manager",
         "care_cubed_required": False,
     }
+
+
+def test_an_approver_decides_on_the_page_and_everyone_sees_who_when_and_why(sqlite_url):
+    with make_client(sqlite_url) as client:
+        broker = add_user(client, "Ann Broker", "broker")
+        head = add_user(client, "Hana Head", "head_of_service")
+        manager = add_user(client, "Tim Manager", "team_manager")
+        lot_7 = {**P_1001, "care_type": "nursing", "dementia": True, "core_weekly_fee": "1140.00"}  # CHP-03
+        decision_id = client.post("/v1/decisions", json=lot_7, headers=broker).headers["location"].rsplit("/", 1)[1]
+        path = f"/decisions/{decision_id}"
+        assert 'data-status="pending"' in client.get(path, headers=broker).text
+        assert 'id="record-approval"' not in client.get(path, headers=broker).text  # a broker cannot approve
+        assert 'id="record-approval"' not in client.get(path, headers=manager).text  # band 2: not a team manager
+        page = client.get(path, headers=head).text
+        assert 'id="record-approval"' in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = {"decision": "approve", "reason": "Care Cubed costing supports £1,140.00", "csrf_token": csrf}
+        # without the page's token: refused, nothing recorded
+        assert client.post(f"{path}/approval", data={**form, "csrf_token": "x"}, headers=head).status_code == 403
+        missing_reason = client.post(f"{path}/approval", data={**form, "reason": " "}, headers=head)
+        assert missing_reason.status_code == 422 and "Give the reason" in missing_reason.text
+        done = client.post(f"{path}/approval", data=form, headers=head, follow_redirects=False)
+        assert done.status_code == 303
+        shown = " ".join(client.get(path, headers=broker).text.split())
+        assert 'data-status="approved"' in shown
+        assert "Approved by <strong>Hana Head</strong> (Head of service) on 2 November 2026 at 09:30 UTC" in shown
+        assert "Care Cubed costing supports £1,140.00" in shown
+        listing = client.get("/decisions?status=approved", headers=broker).text
+        assert "Approved (Hana Head)" in listing and 'data-status="approved"' in listing
+        assert "No decisions match" in client.get("/decisions?status=pending", headers=broker).text
