@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from engine.rulebook.vocabulary import DERIVED, Kind
+from engine.rulebook.loader import load_rulebook
+from engine.rulebook.vocabulary import Kind
 
 
 @dataclass(frozen=True)
@@ -195,10 +197,16 @@ def figure_label(name: str) -> str:
     return FIGURES.get(name) or humanise(name)
 
 
+@lru_cache(maxsize=1)
+def _figure_kinds() -> dict[str, Kind]:
+    """The kind of each figure, as rules/figures.yaml declares it."""
+    return {name: figure.kind for name, figure in load_rulebook().figures.items()}
+
+
 def show_figure(name: str, value: Any) -> str:
     if value is None:
         return "not applicable"
-    kind = DERIVED.get(name)
+    kind = _figure_kinds().get(name)
     if kind is Kind.MONEY:
         return money(value)
     if kind is Kind.PERCENT:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.audit.lists import AtKpiDate, at_kpi_date
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
 from engine.money import pounds, round_half_up
 from engine.rulebook.loader import Rulebook
@@ -78,6 +79,7 @@ def compute_kpis(
     result: VectorResult,
     period: Period,
     dates: np.ndarray | None = None,
+    at_kpi: AtKpiDate | None = None,
 ) -> dict[str, Any]:
     """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``).
     ``dates`` are the rows' evaluation days: when they are the start dates, ``at_eval`` serves both."""
@@ -100,7 +102,7 @@ def compute_kpis(
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
         kpis.append(_mean_price(at_start, care_home & older & of_type, new, previous, care, period))
-    kpis.append(_isp(evaluator, at_eval, valid, end_day))
+    kpis.append(_isp(at_kpi or at_kpi_date(book, parsed, period.end)))
     kpis.append(_sl_within(at_start, supported & new))
     kpis.append(_sl_run_rate(at_eval, valid & at_eval["is_supported_living"].v))
     kpis.append(_s117(at_eval, valid & parsed.cols["s117"].v))
@@ -178,36 +180,33 @@ def _mean_price(
     }
 
 
-def _isp(evaluator: VectorEvaluator, v: dict[str, Col], valid: np.ndarray, end_day: np.ndarray) -> dict[str, Any]:
-    threshold = evaluator.param("isp.gross_cost_threshold_weekly", end_day)
-    gross = v["gross_weekly_cost"]
-    limit = int(threshold.v[0]) if threshold.ok[0] else None
-    over = valid & gross.ok & (gross.v > (limit if limit is not None else np.iinfo(np.int64).max))
-    contribution = v["isp_nhs_contribution_weekly"]
-    none_recorded = over & ~contribution.ok
-    zero = over & contribution.ok & (contribution.v == 0)
-    flagged = none_recorded | zero
+def _isp(at: AtKpiDate) -> dict[str, Any]:
+    """Counted over the placements active at the KPI date, evaluated at that date: exactly the rows of the
+    ``isp_no_nhs_contribution`` list."""
+    limit, flagged = at.threshold, at.isp
+    gross = at.result.values["gross_weekly_cost"]
     return {
         "id": "isp_no_nhs_contribution",
         "name": "Over the ISP threshold, no NHS contribution",
-        "definition": "Packages in the book whose gross weekly cost of care (evaluated at each row's as-at date) is "
-        f"over the ISP threshold in force at the period end ({_gbp(limit) if limit else 'none'}) "
+        "definition": f"Packages active at the KPI date ({at.day}), each evaluated at that date, whose gross weekly "
+        f"cost of care is over the ISP threshold then in force ({_gbp(limit) if limit else 'none'}) "
         "and that have no NHS contribution (0 or not recorded; FNC counts only if the rulebook's "
-        "parameter says so).",
+        "parameter says so). The isp_no_nhs_contribution list holds exactly these packages.",
         "source": f"{PLAN}, Charging review KPI (target zero); Care Act 2014 s22",
         "target": "0",
         "target_met": None if limit is None else int(flagged.sum()) == 0,
         "value": int(flagged.sum()) if limit is not None else None,
         "unit": "count",
         "counts": {
-            "packages_over_threshold": int(over.sum()),
+            "active_at_kpi_date": int(at.active.sum()),
+            "packages_over_threshold": int(at.isp_over.sum()),
             "no_nhs_contribution": int(flagged.sum()),
-            "contribution_zero": int(zero.sum()),
-            "contribution_not_recorded": int(none_recorded.sum()),
+            "contribution_zero": int(at.isp_zero.sum()),
+            "contribution_not_recorded": int(at.isp_unrecorded.sum()),
         },
         "pounds_weekly": {
             "gross_of_flagged": _gbp(int(gross.v[flagged].sum())),
-            "gross_over_threshold": _gbp(int(gross.v[over].sum())),
+            "gross_over_threshold": _gbp(int(gross.v[at.isp_over].sum())),
         },
     }
 

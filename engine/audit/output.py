@@ -9,63 +9,52 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from engine.audit.excel_out import EXCEL_MAX_ROWS, kpi_table, write_workbook
+from engine.audit.lists import list_masks, list_table
+from engine.audit.problems import Group, error_lines, error_lines_text, errors_table
+from engine.audit.safe import neutralise_table
 from engine.audit.show import show
 from engine.explain.decision import dumps
 
 if TYPE_CHECKING:
     from engine.audit.run import AuditResult
 
-EXCEL_ROWS = 50_000  # larger books get CSV only unless Excel is asked for (openpyxl writes ~20k rows/s)
-EXCEL_MAX_ROWS = 1_048_575  # Excel's own limit, less the header
-
 
 def write_csv(table: pa.Table, path: Path) -> None:
-    pa_csv.write_csv(table, path, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+    """A CSV with every formula-looking text cell neutralised."""
+    pa_csv.write_csv(neutralise_table(table), path, write_options=pa_csv.WriteOptions(quoting_style="needed"))
 
 
-def write_excel(table: pa.Table, path: Path, sheet: str = "results") -> None:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet)
-    worksheet.append(table.column_names)
-    money = {k for k, t in enumerate(table.schema.types) if pa.types.is_decimal(t)}
-    for batch in table.to_batches(max_chunksize=10_000):
-        columns = [column.to_pylist() for column in batch.columns]
-        for values in zip(*columns):
-            row: list[Any] = list(values)
-            for k in money:
-                if row[k] is not None:
-                    cell = WriteOnlyCell(worksheet, value=row[k])
-                    cell.number_format = "#,##0.00"
-                    row[k] = cell
-            worksheet.append(row)
-    workbook.save(path)
+def write_excel(table: pa.Table, path: Path, sheet: str = "Results") -> None:
+    """One typed sheet (see ``engine.audit.excel_out``)."""
+    write_workbook(path, [(sheet, table)])
 
 
 def write_outputs(
     audit: AuditResult, out_dir: Path | str, excel: bool | None = None, report: bool = True
 ) -> dict[str, Path]:
-    """results.csv, results.xlsx (books up to EXCEL_ROWS rows unless asked), kpis.json, report.html."""
+    """results.csv, results.xlsx (Results, KPIs and one sheet per list; any book that fits a sheet unless
+    excel=False), one CSV per list, errors.csv, kpis.json, report.html."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"results_csv": out / "results.csv", "kpis_json": out / "kpis.json"}
+    paths = {"results_csv": out / "results.csv"}
     write_csv(audit.table, paths["results_csv"])
-    if excel or (excel is None and audit.rows <= EXCEL_ROWS):
+    lists = {name: list_table(audit, mask) for name, mask in list_masks(audit).items()}
+    errors = errors_table(error_lines(audit))
+    for name, table in [*lists.items(), ("errors", errors)]:
+        paths[f"{name}_csv"] = out / f"{name}.csv"
+        write_csv(table, paths[f"{name}_csv"])
+    if excel is not False:
         if audit.rows > EXCEL_MAX_ROWS:
             audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.csv only")
         else:
             paths["results_xlsx"] = out / "results.xlsx"
-            write_excel(audit.table, paths["results_xlsx"])
-    elif excel is None:
-        audit.warnings.append(
-            f"{audit.rows:,} rows: results written as CSV only (Excel for books up to "
-            f"{EXCEL_ROWS:,} rows; ask for it with --excel)"
-        )
+            sheets = [("Results", audit.table), ("KPIs", kpi_table(audit.summary()))]
+            write_workbook(paths["results_xlsx"], [*sheets, *lists.items(), ("errors", errors)])
     if audit.whatif_changes is not None:
         paths["whatif_csv"] = out / "whatif_changes.csv"
         write_csv(audit.whatif_changes, paths["whatif_csv"])
+    paths["kpis_json"] = out / "kpis.json"
     paths["kpis_json"].write_text(dumps(audit.summary()) + "\n", encoding="utf-8")
     if report:
         from engine.audit.report import render_report
@@ -97,10 +86,14 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
     lines += ["", "Outcomes: " + ", ".join(f"{k} {v:,}" for k, v in outcomes.items())]
     for module, counts in summary["breakdowns"]["by_module"].items():
         lines.append(f"  {module:<30} " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    reasons = summary["breakdowns"]["not_decided"]["reasons"]
-    if reasons:
-        lines.append("Not decided (input errors), most common reasons:")
-        lines += [f"  {count:>7,}  {reason}" for reason, count in list(reasons.items())[:8]]
+    lists = summary.get("lists", {})
+    if lists:
+        lines += ["", f"Lists at the KPI date {summary['kpi_date']} (placements active then):"]
+        lines += [f"  {name:<26} {count:>7,}" for name, count in lists.items()]
+    groups = summary.get("errors", [])
+    if groups:
+        lines += ["", "Rows that could not be decided, by field (row numbers as in the spreadsheet):"]
+        lines += error_lines_text([Group(**g) for g in groups])
     whatif = summary.get("whatif")
     if whatif:
         lines += [

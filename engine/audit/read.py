@@ -1,21 +1,62 @@
-"""Placement books in and results out: CSV and Excel as tables of text cells (pyarrow), no float money."""
+"""Placement books in: CSV and Excel as tables of text cells (no float money), read as a person would read them.
+
+Columns are matched ignoring case and punctuation (engine/audit/columns.py); a CSV's separator and encoding are
+sniffed; an Excel sheet's header row is found below any title rows (engine/audit/excel_in.py). Reading is
+bounded: rows, characters in a cell and (Excel) decompressed bytes are limits passed in, and going over one is
+a ``BookError`` naming it.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+
+from engine.audit.columns import (
+    REQUIRED,
+    ColumnError,
+    ColumnMap,
+    Matched,
+    column_map,
+    duplicates,
+    match_header,
+    refusal,
+)
 
 
 class BookError(ValueError):
-    """A placement book that cannot be read at all (missing, unreadable, empty, not CSV/Excel)."""
+    """A placement book that cannot be used at all (missing, unreadable, empty, over a limit, no known column)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a book may hold before it is refused unread (the API passes tighter ones)."""
+
+    max_rows: int = 5_000_000
+    max_cell_chars: int = 32_767  # Excel's own limit for a cell
+    max_xlsx_bytes: int = 2_000_000_000  # an .xlsx's parts once decompressed
+
+
+@dataclass
+class Book:
+    """The cells as text, the spreadsheet's own row number for each row, and what the reading noticed."""
+
+    table: pa.Table
+    row_numbers: np.ndarray  # int64, as the spreadsheet numbers its rows (header and title rows included)
+    notes: list[str] = field(default_factory=list)
+    matched: Matched | None = None
 
 
 def cell_text(value: Any) -> str | None:
@@ -26,8 +67,8 @@ def cell_text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, float):  # as Excel shows it: 15 significant digits (1092.0000000000002 → 1092)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.15g}"
     if isinstance(value, Decimal):
         return f"{value:f}"
     if isinstance(value, datetime):
@@ -55,21 +96,65 @@ def table_from_records(records: list[dict[str, Any]]) -> pa.Table:
 
 def table_from_frame(frame: pd.DataFrame) -> pa.Table:
     header = [str(name) for name in frame.columns]
-    _check_header(header)
+    check_header(header)
     return table_from_rows(header, frame.itertuples(index=False, name=None))
 
 
-def _check_header(header: list[str]) -> None:
+def check_header(header: list[str]) -> None:
     if not header or all(not name.strip() for name in header):
         raise BookError("the file has no header row of column names")
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise BookError(f"the header names a column more than once: {', '.join(duplicates)}")
+    twice = duplicates(header)
+    if twice:
+        shown = ", ".join(repr(name) for name in twice[:10]) + (
+            f" and {len(twice) - 10} more" if len(twice) > 10 else ""
+        )
+        raise BookError(f"the header names a column more than once: {shown}")
 
 
-def read_book(path: Path | str) -> pa.Table:
-    """Read a CSV or Excel placement book as text cells; raise BookError with a readable reason."""
+def recognise(book: Book, columns: ColumnMap) -> Book:
+    """Rename recognised columns to their fields; refuse a book in which no required column is recognised."""
+    header = book.table.column_names
+    try:
+        matched = match_header(header, columns)
+    except ColumnError as exc:
+        raise BookError(str(exc)) from None
+    if len(matched.missing_required) == len(REQUIRED):
+        raise BookError(refusal(matched, header))
+    book.table = book.table.rename_columns(matched.names)
+    book.matched = matched
+    if matched.recognised:
+        shown = ", ".join(f"{text!r} → {name}" for name, text in matched.recognised.items())
+        book.notes.append(f"columns recognised: {shown}")
+    return book
+
+
+def check_limits(book: Book, limits: Limits) -> None:
+    table = book.table
+    if table.num_rows > limits.max_rows:
+        raise BookError(f"the book has {table.num_rows:,} rows, over the limit of {limits.max_rows:,} rows")
+    for name in table.column_names:
+        column = table.column(name)
+        longest = pc.max(pc.binary_length(column)).as_py() if column.null_count < len(column) else None
+        if longest is not None and longest > limits.max_cell_chars:
+            chars = pc.fill_null(pc.utf8_length(column), 0)
+            index = int(np.argmax(chars.to_numpy(zero_copy_only=False)))
+            if chars[index].as_py() > limits.max_cell_chars:
+                raise BookError(
+                    f"row {int(book.row_numbers[index])}, column {name!r}: a cell of {chars[index].as_py():,} "
+                    f"characters is over the limit of {limits.max_cell_chars:,} characters"
+                )
+
+
+def load_book(
+    path: Path | str,
+    columns: ColumnMap | None = None,
+    sheet: str | None = None,
+    limits: Limits | None = None,
+) -> Book:
+    """Read a CSV or Excel placement book as text cells with its fields recognised; BookError if it cannot be."""
     path = Path(path)
+    limits = limits or Limits()
+    columns = columns or column_map()
     if not path.exists():
         raise BookError(f"{path}: no such file")
     if path.is_dir():
@@ -78,75 +163,103 @@ def read_book(path: Path | str) -> pa.Table:
         raise BookError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        table = _read_excel(path)
-    elif suffix in (".csv", ".txt"):
-        table = _read_csv(path)
+        from engine.audit.excel_in import read_excel
+
+        book = read_excel(path, columns, sheet, limits)
+    elif suffix in (".csv", ".txt", ".tsv"):
+        if sheet is not None:
+            raise BookError(f"{path}: --sheet is for Excel books; this is a CSV file")
+        book = _read_csv(path, limits)
     else:
         raise BookError(f"{path}: give a .csv or .xlsx file (got {suffix or 'no extension'})")
-    if table.num_rows == 0:
+    if book.table.num_rows == 0:
         raise BookError(f"{path}: the file has a header but no placements")
-    return table
+    check_limits(book, limits)
+    return recognise(book, columns)
 
 
-def _read_csv(path: Path) -> pa.Table:
+def read_book(path: Path | str, columns: ColumnMap | None = None, sheet: str | None = None) -> pa.Table:
+    """The table of a book (see ``load_book``)."""
+    return load_book(path, columns, sheet).table
+
+
+SEPARATORS = (",", ";", "\t", "|")
+SAMPLE_BYTES = 1 << 16
+
+
+def _encoding(path: Path, sample: bytes) -> str:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
     try:
-        with open(path, "rb") as handle:
-            header_line = handle.readline().decode("utf-8-sig").strip()
-        if not header_line:
-            raise BookError(f"{path}: the first line is empty: expected a header row of column names")
-        header: dict[str, Any] = next(
-            iter(
-                pa_csv.read_csv(
-                    pa.py_buffer(header_line.encode() + b"\n"),
-                    read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
-                ).to_pylist()
-            ),
-            {},
-        )
-        names = [str(value) for value in header.values()]
-        _check_header(names)
-        return pa_csv.read_csv(
-            path,
-            read_options=pa_csv.ReadOptions(block_size=1 << 24),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=True,
-            ),
-        )
-    except UnicodeDecodeError:
-        raise BookError(f"{path}: not a text CSV file (is it UTF-8?)") from None
-    except pa.ArrowInvalid as exc:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # not just a character cut by the end of the sample
+            return "cp1252"
+    return "utf-8"
+
+
+def sniff_separator(lines: list[str]) -> str:
+    """The separator among , ; tab | that gives the header most columns and the rows the same count."""
+
+    def score(separator: str) -> tuple[bool, int, int]:
+        counts = [len(row) for row in csv.reader(lines, delimiter=separator)]
+        return counts[0] > 1, sum(count == counts[0] for count in counts), counts[0]
+
+    return max(SEPARATORS, key=score) if lines else ","
+
+
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252"}
+
+
+def _read_csv(path: Path, limits: Limits) -> Book:
+    with open(path, "rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    encoding = _encoding(path, sample)
+    try:
+        return _parse_csv(path, sample, encoding)
+    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+        if encoding == "utf-8" and ("UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError)):
+            try:
+                return _parse_csv(path, sample, "cp1252")
+            except UnicodeDecodeError:
+                pass
+            except pa.ArrowInvalid as again:
+                raise BookError(f"{path}: cannot read as CSV: {str(again).splitlines()[0]}") from None
+        if isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc):
+            raise BookError(f"{path}: not a text CSV file (neither UTF-8 nor Windows-1252)") from None
         raise BookError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
 
 
-def _read_excel(path: Path) -> pa.Table:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged or non-Excel file
-        raise BookError(f"{path}: cannot read as Excel: {exc}") from None
-    try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None:
-            raise BookError(f"{path}: the first sheet is empty")
-        header = [cell_text(value) or "" for value in first]
-        while header and not header[-1]:
-            header.pop()
-        _check_header(header)
-        body = (row[: len(header)] for row in rows if any(value is not None for value in row))
-        return table_from_rows(header, body)
-    finally:
-        workbook.close()
+def _parse_csv(path: Path, sample: bytes, encoding: str) -> Book:
+    text = sample.decode(encoding, errors="ignore" if len(sample) == SAMPLE_BYTES else "strict")
+    lines = text.splitlines()
+    if len(sample) == SAMPLE_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut by the sample's end
+    if not lines or not lines[0].strip():
+        raise BookError(f"{path}: the first line is empty: expected a header row of column names")
+    separator = sniff_separator(lines[:50])
+    names = [name.strip() for name in next(csv.reader(io.StringIO(lines[0] + "\n"), delimiter=separator))]
+    check_header(names)
+    table = pa_csv.read_csv(
+        path,
+        read_options=pa_csv.ReadOptions(
+            block_size=1 << 24, column_names=names, skip_rows=1, encoding="utf8" if encoding != "cp1252" else encoding
+        ),
+        parse_options=pa_csv.ParseOptions(delimiter=separator),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    shown = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}[separator]
+    notes = [f"read as CSV: {ENCODING_NAMES[encoding]}, {shown}-separated"]
+    return Book(table, np.arange(2, table.num_rows + 2, dtype=np.int64), notes)
 
 
 def decimal_array(values: Any, ok: Any, scale: int = 2) -> pa.Array:
     """int64 pence (or hundredths) → an exact decimal128 array, written as ``1040.00`` in CSV. No floats."""
-    import numpy as np
-
     values = np.ascontiguousarray(values, dtype=np.int64)
     ok = np.asarray(ok, dtype=bool)
     data = np.empty(2 * len(values), np.int64)

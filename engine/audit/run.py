@@ -17,15 +17,23 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from engine.audit.columns import ColumnMap, load_column_map
 from engine.audit.kpis import compute_kpis, default_period
-from engine.audit.read import BookError, decimal_array, read_book, table_from_frame
+from engine.audit.lists import AtKpiDate, _strings, at_kpi_date, list_masks, rule_texts
+from engine.audit.problems import (
+    control_character_rows,
+    error_lines,
+    error_summary,
+    group_errors,
+    missing_column_warnings,
+)
+from engine.audit.read import Book, BookError, Limits, decimal_array, load_book, recognise, table_from_frame
 from engine.evaluate.engine import Engine
-from engine.evaluate.vector import FIGURES, VectorEvaluator, VectorResult, row_dates
+from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.money import to_pence
 from engine.rulebook.loader import Rulebook, load_rulebook
-from engine.rulebook.vocabulary import ACTIONS, DERIVED, Kind
+from engine.rulebook.vocabulary import ACTIONS, Kind
 from engine.rulebook.whatif import changed_parameters, load_overrides, with_overrides
 from engine.validate.batch import SPECS, Col, ParsedBook, parse_book, parse_row
 from engine.validate.placement import InputError
@@ -70,6 +78,9 @@ class AuditResult:
     result: VectorResult
     values: dict[str, Any]
     book: Rulebook
+    row_numbers: np.ndarray
+    at_kpi: AtKpiDate
+    notes: list[str] = field(default_factory=list)
     whatif: dict[str, Any] | None = None
     whatif_changes: pa.Table | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -82,6 +93,11 @@ class AuditResult:
     @property
     def error_rows(self) -> int:
         return int((~self.parsed.valid).sum())
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row was decided, 1 when some could not be (2, a book that cannot be used, is raised)."""
+        return 1 if self.error_rows else 0
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -98,25 +114,33 @@ class AuditResult:
             "rows": self.rows,
             "error_rows": self.error_rows,
             "warnings": self.warnings,
+            "notes": self.notes,
             **self.kpis,
+            "kpi_date": self.at_kpi.day,
+            "lists": {name: int(mask.sum()) for name, mask in list_masks(self).items()},
+            "errors": error_summary(group_errors(error_lines(self))),
             "whatif": self.whatif,
         }
 
 
-def _as_table(source: Any) -> pa.Table:
+def _as_book(source: Any, columns: ColumnMap, sheet: str | None, limits: Limits | None) -> Book:
     if isinstance(source, (str, Path)):
-        return read_book(source)
+        return load_book(source, columns, sheet, limits)
     if isinstance(source, pd.DataFrame):
         if source.empty:
             raise BookError("the table has no placements")
-        return table_from_frame(source)
-    if isinstance(source, pa.Table):
+        table = table_from_frame(source)
+    elif isinstance(source, pa.Table):
         if source.num_rows == 0:
             raise BookError("the table has no placements")
         if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in source.schema.types):
-            return source
-        return table_from_frame(source.to_pandas())
-    raise BookError(f"cannot audit a {type(source).__name__}: give a CSV/Excel path or a DataFrame")
+            table = source
+        else:
+            table = table_from_frame(source.to_pandas())
+    else:
+        raise BookError(f"cannot audit a {type(source).__name__}: give a CSV/Excel path or a DataFrame")
+    # a table is numbered as it would be in a sheet: the header is row 1
+    return recognise(Book(table, np.arange(2, table.num_rows + 2, dtype=np.int64)), columns)
 
 
 def _column_warnings(table: pa.Table) -> tuple[pa.Table, list[str]]:
@@ -153,18 +177,29 @@ def run_audit(
     engine: Literal["vector", "durable"] = "vector",
     rules: Rulebook | Path | str | None = None,
     progress: Progress | None = None,
+    columns: ColumnMap | Path | str | bytes | dict[str, Any] | None = None,
+    sheet: str | None = None,
+    limits: Limits | None = None,
 ) -> AuditResult:
     """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
     or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
-    start date) and ends the KPI period (else the latest start date ends it)."""
+    start date) and ends the KPI period (else the latest start date ends it). ``columns`` maps other column
+    spellings to fields; ``sheet`` picks an Excel sheet; ``limits`` bound what is read."""
     tick = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    table, warnings = _column_warnings(_as_table(source))
+    mapping = columns if isinstance(columns, ColumnMap) else load_column_map(columns)
+    read = _as_book(source, mapping, sheet, limits)
+    table, warnings = _column_warnings(read.table)
+    if read.matched is not None:
+        warnings += missing_column_warnings(read.matched)
     base, book = _rulebook(rules, parameters)
     timings["read"] = time.perf_counter() - clock
     tick("validate", 0, table.num_rows)
     parsed = parse_book(table)
+    for index, fields in control_character_rows(table).items():
+        parsed.errors.setdefault(index, {}).update(fields)
+        parsed.valid[index] = False
     dates = row_dates(parsed, as_at)
     timings["validate"] = time.perf_counter() - clock - sum(timings.values())
     tick("evaluate", 0, table.num_rows)
@@ -181,10 +216,14 @@ def run_audit(
     end = as_at or (
         date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else date(2020, 1, 1)
     )
-    kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates)
+    kpi_date = at_kpi_date(book, parsed, end)
+    kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates, kpi_date)
     timings["kpis"] = time.perf_counter() - clock - sum(timings.values())
-    out = results_table(table, parsed, result, errors, book, dates)
-    audit = AuditResult(out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book)
+    out = results_table(table, parsed, result, errors, book, dates, read.row_numbers)
+    audit = AuditResult(
+        out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book, read.row_numbers, kpi_date
+    )
+    audit.notes = read.notes
     if book is not base:
         baseline = VectorEvaluator(base).evaluate(parsed, dates)
         audit.whatif, audit.whatif_changes = whatif_summary(base, book, parsed, baseline, result)
@@ -204,8 +243,10 @@ def durable_result(
     outcome = np.full(n, ACTIONS.index("proceed"), np.int8)
     band = np.full(n, -1, np.int64)
     names: list[str] = []
-    figures = {name: Col(np.zeros(n, np.int64), np.zeros(n, bool)) for name in FIGURES}
-    applies = {name: np.zeros(n, bool) for name in FIGURES}
+    shown = [name for name, figure in book.figures.items() if figure.shown]
+    kinds = book.compiled.figure_kinds
+    figures = {name: Col(np.zeros(n, np.int64), np.zeros(n, bool)) for name in shown}
+    applies = {name: np.zeros(n, bool) for name in shown}
     errors: dict[int, dict[str, list[str]]] = {}
     known = [name for name in table.column_names if name in SPECS]
     for index, record in enumerate(table.select(known).to_pylist()):
@@ -223,7 +264,7 @@ def durable_result(
         for name, value in decision.figures.items():
             applies[name][index] = True
             if value is not None:
-                kind = DERIVED[name]
+                kind = kinds[name]
                 figures[name].v[index] = (
                     to_pence(abs(value)) * (1 if value >= 0 else -1)
                     if kind in (Kind.MONEY, Kind.PERCENT)
@@ -235,29 +276,6 @@ def durable_result(
     return VectorResult(fired, outcome, band, tuple(names), figures, applies, np.zeros(n, np.int64), {}), errors
 
 
-def _strings(codes: np.ndarray, labels: list[str | None]) -> pa.Array:
-    return pc.take(pa.array(labels, pa.string()), pa.array(codes, pa.int64()))
-
-
-def _rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array]:
-    """Reason codes and approvers per row, built once per distinct combination (fast on a million rows)."""
-    rules = book.rules
-    weights = (np.int64(1) << np.arange(len(rules), dtype=np.int64)) if len(rules) < 63 else None
-    assert weights is not None, "more than 62 rules: widen the combination key"
-    bits = result.fired.astype(np.int64) @ weights
-    key = bits * (len(result.approvers) + 1) + (result.band_approver + 1)
-    unique, inverse = np.unique(key, return_inverse=True)
-    ids, approvers = [], []
-    for value in unique.tolist():
-        combo, band = divmod(value, len(result.approvers) + 1)
-        fired = [rule for k, rule in enumerate(rules) if combo >> k & 1]
-        ids.append(" ".join(rule.id for rule in fired))
-        who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in fired]
-        approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
-    codes = np.where(valid, inverse.reshape(-1), len(unique))
-    return _strings(codes, ids + [None]), _strings(codes, approvers + [None])
-
-
 def results_table(
     table: pa.Table,
     parsed: ParsedBook,
@@ -265,17 +283,21 @@ def results_table(
     errors: dict[int, dict[str, list[str]]],
     book: Rulebook,
     dates: np.ndarray,
+    row_numbers: np.ndarray | None = None,
 ) -> pa.Table:
+    """Input columns as read, then the results; a row not decided has no outcome, only its errors."""
     n = table.num_rows
-    valid = np.ones(n, bool)
+    valid = parsed.valid.copy()
     valid[list(errors)] = False
+    unread = {"row": ["could not be read"]}
+    errors = {**{int(k): parsed.errors.get(int(k), unread) for k in np.flatnonzero(~valid)}, **errors}
     outcome = np.where(valid, result.outcome.astype(np.int64), len(ACTIONS))
-    rule_ids, approvers = _rule_texts(book, result, valid)
+    rule_ids, approvers, _ = rule_texts(book, result, valid)
     error_text = np.full(n, None, object)
     for index, fields in errors.items():
         error_text[index] = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
     columns: dict[str, pa.Array] = {
-        "row": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        "row": pa.array(np.arange(2, n + 2, dtype=np.int64) if row_numbers is None else row_numbers, pa.int64()),
         "as_at_used": pa.array(dates.astype("datetime64[D]"), pa.date32(), mask=~valid),
         "outcome": _strings(outcome, [*ACTIONS, None]),
         "rule_ids": rule_ids,
@@ -284,7 +306,7 @@ def results_table(
     for name in FIGURE_COLUMNS:
         col = result.figures[name]
         shown = col.ok & result.figure_applies[name] & valid
-        if DERIVED[name] in (Kind.MONEY, Kind.PERCENT):
+        if book.compiled.figure_kinds[name] in (Kind.MONEY, Kind.PERCENT):
             columns[OUTPUT_NAMES[name]] = decimal_array(col.v, shown)
         else:
             columns[OUTPUT_NAMES[name]] = pa.array(col.v, pa.int64(), mask=~shown)

@@ -97,8 +97,18 @@ def audit_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON instead of a table.")] = False,
     rules: Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")] = DEFAULT_RULES_DIR,
+    columns: Annotated[
+        Path | None,
+        typer.Option("--columns", help="Column map (YAML): other names for fields, e.g. 'placement_id: [Client Ref]'."),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Excel sheet to read (default: the first with a header row).")
+    ] = None,
 ) -> None:
-    """Audit a placement book: outcome and reason codes per row, KPIs, HTML report; what-if with --parameters."""
+    """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
+    --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
+    2 when the book cannot be used."""
+    from engine.audit.columns import ColumnError, load_column_map
     from engine.audit.output import kpi_lines, write_outputs
     from engine.audit.read import BookError
     from engine.audit.run import run_audit
@@ -113,6 +123,11 @@ def audit_command(
     except RulebookError as exc:
         typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
         raise typer.Exit(3) from None
+    try:
+        mapping = load_column_map(columns)
+    except ColumnError as exc:
+        typer.echo(f"carerules: {columns}: {exc}", err=True)
+        raise typer.Exit(2) from None
     if check_engines:
         _check_engines(file, book, when)
         return
@@ -127,6 +142,8 @@ def audit_command(
                 engine=engine,  # type: ignore[arg-type]
                 rules=book,
                 progress=bar,
+                columns=mapping,
+                sheet=sheet,
             )
             bar("write", audit.rows, audit.rows)
             paths = write_outputs(audit, out, excel=excel)
@@ -136,12 +153,15 @@ def audit_command(
     except RulebookError as exc:
         typer.echo(f"carerules: the what-if parameters file was refused: {exc}", err=True)
         raise typer.Exit(2) from None
+    for note in audit.notes:
+        typer.echo(f"carerules: {note}", err=True)
     for warning in audit.warnings:
         typer.echo(f"carerules: warning: {warning}", err=True)
     typer.echo(dumps(audit.summary()) if as_json else "\n".join(kpi_lines(audit.summary())))
     typer.echo("")
     for name, path in paths.items():
-        typer.echo(f"{name.replace('_', ' '):<12} {path}")
+        typer.echo(f"{name.replace('_', ' '):<28} {path}")
+    raise typer.Exit(audit.exit_code)
 
 
 def _check_engines(file: Path, book: Any, when: date | None) -> None:

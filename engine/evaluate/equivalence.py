@@ -14,15 +14,14 @@ import pyarrow as pa
 from engine.evaluate.engine import Engine
 from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.money import pounds
-from engine.rulebook.vocabulary import ACTIONS, DERIVED, Kind
+from engine.rulebook.vocabulary import ACTIONS, Kind
 from engine.validate.batch import SPECS, parse_book, parse_row
 from engine.validate.placement import InputError
 
 Row = tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]]
 
 
-def figure_value(name: str, value: int) -> Any:
-    kind = DERIVED[name]
+def figure_value(kind: Kind, value: int) -> Any:
     if kind is Kind.MONEY:
         return pounds(value)
     if kind is Kind.PERCENT:
@@ -31,6 +30,7 @@ def figure_value(name: str, value: int) -> Any:
 
 
 def vector_row(
+    kinds: dict[str, Kind],
     result: VectorResult,
     rule_ids: tuple[str, ...],
     actions: tuple[str, ...],
@@ -43,7 +43,7 @@ def vector_row(
         a if a != "" else band for k in np.flatnonzero(result.fired[index]) for a in [approvers[k]] if a is not None
     )
     figures = {
-        name: figure_value(name, int(col.v[index])) if col.ok[index] else None
+        name: figure_value(kinds[name], int(col.v[index])) if col.ok[index] else None
         for name, col in result.figures.items()
         if result.figure_applies[name][index]
     }
@@ -84,7 +84,9 @@ def compare_engines(
         cells = {name: value for name, value in record.items() if value is not None}
         reference = durable_row(engine, cells, as_at)
         if book.valid[index]:
-            mine: Row | dict[str, list[str]] = vector_row(result, ids, actions, approvers, index)
+            mine: Row | dict[str, list[str]] = vector_row(
+                engine.book.compiled.figure_kinds, result, ids, actions, approvers, index
+            )
         else:
             mine = book.errors[index]
         if isinstance(reference, dict):

@@ -10,31 +10,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from engine.evaluate.derive import CARE_HOME_FIGURES, SUPPORTED_LIVING_FIGURES
+from engine.evaluate.vector_figures import Context, compile_vector
 from engine.rulebook import conditions
+from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Parameter, Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
 from engine.validate.batch import Col, ParsedBook, day_number
 
 SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
-FIGURES = tuple(dict.fromkeys((*CARE_HOME_FIGURES, *SUPPORTED_LIVING_FIGURES, "expected_nhs_share_weekly")))
 _CMP = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
 _ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply}
 
 
 def _null(n: int, dtype: Any = np.int64) -> Col:
     return Col(np.zeros(n, dtype), np.zeros(n, bool))
-
-
-def _div_half_up(numerator: np.ndarray, denominator: np.ndarray | int) -> np.ndarray:
-    """numerator / denominator (denominator > 0) rounded half away from zero, as Decimal ROUND_HALF_UP."""
-    magnitude: np.ndarray = (2 * np.abs(numerator) + denominator) // (2 * np.asarray(denominator))
-    return np.where(numerator < 0, -magnitude, magnitude)
 
 
 @dataclass
@@ -59,6 +52,10 @@ class VectorEvaluator:
             name: np.array([day_number(d) for d in p.dates], np.int64) for name, p in book.parameters.items()
         }
         self._index_cache: dict[tuple[int, bytes], np.ndarray] | None = None  # only while one evaluation runs
+        self._figures = compile_vector(book, book.figures)
+        self._order = figure_order(book.figures)
+        shown = {name: figure for name, figure in book.figures.items() if figure.shown}
+        self.shown = shown
 
     # parameters -------------------------------------------------------------------------------------------
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
@@ -82,162 +79,36 @@ class VectorEvaluator:
             table = np.arange(len(parameter.values) + 1)  # ratio and table values: the index, used by derive
         return Col(table[index], present[index])
 
-    # derived figures (engine/derive.py, vectorised) -------------------------------------------------------
+    # derived figures (rules/figures.yaml, compiled to numpy) ----------------------------------------------
     def derive(self, book: ParsedBook, as_at: np.ndarray) -> dict[str, Any]:
+        """Every figure of every row (null where it does not apply to the row's service), and rule parameters."""
         c, n = book.cols, book.n
         v: dict[str, Any] = dict(c)
-        care_home = c["service"].v == ENUMS["service"].index("care_home")
-        sl = ~care_home
-        v["is_care_home"], v["is_supported_living"] = Col(care_home, np.ones(n, bool)), Col(sl, np.ones(n, bool))
-        nursing_code, residential_code = ENUMS["care_type"].index("nursing"), ENUMS["care_type"].index("residential")
-        lot_given = c["lot"].ok
-        lots = self.book.lots
-        residential_lots = np.array([lot.number for lot in lots if lot.care_type == "residential"])
-        care_code = np.where(
-            c["care_type"].ok,
-            c["care_type"].v,
-            np.where(np.isin(c["lot"].v, residential_lots), residential_code, nursing_code),
-        )
-        v["care_type"] = Col(care_code.astype(np.int8), care_home.copy(), c["care_type"].cats)
-        derived_lot = np.zeros(n, np.int64)
-        for entry in lots:
-            care = ENUMS["care_type"].index(entry.care_type)
-            pick = np.where(c["care_type"].ok, c["care_type"].v, residential_code) == care
-            derived_lot[pick & (c["dementia"].v == entry.dementia)] = entry.number
-        lot = np.where(lot_given, c["lot"].v, derived_lot)
-        v["lot"] = Col(lot, care_home.copy())
-        is_nursing = care_code == nursing_code
-        v["is_nursing"], v["is_residential"] = Col(is_nursing, care_home.copy()), Col(~is_nursing, care_home.copy())
-        fnc = c["fnc_weekly"]
-        v["fnc_recorded"] = Col(fnc.ok.copy(), care_home.copy())
-        standard = self.param("care_homes.fnc_standard_weekly", as_at)
-        fnc_used = np.where(fnc.ok, fnc.v, np.where(is_nursing, standard.v, 0))
-        fnc_used_ok = care_home & (fnc.ok | ~is_nursing | standard.ok)
-        v["fnc_used_weekly"] = Col(fnc_used, fnc_used_ok)
-        core = np.where(c["core_weekly_fee"].ok, c["core_weekly_fee"].v, 0)
-        other = c["other_weekly"].v
-        ch_gross = core + c["one_to_one_weekly"].v + fnc_used + other
-        sl_gross = np.where(c["sl_weekly_cost"].ok, c["sl_weekly_cost"].v, 0) + other
-        v["gross_weekly_cost"] = Col(np.where(care_home, ch_gross, sl_gross), np.where(care_home, fnc_used_ok, True))
-        self._care_home(v, c, care_home, core, lot, as_at, n)
-        self._supported_living(v, c, sl, as_at, n)
-        self._nhs(v, c, np.where(care_home & fnc_used_ok, fnc_used, 0), as_at, n)
+        context = Context(c, v, lambda name: self.param(name, as_at), lambda name: self.index(name, as_at), n)
+        service = c["service"].v
+        for name in self._order:
+            figure = self.book.figures[name]
+            out_v: np.ndarray | None = None
+            out_ok = np.zeros(n, bool)
+            cats = ENUMS[figure.enum] if figure.enum else None
+            for code, service_name in enumerate(ENUMS["service"]):
+                if service_name not in figure.formulas:
+                    continue
+                value = self._figures[name][service_name](context)
+                rows = service == code
+                values = np.broadcast_to(value.v, n)
+                if out_v is None:
+                    out_v = np.zeros(n, values.dtype if values.dtype != np.int8 or cats else np.int64)
+                out_v[rows] = values[rows]
+                out_ok[rows] = np.broadcast_to(value.ok, n)[rows]
+            v[name] = Col(out_v if out_v is not None else np.zeros(n, np.int64), out_ok, cats)
+        approvers, names = next(iter(context.bands.values()), (np.full(n, -1, np.int64), ()))
+        v["_band_approver"], v["_approver_names"] = approvers, names
         for rule in self.rules:
             for name in rule.parameters:
                 if f"params.{name}" not in v and self.book.parameters[name].kind is not Kind.TABLE:
                     v[f"params.{name}"] = self.param(name, as_at)
         return v
-
-    def _care_home(
-        self,
-        v: dict[str, Any],
-        c: dict[str, Col],
-        care_home: np.ndarray,
-        core: np.ndarray,
-        lot: np.ndarray,
-        as_at: np.ndarray,
-        n: int,
-    ) -> None:
-        comparable = core - c["top_up_weekly"].v
-        v["comparable_weekly"] = Col(comparable, care_home.copy())
-        benchmark = _null(n)
-        for lot_number in sorted(entry.number for entry in self.book.lots):
-            rows = care_home & (lot == lot_number)
-            if rows.any():
-                found = self.param(f"care_homes.benchmark.lot_{lot_number}", as_at)
-                benchmark.v[rows], benchmark.ok[rows] = found.v[rows], found.ok[rows]
-        v["benchmark_weekly"], v["has_benchmark"] = benchmark, Col(benchmark.ok.copy(), care_home.copy())
-        priced = benchmark.ok & (benchmark.v != 0)
-        over = comparable - benchmark.v
-        safe = np.where(priced, benchmark.v, 1)
-        v["over_benchmark_weekly"] = Col(np.where(priced, over, 0), priced)
-        v["over_benchmark_percent"] = Col(np.where(priced, _div_half_up(over * 10000, safe), 0), priced)
-        band, approver, names = self._bands(over, safe, priced, as_at, n)
-        v["approval_band"], v["_band_approver"], v["_approver_names"] = band, approver, names
-        given = c["personal_budget_weekly"]
-        v["personal_budget_given"] = Col(given.ok.copy(), care_home.copy())
-        cheapest = c["cheapest_suitable_weekly"]
-        best = np.where(
-            benchmark.ok & cheapest.ok,
-            np.maximum(benchmark.v, cheapest.v),
-            np.where(benchmark.ok, benchmark.v, cheapest.v),
-        )
-        budget = Col(np.where(given.ok, given.v, best), care_home & (given.ok | benchmark.ok | cheapest.ok))
-        v["personal_budget_weekly"] = budget
-        v["top_up_required_weekly"] = Col(np.maximum(0, core - budget.v), budget.ok.copy())
-        v["has_first_party_basis"] = Col(c["first_party_basis"].ok.copy(), care_home.copy())
-
-    def _bands(
-        self, over: np.ndarray, benchmark: np.ndarray, priced: np.ndarray, as_at: np.ndarray, n: int
-    ) -> tuple[Col, np.ndarray, tuple[str, ...]]:
-        name = "care_homes.approval_bands"  # the table engine/derive.py reads
-        parameter = self.book.parameters[name]
-        index = self.index(name, as_at)
-        band = Col(np.zeros(n, np.int64), priced & (over <= 0))
-        approver = np.full(n, -1, np.int64)
-        names: list[str] = []
-        for k in np.unique(index[priced & (over > 0)]).tolist():
-            bands = parameter.values[k] if k >= 0 else None
-            if bands is None:
-                continue
-            todo = priced & (over > 0) & (index == k)
-            for row in bands:
-                above = Fraction(row.above_percent)
-                hit = todo & (over * 100 * above.denominator > above.numerator * benchmark)
-                if row.up_to_percent is not None:
-                    up = Fraction(row.up_to_percent)
-                    hit &= over * 100 * up.denominator <= up.numerator * benchmark
-                if row.approver not in names:
-                    names.append(row.approver)
-                band.v[hit], band.ok[hit], approver[hit] = row.band, True, names.index(row.approver)
-                todo &= ~hit
-        return band, approver, tuple(names)
-
-    def _supported_living(
-        self, v: dict[str, Any], c: dict[str, Col], sl: np.ndarray, as_at: np.ndarray, n: int
-    ) -> None:
-        day = self.param("supported_living.day_hour_rate", as_at)
-        night = self.param("supported_living.waking_night_hour_rate", as_at)
-        sleep_in = self.param("supported_living.sleep_in_night_rate", as_at)
-        rates = day.ok & night.ok & sleep_in.ok
-        v["has_sl_reference_rates"] = Col(rates, sl.copy())
-        known = sl & rates
-        parts = (
-            c["sl_day_hours"].v * day.v,
-            c["sl_waking_night_hours"].v * night.v,
-            c["sl_sleep_in_nights"].v * 100 * sleep_in.v,
-        )
-        for name, part in zip(("sl_day_support_weekly", "sl_waking_night_weekly", "sl_sleep_in_weekly"), parts):
-            v[name] = Col((part + 50) // 100, known.copy())
-        reference = (parts[0] + parts[1] + parts[2] + 50) // 100
-        v["sl_reference_weekly"] = Col(reference, known.copy())
-        cost = np.where(c["sl_weekly_cost"].ok, c["sl_weekly_cost"].v, 0)
-        v["sl_over_reference_weekly"] = Col(cost - reference, known.copy())
-
-    def _nhs(self, v: dict[str, Any], c: dict[str, Col], fnc_used: np.ndarray, as_at: np.ndarray, n: int) -> None:
-        nhs = c["nhs_contribution_weekly"]
-        everyone = np.ones(n, bool)
-        v["nhs_contribution_recorded"] = Col(nhs.ok.copy(), everyone)
-        contribution = np.where(nhs.ok, nhs.v, 0)
-        v["nhs_contribution_or_zero_weekly"] = Col(contribution, everyone)
-        counts = self.param("isp.fnc_counts_as_nhs_contribution", as_at)
-        fnc_counts = counts.ok & counts.v & (fnc_used != 0)
-        v["isp_nhs_contribution_weekly"] = Col(
-            np.where(fnc_counts, contribution + fnc_used, contribution), fnc_counts | nhs.ok
-        )
-        share_name = "isp.s117_council_share"
-        index = self.index(share_name, as_at)
-        gross = v["gross_weekly_cost"]
-        expected = _null(n)
-        for k in np.unique(index[c["s117"].v]).tolist():
-            share = self.book.parameters[share_name].values[k] if k >= 0 else None
-            if share is None:
-                continue
-            rows = c["s117"].v & (index == k) & gross.ok
-            nhs_part = 1 - Fraction(share)
-            expected.v[rows] = _div_half_up(gross.v[rows] * nhs_part.numerator, nhs_part.denominator)
-            expected.ok[rows] = True
-        v["expected_nhs_share_weekly"] = expected
 
     # conditions -------------------------------------------------------------------------------------------
     def mask(self, cond: conditions.Cond, v: dict[str, Any], n: int) -> np.ndarray:
@@ -297,12 +168,13 @@ class VectorEvaluator:
             fired[:, column] = hit
             if rule.action != "info":
                 outcome = np.where(hit, np.maximum(outcome, SEVERITY[rule.action]), outcome)
-        care_home = v["is_care_home"].v
-        applies = {
-            name: np.where(care_home, name in CARE_HOME_FIGURES, name in SUPPORTED_LIVING_FIGURES) for name in FIGURES
-        }
-        applies["expected_nhs_share_weekly"] = book.cols["s117"].v.copy()
-        figures = {name: v[name] for name in FIGURES}
+        applies = {}
+        for name, figure in self.shown.items():
+            of_service = np.logical_or.reduce([by_service[s] for s in figure.formulas])
+            flag_name = str(figure.shown)
+            flag = np.ones(n, bool) if flag_name == "always" else v[flag_name].v & v[flag_name].ok
+            applies[name] = of_service & flag
+        figures = {name: v[name] for name in self.shown}
         return VectorResult(fired, outcome, v["_band_approver"], v["_approver_names"], figures, applies, as_at, v)
 
 

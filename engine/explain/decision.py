@@ -14,7 +14,7 @@ from engine.evaluate.derive import Derived
 from engine.explain.price_guide import copy_guide, price_guide
 from engine.money import pounds, show_pounds
 from engine.rulebook.loader import PLACEHOLDER, Band, Parameter, Rule, Rulebook
-from engine.rulebook.vocabulary import ACTIONS, DERIVED, FIELDS, UNIT_KINDS, Kind
+from engine.rulebook.vocabulary import ACTIONS, FIELDS, UNIT_KINDS, Kind
 
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
@@ -148,13 +148,16 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
     actions = [f.action for f in findings if f.action != "info"]
     outcome = max(actions, key=SEVERITY.__getitem__) if actions else "proceed"
     values = derived.values
+    writers = book.compiled.figure_writers
+    if not writers:
+        writers.update({name: _FIGURE[kind] for name, kind in book.compiled.figure_kinds.items()})
     guide = price_guide(derived)
     return Decision(
         placement_id=placement_id,
         as_at=derived.as_at,
         rulebook_version=book.version,
         outcome=outcome,
-        figures={name: _FIGURE[name](values.get(name)) for name in derived.figures},
+        figures={name: writers[name](values.get(name)) for name in derived.figures},
         findings=tuple(findings),
         parameters=tuple(
             _parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())
@@ -166,32 +169,35 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
 
 def _parameter_read(book: Rulebook, name: str, value: Any, effective: date | None) -> ParameterRead:
     """The same parameter read at the same edition is the same (immutable) entry: built once per rulebook."""
-    key = ("read", name, effective)
-    if key not in book.cache:
+    reads = book.compiled.parameter_reads
+    key = (name, effective)
+    if key not in reads:
         read = ParameterRead(
             name, parameter_value(book.parameters[name], value), effective, book.parameters[name].reference.text
         )
-        book.cache[key] = replace(read, compact_json=dumps(read.to_dict(), indent=None))
-    return book.cache[key]  # type: ignore[no-any-return]
+        reads[key] = replace(read, compact_json=dumps(read.to_dict(), indent=None))
+    return reads[key]  # type: ignore[no-any-return]
 
 
 def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
-    approver = rule.approver or (derived.band.approver if rule.approver_from and derived.band else None)
+    band = derived.bands.get(rule.approver_from) if rule.approver_from else None
+    approver = rule.approver or (band.approver if band else None)
     message = render(rule, derived, book)
     return Finding(rule.id, rule.module, rule.action, approver, message, rule.reference.text, rule.refer_to)  # type: ignore[arg-type]
 
 
 def render(rule: Rule, derived: Derived, book: Rulebook) -> str:
     """The rule's message with every {placeholder} shown as a person reads it (£1,040.00, 4.52%, 50%)."""
-    key = ("template", rule.id)
-    if key not in book.cache:
+    templates = book.compiled.message_templates
+    if rule.id not in templates:
         parts = PLACEHOLDER.split(rule.message)  # literal, name, literal, name, ..., literal
         writers = [(name, _TEXT.get(_text_kind(name, book), str)) for name in parts[1::2]]
-        book.cache[key] = (parts[0], list(zip(writers, parts[2::2])))
-    first, rest = book.cache[key]
+        templates[rule.id] = (parts[0], list(zip(writers, parts[2::2])))
+    first, rest = templates[rule.id]
+    band = derived.bands.get(rule.approver_from) if rule.approver_from else None
     out = [first]
     for (name, write), literal in rest:
-        out.append(_text(name, write, derived))
+        out.append(_band_text(name, band) if name.startswith("band.") else _text(name, write, derived))
         out.append(literal)
     return "".join(out)
 
@@ -201,12 +207,10 @@ def _text_kind(name: str, book: Rulebook) -> Kind:
         return book.parameters[name.removeprefix("params.")].kind
     if name in ("as_at", "start_date"):
         return Kind.DATE
-    return FIELDS.get(name) or DERIVED.get(name) or Kind.ENUM
+    return book.compiled.figure_kinds.get(name) or FIELDS.get(name) or Kind.ENUM
 
 
 def _text(name: str, write: Callable[[Any], str], derived: Derived) -> str:
-    if name.startswith("band."):
-        return _band_text(name, derived.band)
     if name == "as_at":
         return derived.as_at.isoformat()
     value = derived.values.get(name)
@@ -230,11 +234,22 @@ def _hundredths(value: int) -> Decimal:
 _TEXT: dict[Kind, Callable[[Any], str]] = {
     Kind.MONEY: show_pounds,
     Kind.QUANTITY: lambda v: f"{_hundredths(v):f}",
-    Kind.PERCENT: lambda v: f"{v}%",
+    Kind.PERCENT: lambda v: f"{_hundredths_exact(v)}%",
     Kind.RATIO: lambda v: f"{v * 100:f}".rstrip("0").rstrip(".") + "%",
     Kind.BOOL: lambda v: "yes" if v else "no",
 }
-_NUMBER_OF: dict[Kind, Callable[[int], Decimal]] = {Kind.MONEY: pounds, Kind.QUANTITY: _hundredths}
+
+
+def _hundredths_exact(value: int) -> Decimal:
+    """Hundredths (of a percent) with exactly 2 places: 452 → 4.52, 0 → 0.00."""
+    return Decimal(value).scaleb(-2)
+
+
+_NUMBER_OF: dict[Kind, Callable[[int], Decimal]] = {
+    Kind.MONEY: pounds,
+    Kind.QUANTITY: _hundredths,
+    Kind.PERCENT: _hundredths_exact,
+}
 
 
 def _as_number(value: Any, kind: Kind) -> Any:
@@ -250,7 +265,7 @@ def _figure_writer(kind: Kind) -> Callable[[Any], Any]:
     return lambda value: None if value is None else number(value)
 
 
-_FIGURE = {name: _figure_writer(kind) for name, kind in DERIVED.items()}  # looked up by name: no Enum hashing
+_FIGURE = {kind: _figure_writer(kind) for kind in Kind}
 
 
 def parameter_value(parameter: Parameter, value: Any) -> Any:

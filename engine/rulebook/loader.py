@@ -10,13 +10,18 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any as AnyType
 
 from engine.money import MoneyError, to_decimal, to_pence
 from engine.rulebook import conditions
 from engine.rulebook.facts import Lot, load_earliest_as_at, load_lots
+from engine.rulebook.figures import Figure, load_figures
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
-from engine.rulebook.vocabulary import ACTIONS, DERIVED, ENUMS, FIELDS, UNIT_KINDS, Kind
+from engine.rulebook.vocabulary import ACTIONS, ENUMS, FIELDS, UNIT_KINDS, Kind
+
+if TYPE_CHECKING:
+    from engine.rulebook.compiled import CompiledRulebook
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
@@ -103,8 +108,14 @@ class Rulebook:
     version: str
     lots: tuple[Lot, ...] = ()  # the framework's Lots (rules/tables/lots.yaml)
     earliest_as_at: date = date.min  # no decision before this date (rules/rulebook.yaml)
-    # derived lookups (values by date, rendered templates); init=False so a dataclasses.replace() copy starts empty
-    cache: dict[AnyType, AnyType] = field(default_factory=dict, init=False, repr=False, compare=False)
+    figures: dict[str, Figure] = field(default_factory=dict)  # rules/figures.yaml, in the file's order
+
+    @cached_property
+    def compiled(self) -> CompiledRulebook:
+        """Lookups worked out once (figures compiled, modules per service…); a replace() copy compiles afresh."""
+        from engine.rulebook.compiled import CompiledRulebook  # same package; compiled.py reads this module's types
+
+        return CompiledRulebook(self)
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
@@ -118,19 +129,11 @@ class Rulebook:
         return next((lot for lot in self.lots if lot.number == number), None)
 
     def modules_for(self, service: str) -> tuple[Module, ...]:
-        key = ("modules", service)
-        if key not in self.cache:
-            self.cache[key] = tuple(module for module in self.modules if service in module.services)
-        return self.cache[key]  # type: ignore[no-any-return]
+        return self.compiled.modules[service]
 
     def values_at(self, as_at: date) -> dict[str, tuple[AnyType, date] | tuple[None, None]]:
-        """Every parameter's value and effective date at ``as_at`` ((None, None) when not in force); cached."""
-        key = ("values_at", as_at)
-        if key not in self.cache:
-            if len(self.cache) > 4096:
-                self.cache.clear()
-            self.cache[key] = {name: p.at(as_at) or (None, None) for name, p in self.parameters.items()}
-        return self.cache[key]  # type: ignore[no-any-return]
+        """Every parameter's value and effective date at ``as_at`` ((None, None) when not in force)."""
+        return self.compiled.values_at(as_at)
 
 
 def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
@@ -149,7 +152,10 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
             _check_index(path)
         else:
             parameters[name] = _load_parameter(path, name)
-    modules = tuple(_load_module(path, parameters) for path in sorted((root / "modules").glob("*.yaml")))
+    lots = load_lots(root)
+    keys = {"lot": tuple(lot.number for lot in lots), **{name: ENUMS[name] for name in ENUMS}}
+    figures = load_figures(root, parameters, FIELDS, keys)
+    modules = tuple(_load_module(path, parameters, figures) for path in sorted((root / "modules").glob("*.yaml")))
     seen: dict[str, Rule] = {}
     for module in modules:
         for rule in module.rules:
@@ -163,8 +169,9 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
         parameters=parameters,
         modules=modules,
         version=digest.hexdigest()[:12],
-        lots=load_lots(root),
+        lots=lots,
         earliest_as_at=load_earliest_as_at(root),
+        figures=figures,
     )
 
 
@@ -292,7 +299,7 @@ def _bands(rows: AnyType) -> tuple[Band, ...]:
     return tuple(bands)
 
 
-def _load_module(path: Path, parameters: dict[str, Parameter]) -> Module:
+def _load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str, Figure]) -> Module:
     node = check_keys(load_yaml(path), {"module", "title", "services", "reference", "rules"}, {"when"}, "rule file")
     name = node["module"]
     if not SNAKE.match(str(name)):
@@ -300,7 +307,8 @@ def _load_module(path: Path, parameters: dict[str, Parameter]) -> Module:
     services = node["services"]
     if not isinstance(services, list) or not services or any(s not in ENUMS["service"] for s in services):
         raise node.error(f"services must list some of {', '.join(ENUMS['service'])}", "services")
-    vocabulary = {**FIELDS, **DERIVED, **{f"params.{p}": param.kind for p, param in parameters.items()}}
+    derived = {name: figure.kind for name, figure in figures.items()}
+    vocabulary = {**FIELDS, **derived, **{f"params.{p}": param.kind for p, param in parameters.items()}}
     module_when = None
     if "when" in node:
         try:

@@ -59,37 +59,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "first_party_basis": ("property_disregard_12_week", "deferred_payment", "s117"),
 }
 
-# SPEC §4, plus the explicit booleans that rules test instead of absence (SPEC §2).
-DERIVED: dict[str, Kind] = {
-    "lot": Kind.COUNT,
-    "is_care_home": Kind.BOOL,
-    "is_supported_living": Kind.BOOL,
-    "is_nursing": Kind.BOOL,
-    "is_residential": Kind.BOOL,
-    "fnc_recorded": Kind.BOOL,
-    "fnc_used_weekly": Kind.MONEY,
-    "gross_weekly_cost": Kind.MONEY,
-    "comparable_weekly": Kind.MONEY,
-    "has_benchmark": Kind.BOOL,
-    "benchmark_weekly": Kind.MONEY,
-    "over_benchmark_weekly": Kind.MONEY,
-    "over_benchmark_percent": Kind.PERCENT,
-    "approval_band": Kind.COUNT,
-    "personal_budget_given": Kind.BOOL,
-    "personal_budget_weekly": Kind.MONEY,
-    "top_up_required_weekly": Kind.MONEY,
-    "has_first_party_basis": Kind.BOOL,
-    "nhs_contribution_recorded": Kind.BOOL,
-    "nhs_contribution_or_zero_weekly": Kind.MONEY,
-    "isp_nhs_contribution_weekly": Kind.MONEY,
-    "expected_nhs_share_weekly": Kind.MONEY,
-    "has_sl_reference_rates": Kind.BOOL,
-    "sl_day_support_weekly": Kind.MONEY,
-    "sl_waking_night_weekly": Kind.MONEY,
-    "sl_sleep_in_weekly": Kind.MONEY,
-    "sl_reference_weekly": Kind.MONEY,
-    "sl_over_reference_weekly": Kind.MONEY,
-}
+# Derived figures are declared, with their kinds, in rules/figures.yaml (engine/rulebook/figures.py).
 
 UNIT_KINDS: dict[str, Kind] = {
     "GBP/week": Kind.MONEY,

@@ -1,0 +1,143 @@
+"""Excel books in (python-calamine): the header row found below title rows, cells read as values (date cells,
+numbers, serial dates in date columns, cached formula results), with the .xlsx's decompressed size bounded
+before the sheet is parsed."""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from engine.audit.columns import ColumnMap
+from engine.audit.read import Book, BookError, Limits, cell_text, check_header
+from engine.validate.batch import SPECS
+
+HEADER_SEARCH_ROWS = 20
+EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year quirk lies before serial 61)
+LAST_SERIAL = 2_958_465  # 9999-12-31
+DATE_FIELDS = frozenset(name for name, spec in SPECS.items() if spec.kind == "day")
+CHUNK = 1 << 20
+
+
+def check_decompressed_size(path: Path, limit: int) -> None:
+    """Refuse an .xlsx whose parts hold more than ``limit`` bytes once decompressed, without inflating more
+    than ``limit`` bytes: the sizes the zip declares are checked first, then counted while inflating."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            declared = sum(member.file_size for member in members)
+            if declared > limit:
+                raise BookError(_too_big(path, declared, limit))
+            total = 0
+            for member in members:
+                with archive.open(member) as part:
+                    while chunk := part.read(CHUNK):
+                        total += len(chunk)
+                        if total > limit:
+                            raise BookError(_too_big(path, total, limit))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise BookError(f"{path}: cannot read as Excel: {exc}") from None
+
+
+def _too_big(path: Path, size: int, limit: int) -> str:
+    return (
+        f"{path}: the workbook holds {'over ' if size > limit else ''}{size:,} bytes once decompressed, over the "
+        f"limit of {limit:,} bytes"
+    )
+
+
+def _sheet_rows(workbook: Any, name: str, nrows: int | None = None) -> list[list[Any]]:
+    sheet = workbook.get_sheet_by_name(name)
+    rows: list[list[Any]] = sheet.to_python(skip_empty_area=False, nrows=nrows)
+    return rows
+
+
+def _header_at(rows: list[list[Any]], columns: ColumnMap) -> int | None:
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if columns.known_count(row) >= 2:
+            return index
+    return None
+
+
+def _serial(value: Any) -> Any:
+    """A number in a date column is an Excel serial date (a whole number of days; a time part is kept)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= LAST_SERIAL:
+        return value
+    whole = int(value)
+    if value == whole:
+        return EXCEL_EPOCH + timedelta(days=whole)
+    return datetime.combine(EXCEL_EPOCH, datetime.min.time()) + timedelta(days=float(value))
+
+
+def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits) -> Book:
+    from python_calamine import CalamineWorkbook
+
+    check_decompressed_size(path, limits.max_xlsx_bytes)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for a damaged or non-Excel file
+        raise BookError(f"{path}: cannot read as Excel: {exc}") from None
+    names = list(workbook.sheet_names)
+    if sheet is not None and sheet not in names:
+        raise BookError(f"{path}: no sheet named {sheet!r}; the sheets are {', '.join(map(repr, names))}")
+    found: tuple[str, int] | None = None
+    try:
+        for name in [sheet] if sheet is not None else names:
+            top = _sheet_rows(workbook, name, HEADER_SEARCH_ROWS)
+            at = _header_at(top, columns)
+            if at is not None:
+                found = (name, at)
+                break
+        if found is None:
+            where = f"sheet {sheet!r}" if sheet is not None else "any sheet"
+            first = _sheet_rows(workbook, names[0], 1) if names and sheet is None else []
+            header = [cell_text(cell) or "" for cell in (first[0] if first else [])]
+            raise BookError(
+                f"{path}: no header row found in the first {HEADER_SEARCH_ROWS} rows of {where} (a header row "
+                "names at least two known columns such as placement_id, service, start_date, age)"
+                + (f"; the first row holds {', '.join(repr(h) for h in header[:20] if h)}" if any(header) else "")
+            )
+        name, at = found
+        height = workbook.get_sheet_by_name(name).height
+        if height - at - 1 > limits.max_rows:
+            raise BookError(
+                f"{path}: sheet {name!r} has {height - at - 1:,} rows, over the limit of {limits.max_rows:,} rows"
+            )
+        rows = _sheet_rows(workbook, name)
+    except BookError:
+        raise
+    except Exception as exc:
+        raise BookError(f"{path}: cannot read as Excel: {exc}") from None
+    return _book(rows, at, name, columns, names)
+
+
+def _book(rows: list[list[Any]], at: int, name: str, columns: ColumnMap, names: list[str]) -> Book:
+    header = [(cell_text(cell) or "").strip() for cell in rows[at]]
+    while header and not header[-1]:
+        header.pop()
+    header = [text or f"column_{k + 1}" for k, text in enumerate(header)]
+    check_header(header)
+    width = len(header)
+    body, numbers = [], []
+    for index in range(at + 1, len(rows)):
+        row = rows[index][:width]
+        if any(cell not in ("", None) for cell in row):
+            body.append(row + [""] * (width - len(row)))
+            numbers.append(index + 1)
+    arrays = {}
+    for k, title in enumerate(header):
+        cells = [row[k] for row in body]
+        if columns.field(title) in DATE_FIELDS:
+            cells = [_serial(cell) for cell in cells]
+        arrays[title] = pa.array([cell_text(cell) for cell in cells], pa.string())
+    table = pa.table(arrays) if arrays else pa.table({})
+    notes = [f"read sheet {name!r}" + (f" of {len(names)}" if len(names) > 1 else "")]
+    if at:
+        skipped = [cell_text(cell) for row in rows[:at] for cell in row if cell_text(cell)]
+        shown = f" ({'; '.join(str(s) for s in skipped[:3])[:120]})" if skipped else ""
+        notes.append(f"rows 1–{at} above the header skipped{shown}; the header is row {at + 1}")
+    return Book(table, np.asarray(numbers, dtype=np.int64), notes)

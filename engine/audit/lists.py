@@ -1,0 +1,159 @@
+"""Lists people act on, each evaluated at the KPI date over the placements active then: packages over the ISP
+threshold with no NHS contribution (exactly the rows the zero-target KPI counts), placements needing approval,
+to refer, not permitted, NHS recharge gaps; each row with its reasons and figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.audit.read import decimal_array
+from engine.evaluate.vector import VectorEvaluator, VectorResult
+from engine.rulebook.loader import Rulebook
+from engine.rulebook.vocabulary import ACTIONS
+from engine.validate.batch import ParsedBook, day_number
+
+if TYPE_CHECKING:
+    from engine.audit.run import AuditResult
+
+LISTS = ("isp_no_nhs_contribution", "needs_approval", "refer", "not_permitted", "nhs_recharge_gaps")
+PURPOSE = {
+    "isp_no_nhs_contribution": "packages over the ISP threshold with no NHS contribution (0 or not recorded): "
+    "seek the NHS share",
+    "needs_approval": "placements whose price needs a named approver's sign-off",
+    "refer": "placements to refer (CHC checklist, brokerage review)",
+    "not_permitted": "placements the rules do not permit as they stand",
+    "nhs_recharge_gaps": "placements where an NHS recharge looks missing (ISP-05 to ISP-08)",
+}
+RECHARGE_RULES = ("ISP-05", "ISP-06", "ISP-07", "ISP-08")
+LIST_FIGURES = (
+    "gross_weekly_cost",
+    "isp_nhs_contribution_weekly",
+    "comparable_weekly",
+    "benchmark_weekly",
+    "over_benchmark_percent",
+    "top_up_required_weekly",
+    "sl_reference_weekly",
+    "sl_over_reference_weekly",
+)
+
+
+def active_at(parsed: ParsedBook, day: int) -> np.ndarray:
+    """Valid rows active at ``day``: started on or before it and not ended (``end_date`` is the day after the
+    last day)."""
+    start = parsed.cols["start_date"]
+    active = parsed.valid & start.ok & (start.v <= day)
+    end = parsed.cols.get("end_date")
+    if end is not None:
+        active &= ~end.ok | (day < end.v)
+    return np.asarray(active, dtype=bool)
+
+
+@dataclass
+class AtKpiDate:
+    """Every row evaluated at the KPI date; which are active then; the ISP list's rows."""
+
+    day: date
+    active: np.ndarray
+    result: VectorResult
+    threshold: int | None  # pence: the ISP threshold in force at the KPI date
+    isp_over: np.ndarray
+    isp_zero: np.ndarray
+    isp_unrecorded: np.ndarray
+
+    @property
+    def isp(self) -> np.ndarray:
+        flagged: np.ndarray = self.isp_zero | self.isp_unrecorded
+        return flagged
+
+
+def at_kpi_date(book: Rulebook, parsed: ParsedBook, day: date) -> AtKpiDate:
+    evaluator = VectorEvaluator(book)
+    number = day_number(day)
+    result = evaluator.evaluate(parsed, np.full(parsed.n, number, np.int64))
+    active = active_at(parsed, number)
+    found = evaluator.param("isp.gross_cost_threshold_weekly", np.array([number]))
+    limit = int(found.v[0]) if found.ok[0] else None
+    gross, contribution = result.values["gross_weekly_cost"], result.values["isp_nhs_contribution_weekly"]
+    over = active & gross.ok & (gross.v > limit) if limit is not None else np.zeros(parsed.n, bool)
+    zero = over & contribution.ok & (contribution.v == 0)
+    unrecorded = over & ~contribution.ok
+    return AtKpiDate(day, active, result, limit, over, zero, unrecorded)
+
+
+def _strings(codes: np.ndarray, labels: list[str | None]) -> pa.Array:
+    return pc.take(pa.array(labels, pa.string()), pa.array(codes, pa.int64()))
+
+
+def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Reason codes, approvers and rule names per row, built once per distinct combination (fast on a million
+    rows)."""
+    rules = book.rules
+    weights = (np.int64(1) << np.arange(len(rules), dtype=np.int64)) if len(rules) < 63 else None
+    assert weights is not None, "more than 62 rules: widen the combination key"
+    bits = result.fired.astype(np.int64) @ weights
+    key = bits * (len(result.approvers) + 1) + (result.band_approver + 1)
+    unique, inverse = np.unique(key, return_inverse=True)
+    ids, approvers, labels = [], [], []
+    for value in unique.tolist():
+        combo, band = divmod(value, len(result.approvers) + 1)
+        fired = [rule for k, rule in enumerate(rules) if combo >> k & 1]
+        ids.append(" ".join(rule.id for rule in fired))
+        who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in fired]
+        approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
+        labels.append("; ".join(f"{rule.id} {rule.label}" for rule in fired))
+    codes = np.where(valid, inverse.reshape(-1), len(unique))
+    return _strings(codes, ids + [None]), _strings(codes, approvers + [None]), _strings(codes, labels + [None])
+
+
+def list_masks(audit: AuditResult) -> dict[str, np.ndarray]:
+    at = audit.at_kpi
+    outcome = at.result.outcome
+    recharge = [k for k, rule in enumerate(audit.book.rules) if rule.id in RECHARGE_RULES]
+    gaps = at.result.fired[:, recharge].any(axis=1) if recharge else np.zeros(len(outcome), bool)
+    return {
+        "isp_no_nhs_contribution": at.isp,
+        "needs_approval": at.active & (outcome == ACTIONS.index("needs_approval")),
+        "refer": at.active & (outcome == ACTIONS.index("refer")),
+        "not_permitted": at.active & (outcome == ACTIONS.index("not_permitted")),
+        "nhs_recharge_gaps": at.active & gaps,
+    }
+
+
+def list_table(audit: AuditResult, mask: np.ndarray) -> pa.Table:
+    """The rows of one list: who, the outcome at the KPI date, the reasons and the figures."""
+    at = audit.at_kpi
+    rows = np.flatnonzero(mask)
+    take = pa.array(rows, pa.int64())
+    parsed = audit.parsed
+    ids, approvers, reasons = rule_texts(audit.book, at.result, mask)
+    columns: dict[str, pa.Array] = {
+        "row": pa.array(audit.row_numbers[rows], pa.int64()),
+        "placement_id": parsed.placement_id.take(take) if parsed.placement_id is not None else pa.nulls(len(rows)),
+    }
+    if parsed.provider is not None:
+        columns["provider"] = parsed.provider.take(take)
+    service = parsed.cols["service"]
+    columns["service"] = _strings(service.v[rows].astype(np.int64), list(service.cats or ()))
+    for name in ("start_date", "end_date"):
+        col = parsed.cols.get(name)
+        if col is not None:
+            days = col.v[rows].astype("datetime64[D]")
+            columns[name] = pa.array(days, pa.date32(), mask=~col.ok[rows])
+    columns["kpi_date"] = pa.array(np.full(len(rows), np.datetime64(at.day, "D")), pa.date32())
+    columns["outcome_at_kpi_date"] = _strings(at.result.outcome[rows].astype(np.int64), list(ACTIONS))
+    columns["rule_ids"] = ids.take(take)
+    columns["approvers"] = approvers.take(take)
+    columns["reasons"] = reasons.take(take)
+    for name in LIST_FIGURES:
+        col = at.result.values.get(name)
+        if col is None:
+            continue
+        applies = at.result.figure_applies.get(name, np.ones(len(mask), bool))
+        columns[name] = decimal_array(col.v[rows], (col.ok & applies)[rows])
+    return pa.table(columns)

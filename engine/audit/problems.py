@@ -1,0 +1,159 @@
+"""Errors a person can fix: rows that could not be decided, grouped by field with counts, the spreadsheet's own
+row numbers, example values and a hint where a pattern is recognisable; ``errors.csv`` one line per message."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.audit.columns import Matched
+from engine.validate.batch import SPECS
+
+if TYPE_CHECKING:
+    from engine.audit.run import AuditResult
+
+# C0 control characters other than tab, line feed and carriage return (which a cell may hold), and DEL
+CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+CONTROL_MESSAGE = "must not contain control characters"
+EXAMPLES = 3
+FIRST_ROWS = 10
+
+MONTH_FIRST = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\s*$")
+DECIMAL_COMMA = re.compile(r"^\s*£?\s*-?\d+(\.\d{3})*,\d{1,2}\s*$|^\s*£?\s*-?\d+,\d{1,2}\s*$")
+
+
+def control_character_rows(table: pa.Table) -> dict[int, dict[str, list[str]]]:
+    """Rows with a control character in any cell (other than placement_id, which the model checks itself)."""
+    found: dict[int, dict[str, list[str]]] = {}
+    for name in table.column_names:
+        if name == "placement_id":
+            continue
+        column = table.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        hits = pc.fill_null(pc.match_substring_regex(column, CONTROL), False).to_numpy(zero_copy_only=False)
+        for index in np.flatnonzero(hits).tolist():
+            found.setdefault(index, {})[name] = [f"{CONTROL_MESSAGE} (NUL, bell, escape and the like)"]
+    return found
+
+
+def missing_column_warnings(matched: Matched) -> list[str]:
+    warnings = []
+    for name in matched.missing_required:
+        close = matched.suggestions.get(name) or []
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        warnings.append(f"no {name} column: every row needs one{hint}")
+    return warnings
+
+
+def hint(name: str, values: list[str]) -> str | None:
+    """A hint for a pattern recognisable in a field's bad values."""
+    kind = SPECS[name].kind if name in SPECS else None
+    if kind == "day":
+        swapped = [m for m in map(MONTH_FIRST.match, values) if m and int(m.group(2)) > 12 >= int(m.group(1))]
+        if swapped:
+            return "dates look month-first (month/day/year): write them day-first, e.g. 13/05/2026 for 13 May"
+    if kind in ("pence", "hundredths") and any(DECIMAL_COMMA.match(v) for v in values):
+        return "decimal commas are not accepted: write 1040.00 (or 1,040.00), not 1.040,00 or 1040,00"
+    return None
+
+
+@dataclass
+class Group:
+    field: str
+    message: str
+    count: int = 0
+    rows: list[int] = dataclasses.field(default_factory=list)
+    examples: list[str] = dataclasses.field(default_factory=list)
+    hint: str | None = None
+
+
+def _value(table: pa.Table, name: str, index: int) -> str:
+    if name not in table.column_names:
+        return ""
+    value = table.column(name)[index].as_py()
+    return "" if value is None else str(value)
+
+
+def error_lines(audit: AuditResult) -> list[tuple[int, str, str, str]]:
+    """(spreadsheet row, field, value as written, message) for every message of every row not decided."""
+    table, numbers = audit.table, audit.row_numbers
+    errors_column = table.column("errors")
+    lines = []
+    for index in np.flatnonzero(np.asarray(errors_column.is_valid())).tolist():
+        for name, messages in _fields(audit, index).items():
+            for message in messages:
+                lines.append((int(numbers[index]), name, _value(table, name, index), message))
+    return lines
+
+
+def _fields(audit: AuditResult, index: int) -> dict[str, list[str]]:
+    fields = audit.parsed.errors.get(index)
+    if fields is None:
+        text = audit.table.column("errors")[index].as_py() or ""
+        return {"row": [text]}
+    return fields
+
+
+def group_errors(lines: list[tuple[int, str, str, str]]) -> list[Group]:
+    """By field and message, most common first; each with its count, first rows, examples and a hint."""
+    groups: dict[tuple[str, str], Group] = {}
+    for row, name, value, message in lines:
+        group = groups.setdefault((name, message), Group(name, message))
+        group.count += 1
+        if len(group.rows) < FIRST_ROWS:
+            group.rows.append(row)
+        if value and value not in group.examples and len(group.examples) < EXAMPLES:
+            group.examples.append(value)
+    for group in groups.values():
+        group.hint = hint(group.field, group.examples)
+    return sorted(groups.values(), key=lambda g: (-g.count, g.field, g.message))
+
+
+def errors_table(lines: list[tuple[int, str, str, str]]) -> pa.Table:
+    rows, fields, values, messages = zip(*lines) if lines else ((), (), (), ())
+    return pa.table(
+        {
+            "row": pa.array(rows, pa.int64()),
+            "field": pa.array(fields, pa.string()),
+            "value": pa.array(values, pa.string()),
+            "message": pa.array(messages, pa.string()),
+        }
+    )
+
+
+def error_summary(groups: list[Group]) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": g.field,
+            "message": g.message,
+            "count": g.count,
+            "rows": g.rows,
+            "examples": g.examples,
+            "hint": g.hint,
+        }
+        for g in groups
+    ]
+
+
+def error_lines_text(groups: list[Group], limit: int = 12) -> list[str]:
+    """The groups as console lines."""
+    lines = []
+    for g in groups[:limit]:
+        more = "…" if g.count > len(g.rows) else ""
+        rows = ", ".join(map(str, g.rows)) + more
+        examples = ", ".join(repr(e) for e in g.examples)
+        lines.append(f"  {g.field}: {g.message} — {g.count:,} row{'s' if g.count != 1 else ''} (rows {rows})")
+        if examples:
+            lines.append(f"      e.g. {examples}")
+        if g.hint:
+            lines.append(f"      hint: {g.hint}")
+    if len(groups) > limit:
+        lines.append(f"  … and {len(groups) - limit} more kinds of error (see errors.csv)")
+    return lines

@@ -1,0 +1,320 @@
+"""The figure language: a figure's formula parsed and type-checked into a small tree of ``E`` nodes.
+
+A figure's ``formula`` is one expression (parsed with Python's ``ast``, never evaluated by Python) over
+placement fields, other figures and ``params.<name>``. The checked tree is compiled twice: to one Python
+function per service for single decisions (``engine/rulebook/scalar_figures.py``) and to numpy for books
+(``engine/evaluate/vector_figures.py``). docs/design.md describes the language; in short:
+
+- numbers are exact: money is pence, quantities and percentages hundredths, ``/`` gives an exact fraction
+  that must be rounded (``round_half_up(x, places)``, ``ceil(x, places)``, ``floor(x, places)``) before it
+  becomes a figure; ``+ -`` align decimal places exactly, a literal there takes the other side's unit;
+- ``a if condition else b``; comparisons, ``and``/``or``/``not``: **a comparison with a null is false**;
+- every other operation with a null gives null; ``coalesce(a, b, …)`` is the first value that is not null
+  (evaluated lazily), ``known(a, …)`` is true when every argument is not null, ``null`` is the null value;
+- ``min``/``max``; ``add_days(date, days)``; ``param("care_homes.benchmark.lot_{}", lot)`` the parameter
+  named by a key whose values the rulebook lists (a Lot, an enum); ``band(table, x)`` the row of a table
+  parameter (approval bands) that holds ``x`` percent, by the table's hit policy, as its band number;
+  ``lot_for(care_type, dementia)`` and ``lot_care_type(lot)`` read the Lots table;
+- ``input.<field>`` is the field as given, where a figure of the same name refines it (``care_type``, ``lot``).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from engine.rulebook.vocabulary import ENUMS, Kind
+
+SCALE = {Kind.MONEY: 2, Kind.QUANTITY: 2, Kind.PERCENT: 2, Kind.COUNT: 0}
+ROUNDING = ("round_half_up", "ceil", "floor")
+INPUT_ONLY = {
+    "lot": Kind.COUNT,
+    "personal_budget_weekly": Kind.MONEY,
+    "start_date": Kind.DATE,
+}  # fields rules read only as figures
+
+
+@dataclass(frozen=True)
+class T:
+    """An expression's type: a kind; for numbers the decimal places held and whether it may be a fraction."""
+
+    kind: Kind
+    scale: int = 0
+    exact: bool = False  # a fraction (from / or a ratio): must be rounded before it is a figure
+    enum: str | None = None
+    param: str | None = None  # for a table
+
+
+@dataclass(frozen=True)
+class E:
+    """A checked expression node: ``op`` and its arguments (nodes, names or constants), and its type."""
+
+    op: str
+    args: tuple[Any, ...]
+    t: T
+
+
+class FigureError(ValueError):
+    pass
+
+
+def depends_on(expr: E) -> set[str]:
+    """The figures an expression reads."""
+    if expr.op == "figure":
+        return {expr.args[0]}
+    return set().union(*(depends_on(a) for a in expr.args if isinstance(a, E)))
+
+
+def params_in(expr: E) -> set[str]:
+    if expr.op == "param":
+        return {expr.args[0]}
+    if expr.op == "param_by":
+        return set(expr.args[2].values())
+    return set().union(*(params_in(a) for a in expr.args if isinstance(a, E)))
+
+
+_CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+NUMBER = (Kind.MONEY, Kind.QUANTITY, Kind.PERCENT, Kind.COUNT, Kind.RATIO)
+
+
+class Checker:
+    def __init__(
+        self,
+        name: str,
+        declared: dict[str, tuple[Kind, str | None]],
+        fields: dict[str, Kind],
+        parameters: dict[str, Any],
+        keys: dict[str, tuple[Any, ...]],
+    ) -> None:
+        self.own, self.declared, self.fields, self.parameters, self.keys = name, declared, fields, parameters, keys
+
+    def figure(self, text: str, kind: Kind, enum: str | None) -> E:
+        source = " ".join(text.split())
+        try:
+            tree = ast.parse(source, mode="eval").body
+        except SyntaxError as exc:
+            raise FigureError(f"cannot parse {source!r}: {exc.msg}") from None
+        expr = self.expr(tree)
+        expr = self.literal_as(expr, T(kind, SCALE.get(kind, 0), enum=enum))
+        if expr.op != "null":
+            if kind in SCALE:
+                if expr.t.kind not in NUMBER:
+                    raise FigureError(f"a {kind.value} figure needs a number, not a {expr.t.kind.value}")
+                if expr.t.exact or expr.t.scale > SCALE[kind]:
+                    raise FigureError(f"round it: the formula has {expr.t.scale} decimal places or is a fraction")
+                expr = self.rescale(expr, SCALE[kind])
+            elif expr.t.kind is not kind:
+                raise FigureError(f"a {kind.value} figure, but the formula gives a {expr.t.kind.value}")
+        return expr
+
+    # names --------------------------------------------------------------------------------------------------
+    def name(self, node: ast.AST) -> E:
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.insert(0, node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            raise FigureError(f"not a name: {ast.unparse(node)!r}")
+        parts.insert(0, node.id)
+        full = ".".join(parts)
+        if parts[0] == "params":
+            param = full.removeprefix("params.")
+            if param not in self.parameters:
+                raise FigureError(f"unknown parameter {full!r}")
+            return E("param", (param,), self.param_type(param))
+        if parts[0] == "input" and len(parts) == 2:
+            return self.field(parts[1])
+        if full in self.declared and full != self.own:
+            kind, enum = self.declared[full]
+            return E("figure", (full,), T(kind, SCALE.get(kind, 0), enum=enum))
+        if full in self.fields or full in INPUT_ONLY:
+            return self.field(full)
+        raise FigureError(f"unknown field, figure or parameter {full!r}")
+
+    def field(self, name: str) -> E:
+        kind = self.fields.get(name) or INPUT_ONLY.get(name)
+        if kind is None:
+            raise FigureError(f"unknown field {name!r}")
+        return E("field", (name,), T(kind, SCALE.get(kind, 0), enum=name if kind is Kind.ENUM else None))
+
+    def param_type(self, name: str) -> T:
+        kind = self.parameters[name].kind
+        if kind is Kind.TABLE:
+            return T(kind, param=name)
+        if kind is Kind.RATIO:
+            return T(kind, 0, exact=True)
+        return T(kind, SCALE.get(kind, 0))
+
+    # expressions --------------------------------------------------------------------------------------------
+    def expr(self, node: ast.AST) -> E:
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            if isinstance(node, ast.Name) and node.id in ("true", "false"):
+                return E("const", (node.id == "true",), T(Kind.BOOL))
+            if isinstance(node, ast.Name) and node.id == "null":
+                return E("null", (), T(Kind.ENUM))
+            return self.name(node)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return E("const", (node.value,), T(Kind.ENUM))
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            number = Decimal(repr(node.value))
+            places = max(0, -int(number.as_tuple().exponent))
+            return E("literal", (int(number.scaleb(places)),), T(Kind.COUNT, places))
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
+            return self.arith(_ARITH[type(node.op)], self.expr(node.left), self.expr(node.right))
+        if isinstance(node, ast.IfExp):
+            cond = self.condition(node.test)
+            yes, no = self.expr(node.body), self.expr(node.orelse)
+            yes, no = self.same(yes, no)
+            return E("if", (cond, yes, no), yes.t if yes.op != "null" else no.t)
+        if isinstance(node, (ast.Compare, ast.BoolOp)) or (
+            isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+        ):
+            return self.condition(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            return self.call(node.func.id, node.args)
+        raise FigureError(f"not allowed in a formula: {ast.unparse(node)!r}")
+
+    def condition(self, node: ast.AST) -> E:
+        if isinstance(node, ast.BoolOp):
+            items = tuple(self.condition(v) for v in node.values)
+            return E("and" if isinstance(node.op, ast.And) else "or", items, T(Kind.BOOL))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return negate(self.condition(node.operand))
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1 or type(node.ops[0]) not in _CMP:
+                raise FigureError(f"use one comparison at a time: {ast.unparse(node)!r}")
+            left, right = self.same(self.expr(node.left), self.expr(node.comparators[0]))
+            op = _CMP[type(node.ops[0])]
+            if left.t.kind in (Kind.BOOL, Kind.ENUM) and op not in ("==", "!="):
+                raise FigureError(f"{left.t.kind.value} values are compared with == or != only")
+            return E("cmp", (op, left, right), T(Kind.BOOL))
+        expr = self.expr(node)
+        if expr.t.kind is not Kind.BOOL:
+            raise FigureError(f"not a condition: {ast.unparse(node)!r}")
+        return E("truth", (expr,), T(Kind.BOOL))
+
+    def arith(self, op: str, left: E, right: E) -> E:
+        for side in (left, right):
+            if side.t.kind not in NUMBER:
+                raise FigureError(f"arithmetic on a {side.t.kind.value} value")
+        exact = left.t.exact or right.t.exact
+        if op in "+-":
+            left, right = self.same(left, right)
+            scale = max(left.t.scale, right.t.scale)
+            return E(op, (self.rescale(left, scale), self.rescale(right, scale)), T(_kind(left, right), scale, exact))
+        if op == "*":
+            return E("*", (left, right), T(_kind(left, right), left.t.scale + right.t.scale, exact))
+        return E("/", (left, right), T(_kind(left, right), left.t.scale - right.t.scale, True))
+
+    def call(self, fn: str, nodes: list[ast.expr]) -> E:
+        if fn in ROUNDING:
+            if len(nodes) not in (1, 2) or (len(nodes) == 2 and not isinstance(nodes[1], ast.Constant)):
+                raise FigureError(f"{fn}(x) or {fn}(x, decimal places)")
+            x = self.expr(nodes[0])
+            places = int(nodes[1].value) if len(nodes) == 2 else 0  # type: ignore[attr-defined]
+            if x.t.kind not in NUMBER:
+                raise FigureError(f"{fn} of a {x.t.kind.value}")
+            return E(fn, (x, x.t.scale - places), T(_kind(x, x), places))
+        if fn in ("min", "max", "coalesce") and len(nodes) >= 2:
+            args = [self.expr(n) for n in nodes]
+            typed = [a for a in args if a.op not in ("literal", "null")]
+            if typed:
+                args = [self.literal_as(a, typed[0].t) for a in args]
+            if fn != "coalesce" and any(a.t.kind not in NUMBER for a in args):
+                raise FigureError(f"{fn} of values that are not numbers")
+            if any(a.t.kind != args[0].t.kind or a.t.exact for a in args if a.op != "null"):
+                raise FigureError(f"{fn} of values of different kinds")
+            scale = max(a.t.scale for a in args)
+            return E(fn, tuple(self.rescale(a, scale) for a in args), T(args[0].t.kind, scale, enum=args[0].t.enum))
+        if fn == "known" and nodes:
+            return E("known", tuple(self.expr(n) for n in nodes), T(Kind.BOOL))
+        if fn == "add_days" and len(nodes) == 2:
+            day, days = self.expr(nodes[0]), self.expr(nodes[1])
+            if day.t.kind is not Kind.DATE or days.t.kind is not Kind.COUNT or days.t.scale:
+                raise FigureError("add_days(a date, a whole number of days)")
+            return E("add_days", (day, days), T(Kind.DATE))
+        if fn == "param" and len(nodes) == 2 and isinstance(nodes[0], ast.Constant):
+            return self.param_by(str(nodes[0].value), self.expr(nodes[1]))
+        if fn == "band" and len(nodes) == 2:
+            table, x = self.expr(nodes[0]), self.expr(nodes[1])
+            if table.op != "param" or table.t.kind is not Kind.TABLE or x.t.kind not in NUMBER:
+                raise FigureError("band(params.<table>, a percentage)")
+            return E("band", (table.args[0], x), T(Kind.COUNT))
+        if fn == "lot_for" and len(nodes) == 2:
+            return E("lot_for", (self.expr(nodes[0]), self.expr(nodes[1])), T(Kind.COUNT))
+        if fn == "lot_care_type" and len(nodes) == 1:
+            return E("lot_care_type", (self.expr(nodes[0]),), T(Kind.ENUM, enum="care_type"))
+        raise FigureError(f"unknown function or wrong arguments: {fn}()")
+
+    def param_by(self, template: str, key: E) -> E:
+        key_name = key.args[0] if key.op in ("field", "figure") else None
+        if key_name not in self.keys or template.count("{}") != 1:
+            raise FigureError(f'param("name_{{}}", key): the key must be one of {", ".join(self.keys)}')
+        names = {value: template.replace("{}", str(value)) for value in self.keys[key_name]}
+        missing = [name for name in names.values() if name not in self.parameters]
+        if missing:
+            raise FigureError(f"no parameter {missing[0]!r} for every {key_name}")
+        types = {self.param_type(name) for name in names.values()}
+        if len(types) != 1:
+            raise FigureError(f"the parameters {template!r} are not all of one unit")
+        return E("param_by", (template, key, names), types.pop())
+
+    # units --------------------------------------------------------------------------------------------------
+    def same(self, left: E, right: E) -> tuple[E, E]:
+        """Two sides that must be alike (+ - compare, branches): a literal or null takes the other's unit."""
+        if left.op in ("literal", "null") and right.op not in ("literal", "null"):
+            left = self.literal_as(left, right.t)
+        elif right.op in ("literal", "null") and left.op not in ("literal", "null"):
+            right = self.literal_as(right, left.t)
+        if left.op == "null" or right.op == "null":
+            return left, right
+        if (left.t.kind in NUMBER) != (right.t.kind in NUMBER) or (
+            left.t.kind not in NUMBER and left.t.kind is not right.t.kind
+        ):
+            raise FigureError(f"a {left.t.kind.value} and a {right.t.kind.value} do not go together")
+        if left.t.kind is Kind.ENUM and right.op == "const" and left.t.enum and right.args[0] not in ENUMS[left.t.enum]:
+            raise FigureError(f"{right.args[0]!r} is not one of {left.t.enum}: {', '.join(ENUMS[left.t.enum])}")
+        scale = max(left.t.scale, right.t.scale) if left.t.kind in NUMBER else 0
+        return (self.rescale(left, scale), self.rescale(right, scale)) if scale else (left, right)
+
+    @staticmethod
+    def literal_as(expr: E, t: T) -> E:
+        if expr.op == "null":
+            return E("null", (), t)
+        if expr.op != "literal" or t.kind not in NUMBER:
+            return expr
+        return E("literal", expr.args, T(t.kind if t.kind is not Kind.RATIO else Kind.COUNT, expr.t.scale))
+
+    @staticmethod
+    def rescale(expr: E, scale: int) -> E:
+        if expr.op == "null" or expr.t.kind not in NUMBER or expr.t.scale == scale:
+            return expr
+        if expr.t.scale > scale:
+            raise FigureError("would lose decimal places: round it first")
+        return E("scale", (expr, 10 ** (scale - expr.t.scale)), T(expr.t.kind, scale, expr.t.exact, expr.t.enum))
+
+
+NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def negate(cond: E) -> E:
+    """``not`` pushed down to the comparisons (as in rule conditions): ``not (x > 5)`` is false when x is null."""
+    if cond.op == "cmp":
+        return E("cmp", (NEGATED[cond.args[0]], *cond.args[1:]), cond.t)
+    if cond.op in ("and", "or"):
+        return E("or" if cond.op == "and" else "and", tuple(negate(c) for c in cond.args), cond.t)
+    if cond.op == "truth":
+        return E("falsity", cond.args, cond.t)
+    if cond.op == "falsity":
+        return E("truth", cond.args, cond.t)
+    return E("not", (cond,), cond.t)  # known(): never null
+
+
+def _kind(left: E, right: E) -> Kind:
+    for kind in (Kind.MONEY, Kind.QUANTITY, Kind.PERCENT):
+        if kind in (left.t.kind, right.t.kind):
+            return kind
+    return Kind.COUNT

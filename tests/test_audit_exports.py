@@ -1,0 +1,296 @@
+"""Real council exports: column names as people write them, a column map, CSV separators and encodings, Excel
+title rows and sheets, bounded reading, exit codes, errors a person can fix, the lists, formula injection."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+from typer.testing import CliRunner
+
+from engine.audit.columns import ColumnError, load_column_map, normalise
+from engine.audit.lists import list_masks, list_table
+from engine.audit.output import write_csv, write_outputs
+from engine.audit.read import BookError, Limits, load_book, table_from_records
+from engine.audit.run import run_audit
+from engine.audit.safe import neutralise_table
+from engine.cli.main import app
+
+runner = CliRunner()
+RESIDENTIAL = {"service": "care_home", "age": "80", "care_type": "residential"}
+NURSING = {"service": "care_home", "age": "82", "care_type": "nursing", "fnc_weekly": "267.68"}
+
+
+def clean_book() -> list[dict[str, str]]:
+    """Six placements in the engine's own spelling; the ISP threshold is £3,000 a week from 2026-03-25."""
+    return [
+        {"placement_id": "A", **NURSING, "start_date": "2026-05-04", "core_weekly_fee": "990.00"},
+        {"placement_id": "B", **NURSING, "start_date": "2026-06-01", "core_weekly_fee": "1040.00"},
+        {"placement_id": "C", **RESIDENTIAL, "start_date": "2026-06-01", "core_weekly_fee": "900.00"},
+        {
+            "placement_id": "D",
+            **NURSING,
+            "start_date": "2026-02-01",  # started before the ISP: evaluated at the KPI date all the same
+            "core_weekly_fee": "2900.00",
+            "one_to_one_weekly": "400.00",
+        },
+        {
+            "placement_id": "E",
+            **NURSING,
+            "start_date": "2026-07-01",
+            "core_weekly_fee": "2800.00",
+            "one_to_one_weekly": "300.00",
+            "nhs_contribution_weekly": "0",
+        },
+        {
+            "placement_id": "F",
+            **NURSING,
+            "start_date": "2026-07-01",
+            "core_weekly_fee": "2800.00",
+            "one_to_one_weekly": "300.00",
+            "nhs_contribution_weekly": "150.00",
+        },
+    ]
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]], sep: str = ",", encoding: str = "utf-8") -> None:
+    with path.open("w", newline="", encoding=encoding) as handle:
+        writer = csv.writer(handle, delimiter=sep)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def outcomes(audit) -> list[tuple]:  # type: ignore[no-untyped-def]
+    columns = ["placement_id", "outcome", "rule_ids", "gross_weekly_cost"]
+    return [tuple(row[c] for c in columns) for row in audit.table.select(columns).to_pylist()]
+
+
+def test_column_names_match_ignoring_case_spaces_and_punctuation() -> None:
+    assert normalise("Placement ID") == normalise("PLACEMENT_ID") == normalise("placement-id") == "placementid"
+    book = clean_book()
+    titled = [{key.replace("_", " ").title(): value for key, value in row.items()} for row in book]
+    assert outcomes(run_audit(table_from_records(titled))) == outcomes(run_audit(table_from_records(book)))
+
+
+def test_column_map_names_other_spellings(tmp_path: Path) -> None:
+    mapping = tmp_path / "columns.yaml"
+    mapping.write_text("placement_id: [Client Ref, Package No]\ncore_weekly_fee: Weekly Fee\n", encoding="utf-8")
+    book = [{("Package No" if k == "placement_id" else k): v for k, v in row.items()} for row in clean_book()]
+    book = [{("Weekly Fee" if k == "core_weekly_fee" else k): v for k, v in row.items()} for row in book]
+    audit = run_audit(table_from_records(book), columns=mapping)
+    assert outcomes(audit) == outcomes(run_audit(table_from_records(clean_book())))
+    with pytest.raises(ColumnError, match="unknown field 'placement'.*did you mean placement_id"):
+        load_column_map({"placement": ["Ref"]})
+    with pytest.raises(ColumnError, match="both"):
+        load_column_map({"placement_id": ["Ref"], "provider": ["ref"]})
+
+
+def test_a_book_with_no_required_column_recognised_is_refused_with_did_you_mean(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    write_rows(path, ["Plcmnt Ref", "Servce", "Begin", "Years"], [["A", "care_home", "2026-05-04", "80"]])
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", str(path), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "no required column was recognised" in result.output and "placement_id" in result.output
+    assert "did you mean 'Servce'" in result.output
+    assert not (out / "results.csv").exists() and not (out / "results.xlsx").exists()
+
+
+def test_exit_codes_0_when_all_decided_1_when_some_not(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    rows = clean_book()
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    write_rows(good, header, [[r.get(k, "") for k in header] for r in rows])
+    broken = [dict(r) for r in rows]
+    broken[2]["core_weekly_fee"] = "-5"
+    write_rows(bad, header, [[r.get(k, "") for k in header] for r in broken])
+    assert runner.invoke(app, ["audit", str(good), "--out", str(tmp_path / "g")]).exit_code == 0
+    result = runner.invoke(app, ["audit", str(bad), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 1
+    assert (tmp_path / "b" / "results.xlsx").exists() and (tmp_path / "b" / "errors.csv").exists()
+    with (tmp_path / "b" / "errors.csv").open(encoding="utf-8") as handle:
+        errors = list(csv.DictReader(handle))
+    assert errors == [{"row": "4", "field": "core_weekly_fee", "value": "-5", "message": "must not be negative"}]
+    assert "core_weekly_fee: must not be negative — 1 row (rows 4)" in result.output
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_csv_separator_is_sniffed(tmp_path: Path, sep: str) -> None:
+    rows = clean_book()
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    path = tmp_path / "book.csv"
+    write_rows(path, header, [[r.get(k, "") for k in header] for r in rows], sep=sep)
+    assert outcomes(run_audit(path)) == outcomes(run_audit(table_from_records(rows)))
+
+
+@pytest.mark.parametrize(
+    "encoding, name", [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 with BOM"), ("cp1252", "Windows-1252")]
+)
+def test_csv_encodings_are_read_and_reported(tmp_path: Path, encoding: str, name: str) -> None:
+    rows = [{**r, "provider": "Café Lodge – £ rooms"} for r in clean_book()]
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    path = tmp_path / "book.csv"
+    write_rows(path, header, [[r.get(k, "") for k in header] for r in rows], encoding=encoding)
+    book = load_book(path)
+    assert any(name + "," in note for note in book.notes)
+    assert book.table.column("provider").to_pylist()[0] == "Café Lodge – £ rooms"
+    assert book.table.column_names[0] == "placement_id"  # no BOM left on the first name
+
+
+def test_neither_utf8_nor_cp1252_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    path.write_bytes(b"placement_id,service\nA\x81\x8d,care_home\n")
+    with pytest.raises(BookError, match="neither UTF-8 nor Windows-1252"):
+        load_book(path)
+
+
+def _xlsx_with_title(path: Path, rows: list[dict[str, str]], sheets: tuple[str, ...] = ("Placements",)) -> None:
+    workbook = xlsxwriter.Workbook(str(path))
+    for name in sheets[:-1]:
+        workbook.add_worksheet(name).write(0, 0, "notes only")
+    sheet = workbook.add_worksheet(sheets[-1])
+    sheet.write(0, 0, "Care placements export, run 2026-08-01")
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    for col, name in enumerate(header):
+        sheet.write_string(2, col, name.replace("_", " ").title())
+    for k, row in enumerate(rows, start=3):
+        for col, name in enumerate(header):
+            if name in row:
+                sheet.write_string(k, col, row[name])
+    workbook.close()
+
+
+def test_excel_header_below_title_rows_and_sheet_choice(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    _xlsx_with_title(path, clean_book(), sheets=("Read me", "Placements"))
+    book = load_book(path)
+    assert any("rows 1–2 above the header skipped" in note for note in book.notes)
+    assert book.row_numbers.tolist() == [4, 5, 6, 7, 8, 9]
+    assert outcomes(run_audit(path)) == outcomes(run_audit(table_from_records(clean_book())))
+    assert load_book(path, sheet="Placements").table.num_rows == 6
+    with pytest.raises(BookError, match="no header row found in the first 20 rows of sheet 'Read me'"):
+        load_book(path, sheet="Read me")
+    with pytest.raises(BookError, match="no sheet named 'Nope'"):
+        load_book(path, sheet="Nope")
+
+
+def test_reading_is_bounded_with_errors_naming_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    rows = clean_book()
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    write_rows(path, header, [[r.get(k, "") for k in header] for r in rows])
+    with pytest.raises(BookError, match="6 rows, over the limit of 5 rows"):
+        load_book(path, limits=Limits(max_rows=5))
+    long = [dict(r) for r in rows]
+    long[1]["provider"] = "x" * 200
+    write_rows(path, [*header, "provider"], [[r.get(k, "") for k in [*header, "provider"]] for r in long])
+    with pytest.raises(BookError, match="row 3, column 'provider': a cell of 200 characters is over the limit of 100"):
+        load_book(path, limits=Limits(max_cell_chars=100))
+
+
+def test_an_xlsx_that_inflates_past_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"<" + b"a" * 20_000_000)
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(BookError, match="over the limit of 1,000,000 bytes"):
+        load_book(bomb, limits=Limits(max_xlsx_bytes=1_000_000))
+
+
+def test_a_wide_header_with_duplicates_is_checked_quickly() -> None:
+    header = [f"c{k}" for k in range(50_000)] + ["c7"]
+    with pytest.raises(BookError, match="more than once: 'c7'"):
+        from engine.audit.read import check_header
+
+        check_header(header)
+
+
+def test_control_characters_in_any_cell_make_an_error_row_not_a_crash(tmp_path: Path) -> None:
+    rows = [{**r, "notes": "ok"} for r in clean_book()]
+    rows[1]["notes"] = "bell\x07here"
+    rows[2]["provider"] = "Esc\x1bHome"
+    audit = run_audit(table_from_records(rows))
+    table = audit.table.to_pylist()
+    assert table[1]["outcome"] is None and "notes: must not contain control characters" in table[1]["errors"]
+    assert table[2]["outcome"] is None and "provider" in table[2]["errors"]
+    assert table[0]["outcome"] is not None
+    write_outputs(audit, tmp_path / "out")  # every writer copes
+
+
+def test_isp_kpi_counts_exactly_the_isp_list_at_the_kpi_date(tmp_path: Path) -> None:
+    rows = clean_book() + [
+        {
+            "placement_id": "G",
+            **NURSING,
+            "start_date": "2026-08-15",  # not yet active at the KPI date
+            "core_weekly_fee": "3100.00",
+        }
+    ]
+    audit = run_audit(table_from_records(rows), as_at=date(2026, 7, 31))
+    isp = next(k for k in audit.kpis["kpis"] if k["id"] == "isp_no_nhs_contribution")
+    listed = list_table(audit, list_masks(audit)["isp_no_nhs_contribution"]).to_pylist()
+    # D (started before the ISP, evaluated at 2026-07-31) and E (contribution 0); F has a contribution, G not active
+    assert [r["placement_id"] for r in listed] == ["D", "E"]
+    assert isp["value"] == len(listed) == 2
+    assert listed[0]["gross_weekly_cost"] is not None and listed[0]["kpi_date"] == date(2026, 7, 31)
+    paths = write_outputs(audit, tmp_path / "out")
+    with paths["isp_no_nhs_contribution_csv"].open(encoding="utf-8") as handle:
+        assert [r["placement_id"] for r in csv.DictReader(handle)] == ["D", "E"]
+    sheets = CalamineWorkbook.from_path(str(paths["results_xlsx"])).sheet_names
+    assert sheets == ["Results", "KPIs", "isp_no_nhs_contribution", "needs_approval", "refer", "not_permitted",
+                      "nhs_recharge_gaps", "errors"]  # fmt: skip
+
+
+def test_results_xlsx_is_typed(tmp_path: Path) -> None:
+    audit = run_audit(table_from_records(clean_book()))
+    paths = write_outputs(audit, tmp_path / "out", report=False)
+    sheet = CalamineWorkbook.from_path(str(paths["results_xlsx"])).get_sheet_by_name("Results").to_python()
+    header, first = sheet[0], sheet[1]
+    assert first[header.index("row")] == 2
+    assert first[header.index("gross_weekly_cost")] == 990 + 267.68  # a number, not text
+    assert first[header.index("as_at_used")] == date(2026, 5, 4)  # a date cell
+    with zipfile.ZipFile(paths["results_xlsx"]) as archive:
+        styles = archive.read("xl/styles.xml").decode()
+        results = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "£#,##0.00" in styles and "<pane " in results and "autoFilter" in results
+
+
+@pytest.mark.parametrize("text", ['=HYPERLINK("http://x")', "+1+2", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)"])
+def test_formula_looking_text_is_neutralised_in_every_output(tmp_path: Path, text: str) -> None:
+    rows = [{**r, "notes": "plain"} for r in clean_book()]
+    rows[0]["notes"] = text
+    rows[1]["provider"] = text
+    audit = run_audit(table_from_records(rows))
+    paths = write_outputs(audit, tmp_path / "out", report=False)
+    for name, path in paths.items():
+        if path.suffix == ".csv":
+            content = path.read_text(encoding="utf-8")
+            assert "'" + text in content or text not in content, name
+            for row in csv.reader(io.StringIO(content)):
+                assert not any(cell[:1] in "=+@" and cell for cell in row), (name, row)
+    workbook = CalamineWorkbook.from_path(str(paths["results_xlsx"]))
+    for name in workbook.sheet_names:
+        for row in workbook.get_sheet_by_name(name).to_python():
+            for cell in row:
+                if isinstance(cell, str) and cell:
+                    assert cell[0] not in "=+@" and not (cell[0] == "-" and not cell[1:2].isdigit()), (name, cell)
+
+
+def test_negative_numbers_stay_numbers() -> None:
+    table = pa.table({"a": ["-5", "-1040.00", "-x", None], "b": pa.array([-1, 2, 3, 4])})
+    safe = neutralise_table(table)
+    assert safe.column("a").to_pylist() == ["-5", "-1040.00", "'-x", None]
+    assert safe.column("b").to_pylist() == [-1, 2, 3, 4]
+
+
+def test_csv_writer_neutralises(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    write_csv(pa.table({"a": ["=1+1", "ok"]}), path)
+    assert list(csv.reader(path.open(encoding="utf-8"))) == [["a"], ["'=1+1"], ["ok"]]
