@@ -7,9 +7,10 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Engine, and_, select
 from sqlalchemy.orm import Session
 
@@ -18,12 +19,12 @@ from api.db import DecisionRecord
 from api.responses import ApiError
 from api.service import stored
 from api.workflow_db import APPROVALS, AlreadyDecided, WorkflowStore, approval_json, status_of
+from engine.audit.safe import neutralise_table
 from engine.validate.placement import InputError
 
 STATUSES = ("pending", "approved", "declined", "not_needed")
 OUTCOMES = ("proceed", "needs_approval", "refer", "not_permitted")
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -149,19 +150,12 @@ CSV_COLUMNS = (
 )
 
 
-def safe_cell(value: Any) -> str:
-    """Text a spreadsheet shows as text: a cell starting = + - @ (or a tab/CR) gets a leading apostrophe."""
-    text = "" if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def as_csv(found: list[tuple[DecisionRecord, dict[str, Any] | None]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    """The decisions as CSV; every text cell through the audit outputs' formula neutraliser."""
+    rows = []
     for record, approval in found:
         approval = approval or {}
-        row = (
+        values = (
             record.id,
             record.decided_at,
             record.user_name,
@@ -178,5 +172,17 @@ def as_csv(found: list[tuple[DecisionRecord, dict[str, Any] | None]]) -> str:
             approval.get("at"),
             approval.get("reason"),
         )
-        writer.writerow([safe_cell(value) for value in row])
+        rows.append([_text(value) for value in values])
+    columns = {name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(CSV_COLUMNS)}
+    table = neutralise_table(pa.table(columns))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(zip(*(table.column(name).to_pylist() for name in CSV_COLUMNS)))
     return out.getvalue()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, (datetime, date)) else str(value)

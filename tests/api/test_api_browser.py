@@ -162,7 +162,8 @@ def sign_out(driver) -> None:
 
 def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(browser, office, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     base, tokens = office
     browser.get(base + "/")
@@ -193,7 +194,9 @@ def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(bro
     browser.get(decision_url)
     browser.find_element(By.ID, "decision-approve").click()
     browser.find_element(By.ID, "reason").send_keys("Care Cubed costing supports £1,140.00 for this home")
+    before = browser.find_element(By.ID, "approval-status")
     browser.find_element(By.ID, "record-approval").click()
+    WebDriverWait(browser, 15).until(staleness_of(before))  # the page after the post, not the one before
     assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "approved"
     sign_out(browser)
 
