@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from api.approvals import LogFilter, approve, as_csv, search, with_approval
 from api.auth import AUDIT, CHECK
+from api.db import DecisionLog, DecisionRecord
 from api.deps import (
     AsAtQuery,
     BodyDep,
@@ -154,6 +155,13 @@ class ApprovalIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
 
 
+def found(log: DecisionLog, decision_id: int) -> DecisionRecord:
+    record = log.get(decision_id)
+    if record is None:
+        raise ApiError(404, "not_found", f"no decision {decision_id} in the log")
+    return record
+
+
 def approval_body() -> dict[str, Any]:
     schema = ApprovalIn.model_json_schema()
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
@@ -179,9 +187,7 @@ def create_approval(
         asked = ApprovalIn.model_validate(parse_json(body, "approval"))
     except ValidationError as exc:
         raise InputError(field_messages(exc)) from None
-    record = log.get(decision_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"no decision {decision_id} in the log")
+    record = found(log, decision_id)
     result = approve(
         request.app.state.auth.store, record, identity, asked.decision, asked.reason.strip(), request.app.state.clock()
     )
@@ -195,9 +201,7 @@ def create_approval(
     responses={200: {"model": StoredDecisionOut}, 404: {"model": ErrorOut}, **READ_ERRORS},
 )
 def get_decision(decision_id: RecordId, log: LogDep, identity: Reader, request: Request) -> ExactJSONResponse:
-    record = log.get(decision_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"no decision {decision_id} in the log")
+    record = found(log, decision_id)
     approval = request.app.state.auth.store.approvals_of([decision_id]).get(decision_id)
     return ExactJSONResponse(with_approval(record, approval))
 
@@ -214,9 +218,7 @@ def get_decision(decision_id: RecordId, log: LogDep, identity: Reader, request: 
     },
 )
 def replay_decision(decision_id: RecordId, log: LogDep, engine: EngineDep, identity: Reader) -> ExactJSONResponse:
-    record = log.get(decision_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"no decision {decision_id} in the log")
+    record = found(log, decision_id)
     try:
         return ExactJSONResponse(replay(engine, record))
     except InputError as exc:
