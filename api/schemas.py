@@ -220,11 +220,16 @@ class ParametersOut(Strict):
 class AuditOut(Strict):
     """``summary``: rows, error rows, column warnings, KPI period and each KPI with its definition, target and
     figures (as ``carerules audit`` writes kpis.json); ``results``: the first ``results_limit`` rows, input
-    columns unchanged, then row, as_at_used, outcome, rule_ids, approvers, figures and errors."""
+    columns unchanged, then row, as_at_used, outcome, rule_ids, approvers, figures and errors; ``lists``: each
+    list's count and first rows at the KPI date; ``downloads``: links to results.xlsx, the CSVs and the report
+    (kept for a limited time)."""
 
+    audit_id: str
     summary: dict[str, Any]
     results: list[dict[str, Any]]
     results_truncated: bool
+    lists: dict[str, Any]
+    downloads: dict[str, str]
 
 
 class HealthOut(Strict):

@@ -1,36 +1,69 @@
-"""POST /v1/audits: a CSV or Excel placement book → per-row results and the Delivery Plan KPIs (SPEC §9).
+"""POST /v1/audits: a CSV or Excel placement book → per-row results, the Delivery Plan KPIs and the lists people
+act on; ``format=xlsx|csv|html`` answers with results.xlsx, results.csv or the report instead of JSON.
 
 A thin wrapper over ``engine.audit.run_audit`` (the vectorised evaluator). An audit reviews a book; its rows
-are not decisions, so they are not written to the decision log.
+are not decisions, so they are not written to the decision log. Its output files are kept for a while (see
+``api.audit_store``) so the page can offer them for download.
 """
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, Response
 
+from api.audit_store import FILES, AuditStore
+from api.deps import SettingsDep
 from api.guard import AUTH_RESPONSES, Auditor
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
+from api.settings import Settings
+from engine.audit.columns import ColumnError, load_column_map
+from engine.audit.excel_out import EXCEL_MAX_ROWS
+from engine.audit.lists import list_masks, list_table
+from engine.audit.read import Limits
 from engine.audit.run import BookError, run_audit
 from engine.validate.placement import EARLIEST_AS_AT, InputError
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
 MAX_RESULT_ROWS = 100_000
+LIST_ROWS = 200  # rows of each list in the JSON answer; the CSVs and results.xlsx hold them all
+MAX_COLUMN_MAP_BYTES = 100_000
+FORMAT_FILES = {"xlsx": "results.xlsx", "csv": "results.csv", "html": "report.html"}
+
+
+def _store(request: Request) -> AuditStore:
+    store = getattr(request.app.state, "audit_store", None)
+    if store is None:
+        store = request.app.state.audit_store = AuditStore()
+    return store  # type: ignore[no-any-return]
+
+
+def limits_for(settings: Settings) -> Limits:
+    """What an uploaded book may hold: a sheet's rows, Excel's cell size, and 20 times the upload once inflated."""
+    return Limits(max_rows=EXCEL_MAX_ROWS, max_xlsx_bytes=min(20 * settings.max_upload_bytes, 2_000_000_000))
 
 
 @router.post(
     "",
     response_class=ExactJSONResponse,
-    summary="Audit an uploaded placement book (CSV or Excel): per-row outcomes and reason codes, and the KPIs",
+    summary="Audit an uploaded placement book (CSV or Excel): outcomes per row, the KPIs and the lists",
     responses={
-        200: {"model": AuditOut},
+        200: {
+            "model": AuditOut,
+            "content": {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+                "text/csv": {},
+                "text/html": {},
+            },
+        },
         **AUTH_RESPONSES,
         400: {"model": ErrorOut, "description": "not valid multipart/form-data"},
         413: {"model": ErrorOut},
@@ -39,12 +72,24 @@ MAX_RESULT_ROWS = 100_000
     },
 )
 async def create_audit(
+    request: Request,
+    settings: SettingsDep,
     identity: Auditor,
     file: Annotated[UploadFile, File(description="the placement book: .csv or .xlsx, one placement a row")],
     as_at: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="evaluate every row at this date")] = None,
     period_start: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="KPI period start")] = None,
     results_limit: Annotated[int, Form(ge=0, le=MAX_RESULT_ROWS, description="result rows returned")] = 1000,
-) -> ExactJSONResponse:
+    format: Annotated[
+        Literal["json", "xlsx", "csv", "html"],
+        Form(description="json (default), or the results.xlsx, results.csv or report.html file itself"),
+    ] = "json",
+    columns: Annotated[
+        UploadFile | None, File(description="optional column map (YAML): 'placement_id: [Client Ref, Package No]'")
+    ] = None,
+    sheet: Annotated[
+        str | None, Form(max_length=31, description="Excel sheet (default: the first with a header)")
+    ] = None,
+) -> Response:
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in SUFFIXES:
         raise ApiError(
@@ -53,18 +98,73 @@ async def create_audit(
             f"upload a .csv or .xlsx file (got {suffix or 'no extension'})",
             {"file": [f"must be a .csv or .xlsx file, got {file.filename!r}"]},
         )
-    return ExactJSONResponse(await run_in_threadpool(_audit, file, suffix, as_at, period_start, results_limit))
+    mapping = await columns.read(MAX_COLUMN_MAP_BYTES + 1) if columns is not None else None
+    if mapping is not None and len(mapping) > MAX_COLUMN_MAP_BYTES:
+        raise InputError({"columns": [f"the column map is over {MAX_COLUMN_MAP_BYTES:,} bytes"]})
+    store = _store(request)
+    options = {"as_at": as_at, "period_start": period_start, "sheet": sheet or None, "limits": limits_for(settings)}
+    body = await run_in_threadpool(_audit, store, file, suffix, mapping or None, options, results_limit)
+    if format == "json":
+        return ExactJSONResponse(body)
+    name = FORMAT_FILES[format]
+    path = store.file(body["audit_id"], name)
+    if path is None:
+        raise ApiError(404, "not_found", f"{name} was not written for this book")
+    return FileResponse(path, media_type=FILES[name], filename=name)
 
 
-def _audit(file: UploadFile, suffix: str, as_at: date | None, period_start: date | None, limit: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="carerules-audit-") as folder:
-        path = Path(folder) / f"book{suffix}"
+def _audit(
+    store: AuditStore, file: UploadFile, suffix: str, mapping: bytes | None, options: dict[str, Any], limit: int
+) -> dict[str, Any]:
+    audit_id, folder = store.new_folder()
+    try:
+        path = folder / f"upload{suffix}"
         with open(path, "wb") as out:
-            while chunk := file.file.read(1 << 20):
-                out.write(chunk)
+            shutil.copyfileobj(file.file, out, 1 << 20)
         try:
-            audit = run_audit(path, as_at=as_at, period_start=period_start)
+            audit = run_audit(path, columns=load_column_map(mapping), **options)
+        except ColumnError as exc:
+            raise InputError({"columns": [str(exc)]}) from None
         except BookError as exc:
             raise InputError({"file": [str(exc).replace(str(path), file.filename or "the upload")]}) from None
-    rows = audit.table.slice(0, limit).to_pylist()
-    return {"summary": audit.summary(), "results": rows, "results_truncated": audit.rows > limit}
+        path.unlink()
+        paths = _write(audit, folder)
+    except BaseException:
+        store.discard(folder)
+        raise
+    store.keep(audit_id, folder)
+    masks = list_masks(audit)
+    return {
+        "audit_id": audit_id,
+        "summary": audit.summary(),
+        "results": audit.table.slice(0, limit).to_pylist(),
+        "results_truncated": audit.rows > limit,
+        "lists": {
+            name: {"count": int(mask.sum()), "rows": list_table(audit, mask).slice(0, LIST_ROWS).to_pylist()}
+            for name, mask in masks.items()
+        },
+        "downloads": {path.name: f"/v1/audits/{audit_id}/files/{path.name}" for path in paths},
+    }
+
+
+def _write(audit: Any, folder: Path) -> list[Path]:
+    from engine.audit.output import write_outputs
+
+    return [path for path in write_outputs(audit, folder).values() if path.name in FILES]
+
+
+@router.get(
+    "/{audit_id}/files/{name}",
+    summary="Download an output of a recent audit (kept for a limited time)",
+    responses={200: {"content": {"application/octet-stream": {}}}, 404: {"model": ErrorOut}, **AUTH_RESPONSES},
+)
+async def audit_file(
+    request: Request,
+    identity: Auditor,
+    audit_id: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+    name: Annotated[str, PathParam(max_length=64)],
+) -> Response:
+    path = _store(request).file(audit_id, name)
+    if path is None:
+        raise ApiError(404, "not_found", "no such audit file (audits are kept for a limited time)")
+    return FileResponse(path, media_type=FILES[name], filename=name)

@@ -21,7 +21,7 @@ from api.approvals import LogFilter, approve, needed_roles, search, with_approva
 from api.auth import acting_role
 from api.db import DecisionLog
 from api.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep
-from api.guard import CSRF_FIELD, Approver, Checker, Reader, csrf_ok, csrf_token, set_csrf_cookie
+from api.guard import CSRF_FIELD, Approver, Auditor, Checker, Reader, csrf_ok, csrf_token, set_csrf_cookie
 from api.responses import ApiError
 from api.service import loads, replay, stored
 from engine.explain.catalogue import parameters_at, rule_catalogue
@@ -75,6 +75,13 @@ async def submit(request: Request, decider: DeciderDep, identity: Checker) -> Re
     except InputError as exc:
         return page(request, "form.html", status=422, values=values, errors=exc.fields)
     return RedirectResponse(f"/decisions/{logged.id}", status_code=303)
+
+
+@router.get("/audit")
+def audit_page(request: Request, identity: Auditor) -> Response:
+    from engine.audit.lists import LISTS, PURPOSE
+
+    return page(request, "audit.html", lists=LISTS, purposes=PURPOSE)
 
 
 @router.get("/decisions")

@@ -68,3 +68,40 @@ def test_oversized_upload_is_refused_with_413(sqlite_url):
         response = small.post("/v1/audits", files={"file": ("book.csv", big, "text/csv")})
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "too_large"
+
+
+def test_audit_formats_column_map_lists_and_downloads(client):
+    rows = [
+        {("Client Ref" if k == "placement_id" else k.replace("_", " ").title()): v for k, v in r.items()}
+        for r in EXAMPLES
+    ]
+    body = csv_book(rows)
+    mapping = b"placement_id: [Client Ref]\n"
+    answer = client.post(
+        "/v1/audits", files={"file": ("book.csv", body, "text/csv"), "columns": ("map.yaml", mapping, "text/yaml")}
+    ).json()
+    assert [row["placement_id"] for row in answer["results"]] == [item["placement_id"] for item in EXAMPLES]
+    isp = next(k for k in answer["summary"]["kpis"] if k["id"] == "isp_no_nhs_contribution")
+    assert answer["lists"]["isp_no_nhs_contribution"]["count"] == isp["value"]
+    assert set(answer["downloads"]) >= {"results.xlsx", "results.csv", "errors.csv", "report.html", "refer.csv"}
+    workbook = client.get(answer["downloads"]["results.xlsx"])
+    assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+    assert client.get(f"/v1/audits/{answer['audit_id']}/files/secrets.txt").status_code == 404
+    assert client.get("/v1/audits/nope/files/results.csv").status_code == 404
+    for fmt, start in [("xlsx", b"PK"), ("csv", b'"placement_id"'), ("html", b"<!doctype html>")]:
+        got = client.post(
+            "/v1/audits",
+            files={"file": ("book.csv", body, "text/csv"), "columns": ("map.yaml", mapping, "text/yaml")},
+            data={"format": fmt},
+        )
+        assert got.status_code == 200 and got.content.lstrip()[: len(start)].lower() == start.lower(), fmt
+
+
+def test_audit_refuses_a_book_with_no_known_column_and_a_bad_column_map(client):
+    unknown = client.post("/v1/audits", files={"file": ("book.csv", b"a,b\n1,2\n", "text/csv")})
+    assert unknown.status_code == 422 and "no required column" in unknown.json()["error"]["fields"]["file"][0]
+    bad_map = client.post(
+        "/v1/audits",
+        files={"file": ("book.csv", csv_book(EXAMPLES), "text/csv"), "columns": ("m.yaml", b"nope: [x]", "text/yaml")},
+    )
+    assert bad_map.status_code == 422 and "unknown field" in bad_map.json()["error"]["fields"]["columns"][0]
