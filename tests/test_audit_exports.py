@@ -119,6 +119,8 @@ def test_exit_codes_0_when_all_decided_1_when_some_not(tmp_path: Path) -> None:
         errors = list(csv.DictReader(handle))
     assert errors == [{"row": "4", "field": "core_weekly_fee", "value": "-5", "message": "must not be negative"}]
     assert "core_weekly_fee: must not be negative — 1 row (rows 4)" in result.output
+    report = (tmp_path / "b" / "report.html").read_text(encoding="utf-8")
+    assert '<td>core_weekly_fee</td><td>must not be negative</td><td class="num">1</td><td>4</td>' in report
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
@@ -243,6 +245,10 @@ def test_isp_kpi_counts_exactly_the_isp_list_at_the_kpi_date(tmp_path: Path) -> 
     paths = write_outputs(audit, tmp_path / "out")
     with paths["isp_no_nhs_contribution_csv"].open(encoding="utf-8") as handle:
         assert [r["placement_id"] for r in csv.DictReader(handle)] == ["D", "E"]
+    report = paths["report_html"].read_text(encoding="utf-8")
+    assert (
+        "Packages active at the KPI date 2026-07-31" in report and "<td>D</td>" in report and "<td>F</td>" not in report
+    )
     sheets = CalamineWorkbook.from_path(str(paths["results_xlsx"])).sheet_names
     assert sheets == ["Results", "KPIs", "isp_no_nhs_contribution", "needs_approval", "refer", "not_permitted",
                       "nhs_recharge_gaps", "errors"]  # fmt: skip

@@ -189,3 +189,27 @@ def test_a_difference_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         "core_weekly_fee": "995.00",
     }
     assert compare_engines(table_from_records([record]), ENGINE).differences
+
+
+def test_both_evaluators_agree_on_every_worked_case() -> None:
+    """Every case of cases/ (its pinned parameters and as-at date included) through both evaluators."""
+    from engine.explain.cases import CaseRunner, iter_cases
+
+    runner = CaseRunner(ENGINE.book)
+    groups: dict[tuple[int, date | None], list[dict]] = {}
+    engines = {}
+    for case in iter_cases([ROOT / "cases"]):
+        engine = runner.engine_for(case)
+        engines[id(engine)] = engine
+        record = {
+            name: value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+            for name, value in case.input.items()
+            if value is not None
+        }
+        groups.setdefault((id(engine), case.as_at), []).append(record)
+    compared = 0
+    for (key, as_at), records in groups.items():
+        report = compare_engines(table_from_records(records), engines[key], as_at)
+        assert report.differences == [], (as_at, report.differences[:3])
+        compared += report.compared
+    assert compared == len(list(iter_cases([ROOT / "cases"])))

@@ -99,3 +99,12 @@ def test_an_earliest_date_that_is_not_a_date_is_refused(rules: Path) -> None:
     _edit(rules / "rulebook.yaml", "earliest_as_at: 2020-01-01", "earliest_as_at: soon")
     with pytest.raises(RulebookError, match="earliest_as_at must be a date"):
         load_rulebook(rules)
+
+
+def test_an_audit_as_at_before_the_earliest_date_is_refused_as_a_single_decision_is() -> None:
+    from engine.audit.read import BookError
+    from engine.audit.run import run_audit
+
+    book = Path(__file__).resolve().parent.parent / "examples" / "sample_placements.csv"
+    with pytest.raises(BookError, match="rules are only held from 2020-01-01"):
+        run_audit(book, as_at=date(2019, 12, 31))

@@ -56,7 +56,7 @@ def refused(root: Path, file: Path, line: int, reason: str) -> RulebookError:
 
 def test_the_shipped_rules_load(rules: Path) -> None:
     book = load_rulebook(rules)
-    assert len(book.rules) == 23
+    assert book.rules and all(module.rules for module in book.modules)  # conventions: tests/test_conventions.py
     assert book.version == load_rulebook(DEFAULT_RULES_DIR).version  # the hash is of relative paths and bytes
 
 

@@ -84,13 +84,18 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
     names = list(workbook.sheet_names)
     if sheet is not None and sheet not in names:
         raise BookError(f"{path}: no sheet named {sheet!r}; the sheets are {', '.join(map(repr, names))}")
-    found: tuple[str, int] | None = None
+    found: tuple[str, int, list[list[Any]]] | None = None
     try:
         for name in [sheet] if sheet is not None else names:
-            top = _sheet_rows(workbook, name, HEADER_SEARCH_ROWS)
-            at = _header_at(top, columns)
+            height = workbook.get_sheet_by_name(name).height
+            if height - 1 > limits.max_rows + HEADER_SEARCH_ROWS:
+                raise BookError(
+                    f"{path}: sheet {name!r} has {height:,} rows, over the limit of {limits.max_rows:,} rows"
+                )
+            rows = _sheet_rows(workbook, name)
+            at = _header_at(rows, columns)
             if at is not None:
-                found = (name, at)
+                found = (name, at, rows)
                 break
         if found is None:
             where = f"sheet {sheet!r}" if sheet is not None else "any sheet"
@@ -101,13 +106,11 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
                 "names at least two known columns such as placement_id, service, start_date, age)"
                 + (f"; the first row holds {', '.join(repr(h) for h in header[:20] if h)}" if any(header) else "")
             )
-        name, at = found
-        height = workbook.get_sheet_by_name(name).height
-        if height - at - 1 > limits.max_rows:
+        name, at, rows = found
+        if len(rows) - at - 1 > limits.max_rows:
             raise BookError(
-                f"{path}: sheet {name!r} has {height - at - 1:,} rows, over the limit of {limits.max_rows:,} rows"
+                f"{path}: sheet {name!r} has {len(rows) - at - 1:,} rows, over the limit of {limits.max_rows:,} rows"
             )
-        rows = _sheet_rows(workbook, name)
     except BookError:
         raise
     except Exception as exc:

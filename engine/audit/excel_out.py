@@ -30,8 +30,6 @@ def _python_values(column: pa.ChunkedArray) -> tuple[list[Any], str | None]:
         return pc.add(days, EXCEL_DAY_ZERO).to_pylist(), "date"
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         return column.to_pylist(), None
-    if pa.types.is_boolean(kind):
-        return column.to_pylist(), None
     return pc.cast(column, pa.string()).to_pylist(), None
 
 
@@ -71,17 +69,18 @@ def write_sheet(workbook: Any, name: str, table: pa.Table) -> None:
 
 
 def _write_rows(sheet: Any, columns: list[tuple[list[Any], Callable[..., Any], Any]], rows: int) -> None:
-    for row in range(rows):
-        excel_row = row + 1
-        for index, (values, writer, style) in enumerate(columns):
-            value = values[row]
-            if value is not None and value != "":
-                if isinstance(value, bool):
-                    sheet.write_boolean(excel_row, index, value)
-                elif style is None:
-                    writer(excel_row, index, value)
-                else:
-                    writer(excel_row, index, value, style)
+    used = [
+        (k, writer, style) for k, (values, writer, style) in enumerate(columns) if any(v is not None for v in values)
+    ]
+    values = [columns[k][0] for k, _, _ in used]
+    for excel_row, cells in enumerate(zip(*values), start=1):
+        for (index, writer, style), value in zip(used, cells):
+            if value is None or value == "":
+                continue
+            if style is None:
+                writer(excel_row, index, value)
+            else:
+                writer(excel_row, index, value, style)
 
 
 def write_workbook(path: Path, sheets: list[tuple[str, pa.Table]]) -> None:

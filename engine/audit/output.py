@@ -3,6 +3,7 @@ readable KPI table printed on the console."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +31,26 @@ def write_excel(table: pa.Table, path: Path, sheet: str = "Results") -> None:
     write_workbook(path, [(sheet, table)])
 
 
+def _write_report(audit: AuditResult, path: Path) -> None:
+    from engine.audit.report import render_report
+
+    path.write_text(render_report(audit), encoding="utf-8")
+
+
 def write_outputs(
-    audit: AuditResult, out_dir: Path | str, excel: bool | None = None, report: bool = True
+    audit: AuditResult, out_dir: Path | str, excel: bool | None = None, report: bool = True, parallel: bool = False
 ) -> dict[str, Path]:
     """results.csv, results.xlsx (Results, KPIs and one sheet per list; any book that fits a sheet unless
-    excel=False), one CSV per list, errors.csv, kpis.json, report.html."""
+    excel=False), one CSV per list, errors.csv, kpis.json, report.html. ``parallel`` renders the report in a
+    forked process while the rest is written (for the CLI: the two slowest outputs on two cores)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if excel is not False and audit.rows > EXCEL_MAX_ROWS:
+        audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.csv only")
+    child = None
+    if report and parallel and "fork" in multiprocessing.get_all_start_methods():
+        child = multiprocessing.get_context("fork").Process(target=_write_report, args=(audit, out / "report.html"))
+        child.start()
     paths = {"results_csv": out / "results.csv"}
     write_csv(audit.table, paths["results_csv"])
     lists = {name: list_table(audit, mask) for name, mask in list_masks(audit).items()}
@@ -44,23 +58,21 @@ def write_outputs(
     for name, table in [*lists.items(), ("errors", errors)]:
         paths[f"{name}_csv"] = out / f"{name}.csv"
         write_csv(table, paths[f"{name}_csv"])
-    if excel is not False:
-        if audit.rows > EXCEL_MAX_ROWS:
-            audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.csv only")
-        else:
-            paths["results_xlsx"] = out / "results.xlsx"
-            sheets = [("Results", audit.table), ("KPIs", kpi_table(audit.summary()))]
-            write_workbook(paths["results_xlsx"], [*sheets, *lists.items(), ("errors", errors)])
+    if excel is not False and audit.rows <= EXCEL_MAX_ROWS:
+        paths["results_xlsx"] = out / "results.xlsx"
+        sheets = [("Results", audit.table), ("KPIs", kpi_table(audit.summary()))]
+        write_workbook(paths["results_xlsx"], [*sheets, *lists.items(), ("errors", errors)])
     if audit.whatif_changes is not None:
         paths["whatif_csv"] = out / "whatif_changes.csv"
         write_csv(audit.whatif_changes, paths["whatif_csv"])
     paths["kpis_json"] = out / "kpis.json"
     paths["kpis_json"].write_text(dumps(audit.summary()) + "\n", encoding="utf-8")
     if report:
-        from engine.audit.report import render_report
-
         paths["report_html"] = out / "report.html"
-        paths["report_html"].write_text(render_report(audit), encoding="utf-8")
+        if child is not None:
+            child.join()
+        if child is None or child.exitcode != 0:  # no fork here, or the child failed: render it in this process
+            _write_report(audit, paths["report_html"])
     return paths
 
 

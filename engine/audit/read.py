@@ -61,6 +61,8 @@ class Book:
 
 def cell_text(value: Any) -> str | None:
     """One cell as the text a CSV would hold: None for empty; no float noise, no exponent for whole numbers."""
+    if type(value) is str:  # the common case first
+        return value or None
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from engine.audit.lists import PURPOSE, list_masks, list_table
 from engine.audit.show import show
 from engine.rulebook.vocabulary import ACTIONS
 
@@ -26,6 +27,7 @@ COLOURS = {
 }
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+ISP_COLUMNS = ("row", "placement_id", "provider", "start_date", "gross_weekly_cost", "isp_nhs_contribution_weekly")
 
 
 def _png(figure: Any) -> str:
@@ -92,11 +94,9 @@ def _isp_chart(audit: AuditResult) -> str:
     isp = next(k for k in audit.kpis["kpis"] if k["id"] == "isp_no_nhs_contribution")
     labels = ["NHS contribution 0", "not recorded"]
     counts = [isp["counts"]["contribution_zero"], isp["counts"]["contribution_not_recorded"]]
-    v = audit.values
-    gross, contribution = v["gross_weekly_cost"], v["isp_nhs_contribution_weekly"]
-    over = audit.parsed.valid & gross.ok & (gross.v > _threshold_pence(audit))
-    zero = over & contribution.ok & (contribution.v == 0)
-    unrecorded = over & ~contribution.ok
+    at = audit.at_kpi
+    gross = at.result.values["gross_weekly_cost"]
+    zero, unrecorded = at.isp_zero, at.isp_unrecorded
     pounds = [int(gross.v[zero].sum()) / 100, int(gross.v[unrecorded].sum()) / 100]  # chart scale only
     figure, (left, right) = plt.subplots(1, 2, figsize=(7, 2.8))
     left.bar(labels, counts, color=["#c62828", "#f9a825"])
@@ -104,16 +104,6 @@ def _isp_chart(audit: AuditResult) -> str:
     right.bar(labels, pounds, color=["#c62828", "#f9a825"])
     right.set_title("gross £ a week")
     return _png(figure)
-
-
-def _threshold_pence(audit: AuditResult) -> int:
-    from engine.evaluate.vector import VectorEvaluator
-    from engine.validate.batch import day_number
-
-    found = VectorEvaluator(audit.book).param(
-        "isp.gross_cost_threshold_weekly", np.array([day_number(audit.kpis["period"]["end"])])
-    )
-    return int(found.v[0]) if found.ok[0] else int(np.iinfo(np.int64).max)
 
 
 def render_report(audit: AuditResult, max_rows: int = 200) -> str:
@@ -132,6 +122,9 @@ def render_report(audit: AuditResult, max_rows: int = 200) -> str:
             }
         )
     breakdowns = summary["breakdowns"]
+    masks = list_masks(audit)
+    isp_rows = list_table(audit, masks["isp_no_nhs_contribution"]).slice(0, max_rows)
+    isp_rows = isp_rows.select([c for c in ISP_COLUMNS if c in isp_rows.column_names])
     providers = list(breakdowns["by_provider"].items())
     whatif = summary.get("whatif")
     changes = audit.whatif_changes.slice(0, max_rows).to_pylist() if audit.whatif_changes is not None else []
@@ -154,7 +147,12 @@ def render_report(audit: AuditResult, max_rows: int = 200) -> str:
         by_lot=list(breakdowns["by_lot"].items()),
         by_provider=providers[:50],
         providers_cut=len(providers) > 50,
-        reasons=list(breakdowns["not_decided"]["reasons"].items())[:50],
+        error_groups=summary["errors"][:50],
+        kpi_date=summary["kpi_date"],
+        lists=[(name, count, PURPOSE[name]) for name, count in summary["lists"].items()],
+        isp_rows=isp_rows.to_pylist(),
+        isp_columns=isp_rows.column_names,
+        isp_cut=int(masks["isp_no_nhs_contribution"].sum()) > max_rows,
     )
 
 

@@ -194,6 +194,8 @@ def run_audit(
     if read.matched is not None:
         warnings += missing_column_warnings(read.matched)
     base, book = _rulebook(rules, parameters)
+    if as_at is not None and as_at < book.earliest_as_at:
+        raise BookError(f"--as-at {as_at.isoformat()}: rules are only held from {book.earliest_as_at.isoformat()}")
     timings["read"] = time.perf_counter() - clock
     tick("validate", 0, table.num_rows)
     parsed = parse_book(table)

@@ -50,6 +50,17 @@ def _engine(rules: Path) -> Engine:
         raise typer.Exit(3) from None
 
 
+def _whatif(engine: Engine, path: Path) -> Engine:
+    """The engine with the dated overrides of a what-if file (the same file ``audit --parameters`` takes)."""
+    from engine.rulebook.whatif import load_overrides, with_overrides
+
+    try:
+        return Engine(with_overrides(engine.book, load_overrides(path), path.name))
+    except RulebookError as exc:
+        typer.echo(f"carerules: the what-if parameters file was refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _read_json(source: str) -> Any:
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
@@ -68,10 +79,15 @@ def check(
     summary: Annotated[
         bool, typer.Option("--summary", help="One readable line per placement instead of JSON.")
     ] = False,
+    parameters: Annotated[
+        Path | None, typer.Option("--parameters", help="What-if: a YAML file of dated parameter values to override.")
+    ] = None,
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """Decide one placement (or a list of them) and print the decision as JSON."""
     data, when, engine = _read_json(file), _as_at(as_at), _engine(rules)
+    if parameters is not None:
+        engine = _whatif(engine, parameters)
     if isinstance(data, list) or summary:
         results, failed = [], False
         for index, item in enumerate(data if isinstance(data, list) else [data]):
@@ -176,10 +192,6 @@ def bench_decision(
     typer.echo(dumps(single_decision(_engine(rules), runs)))
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -223,7 +235,9 @@ def bench_api(
 
 
 from engine.cli.audit import audit_command, bench_audit_command, sample_command  # noqa: E402
+from engine.cli.worked import test_command  # noqa: E402
 
+app.command("test")(test_command)
 app.command("audit")(audit_command)
 app.command("sample")(sample_command)
 bench.command("audit")(bench_audit_command)

@@ -83,10 +83,11 @@ def compare_engines(
     for index, record in enumerate(table.select(known).to_pylist()):
         cells = {name: value for name, value in record.items() if value is not None}
         reference = durable_row(engine, cells, as_at)
-        if book.valid[index]:
-            mine: Row | dict[str, list[str]] = vector_row(
-                engine.book.compiled.figure_kinds, result, ids, actions, approvers, index
-            )
+        mine: Row | dict[str, list[str]]
+        if as_at is not None and as_at < engine.book.earliest_as_at:  # the audit refuses the whole book
+            mine = {"as_at": [f"rules are only held from {engine.book.earliest_as_at.isoformat()}"]}
+        elif book.valid[index]:
+            mine = vector_row(engine.book.compiled.figure_kinds, result, ids, actions, approvers, index)
         else:
             mine = book.errors[index]
         if isinstance(reference, dict):
