@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -22,6 +21,7 @@ from api import guard, responses
 from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
 from api.db import DecisionLog, LogUnavailable, LogWriter
 from api.limits import BodyLimit
+from api.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes import audits, catalogue, decisions, signin, web
 from api.schemas import PlacementIn
 from api.service import Clock, Decider
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.include_router(web.router)
     app.include_router(signin.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             components["PlacementIn"] = PlacementIn.model_json_schema(ref_template="#/components/schemas/{model}")
             batch = schema["paths"]["/v1/decisions/batch"]["post"]["requestBody"]["content"]["application/json"]
             batch["schema"]["maxItems"] = settings.max_batch
-            app.openapi_schema = schema
+            app.openapi_schema = document(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
