@@ -50,7 +50,7 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
                 answers.setdefault("413", TOO_LARGE)
             answers.setdefault("503", LOG_UNAVAILABLE)
             if path != "/healthz":
-                operation.setdefault("security", [{"bearer": []}])
+                operation.setdefault("security", [{"bearer": []}, {}])  # {}: none in the local single-user mode
     schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
         "type": "http",
         "scheme": "bearer",

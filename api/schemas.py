@@ -11,10 +11,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 Money = Annotated[Decimal, Field(ge=0, le=10_000_000, description="pounds, at most 2 decimal places")]
 Number = Annotated[Decimal, Field(ge=0, le=10_000_000)]
+Pounds = Annotated[Decimal, WithJsonSchema({"type": "number", "description": "pounds, 2 decimal places"})]
 Day = Annotated[date, Field(ge=date(2020, 1, 1), description="YYYY-MM-DD")]
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
@@ -83,7 +84,7 @@ class ParameterReadOut(Strict):
 
 class PriceBandOut(Strict):
     band: int = Field(description="0: at or below the benchmark, no approval needed")
-    up_to_weekly: Decimal | None = Field(
+    up_to_weekly: Pounds | None = Field(
         description="the highest council-funded weekly price in the band; null: no limit"
     )
     approver: str | None
@@ -94,7 +95,7 @@ class PriceGuideOut(Strict):
     """What the broker can offer the provider: the ceiling of each approval band for the benchmark in force."""
 
     basis: Literal["median"]
-    benchmark_weekly: Decimal
+    benchmark_weekly: Pounds
     bands: list[PriceBandOut]
 
 
@@ -105,7 +106,7 @@ class DecisionOut(Strict):
     as_at: date
     rulebook_version: str
     outcome: Outcome
-    figures: dict[str, int | Decimal | bool | None]
+    figures: dict[str, int | Pounds | bool | None]
     price_guide: PriceGuideOut | None = Field(None, description="care homes priced against a benchmark in force")
     findings: list[FindingOut]
     parameters: list[ParameterReadOut]
