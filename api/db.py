@@ -160,8 +160,14 @@ class LogWriter:
         self.log = log
         self.max_group = max_group
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread()
+        self.start()
+
+    def start(self) -> None:
+        """Start the writer thread, or start it again after ``close`` (an app whose lifespan runs again)."""
+        if not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+            self._thread.start()
 
     def submit(self, records: list[NewRecord]) -> Future[list[int]]:
         future: Future[list[int]] = Future()
