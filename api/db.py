@@ -160,24 +160,21 @@ class LogWriter:
         self.log = log
         self.max_group = max_group
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._starting = threading.Lock()
-        self._thread = self._start()
+        self._thread = threading.Thread()
+        self.start()
 
-    def _start(self) -> threading.Thread:
-        thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
-        thread.start()
-        return thread
+    def start(self) -> None:
+        """Start the writer thread, or start it again after ``close`` (an app whose lifespan runs again)."""
+        if not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+            self._thread.start()
 
     def submit(self, records: list[NewRecord]) -> Future[list[int]]:
         future: Future[list[int]] = Future()
         if not records:
             future.set_result([])
-            return future
-        if not self._thread.is_alive():  # closed by an earlier lifespan of the same app (tests serve it again)
-            with self._starting:
-                if not self._thread.is_alive():
-                    self._thread = self._start()
-        self._queue.put((records, future))
+        else:
+            self._queue.put((records, future))
         return future
 
     async def add(self, records: list[NewRecord]) -> list[int]:
@@ -187,10 +184,8 @@ class LogWriter:
         return self.submit(records).result()
 
     def close(self) -> None:
-        with self._starting:
-            if self._thread.is_alive():  # a stop left in the queue would end the next writer thread at once
-                self._queue.put(_STOP)
-                self._thread.join(timeout=30)
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while True:

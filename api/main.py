@@ -23,7 +23,7 @@ from api.db import DecisionLog, LogUnavailable, LogWriter
 from api.limits import BodyLimit
 from api.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes import audits, catalogue, decisions, signin, web
-from api.schemas import PlacementIn
+from api.schemas import placement_schema
 from api.service import Clock, Decider
 from api.settings import Settings
 from api.workflow_db import WorkflowStore
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        writer.start()  # again when the app is started after a shutdown (as test clients may do)
         yield
         writer.close()
         log.dispose()
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components["PlacementIn"] = PlacementIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            components["PlacementIn"] = placement_schema()
             batch = schema["paths"]["/v1/decisions/batch"]["post"]["requestBody"]["content"]["application/json"]
             batch["schema"]["maxItems"] = settings.max_batch
             app.openapi_schema = document(schema)

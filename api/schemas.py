@@ -1,8 +1,8 @@
 """Request and response schemas of the HTTP API, for its OpenAPI document.
 
-The engine (``engine.validate.placement``) stays the one authority on what a valid placement is, so the API parses the
-raw JSON with it and gives the same messages as the CLI; ``PlacementIn`` describes the same fields for the
-docs and for clients (a test keeps its field names equal to the engine's).
+The engine (``engine.validate.placement``) stays the one authority on what a valid placement is, so the API parses
+the raw JSON with it and gives the same messages as the CLI; the ``PlacementIn`` schema in the docs is generated
+from the engine's model (``placement_schema``), so it names the same fields with the same limits.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-Money = Annotated[Decimal, Field(ge=0, le=10_000_000, description="pounds, at most 2 decimal places")]
-Number = Annotated[Decimal, Field(ge=0, le=10_000_000)]
-Pounds = Annotated[Decimal, WithJsonSchema({"type": "number", "description": "pounds, 2 decimal places"})]
-Day = Annotated[date, Field(ge=date(2020, 1, 1), description="YYYY-MM-DD")]
+from engine.money import LARGEST
+from engine.validate.fields import FieldSpec, field_specs
+from engine.validate.placement import Placement
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
 
@@ -25,42 +24,91 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PlacementIn(Strict):
-    """One proposed or existing placement (SPEC §3). Money in pounds with at most 2 decimal places."""
+# What each kind of value may be written as, for the docs (the engine's own parsers decide what is valid):
+# numbers as JSON numbers or as text people write, names in any case, dates day first.
+TEXT_FORMS: dict[str, dict[str, Any]] = {
+    "pence": {"type": "string", "pattern": r"^\s*[+-]?\s*£?\s*[-+0-9.,eE]+\s*$"},
+    "hundredths": {"type": "string", "pattern": r"^\s*[-+0-9.,eE]+\s*$"},
+    "whole": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
+    "lot": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
+    "flag": {
+        "type": "string",
+        "pattern": r"^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy]([Ee][Ss])?|[Nn][Oo]?|[01])\s*$",
+    },
+    "enum": {"type": "string", "pattern": r"^[\sA-Za-z0-9_-]+$"},
+    "day": {
+        "type": "string",
+        "pattern": r"^\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}|"
+        r"[0-9]{1,2}(st|nd|rd|th)?[ -][A-Za-z]{3,9}\.?[ -][0-9]{4})"
+        r"([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?\s*$",
+    },
+}
+HOW_WRITTEN = {
+    "pence": "Pounds, at most 2 decimal places, not negative; a leading £ and thousands commas are accepted "
+    "(£1,040.00), a decimal comma is not (1.040,00 is an error).",
+    "hundredths": "At most 2 decimal places, not negative.",
+    "whole": "A whole number (82 or 82.0).",
+    "lot": "A Lot number.",
+    "flag": "true/false, yes/no, y/n or 1/0, in any case.",
+    "enum": "Any case; spaces or hyphens for underscores (Care Home → care_home).",
+    "day": "A date, day first: 2026-05-04, 04/05/2026, 4/5/2026, 04-05-2026, 04.05.2026, 4 May 2026, "
+    "04-May-2026, or a date-time at midnight (2026-05-04T00:00:00).",
+    "text": "",
+}
 
-    placement_id: Annotated[str, Field(min_length=1, max_length=64)]
-    service: Literal["care_home", "supported_living"]
-    start_date: Day
-    as_at: Day | None = None
-    age: Annotated[int, Field(ge=18, le=120)]
-    care_type: Literal["residential", "nursing"] | None = None
-    dementia: bool = False
-    lot: Literal[1, 2, 6, 7] | None = None
-    core_weekly_fee: Money | None = Field(None, description="required for care homes; excludes FNC and 1:1")
-    one_to_one_weekly: Money = Decimal(0)
-    fnc_weekly: Money | None = None
-    other_weekly: Money = Decimal(0)
-    sl_day_hours: Number = Decimal(0)
-    sl_waking_night_hours: Number = Decimal(0)
-    sl_sleep_in_nights: Annotated[int, Field(ge=0, le=7)] = 0
-    sl_weekly_cost: Money | None = Field(None, description="required for supported living")
-    nhs_contribution_weekly: Money | None = Field(None, description="null = not recorded")
-    s117: bool = False
-    dst_priority_domains: Annotated[int, Field(ge=0, le=12)] = 0
-    dst_severe_domains: Annotated[int, Field(ge=0, le=12)] = 0
-    chc_referral_made: bool = False
-    block_booked: bool = False
-    block_bed_available: bool = False
-    distance_miles: Number | None = None
-    resident_chose_location: bool = False
-    cheapest_suitable_weekly: Money | None = None
-    personal_budget_weekly: Money | None = None
-    top_up_weekly: Money = Decimal(0)
-    top_up_payer: Literal["none", "third_party", "first_party"] = "none"
-    first_party_basis: Literal["property_disregard_12_week", "deferred_payment", "s117"] | None = None
-    top_up_agreement_signed: bool = False
-    top_up_affordability_confirmed: bool = False
-    provider: Annotated[str, Field(max_length=200)] | None = None
+
+def _value_schema(spec: FieldSpec) -> dict[str, Any]:
+    if spec.kind == "text":
+        text: dict[str, Any] = {"type": "string"}
+        for key, value in (("minLength", spec.min_length), ("maxLength", spec.max_length), ("pattern", spec.pattern)):
+            if value is not None:
+                text[key] = value
+        return text
+    if spec.kind in ("pence", "hundredths"):
+        number: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": int(LARGEST)}
+    elif spec.kind == "whole":
+        number = {"type": "integer"}
+        number.update({k: v for k, v in (("minimum", spec.low), ("maximum", spec.high)) if v is not None})
+    elif spec.kind == "flag":
+        number = {"anyOf": [{"type": "boolean"}, {"enum": [0, 1]}]}
+    elif spec.kind in ("enum", "lot"):
+        number = {"enum": list(spec.choices)}
+    else:
+        number = {"type": "string", "format": "date"}
+    return {"anyOf": [number, TEXT_FORMS[spec.kind]]}
+
+
+def _default(spec: FieldSpec) -> Any:
+    if spec.kind in ("pence", "hundredths") and isinstance(spec.default, int):
+        return spec.default // 100 if spec.default % 100 == 0 else spec.default / 100
+    return spec.default
+
+
+def placement_schema() -> dict[str, Any]:
+    """The OpenAPI schema of a placement, generated from the engine's placement model: same names, limits,
+    labels, help and examples. (The API parses the body with the engine's model, so messages match the CLI.)"""
+    specs = field_specs(Placement)
+    properties: dict[str, Any] = {}
+    for name, spec in specs.items():
+        schema = _value_schema(spec)
+        if spec.nullable:
+            schema = {"anyOf": [*schema.get("anyOf", [schema]), {"type": "null"}]}
+        schema["title"] = spec.label
+        description = " ".join(part for part in (spec.help, HOW_WRITTEN[spec.kind]) if part)
+        if description:
+            schema["description"] = description
+        if not spec.required:
+            schema["default"] = _default(spec)
+        schema["examples"] = [spec.example]
+        properties[name] = schema
+    return {
+        "title": "PlacementIn",
+        "description": "One proposed or existing placement. Unknown fields are refused, naming them.",
+        "type": "object",
+        "properties": properties,
+        "required": [name for name, spec in specs.items() if spec.required],
+        "additionalProperties": False,
+    }
 
 
 class FindingOut(Strict):
@@ -80,6 +128,10 @@ class ParameterReadOut(Strict):
     value: Any
     effective_from: date | None
     reference: str
+
+
+# Pounds are sent as JSON numbers with 2 decimal places (exact in the JSON text), so documented as numbers
+Pounds = Annotated[Decimal, WithJsonSchema({"type": "number"})]
 
 
 class PriceBandOut(Strict):

@@ -1,6 +1,7 @@
 """What the brokerage web page shows: the form's fields and the plain-English labels of figures and outcomes.
 
-Presentation only. The engine decides what is valid; no policy number or rule lives here.
+Presentation only. The engine decides what is valid; no policy number or rule lives here. The form's fields
+(label, help text, section, choices) are generated from the placement model that declares them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from engine.rulebook.loader import load_rulebook
 from engine.rulebook.vocabulary import Kind
+from engine.validate.fields import FieldSpec, field_specs
+from engine.validate.placement import Placement
 
 
 @dataclass(frozen=True)
@@ -32,119 +35,42 @@ class Section:
     hint: str = ""
 
 
-SECTIONS: tuple[Section, ...] = (
-    Section(
-        "The placement",
-        (
-            FormField(
-                "placement_id", "Placement or package id", "text", "The council's id. No personal data needed.", True
-            ),
-            FormField(
-                "service",
-                "Service",
-                "radio",
-                required=True,
-                choices=(("care_home", "Care home"), ("supported_living", "Supported living")),
-            ),
-            FormField("start_date", "Start date", "date", required=True),
-            FormField("as_at", "Decide as at (optional)", "date", "Leave empty to use the start date."),
-            FormField("age", "Age", "number", "Age in years at the date decided.", True),
-            FormField("provider", "Provider (optional)", "text"),
-            FormField("other_weekly", "Other weekly cost in the package (optional)", "money"),
-        ),
-    ),
-    Section(
-        "Care home",
-        (
-            FormField(
-                "care_type",
-                "Care type",
-                "select",
-                choices=(("", "Choose…"), ("residential", "Residential"), ("nursing", "Nursing")),
-            ),
-            FormField("dementia", "Primary need is dementia", "checkbox"),
-            FormField("core_weekly_fee", "Core weekly fee", "money", "The home's weekly fee, excluding FNC and 1:1."),
-            FormField("one_to_one_weekly", "1:1 support a week (optional)", "money"),
-            FormField(
-                "fnc_weekly",
-                "FNC paid to the home a week (optional)",
-                "money",
-                "Leave empty on a nursing placement to assume the standard rate.",
-            ),
-            FormField("block_booked", "This is a council block-booked bed", "checkbox"),
-            FormField("block_bed_available", "A suitable block-booked bed was available", "checkbox"),
-            FormField("distance_miles", "Distance from usual home, miles (optional)", "number"),
-            FormField("resident_chose_location", "The person chose a home outside the reasonable distance", "checkbox"),
-            FormField("cheapest_suitable_weekly", "Cheapest suitable home available, a week (optional)", "money"),
-            FormField(
-                "personal_budget_weekly",
-                "Personal budget a week (optional)",
-                "money",
-                "Leave empty to use the median for the Lot, or the cheapest suitable home if higher.",
-            ),
-        ),
-        "Fill in for a care-home placement.",
-    ),
-    Section(
-        "Top-up",
-        (
-            FormField("top_up_weekly", "Top-up a week (optional)", "money"),
-            FormField(
-                "top_up_payer",
-                "Who pays the top-up",
-                "select",
-                choices=(
-                    ("none", "No payer"),
-                    ("third_party", "Third party"),
-                    ("first_party", "The person (first party)"),
-                ),
-            ),
-            FormField(
-                "first_party_basis",
-                "Basis of a first-party top-up",
-                "select",
-                choices=(
-                    ("", "None"),
-                    ("property_disregard_12_week", "12-week property disregard"),
-                    ("deferred_payment", "Deferred payment agreement"),
-                    ("s117", "Section 117 after-care"),
-                ),
-            ),
-            FormField("top_up_agreement_signed", "Written top-up agreement signed", "checkbox"),
-            FormField("top_up_affordability_confirmed", "Payer shown able and willing to pay", "checkbox"),
-        ),
-        "Only when someone pays a top-up for a more expensive home.",
-    ),
-    Section(
-        "Supported living",
-        (
-            FormField(
-                "sl_day_hours", "Support hours a week", "number", "1:1 hours plus the person's share of shared hours."
-            ),
-            FormField("sl_waking_night_hours", "Waking-night hours a week", "number"),
-            FormField("sl_sleep_in_nights", "Sleep-in nights a week", "number", "0 to 7."),
-            FormField("sl_weekly_cost", "Proposed weekly cost", "money"),
-        ),
-        "Fill in for a supported-living service.",
-    ),
-    Section(
-        "Health funding",
-        (
-            FormField(
-                "nhs_contribution_weekly",
-                "NHS contribution a week, other than FNC",
-                "money",
-                "Joint funding, CHC share or s117 health share. Enter 0 if there is none; leave empty if not known.",
-            ),
-            FormField("s117", "Entitled to Section 117 after-care", "checkbox"),
-            FormField("dst_priority_domains", "DST domains at Priority", "number", "0 to 12."),
-            FormField("dst_severe_domains", "DST domains at Severe", "number", "0 to 12."),
-            FormField("chc_referral_made", "A CHC referral or checklist is in progress", "checkbox"),
-        ),
-    ),
-)
+# The form's sections, in order: (title, hint). Which fields each holds is declared on the placement model.
+SECTION_TITLES: dict[str, tuple[str, str]] = {
+    "placement": ("The placement", ""),
+    "care_home": ("Care home", "Fill in for a care-home placement."),
+    "top_up": ("Top-up", "Only when someone pays a top-up for a more expensive home."),
+    "supported_living": ("Supported living", "Fill in for a supported-living service."),
+    "health": ("Health funding", ""),
+}
+INPUTS = {
+    "text": "text",
+    "pence": "money",
+    "hundredths": "number",
+    "whole": "number",
+    "day": "date",
+    "flag": "checkbox",
+}
 
-FORM_FIELDS = {f.name: f for section in SECTIONS for f in section.fields}
+
+def form_field(spec: FieldSpec) -> FormField:
+    """A placement field as a form input, from its declaration (label, help, limits, choices)."""
+    limits = f"{spec.low} to {spec.high}." if spec.low is not None and spec.high is not None else ""
+    hint = " ".join(part for part in (spec.help, limits) if part)
+    if spec.choices:
+        kind = "radio" if spec.required else "select"
+        labels = tuple((str(c), spec.choice_labels.get(str(c)) or humanise(str(c))) for c in spec.choices)
+        choices = ((("", "Choose…"),) if spec.nullable else ()) + labels
+        return FormField(spec.name, spec.label, kind, hint, spec.required, choices)
+    return FormField(spec.name, spec.label, INPUTS[spec.kind], hint, spec.required)
+
+
+def form_sections(specs: Mapping[str, FieldSpec]) -> tuple[Section, ...]:
+    return tuple(
+        Section(title, tuple(form_field(spec) for spec in specs.values() if spec.section == key), hint)
+        for key, (title, hint) in SECTION_TITLES.items()
+    )
+
 
 OUTCOMES = {
     "proceed": ("Proceed", "The price and terms can be agreed as proposed."),
@@ -255,3 +181,7 @@ def approvers(decision: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
         if finding.get("approver"):
             found.setdefault(finding["approver"], []).append(finding["rule_id"])
     return list(found.items())
+
+
+SECTIONS = form_sections(field_specs(Placement))
+FORM_FIELDS = {f.name: f for section in SECTIONS for f in section.fields}

@@ -1,26 +1,58 @@
-"""Exact money: integer pence inside the engine, pounds with 2 decimals at the edges."""
+"""Exact money: integer pence inside the engine, pounds with 2 decimals at the edges.
+
+Amounts are read as people write them: a leading ``£`` and thousands commas in groups of three
+(``£1,040.00``). Any other comma (``1.040,00``, ``9,00``, ``1,04``) is refused with a message that says
+decimal commas are not accepted: reading it either way could give a different amount.
+"""
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 PENNY = Decimal("0.01")
+LARGEST = Decimal(10_000_000)  # a sanity bound on any weekly amount, not a policy figure
+NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
+DECIMAL_COMMA = "decimal commas are not accepted: write a decimal point, as in 1040.00 or 1,040.00"
 
 
 class MoneyError(ValueError):
     pass
 
 
-def to_decimal(value: object) -> Decimal:
+def amount_text(text: str, *, pound_sign: bool) -> str:
+    """Written text → the plain number it stands for (``£1,040.00`` → ``1040.00``), or MoneyError."""
+    plain = text.strip()
+    sign = ""
+    if plain.startswith(("+", "-")):
+        sign, plain = plain[0], plain[1:].lstrip()
+    if pound_sign and plain.startswith("£"):
+        plain = plain[1:].lstrip()
+    plain = sign + plain
+    if "," in plain:
+        if not THOUSANDS.fullmatch(plain):
+            raise MoneyError(f"{DECIMAL_COMMA}, got {text!r}")
+        plain = plain.replace(",", "")
+    if not NUMBER.fullmatch(plain):
+        raise MoneyError(f"must be a number, got {text!r}")
+    return plain
+
+
+def to_decimal(value: object, *, pound_sign: bool = False) -> Decimal:
     """A number as an exact Decimal; floats go through their shortest repr (``0.1`` → ``Decimal('0.1')``)."""
     if isinstance(value, bool):
         raise MoneyError("must be a number, not true/false")
     if isinstance(value, Decimal):
         number = value
-    elif isinstance(value, (int, float, str)):
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
         try:
-            number = Decimal(str(value).strip().replace(",", "") if isinstance(value, str) else repr(value))
-        except InvalidOperation:
+            number = Decimal(amount_text(value, pound_sign=pound_sign))
+        except InvalidOperation:  # pragma: no cover - amount_text only passes what Decimal reads
             raise MoneyError(f"must be a number, got {value!r}") from None
     else:
         raise MoneyError(f"must be a number, got {type(value).__name__}")
@@ -29,16 +61,22 @@ def to_decimal(value: object) -> Decimal:
     return number
 
 
-def to_pence(value: object) -> int:
-    """Pounds (at most 2 decimal places, not negative) → integer pence."""
-    number = to_decimal(value)
+def exact_hundredths(number: Decimal, largest: str) -> int:
+    """A non-negative amount with at most 2 decimal places, in hundredths (pence, or hundredths of an hour)."""
     if number < 0:
         raise MoneyError("must not be negative")
-    if number > Decimal(10000000):  # before quantize: 1e+26 has too many digits to quantize to pence
-        raise MoneyError("must be at most £10,000,000.00 a week")
+    if number > LARGEST:  # before quantize: 1e+26 has too many digits to quantize to pence
+        raise MoneyError(f"must be at most {largest}")
     if number != number.quantize(PENNY, rounding=ROUND_HALF_UP):
         raise MoneyError("must have at most 2 decimal places")
     return int(number * 100)
+
+
+def to_pence(value: object) -> int:
+    """Pounds (at most 2 decimal places, not negative; ``£`` and thousands commas allowed) → integer pence.
+
+    Raises MoneyError with a readable message, e.g. for ``24,10`` that decimal commas are not accepted."""
+    return exact_hundredths(to_decimal(value, pound_sign=True), "£10,000,000.00 a week")
 
 
 def pounds(pence: int) -> Decimal:

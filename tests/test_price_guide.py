@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from engine.evaluate.derive import band_of
 from engine.evaluate.engine import default_engine
 from engine.explain.price_guide import band_ceilings
-from engine.rulebook.loader import Band
+from engine.rulebook.tables import Band
 
 BANDS = "care_homes.approval_bands"
 

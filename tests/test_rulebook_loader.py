@@ -152,9 +152,36 @@ def test_approval_bands_with_a_gap_are_refused(rules: Path) -> None:
     refused(rules, BANDS, line_of(rules / BANDS, r"- band: 2"), "gap")
 
 
-def test_approval_bands_that_overlap_are_refused(rules: Path) -> None:
+def test_approval_bands_that_overlap_are_refused_under_hit_policy_unique(rules: Path) -> None:
+    replace(rules / BANDS, "hit_policy: first", "hit_policy: unique")
     replace(rules / BANDS, "      above_percent: 5\n", "      above_percent: 4\n")
     refused(rules, BANDS, line_of(rules / BANDS, r"- band: 2"), "overlap")
+
+
+def test_under_hit_policy_first_the_first_band_that_holds_the_price_wins(rules: Path) -> None:
+    """The declared hit policy is consulted: with ``first`` a later band may start inside an earlier one."""
+    replace(rules / BANDS, "      above_percent: 5\n", "      above_percent: 4\n")
+    engine = Engine(load_rulebook(rules))
+    placement = {
+        "placement_id": "H",
+        "service": "care_home",
+        "start_date": "2026-05-04",
+        "age": 80,
+        "care_type": "residential",
+        "core_weekly_fee": "956.18",  # 4.50% over £915.00: bands 1 and 2 both hold it
+    }
+    assert [f.approver for f in engine.decide(placement).findings] == ["team_manager"]  # band 1, not band 2
+    placement["core_weekly_fee"] = "960.76"
+    assert [f.approver for f in engine.decide(placement).findings] == ["head_of_service"]
+
+
+def test_a_band_the_earlier_bands_cover_entirely_is_refused(rules: Path) -> None:
+    replace(
+        rules / BANDS,
+        "      above_percent: 5\n      up_to_percent: 15\n",
+        "      above_percent: 1\n      up_to_percent: 4\n",
+    )
+    refused(rules, BANDS, line_of(rules / BANDS, r"- band: 2"), "could never apply")
 
 
 def test_approval_bands_with_no_open_top_band_are_refused(rules: Path) -> None:

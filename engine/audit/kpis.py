@@ -1,8 +1,9 @@
-"""The Delivery Plan KPIs of SPEC §9, each with its definition, target, value, counts and £ a week.
+"""The Delivery Plan KPIs, each with its definition, target, value, counts and £ a week.
 
-Computed from exact integers (pence, counts); percentages are shown rounded half-up to 2 dp. Targets and
-thresholds are read from the rulebook where the rules hold them (ISP threshold, minimum age, Lots); the KPI
-targets themselves (90%, 0, 95%, 50%, falling) are the Delivery Plan's and are stated here with their source.
+Computed from exact integers (pence, counts); percentages are shown rounded half-up to 2 dp. The wording,
+source and target of each KPI are policy and come from ``rules/kpis.yaml`` (``Rulebook.kpis``); thresholds come
+from the rules' parameters (ISP threshold, minimum age) and the Lots from the Lots table. This module holds
+only how each KPI is counted.
 """
 
 from __future__ import annotations
@@ -18,17 +19,10 @@ import numpy as np
 from engine.audit.lists import AtKpiDate, at_kpi_date
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
 from engine.money import pounds, round_half_up
+from engine.rulebook.facts import Kpi
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS
 from engine.validate.batch import Col, ParsedBook, day_number
-
-PLAN = "Health and Care Delivery Plan 2026/27"
-TARGETS: dict[str, Decimal | int] = {  # the Delivery Plan's KPI targets (SPEC §1, §9)
-    "below_median_share": Decimal(90),
-    "isp_no_nhs_contribution": 0,
-    "sl_within_reference_share": Decimal(95),
-    "s117_council_share": Decimal(50),
-}
 
 
 @dataclass(frozen=True)
@@ -86,7 +80,7 @@ def compute_kpis(
     evaluator = VectorEvaluator(book)
     start = parsed.cols["start_date"].v
     same = dates is not None and np.array_equal(dates[parsed.valid], start[parsed.valid])
-    # SPEC §9: new placements are each evaluated at their start date
+    # new placements are each evaluated at their start date
     at_start = at_eval if same else evaluator.derive(parsed, start)
     valid = parsed.valid
     care_home = valid & at_start["is_care_home"].v
@@ -95,17 +89,20 @@ def compute_kpis(
     minimum = evaluator.param("care_homes.minimum_age", end_day)
     older = parsed.cols["age"].v >= (minimum.v[0] if minimum.ok[0] else 0)
     new, previous = period.mask(start), period.previous.mask(start)
-    kpis = [_below_median(at_start, care_home & new & older, "all Lots")]
+    define = book.kpis
+    below = define["below_median_share"]
+    kpis = [_below_median(below, at_start, care_home & new & older, "all Lots")]
     lot = at_start["lot"].v
     for number in sorted(entry.number for entry in book.lots):
-        kpis.append(_below_median(at_start, care_home & new & older & (lot == number), f"Lot {number}"))
+        kpis.append(_below_median(below, at_start, care_home & new & older & (lot == number), f"Lot {number}"))
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
-        kpis.append(_mean_price(at_start, care_home & older & of_type, new, previous, care, period))
-    kpis.append(_isp(at_kpi or at_kpi_date(book, parsed, period.end)))
-    kpis.append(_sl_within(at_start, supported & new))
-    kpis.append(_sl_run_rate(at_eval, valid & at_eval["is_supported_living"].v))
-    kpis.append(_s117(at_eval, valid & parsed.cols["s117"].v))
+        mean = define["mean_price_new"]
+        kpis.append(_mean_price(mean, at_start, care_home & older & of_type, new, previous, care, period))
+    kpis.append(_isp(define["isp_no_nhs_contribution"], at_kpi or at_kpi_date(book, parsed, period.end)))
+    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
+    kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at_eval, valid & at_eval["is_supported_living"].v))
+    kpis.append(_s117(define["s117_council_share"], at_eval, valid & parsed.cols["s117"].v))
     return {
         "period": {
             "start": period.start,
@@ -119,7 +116,7 @@ def compute_kpis(
     }
 
 
-def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
+def _below_median(kpi: Kpi, v: dict[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
     benchmark = v["benchmark_weekly"]
     assessed = population & benchmark.ok
     comparable = v["comparable_weekly"].v
@@ -127,15 +124,7 @@ def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict
     over = np.where(assessed, np.maximum(comparable - benchmark.v, 0), 0)
     value = _percent(int(below.sum()), int(assessed.sum()))
     return {
-        "id": "below_median_share" + ("" if scope == "all Lots" else "_lot_" + scope.split()[-1]),
-        "name": f"New care homes at or below the median, {scope}",
-        "definition": "Care-home placements starting in the period for people at or over the pricing strategy's "
-        "minimum age, each evaluated at its start date: share whose comparable weekly price "
-        "(core fee less top-up, excluding FNC and 1:1) is at or below the LaingBuisson median for "
-        "its Lot. Placements with no median in force at their start date are counted apart.",
-        "source": f"{PLAN}, Care homes KPI (target 90% overall and within each of Lots 1, 2, 6 and 7)",
-        "target": "at least 90%",
-        "target_met": _met(value, TARGETS["below_median_share"], ">="),
+        **kpi.head(value, "" if scope == "all Lots" else "_lot_" + scope.split()[-1], scope=scope),
         "value": value,
         "unit": "percent",
         "counts": {
@@ -152,27 +141,21 @@ def _below_median(v: dict[str, Col], population: np.ndarray, scope: str) -> dict
     }
 
 
-def _met(value: Decimal | int | None, target: Decimal | int, how: str) -> bool | None:
-    if value is None:
-        return None
-    return bool(value >= target) if how == ">=" else bool(value <= target)
-
-
 def _mean_price(
-    v: dict[str, Col], population: np.ndarray, new: np.ndarray, previous: np.ndarray, care: str, period: Period
+    kpi: Kpi,
+    v: dict[str, Col],
+    population: np.ndarray,
+    new: np.ndarray,
+    previous: np.ndarray,
+    care: str,
+    period: Period,
 ) -> dict[str, Any]:
     comparable = v["comparable_weekly"].v
     now, before = _mean_pence(comparable[population & new]), _mean_pence(comparable[population & previous])
     change = None if now is None or before is None else now - before
+    previous_start, previous_end = period.previous.start, period.previous.end
     return {
-        "id": f"mean_price_new_{care}",
-        "name": f"Mean price of new {care} placements",
-        "definition": f"Mean comparable weekly price (core fee less top-up, excluding FNC and 1:1) of {care} "
-        "care-home placements starting in the period, for people at or over the minimum age, "
-        f"compared with the previous period ({period.previous.start} to {period.previous.end}).",
-        "source": f"{PLAN}, Care homes: mean prices of new nursing and new residential placements falling",
-        "target": "lower than the previous period",
-        "target_met": None if change is None else change < 0,
+        **kpi.head(change, f"_{care}", care=care, previous_start=previous_start, previous_end=previous_end),
         "value": _gbp(now),
         "unit": "GBP/week",
         "counts": {"this_period": int((population & new).sum()), "previous_period": int((population & previous).sum())},
@@ -180,22 +163,15 @@ def _mean_price(
     }
 
 
-def _isp(at: AtKpiDate) -> dict[str, Any]:
+def _isp(kpi: Kpi, at: AtKpiDate) -> dict[str, Any]:
     """Counted over the placements active at the KPI date, evaluated at that date: exactly the rows of the
     ``isp_no_nhs_contribution`` list."""
     limit, flagged = at.threshold, at.isp
     gross = at.result.values["gross_weekly_cost"]
+    value = int(flagged.sum()) if limit is not None else None
     return {
-        "id": "isp_no_nhs_contribution",
-        "name": "Over the ISP threshold, no NHS contribution",
-        "definition": f"Packages active at the KPI date ({at.day}), each evaluated at that date, whose gross weekly "
-        f"cost of care is over the ISP threshold then in force ({_gbp(limit) if limit else 'none'}) "
-        "and that have no NHS contribution (0 or not recorded; FNC counts only if the rulebook's "
-        "parameter says so). The isp_no_nhs_contribution list holds exactly these packages.",
-        "source": f"{PLAN}, Charging review KPI (target zero); Care Act 2014 s22",
-        "target": "0",
-        "target_met": None if limit is None else int(flagged.sum()) == 0,
-        "value": int(flagged.sum()) if limit is not None else None,
+        **kpi.head(value, kpi_date=at.day, threshold=_gbp(limit) if limit else "none"),
+        "value": value,
         "unit": "count",
         "counts": {
             "active_at_kpi_date": int(at.active.sum()),
@@ -211,7 +187,7 @@ def _isp(at: AtKpiDate) -> dict[str, Any]:
     }
 
 
-def _sl_within(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_within(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     reference = v["sl_reference_weekly"]
     assessed = population & reference.ok
     cost = v["sl_weekly_cost"].v
@@ -219,14 +195,7 @@ def _sl_within(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     above = np.where(assessed, np.maximum(cost - reference.v, 0), 0)
     value = _percent(int(within.sum()), int(assessed.sum()))
     return {
-        "id": "sl_within_reference_share",
-        "name": "New supported living within reference rates",
-        "definition": "Supported-living services starting in the period, each evaluated at its start date: share "
-        "whose proposed weekly cost is at or below the reference cost (hours × reference rates). "
-        "Services with no reference rates in force at their start date are counted apart.",
-        "source": f"{PLAN}, Recommissioning of Supported Living KPI (target 95%)",
-        "target": "at least 95%",
-        "target_met": _met(value, TARGETS["sl_within_reference_share"], ">="),
+        **kpi.head(value),
         "value": value,
         "unit": "percent",
         "counts": {
@@ -243,16 +212,10 @@ def _sl_within(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _sl_run_rate(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_run_rate(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     gross = v["gross_weekly_cost"].v[population]
     return {
-        "id": "sl_weekly_run_rate",
-        "name": "Supported living weekly run rate",
-        "definition": "Sum of the weekly cost (supported-living cost plus other weekly costs) of every "
-        "supported-living service in the book.",
-        "source": f"{PLAN}, Recommissioning of Supported Living (monitoring figure, no target)",
-        "target": None,
-        "target_met": None,
+        **kpi.head(None),
         "value": _gbp(int(gross.sum())),
         "unit": "GBP/week",
         "counts": {"services": int(population.sum())},
@@ -260,7 +223,7 @@ def _sl_run_rate(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _s117(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _s117(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     gross = v["gross_weekly_cost"]
     rows = population & gross.ok
     total = int(gross.v[rows].sum())
@@ -268,13 +231,7 @@ def _s117(v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     council = total - int(nhs.sum())
     value = _percent(council, total)
     return {
-        "id": "s117_council_share",
-        "name": "s117 after-care: council share of funding",
-        "definition": "Over every s117 placement in the book: (gross weekly cost − NHS contribution, not below 0) "
-        "÷ gross weekly cost. A contribution not recorded counts as 0.",
-        "source": f"{PLAN}, Section 117 KPI (target 50%); Mental Health Act 1983 s117",
-        "target": "50% (at most)",
-        "target_met": _met(value, TARGETS["s117_council_share"], "<="),
+        **kpi.head(value),
         "value": value,
         "unit": "percent",
         "counts": {

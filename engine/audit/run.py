@@ -216,7 +216,7 @@ def run_audit(
     tick("kpis", 0, table.num_rows)
     starts = parsed.cols["start_date"].v[parsed.valid]
     end = as_at or (
-        date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else date(2020, 1, 1)
+        date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else book.earliest_as_at
     )
     kpi_date = at_kpi_date(book, parsed, end)
     kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates, kpi_date)

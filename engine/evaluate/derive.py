@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from engine.rulebook.loader import Band, Rulebook
+from engine.rulebook.loader import Rulebook
 from engine.rulebook.scalar_figures import band_of
+from engine.rulebook.tables import Band
 from engine.rulebook.vocabulary import FIELDS
 from engine.validate.placement import Placement
 

@@ -13,7 +13,8 @@ from typing import Any, Literal
 from engine.evaluate.derive import Derived
 from engine.explain.price_guide import copy_guide, price_guide
 from engine.money import pounds, show_pounds
-from engine.rulebook.loader import PLACEHOLDER, Band, Parameter, Rule, Rulebook
+from engine.rulebook.loader import PLACEHOLDER, Parameter, Rule, Rulebook
+from engine.rulebook.tables import Band
 from engine.rulebook.vocabulary import ACTIONS, FIELDS, UNIT_KINDS, Kind
 
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
@@ -197,7 +198,7 @@ def render(rule: Rule, derived: Derived, book: Rulebook) -> str:
     band = derived.bands.get(rule.approver_from) if rule.approver_from else None
     out = [first]
     for (name, write), literal in rest:
-        out.append(_band_text(name, band) if name.startswith("band.") else _text(name, write, derived))
+        out.append(_band_text(name, band, book) if name.startswith("band.") else _text(name, write, derived))
         out.append(literal)
     return "".join(out)
 
@@ -217,11 +218,11 @@ def _text(name: str, write: Callable[[Any], str], derived: Derived) -> str:
     return "not recorded" if value is None else write(value)
 
 
-def _band_text(name: str, band: Band | None) -> str:
+def _band_text(name: str, band: Band | None, book: Rulebook) -> str:
     if band is None:
         return ""
     if name == "band.care_cubed_note":
-        return "; a Care Cubed costing is required" if band.care_cubed_required else ""
+        return book.notes["care_cubed_required"] if band.care_cubed_required else ""
     if name == "band.approver":
         return band.approver.replace("_", " ")  # plain English in messages; the finding keeps the role's code
     return str(getattr(band, name.removeprefix("band.")))

@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.evaluate.derive import Derived
 from engine.money import pounds
-from engine.rulebook.loader import Band
+from engine.rulebook.tables import Band
 
 BANDS = "care_homes.approval_bands"
 

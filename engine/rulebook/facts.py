@@ -1,4 +1,5 @@
-"""Policy facts that are not dated parameters: the framework's Lots and the earliest date rules are held from.
+"""Policy facts that are not dated parameters: the framework's Lots, the earliest date rules are held from, and
+the KPIs (wording, source, target: ``rules/kpis.yaml``).
 
 ``rules/tables/lots.yaml`` lists each Lot with the care type and dementia need it covers and its label;
 ``rules/rulebook.yaml`` gives the earliest date a decision may be asked for. Both are read strictly, like
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
@@ -61,12 +63,108 @@ def load_lots(root: Path) -> tuple[Lot, ...]:
     return tuple(lots)
 
 
-def load_earliest_as_at(root: Path) -> date:
+def load_rulebook_facts(root: Path) -> tuple[date, dict[str, str]]:
+    """``rules/rulebook.yaml``: the earliest date rules are held from, and notes shared by messages."""
     path = root / RULEBOOK_FILE
     if not path.is_file():
         raise RulebookError(path, None, "no rulebook.yaml (it gives earliest_as_at)")
-    node: Node = check_keys(load_yaml(path), {"description", "earliest_as_at", "reference"}, set(), "rulebook.yaml")
+    node: Node = check_keys(
+        load_yaml(path), {"description", "earliest_as_at", "reference", "notes"}, set(), "rulebook.yaml"
+    )
     earliest = node["earliest_as_at"]
     if not isinstance(earliest, date):
         raise node.error(f"earliest_as_at must be a date (YYYY-MM-DD), not {earliest!r}", "earliest_as_at")
-    return earliest
+    notes = node["notes"]
+    if not isinstance(notes, Node) or not all(isinstance(v, str) for v in notes.values()):
+        raise node.error("notes map a name to text", "notes")
+    return earliest, {str(k): v for k, v in notes.items()}
+
+
+FIRST_PARTY_FILE = Path("tables") / "first_party_bases.yaml"
+
+
+def load_first_party_bases(root: Path) -> tuple[str, ...]:
+    """The bases on which a first-party top-up is allowed (``rules/tables/first_party_bases.yaml``)."""
+    path = root / FIRST_PARTY_FILE
+    if not path.is_file():
+        raise RulebookError(path, None, "no first-party top-up bases table")
+    node = check_keys(load_yaml(path), {"description", "reference", "bases"}, set(), "first-party bases")
+    rows = node["bases"]
+    if not isinstance(rows, list) or not rows:
+        raise node.error("bases must be a list", "bases")
+    bases: list[str] = []
+    for row in rows:
+        row = check_keys(row, {"basis", "label"}, set(), "first-party basis")
+        if not isinstance(row["basis"], str) or row["basis"] in bases:
+            raise row.error(f"basis {row['basis']!r} is not a new name", "basis")
+        bases.append(row["basis"])
+    return tuple(bases)
+
+
+KPIS_FILE = Path("kpis.yaml")
+MET_WHEN = ("at_least", "at_most", "falls", "none")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A KPI's wording, source and target (``{names}`` in the texts are filled in when the audit runs)."""
+
+    id: str
+    name: str
+    definition: str
+    source: str
+    target: str | None
+    target_value: Decimal | None
+    met_when: str
+
+    def head(self, value: Decimal | int | None, id_suffix: str = "", **fill: object) -> dict[str, object]:
+        """The KPI's id, wording, source, target and whether ``value`` meets it (None: nothing to judge)."""
+        return {
+            "id": self.id + id_suffix,
+            "name": self.name.format(**fill),
+            "definition": self.definition.format(**fill),
+            "source": self.source.format(**fill),
+            "target": self.target,
+            "target_met": self.met(value),
+        }
+
+    def met(self, value: Decimal | int | None) -> bool | None:
+        if value is None or self.met_when == "none":
+            return None
+        if self.met_when == "falls":
+            return bool(value < 0)  # the value judged is the change from the previous period
+        assert self.target_value is not None
+        return bool(value >= self.target_value) if self.met_when == "at_least" else bool(value <= self.target_value)
+
+
+def load_kpis(root: Path) -> dict[str, Kpi]:
+    path = root / KPIS_FILE
+    if not path.is_file():
+        raise RulebookError(path, None, "no kpis.yaml")
+    node = check_keys(load_yaml(path), {"description", "kpis"}, set(), "KPIs file")
+    if not isinstance(node["kpis"], list) or not node["kpis"]:
+        raise node.error("kpis must be a list", "kpis")
+    kpis: dict[str, Kpi] = {}
+    for row in node["kpis"]:
+        row = check_keys(row, {"id", "name", "definition", "source", "target", "met_when"}, {"target_value"}, "KPI")
+        for key in ("id", "name", "definition", "source"):
+            if not (isinstance(row[key], str) and row[key].strip()):
+                raise row.error(f"{key} must be text", key)
+        if row["met_when"] not in MET_WHEN:
+            raise row.error(f"met_when must be one of {', '.join(MET_WHEN)}", "met_when")
+        value = row.get("target_value")
+        if (value is None) != (row["met_when"] in ("falls", "none")):
+            raise row.error("a target_value is given exactly when met_when is at_least or at_most", "met_when")
+        if row["id"] in kpis:
+            raise row.error(f"KPI {row['id']} is listed twice", "id")
+        target = None if row["target"] is None else str(row["target"])
+        kpis[row["id"]] = Kpi(
+            row["id"],
+            row["name"],
+            row["definition"],
+            row["source"],
+            target,
+            None if value is None else Decimal(value),
+            row["met_when"],
+        )
+    return kpis

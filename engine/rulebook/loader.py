@@ -15,9 +15,10 @@ from typing import Any as AnyType
 
 from engine.money import MoneyError, to_decimal, to_pence
 from engine.rulebook import conditions
-from engine.rulebook.facts import Lot, load_earliest_as_at, load_lots
+from engine.rulebook.facts import Kpi, Lot, load_first_party_bases, load_kpis, load_lots, load_rulebook_facts
 from engine.rulebook.figures import Figure, load_figures
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
+from engine.rulebook.tables import HIT_POLICIES, band_table
 from engine.rulebook.vocabulary import ACTIONS, ENUMS, FIELDS, UNIT_KINDS, Kind
 
 if TYPE_CHECKING:
@@ -40,16 +41,6 @@ class Reference:
     @cached_property
     def text(self) -> str:
         return "; ".join(part for part in (self.title, self.section, self.url) if part)
-
-
-@dataclass(frozen=True)
-class Band:
-    band: int
-    above_percent: Decimal
-    up_to_percent: Decimal | None
-    approver: str
-    care_cubed_required: bool
-    description: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +100,9 @@ class Rulebook:
     lots: tuple[Lot, ...] = ()  # the framework's Lots (rules/tables/lots.yaml)
     earliest_as_at: date = date.min  # no decision before this date (rules/rulebook.yaml)
     figures: dict[str, Figure] = field(default_factory=dict)  # rules/figures.yaml, in the file's order
+    kpis: dict[str, Kpi] = field(default_factory=dict)  # rules/kpis.yaml
+    notes: dict[str, str] = field(default_factory=dict)  # wording shared by messages (rules/rulebook.yaml)
+    first_party_bases: tuple[str, ...] = ()  # rules/tables/first_party_bases.yaml
 
     @cached_property
     def compiled(self) -> CompiledRulebook:
@@ -153,6 +147,7 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
         else:
             parameters[name] = _load_parameter(path, name)
     lots = load_lots(root)
+    earliest, notes = load_rulebook_facts(root)
     keys = {"lot": tuple(lot.number for lot in lots), **{name: ENUMS[name] for name in ENUMS}}
     figures = load_figures(root, parameters, FIELDS, keys)
     modules = tuple(_load_module(path, parameters, figures) for path in sorted((root / "modules").glob("*.yaml")))
@@ -170,8 +165,11 @@ def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
         modules=modules,
         version=digest.hexdigest()[:12],
         lots=lots,
-        earliest_as_at=load_earliest_as_at(root),
+        earliest_as_at=earliest,
+        notes=notes,
+        first_party_bases=load_first_party_bases(root),
         figures=figures,
+        kpis=load_kpis(root),
     )
 
 
@@ -202,8 +200,8 @@ def _load_parameter(path: Path, name: str) -> Parameter:
         raise node.error(
             "a table parameter, and only a table, declares its hit_policy", "hit_policy" if hit_policy else "unit"
         )
-    if hit_policy is not None and hit_policy not in ("first", "unique"):
-        raise node.error(f"hit_policy must be first or unique, not {hit_policy!r}", "hit_policy")
+    if hit_policy is not None and hit_policy not in HIT_POLICIES:
+        raise node.error(f"hit_policy must be one of {', '.join(HIT_POLICIES)}, not {hit_policy!r}", "hit_policy")
     values = node["values"]
     if not isinstance(values, Node) or not values:
         raise node.error("values must map dates to values", "values")
@@ -212,7 +210,7 @@ def _load_parameter(path: Path, name: str) -> Parameter:
         if not isinstance(when, date):
             raise values.error(f"{when!r} is not a date (YYYY-MM-DD)", str(when))
         try:
-            dated.append((when, None if value is None else engine_value(value, kind)))
+            dated.append((when, None if value is None else engine_value(value, kind, hit_policy)))
         except RulebookError:
             raise  # already names the line of the table row at fault
         except (MoneyError, ValueError) as exc:
@@ -229,7 +227,7 @@ def _load_parameter(path: Path, name: str) -> Parameter:
     )
 
 
-def engine_value(value: AnyType, kind: Kind) -> AnyType:
+def engine_value(value: AnyType, kind: Kind, hit_policy: str | None = None) -> AnyType:
     if kind is Kind.MONEY:
         return to_pence(value)
     if kind is Kind.QUANTITY:
@@ -247,56 +245,7 @@ def engine_value(value: AnyType, kind: Kind) -> AnyType:
         if not Decimal(0) <= ratio <= Decimal(1):
             raise ValueError("must be between 0 and 1")
         return ratio
-    return _bands(value)
-
-
-def _bands(rows: AnyType) -> tuple[Band, ...]:
-    if not isinstance(rows, list) or not rows:
-        raise ValueError("a table is a list of rows")
-    bands = []
-    for row in rows:
-        check_keys(
-            row,
-            {"band", "above_percent", "up_to_percent", "approver", "care_cubed_required", "description"},
-            set(),
-            "band row",
-        )
-        above = to_decimal(row["above_percent"])
-        up_to = None if row["up_to_percent"] is None else to_decimal(row["up_to_percent"])
-        if not SNAKE.match(str(row["approver"])):
-            raise row.error(f"approver {row['approver']!r} must be a role name like team_manager", "approver")
-        if up_to is not None and up_to <= above:
-            raise row.error(
-                f"band {row['band']}: up_to_percent {up_to} is not above above_percent {above}", "up_to_percent"
-            )
-        bands.append(
-            Band(
-                int(row["band"]),
-                above,
-                up_to,
-                row["approver"],
-                bool(row["care_cubed_required"]),
-                str(row["description"]),
-            )
-        )
-    if bands[0].above_percent != 0:
-        raise rows[0].error(f"the first band must start just above 0%, not above {bands[0].above_percent}%")
-    for previous, (row, band) in zip(bands, list(zip(rows, bands))[1:]):
-        if previous.up_to_percent is None:
-            raise row.error(f"band {band.band} comes after band {previous.band}, which has no upper limit (overlap)")
-        if band.above_percent > previous.up_to_percent:
-            gap = f"{previous.up_to_percent}% and {band.above_percent}%"
-            raise row.error(f"gap between {gap} (bands {previous.band} and {band.band})")
-        if band.above_percent < previous.up_to_percent:
-            overlap = f"{band.above_percent}% and {previous.up_to_percent}%"
-            raise row.error(f"bands {previous.band} and {band.band} overlap between {overlap}")
-    if bands[-1].up_to_percent is not None:
-        raise rows[-1].error(
-            f"the last band must have no upper limit (prices above {bands[-1].up_to_percent}% fall in no band)"
-        )
-    if len({band.band for band in bands}) != len(bands):
-        raise rows[0].error("band numbers must be unique")
-    return tuple(bands)
+    return band_table(value, hit_policy or "unique")
 
 
 def _load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str, Figure]) -> Module:

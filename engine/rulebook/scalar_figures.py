@@ -17,7 +17,8 @@ from typing import Any
 
 from engine.rulebook.figure_language import E
 from engine.rulebook.figures import Figure, order
-from engine.rulebook.loader import Band, Rulebook
+from engine.rulebook.loader import Rulebook
+from engine.rulebook.tables import Band
 
 FigureFunction = Callable[[Any, dict[str, Any], Callable[[str], Any], dict[str, Band]], None]
 

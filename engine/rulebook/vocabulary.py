@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from enum import Enum
 
+from engine.validate.fields import field_specs
+from engine.validate.placement import Placement
+
 
 class Kind(Enum):
     MONEY = "money"  # integer pence
@@ -22,41 +25,22 @@ class Kind(Enum):
     DATE = "date"  # shown only
 
 
-FIELDS: dict[str, Kind] = {
-    "age": Kind.COUNT,
-    "service": Kind.ENUM,
-    "care_type": Kind.ENUM,
-    "dementia": Kind.BOOL,
-    "core_weekly_fee": Kind.MONEY,
-    "one_to_one_weekly": Kind.MONEY,
-    "fnc_weekly": Kind.MONEY,
-    "other_weekly": Kind.MONEY,
-    "sl_day_hours": Kind.QUANTITY,
-    "sl_waking_night_hours": Kind.QUANTITY,
-    "sl_sleep_in_nights": Kind.COUNT,
-    "sl_weekly_cost": Kind.MONEY,
-    "nhs_contribution_weekly": Kind.MONEY,
-    "s117": Kind.BOOL,
-    "dst_priority_domains": Kind.COUNT,
-    "dst_severe_domains": Kind.COUNT,
-    "chc_referral_made": Kind.BOOL,
-    "block_booked": Kind.BOOL,
-    "block_bed_available": Kind.BOOL,
-    "distance_miles": Kind.QUANTITY,
-    "resident_chose_location": Kind.BOOL,
-    "cheapest_suitable_weekly": Kind.MONEY,
-    "top_up_weekly": Kind.MONEY,
-    "top_up_payer": Kind.ENUM,
-    "first_party_basis": Kind.ENUM,
-    "top_up_agreement_signed": Kind.BOOL,
-    "top_up_affordability_confirmed": Kind.BOOL,
+# The placement's fields that rules may name, generated from the placement model: every field except free text,
+# dates, and the two whose value may be derived (``lot``, ``personal_budget_weekly``: rules use the figures).
+FIELD_KINDS = {
+    "pence": Kind.MONEY,
+    "hundredths": Kind.QUANTITY,
+    "whole": Kind.COUNT,
+    "flag": Kind.BOOL,
+    "enum": Kind.ENUM,
 }
-
+FIELDS: dict[str, Kind] = {
+    name: FIELD_KINDS[spec.kind]
+    for name, spec in field_specs(Placement).items()
+    if spec.kind in FIELD_KINDS and not spec.derived
+}
 ENUMS: dict[str, tuple[str, ...]] = {
-    "service": ("care_home", "supported_living"),
-    "care_type": ("residential", "nursing"),
-    "top_up_payer": ("none", "third_party", "first_party"),
-    "first_party_basis": ("property_disregard_12_week", "deferred_payment", "s117"),
+    name: spec.choices for name, spec in field_specs(Placement).items() if spec.kind == "enum"
 }
 
 # Derived figures are declared, with their kinds, in rules/figures.yaml (engine/rulebook/figures.py).

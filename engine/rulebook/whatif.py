@@ -52,7 +52,7 @@ def with_overrides(book: Rulebook, overrides: dict[str, dict[date, Any]], source
             if not isinstance(when, date):
                 raise RulebookError(source, None, f"{name}: {when!r} is not a date (YYYY-MM-DD)")
             try:
-                dated[when] = None if value is None else engine_value(value, parameter.kind)
+                dated[when] = None if value is None else engine_value(value, parameter.kind, parameter.hit_policy)
             except (MoneyError, ValueError) as exc:
                 raise RulebookError(
                     source, None, f"{name} {when}: {value!r} is not a {parameter.unit} value: {exc}"

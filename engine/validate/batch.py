@@ -1,16 +1,17 @@
 """A placement book (a table of text cells) → typed columns in engine units, validated column-wise.
 
-Every cell arrives as text (or null for an empty cell), as in a CSV. A cell is accepted by the fast path only
-where ``engine/placement.py`` would certainly accept it with the same value: money and hours through an exact
-decimal cast, and low-cardinality columns (dates, flags, whole numbers, names) by running placement.py's own
-validators once per distinct value. Any row with a cell or a combination the fast path is not sure of goes
-through ``parse_placement`` itself, so a bad row's messages are the ones a single decision would give, and
-a row the model accepts after all (say ``" 5"``) is filled in from the model.
+Every cell arrives as text (or null for an empty cell), as in a CSV. The columns and their limits are the
+placement model's own (``engine.validate.fields``). A cell is accepted by the fast path only where the model
+would certainly accept it with the same value: money and hours through an exact decimal cast (after taking out
+a ``£`` and thousands commas, vectorised), and low-cardinality columns (dates, flags, whole numbers, names) by
+running the model's own value parsers (``engine.validate.values``) once per distinct value. Any row with a
+cell or a combination the fast path is not sure of goes through ``parse_placement`` itself, so a bad row's
+messages are the ones a single decision would give, and a row the model accepts after all (say ``"+5"``) is
+filled in from the model.
 """
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,12 +22,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.money import MoneyError, to_pence
-from engine.validate import placement as model
+from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import EARLIEST_AS_AT, LOTS, InputError, Placement, parse_placement
+from engine.validate.values import parse_choice_number, parse_date, parse_enum, parse_flag, parse_whole
 
 EPOCH = date(1970, 1, 1)
-MONEY_RE = r"^[0-9]{1,9}(\.[0-9]{0,2})?$"
+# Amounts as people write them that a decimal cast reads once the £, spaces and thousands commas are out
+LENIENT_NUMBER_RE = r"^([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.[0-9]{0,2})?$"
+LENIENT_MONEY_RE = r"^£? *([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.[0-9]{0,2})?$"
 
 
 def day_number(value: date) -> int:
@@ -42,44 +45,7 @@ class Col:
     cats: tuple[Any, ...] | None = None
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    kind: str  # pence, hundredths, whole, flag, day, enum, lot, text
-    required: bool
-    default: Any
-    choices: tuple[Any, ...] = ()
-    low: int | None = None
-    high: int | None = None
-
-
-def _spec(name: str, info: Any) -> FieldSpec:
-    kinds = {
-        model._pence: "pence",
-        model._hundredths: "hundredths",
-        model._whole: "whole",
-        model._flag: "flag",
-        model._day: "day",
-    }
-    annotation, metadata = info.annotation, list(info.metadata)
-    for arg in typing.get_args(annotation):  # Optional[Annotated[...]] keeps its validators inside
-        metadata += list(getattr(arg, "__metadata__", ()))
-    kind = next((kinds[m.func] for m in metadata if getattr(m, "func", None) in kinds), None)
-    literal = (
-        annotation
-        if typing.get_origin(annotation) is typing.Literal
-        else next((a for a in typing.get_args(annotation) if typing.get_origin(a) is typing.Literal), None)
-    )
-    choices: tuple[Any, ...] = typing.get_args(literal) if literal is not None else ()
-    if kind is None:
-        kind = ("lot" if isinstance(choices[0], int) else "enum") if choices else "text"
-    low = next((m.ge for m in metadata if hasattr(m, "ge")), None)
-    high = next((m.le for m in metadata if hasattr(m, "le")), None)
-    default = None if info.is_required() else info.default
-    return FieldSpec(name, kind, info.is_required(), default, choices, low, high)
-
-
-SPECS: dict[str, FieldSpec] = {name: _spec(name, info) for name, info in Placement.model_fields.items()}
+SPECS: dict[str, FieldSpec] = field_specs(Placement)
 LOW_CARDINALITY = {"whole", "flag", "day", "enum", "lot"}
 
 
@@ -99,26 +65,20 @@ def _certain(spec: FieldSpec) -> Callable[[str], Any]:
     if spec.kind == "whole":
 
         def whole(text: str) -> Any:
-            value = model._whole(text)
+            value = parse_whole(text)
             if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
                 raise ValueError
             return value
 
         return whole
     if spec.kind == "flag":
-        return model._flag
+        return parse_flag
     if spec.kind == "day":
-        return lambda text: day_number(model._day(text))
+        return lambda text: day_number(parse_date(text))
     if spec.kind == "enum":
-        return lambda text: spec.choices.index(text)
+        return lambda text: spec.choices.index(parse_enum(text, spec.choices))
     if spec.kind == "lot":
-
-        def lot(text: str) -> Any:
-            if not text.strip().isdigit() or int(text) not in spec.choices:
-                raise ValueError
-            return int(text)
-
-        return lot
+        return lambda text: parse_choice_number(text, spec.choices)
     raise AssertionError(spec.kind)
 
 
@@ -147,8 +107,10 @@ def _decimal_pence(column: pa.Array) -> np.ndarray:
     return low[2 * column.offset : 2 * (column.offset + len(column)) : 2].copy()
 
 
-def _amounts(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Money or hours: exact decimal cast; cells it cannot read (or negative, or too large) are uncertain."""
+def _amounts(column: pa.ChunkedArray, pound_sign: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Money or hours: exact decimal cast; where a cell is not plain, ``£`` and thousands commas are taken out
+    (as ``engine.money`` does) for the cells written that way. Cells still unread (or negative, or too large)
+    are uncertain: the model reads them, and says why when it cannot."""
     array = column.combine_chunks()
     given = np.asarray(pc.is_valid(array))
     decimal = pa.decimal128(18, 2)
@@ -156,10 +118,27 @@ def _amounts(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarra
         values = _decimal_pence(pc.cast(array, decimal))
         readable = given.copy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        readable = np.asarray(pc.fill_null(pc.match_substring_regex(array, MONEY_RE), False))
-        values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), array, pa.scalar(None, pa.string())), decimal))
+        text = pc.ascii_trim_whitespace(array)
+        written = pc.match_substring_regex(text, LENIENT_MONEY_RE if pound_sign else LENIENT_NUMBER_RE)
+        readable = np.asarray(pc.fill_null(written, False))
+        plain = pc.replace_substring_regex(text, "[£, ]", "")
+        values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), plain, pa.scalar(None, pa.string())), decimal))
     sure = readable & (values >= 0) & (values <= 1_000_000_000)
     return np.where(sure, values, 0), given, sure | ~given
+
+
+def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Free text (placement_id, provider): sure where its length and pattern are as the model requires."""
+    given = np.asarray(pc.is_valid(column))
+    sure = np.ones(len(column), bool)
+    lengths = pc.fill_null(pc.utf8_length(column), 0).to_numpy()
+    if spec.min_length is not None:
+        sure &= lengths >= spec.min_length
+    if spec.max_length is not None:
+        sure &= lengths <= spec.max_length
+    if spec.pattern is not None:
+        sure &= pc.fill_null(pc.match_substring_regex(column, spec.pattern), False).to_numpy(zero_copy_only=False)
+    return np.zeros(len(column), np.int8), given, sure | ~given
 
 
 def parse_book(table: pa.Table) -> ParsedBook:
@@ -174,18 +153,11 @@ def parse_book(table: pa.Table) -> ParsedBook:
             values = np.zeros(n, np.int8 if spec.kind == "enum" else bool if spec.kind == "flag" else np.int64)
             sure = np.ones(n, bool)
         elif spec.kind in ("pence", "hundredths"):
-            values, given, sure = _amounts(table.column(name))
+            values, given, sure = _amounts(table.column(name), pound_sign=spec.kind == "pence")
         elif spec.kind in LOW_CARDINALITY:
             values, given, sure = _low_cardinality(spec, table.column(name))
-        else:  # text: placement_id and provider
-            lengths = pc.fill_null(pc.utf8_length(table.column(name)), 0).to_numpy()
-            given = np.asarray(pc.is_valid(table.column(name)))
-            sure = np.ones(n, bool)
-            if name == "placement_id":  # as the model: 1-64 characters, no control characters
-                control = pc.match_substring_regex(table.column(name), r"[\x00-\x1f\x7f]")
-                clean = ~pc.fill_null(control, False).to_numpy(zero_copy_only=False)
-                sure = ~given | ((lengths >= 1) & (lengths <= 64) & clean)
-            values = np.zeros(n, np.int8)
+        else:
+            values, given, sure = _text(spec, table.column(name))
         uncertain |= ~sure
         given_of[name] = given & sure
         if spec.required:
@@ -223,6 +195,7 @@ def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray]) -> n
     doubt |= care_home & lot_given & care_type.ok & (residential_lot == nursing)
     doubt |= care_home & lot_given & given["dementia"] & (cols["dementia"].v != dementia_lot)
     doubt |= ~care_home & ~cols["sl_weekly_cost"].ok
+    doubt |= cols["end_date"].ok & (cols["end_date"].v <= cols["start_date"].v)
     return doubt
 
 
@@ -236,24 +209,8 @@ def row_dict(table: pa.Table, index: int) -> dict[str, Any]:
 
 
 def parse_row(cells: dict[str, Any]) -> Placement:
-    """``parse_placement``, except that a number too large for Decimal arithmetic is an input error too.
-
-    ``engine.money.to_pence('1e400')`` raises ``decimal.InvalidOperation`` from its quantize (reported to the
-    engine's owner); until that is fixed there, the batch names the field instead of showing a traceback.
-    """
-    try:
-        return parse_placement(cells)
-    except ArithmeticError:
-        fields: dict[str, list[str]] = {}
-        for name, value in cells.items():
-            if name in SPECS and SPECS[name].kind in ("pence", "hundredths"):
-                try:
-                    to_pence(value)
-                except MoneyError:
-                    pass
-                except ArithmeticError:
-                    fields[name] = [f"must be a number with at most 2 decimal places, got {value!r}"]
-        raise InputError(fields or {"placement": ["a number could not be read"]}) from None
+    """One row's cells, parsed by the model exactly as a single decision is."""
+    return parse_placement(cells)
 
 
 def _slow_path(table: pa.Table, book: ParsedBook, rows: np.ndarray) -> None:
@@ -286,3 +243,11 @@ def _fill(book: ParsedBook, index: int, placement: Placement) -> None:
         elif spec.kind == "enum":
             value = spec.choices.index(value)
         col.v[index] = value
+
+
+def active_at(book: ParsedBook, day: date) -> np.ndarray:
+    """The valid rows whose placement is active at ``day``: started on or before it, and no ``end_date`` or
+    ``day`` before it (``end_date`` is the day after the last day). ``Placement.is_active_at`` for one row."""
+    start, end = book.cols["start_date"], book.cols["end_date"]
+    number = day_number(day)
+    return np.asarray(book.valid & (start.v <= number) & (~end.ok | (number < end.v)))

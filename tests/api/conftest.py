@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,13 +49,23 @@ def postgres_url() -> str:
     return url
 
 
-def reset_postgres(url: str) -> None:
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A new, empty schema for one test, dropped afterwards: the URL given points the app's connections at it.
+
+    Test runs (several checkouts, CI) may share one PostgreSQL database; each test's tables live apart.
+    """
+    schema = f"test_{uuid.uuid4().hex[:16]}"
     engine = create_engine(url)
     with engine.begin() as connection:
-        for table in ("approvals", "sessions", "users", "decision_log"):
-            connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture
@@ -62,12 +74,12 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'decisions.db'}"
-    url = postgres_url()
-    reset_postgres(url)
-    return url
+        yield f"sqlite:///{tmp_path / 'decisions.db'}"
+        return
+    with postgres_schema(postgres_url()) as url:
+        yield url
 
 
 def make_client(url: str, **settings: Any) -> TestClient:

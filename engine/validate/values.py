@@ -1,0 +1,146 @@
+"""Values as people write them, in JSON, CSV and Excel alike: one parser per kind of field.
+
+The placement model and batch validation both call these, so a cell is read the same way however the
+placement arrives. Each parser returns the engine value or raises ``ValueError`` with a message a person can
+act on (with a hint where the mistake is recognisable: decimal commas, month-first dates, a time of day).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from engine.money import MoneyError, exact_hundredths, to_decimal, to_pence
+
+TRUE = frozenset({"true", "yes", "y", "1"})
+FALSE = frozenset({"false", "no", "n", "0"})
+WHOLE = re.compile(r"[+-]?[0-9]+(\.0*)?")
+SEPARATORS = re.compile(r"[\s_-]+")
+MONTHS = "january february march april may june july august september october november december".split()  # noqa: SIM905
+MONTH_NUMBERS = {name: n for n, month in enumerate(MONTHS, 1) for name in (month, month[:3])} | {"sept": 9}
+_TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?)?"
+ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME, re.ASCII)
+DAY_FIRST = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME, re.ASCII)
+NAMED_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?([ -])([A-Za-z]{3,9})\.?\2(\d{4})" + _TIME, re.ASCII)
+DATE_FORMS = "2026-05-04 (YYYY-MM-DD), 04/05/2026 or 4 May 2026 (day first)"
+MONTH_FIRST = "dates look month-first? Write the day first, as in 04/05/2026 for 4 May 2026"
+
+
+def show_choices(choices: Sequence[Any]) -> str:
+    """``'a', 'b' or 'c'`` (numbers bare), as the messages name the allowed values."""
+    shown = [repr(choice) for choice in choices]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def enum_key(text: str) -> str:
+    """``' Care Home'``, ``'care-home'`` → ``'care_home'``: case, surrounding spaces, spaces and hyphens ignored."""
+    return SEPARATORS.sub("_", text.strip()).lower()
+
+
+def parse_enum(value: Any, choices: Sequence[str]) -> str:
+    if isinstance(value, str):
+        key = enum_key(value)
+        if key in choices:
+            return key
+    raise ValueError(f"must be {show_choices(choices)}, got {value!r}")
+
+
+def parse_flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in TRUE or key in FALSE:
+            return key in TRUE
+    if isinstance(value, (int, float, Decimal)) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"must be true or false (or yes/no, y/n, 1/0), got {value!r}")
+
+
+def parse_whole(value: Any) -> int:
+    """A whole number; ``82.0`` (as a spreadsheet may write 82) is 82, ``82.5`` is an error."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, str) and WHOLE.fullmatch(value.strip()):
+        return int(Decimal(value.strip()))
+    raise ValueError(f"must be a whole number, got {value!r}")
+
+
+def parse_choice_number(value: Any, choices: Sequence[int]) -> int:
+    """A number from a fixed list (the Lot): written as a whole number, then checked against the list."""
+    try:
+        number = parse_whole(value)
+    except ValueError:
+        number = None
+    if number is None or number not in choices:
+        raise ValueError(f"must be {show_choices(choices)}, got {value!r}")
+    return number
+
+
+def parse_money(value: Any) -> int:
+    """Pounds → integer pence (``£1,040.00`` → 104000); a decimal comma is an error that says so."""
+    try:
+        return to_pence(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_hundredths(value: Any) -> int:
+    """Hours or miles (at most 2 decimal places, not negative) → integer hundredths; thousands commas allowed."""
+    try:
+        return exact_hundredths(to_decimal(value), "10,000,000")
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_date(value: Any) -> date:
+    """A calendar date, day first always: ISO, ``04/05/2026``, ``4 May 2026``, ``04-May-2026``, a midnight
+    date-time, or a date/datetime object (an Excel date cell). Never a guessed or swapped month."""
+    if isinstance(value, datetime):
+        if value.time() != time(0):
+            raise ValueError(f"must be a date without a time of day, got {value.isoformat(sep=' ')}")
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be a date such as {DATE_FORMS}, got {value!r}")
+    text = value.strip()
+    if match := ISO.fullmatch(text):
+        year, month, day = (int(part) for part in match.group(1, 2, 3))
+        clock = match.group(4, 5, 6)
+    elif match := DAY_FIRST.fullmatch(text):
+        day, month, year = (int(part) for part in match.group(1, 3, 4))
+        clock = match.group(5, 6, 7)
+        if month > 12 and 1 <= day <= 12:
+            raise ValueError(f"{MONTH_FIRST}, got {value!r}")
+    elif match := NAMED_MONTH.fullmatch(text):
+        day, year = int(match.group(1)), int(match.group(4))
+        month = MONTH_NUMBERS.get(match.group(3).lower(), 0)
+        clock = match.group(5, 6, 7)
+        if not month:
+            raise ValueError(f"{match.group(3)!r} is not a month name, got {value!r}")
+    else:
+        raise ValueError(f"must be a date such as {DATE_FORMS}, got {value!r}")
+    if any(part is not None and int(part) != 0 for part in clock):
+        raise ValueError(f"must be a date without a time of day, got {value!r}")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date (day first)") from None
+
+
+@dataclass(frozen=True)
+class Written:
+    """Marks a model field with the kind of value people write in it (pence, hundredths, whole, flag, day)."""
+
+    kind: str

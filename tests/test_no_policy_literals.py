@@ -1,0 +1,110 @@
+"""No policy number in Python: rates, thresholds, dates and targets are dated, cited YAML under rules/.
+
+Every numeric literal in engine/ and api/ must be in an explicit allow-list of non-policy constants, each
+with the reason it is not policy. A new literal fails this test until it is either moved to rules/ or
+allowed here with its reason.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ANYWHERE = {0, 1, 2, -1, 10, 100}  # counting, halving, pence in a pound, hundredths, percentages
+HTTP = {200, 201, 303, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 500, 503}
+# Files that are not policy at all: a synthetic sample book (made-up shares and price spreads), benchmarks,
+# load generators and database migrations (column sizes).
+NOT_POLICY_FILES = {
+    "engine/audit/sample.py",
+    "engine/bench/audits.py",
+    "engine/bench/decisions.py",
+    "api/bench.py",
+    "api/loadgen.py",
+    "api/migrations/versions/0001_decision_log.py",
+    "api/migrations/versions/0002_workflow.py",
+}
+# file → (allowed literals, why they are not policy)
+ALLOWED: dict[str, tuple[set[float], str]] = {
+    "api/approvals.py": ({200} | HTTP, "longest filter text, HTTP codes"),
+    "api/auth.py": ({3, 5.0, 6, 30.0, 32, 4096}, "token parts and random bytes, seconds remembered, cache size"),
+    "api/guard.py": ({32} | HTTP, "random bytes of a CSRF token, HTTP codes"),
+    "api/routes/signin.py": ({32, 3600} | HTTP, "random bytes of a session id, seconds in an hour, HTTP codes"),
+    "api/workflow_db.py": ({16, 32, 64, 200}, "column sizes"),
+    "api/audit_store.py": ({8, 18, 3600.0}, "kept audits, hex id length, seconds in an hour"),
+    "api/db.py": ({8, 16, 30, 32, 64, 200, 400, 512}, "column sizes, pool and retry settings"),
+    "api/limits.py": (HTTP, "HTTP status codes"),
+    "api/responses.py": (HTTP, "HTTP status codes"),
+    "api/routes/audits.py": ({20, 31, 64, 1000, 100000, 2000000000} | HTTP, "page sizes, upload bounds, HTTP codes"),
+    "api/routes/catalogue.py": (HTTP, "HTTP status codes"),
+    "api/routes/decisions.py": (
+        {20, 2000, 10000, 2147483647} | HTTP,
+        "page sizes, longest approval reason, the largest database id, HTTP codes",
+    ),
+    "api/routes/web.py": ({2000, 2147483647} | HTTP, "longest approval reason, the largest database id, HTTP codes"),
+    "api/settings.py": ({50, 500, 1000000, 50000000}, "request and upload size bounds (bytes, rows)"),
+    "engine/audit/columns.py": ({0.5, 3, 30}, "how close a column name must be to suggest it"),
+    "engine/audit/excel_in.py": ({3, 12, 20, 30, 120, 1899, 2958465}, "Excel's date epoch and serial bound"),
+    "engine/audit/excel_out.py": ({6, 31, 60, 500, 25569, 1048575}, "Excel's limits, epoch and column widths"),
+    "engine/audit/kpis.py": ({28}, "29 February has no anniversary: the 28th is used"),
+    "engine/audit/lists.py": ({63}, "bits in an int64 key"),
+    "engine/audit/problems.py": ({3, 12}, "examples shown per error"),
+    "engine/audit/read.py": (
+        {4, 16, 18, 24, 50, 63, 32767, 5000000, 2000000000, 1000000000000000.0},
+        "reading bounds, decimal precision, Excel cell limits",
+    ),
+    "engine/audit/report.py": ({0.5, 0.6, 2.8, 3.5, 5, 7, 8, 9, 25, 50, 75, 90, 95, 200}, "chart sizes, quartiles"),
+    "engine/audit/run.py": ({1970, 1999, 2000}, "the day-number epoch, progress every 2,000 rows"),
+    "engine/cli/audit.py": ({3, 5, 500, 2026, 2000000}, "exit code, progress, the sample's default seed"),
+    "engine/cli/main.py": ({3, 32, 60.0, 2000, 8000, 20000}, "exit code, port, benchmark sizes"),
+    "engine/cli/worked.py": ({3}, "exit code"),
+    "engine/evaluate/durable.py": ({16}, "hash length of a ruleset name"),
+    "engine/evaluate/engine.py": ({4}, "rulebooks kept loaded"),
+    "engine/evaluate/equivalence.py": ({999, 1000}, "progress every 1,000 rows"),
+    "engine/explain/price_guide.py": ({256}, "guides kept"),
+    "engine/money.py": ({10000000}, "a sanity bound on input (£10,000,000 a week), not a policy value"),
+    "engine/rulebook/compiled.py": ({4096}, "dates whose values are kept"),
+    "engine/rulebook/loader.py": ({12}, "hash length of the rulebook version"),
+    "engine/rulebook/whatif.py": ({12}, "hash length of the rulebook version"),
+    "engine/validate/batch.py": ({18, 1970, 1000000000}, "decimal precision, epoch, money bound"),
+    "engine/validate/values.py": ({3, 4, 5, 6, 7, 9, 12}, "regex group numbers, months in a year, Sept is month 9"),
+    # The placement model declares the input's bounds (days in a week, DST domains, ages a placement can
+    # have, id and provider lengths) and one example per field. 2020 (the earliest date) and the Lots move to
+    # rules/ with the fields work's last step (Rulebook.earliest_as_at and the Lots table exist).
+    "engine/validate/placement.py": ({6, 7, 12, 18, 64, 84, 120, 200, 2020}, "input bounds and examples"),
+}
+
+
+def _literals(path: Path) -> list[tuple[int, float]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            found.append((node.lineno, node.value))
+    return found
+
+
+def test_no_numeric_literal_outside_the_allow_list() -> None:
+    problems = []
+    for path in sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("api/**/*.py")]):
+        name = path.relative_to(ROOT).as_posix()
+        if name in NOT_POLICY_FILES:
+            continue
+        allowed = ANYWHERE | ALLOWED.get(name, (set(), ""))[0]
+        problems += [f"{name}:{line}: {value}" for line, value in _literals(path) if value not in allowed]
+    assert problems == [], "numbers in Python: move them to rules/ or allow them with a reason:\n" + "\n".join(problems)
+
+
+def test_the_allow_list_names_only_files_that_exist_and_literals_they_hold() -> None:
+    """A stale entry (a literal since moved to rules/) is removed, so the list stays honest."""
+    for name, (values, reason) in ALLOWED.items():
+        path = ROOT / name
+        assert path.is_file() and reason, name
+        held = {value for _, value in _literals(path)}
+        stale = values - held - HTTP
+        assert not stale, f"{name} no longer holds {sorted(stale)}: remove them from the allow-list"
+
+
+def test_the_scan_finds_a_policy_number(tmp_path: Path) -> None:
+    sample = tmp_path / "policy.py"
+    sample.write_text("THRESHOLD = 3000\nif gross > 3000.00:\n    pass\n", encoding="utf-8")
+    assert [value for _, value in _literals(sample)] == [3000, 3000.0]
