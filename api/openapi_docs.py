@@ -12,15 +12,7 @@ _SPEC = importlib.util.find_spec("swagger_ui")
 assert _SPEC is not None and _SPEC.submodule_search_locations, "swagger-ui-py is a dependency"
 SWAGGER_UI_DIR = Path(next(iter(_SPEC.submodule_search_locations))) / "static"
 
-PLACEMENT_EXAMPLE = {
-    "placement_id": "P-1001",
-    "service": "care_home",
-    "start_date": "2026-05-04",
-    "age": 82,
-    "care_type": "nursing",
-    "provider": "Oak House",
-    "core_weekly_fee": 1040.00,
-}
+EXAMPLE_FIELDS = ("placement_id", "service", "start_date", "age", "care_type", "provider", "core_weekly_fee")
 LOG_UNAVAILABLE = {
     "description": "the decision log (which also holds users) cannot be reached: nothing was stored, try again",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
@@ -34,12 +26,14 @@ TOO_LARGE = {
 def document(schema: dict[str, Any]) -> dict[str, Any]:
     """Add request examples, 413 on every upload and 503 on every operation; a bearer-token security scheme."""
     paths = schema.get("paths", {})
+    fields = schema.get("components", {}).get("schemas", {}).get("PlacementIn", {}).get("properties", {})
+    placement = {name: fields[name]["examples"][0] for name in EXAMPLE_FIELDS if fields.get(name, {}).get("examples")}
     single = paths.get("/v1/decisions", {}).get("post")
     if single:
-        _example(single, PLACEMENT_EXAMPLE)
+        _example(single, placement)
     batch = paths.get("/v1/decisions/batch", {}).get("post")
     if batch:
-        _example(batch, [PLACEMENT_EXAMPLE, {**PLACEMENT_EXAMPLE, "placement_id": "P-1002", "core_weekly_fee": 990}])
+        _example(batch, [placement, {**placement, "placement_id": f"{placement.get('placement_id', 'P')}-B"}])
     approvals = paths.get("/v1/decisions/{decision_id}/approvals", {}).get("post")
     if approvals:
         _example(approvals, {"decision": "approve", "reason": "Care Cubed costing supports £1,140.00"})

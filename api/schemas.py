@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from engine.money import LARGEST
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
+
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
 
