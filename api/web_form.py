@@ -33,6 +33,7 @@ class Section:
     title: str
     fields: tuple[FormField, ...]
     hint: str = ""
+    key: str = ""
 
 
 # The form's sections, in order: (title, hint). Which fields each holds is declared on the placement model.
@@ -67,7 +68,7 @@ def form_field(spec: FieldSpec) -> FormField:
 
 def form_sections(specs: Mapping[str, FieldSpec]) -> tuple[Section, ...]:
     return tuple(
-        Section(title, tuple(form_field(spec) for spec in specs.values() if spec.section == key), hint)
+        Section(title, tuple(form_field(spec) for spec in specs.values() if spec.section == key), hint, key)
         for key, (title, hint) in SECTION_TITLES.items()
     )
 

@@ -38,6 +38,7 @@ templates.env.filters.update(
     figure_label=web_form.figure_label,
     show_parameter=web_form.show_parameter,
     destination=web_view.destination,
+    date_words=web_view.date_words,
 )
 templates.env.globals.update(
     sections=web_form.SECTIONS,
@@ -47,6 +48,8 @@ templates.env.globals.update(
     approvers_of=web_form.approvers,
     referrals_of=web_view.referrals,
     price_rows_of=web_view.price_rows,
+    section_hidden=web_view.section_hidden,
+    figures_shown=web_view.figures_shown,
 )
 
 

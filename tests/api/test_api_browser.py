@@ -171,7 +171,8 @@ def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(bro
     sign_in(browser, base, "Ann Broker", tokens["Ann Broker"])
     browser.find_element(By.ID, "placement_id").send_keys("LOT7-1")
     browser.find_element(By.ID, "service-care_home").click()
-    set_date(browser, "start_date", "2026-05-04")
+    browser.find_element(By.ID, "start_date").send_keys("04/05/2026")  # day first, whatever the browser's locale
+    assert browser.find_element(By.ID, "start_date-words").text == "4 May 2026"
     browser.find_element(By.ID, "age").send_keys("86")
     Select(browser.find_element(By.ID, "care_type")).select_by_value("nursing")
     browser.find_element(By.ID, "dementia").click()
@@ -242,3 +243,32 @@ def test_api_docs_render_every_operation(browser, server):
     for status in ("201", "401", "403", "409", "413", "422", "503"):
         assert status in text, status
     assert "approve" in text and "reason" in text
+
+
+def test_the_form_shows_one_services_sections_echoes_dates_and_keeps_the_button_in_view(browser, server):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 800)
+    browser.get(server + "/")
+
+    def in_view(element_id: str) -> bool:
+        script = "var r = document.getElementById(arguments[0]).getBoundingClientRect();"
+        script += "return r.top >= 0 && r.bottom <= window.innerHeight;"
+        return bool(browser.execute_script(script, element_id))
+
+    def section_shown(key: str) -> bool:
+        return browser.find_element(By.CSS_SELECTOR, f"fieldset[data-section={key}]").is_displayed()
+
+    assert in_view("check")  # at the top of a long form the button is already on screen
+    assert section_shown("care_home") and section_shown("top_up") and not section_shown("supported_living")
+    browser.find_element(By.ID, "service-supported_living").click()
+    assert section_shown("supported_living") and not section_shown("care_home") and not section_shown("top_up")
+    assert section_shown("health") and section_shown("placement")
+    date = browser.find_element(By.ID, "start_date")
+    date.send_keys("11/05/2026")
+    assert browser.find_element(By.ID, "start_date-words").text == "11 May 2026"
+    date.clear()
+    date.send_keys("31/02/2026")
+    assert "not a real date" in browser.find_element(By.ID, "start_date-words").text
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight / 2)")
+    assert in_view("check")
