@@ -183,3 +183,29 @@ def test_the_single_sign_on_header_counts_only_from_the_trusted_proxy(sqlite_url
         assert role_refused(proxy.get("/v1/decisions", headers={"X-Remote-User": "Stranger"}))
     with TestClient(app, client=("10.0.0.6", 40000)) as elsewhere:
         assert elsewhere.get("/v1/decisions", headers={"X-Remote-User": "Sam Broker"}).status_code == 401
+
+
+def test_users_add_prints_a_token_once_kept_only_as_a_hash(sqlite_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from engine.cli.main import app as cli
+
+    monkeypatch.setenv("CARERULES_DATABASE_URL", sqlite_url)
+    added = CliRunner().invoke(cli, ["users", "add", "Ann Broker", "--role", "broker", "--role", "finance"])
+    assert added.exit_code == 0, added.output
+    token = added.stdout.strip()
+    assert token.startswith("crt_")
+    again = CliRunner().invoke(cli, ["users", "add", "Ann Broker", "--role", "broker"])
+    assert again.exit_code == 2 and "already a user" in again.stderr
+    assert CliRunner().invoke(cli, ["users", "add", "Bo", "--role", "chief_exec"]).exit_code == 2
+    listed = CliRunner().invoke(cli, ["users", "list"])
+    assert listed.stdout.strip() == "Ann Broker\tbroker finance"
+    with make_client(sqlite_url) as client:
+        stored = client.app.state.auth.store.user_by_name("Ann Broker")
+        assert token not in stored.token_hash and stored.token_hash.startswith("$argon2")
+        signed_in = {"Authorization": f"Bearer {token}"}
+        assert client.get("/v1/decisions", headers=signed_in).status_code == 200
+        fresh = CliRunner().invoke(cli, ["users", "token", "Ann Broker"]).stdout.strip()
+        client.app.state.auth.tokens.items.clear()  # as after the 30 seconds a verified token is remembered
+        assert client.get("/v1/decisions", headers=signed_in).status_code == 401
+        assert client.get("/v1/decisions", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
