@@ -280,3 +280,15 @@ def _digest(token: str) -> bytes:
 
 def _identity(user: User, via: str) -> Identity:
     return Identity(user.name, frozenset(user.roles), via)
+
+
+def refusal_for(settings: Any) -> str | None:
+    """Why a server with these settings must not start (checked before any worker starts), or None."""
+    from api.db import DecisionLog
+
+    log = DecisionLog(settings.database_url)
+    try:
+        log.upgrade()
+        return Authenticator(WorkflowStore(log.engine), auth_config(settings)).refusal()
+    finally:
+        log.dispose()

@@ -205,6 +205,13 @@ def serve(
     import uvicorn
 
     os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
+    from api.auth import refusal_for
+    from api.settings import Settings
+
+    refusal = refusal_for(Settings.from_env())
+    if refusal:
+        typer.echo(f"carerules: {refusal}", err=True)
+        raise typer.Exit(2)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"carerules: web page at http://{shown}:{port}/  API docs at http://{shown}:{port}/docs", err=True)
     uvicorn.run(
