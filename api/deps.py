@@ -14,7 +14,12 @@ from api.db import DecisionLog
 from api.service import Clock, Decider
 from api.settings import Settings
 from engine.evaluate.engine import Engine
-from engine.validate.placement import EARLIEST_AS_AT
+from engine.rulebook.facts import load_rulebook_facts
+from engine.rulebook.loader import DEFAULT_RULES_DIR
+
+# The shipped rulebook's earliest date, as the documented lower bound of date parameters (the engine checks
+# every date again against the app's own rulebook).
+EARLIEST_AS_AT = load_rulebook_facts(DEFAULT_RULES_DIR)[0]
 
 
 async def get_engine(request: Request) -> Engine:

@@ -31,7 +31,6 @@ TEXT_FORMS: dict[str, dict[str, Any]] = {
     "pence": {"type": "string", "pattern": r"^\s*[+-]?\s*£?\s*[-+0-9.,eE]+\s*$"},
     "hundredths": {"type": "string", "pattern": r"^\s*[-+0-9.,eE]+\s*$"},
     "whole": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
-    "lot": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
     "flag": {
         "type": "string",
         "pattern": r"^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy]([Ee][Ss])?|[Nn][Oo]?|[01])\s*$",
@@ -49,7 +48,6 @@ HOW_WRITTEN = {
     "(£1,040.00), a decimal comma is not (1.040,00 is an error).",
     "hundredths": "At most 2 decimal places, not negative.",
     "whole": "A whole number (82 or 82.0).",
-    "lot": "A Lot number.",
     "flag": "true/false, yes/no, y/n or 1/0, in any case.",
     "enum": "Any case; spaces or hyphens for underscores (Care Home → care_home).",
     "day": "A date, day first: 2026-05-04, 04/05/2026, 4/5/2026, 04-05-2026, 04.05.2026, 4 May 2026, "
@@ -72,7 +70,7 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
         number.update({k: v for k, v in (("minimum", spec.low), ("maximum", spec.high)) if v is not None})
     elif spec.kind == "flag":
         number = {"anyOf": [{"type": "boolean"}, {"enum": [0, 1]}]}
-    elif spec.kind in ("enum", "lot"):
+    elif spec.kind == "enum":
         number = {"enum": list(spec.choices)}
     else:
         number = {"type": "string", "format": "date"}
@@ -152,6 +150,15 @@ class PriceGuideOut(Strict):
     bands: list[PriceBandOut]
 
 
+class PaymentOut(Strict):
+    """One line of who pays whom a week; the lines paid to the provider add up to its full weekly charge."""
+
+    payer: Literal["council", "resident", "third_party", "nhs"]
+    payee: Literal["provider", "council"]
+    weekly: Pounds
+    note: str
+
+
 class DecisionOut(Strict):
     """The decision, exactly as ``carerules check`` prints it (SPEC §7)."""
 
@@ -159,10 +166,13 @@ class DecisionOut(Strict):
     as_at: date
     rulebook_version: str
     outcome: Outcome
-    figures: dict[str, int | Pounds | bool | None]
+    figures: dict[str, int | Pounds | bool | str | None]
     price_guide: PriceGuideOut | None = Field(None, description="care homes priced against a benchmark in force")
     findings: list[FindingOut]
     parameters: list[ParameterReadOut]
+    payments: list[PaymentOut] | None = Field(
+        None, description="who pays whom a week, when a financial assessment is recorded and the payment model known"
+    )
 
 
 class ErrorBody(Strict):

@@ -33,6 +33,7 @@ class Section:
     title: str
     fields: tuple[FormField, ...]
     hint: str = ""
+    on_request: bool = False  # shown folded until asked for (or filled in)
     key: str = ""
 
 
@@ -43,7 +44,12 @@ SECTION_TITLES: dict[str, tuple[str, str]] = {
     "top_up": ("Top-up", "Only when someone pays a top-up for a more expensive home."),
     "supported_living": ("Supported living", "Fill in for a supported-living service."),
     "health": ("Health funding", ""),
+    "financial_assessment": (
+        "Financial assessment",
+        "Optional: fill in to see what the person pays towards their care and who pays the provider what.",
+    ),
 }
+ON_REQUEST = {"financial_assessment"}
 INPUTS = {
     "text": "text",
     "pence": "money",
@@ -68,7 +74,13 @@ def form_field(spec: FieldSpec) -> FormField:
 
 def form_sections(specs: Mapping[str, FieldSpec]) -> tuple[Section, ...]:
     return tuple(
-        Section(title, tuple(form_field(spec) for spec in specs.values() if spec.section == key), hint, key)
+        Section(
+            title,
+            tuple(form_field(spec) for spec in specs.values() if spec.section == key),
+            hint,
+            on_request=key in ON_REQUEST,
+            key=key,
+        )
         for key, (title, hint) in SECTION_TITLES.items()
     )
 
@@ -104,6 +116,24 @@ FIGURES = {
     "sl_sleep_in_weekly": "Reference: sleep-ins",
     "sl_reference_weekly": "Reference rate for the package",
     "sl_over_reference_weekly": "Above the reference rate by",
+    "home_counted": "Main home counted as capital",
+    "capital_counted": "Capital counted",
+    "self_funding": "Pays the full cost (capital above the upper limit)",
+    "tariff_income_weekly": "Tariff income from capital",
+    "income_disregards_weekly": "Income disregarded",
+    "assessable_income_weekly": "Assessable income",
+    "mig_weekly": "Minimum Income Guarantee",
+    "income_left_weekly": "Income left after allowances",
+    "chargeable_cost_weekly": "Most that can be charged",
+    "resident_contribution_weekly": "The person's contribution",
+    "council_net_weekly": "Council's net cost",
+    "contribution_after_disregard_weekly": "Contribution once the home counts",
+    "payment_model": "How the provider is paid",
+    "council_to_provider_weekly": "Council pays the provider",
+    "contribution_to_provider_weekly": "Contribution paid to the provider",
+    "contribution_to_council_weekly": "Contribution invoiced by the council",
+    "top_up_to_provider_weekly": "Top-up paid to the provider",
+    "top_up_to_council_weekly": "Top-up invoiced by the council",
 }
 
 

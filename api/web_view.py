@@ -96,3 +96,63 @@ def _proposed(amount: Any) -> bool:
         return Decimal(str(amount).replace("£", "").replace(",", "").strip() or "0") > 0
     except ArithmeticError:
         return False
+
+
+PAYERS = {
+    "council": "The council",
+    "resident": "The resident",
+    "third_party": "The top-up payer (family or friend)",
+    "nhs": "The NHS",
+}
+PAYEES = {"provider": "the provider", "council": "the council"}
+TOP_UP_BY = {
+    "third_party": "your family or friend has agreed to pay",
+    "first_party": "you have agreed to pay yourself",
+}
+
+
+def charging(decision: Mapping[str, Any], placement: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The financial assessment worded for the person and their family as well as for finance: what they pay,
+    on top of which top-up, what the council pays, and the payments table. None when no assessment is recorded."""
+    figures = decision["figures"]
+    if "resident_contribution_weekly" not in figures:
+        return None
+    contribution = figures.get("resident_contribution_weekly")
+    if contribution is None:
+        return {"sentence": "Your contribution cannot be worked out at this date: see the reasons below.", "rows": []}
+    cost = money(figures["chargeable_cost_weekly"])
+    if figures.get("self_funding"):
+        sentence = (
+            f"You pay the full cost of your care, {money(contribution)} a week, "
+            "because your capital is above the upper limit"
+        )
+    else:
+        sentence = f"You pay {money(contribution)} a week towards your care"
+    top_up = Decimal(str(placement.get("top_up_weekly") or 0).replace("£", "").replace(",", "") or 0)
+    payer = placement.get("top_up_payer")
+    if top_up > 0 and payer in TOP_UP_BY:
+        sentence += f", in addition to the top-up of {money(top_up)} that {TOP_UP_BY[str(payer)]}"
+    sentence += "."
+    council = figures.get("council_net_weekly")
+    rows = [
+        {
+            "payer": PAYERS.get(p["payer"], humanise(p["payer"])),
+            "payee": PAYEES.get(p["payee"], p["payee"]),
+            "weekly": money(p["weekly"]),
+            "note": p["note"],
+            "code": f"{p['payer']}-{p['payee']}",
+        }
+        for p in decision.get("payments") or []
+    ]
+    to_provider = sum(
+        (Decimal(str(p["weekly"])) for p in decision.get("payments") or [] if p["payee"] == "provider"), Decimal(0)
+    )
+    return {
+        "sentence": sentence,
+        "council": None
+        if council is None
+        else f"The council pays {money(council)} a week towards the cost (at most {cost} can be charged to you).",
+        "model": figures.get("payment_model"),
+        "rows": rows,
+        "to_provider": money(to_provider) if rows else None,
+    }

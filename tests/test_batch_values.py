@@ -21,6 +21,8 @@ from engine.evaluate.equivalence import compare_engines
 from engine.validate import batch
 from engine.validate.batch import SPECS, active_at, parse_book
 
+BOOK = ENGINE.book
+
 
 def _money(text: str, style: int) -> str:
     pounds, pence = text.split(".")
@@ -68,7 +70,7 @@ def written_as_people_write(record: dict[str, Any], style: int) -> dict[str, Any
             out[name] = _name(str(value), pick)
         elif kind == "flag":
             out[name] = _flag(value, pick)
-        elif kind in ("whole", "lot"):
+        elif kind == "whole":
             out[name] = f"{value}.0" if pick % 2 else str(value)
         else:
             out[name] = value
@@ -76,7 +78,7 @@ def written_as_people_write(record: dict[str, Any], style: int) -> dict[str, Any
 
 
 def _same_parse(clean: list[dict[str, Any]], written: list[dict[str, Any]]) -> None:
-    a, b = parse_book(table_from_records(clean)), parse_book(table_from_records(written))
+    a, b = parse_book(table_from_records(clean), BOOK), parse_book(table_from_records(written), BOOK)
     assert a.valid.tolist() == b.valid.tolist()
     assert a.errors == b.errors
     for name in SPECS:
@@ -118,7 +120,7 @@ def test_people_style_cells_do_not_need_the_per_row_path(monkeypatch: pytest.Mon
         raise AssertionError(f"the per-row path was used for {cells}")
 
     monkeypatch.setattr(batch, "parse_placement", per_row)
-    book = parse_book(table_from_records(records))
+    book = parse_book(table_from_records(records), BOOK)
     assert book.valid.all() and not book.errors
 
 
@@ -132,6 +134,9 @@ BAD = [
     ("end_date", "01/01/2026", "after start_date"),
     ("provider", "x" * 201, "200"),
     ("service", "Care Homes", "care_home"),
+    ("lot", "3", "must be 1, 2, 6 or 7, got 3"),
+    ("lot", "6.0", "contradicts care_type residential"),
+    ("start_date", "31/12/2019", "rules are only held from"),
 ]
 
 
@@ -145,7 +150,7 @@ def test_bad_cells_get_the_models_message_in_a_batch(field: str, cell: str, hint
         "care_type": "residential",
         "core_weekly_fee": "915.00",
     }
-    book = parse_book(table_from_records([good, {**good, "placement_id": "P-2", field: cell}, good]))
+    book = parse_book(table_from_records([good, {**good, "placement_id": "P-2", field: cell}, good]), BOOK)
     assert book.valid.tolist() == [True, False, True]
     assert hint in " ".join(book.errors[1][field])
     assert compare_engines(table_from_records([good, {**good, field: cell}]), ENGINE).differences == []
@@ -159,7 +164,7 @@ def test_active_at_a_date_uses_start_and_end_dates() -> None:
         {"placement_id": "D", "start_date": "2026-05-04", "end_date": "2026-05-03"},  # an input error
     ]
     base = {"service": "supported_living", "age": "30", "sl_weekly_cost": "100.00"}
-    book = parse_book(table_from_records([{**base, **row} for row in rows]))
+    book = parse_book(table_from_records([{**base, **row} for row in rows]), BOOK)
     assert active_at(book, date(2026, 5, 31)).tolist() == [True, True, False, False]
     assert active_at(book, date(2026, 6, 1)).tolist() == [True, False, True, False]
     assert active_at(book, date(2026, 5, 3)).tolist() == [False, False, False, False]

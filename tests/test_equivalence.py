@@ -67,6 +67,27 @@ def placements(draw: st.DrawFn) -> dict:
         "chc_referral_made": draw(_optional(FLAG)),
         "provider": draw(_optional(st.sampled_from(["Oak House", "Elm Lodge"]))),
     }
+    if draw(st.booleans()):  # a financial assessment (charging)
+        capital_edges = st.sampled_from([0, 1425000, 1425001, 1500000, 1500100, 2325000, 2325001, 9000000])
+        record.update(
+            weekly_income=draw(_pence(0, 80000)),
+            capital=draw(
+                st.one_of(capital_edges, st.integers(0, 5_000_000)).map(lambda p: f"{p // 100}.{p % 100:02d}")
+            ),
+            property_value=draw(_optional(_pence(0, 40_000_000))),
+            property_disregarded=draw(_optional(FLAG)),
+            permanent_admission_date=draw(_optional(_dates())),
+            deferred_payment_agreement=draw(_optional(FLAG)),
+            disregarded_income_weekly=draw(_optional(_pence(0, 10000))),
+            war_widows_pension_weekly=draw(_optional(_pence(0, 3000))),
+            pension_shared_with_spouse_weekly=draw(_optional(_pence(0, 20001))),
+            savings_disregard_weekly=draw(_optional(_pence(0, 1000))),
+            housing_costs_weekly=draw(_optional(_pence(0, 30000))),
+            dre_weekly=draw(_optional(_pence(0, 10000))),
+            disability_premium=draw(_optional(FLAG)),
+            enhanced_disability_premium=draw(_optional(FLAG)),
+            payment_model=draw(_optional(st.sampled_from(["gross", "net", "Gross"]))),
+        )
     if care_home:
         care_type = draw(_optional(st.sampled_from(["residential", "nursing"])))
         lot = draw(st.none() if care_type and draw(st.booleans()) else _optional(st.sampled_from([1, 2, 6, 7])))

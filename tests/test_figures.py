@@ -128,12 +128,12 @@ def placements(draw: st.DrawFn) -> dict:
 )
 @given(st.lists(placements(), min_size=1, max_size=10))
 def test_scalar_and_vector_forms_agree_on_every_operation(book, records: list[dict]) -> None:  # type: ignore[no-untyped-def]
-    parsed = parse_book(table_from_records(records))
+    parsed = parse_book(table_from_records(records), book)
     assert parsed.valid.all()
     dates = row_dates(parsed)
     vector = VectorEvaluator(book).derive(parsed, dates)
     for index, record in enumerate(records):
-        placement = parse_placement(record)
+        placement = parse_placement(record, book)
         scalar = derive(placement, book, placement.as_at_date).values
         for name in book.figures:
             expected = scalar[name]

@@ -69,9 +69,8 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/validate/batch.py": ({18, 1970, 1000000000}, "decimal precision, epoch, money bound"),
     "engine/validate/values.py": ({3, 4, 5, 6, 7, 9, 12}, "regex group numbers, months in a year, Sept is month 9"),
     # The placement model declares the input's bounds (days in a week, DST domains, ages a placement can
-    # have, id and provider lengths) and one example per field. 2020 (the earliest date) and the Lots move to
-    # rules/ with the fields work's last step (Rulebook.earliest_as_at and the Lots table exist).
-    "engine/validate/placement.py": ({6, 7, 12, 18, 64, 84, 120, 200, 2020}, "input bounds and examples"),
+    # have, id and provider lengths) and one example per field; the earliest date and the Lots are the rulebook's.
+    "engine/validate/placement.py": ({7, 12, 18, 64, 84, 120, 200}, "input bounds and examples"),
 }
 
 

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from engine.money import MoneyError, to_pence
 from engine.validate.placement import InputError, parse_placement
 from engine.validate.values import (
-    parse_choice_number,
     parse_date,
     parse_enum,
     parse_flag,
@@ -79,13 +78,6 @@ def test_whole_numbers_may_be_written_with_a_zero_fraction(value: object, expect
 def test_other_whole_numbers_are_refused(value: object) -> None:
     with pytest.raises(ValueError, match="whole number"):
         parse_whole(value)
-
-
-def test_a_lot_written_as_text_or_with_a_zero_fraction() -> None:
-    assert parse_choice_number("6", (1, 2, 6, 7)) == 6
-    assert parse_choice_number("6.0", (1, 2, 6, 7)) == 6
-    with pytest.raises(ValueError, match="must be 1, 2, 6 or 7, got '3'"):
-        parse_choice_number("3", (1, 2, 6, 7))
 
 
 @pytest.mark.parametrize(
@@ -303,3 +295,49 @@ def test_end_date_must_be_after_start_date_and_active_at_uses_it() -> None:
     assert placement.is_active_at(date(2026, 5, 4)) and placement.is_active_at(date(2026, 5, 31))
     assert not placement.is_active_at(date(2026, 6, 1))
     assert parse_placement({**base, "start_date": "2026-05-04"}).is_active_at(date(2099, 1, 1))
+
+
+def test_the_earliest_date_and_the_lots_are_the_rulebooks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Change them in a copy of rules/: a single decision and a batch both follow, with the same messages."""
+    import shutil
+
+    from engine.audit.read import table_from_records
+    from engine.evaluate.engine import Engine
+    from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+    from engine.validate.batch import parse_book
+
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    facts = rules / "rulebook.yaml"
+    facts.write_text(facts.read_text().replace("earliest_as_at: 2020-01-01", "earliest_as_at: 2021-01-01"))
+    lots = rules / "tables" / "lots.yaml"
+    text = lots.read_text()
+    assert "care_type: residential\n    dementia: false" in text
+    swapped = text.replace("care_type: residential\n    dementia: false", "SWAP", 1)
+    swapped = swapped.replace(
+        "care_type: nursing\n    dementia: false", "care_type: residential\n    dementia: false", 1
+    )
+    lots.write_text(swapped.replace("SWAP", "care_type: nursing\n    dementia: false"))  # Lots 1 and 6 swapped
+
+    book = load_rulebook(rules)
+    base = {"placement_id": "P", "service": "care_home", "age": 84, "core_weekly_fee": "915.00"}
+    cases = [
+        (
+            {**base, "start_date": "2020-06-01", "care_type": "residential"},
+            {"start_date": ["rules are only held from 2021-01-01"]},
+        ),
+        ({**base, "start_date": "2026-05-04", "lot": 1, "care_type": "nursing"}, None),
+        (
+            {**base, "start_date": "2026-05-04", "lot": 1, "care_type": "residential"},
+            {"lot": ["lot 1 contradicts care_type residential"]},
+        ),
+    ]
+    table = table_from_records([placement for placement, _ in cases])
+    parsed = parse_book(table, book)
+    for index, (placement, expected) in enumerate(cases):
+        if expected is None:
+            assert parse_placement(placement, book).lot == 1 and parsed.valid[index]
+            continue
+        with pytest.raises(InputError) as caught:
+            Engine(book).decide(placement)
+        assert caught.value.fields == expected == parsed.errors[index]

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from api.audit_store import FILES, AuditStore
-from api.deps import SettingsDep
+from api.deps import EARLIEST_AS_AT, SettingsDep
 from api.guard import AUTH_RESPONSES, Auditor
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
@@ -29,7 +29,7 @@ from engine.audit.excel_out import EXCEL_MAX_ROWS
 from engine.audit.lists import list_masks, list_table
 from engine.audit.read import Limits
 from engine.audit.run import BookError, run_audit
-from engine.validate.placement import EARLIEST_AS_AT, InputError
+from engine.validate.placement import InputError
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 SUFFIXES = (".csv", ".xlsx", ".xlsm")

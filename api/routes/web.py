@@ -26,7 +26,7 @@ from api.responses import ApiError
 from api.service import loads, replay, stored
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
-from engine.validate.placement import EARLIEST_AS_AT, InputError
+from engine.validate.placement import InputError
 
 router = APIRouter(include_in_schema=False)
 EXPIRED = {CSRF_FIELD: ["The form had expired (or came from another site): please submit it again."]}
@@ -50,6 +50,7 @@ templates.env.globals.update(
     price_rows_of=web_view.price_rows,
     section_hidden=web_view.section_hidden,
     figures_shown=web_view.figures_shown,
+    charging_of=web_view.charging,
 )
 
 
@@ -182,8 +183,8 @@ def rules(
     if as_at:
         try:
             when = date.fromisoformat(as_at)
-            if when < EARLIEST_AS_AT:
-                error = f"Rules are only held from {EARLIEST_AS_AT.isoformat()}."
+            if when < engine.book.earliest_as_at:
+                error = f"Rules are only held from {engine.book.earliest_as_at.isoformat()}."
         except ValueError:
             error = f"{as_at!r} is not a date as YYYY-MM-DD."
     if error:

@@ -28,7 +28,7 @@ def _python_values(column: pa.ChunkedArray) -> tuple[list[Any], str | None]:
     if pa.types.is_date32(kind):
         days = pc.cast(pc.cast(column, pa.int32()), pa.int64())
         return pc.add(days, EXCEL_DAY_ZERO).to_pylist(), "date"
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
         return column.to_pylist(), None
     return pc.cast(column, pa.string()).to_pylist(), None
 
@@ -59,7 +59,14 @@ def write_sheet(workbook: Any, name: str, table: pa.Table) -> None:
         if kind == "money" and title.endswith("percent"):
             kind = "percent"
         sheet.set_column(index, index, _width(title, values, kind), formats[kind] if kind else None)
-        writer = sheet.write_string if pa.types.is_string(table.schema.types[index]) else sheet.write_number
+        column_type = table.schema.types[index]
+        writer = (
+            sheet.write_string
+            if pa.types.is_string(column_type)
+            else sheet.write_boolean
+            if pa.types.is_boolean(column_type)
+            else sheet.write_number
+        )
         columns.append((values, writer, formats[kind] if kind else None))
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(table.num_rows, 1), max(table.num_columns - 1, 0))

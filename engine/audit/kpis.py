@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.audit.charging_kpis import charging_kpis
 from engine.audit.lists import AtKpiDate, at_kpi_date
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
 from engine.money import pounds, round_half_up
@@ -99,10 +100,12 @@ def compute_kpis(
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
         mean = define["mean_price_new"]
         kpis.append(_mean_price(mean, at_start, care_home & older & of_type, new, previous, care, period))
-    kpis.append(_isp(define["isp_no_nhs_contribution"], at_kpi or at_kpi_date(book, parsed, period.end)))
+    at_kpi = at_kpi or at_kpi_date(book, parsed, period.end)
+    kpis.append(_isp(define["isp_no_nhs_contribution"], at_kpi))
     kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
     kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at_eval, valid & at_eval["is_supported_living"].v))
     kpis.append(_s117(define["s117_council_share"], at_eval, valid & parsed.cols["s117"].v))
+    kpis.extend(charging_kpis(define, at_kpi))
     return {
         "period": {
             "start": period.start,

@@ -115,4 +115,5 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
         ]
         lines += [f"  {k}: {v:,}" for k, v in whatif["transitions"].items()]
         lines += [f"  {k.replace('_', ' ')}: {show(v)}" for k, v in whatif["pounds_weekly"].items()]
+        lines += [f"  {k.replace('_', ' ')}: {show(v)}" for k, v in whatif.get("charging_weekly", {}).items()]
     return lines

@@ -142,7 +142,11 @@ def render_report(audit: AuditResult, max_rows: int = 200) -> str:
         changes=changes,
         changes_cut=audit.whatif_changes is not None and audit.whatif_changes.num_rows > max_rows,
         change_columns=audit.whatif_changes.column_names if audit.whatif_changes is not None else [],
-        whatif_money=[(k.replace("_", " "), show(v)) for k, v in (whatif or {}).get("pounds_weekly", {}).items()],
+        whatif_money=[
+            (k.replace("_", " "), show(v))
+            for part in ("pounds_weekly", "charging_weekly")
+            for k, v in (whatif or {}).get(part, {}).items()
+        ],
         actions=[a for a in ACTIONS if a != "info"],
         by_lot=list(breakdowns["by_lot"].items()),
         by_provider=providers[:50],

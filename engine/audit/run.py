@@ -33,7 +33,7 @@ from engine.evaluate.engine import Engine
 from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.money import to_pence
 from engine.rulebook.loader import Rulebook, load_rulebook
-from engine.rulebook.vocabulary import ACTIONS, Kind
+from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
 from engine.rulebook.whatif import changed_parameters, load_overrides, with_overrides
 from engine.validate.batch import SPECS, Col, ParsedBook, parse_book, parse_row
 from engine.validate.placement import InputError
@@ -51,6 +51,19 @@ FIGURE_COLUMNS = (
     "sl_reference_weekly",
     "sl_over_reference_weekly",
     "expected_nhs_share_weekly",
+    # charging (a financial assessment recorded)
+    "capital_counted",
+    "tariff_income_weekly",
+    "assessable_income_weekly",
+    "resident_contribution_weekly",
+    "council_net_weekly",
+    "self_funding",
+    "payment_model",
+    "council_to_provider_weekly",
+    "contribution_to_provider_weekly",
+    "contribution_to_council_weekly",
+    "top_up_to_provider_weekly",
+    "top_up_to_council_weekly",
 )
 # a figure that is also an input field gets its own name in the results, so the input column stays as it was
 OUTPUT_NAMES = {
@@ -198,7 +211,7 @@ def run_audit(
         raise BookError(f"--as-at {as_at.isoformat()}: rules are only held from {book.earliest_as_at.isoformat()}")
     timings["read"] = time.perf_counter() - clock
     tick("validate", 0, table.num_rows)
-    parsed = parse_book(table)
+    parsed = parse_book(table, book)
     for index, fields in control_character_rows(table).items():
         parsed.errors.setdefault(index, {}).update(fields)
         parsed.valid[index] = False
@@ -253,7 +266,7 @@ def durable_result(
     known = [name for name in table.column_names if name in SPECS]
     for index, record in enumerate(table.select(known).to_pylist()):
         try:
-            decision = engine.decide(parse_row({k: v for k, v in record.items() if v is not None}), as_at)
+            decision = engine.decide(parse_row({k: v for k, v in record.items() if v is not None}, book), as_at)
         except InputError as exc:
             errors[index] = exc.fields
             continue
@@ -267,11 +280,12 @@ def durable_result(
             applies[name][index] = True
             if value is not None:
                 kind = kinds[name]
-                figures[name].v[index] = (
-                    to_pence(abs(value)) * (1 if value >= 0 else -1)
-                    if kind in (Kind.MONEY, Kind.PERCENT)
-                    else int(value)
-                )
+                if kind is Kind.ENUM:
+                    figures[name].v[index] = ENUMS[str(book.figures[name].enum)].index(value)
+                elif kind in (Kind.MONEY, Kind.PERCENT):
+                    figures[name].v[index] = to_pence(abs(value)) * (1 if value >= 0 else -1)
+                else:
+                    figures[name].v[index] = int(value)
                 figures[name].ok[index] = True
         if index % 2000 == 1999:
             tick("evaluate", index + 1, n)
@@ -308,8 +322,16 @@ def results_table(
     for name in FIGURE_COLUMNS:
         col = result.figures[name]
         shown = col.ok & result.figure_applies[name] & valid
-        if book.compiled.figure_kinds[name] in (Kind.MONEY, Kind.PERCENT):
+        kind = book.compiled.figure_kinds[name]
+        if kind in (Kind.MONEY, Kind.PERCENT):
             columns[OUTPUT_NAMES[name]] = decimal_array(col.v, shown)
+        elif kind is Kind.ENUM:
+            names = np.asarray(ENUMS[str(book.figures[name].enum)], dtype=object)
+            columns[OUTPUT_NAMES[name]] = pa.array(
+                names[np.where(shown, col.v, 0).astype(np.int64)], pa.string(), mask=~shown
+            )
+        elif kind is Kind.BOOL:
+            columns[OUTPUT_NAMES[name]] = pa.array(col.v.astype(bool), pa.bool_(), mask=~shown)
         else:
             columns[OUTPUT_NAMES[name]] = pa.array(col.v, pa.int64(), mask=~shown)
     columns["errors"] = pa.array(error_text, pa.string())
@@ -335,6 +357,14 @@ def whatif_summary(
         return np.where(ch.ok, np.maximum(ch.v, 0), 0) + np.where(sl.ok, np.maximum(sl.v, 0), 0)
 
     above_before, above_after = above(before), above(after)
+
+    def charged(result: VectorResult, name: str) -> np.ndarray:
+        """A charging figure per row (0 where it does not apply or cannot be computed)."""
+        col = result.figures[name]
+        return np.where(valid & col.ok & result.figure_applies[name], col.v, 0)
+
+    income_before, income_after = (charged(r, "resident_contribution_weekly") for r in (before, after))
+    net_before, net_after = (charged(r, "council_net_weekly") for r in (before, after))
     transitions: dict[str, int] = {}
     for old, new in zip(before.outcome[outcome_changed].tolist(), after.outcome[outcome_changed].tolist()):
         label = f"{ACTIONS[old]} → {ACTIONS[new]}"
@@ -385,6 +415,15 @@ def whatif_summary(
             "above_medians_and_reference_rates_before": _gbp(int(above_before[valid].sum())),
             "above_medians_and_reference_rates_after": _gbp(int(above_after[valid].sum())),
             "change": _gbp(int(above_after[valid].sum() - above_before[valid].sum())),
+        },
+        "charging_weekly": {
+            "placements_contribution_changed": int((income_before != income_after).sum()),
+            "client_income_before": _gbp(int(income_before.sum())),
+            "client_income_after": _gbp(int(income_after.sum())),
+            "client_income_change": _gbp(int(income_after.sum() - income_before.sum())),
+            "council_net_before": _gbp(int(net_before.sum())),
+            "council_net_after": _gbp(int(net_after.sum())),
+            "council_net_change": _gbp(int(net_after.sum() - net_before.sum())),
         },
     }
     return summary, changes

@@ -137,6 +137,7 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
     )
     lot_given = care_home & yes(0.3)
     ch, sl = care_home, ~care_home
+    charging = _financial_assessment(rng, n, ch)
     dates = (np.datetime64("1970-01-01") + start.astype("timedelta64[D]")).astype(str)
     columns = {
         "placement_id": pa.array(np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)), pa.string()),
@@ -170,8 +171,49 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
         "top_up_agreement_signed": _text(np.where(signed, "true", "false"), top_up_ok),
         "top_up_affordability_confirmed": _text(np.where(affordable, "true", "false"), top_up_ok),
         "provider": _text(provider, np.ones(n, bool)),
+        **charging,
     }
     return _spoil(pa.table(columns), rng)
+
+
+def _financial_assessment(rng: np.random.Generator, n: int, ch: np.ndarray) -> dict[str, pa.Array]:
+    """About three in four placements have a financial assessment: pensioners' incomes in care homes, benefit
+    incomes in supported living; most capital below the lower limit, some between the limits, a few above;
+    a share of a home for some care-home residents (a few kept out by a spouse at home or a deferred payment)."""
+    assessed = rng.random(n) < 0.75
+    sl = ~ch & assessed
+    income = np.where(ch, np.clip(rng.normal(26_000, 6_000, n), 12_000, 60_000), rng.integers(15_000, 45_000, n))
+    band = rng.random(n)
+    capital = np.where(
+        band < 0.7,
+        rng.integers(0, 1_425_000, n),
+        np.where(band < 0.96, rng.integers(1_425_000, 2_325_001, n), rng.integers(2_325_001, 20_000_000, n)),
+    )
+    owner = ch & assessed & (rng.random(n) < 0.15)
+    home = rng.integers(80_000, 400_000, n) * 100
+    kept_out = owner & (rng.random(n) < 0.25)
+    deferred = owner & ~kept_out & (rng.random(n) < 0.4)
+    mobility = sl & (rng.random(n) < 0.15)
+    war_widow = ch & assessed & (rng.random(n) < 0.01)
+    shared = ch & assessed & (rng.random(n) < 0.05)
+    rent = sl & (rng.random(n) < 0.8)
+    dre = sl & (rng.random(n) < 0.6)
+    premium = sl & (rng.random(n) < 0.4)
+    enhanced = premium & (rng.random(n) < 0.35)
+    return {
+        "weekly_income": _money(income.astype(np.int64), assessed),
+        "capital": _money(capital, assessed),
+        "property_value": _money(home, owner),
+        "property_disregarded": _text(np.where(kept_out, "true", "false"), kept_out),
+        "deferred_payment_agreement": _text(np.where(deferred, "true", "false"), deferred),
+        "disregarded_income_weekly": _money(np.where(rng.random(n) < 0.7, 2_870, 7_575), mobility),
+        "war_widows_pension_weekly": _money(rng.integers(1_000, 4_000, n), war_widow),
+        "pension_shared_with_spouse_weekly": _money(rng.integers(4_000, 30_000, n), shared),
+        "housing_costs_weekly": _money(rng.integers(9_000, 25_000, n), rent),
+        "dre_weekly": _money(rng.integers(1_000, 6_000, n), dre),
+        "disability_premium": _text(np.where(premium, "true", "false"), premium),
+        "enhanced_disability_premium": _text(np.where(enhanced, "true", "false"), enhanced),
+    }
 
 
 def _rate(book: Rulebook, evaluator: VectorEvaluator, name: str, start: np.ndarray) -> np.ndarray:

@@ -46,6 +46,7 @@ def derive(placement: Placement, book: Rulebook, as_at: date) -> Derived:
     compiled = book.compiled
     service = placement.service
     values: dict[str, Any] = {name: getattr(placement, name) for name in FIELDS}
+    values["as_at"] = as_at  # the figures' ``as_at``
     derived = Derived(as_at, values, compiled.values_at(as_at), compiled.shown[service])
     compiled.figure_functions[service](placement, values, derived.param, derived.bands)
     for name, key in compiled.rule_parameters[service]:

@@ -111,6 +111,10 @@ class DurableEvaluator:
     def fire(self, modules: tuple[Module, ...], values: dict[str, Any]) -> set[str]:
         fired: set[str] = set()
         for module in modules:
+            # every rule of the module tests its module-wide ``when``: when that is false none can fire, so the
+            # fact is not asserted at all (the charging module, with no financial assessment, costs nothing)
+            if module.guard is not None and not conditions.evaluate(module.guard, values):
+                continue
             if module.name in self._handles:
                 parts = [_HEAD]
                 for name, key in self._posted[module.name]:

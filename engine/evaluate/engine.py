@@ -24,7 +24,9 @@ class Engine:
     def decide(self, placement: Placement | dict[str, Any], as_at: date | None = None) -> Decision:
         """One placement (a Placement or its JSON fields) → its decision. Bad input raises InputError."""
         if not isinstance(placement, Placement):
-            placement = parse_placement(placement)
+            placement = parse_placement(placement, self.book)
+        elif problems := placement.rulebook_problems(self.book):  # made without this rulebook's facts
+            raise InputError({name: [message] for name, message in problems.items()})
         when = as_at or placement.as_at_date
         if when < self.book.earliest_as_at:
             raise InputError({"as_at": [f"rules are only held from {self.book.earliest_as_at.isoformat()}"]})

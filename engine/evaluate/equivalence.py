@@ -21,7 +21,9 @@ from engine.validate.placement import InputError
 Row = tuple[str, tuple[str, ...], tuple[str, ...], dict[str, Any]]
 
 
-def figure_value(kind: Kind, value: int) -> Any:
+def figure_value(kind: Kind, value: int, names: tuple[Any, ...] | None = None) -> Any:
+    if names is not None:  # an enum figure: its name
+        return names[value]
     if kind is Kind.MONEY:
         return pounds(value)
     if kind is Kind.PERCENT:
@@ -43,7 +45,7 @@ def vector_row(
         a if a != "" else band for k in np.flatnonzero(result.fired[index]) for a in [approvers[k]] if a is not None
     )
     figures = {
-        name: figure_value(kinds[name], int(col.v[index])) if col.ok[index] else None
+        name: figure_value(kinds[name], int(col.v[index]), col.cats) if col.ok[index] else None
         for name, col in result.figures.items()
         if result.figure_applies[name][index]
     }
@@ -52,7 +54,7 @@ def vector_row(
 
 def durable_row(engine: Engine, cells: dict[str, Any], as_at: date | None) -> Row | dict[str, list[str]]:
     try:
-        decision = engine.decide(parse_row(cells), as_at)
+        decision = engine.decide(parse_row(cells, engine.book), as_at)
     except InputError as exc:
         return exc.fields
     fired = tuple(f.rule_id for f in decision.findings)
@@ -72,7 +74,7 @@ def compare_engines(
     table: pa.Table, engine: Engine, as_at: date | None = None, tick: Callable[[int], None] | None = None
 ) -> Comparison:
     """Every row of a book through both evaluators (and both validators); each difference is listed."""
-    book = parse_book(table)
+    book = parse_book(table, engine.book)
     result = VectorEvaluator(engine.book).evaluate(book, row_dates(book, as_at))
     rules = engine.book.rules
     ids = tuple(rule.id for rule in rules)

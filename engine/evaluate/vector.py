@@ -84,7 +84,7 @@ class VectorEvaluator:
         """Every figure of every row (null where it does not apply to the row's service), and rule parameters."""
         c, n = book.cols, book.n
         v: dict[str, Any] = dict(c)
-        context = Context(c, v, lambda name: self.param(name, as_at), lambda name: self.index(name, as_at), n)
+        context = Context(c, v, lambda name: self.param(name, as_at), lambda name: self.index(name, as_at), n, as_at)
         service = c["service"].v
         for name in self._order:
             figure = self.book.figures[name]

@@ -40,8 +40,10 @@ class Context:
         param: Callable[[str], Col],
         index: Callable[[str], np.ndarray],
         n: int,
+        as_at: np.ndarray | None = None,
     ) -> None:
         self.cols, self.values, self.param, self.index, self.n = cols, values, param, index, n
+        self.as_at = np.zeros(n, np.int64) if as_at is None else as_at  # each row's decision date (day number)
         self.bands: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}  # table → (approver index per row, names)
 
 
@@ -102,6 +104,9 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
                 return Num(out_v, out_ok)
 
             return param_by
+        if op == "const" and e.t.enum and isinstance(args[0], str):
+            code, cats = ENUMS[e.t.enum].index(args[0]), ENUMS[e.t.enum]  # an enum figure's value: its code
+            return lambda c: Num(np.int8(code), True, None, cats)
         if op in ("literal", "const"):
             value = args[0]
             return lambda c: Num(value, True)
@@ -213,6 +218,8 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
                 return Num(out, found, None, care_codes)
 
             return lot_care
+        if op == "as_at":
+            return lambda c: Num(c.as_at, True)
         if op == "add_days":
             day, days = parts
             return lambda c: _add(day(c), days(c), 1)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from engine.evaluate.derive import Derived
+from engine.explain.payments import Payment, payments
 from engine.explain.price_guide import copy_guide, price_guide
 from engine.money import pounds, show_pounds
 from engine.rulebook.loader import PLACEHOLDER, Parameter, Rule, Rulebook
@@ -80,6 +81,7 @@ class Decision:
     parameters: tuple[ParameterRead, ...]
     price_guide: dict[str, Any] | None = None  # care homes priced against a benchmark: the most to offer per band
     price_guide_json: str = field(default="", compare=False, repr=False)  # shared, written once per benchmark
+    payments: tuple[Payment, ...] | None = None  # who pays whom a week, when a financial assessment is recorded
 
     @property
     def rule_ids(self) -> list[str]:
@@ -99,6 +101,8 @@ class Decision:
         }
         if self.price_guide is None:
             del data["price_guide"]
+        if self.payments is not None:
+            data["payments"] = [payment.to_dict() for payment in self.payments]
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -119,7 +123,13 @@ class Decision:
             guide = f', "price_guide": {self.price_guide_json or dumps(self.price_guide, indent=None)}'
         findings = _COMPACT.encode([finding.to_dict() for finding in self.findings])
         parameters = ", ".join(read.compact_json or dumps(read.to_dict(), None) for read in self.parameters)
-        return f'{head[:-1]}, "figures": {{{figures}}}{guide}, "findings": {findings}, "parameters": [{parameters}]}}'
+        paid = ""
+        if self.payments is not None:
+            paid = f', "payments": {dumps([payment.to_dict() for payment in self.payments], indent=None)}'
+        return (
+            f'{head[:-1]}, "figures": {{{figures}}}{guide}, "findings": {findings}, "parameters": [{parameters}]'
+            f"{paid}}}"
+        )
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False)
@@ -165,6 +175,7 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
         ),
         price_guide=guide[0] if guide else None,
         price_guide_json=guide[1] if guide else "",
+        payments=payments(values),
     )
 
 
@@ -190,11 +201,15 @@ def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
 def render(rule: Rule, derived: Derived, book: Rulebook) -> str:
     """The rule's message with every {placeholder} shown as a person reads it (£1,040.00, 4.52%, 50%)."""
     templates = book.compiled.message_templates
-    if rule.id not in templates:
-        parts = PLACEHOLDER.split(rule.message)  # literal, name, literal, name, ..., literal
+    key = rule.id
+    if rule.messages:  # written per service: the placement's service chooses
+        key = f"{rule.id}:{derived.values['service']}"
+    if key not in templates:
+        message = dict(rule.messages).get(derived.values["service"], rule.message)
+        parts = PLACEHOLDER.split(message)  # literal, name, literal, name, ..., literal
         writers = [(name, _TEXT.get(_text_kind(name, book), str)) for name in parts[1::2]]
-        templates[rule.id] = (parts[0], list(zip(writers, parts[2::2])))
-    first, rest = templates[rule.id]
+        templates[key] = (parts[0], list(zip(writers, parts[2::2])))
+    first, rest = templates[key]
     band = derived.bands.get(rule.approver_from) if rule.approver_from else None
     out = [first]
     for (name, write), literal in rest:

@@ -15,7 +15,8 @@ function per service for single decisions (``engine/rulebook/scalar_figures.py``
   named by a key whose values the rulebook lists (a Lot, an enum); ``band(table, x)`` the row of a table
   parameter (approval bands) that holds ``x`` percent, by the table's hit policy, as its band number;
   ``lot_for(care_type, dementia)`` and ``lot_care_type(lot)`` read the Lots table;
-- ``input.<field>`` is the field as given, where a figure of the same name refines it (``care_type``, ``lot``).
+- ``input.<field>`` is the field as given, where a figure of the same name refines it (``care_type``, ``lot``);
+- ``as_at`` is the date the placement is decided at (a date: compared with dates, moved by ``add_days``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ INPUT_ONLY = {
     "lot": Kind.COUNT,
     "personal_budget_weekly": Kind.MONEY,
     "start_date": Kind.DATE,
+    "permanent_admission_date": Kind.DATE,
 }  # fields rules read only as figures
 
 
@@ -98,6 +100,8 @@ class Checker:
         except SyntaxError as exc:
             raise FigureError(f"cannot parse {source!r}: {exc.msg}") from None
         expr = self.expr(tree)
+        if kind is Kind.ENUM and enum:
+            expr = self.enum_values(expr, enum)
         expr = self.literal_as(expr, T(kind, SCALE.get(kind, 0), enum=enum))
         if expr.op != "null":
             if kind in SCALE:
@@ -108,6 +112,20 @@ class Checker:
                 expr = self.rescale(expr, SCALE[kind])
             elif expr.t.kind is not kind:
                 raise FigureError(f"a {kind.value} figure, but the formula gives a {expr.t.kind.value}")
+        return expr
+
+    def enum_values(self, expr: E, enum: str) -> E:
+        """The names an enum figure may take (quoted constants, the branches of ``if``, ``coalesce``) tagged
+        with its enum, so the vectorised form holds their codes; a name not listed is refused."""
+        if expr.op == "const" and isinstance(expr.args[0], str):
+            if expr.args[0] not in ENUMS[enum]:
+                raise FigureError(f"{expr.args[0]!r} is not one of {enum}: {', '.join(ENUMS[enum])}")
+            return E("const", expr.args, T(Kind.ENUM, enum=enum))
+        if expr.op == "if":
+            cond, yes, no = expr.args
+            return E("if", (cond, self.enum_values(yes, enum), self.enum_values(no, enum)), T(Kind.ENUM, enum=enum))
+        if expr.op == "coalesce":
+            return E("coalesce", tuple(self.enum_values(a, enum) for a in expr.args), T(Kind.ENUM, enum=enum))
         return expr
 
     # names --------------------------------------------------------------------------------------------------
@@ -155,6 +173,8 @@ class Checker:
                 return E("const", (node.id == "true",), T(Kind.BOOL))
             if isinstance(node, ast.Name) and node.id == "null":
                 return E("null", (), T(Kind.ENUM))
+            if isinstance(node, ast.Name) and node.id == "as_at":
+                return E("as_at", (), T(Kind.DATE))
             return self.name(node)
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return E("const", (node.value,), T(Kind.ENUM))

@@ -79,6 +79,7 @@ class Rule:
     approver_from: str | None = None
     refer_to: str | None = None  # where a refer finding goes (isp_panel, chc_assessment, records_check, ...)
     parameters: tuple[str, ...] = ()
+    messages: tuple[tuple[str, str], ...] = ()  # (service, message) when the message is written per service
     path: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
 
@@ -90,6 +91,7 @@ class Module:
     services: tuple[str, ...]
     reference: Reference
     rules: tuple[Rule, ...]
+    guard: conditions.Cond | None = None  # the module-wide ``when`` (already part of every rule's condition)
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,7 @@ def _load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str
     rules = tuple(
         _load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters) for rule in node["rules"]
     )
-    return Module(name, str(node["title"]), tuple(services), _reference(node["reference"], node), rules)
+    return Module(name, str(node["title"]), tuple(services), _reference(node["reference"], node), rules, module_when)
 
 
 def _load_rule(
@@ -308,14 +310,20 @@ def _load_rule(
     if action != "needs_approval" and (approver or approver_from):
         raise node.error(f"{rule_id}: only a needs_approval rule has an approver", "approver")
     refer_to = _refer_to(node, rule_id, action)
-    message = " ".join(str(node["message"]).split())
+    written = node["message"]
+    per_service = dict(written) if isinstance(written, Node) else {}
+    if any(service not in ENUMS["service"] for service in per_service):
+        raise node.error(f"{rule_id}: a message per service is keyed by {', '.join(ENUMS['service'])}", "message")
+    texts = [" ".join(str(text).split()) for text in (per_service.values() if per_service else [written])]
+    message = texts[0]
     shown = {**vocabulary, **SHOWN_ONLY}
-    for placeholder in PLACEHOLDER.findall(message):
+    placeholders = {placeholder for text in texts for placeholder in PLACEHOLDER.findall(text)}
+    for placeholder in sorted(placeholders):
         if placeholder in BAND_PLACEHOLDERS and approver_from:
             continue
         if placeholder not in shown:
             raise node.error(f"{rule_id}: message names unknown figure {{{placeholder}}}", "message")
-    used = conditions.names_in(condition) | set(PLACEHOLDER.findall(message))
+    used = conditions.names_in(condition) | placeholders
     used_parameters = sorted(n.removeprefix("params.") for n in used if n.startswith("params."))
     return Rule(
         id=rule_id,
@@ -330,6 +338,7 @@ def _load_rule(
         approver_from=approver_from,
         refer_to=refer_to,
         parameters=tuple(used_parameters + ([approver_from] if approver_from else [])),
+        messages=tuple((service, " ".join(str(text).split())) for service, text in per_service.items()),
         path=node.path,
         line=node.line_of("id"),
     )

@@ -189,6 +189,8 @@ class _Writer:
             return self.strict("_lots.get(({0}, {1}))", *args)
         if op == "lot_care_type":
             return f"_lot_care.get({self.expr(args[0])})"
+        if op == "as_at":
+            return 'v["as_at"]'
         if op == "add_days":
             return self.strict("{0} + _td(days={1})", *args)
         raise AssertionError(f"no scalar form for {op}")

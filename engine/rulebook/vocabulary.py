@@ -46,6 +46,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
 # Derived figures are declared, with their kinds, in rules/figures.yaml (engine/rulebook/figures.py).
 
 UNIT_KINDS: dict[str, Kind] = {
+    "GBP": Kind.MONEY,  # a sum held, not weekly (capital limits)
     "GBP/week": Kind.MONEY,
     "GBP/hour": Kind.MONEY,
     "GBP/night": Kind.MONEY,

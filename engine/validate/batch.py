@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,8 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.validate.fields import FieldSpec, field_specs
-from engine.validate.placement import EARLIEST_AS_AT, LOTS, InputError, Placement, parse_placement
-from engine.validate.values import parse_choice_number, parse_date, parse_enum, parse_flag, parse_whole
+from engine.validate.placement import InputError, Placement, parse_placement
+
+if TYPE_CHECKING:
+    from engine.rulebook.loader import Rulebook
+from engine.validate.values import parse_date, parse_enum, parse_flag, parse_whole
 
 EPOCH = date(1970, 1, 1)
 # Amounts as people write them that a decimal cast reads once the £, spaces and thousands commas are out
@@ -46,7 +49,7 @@ class Col:
 
 
 SPECS: dict[str, FieldSpec] = field_specs(Placement)
-LOW_CARDINALITY = {"whole", "flag", "day", "enum", "lot"}
+LOW_CARDINALITY = {"whole", "flag", "day", "enum"}
 
 
 @dataclass
@@ -77,8 +80,6 @@ def _certain(spec: FieldSpec) -> Callable[[str], Any]:
         return lambda text: day_number(parse_date(text))
     if spec.kind == "enum":
         return lambda text: spec.choices.index(parse_enum(text, spec.choices))
-    if spec.kind == "lot":
-        return lambda text: parse_choice_number(text, spec.choices)
     raise AssertionError(spec.kind)
 
 
@@ -141,8 +142,9 @@ def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     return np.zeros(len(column), np.int8), given, sure | ~given
 
 
-def parse_book(table: pa.Table) -> ParsedBook:
-    """Typed columns with defaults applied, a mask of valid rows and the messages of the bad ones."""
+def parse_book(table: pa.Table, rules: Rulebook) -> ParsedBook:
+    """Typed columns with defaults applied, a mask of valid rows and the messages of the bad ones; the rulebook
+    gives the facts a placement is checked against (the earliest date, the Lots)."""
     n = table.num_rows
     cols: dict[str, Col] = {}
     uncertain = np.zeros(n, bool)
@@ -167,7 +169,7 @@ def parse_book(table: pa.Table) -> ParsedBook:
             values = np.where(given, values, default)
             given = np.ones(n, bool)
         cols[name] = Col(values, given & sure, spec.choices if spec.kind == "enum" else None)
-    uncertain |= _cross_field_doubts(cols, given_of)
+    uncertain |= _cross_field_doubts(cols, given_of, rules)
     book = ParsedBook(n, cols, ~uncertain, dementia_given=given_of["dementia"])
     book.placement_id = (
         table.column("placement_id").combine_chunks()
@@ -176,26 +178,30 @@ def parse_book(table: pa.Table) -> ParsedBook:
     )
     if "provider" in table.column_names:
         book.provider = table.column("provider").combine_chunks()
-    _slow_path(table, book, np.flatnonzero(uncertain))
+    _slow_path(table, book, np.flatnonzero(uncertain), rules)
     return book
 
 
-def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray]) -> np.ndarray:
-    """Rows where the model's own cross-field checks (SPEC §3) might object: let the model say why."""
+def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rules: Rulebook) -> np.ndarray:
+    """Rows where the model's own cross-field checks, or the rulebook's facts (the earliest date, the Lots
+    table), might object: let the model say why."""
     care_home = cols["service"].v == SPECS["service"].choices.index("care_home")
     when = np.where(cols["as_at"].ok, cols["as_at"].v, cols["start_date"].v)
-    doubt = when < day_number(EARLIEST_AS_AT)
+    doubt = when < day_number(rules.earliest_as_at)
     lot, lot_given = cols["lot"].v, cols["lot"].ok
-    residential_lot = np.isin(lot, [n for (care, _), n in LOTS.items() if care == "residential"])
-    dementia_lot = np.isin(lot, [n for (_, dementia), n in LOTS.items() if dementia])
+    lot_care_type, lot_dementia = np.full(len(lot), -1, np.int64), np.zeros(len(lot), bool)
+    for entry in rules.lots:
+        lot_care_type[lot == entry.number] = SPECS["care_type"].choices.index(entry.care_type)
+        lot_dementia[lot == entry.number] = entry.dementia
     care_type = cols["care_type"]
-    nursing = care_type.v == SPECS["care_type"].choices.index("nursing")
+    doubt |= lot_given & (lot_care_type < 0)
     doubt |= care_home & ~cols["core_weekly_fee"].ok
     doubt |= care_home & ~care_type.ok & ~lot_given
-    doubt |= care_home & lot_given & care_type.ok & (residential_lot == nursing)
-    doubt |= care_home & lot_given & given["dementia"] & (cols["dementia"].v != dementia_lot)
+    doubt |= care_home & lot_given & care_type.ok & (care_type.v != lot_care_type)
+    doubt |= care_home & lot_given & given["dementia"] & (cols["dementia"].v != lot_dementia)
     doubt |= ~care_home & ~cols["sl_weekly_cost"].ok
     doubt |= cols["end_date"].ok & (cols["end_date"].v <= cols["start_date"].v)
+    doubt |= cols["weekly_income"].ok & ~cols["capital"].ok
     return doubt
 
 
@@ -208,17 +214,17 @@ def row_dict(table: pa.Table, index: int) -> dict[str, Any]:
     }
 
 
-def parse_row(cells: dict[str, Any]) -> Placement:
-    """One row's cells, parsed by the model exactly as a single decision is."""
-    return parse_placement(cells)
+def parse_row(cells: dict[str, Any], rules: Rulebook) -> Placement:
+    """One row's cells, parsed by the model (with the rulebook's facts) exactly as a single decision is."""
+    return parse_placement(cells, rules)
 
 
-def _slow_path(table: pa.Table, book: ParsedBook, rows: np.ndarray) -> None:
+def _slow_path(table: pa.Table, book: ParsedBook, rows: np.ndarray, rules: Rulebook) -> None:
     known = [name for name in table.column_names if name in SPECS]
     records = table.select(known).take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
     for index, record in zip(rows.tolist(), records):
         try:
-            placement = parse_row({name: value for name, value in record.items() if value is not None})
+            placement = parse_row({name: value for name, value in record.items() if value is not None}, rules)
         except InputError as exc:
             book.errors[index] = exc.fields
             continue

@@ -19,7 +19,7 @@ from engine.validate.values import Written
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    kind: str  # pence, hundredths, whole, flag, day, enum, lot (a number from a list), text
+    kind: str  # pence, hundredths, whole, flag, day, enum, text
     required: bool
     default: Any
     nullable: bool
@@ -61,7 +61,7 @@ def spec_of(name: str, info: FieldInfo) -> FieldSpec:
     metadata = _metadata(info)
     written = next((m.kind for m in metadata if isinstance(m, Written)), None)
     choices = _literal(info.annotation)
-    kind = written or (("lot" if isinstance(choices[0], int) else "enum") if choices else "text")
+    kind = written or ("enum" if choices else "text")
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     labels = extra.get("labels") or {}
     return FieldSpec(

@@ -11,18 +11,27 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from engine.validate import values
 from engine.validate.errors import InputError, field_messages
 from engine.validate.values import Written
 
-__all__ = ["EARLIEST_AS_AT", "LOTS", "InputError", "Placement", "field_messages", "parse_placement"]
+if TYPE_CHECKING:
+    from engine.rulebook.loader import Rulebook
 
-EARLIEST_AS_AT = date(2020, 1, 1)  # SPEC §3: an as_at before this is an input error
-LOTS = {("residential", False): 1, ("residential", True): 2, ("nursing", False): 6, ("nursing", True): 7}
+__all__ = ["InputError", "Placement", "field_messages", "parse_placement"]
 
 Pence = Annotated[int, BeforeValidator(values.parse_money), Written("pence")]
 Hundredths = Annotated[int, BeforeValidator(values.parse_hundredths), Written("hundredths")]
@@ -75,8 +84,8 @@ class Placement(BaseModel):
     ] = None
     dementia: Annotated[Flag, about("Primary need is dementia", False, "care_home")] = False
     lot: Annotated[
-        Literal[1, 2, 6, 7] | None,
-        about("Framework Lot", 1, None, "Derived from care type and dementia.", derived=True),
+        Whole | None,
+        about("Framework Lot", 1, None, "Derived from care type and dementia (the rulebook's Lots).", derived=True),
     ] = None
     core_weekly_fee: Annotated[
         Pence | None,
@@ -169,11 +178,130 @@ class Placement(BaseModel):
     provider: Annotated[
         str | None, Field(max_length=200), about("Provider (optional)", "Oak Lodge Care Home", "placement")
     ] = None
+    # The financial assessment (charging): all optional; the charging rules run when weekly_income is given.
+    weekly_income: Annotated[
+        Pence | None,
+        about(
+            "Weekly income before disregards",
+            "170.00",
+            "financial_assessment",
+            "Pensions, benefits, annuities. Leave empty if no financial assessment is recorded.",
+        ),
+    ] = None
+    capital: Annotated[
+        Pence | None,
+        about(
+            "Capital (a total, not weekly)",
+            "15250.00",
+            "financial_assessment",
+            "Savings and investments, the person's share of joint capital; not the main home. "
+            "Required with weekly income.",
+        ),
+    ] = None
+    property_value: Annotated[
+        Pence | None,
+        about(
+            "The person's share of their main home (optional)",
+            "180000.00",
+            "financial_assessment",
+            "Net of debts secured on it.",
+        ),
+    ] = None
+    property_disregarded: Annotated[
+        Flag,
+        about(
+            "The home is disregarded: a partner, a relative aged 60+ or incapacitated, or a child under 18 lives there",
+            False,
+            "financial_assessment",
+        ),
+    ] = False
+    permanent_admission_date: Annotated[
+        Day | None,
+        about(
+            "First day as a permanent resident (optional)",
+            "2026-05-04",
+            "financial_assessment",
+            "The 12-week property disregard runs from it. Leave empty to use the start date.",
+        ),
+    ] = None
+    deferred_payment_agreement: Annotated[
+        Flag | None,
+        about(
+            "A deferred payment agreement is in place",
+            False,
+            "financial_assessment",
+            "Leave empty if not recorded.",
+        ),
+    ] = None
+    disregarded_income_weekly: Annotated[
+        Pence,
+        about(
+            "Income disregarded in full, a week (optional)",
+            "0.00",
+            "financial_assessment",
+            "DLA/PIP mobility, War Pension Scheme payments other than Constant Attendance Allowance, "
+            "Guaranteed Income Payments, charitable payments.",
+        ),
+    ] = 0
+    war_widows_pension_weekly: Annotated[
+        Pence,
+        about(
+            "War Widow's or Widower's pension a week (optional)",
+            "0.00",
+            "financial_assessment",
+            "Its first £10 a week is disregarded.",
+        ),
+    ] = 0
+    pension_shared_with_spouse_weekly: Annotated[
+        Pence,
+        about(
+            "Pension half paid to a spouse or civil partner at home, a week (optional)",
+            "0.00",
+            "financial_assessment",
+            "The whole pension; the half paid to the spouse is disregarded.",
+        ),
+    ] = 0
+    savings_disregard_weekly: Annotated[
+        Pence, about("Savings Credit disregard a week (optional)", "0.00", "financial_assessment")
+    ] = 0
+    housing_costs_weekly: Annotated[
+        Pence,
+        about("Rent and service charges a week (optional)", "0.00", "financial_assessment", "Supported living only."),
+    ] = 0
+    dre_weekly: Annotated[
+        Pence,
+        about(
+            "Disability-related expenditure a week (optional)",
+            "0.00",
+            "financial_assessment",
+            "Supported living only: as assessed for the person, never capped at a disability benefit.",
+        ),
+    ] = 0
+    disability_premium: Annotated[
+        Flag, about("Qualifies for the MIG disability premium", False, "financial_assessment", "Supported living only.")
+    ] = False
+    enhanced_disability_premium: Annotated[
+        Flag,
+        about(
+            "Qualifies for the MIG enhanced disability premium", False, "financial_assessment", "Supported living only."
+        ),
+    ] = False
+    payment_model: Annotated[
+        Literal["gross", "net"] | None,
+        about(
+            "How the provider is paid (optional)",
+            "gross",
+            "financial_assessment",
+            "Gross: the council pays the full fee and invoices the person. Net: the person pays their contribution "
+            "to the provider. Leave empty for the council's usual model for the service.",
+            labels={"gross": "Gross", "net": "Net"},
+        ),
+    ] = None
 
     @model_validator(mode="before")
     @classmethod
     def _as_people_write(cls, data: Any) -> Any:
-        """Names in any case with spaces or hyphens (``Care Home``) and a Lot written as text or ``6.0``."""
+        """Names in any case with spaces or hyphens (``Care Home``)."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -182,21 +310,25 @@ class Placement(BaseModel):
             if value is None or isinstance(value, bool):
                 continue
             try:
-                data[name] = (
-                    values.parse_choice_number(value, choices)
-                    if isinstance(choices[0], int)
-                    else values.parse_enum(value, choices)
-                )
+                data[name] = values.parse_enum(value, choices)
             except ValueError:
                 continue  # the Literal itself reports it, naming the allowed values
         return data
 
+    @field_validator("lot")
+    @classmethod
+    def _one_of_the_lots(cls, lot: int | None, info: ValidationInfo) -> int | None:
+        book = (info.context or {}).get("rulebook")
+        if lot is not None and book is not None and lot not in {entry.number for entry in book.lots}:
+            raise ValueError(lot_message(lot, book))
+        return lot
+
     @model_validator(mode="after")
-    def _service_fields(self) -> Placement:
+    def _service_fields(self, info: ValidationInfo) -> Placement:
         problems: dict[str, str] = {}
-        when = self.as_at or self.start_date
-        if when < EARLIEST_AS_AT:
-            problems["as_at" if self.as_at else "start_date"] = f"rules are only held from {EARLIEST_AS_AT.isoformat()}"
+        book = (info.context or {}).get("rulebook")
+        if book is not None:
+            problems.update(self.rulebook_problems(book))
         if self.end_date is not None and self.end_date <= self.start_date:
             problems["end_date"] = "must be after start_date (it is the day after the placement's last day)"
         if self.service == "care_home":
@@ -204,34 +336,35 @@ class Placement(BaseModel):
                 problems["core_weekly_fee"] = "required for a care home"
             if self.care_type is None and self.lot is None:
                 problems["care_type"] = "required for a care home (or give the lot)"
-            lot_care_type = "residential" if self.lot in (1, 2) else "nursing"
-            if self.lot is not None and self.care_type is not None and self.care_type != lot_care_type:
-                problems["lot"] = f"lot {self.lot} contradicts care_type {self.care_type}"
-            if self.lot is not None and "dementia" in self.model_fields_set and self.dementia != (self.lot in (2, 7)):
-                problems["lot"] = f"lot {self.lot} contradicts dementia {str(self.dementia).lower()}"
         elif self.sl_weekly_cost is None:
             problems["sl_weekly_cost"] = "required for supported living"
+        if self.weekly_income is not None and self.capital is None:
+            problems["capital"] = "required with weekly_income (a financial assessment records both)"
         if problems:
             raise ValueError(problems)
         return self
 
+    def rulebook_problems(self, book: Rulebook) -> dict[str, str]:
+        """What the rulebook's facts refuse: a date before its earliest, a Lot it does not hold or one that
+        contradicts the care type or dementia given (the Lots table says which placements each Lot covers)."""
+        problems: dict[str, str] = {}
+        if self.as_at_date < book.earliest_as_at:
+            problems["as_at" if self.as_at else "start_date"] = (
+                f"rules are only held from {book.earliest_as_at.isoformat()}"
+            )
+        entry = next((entry for entry in book.lots if entry.number == self.lot), None)
+        if self.lot is not None and entry is None:
+            problems["lot"] = lot_message(self.lot, book)
+        if self.service == "care_home" and entry is not None:
+            if self.care_type is not None and self.care_type != entry.care_type:
+                problems["lot"] = f"lot {self.lot} contradicts care_type {self.care_type}"
+            if "dementia" in self.model_fields_set and self.dementia != entry.dementia:
+                problems["lot"] = f"lot {self.lot} contradicts dementia {str(self.dementia).lower()}"
+        return problems
+
     @property
     def as_at_date(self) -> date:
         return self.as_at or self.start_date
-
-    @property
-    def lot_number(self) -> int | None:
-        if self.service != "care_home":
-            return None
-        if self.lot is not None:
-            return self.lot
-        return LOTS[(self.care_type or "residential", self.dementia)]
-
-    @property
-    def care_type_used(self) -> str | None:
-        if self.service != "care_home":
-            return None
-        return self.care_type or ("residential" if self.lot in (1, 2) else "nursing")
 
     def is_active_at(self, day: date) -> bool:
         """Active at ``day``: started on or before it and not yet ended (``end_date`` is the day after the last)."""
@@ -245,10 +378,16 @@ def _choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
     return {name: spec.choices for name, spec in field_specs(model).items() if spec.choices}
 
 
-def parse_placement(data: Any) -> Placement:
+def lot_message(lot: int, book: Rulebook) -> str:
+    return f"must be {values.show_choices(sorted(entry.number for entry in book.lots))}, got {lot!r}"
+
+
+def parse_placement(data: Any, book: Rulebook | None = None) -> Placement:
+    """The placement's fields → a Placement, or InputError with a message per field. With a rulebook, its facts
+    are checked too (earliest date, Lots); ``Engine.decide`` always checks them against its own rulebook."""
     if not isinstance(data, dict):
         raise InputError({"placement": ["must be a JSON object with the placement's fields"]})
     try:
-        return Placement.model_validate(data)
+        return Placement.model_validate(data, context={"rulebook": book})
     except ValidationError as exc:
         raise InputError(field_messages(exc)) from None

@@ -76,17 +76,6 @@ def parse_whole(value: Any) -> int:
     raise ValueError(f"must be a whole number, got {value!r}")
 
 
-def parse_choice_number(value: Any, choices: Sequence[int]) -> int:
-    """A number from a fixed list (the Lot): written as a whole number, then checked against the list."""
-    try:
-        number = parse_whole(value)
-    except ValueError:
-        number = None
-    if number is None or number not in choices:
-        raise ValueError(f"must be {show_choices(choices)}, got {value!r}")
-    return number
-
-
 def parse_money(value: Any) -> int:
     """Pounds → integer pence (``£1,040.00`` → 104000); a decimal comma is an error that says so."""
     try:
