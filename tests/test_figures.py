@@ -230,3 +230,95 @@ def test_the_scalar_form_is_readable_python_of_the_formulas() -> None:
     source = load_rulebook().compiled.figures_source
     assert "def figures_care_home(p, v, param, bands):" in source
     assert 'param("care_homes.approval_bands")' in source
+
+
+CHARGING = {
+    "lower_capital_limit": ("GBP/week", "14250.00"),
+    "tariff_step": ("GBP/week", "250.00"),
+    "tariff_income_per_step": ("GBP/week", "1.00"),
+    "personal_expenses_allowance": ("GBP/week", "30.15"),
+    "property_disregard_days": ("count", "84"),
+}
+NEXT_ISSUES = """
+  - name: example_tariff_income_weekly
+    kind: money
+    description: £1 for every £250 or part of £250 above the lower limit (core fee standing in for capital)
+    reference: test
+    formula: >-
+      0 if core_weekly_fee <= params.example_charging.lower_capital_limit
+      else ceil((core_weekly_fee - params.example_charging.lower_capital_limit) / params.example_charging.tariff_step)
+           * params.example_charging.tariff_income_per_step
+  - name: example_contribution_weekly
+    kind: money
+    description: min/max caps around income less the PEA (other_weekly standing in for income)
+    reference: test
+    formula: >-
+      min(comparable_weekly,
+          max(0, other_weekly + example_tariff_income_weekly - params.example_charging.personal_expenses_allowance))
+  - name: example_property_disregard_ends
+    kind: date
+    description: the 12-week property disregard ends (start date standing in for the admission date)
+    reference: test
+    formula: add_days(start_date, params.example_charging.property_disregard_days)
+  - name: example_half_shared_pension_weekly
+    kind: money
+    description: half, rounded up to the penny in the person's favour
+    reference: test
+    formula: ceil(other_weekly / 2, 2)
+"""
+
+
+def test_the_next_issues_figures_are_declared_without_new_python(tmp_path: Path) -> None:
+    """Charging's tariff income (ceil-division), caps, a date plus days and a half rounded up, as data."""
+    root = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, root)
+    folder = root / "parameters" / "example_charging"
+    folder.mkdir()
+    (folder / "index.yaml").write_text("description: charging\nreference: {title: SI 2014/2672}\n", encoding="utf-8")
+    for name, (unit, value) in CHARGING.items():
+        (folder / f"{name}.yaml").write_text(
+            f"description: {name}\nunit: {unit}\nreference: {{title: SI 2014/2672}}\nvalues:\n  2015-04-01: {value}\n",
+            encoding="utf-8",
+        )
+    with (root / "figures.yaml").open("a", encoding="utf-8") as stream:
+        stream.write(NEXT_ISSUES)
+    book = load_rulebook(root)
+    records = [
+        {
+            "placement_id": "L",
+            "service": "care_home",
+            "start_date": "2026-05-04",
+            "age": 80,
+            "care_type": "residential",
+            "core_weekly_fee": core,
+            "other_weekly": other,
+        }
+        for core, other in (("15250.00", "170.00"), ("14250.00", "0.03"), ("14250.01", "0.00"), ("900.00", "1.01"))
+    ]
+    parsed = parse_book(table_from_records(records), book)
+    vector = VectorEvaluator(book).derive(parsed, row_dates(parsed))
+    expected = [
+        (400, 14385, date(2026, 7, 27), 8500),
+        (0, 0, date(2026, 7, 27), 2),
+        (100, 0, date(2026, 7, 27), 0),
+        (0, 0, date(2026, 7, 27), 51),
+    ]
+    for index, record in enumerate(records):
+        placement = parse_placement(record)
+        values = derive(placement, book, placement.as_at_date).values
+        got = tuple(
+            values[name]
+            for name in (
+                "example_tariff_income_weekly",
+                "example_contribution_weekly",
+                "example_property_disregard_ends",
+                "example_half_shared_pension_weekly",
+            )
+        )
+        assert got == expected[index]  # Lambeth 2024/25: capital £15,250 → tariff £4; £170 + £4 − £30.15 = £143.85
+        assert (
+            vector["example_tariff_income_weekly"].v[index] == got[0]
+            and vector["example_contribution_weekly"].v[index] == got[1]
+        )
+        assert vector["example_property_disregard_ends"].v[index] == day_number(got[2])
+        assert vector["example_half_shared_pension_weekly"].v[index] == got[3]

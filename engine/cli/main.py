@@ -176,7 +176,7 @@ def rates_import(
     typer.echo("dry run: nothing written" if dry_run else f"rulebook version is now {version}")
 
 
-bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figures and the machine (SPEC §10).")
+bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figures and the machine.")
 app.add_typer(bench, name="bench")
 app.add_typer(users, name="users")
 

@@ -30,6 +30,16 @@ def _null(n: int, dtype: Any = np.int64) -> Col:
     return Col(np.zeros(n, dtype), np.zeros(n, bool))
 
 
+def _one_formula(formulas: dict[str, Any]) -> bool:
+    first = next(iter(formulas.values()))
+    return all(formula == first for formula in formulas.values())
+
+
+def _column(values: Any, n: int) -> np.ndarray:
+    """A whole column: a constant (a literal in a formula) is spread over the rows."""
+    return np.full(n, values) if np.ndim(values) == 0 else np.asarray(values)
+
+
 @dataclass
 class VectorResult:
     """Per row: fired rules (rows × rules), outcome code (index into ACTIONS), band approver and figures."""
@@ -54,6 +64,8 @@ class VectorEvaluator:
         self._index_cache: dict[tuple[int, bytes], np.ndarray] | None = None  # only while one evaluation runs
         self._figures = compile_vector(book, book.figures)
         self._order = figure_order(book.figures)
+        self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._same = {name: _one_formula(figure.formulas) for name, figure in book.figures.items()}
         shown = {name: figure for name, figure in book.figures.items() if figure.shown}
         self.shown = shown
 
@@ -68,8 +80,15 @@ class VectorEvaluator:
         return self._index_cache[key]
 
     def param(self, name: str, as_at: np.ndarray) -> Col:
-        parameter: Parameter = self.book.parameters[name]
         index = self.index(name, as_at)
+        if name not in self._tables:
+            self._tables[name] = self._table(self.book.parameters[name])
+        table, present = self._tables[name]
+        return Col(table[index], present[index])
+
+    @staticmethod
+    def _table(parameter: Parameter) -> tuple[np.ndarray, np.ndarray]:
+        """A parameter's values by edition (and a last slot for "none yet") and which are in force."""
         present = np.array([v is not None for v in parameter.values] + [False])
         if parameter.kind is Kind.BOOL:
             table = np.array([bool(v) for v in parameter.values] + [False])
@@ -77,31 +96,46 @@ class VectorEvaluator:
             table = np.array([0 if v is None else int(v) for v in parameter.values] + [0], np.int64)
         else:
             table = np.arange(len(parameter.values) + 1)  # ratio and table values: the index, used by derive
-        return Col(table[index], present[index])
+        return table, present
 
     # derived figures (rules/figures.yaml, compiled to numpy) ----------------------------------------------
     def derive(self, book: ParsedBook, as_at: np.ndarray) -> dict[str, Any]:
         """Every figure of every row (null where it does not apply to the row's service), and rule parameters."""
+        if self._index_cache is None:  # parameters with the same dates share one search of the rows' dates
+            self._index_cache = {}
+            try:
+                return self.derive(book, as_at)
+            finally:
+                self._index_cache = None
         c, n = book.cols, book.n
         v: dict[str, Any] = dict(c)
-        context = Context(c, v, lambda name: self.param(name, as_at), lambda name: self.index(name, as_at), n, as_at)
+        params: dict[str, Col] = {}
+
+        def param(name: str) -> Col:  # each parameter looked up once per evaluation, however many figures read it
+            if name not in params:
+                params[name] = self.param(name, as_at)
+            return params[name]
+
+        context = Context(c, v, param, lambda name: self.index(name, as_at), n, as_at)
         service = c["service"].v
+        of_service = {name: service == code for code, name in enumerate(ENUMS["service"])}
+        everyone = len(ENUMS["service"])
         for name in self._order:
             figure = self.book.figures[name]
-            out_v: np.ndarray | None = None
-            out_ok = np.zeros(n, bool)
             cats = ENUMS[figure.enum] if figure.enum else None
-            for code, service_name in enumerate(ENUMS["service"]):
-                if service_name not in figure.formulas:
-                    continue
-                value = self._figures[name][service_name](context)
-                rows = service == code
-                values = np.broadcast_to(value.v, n)
-                if out_v is None:
-                    out_v = np.zeros(n, values.dtype if values.dtype != np.int8 or cats else np.int64)
-                out_v[rows] = values[rows]
-                out_ok[rows] = np.broadcast_to(value.ok, n)[rows]
-            v[name] = Col(out_v if out_v is not None else np.zeros(n, np.int64), out_ok, cats)
+            formulas = self._figures[name]
+            if len(formulas) == everyone and self._same[name]:  # one formula for every service
+                value = next(iter(formulas.values()))(context)
+                v[name] = Col(_column(value.v, n), _column(value.ok, n), cats)
+                continue
+            out_v: Any = None
+            out_ok: Any = np.zeros(n, bool)
+            for service_name, formula in formulas.items():
+                value = formula(context)
+                rows = of_service[service_name]
+                out_v = value.v if out_v is None else np.where(rows, value.v, out_v)
+                out_ok = np.where(rows, value.ok, out_ok)
+            v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
         approvers, names = next(iter(context.bands.values()), (np.full(n, -1, np.int64), ()))
         v["_band_approver"], v["_approver_names"] = approvers, names
         for rule in self.rules:
@@ -163,17 +197,23 @@ class VectorEvaluator:
         for module in self.book.modules:
             in_module[module.name] = book.valid & np.logical_or.reduce([by_service[s] for s in module.services])
         for column, rule in enumerate(self.rules):
-            applies = in_module[rule.module]
-            hit = self.mask(rule.condition, v, n) & applies
+            in_scope = in_module[rule.module]
+            hit = self.mask(rule.condition, v, n) & in_scope
             fired[:, column] = hit
             if rule.action != "info":
                 outcome = np.where(hit, np.maximum(outcome, SEVERITY[rule.action]), outcome)
-        applies = {}
+        applies: dict[str, np.ndarray] = {}
+        masks: dict[tuple[tuple[str, ...], str], np.ndarray] = {}  # one mask per (services, shown flag)
         for name, figure in self.shown.items():
-            of_service = np.logical_or.reduce([by_service[s] for s in figure.formulas])
-            flag_name = str(figure.shown)
-            flag = np.ones(n, bool) if flag_name == "always" else v[flag_name].v & v[flag_name].ok
-            applies[name] = of_service & flag
+            key = (tuple(figure.formulas), str(figure.shown))
+            if key not in masks:
+                mask = np.zeros(n, bool)
+                for service_name in key[0]:
+                    mask |= by_service[service_name]
+                if key[1] != "always":
+                    mask &= v[key[1]].v & v[key[1]].ok
+                masks[key] = mask
+            applies[name] = masks[key]
         figures = {name: v[name] for name in self.shown}
         return VectorResult(fired, outcome, v["_band_approver"], v["_approver_names"], figures, applies, as_at, v)
 

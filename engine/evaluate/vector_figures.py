@@ -18,6 +18,7 @@ import numpy as np
 from engine.rulebook.figure_language import E
 from engine.rulebook.figures import Figure
 from engine.rulebook.loader import Rulebook
+from engine.rulebook.scalar_figures import whole_quotient as _quotient
 from engine.rulebook.vocabulary import ENUMS
 from engine.validate.batch import Col
 
@@ -125,6 +126,20 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
         if op == "/":
             left, right = parts
             return lambda c: _div(left(c), right(c))
+        quotient = _quotient(args[0], args[1]) if op == "round_half_up" else None
+        if quotient is not None:  # a rounded quotient of whole numbers: integers only, no fraction arrays
+            dividend, divisor = build(quotient[0], service), build(quotient[1], service)
+            factor = quotient[2]
+
+            def rounded_quotient(c: Context) -> Num:
+                a, b = dividend(c), divisor(c)
+                ok = a.ok & b.ok & (b.v != 0)
+                numerator, denominator = a.v * factor, np.where(b.v != 0, b.v, 1)
+                negative = denominator < 0
+                numerator, denominator = np.where(negative, -numerator, numerator), np.abs(denominator)
+                return Num(_round(Num(numerator, ok, denominator), 1, "round_half_up"), ok)
+
+            return rounded_quotient
         if op in ("round_half_up", "ceil", "floor"):
             inner, shift = parts[0], args[1]
 
@@ -162,6 +177,14 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
             return lambda c: Num(np.logical_and.reduce([np.broadcast_to(f(c).ok, c.n) for f in parts]), True)
         if op == "if":
             cond, yes, no = parts
+
+            if args[2].op == "null":  # "x if condition else null": no need to pick values, only the mask
+
+                def when(c: Context) -> Num:
+                    test, a = _mask(cond(c)), yes(c)
+                    return Num(a.v, test & a.ok, a.den, a.cats)
+
+                return when
 
             def choose(c: Context) -> Num:
                 test, a, b = _mask(cond(c)), yes(c), no(c)
@@ -236,7 +259,7 @@ def _code(value: Any, enum: str) -> Any:
 
 
 def _mask(x: Num) -> Any:
-    return x.v & x.ok
+    return x.v if x.ok is True else x.v & x.ok
 
 
 def _times(x: Num, factor: int) -> Num:

@@ -67,6 +67,52 @@ def _band(
     return band.band
 
 
+def round_half_up_quotient(numerator: int, denominator: int) -> int | None:
+    """numerator / denominator rounded half away from zero; None when the denominator is 0."""
+    if denominator == 0:
+        return None
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    magnitude = (2 * abs(numerator) + denominator) // (2 * denominator)
+    return magnitude if numerator >= 0 else -magnitude
+
+
+_BOUNDS: dict[int, tuple[tuple[Band, ...], list[tuple[Band, int, int, int | None, int]]]] = {}
+
+
+def _band_q(
+    bands: tuple[Band, ...] | None, share: tuple[int, int] | None, scale: int, hit: dict[str, Band], name: str
+) -> int | None:
+    """``_band`` for a share given as two whole numbers (numerator, denominator): integer comparisons only."""
+    if bands is None or share is None or share[1] == 0:
+        return None
+    numerator, denominator = share
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    denominator *= scale
+    cached = _BOUNDS.get(id(bands))
+    if cached is None or cached[0] is not bands:
+        rows = []
+        for band in bands:
+            above = Fraction(band.above_percent)
+            up = None if band.up_to_percent is None else Fraction(band.up_to_percent)
+            rows.append(
+                (
+                    band,
+                    above.numerator,
+                    above.denominator,
+                    None if up is None else up.numerator,
+                    1 if up is None else up.denominator,
+                )
+            )
+        cached = _BOUNDS[id(bands)] = (bands, rows)
+    for band, above_n, above_d, up_n, up_d in cached[1]:
+        if numerator * above_d > above_n * denominator and (up_n is None or numerator * up_d <= up_n * denominator):
+            hit[name] = band
+            return band.band
+    return None
+
+
 def band_of(share: Fraction, bands: tuple[Band, ...]) -> Band | None:
     """The band holding ``share`` percent: the first row, in the table's order, with above < share ≤ up_to."""
     return next(
@@ -83,6 +129,8 @@ class _Writer:
             "_F": Fraction,
             "_frac": _fraction,
             "_band": _band,
+            "_band_q": _band_q,
+            "_rhu_q": round_half_up_quotient,
             "_td": timedelta,
             "_min": _strict(min),
             "_max": _strict(max),
@@ -146,6 +194,10 @@ class _Writer:
             )
         if op in ("round_half_up", "ceil", "floor"):
             x, shift = args
+            quotient = whole_quotient(x, shift)
+            if quotient is not None and op == "round_half_up":  # integers only: no Fraction on the hot path
+                dividend, divisor, scale = quotient
+                return self.strict(f"_rhu_q({{0}} * {scale}, {{1}})", dividend, divisor)
             if shift < 0 and x.t.exact:
                 return f"_{'rhu' if op == 'round_half_up' else op}({self.strict(f'{{0}} * {10**-shift}', x)}, 1)"
             if shift < 0:
@@ -183,6 +235,12 @@ class _Writer:
             return f"({self.expr(args[0])} is True)"
         if op == "falsity":
             return f"({self.expr(args[0])} is False)"
+        quotient = whole_quotient(args[1], 0) if op == "band" else None
+        if quotient is not None:
+            dividend, divisor, scale = quotient
+            table = args[0]
+            fraction = self.strict(f"({{0}} * {scale}, {{1}})", dividend, divisor)
+            return f'_band_q(param("{table}"), {fraction}, {10 ** args[1].t.scale}, bands, "{table}")'
         if op == "band":
             return f'_band(param("{args[0]}"), {self.expr(args[1])}, {args[1].t.scale}, bands, "{args[0]}")'
         if op == "lot_for":
@@ -194,6 +252,18 @@ class _Writer:
         if op == "add_days":
             return self.strict("{0} + _td(days={1})", *args)
         raise AssertionError(f"no scalar form for {op}")
+
+
+def whole_quotient(e: E, shift: int) -> tuple[E, E, int] | None:
+    """``a / b`` (optionally scaled) of two whole numbers, to be divided by 10**shift: (a, b, factor on a)."""
+    factor = 1
+    if e.op == "scale":
+        factor, e = e.args[1], e.args[0]
+    if e.op != "/" or e.args[0].t.exact or e.args[1].t.exact:
+        return None
+    if shift > 0:
+        return None
+    return e.args[0], e.args[1], factor * 10**-shift
 
 
 def _constant(e: E) -> Any:
