@@ -69,6 +69,11 @@ def form_field(spec: FieldSpec) -> FormField:
         labels = tuple((str(c), spec.choice_labels.get(str(c)) or humanise(str(c))) for c in spec.choices)
         choices = ((("", "Choose…"),) if spec.nullable else ()) + labels
         return FormField(spec.name, spec.label, kind, hint, spec.required, choices)
+    if (
+        spec.kind == "flag" and spec.nullable
+    ):  # yes, no or not recorded: a checkbox cannot say "no" apart from "unknown"
+        choices = (("", "Not recorded"), ("true", "Yes"), ("false", "No"))
+        return FormField(spec.name, spec.label, "select", hint, spec.required, choices)
     return FormField(spec.name, spec.label, INPUTS[spec.kind], hint, spec.required)
 
 

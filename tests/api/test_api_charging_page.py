@@ -61,3 +61,11 @@ def test_the_api_decision_lists_the_payments(client):
         {"payer": "third_party", "payee": "provider", "weekly": 50.00, "note": "the agreed top-up"},
     ]
     assert body["figures"]["payment_model"] == "net"
+
+
+def test_a_flag_that_may_be_unrecorded_offers_yes_no_and_not_recorded(client):
+    html = client.get("/").text
+    select = re.search(r'<select name="deferred_payment_agreement".*?</select>', html, re.S)
+    assert select, "a nullable flag is a select, not a checkbox"
+    assert re.findall(r'<option value="([a-z]*)"', select.group(0)) == ["", "true", "false"]
+    assert 'type="checkbox" name="property_disregarded"' in html  # a plain flag stays a checkbox
