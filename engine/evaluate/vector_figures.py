@@ -126,10 +126,10 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
         if op == "/":
             left, right = parts
             return lambda c: _div(left(c), right(c))
-        quotient = _quotient(args[0], args[1]) if op == "round_half_up" else None
+        quotient = _quotient(args[0], args[1]) if op in ("round_half_up", "ceil", "floor") else None
         if quotient is not None:  # a rounded quotient of whole numbers: integers only, no fraction arrays
             dividend, divisor = build(quotient[0], service), build(quotient[1], service)
-            factor = quotient[2]
+            factor, how = quotient[2], op
 
             def rounded_quotient(c: Context) -> Num:
                 a, b = dividend(c), divisor(c)
@@ -137,7 +137,7 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
                 numerator, denominator = a.v * factor, np.where(b.v != 0, b.v, 1)
                 negative = denominator < 0
                 numerator, denominator = np.where(negative, -numerator, numerator), np.abs(denominator)
-                return Num(_round(Num(numerator, ok, denominator), 1, "round_half_up"), ok)
+                return Num(_round(Num(numerator, ok, denominator), 1, how), ok)
 
             return rounded_quotient
         if op in ("round_half_up", "ceil", "floor"):

@@ -143,13 +143,9 @@ class _Parser:
         raise ConditionError(f"not allowed in a condition: {ast.unparse(node)!r}")
 
     def ref(self, node: ast.AST) -> Ref:
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.insert(0, node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        parts = dotted(node)
+        if parts is None:
             raise ConditionError(f"not a name: {ast.unparse(node)!r}")
-        parts.insert(0, node.id)
         name = ".".join(parts)
         if name not in self.vocabulary:
             what = "parameter" if parts[0] == "params" else "field or derived figure"
@@ -191,6 +187,17 @@ class _Parser:
         if self.vocabulary[expr.name] != kind:
             raise ConditionError(f"compares {expr.name!r} ({self.vocabulary[expr.name].value}) with a {kind.value}")
         return expr
+
+
+def dotted(node: ast.AST) -> list[str] | None:
+    """The parts of a dotted name (``params.isp.protocol_in_force``), or None when it is not one."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.insert(0, node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return [node.id, *parts]
 
 
 def scale_literal(value: Value, kind: Kind) -> Value:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine.rulebook.conditions import dotted
 from engine.rulebook.vocabulary import ENUMS, Kind
 
 SCALE = {Kind.MONEY: 2, Kind.QUANTITY: 2, Kind.PERCENT: 2, Kind.COUNT: 0}
@@ -130,13 +131,9 @@ class Checker:
 
     # names --------------------------------------------------------------------------------------------------
     def name(self, node: ast.AST) -> E:
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.insert(0, node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        parts = dotted(node)
+        if parts is None:
             raise FigureError(f"not a name: {ast.unparse(node)!r}")
-        parts.insert(0, node.id)
         full = ".".join(parts)
         if parts[0] == "params":
             param = full.removeprefix("params.")

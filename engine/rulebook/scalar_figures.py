@@ -77,6 +77,22 @@ def round_half_up_quotient(numerator: int, denominator: int) -> int | None:
     return magnitude if numerator >= 0 else -magnitude
 
 
+def ceil_quotient(numerator: int, denominator: int) -> int | None:
+    if denominator == 0:
+        return None
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    return -(-numerator // denominator)
+
+
+def floor_quotient(numerator: int, denominator: int) -> int | None:
+    if denominator == 0:
+        return None
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    return numerator // denominator
+
+
 _BOUNDS: dict[int, tuple[tuple[Band, ...], list[tuple[Band, int, int, int | None, int]]]] = {}
 
 
@@ -130,7 +146,9 @@ class _Writer:
             "_frac": _fraction,
             "_band": _band,
             "_band_q": _band_q,
-            "_rhu_q": round_half_up_quotient,
+            "_round_half_up_q": round_half_up_quotient,
+            "_ceil_q": ceil_quotient,
+            "_floor_q": floor_quotient,
             "_td": timedelta,
             "_min": _strict(min),
             "_max": _strict(max),
@@ -151,8 +169,8 @@ class _Writer:
         self.constants[name] = value
         return name
 
-    def strict(self, template: str, *args: E) -> str:
-        """An operation that is null when any argument is null: ``template`` formats the temporaries."""
+    def operands(self, args: tuple[E, ...], test: str) -> tuple[list[str], list[str]]:
+        """Each argument as a constant's text or a temporary, and the ``test`` (``is None``…) of each temporary."""
         names, guards = [], []
         for arg in args:
             constant = _constant(arg)
@@ -160,7 +178,12 @@ class _Writer:
                 names.append(repr(constant))
             else:
                 names.append(self.temp())
-                guards.append(f"({names[-1]} := {self.expr(arg)}) is None")
+                guards.append(f"({names[-1]} := {self.expr(arg)}) {test}")
+        return names, guards
+
+    def strict(self, template: str, *args: E) -> str:
+        """An operation that is null when any argument is null: ``template`` formats the temporaries."""
+        names, guards = self.operands(args, "is None")
         if not guards:
             return f"({template.format(*names)})"
         return f"(None if {' or '.join(guards)} else {template.format(*names)})"
@@ -195,9 +218,9 @@ class _Writer:
         if op in ("round_half_up", "ceil", "floor"):
             x, shift = args
             quotient = whole_quotient(x, shift)
-            if quotient is not None and op == "round_half_up":  # integers only: no Fraction on the hot path
+            if quotient is not None:  # a quotient of whole numbers: integers only, no Fraction on the hot path
                 dividend, divisor, scale = quotient
-                return self.strict(f"_rhu_q({{0}} * {scale}, {{1}})", dividend, divisor)
+                return self.strict(f"_{op}_q({{0}} * {scale}, {{1}})", dividend, divisor)
             if shift < 0 and x.t.exact:
                 return f"_{'rhu' if op == 'round_half_up' else op}({self.strict(f'{{0}} * {10**-shift}', x)}, 1)"
             if shift < 0:
@@ -218,15 +241,8 @@ class _Writer:
         if op == "if":
             return f"({self.expr(args[1])} if {self.expr(args[0])} else {self.expr(args[2])})"
         if op == "cmp":
-            sides, guards = [], []
-            for side in args[1:]:
-                constant = _constant(side)
-                if constant is not None:
-                    sides.append(repr(constant))
-                else:
-                    sides.append(self.temp())
-                    guards.append(f"({sides[-1]} := {self.expr(side)}) is not None")
-            return f"({' and '.join(guards)} and {sides[0]} {args[0]} {sides[1]})"
+            sides, guards = self.operands(args[1:], "is not None")
+            return "(" + " and ".join([*guards, f"{sides[0]} {args[0]} {sides[1]}"]) + ")"
         if op in ("and", "or"):
             return "(" + f" {op} ".join(self.expr(a) for a in args) + ")"
         if op == "not":
