@@ -192,6 +192,15 @@ def bench_decision(
     typer.echo(dumps(single_decision(_engine(rules), runs)))
 
 
+@bench.command("validate")
+def bench_validate(rows: Annotated[int, typer.Option(help="Rows in the sample book.")] = 200000) -> None:
+    """Column-wise validation of a sample book written clean and as council exports write it (£, UK dates,
+    Title Case, Yes/No): same rows valid, and the time of each."""
+    from engine.bench.validation import validation_benchmark
+
+    typer.echo(dumps(validation_benchmark(rows)))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

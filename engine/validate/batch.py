@@ -31,8 +31,8 @@ from engine.validate.values import parse_date, parse_enum, parse_flag, parse_who
 
 EPOCH = date(1970, 1, 1)
 # Amounts as people write them that a decimal cast reads once the £, spaces and thousands commas are out
-LENIENT_NUMBER_RE = r"^([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.[0-9]{0,2})?$"
-LENIENT_MONEY_RE = r"^£? *([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.[0-9]{0,2})?$"
+LENIENT_NUMBER_RE = r"^ *([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.[0-9]{0,2})? *$"
+LENIENT_MONEY_RE = r"^ *£? *([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.[0-9]{0,2})? *$"
 
 
 def day_number(value: date) -> int:
@@ -119,10 +119,11 @@ def _amounts(column: pa.ChunkedArray, pound_sign: bool) -> tuple[np.ndarray, np.
         values = _decimal_pence(pc.cast(array, decimal))
         readable = given.copy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        text = pc.ascii_trim_whitespace(array)
-        written = pc.match_substring_regex(text, LENIENT_MONEY_RE if pound_sign else LENIENT_NUMBER_RE)
+        written = pc.match_substring_regex(array, LENIENT_MONEY_RE if pound_sign else LENIENT_NUMBER_RE)
         readable = np.asarray(pc.fill_null(written, False))
-        plain = pc.replace_substring_regex(text, "[£, ]", "")
+        plain = array
+        for mark in ("£", ",", " ") if pound_sign else (",", " "):  # literal replaces: faster than one regex
+            plain = pc.replace_substring(plain, mark, "")
         values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), plain, pa.scalar(None, pa.string())), decimal))
     sure = readable & (values >= 0) & (values <= 1_000_000_000)
     return np.where(sure, values, 0), given, sure | ~given
