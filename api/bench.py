@@ -1,4 +1,4 @@
-"""API benchmark (SPEC §10): median latency with 1 connection and decisions/s with 32, on loopback, one worker.
+"""API benchmark (SPEC §10): median latency with 1 connection and decisions/s with 32, on loopback.
 
 Every request is a real ``POST /v1/decisions`` that decides and stores the decision in the log.
 """
@@ -20,6 +20,7 @@ def api_benchmark(
     connections: int = 32,
     deadline_s: float = 60.0,
     database_url: str | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     requests = [
         request_bytes("POST", "/v1/decisions", EXAMPLES[index % len(EXAMPLES)], {"X-User": "bench"})
@@ -27,14 +28,15 @@ def api_benchmark(
     ]
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        with local_server(url) as base:
+        with local_server(url, workers=workers) as base:
             drive(base, requests[:500], 4, deadline_s, keep=False)  # warm up
             one = drive(base, requests[:single], 1, deadline_s)
             many = drive(base, requests[:concurrent], connections, deadline_s)
     failures = sum(1 for _, reply in one.replies + many.replies if reply.status != 201)
     latencies = sorted(one.latencies_ns)
     return {
-        "benchmark": "HTTP API on loopback, one uvicorn worker: POST /v1/decisions (decide and store)",
+        "benchmark": "HTTP API on loopback: POST /v1/decisions (decide and store before answering)",
+        "workers": workers,
         "database": url.split(":", 1)[0] if database_url else "sqlite (temporary file)",
         "one_connection": {
             "requests": len(one.latencies_ns),

@@ -15,11 +15,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Date, DateTime, Engine, Integer, String, Text, create_engine, event, select
+from sqlalchemy import Date, DateTime, Engine, Integer, String, Table, Text, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -49,7 +49,7 @@ class DecisionRecord(Base):
     approvers: Mapped[str | None] = mapped_column(String(200))
 
 
-_TABLE = DecisionRecord.__table__
+_TABLE = cast(Table, DecisionRecord.__table__)
 _INSERT_ONE = _TABLE.insert().returning(_TABLE.c.id)
 _INSERT_MANY = _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True)
 
@@ -70,24 +70,38 @@ class NewRecord:
     approvers: str | None = None
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    # WAL lets readers run beside the writer; NORMAL still survives a process crash (SQLite docs, "WAL mode").
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(timeout_seconds: float) -> Any:
+    def on_connect(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        # WAL lets readers run beside the writer; FULL syncs the WAL on every commit, so an acknowledged
+        # decision survives a power cut as well as a process crash (SQLite docs, "WAL mode").
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout_seconds * 1000)}")
+        cursor.close()
+
+    return on_connect
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeout_seconds: float = 5.0) -> Engine:
+    """A SQLAlchemy engine for the log; waiting for a connection, a lock or a statement is bounded by the timeout."""
     parsed = make_url(url)
+    pool = {"pool_size": 8, "max_overflow": 32, "pool_timeout": timeout_seconds}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=32)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
+        event.listen(engine, "connect", _sqlite_pragmas(timeout_seconds))
         return engine
-    return create_engine(url, pool_size=8, max_overflow=32, pool_pre_ping=True)
+    milliseconds = int(timeout_seconds * 1000)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        options = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+        given = parsed.query.get("options")  # the URL's own options (e.g. a search_path) are kept
+        if given:
+            options = f"{given if isinstance(given, str) else ' '.join(given)} {options}"
+        connect_args = {"connect_timeout": max(1, round(timeout_seconds)), "options": options}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **pool)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -99,9 +113,10 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 class DecisionLog:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout_seconds: float = 5.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.timeout_seconds = timeout_seconds
+        self.engine = make_engine(url, timeout_seconds)
 
     def upgrade(self) -> None:
         """Bring the schema to the latest migration (idempotent)."""
@@ -178,10 +193,27 @@ class LogWriter:
         return future
 
     async def add(self, records: list[NewRecord]) -> list[int]:
-        return await asyncio.wrap_future(self.submit(records))
+        """Wait for the records' ids, at most the log's timeout: then LogUnavailable (a 503), and records not yet
+        handed to the database are dropped, so a decision answered "not stored" is not stored later either."""
+        future = self.submit(records)
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.log.timeout_seconds)
+        except TimeoutError:
+            future.cancel()  # fails (and the write goes ahead) if the writer has already taken it
+            raise LogUnavailable(
+                f"the decision log did not confirm the write within {self.log.timeout_seconds:g} s"
+            ) from None
 
     def add_now(self, records: list[NewRecord]) -> list[int]:
-        return self.submit(records).result()
+        """As ``add``, from a thread that is not the event loop's."""
+        future = self.submit(records)
+        try:
+            return future.result(self.log.timeout_seconds)
+        except TimeoutError:
+            future.cancel()
+            raise LogUnavailable(
+                f"the decision log did not confirm the write within {self.log.timeout_seconds:g} s"
+            ) from None
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -203,7 +235,10 @@ class LogWriter:
                     stop = True
                     break
                 group.append(more)
-            self._write(group)
+            # A submission its request gave up on (timed out, so cancelled) is not written.
+            group = [(records, future) for records, future in group if future.set_running_or_notify_cancel()]
+            if group:
+                self._write(group)
             if stop:
                 return
 

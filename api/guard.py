@@ -124,6 +124,6 @@ def _cross_site(headers: Headers) -> bool:
     origin = headers.get("origin")
     if origin is None:
         return False
-    if origin == "null":
-        return True
+    if origin == "null":  # a browser under Referrer-Policy: no-referrer says so: Sec-Fetch-Site above decides
+        return False
     return urlsplit(origin).netloc.lower() != headers.get("host", "").lower()

@@ -8,19 +8,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import HTMLResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import Response
 
 from api import guard, responses
+from api.audits_runner import AuditRunner
 from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
 from api.db import DecisionLog, LogUnavailable, LogWriter
 from api.limits import BodyLimit
+from api.observe import Observe, ensure_request_log
 from api.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes import audits, catalogue, decisions, signin, web
 from api.schemas import placement_schema
@@ -37,9 +39,10 @@ def utc_now() -> datetime:
 
 
 def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> FastAPI:
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
+    ensure_request_log()
     engine = Engine(load_rulebook(settings.rules_dir))
-    log = DecisionLog(settings.database_url)
+    log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
     log.upgrade()
     auth = Authenticator(WorkflowStore(log.engine), auth_config(settings), lambda: clock())
     refusal = auth.refusal()
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
     app.state.decider = Decider(engine, writer, clock)
     app.state.auth = auth
+    app.state.audits = AuditRunner(settings.max_concurrent_audits, settings.max_audit_seconds)
 
     app.add_exception_handler(InputError, responses.input_error)
     app.add_exception_handler(responses.ApiError, responses.api_error)
@@ -78,6 +82,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(Exception, responses.unexpected_error)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(guard.SameOrigin)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(Observe)  # outermost: every response, refusals included, is logged and gets the headers
 
     app.include_router(decisions.router)
     app.include_router(audits.router)
@@ -88,14 +94,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="carerules API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
+    async def docs(request: Request) -> Response:
+        return web.templates.TemplateResponse(request, "docs.html", {})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

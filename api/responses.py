@@ -90,8 +90,10 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-async def log_unavailable(_request: Request, _exc: Exception) -> Response:
+async def log_unavailable(_request: Request, exc: Exception) -> Response:
     # A decision is only answered once it is stored; if the log cannot take it, say so (and retry is safe).
+    if "did not confirm" in str(exc):  # a timeout: the write may still land, but it was never confirmed
+        return error(503, "log_unavailable", f"{exc}: the decision was not answered; try again")
     return error(503, "log_unavailable", "the decision log cannot be reached; nothing was stored, try again")
 
 

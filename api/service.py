@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,16 +18,64 @@ from engine.validate.placement import InputError
 Clock = Callable[[], datetime]
 
 
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800 to \udfff: half of a pair, on its own not text
+
+
 def parse_json(raw: bytes, what: str = "placement") -> Any:
-    """Request bytes → JSON values with exact Decimals (as the CLI reads files), or an InputError."""
+    """Request bytes → JSON values with exact Decimals (as the CLI reads files), or an InputError that names the
+    field: an integer too long to read (over 4,300 digits) or text with an unpaired surrogate is the field's
+    fault, never a 500 or a 503."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_float=Decimal)
+        value = json.loads(raw.decode("utf-8"), parse_float=Decimal)
     except UnicodeDecodeError:
         raise InputError({what: ["not valid UTF-8 text"]}) from None
     except json.JSONDecodeError as exc:
         raise InputError({what: [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]}) from None
     except RecursionError:
         raise InputError({what: ["JSON nested too deeply"]}) from None
+    except ValueError:  # Python refuses to convert an integer of more than 4,300 digits
+        marked = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_int=_int_or_too_long)
+        raise InputError({field: ["a number far too long to be a value"] for field in _fields(marked, what)}) from None
+    if SURROGATE_ESCAPE.search(raw):
+        bad = list(_fields(value, what))
+        if bad:
+            raise InputError({field: ["not text: an unpaired surrogate (\\ud800 to \\udfff)"] for field in bad})
+    return value
+
+
+class _TooLong:
+    pass
+
+
+def _int_or_too_long(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        return _TooLong()
+
+
+def _fields(value: Any, path: str) -> Any:
+    """The names of the fields holding a too-long number or a string that is not text, as ``provider`` or
+    ``placements[2].provider``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = key if path in ("placement", "") else f"{path}.{key}"
+            if isinstance(key, str) and not _is_text(key):
+                yield name
+            yield from _fields(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _fields(item, f"{path}[{index}]")
+    elif isinstance(value, _TooLong) or (isinstance(value, str) and not _is_text(value)):
+        yield path
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def loads(text: str) -> Any:

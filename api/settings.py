@@ -1,54 +1,62 @@
-"""The API's settings, read once from the environment (no policy numbers here: only service limits)."""
+"""The API's settings: one class, read from ``CARERULES_*`` environment variables (README, "Settings").
+
+Service limits only; no policy numbers here.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 
 DEFAULT_DATABASE_URL = "sqlite:///carerules-decisions.db"  # relative to the working directory
+Positive = Annotated[int, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0)]
 
 
-def _int(name: str, default: int) -> int:
-    text = os.environ.get(name)
-    if text is None or not text.strip():
-        return default
-    value = int(text)
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive whole number, got {text!r}")
-    return value
+class Settings(BaseSettings):
+    """Every setting of the service. Each field ``name`` is read from ``CARERULES_NAME`` (case ignored)."""
 
+    model_config = SettingsConfigDict(env_prefix="CARERULES_", frozen=True, extra="forbid")
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, min_length=1)
     rules_dir: Path = DEFAULT_RULES_DIR
-    max_body_bytes: int = 1_000_000  # one placement is under 2 kB; a full batch well under this
-    max_batch: int = 500  # placements in one POST /v1/decisions/batch; bigger books go to /v1/audits
-    max_upload_bytes: int = 50_000_000  # a CSV/Excel upload to /v1/audits
-    recent_limit: int = 50
-    # Sign-in (see README, "Users and sign-in")
+    # Requests
+    max_body_bytes: Positive = 1_000_000  # one placement is under 2 kB; a full batch well under this
+    max_batch: Positive = 500  # placements in one POST /v1/decisions/batch; bigger books go to /v1/audits
+    recent_limit: Positive = 50
+    allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1"]
+    # Uploads to POST /v1/audits
+    max_upload_bytes: Positive = 50_000_000
+    max_upload_rows: Positive = 1_000_000
+    max_cell_chars: Positive = 32_767  # Excel's own limit for a cell
+    max_decompressed_bytes: Positive = 300_000_000  # an .xlsx unpacked
+    max_audit_seconds: Seconds = 120.0
+    max_concurrent_audits: Positive = 1  # per worker process; others get 429
+    # The decision log's database
+    db_timeout_seconds: Seconds = 5.0  # connect and statement timeout; then 503
+    # Connections
+    keep_alive_seconds: Positive = 5
+    request_read_seconds: Seconds = 30.0  # a client that takes longer to send its request is cut off
+    max_connections: Positive | None = None  # per worker process; beyond it 503 (uvicorn's limit_concurrency)
+    # Sign-in (README, "Users, sign-in and approvals")
     host: str = "127.0.0.1"  # the address served (carerules serve sets it): loopback allows the local single user
-    trusted_proxies: tuple[str, ...] = ()  # addresses (or networks) of a single-sign-on proxy whose user header counts
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()  # single-sign-on proxy addresses or networks
     sso_user_header: str = "X-Remote-User"
     sso_roles_header: str = ""  # optional: the proxy also sends the user's roles, comma-separated
-    session_hours: int = 10  # a web sign-in lasts this long
+    session_hours: Positive = 10  # a web sign-in lasts this long
+
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(
-            database_url=os.environ.get("CARERULES_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            rules_dir=Path(os.environ.get("CARERULES_RULES_DIR") or DEFAULT_RULES_DIR),
-            max_body_bytes=_int("CARERULES_MAX_BODY_BYTES", cls.max_body_bytes),
-            max_batch=_int("CARERULES_MAX_BATCH", cls.max_batch),
-            max_upload_bytes=_int("CARERULES_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
-            host=os.environ.get("CARERULES_HOST") or cls.host,
-            trusted_proxies=tuple(
-                part.strip() for part in os.environ.get("CARERULES_TRUSTED_PROXIES", "").split(",") if part.strip()
-            ),
-            sso_user_header=os.environ.get("CARERULES_SSO_USER_HEADER") or cls.sso_user_header,
-            sso_roles_header=os.environ.get("CARERULES_SSO_ROLES_HEADER") or cls.sso_roles_header,
-            session_hours=_int("CARERULES_SESSION_HOURS", cls.session_hours),
-        )
+        return cls()

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-.venv/bin/ruff check engine api tests cases scripts
-.venv/bin/ruff format --check engine api tests cases scripts
+.venv/bin/ruff check engine api tests cases scripts setup.py
+.venv/bin/ruff format --check engine api tests cases scripts setup.py
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

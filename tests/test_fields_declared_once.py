@@ -66,7 +66,8 @@ SCRIPT = textwrap.dedent(
 
     out = {"vocabulary": FIELDS.get("pets_allowed") and FIELDS["pets_allowed"].value}
     folder = tempfile.mkdtemp()
-    with TestClient(create_app(Settings(database_url=f"sqlite:///{folder}/log.db"))) as client:
+    settings = Settings(database_url=f"sqlite:///{folder}/log.db", allowed_hosts=["testserver"])
+    with TestClient(create_app(settings)) as client:
         out["openapi"] = client.get("/openapi.json").json()["components"]["schemas"]["PlacementIn"]["properties"].get(
             "pets_allowed"
         )
@@ -123,6 +124,8 @@ def test_what_is_generated_names_the_models_fields_and_limits() -> None:
 def test_the_api_documents_the_generated_placement(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    with TestClient(create_app(Settings(database_url=f"sqlite:///{tmp_path / 'log.db'}"))) as client:
+    with TestClient(
+        create_app(Settings(database_url=f"sqlite:///{tmp_path / 'log.db'}", allowed_hosts=["testserver"]))
+    ) as client:
         documented = client.get("/openapi.json").json()["components"]["schemas"]["PlacementIn"]
     assert documented == json.loads(json.dumps(placement_schema()))

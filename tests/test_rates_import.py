@@ -59,6 +59,8 @@ def test_a_new_edition_changes_decisions_from_its_date_only(rules, tmp_path):
         ("isp.protocol_in_force,2027-04-01,maybe", "true or false"),
         ("care_homes.approval_bands,2027-04-01,1", "is a table"),
         ("care_homes.benchmark.lot_6,1st April,1000.00", "not a date"),
+        ('supported_living.day_hour_rate,2027-04-01,"24,10"', "decimal commas are not accepted"),
+        ("care_homes.minimum_age,2027-04-01,650", "not a plausible years value"),
     ],
 )
 def test_bad_rows_are_refused_and_nothing_is_written(rules, tmp_path, row, problem):

@@ -1,13 +1,15 @@
 """POST /v1/audits: a CSV or Excel placement book → per-row results, the Delivery Plan KPIs and the lists people
 act on; ``format=xlsx|csv|html`` answers with results.xlsx, results.csv or the report instead of JSON.
 
-A thin wrapper over ``engine.audit.run_audit`` (the vectorised evaluator). An audit reviews a book; its rows
-are not decisions, so they are not written to the decision log. Its output files are kept for a while (see
-``api.audit_store``) so the page can offer them for download.
+A thin wrapper over ``engine.audit.run_audit`` (the vectorised evaluator), run in a child process the API can
+stop (``api.audits_runner``: time limit, audits at once, client disconnects) with the rulebook the decisions
+use. An audit reviews a book; its rows are not decisions, so they are not written to the decision log. Its
+output files are kept for a while (see ``api.audit_store``) so the page can offer them for download.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import date
 from pathlib import Path
@@ -15,26 +17,23 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from api.audit_store import FILES, AuditStore
+from api.audit_worker import AuditJob
+from api.audits_runner import AuditRunner, ClientGone, check_unpacked_size
 from api.deps import EARLIEST_AS_AT, SettingsDep
 from api.guard import AUTH_RESPONSES, Auditor
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
 from api.settings import Settings
-from engine.audit.columns import ColumnError, load_column_map
 from engine.audit.excel_out import EXCEL_MAX_ROWS
-from engine.audit.lists import list_masks, list_table
 from engine.audit.read import Limits
-from engine.audit.run import BookError, run_audit
 from engine.validate.placement import InputError
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
 MAX_RESULT_ROWS = 100_000
-LIST_ROWS = 200  # rows of each list in the JSON answer; the CSVs and results.xlsx hold them all
 MAX_COLUMN_MAP_BYTES = 100_000
 FORMAT_FILES = {"xlsx": "results.xlsx", "csv": "results.csv", "html": "report.html"}
 
@@ -47,8 +46,12 @@ def _store(request: Request) -> AuditStore:
 
 
 def limits_for(settings: Settings) -> Limits:
-    """What an uploaded book may hold: a sheet's rows, Excel's cell size, and 20 times the upload once inflated."""
-    return Limits(max_rows=EXCEL_MAX_ROWS, max_xlsx_bytes=min(20 * settings.max_upload_bytes, 2_000_000_000))
+    """What an uploaded book may hold (settings), and never more rows than a results.xlsx sheet can."""
+    return Limits(
+        max_rows=min(settings.max_upload_rows, EXCEL_MAX_ROWS),
+        max_cell_chars=settings.max_cell_chars,
+        max_xlsx_bytes=settings.max_decompressed_bytes,
+    )
 
 
 @router.post(
@@ -66,9 +69,10 @@ def limits_for(settings: Settings) -> Limits:
         },
         **AUTH_RESPONSES,
         400: {"model": ErrorOut, "description": "not valid multipart/form-data"},
-        413: {"model": ErrorOut},
+        413: {"model": ErrorOut, "description": "over the upload size or decompressed-size limit"},
         415: {"model": ErrorOut},
-        422: {"model": ErrorOut},
+        422: {"model": ErrorOut, "description": "a book that cannot be read, or over a row, cell or time limit"},
+        429: {"model": ErrorOut, "description": "the most audits allowed at once are already running"},
     },
 )
 async def create_audit(
@@ -102,8 +106,16 @@ async def create_audit(
     if mapping is not None and len(mapping) > MAX_COLUMN_MAP_BYTES:
         raise InputError({"columns": [f"the column map is over {MAX_COLUMN_MAP_BYTES:,} bytes"]})
     store = _store(request)
-    options = {"as_at": as_at, "period_start": period_start, "sheet": sheet or None, "limits": limits_for(settings)}
-    body = await run_in_threadpool(_audit, store, file, suffix, mapping or None, options, results_limit)
+    audit_id, folder = store.new_folder()
+    try:
+        body = await _audit(request, settings, audit_id, folder, file, suffix, mapping, sheet, as_at, period_start,
+                            results_limit)  # fmt: skip
+    except BaseException:
+        store.discard(folder)
+        raise
+    store.keep(audit_id, folder)
+    if isinstance(body, Response):
+        return body
     if format == "json":
         return ExactJSONResponse(body)
     name = FORMAT_FILES[format]
@@ -113,44 +125,48 @@ async def create_audit(
     return FileResponse(path, media_type=FILES[name], filename=name)
 
 
-def _audit(
-    store: AuditStore, file: UploadFile, suffix: str, mapping: bytes | None, options: dict[str, Any], limit: int
-) -> dict[str, Any]:
-    audit_id, folder = store.new_folder()
+async def _audit(
+    request: Request,
+    settings: Settings,
+    audit_id: str,
+    folder: Path,
+    file: UploadFile,
+    suffix: str,
+    mapping: bytes | None,
+    sheet: str | None,
+    as_at: date | None,
+    period_start: date | None,
+    results_limit: int,
+) -> dict[str, Any] | Response:
+    path = folder / f"upload{suffix}"
+    name = file.filename or "the upload"
+    await asyncio.to_thread(_save, file, path)
+    if suffix != ".csv":
+        await asyncio.to_thread(check_unpacked_size, path, name, settings.max_decompressed_bytes)
+    job = AuditJob(
+        path=path,
+        filename=name,
+        book=request.app.state.engine.book,
+        audit_id=audit_id,
+        folder=folder,
+        downloads=frozenset(FILES),
+        as_at=as_at,
+        period_start=period_start,
+        sheet=sheet or None,
+        column_map=mapping or None,
+        results_limit=results_limit,
+        limits=limits_for(settings),
+    )
+    runner: AuditRunner = request.app.state.audits
     try:
-        path = folder / f"upload{suffix}"
-        with open(path, "wb") as out:
-            shutil.copyfileobj(file.file, out, 1 << 20)
-        try:
-            audit = run_audit(path, columns=load_column_map(mapping), **options)
-        except ColumnError as exc:
-            raise InputError({"columns": [str(exc)]}) from None
-        except BookError as exc:
-            raise InputError({"file": [str(exc).replace(str(path), file.filename or "the upload")]}) from None
-        path.unlink()
-        paths = _write(audit, folder)
-    except BaseException:
-        store.discard(folder)
-        raise
-    store.keep(audit_id, folder)
-    masks = list_masks(audit)
-    return {
-        "audit_id": audit_id,
-        "summary": audit.summary(),
-        "results": audit.table.slice(0, limit).to_pylist(),
-        "results_truncated": audit.rows > limit,
-        "lists": {
-            name: {"count": int(mask.sum()), "rows": list_table(audit, mask).slice(0, LIST_ROWS).to_pylist()}
-            for name, mask in masks.items()
-        },
-        "downloads": {path.name: f"/v1/audits/{audit_id}/files/{path.name}" for path in paths},
-    }
+        return await runner.run(job, request.receive)
+    except ClientGone:
+        return Response(status_code=499)  # nobody is listening; the request log records it
 
 
-def _write(audit: Any, folder: Path) -> list[Path]:
-    from engine.audit.output import write_outputs
-
-    return [path for path in write_outputs(audit, folder).values() if path.name in FILES]
+def _save(file: UploadFile, path: Path) -> None:
+    with open(path, "wb") as out:
+        shutil.copyfileobj(file.file, out, 1 << 20)
 
 
 @router.get(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import AsAtQuery, ClockDep, EngineDep, LogDep
 from api.guard import AUTH_RESPONSES, Reader
@@ -40,9 +43,14 @@ def parameters(engine: EngineDep, clock: ClockDep, identity: Reader, as_at: AsAt
     responses={200: {"model": HealthOut}, 503: {"model": ErrorOut}},
     summary="Rulebook loaded and decision log reachable",
 )
-def healthz(engine: EngineDep, log: LogDep) -> ExactJSONResponse:
+async def healthz(engine: EngineDep, log: LogDep) -> ExactJSONResponse:
+    # Bounded: a database that accepts connections but never answers is "unreachable" after the log's timeout.
     try:
-        log.ping()
+        await asyncio.wait_for(run_in_threadpool(log.ping), log.timeout_seconds)
+    except TimeoutError:
+        raise ApiError(
+            503, "unavailable", f"the decision log is unreachable: no answer within {log.timeout_seconds:g} s"
+        ) from None
     except Exception as exc:  # any database failure is "unavailable", never a 500
-        raise ApiError(503, "unavailable", f"the decision log cannot be reached: {type(exc).__name__}") from None
+        raise ApiError(503, "unavailable", f"the decision log is unreachable: {type(exc).__name__}") from None
     return ExactJSONResponse({"status": "ok", "rulebook_version": engine.book.version, "database": "ok"})

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.cli.options import RulesDir
 from engine.explain.decision import dumps
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
@@ -96,7 +97,7 @@ def audit_command(
         typer.Option("--excel/--no-excel", help="Write results.xlsx (default: for books up to 50,000 rows)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON instead of a table.")] = False,
-    rules: Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")] = DEFAULT_RULES_DIR,
+    rules: RulesDir = DEFAULT_RULES_DIR,
     columns: Annotated[
         Path | None,
         typer.Option("--columns", help="Column map (YAML): other names for fields, e.g. 'placement_id: [Client Ref]'."),
@@ -112,17 +113,12 @@ def audit_command(
     from engine.audit.output import kpi_lines, write_outputs
     from engine.audit.read import BookError
     from engine.audit.run import run_audit
-    from engine.rulebook.loader import load_rulebook
 
     when, first = _date("--as-at", as_at), _date("--period-start", period_start)
     if engine not in ("vector", "durable"):
         typer.echo(f"carerules: --engine must be vector or durable, got {engine!r}", err=True)
         raise typer.Exit(2)
-    try:
-        book = load_rulebook(rules)
-    except RulebookError as exc:
-        typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
-        raise typer.Exit(3) from None
+    book = _rulebook(rules)
     try:
         mapping = load_column_map(columns)
     except ColumnError as exc:
@@ -164,6 +160,16 @@ def audit_command(
     raise typer.Exit(audit.exit_code)
 
 
+def _rulebook(rules: Path) -> Any:
+    from engine.rulebook.loader import load_rulebook
+
+    try:
+        return load_rulebook(rules)
+    except RulebookError as exc:
+        typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
+        raise typer.Exit(3) from None
+
+
 def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None, sheet: str | None = None) -> None:
     from engine.audit.read import BookError, read_book
     from engine.evaluate.engine import Engine
@@ -196,12 +202,13 @@ def sample_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write to this .csv or .xlsx file (default: CSV on stdout).")
     ] = None,
+    rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """A synthetic placement book (no personal data) with realistic prices and a few bad rows."""
     from engine.audit.output import write_csv, write_excel
     from engine.audit.sample import sample_book
 
-    table = sample_book(rows, seed)
+    table = sample_book(rows, seed, _rulebook(rules))
     if out is None:
         import pyarrow.csv as pa_csv
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from datetime import date
 from decimal import Decimal
@@ -11,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from engine.cli.options import RULES_ENV, RulesDir
 from engine.cli.users import users
 from engine.evaluate.engine import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
@@ -21,8 +24,27 @@ from engine.validate.placement import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 
-RulesDir = Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")]
 AsAt = Annotated[str | None, typer.Option("--as-at", help="Take the rules and rates as at this date (YYYY-MM-DD).")]
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"carerules {version('carerules')}")
+        except PackageNotFoundError:  # pragma: no cover - run from a checkout that was never installed
+            typer.echo("carerules (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Open rules-as-code for a council's care-placement pricing and charging decisions."""
 
 
 def _fail(fields: dict[str, list[str]], code: str = "invalid_input") -> NoReturn:
@@ -202,36 +224,43 @@ def bench_validate(rows: Annotated[int, typer.Option(help="Rows in the sample bo
 
 
 @app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="A new (or empty) folder to copy the shipped rulebook into.")],
+) -> None:
+    """Copy the shipped rulebook into FOLDER to edit; then use it with --rules FOLDER or CARERULES_RULES_DIR."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        typer.echo(f"carerules: {folder} already exists and is not an empty folder: nothing copied", err=True)
+        raise typer.Exit(2)
+    shutil.copytree(DEFAULT_RULES_DIR, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    version = _engine(folder).book.version
+    typer.echo(f"carerules: copied the shipped rulebook (version {version}) to {folder}", err=True)
+    typer.echo(f"carerules: use it with --rules {folder} or {RULES_ENV}={folder}", err=True)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (durable_rules is serialised within each).")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No access log.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: one per CPU core; durable_rules is serialised in each)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No request log.")] = False,
+    rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
-    """Start the HTTP API and the brokerage web page (decision log: CARERULES_DATABASE_URL, else SQLite)."""
-    import os
-
-    import uvicorn
-
-    os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
+    """Start the HTTP API and the brokerage web page (settings: CARERULES_* environment variables, see README)."""
     from api.auth import refusal_for
+    from api.server import serve as run_server
     from api.settings import Settings
 
-    refusal = refusal_for(Settings.from_env())
+    _engine(rules)  # refuse a broken rulebook here, with its file and line, before any worker starts
+    os.environ[RULES_ENV] = str(rules)  # every worker process reads its settings from the environment
+    os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
+    refusal = refusal_for(Settings())
     if refusal:
         typer.echo(f"carerules: {refusal}", err=True)
         raise typer.Exit(2)
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"carerules: web page at http://{shown}:{port}/  API docs at http://{shown}:{port}/docs", err=True)
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=not quiet,
-        log_level="warning" if quiet else "info",
-    )
+    run_server(host, port, workers or os.cpu_count() or 1, quiet)
 
 
 @bench.command("api")
@@ -243,11 +272,12 @@ def bench_api(
     database_url: Annotated[
         str | None, typer.Option(help="Decision log URL (default: a temporary SQLite file).")
     ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes (as carerules serve --workers).")] = 1,
 ) -> None:
-    """HTTP API on loopback, one worker: median latency with 1 connection, decisions/s with 32."""
+    """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
     from api.bench import api_benchmark
 
-    typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url)))
+    typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, workers)))
 
 
 from engine.cli.audit import audit_command, bench_audit_command, sample_command  # noqa: E402

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from typing import Any as AnyType
 
 from engine.money import MoneyError, to_decimal, to_pence
-from engine.rulebook import conditions
+from engine.rulebook import checks, conditions
 from engine.rulebook.facts import Kpi, Lot, load_first_party_bases, load_kpis, load_lots, load_rulebook_facts
 from engine.rulebook.figures import Figure, load_figures
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
@@ -24,7 +24,11 @@ from engine.rulebook.vocabulary import ACTIONS, ENUMS, FIELDS, UNIT_KINDS, Kind
 if TYPE_CHECKING:
     from engine.rulebook.compiled import CompiledRulebook
 
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+# The shipped rulebook: rules/ at the top of a source checkout; engine/rulebook/shipped in an installed wheel.
+_INSTALLED_RULES_DIR = Path(__file__).resolve().parent / "shipped"
+DEFAULT_RULES_DIR = (
+    _INSTALLED_RULES_DIR if _INSTALLED_RULES_DIR.is_dir() else Path(__file__).resolve().parents[2] / "rules"
+)
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
@@ -133,7 +137,15 @@ class Rulebook:
 
 
 def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
+    """The rulebook in ``rules_dir``, or RulebookError with the file, line and reason it was refused."""
     root = Path(rules_dir)
+    with checks.files_read(root):
+        book = _load_rulebook(root)
+    checks.check_values(root, book.parameters)
+    return book
+
+
+def _load_rulebook(root: Path) -> Rulebook:
     files = sorted(root.rglob("*.yaml"))
     if not files:
         raise RulebookError(root, None, "no rule or parameter files found")

@@ -6,11 +6,17 @@ mapping remembers the line of each key so the rulebook loader can say where a pr
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+_READ: ContextVar[set[Path] | None] = ContextVar("rule_files_read", default=None)
 
 
 class RulebookError(ValueError):
@@ -52,13 +58,25 @@ def _loader_for(path: Path) -> type[yaml.SafeLoader]:
         return result
 
     def construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-        return Decimal(str(loader.construct_scalar(node)).replace("_", ""))
+        text = str(loader.construct_scalar(node))
+        try:
+            number = Decimal(text.replace("_", ""))
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if not number.is_finite():  # YAML's .inf and .nan: never a rate, a threshold or a share
+            raise RulebookError(path, node.start_mark.line + 1, f"{text!r} is not a finite number")
+        return number
 
     def construct_date(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
         try:
-            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+            value = yaml.SafeLoader.construct_yaml_timestamp(loader, node)
         except ValueError as exc:
             raise RulebookError(path, node.start_mark.line + 1, f"{node.value!r} is not a real date: {exc}") from None
+        if isinstance(value, datetime) or not isinstance(value, date):
+            raise RulebookError(
+                path, node.start_mark.line + 1, f"{node.value!r} has a time of day: rulebook dates are YYYY-MM-DD"
+            )
+        return value
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_date)
@@ -67,12 +85,34 @@ def _loader_for(path: Path) -> type[yaml.SafeLoader]:
 
 
 def load_yaml(path: Path) -> Any:
+    read = _READ.get()
+    if read is not None:
+        read.add(path.resolve())
+    data = path.read_bytes()
     try:
-        with path.open(encoding="utf-8") as stream:
-            return yaml.load(stream, Loader=_loader_for(path))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = data.count(b"\n", 0, exc.start) + 1
+        reason = f"byte 0x{data[exc.start]:02x} is not UTF-8 text (save the file as UTF-8)"
+        raise RulebookError(path, at, reason) from None
+    try:
+        return yaml.load(text, Loader=_loader_for(path))
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise RulebookError(path, line, f"not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:  # e.g. a character YAML does not allow
+        raise RulebookError(path, None, f"not valid YAML: {exc}") from None
+
+
+@contextmanager
+def recording() -> Iterator[set[Path]]:
+    """Every file ``load_yaml`` reads inside the block (resolved paths)."""
+    read: set[Path] = set()
+    token = _READ.set(read)
+    try:
+        yield read
+    finally:
+        _READ.reset(token)
 
 
 def check_keys(node: Any, required: set[str], optional: set[str], what: str) -> Node:

@@ -83,6 +83,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def make_client(url: str, **settings: Any) -> TestClient:
+    settings.setdefault("allowed_hosts", ["testserver"])  # the Host header TestClient sends
     return TestClient(create_app(Settings(database_url=url, **settings), clock=lambda: FIXED_NOW))
 
 

@@ -137,7 +137,11 @@ def test_a_cross_site_form_post_is_refused(sqlite_url):
     with make_client(sqlite_url) as client:
         csrf = csrf_of(client.get("/").text)  # local mode: the page works, its form has a token
         fields = {**{k: str(v) for k, v in P_1001.items()}, "csrf_token": csrf}
-        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+        for headers in (
+            {"Origin": "https://evil.example"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+        ):
             response = client.post("/", data=fields, headers=headers)
             assert response.status_code == 403 and response.json()["error"]["code"] == "cross_site", headers
         # the JSON API too: a cross-site page cannot post a placement as the browser's user
@@ -170,7 +174,9 @@ def test_no_local_mode_off_loopback_and_no_start_without_users_or_a_proxy(sqlite
 
 
 def test_the_single_sign_on_header_counts_only_from_the_trusted_proxy(sqlite_url):
-    settings = Settings(database_url=sqlite_url, host="0.0.0.0", trusted_proxies=("10.0.0.5",))
+    settings = Settings(
+        database_url=sqlite_url, host="0.0.0.0", trusted_proxies=("10.0.0.5",), allowed_hosts=["testserver"]
+    )
     with make_client(sqlite_url) as setup:
         add_user(setup, "Sam Broker", "broker")
     app = create_app(settings, clock=lambda: FIXED_NOW)

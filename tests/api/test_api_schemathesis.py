@@ -16,7 +16,10 @@ from api.settings import Settings
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 _folder = Path(__import__("tempfile").mkdtemp(prefix="carerules-schemathesis-"))
-app = create_app(Settings(database_url=f"sqlite:///{_folder / 'decisions.db'}", max_batch=20), clock=lambda: FIXED_NOW)
+app = create_app(
+    Settings(database_url=f"sqlite:///{_folder / 'decisions.db'}", max_batch=20, allowed_hosts=["testserver"]),
+    clock=lambda: FIXED_NOW,
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

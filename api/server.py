@@ -1,0 +1,79 @@
+"""Run the app under uvicorn: worker processes, timeouts for slow clients, JSON logs (the app writes one line
+per request itself, so uvicorn's access log is off)."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cache
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from api.db import DecisionLog
+from api.observe import log_config
+from api.settings import Settings
+
+
+@cache
+def _read_seconds() -> float:
+    return Settings.from_env().request_read_seconds  # read in each worker process from the environment
+
+
+class SlowClientProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline: a client must send each request (headers and body) within
+    ``CARERULES_REQUEST_READ_SECONDS`` of connecting or of starting it, or the connection is closed. (uvicorn
+    closes idle keep-alive connections itself, but would wait forever for a request sent a byte at a time.)"""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._deadline is None:
+            self._arm()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(_read_seconds(), self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.logger.info("closed a connection that sent no whole request within %s s", _read_seconds())
+            self.transport.close()
+
+
+def serve(host: str, port: int, workers: int, quiet: bool) -> None:
+    settings = Settings.from_env()
+    # Migrate once here: worker processes starting together would otherwise race to create the tables.
+    log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
+    log.upgrade()
+    log.dispose()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=SlowClientProtocol,
+        access_log=False,
+        log_config=log_config("WARNING" if quiet else "INFO"),
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        server_header=False,
+    )
