@@ -94,7 +94,7 @@ def audit_command(
     ] = False,
     excel: Annotated[
         bool | None,
-        typer.Option("--excel/--no-excel", help="Write results.xlsx (default: for books up to 50,000 rows)."),
+        typer.Option("--excel/--no-excel", help="Write results.xlsx (default: yes, for any book that fits a sheet)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON instead of a table.")] = False,
     rules: RulesDir = DEFAULT_RULES_DIR,
