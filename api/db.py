@@ -43,6 +43,10 @@ class DecisionRecord(Base):
     rulebook_version: Mapped[str] = mapped_column(String(64))
     input_json: Mapped[str] = mapped_column(Text)
     decision_json: Mapped[str] = mapped_column(Text)
+    # for filtering the log (migration 0002): " CHP-02 CHP-07 " and the roles that must approve, space-separated
+    provider: Mapped[str | None] = mapped_column(String(200), index=True)
+    rule_ids: Mapped[str | None] = mapped_column(String(400))
+    approvers: Mapped[str | None] = mapped_column(String(200))
 
 
 _TABLE = cast(Table, DecisionRecord.__table__)
@@ -61,6 +65,9 @@ class NewRecord:
     rulebook_version: str
     input_json: str
     decision_json: str
+    provider: str | None = None
+    rule_ids: str | None = None
+    approvers: str | None = None
 
 
 def _sqlite_pragmas(timeout_seconds: float) -> Any:

@@ -1,15 +1,14 @@
-"""Typed dependencies: the loaded engine, the decision log, the clock, the caller's name, the raw JSON body.
+"""Typed dependencies: the loaded engine, the decision log, the clock, the raw JSON body.
 
 All are ``async def``: they do no I/O, and FastAPI would otherwise run each one on a worker thread.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
 
 from api.db import DecisionLog
 from api.service import Clock, Decider
@@ -17,13 +16,10 @@ from api.settings import Settings
 from engine.evaluate.engine import Engine
 from engine.rulebook.facts import load_rulebook_facts
 from engine.rulebook.loader import DEFAULT_RULES_DIR
-from engine.validate.placement import InputError
 
 # The shipped rulebook's earliest date, as the documented lower bound of date parameters (the engine checks
 # every date again against the app's own rulebook).
 EARLIEST_AS_AT = load_rulebook_facts(DEFAULT_RULES_DIR)[0]
-
-USER_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 
 async def get_engine(request: Request) -> Engine:
@@ -46,23 +42,6 @@ async def get_clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
-def clean_user(value: str | None, field: str) -> str | None:
-    """A user name as given (trimmed); empty means not given. Control characters or over 100 characters: bad input."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if not USER_NAME.match(value):
-        raise InputError({field: ["must be 1 to 100 printable characters"]})
-    return value
-
-
-UserHeader = Annotated[str | None, Header(alias="X-User", description="who asked, kept in the decision log")]
-
-
-async def user_from_header(x_user: UserHeader = None) -> str | None:
-    return clean_user(x_user, "X-User")
-
-
 async def raw_body(request: Request) -> bytes:
     return await request.body()
 
@@ -72,7 +51,6 @@ LogDep = Annotated[DecisionLog, Depends(get_log)]
 DeciderDep = Annotated[Decider, Depends(get_decider)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
-UserDep = Annotated[str | None, Depends(user_from_header)]
 BodyDep = Annotated[bytes, Depends(raw_body)]
 AsAtQuery = Annotated[
     date | None,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -18,15 +17,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
-from api import responses
+from api import guard, responses
 from api.audits_runner import AuditRunner
+from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
 from api.db import DecisionLog, LogUnavailable, LogWriter
 from api.limits import BodyLimit
 from api.observe import Observe, ensure_request_log
-from api.routes import audits, catalogue, decisions, web
+from api.openapi_docs import SWAGGER_UI_DIR, document
+from api.routes import audits, catalogue, decisions, signin, web
 from api.schemas import placement_schema
 from api.service import Clock, Decider
 from api.settings import Settings
+from api.workflow_db import WorkflowStore
 from engine.evaluate.engine import Engine
 from engine.rulebook.loader import load_rulebook
 from engine.validate.placement import InputError
@@ -42,6 +44,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     engine = Engine(load_rulebook(settings.rules_dir))
     log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
     log.upgrade()
+    auth = Authenticator(WorkflowStore(log.engine), auth_config(settings), lambda: clock())
+    refusal = auth.refusal()
+    if refusal:
+        log.dispose()
+        raise StartRefused(refusal)
     writer = LogWriter(log)
 
     @asynccontextmanager
@@ -61,6 +68,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     )
     app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
     app.state.decider = Decider(engine, writer, clock)
+    app.state.auth = auth
     app.state.audits = AuditRunner(settings.max_concurrent_audits, settings.max_audit_seconds)
 
     app.add_exception_handler(InputError, responses.input_error)
@@ -69,8 +77,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(StarletteHTTPException, responses.http_error)
     app.add_exception_handler(LogUnavailable, responses.log_unavailable)
     app.add_exception_handler(SQLAlchemyError, responses.log_unavailable)
+    app.add_exception_handler(NotSignedIn, guard.not_signed_in)
+    app.add_exception_handler(Forbidden, guard.forbidden)
     app.add_exception_handler(Exception, responses.unexpected_error)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(guard.SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(Observe)  # outermost: every response, refusals included, is logged and gets the headers
 
@@ -78,8 +89,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.include_router(audits.router)
     app.include_router(catalogue.router)
     app.include_router(web.router)
+    app.include_router(signin.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> Response:
@@ -92,7 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             components["PlacementIn"] = placement_schema()
             batch = schema["paths"]["/v1/decisions/batch"]["post"]["requestBody"]["content"]["application/json"]
             batch["schema"]["maxItems"] = settings.max_batch
-            app.openapi_schema = schema
+            app.openapi_schema = document(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

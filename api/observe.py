@@ -91,13 +91,11 @@ class Observe:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = user = None
+        request_id = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 text = value.decode("latin-1")
                 request_id = text if REQUEST_ID.match(text) else None
-            elif name == b"x-user":
-                user = value.decode("utf-8", "replace")[:100]
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
@@ -126,7 +124,7 @@ class Observe:
                 extra={
                     "fields": {
                         "request_id": request_id,
-                        "user": state.get("user", user),
+                        "user": state.get("user"),  # the signed-in user; a name the client sends is ignored
                         "method": scope["method"],
                         "route": getattr(route, "path", None) or scope["path"][:200],
                         "status": status,

@@ -203,14 +203,28 @@ class BatchOut(Strict):
     decision_ids: list[int | None]
 
 
+class ApprovalOut(Strict):
+    """An approval or a decline, as recorded (never edited)."""
+
+    decision_id: int | None = None
+    status: Literal["approved", "declined"] | None = None
+    decision: Literal["approve", "decline"]
+    by: str = Field(description="the signed-in user who decided")
+    role: str = Field(description="the role they decided in")
+    at: datetime
+    reason: str
+
+
 class StoredDecisionOut(Strict):
     id: int
     decided_at: datetime
-    user: str | None
+    user: str | None = Field(description="the signed-in user who asked")
     channel: Literal["api", "batch", "web"]
     rulebook_version: str
     input: dict[str, Any]
     decision: DecisionOut
+    status: Literal["not_needed", "pending", "approved", "declined"]
+    approval: ApprovalOut | None
 
 
 class Change(Strict):

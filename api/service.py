@@ -140,7 +140,15 @@ class Decider:
             rulebook_version=decision.rulebook_version,
             input_json=dumps(data, indent=None),
             decision_json=text,
+            provider=_provider(data),
+            rule_ids=" " + " ".join(decision.rule_ids) + " ",
+            approvers=" ".join(sorted({f.approver for f in decision.findings if f.approver})),
         )
+
+
+def _provider(data: Any) -> str | None:
+    provider = data.get("provider") if isinstance(data, dict) else None
+    return provider.strip() or None if isinstance(provider, str) else None
 
 
 def stored(record: DecisionRecord) -> dict[str, Any]:

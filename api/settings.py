@@ -43,8 +43,14 @@ class Settings(BaseSettings):
     keep_alive_seconds: Positive = 5
     request_read_seconds: Seconds = 30.0  # a client that takes longer to send its request is cut off
     max_connections: Positive | None = None  # per worker process; beyond it 503 (uvicorn's limit_concurrency)
+    # Sign-in (README, "Users, sign-in and approvals")
+    host: str = "127.0.0.1"  # the address served (carerules serve sets it): loopback allows the local single user
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()  # single-sign-on proxy addresses or networks
+    sso_user_header: str = "X-Remote-User"
+    sso_roles_header: str = ""  # optional: the proxy also sends the user's roles, comma-separated
+    session_hours: Positive = 10  # a web sign-in lasts this long
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):

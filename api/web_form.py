@@ -34,6 +34,7 @@ class Section:
     fields: tuple[FormField, ...]
     hint: str = ""
     on_request: bool = False  # shown folded until asked for (or filled in)
+    key: str = ""
 
 
 # The form's sections, in order: (title, hint). Which fields each holds is declared on the placement model.
@@ -82,7 +83,11 @@ def form_field(spec: FieldSpec) -> FormField:
 def form_sections(specs: Mapping[str, FieldSpec]) -> tuple[Section, ...]:
     return tuple(
         Section(
-            title, tuple(form_field(spec) for spec in specs.values() if spec.section == key), hint, key in ON_REQUEST
+            title,
+            tuple(form_field(spec) for spec in specs.values() if spec.section == key),
+            hint,
+            on_request=key in ON_REQUEST,
+            key=key,
         )
         for key, (title, hint) in SECTION_TITLES.items()
     )

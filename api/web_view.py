@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from api.web_form import humanise, money
+from api.web_form import figure_label, humanise, money
+from engine.validate.values import parse_date
 
 DESTINATIONS = {
     "isp_panel": "the ISP panel",
@@ -53,6 +54,48 @@ def price_rows(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
         rows.append({"band": band["band"], "limit": limit, "who": who, "approver": band["approver"], "here": here})
         previous = ceiling
     return rows
+
+
+# The form's sections that belong to one service; the others (the placement, health funding) are always shown.
+SECTION_SERVICE = {"care_home": "care_home", "top_up": "care_home", "supported_living": "supported_living"}
+
+
+def section_hidden(section_key: str, values: Mapping[str, Any]) -> bool:
+    """Hidden until its service is chosen, and hidden for the other service."""
+    service = SECTION_SERVICE.get(section_key)
+    return service is not None and values.get("service") != service
+
+
+def date_words(value: Any) -> str:
+    """A date as typed, echoed as words ("4 May 2026"); empty when it is not (yet) a date."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    try:
+        when = parse_date(value.strip())
+    except ValueError:
+        return ""
+    return f"{when.day} {when:%B %Y}"
+
+
+def figures_shown(decision: Mapping[str, Any], given: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(name, label, value) of the figures to show: the top-up line only when a top-up is proposed, worded as
+    the most a top-up may cover."""
+    shown = []
+    for name, value in decision["figures"].items():
+        label = figure_label(name)
+        if name == "top_up_required_weekly":
+            if not _proposed(given.get("top_up_weekly")):
+                continue
+            label = "The most a top-up may cover"
+        shown.append((name, label, value))
+    return shown
+
+
+def _proposed(amount: Any) -> bool:
+    try:
+        return Decimal(str(amount).replace("£", "").replace(",", "").strip() or "0") > 0
+    except ArithmeticError:
+        return False
 
 
 PAYERS = {

@@ -23,6 +23,7 @@ from api.audit_store import FILES, AuditStore
 from api.audit_worker import AuditJob
 from api.audits_runner import AuditRunner, ClientGone, check_unpacked_size
 from api.deps import EARLIEST_AS_AT, SettingsDep
+from api.guard import AUTH_RESPONSES, Auditor
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
 from api.settings import Settings
@@ -66,6 +67,7 @@ def limits_for(settings: Settings) -> Limits:
                 "text/html": {},
             },
         },
+        **AUTH_RESPONSES,
         400: {"model": ErrorOut, "description": "not valid multipart/form-data"},
         413: {"model": ErrorOut, "description": "over the upload size or decompressed-size limit"},
         415: {"model": ErrorOut},
@@ -76,6 +78,7 @@ def limits_for(settings: Settings) -> Limits:
 async def create_audit(
     request: Request,
     settings: SettingsDep,
+    identity: Auditor,
     file: Annotated[UploadFile, File(description="the placement book: .csv or .xlsx, one placement a row")],
     as_at: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="evaluate every row at this date")] = None,
     period_start: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="KPI period start")] = None,
@@ -169,10 +172,11 @@ def _save(file: UploadFile, path: Path) -> None:
 @router.get(
     "/{audit_id}/files/{name}",
     summary="Download an output of a recent audit (kept for a limited time)",
-    responses={200: {"content": {"application/octet-stream": {}}}, 404: {"model": ErrorOut}},
+    responses={200: {"content": {"application/octet-stream": {}}}, 404: {"model": ErrorOut}, **AUTH_RESPONSES},
 )
 async def audit_file(
     request: Request,
+    identity: Auditor,
     audit_id: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
     name: Annotated[str, PathParam(max_length=64)],
 ) -> Response:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AsAtQuery, ClockDep, EngineDep, LogDep
+from api.guard import AUTH_RESPONSES, Reader
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import ErrorOut, HealthOut, ParametersOut, RulesOut
 from engine.explain.catalogue import parameters_at, rule_catalogue
@@ -18,20 +19,20 @@ router = APIRouter(tags=["rules"])
 @router.get(
     "/v1/rules",
     response_class=ExactJSONResponse,
-    responses={200: {"model": RulesOut}},
+    responses={200: {"model": RulesOut}, **AUTH_RESPONSES},
     summary="The rule catalogue, as `carerules rules --json` prints it",
 )
-def rules(engine: EngineDep) -> ExactJSONResponse:
+def rules(engine: EngineDep, identity: Reader) -> ExactJSONResponse:
     return ExactJSONResponse(rule_catalogue(engine.book))
 
 
 @router.get(
     "/v1/parameters",
     response_class=ExactJSONResponse,
-    responses={200: {"model": ParametersOut}, 422: {"model": ErrorOut}},
+    responses={200: {"model": ParametersOut}, 422: {"model": ErrorOut}, **AUTH_RESPONSES},
     summary="Every parameter's value in force at a date (default: today), as `carerules parameters --json` prints it",
 )
-def parameters(engine: EngineDep, clock: ClockDep, as_at: AsAtQuery = None) -> ExactJSONResponse:
+def parameters(engine: EngineDep, clock: ClockDep, identity: Reader, as_at: AsAtQuery = None) -> ExactJSONResponse:
     return ExactJSONResponse(parameters_at(engine.book, as_at or clock().date()))
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.approvals import LogFilter, approve, as_csv, search, with_approval
+from api.auth import AUDIT, CHECK
+from api.db import DecisionLog, DecisionRecord
 from api.deps import (
     AsAtQuery,
     BodyDep,
@@ -15,22 +19,22 @@ from api.deps import (
     EngineDep,
     LogDep,
     SettingsDep,
-    UserDep,
-    UserHeader,
-    clean_user,
     placement_body,
 )
+from api.guard import AUTH_RESPONSES, Approver, Checker, Reader, require
 from api.responses import ApiError, ExactJSONResponse
-from api.schemas import BatchOut, DecisionOut, ErrorOut, ReplayOut, StoredDecisionOut
-from api.service import Decider, Logged, parse_json, replay, stored
-from engine.validate.placement import InputError
+from api.schemas import ApprovalOut, BatchOut, DecisionOut, ErrorOut, ReplayOut, StoredDecisionOut
+from api.service import Decider, Logged, parse_json, replay
+from engine.validate.placement import InputError, field_messages
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
     413: {"model": ErrorOut, "description": "request body too large"},
     422: {"model": ErrorOut, "description": "bad input: a list of messages per field"},
 }
+READ_ERRORS: dict[int | str, dict[str, Any]] = {**AUTH_RESPONSES, 422: ERRORS[422]}
 RecordId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the decision's id in the log")]
 
 
@@ -51,12 +55,13 @@ RecordId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the decision
     },
     openapi_extra=placement_body(),
 )
-async def create_decision(request: Request, x_user: UserHeader = None, as_at: AsAtQuery = None) -> Response:
+async def create_decision(request: Request, as_at: AsAtQuery = None) -> Response:
     # The hot path: no dependency injection (it costs more than the engine here), state read directly.
     # Evaluated on the event loop: short CPU work behind the engine's lock; only the log write is awaited.
+    identity = await require(request, CHECK)
     decider: Decider = request.app.state.decider
     body = parse_json(await request.body())
-    logged = await decider.decide(body, as_at, clean_user(x_user, "X-User"), "api")
+    logged = await decider.decide(body, as_at, identity.name, "api")
     return Response(
         logged.text, status_code=201, media_type="application/json", headers={"Location": f"/v1/decisions/{logged.id}"}
     )
@@ -70,7 +75,7 @@ async def create_decision(request: Request, x_user: UserHeader = None, as_at: As
     openapi_extra=placement_body(many=True),
 )
 async def create_batch(
-    body: BodyDep, decider: DeciderDep, settings: SettingsDep, user: UserDep, as_at: AsAtQuery = None
+    body: BodyDep, decider: DeciderDep, settings: SettingsDep, identity: Checker, as_at: AsAtQuery = None
 ) -> ExactJSONResponse:
     items = parse_json(body, "placements")
     if not isinstance(items, list):
@@ -83,7 +88,7 @@ async def create_batch(
             "split the list, or upload the book to POST /v1/audits",
         )
     # A long list is evaluated on a worker thread so that single decisions keep being answered meanwhile.
-    results = await decider.store_many(await run_in_threadpool(decider.evaluate_many, items, as_at, user))
+    results = await decider.store_many(await run_in_threadpool(decider.evaluate_many, items, as_at, identity.name))
     out = [
         result.decision.to_dict() if isinstance(result, Logged) else {"index": index, **result.to_json()}
         for index, result in enumerate(results)
@@ -98,27 +103,107 @@ async def create_batch(
     )
 
 
+Text = Annotated[str | None, Query(max_length=200)]
+
+
 @router.get(
     "",
     response_class=ExactJSONResponse,
-    summary="The most recent decisions in the log, newest first",
-    responses={200: {"model": list[StoredDecisionOut]}, 422: ERRORS[422]},
+    summary="Decisions in the log, newest first, filtered; as JSON, or as CSV (finance) with format=csv",
+    responses={
+        200: {
+            "model": list[StoredDecisionOut],
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "the decisions with their approval status; CSV cells never start a spreadsheet formula",
+        },
+        **READ_ERRORS,
+    },
 )
-def recent_decisions(log: LogDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> ExactJSONResponse:
-    return ExactJSONResponse([stored(record) for record in log.recent(limit)])
+def list_decisions(
+    request: Request,
+    log: LogDep,
+    identity: Reader,
+    status: Annotated[
+        str | None, Query(description="pending, approved, declined or not_needed (no approval needed)")
+    ] = None,
+    placement_id: Text = None,
+    provider: Annotated[str | None, Query(max_length=200, description="part of the provider's name")] = None,
+    outcome: Annotated[str | None, Query(description="proceed, needs_approval, refer or not_permitted")] = None,
+    rule_id: Annotated[str | None, Query(description="decisions on which this rule fired, e.g. CHP-03")] = None,
+    user: Annotated[str | None, Query(max_length=200, description="who made the decision")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
+    format: Annotated[str, Query(pattern="^(json|csv)$", description="json, or csv (finance only)")] = "json",
+) -> Response:
+    wanted = LogFilter(status, placement_id, provider, outcome, rule_id, user).check()
+    if format == "csv":
+        if not identity.holds(AUDIT):
+            raise ApiError(403, "forbidden", "the log as CSV needs the finance role")
+        found = search(log.engine, wanted, limit)
+        headers = {"Content-Disposition": 'attachment; filename="decisions.csv"'}
+        return Response(as_csv(found), media_type="text/csv; charset=utf-8", headers=headers)
+    return ExactJSONResponse(
+        [with_approval(record, approval) for record, approval in search(log.engine, wanted, limit)]
+    )
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "approve", "reason": "Care Cubed costing supports £1,140"}]},
+    )
+    decision: Literal["approve", "decline"]
+    reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+
+
+def found(log: DecisionLog, decision_id: int) -> DecisionRecord:
+    record = log.get(decision_id)
+    if record is None:
+        raise ApiError(404, "not_found", f"no decision {decision_id} in the log")
+    return record
+
+
+def approval_body() -> dict[str, Any]:
+    schema = ApprovalIn.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post(
+    "/{decision_id:int}/approvals",
+    status_code=201,
+    response_class=ExactJSONResponse,
+    summary="Approve or decline a decision that needs approval (a holder of the band's role or a higher one)",
+    responses={
+        201: {"model": ApprovalOut},
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut, "description": "the decision needs no approval, or was already approved or declined"},
+        **READ_ERRORS,
+    },
+    openapi_extra=approval_body(),
+)
+def create_approval(
+    decision_id: RecordId, body: BodyDep, log: LogDep, identity: Approver, request: Request
+) -> ExactJSONResponse:
+    try:
+        asked = ApprovalIn.model_validate(parse_json(body, "approval"))
+    except ValidationError as exc:
+        raise InputError(field_messages(exc)) from None
+    record = found(log, decision_id)
+    result = approve(
+        request.app.state.auth.store, record, identity, asked.decision, asked.reason.strip(), request.app.state.clock()
+    )
+    return ExactJSONResponse(result, status_code=201, headers={"Location": f"/v1/decisions/{decision_id}"})
 
 
 @router.get(
     "/{decision_id:int}",
     response_class=ExactJSONResponse,
     summary="A stored decision with its input, time, user and rulebook version",
-    responses={200: {"model": StoredDecisionOut}, 404: {"model": ErrorOut}, 422: ERRORS[422]},
+    responses={200: {"model": StoredDecisionOut}, 404: {"model": ErrorOut}, **READ_ERRORS},
 )
-def get_decision(decision_id: RecordId, log: LogDep) -> ExactJSONResponse:
-    record = log.get(decision_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"no decision {decision_id} in the log")
-    return ExactJSONResponse(stored(record))
+def get_decision(decision_id: RecordId, log: LogDep, identity: Reader, request: Request) -> ExactJSONResponse:
+    record = found(log, decision_id)
+    approval = request.app.state.auth.store.approvals_of([decision_id]).get(decision_id)
+    return ExactJSONResponse(with_approval(record, approval))
 
 
 @router.get(
@@ -129,13 +214,11 @@ def get_decision(decision_id: RecordId, log: LogDep) -> ExactJSONResponse:
         200: {"model": ReplayOut},
         404: {"model": ErrorOut},
         409: {"model": ErrorOut, "description": "the stored input is not valid input under today's rulebook"},
-        422: ERRORS[422],
+        **READ_ERRORS,
     },
 )
-def replay_decision(decision_id: RecordId, log: LogDep, engine: EngineDep) -> ExactJSONResponse:
-    record = log.get(decision_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"no decision {decision_id} in the log")
+def replay_decision(decision_id: RecordId, log: LogDep, engine: EngineDep, identity: Reader) -> ExactJSONResponse:
+    record = found(log, decision_id)
     try:
         return ExactJSONResponse(replay(engine, record))
     except InputError as exc:

@@ -8,20 +8,28 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api import web_form, web_view
-from api.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep, clean_user
+from api.approvals import LogFilter, approve, needed_roles, search, with_approval
+from api.auth import acting_role
+from api.db import DecisionLog
+from api.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep
+from api.guard import CSRF_FIELD, Approver, Auditor, Checker, Reader, csrf_ok, csrf_token, set_csrf_cookie
+from api.responses import ApiError
 from api.service import loads, replay, stored
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
 from engine.validate.placement import InputError
 
 router = APIRouter(include_in_schema=False)
+EXPIRED = {CSRF_FIELD: ["The form had expired (or came from another site): please submit it again."]}
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 templates.env.filters.update(
     humanise=web_form.humanise,
@@ -30,6 +38,7 @@ templates.env.filters.update(
     figure_label=web_form.figure_label,
     show_parameter=web_form.show_parameter,
     destination=web_view.destination,
+    date_words=web_view.date_words,
 )
 templates.env.globals.update(
     sections=web_form.SECTIONS,
@@ -39,76 +48,135 @@ templates.env.globals.update(
     approvers_of=web_form.approvers,
     referrals_of=web_view.referrals,
     price_rows_of=web_view.price_rows,
+    section_hidden=web_view.section_hidden,
+    figures_shown=web_view.figures_shown,
     charging_of=web_view.charging,
 )
-USER_COOKIE = "carerules_user"
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-    return templates.TemplateResponse(request, name, context, status_code=status)
-
-
-@router.get("/")
-def form(request: Request) -> Response:
-    return _page(
-        request, "form.html", values={"service": "care_home"}, errors={}, user_name=request.cookies.get(USER_COOKIE, "")
-    )
-
-
-@router.post("/")
-async def submit(request: Request, decider: DeciderDep) -> Response:
-    submitted = await request.form()
-    values = {key: value for key, value in submitted.items() if isinstance(value, str)}
-    user_text = values.get("user_name", "")
-    try:
-        user = clean_user(user_text, "user_name")
-        logged = await decider.decide(web_form.placement_from_form(values), None, user, "web")
-    except InputError as exc:
-        return _page(request, "form.html", status=422, values=values, errors=exc.fields, user_name=user_text)
-    response = RedirectResponse(f"/decisions/{logged.id}", status_code=303)
-    if user:
-        response.set_cookie(USER_COOKIE, user, max_age=60 * 60 * 24 * 90, httponly=True, samesite="lax")
+def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    """A page with the signed-in identity (or the local single-user mode) and the forms' CSRF token."""
+    context.setdefault("identity", getattr(request.state, "identity", None))
+    context["csrf_token"] = csrf_token(request)
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    set_csrf_cookie(request, response)
     return response
 
 
+@router.get("/")
+def form(request: Request, identity: Checker) -> Response:
+    return page(request, "form.html", values={"service": "care_home"}, errors={})
+
+
+@router.post("/")
+async def submit(request: Request, decider: DeciderDep, identity: Checker) -> Response:
+    submitted = await request.form()
+    values = {key: value for key, value in submitted.items() if isinstance(value, str)}
+    if not csrf_ok(request, values.get(CSRF_FIELD)):
+        return page(request, "form.html", status=403, values=values, errors=EXPIRED)
+    try:
+        logged = await decider.decide(web_form.placement_from_form(values), None, identity.name, "web")
+    except InputError as exc:
+        return page(request, "form.html", status=422, values=values, errors=exc.fields)
+    return RedirectResponse(f"/decisions/{logged.id}", status_code=303)
+
+
 @router.get("/audit")
-def audit_page(request: Request) -> Response:
+def audit_page(request: Request, identity: Auditor) -> Response:
     from engine.audit.lists import LISTS, PURPOSE
 
-    return _page(request, "audit.html", lists=LISTS, purposes=PURPOSE)
+    return page(request, "audit.html", lists=LISTS, purposes=PURPOSE)
 
 
 @router.get("/decisions")
-def recent(request: Request, log: LogDep, settings: SettingsDep) -> Response:
-    records = [stored(record) for record in log.recent(settings.recent_limit)]
-    return _page(request, "decisions.html", records=records)
+def recent(
+    request: Request,
+    log: LogDep,
+    settings: SettingsDep,
+    identity: Reader,
+    status: str | None = None,
+    placement_id: str | None = None,
+    provider: str | None = None,
+    outcome: str | None = None,
+    rule_id: str | None = None,
+    user: str | None = None,
+) -> Response:
+    asked = LogFilter(status, placement_id, provider, outcome, rule_id, user)
+    try:
+        wanted = asked.check()
+    except InputError as exc:
+        return page(request, "decisions.html", status=422, records=[], wanted=asked, errors=exc.fields, query="")
+    records = [
+        with_approval(record, approval) for record, approval in search(log.engine, wanted, settings.recent_limit)
+    ]
+    query = urlencode(wanted.query_text())
+    return page(request, "decisions.html", records=records, wanted=wanted, errors={}, query=query)
+
+
+DecisionId = Annotated[int, PathParam(ge=1, le=2_147_483_647)]
+
+
+def _decision_page(request: Request, log: DecisionLog, decision_id: int, status: int = 200, **context: Any) -> Response:
+    record = log.get(decision_id)
+    if record is None:
+        return page(request, "missing.html", status=404, decision_id=decision_id)
+    approval = request.app.state.auth.store.approvals_of([decision_id]).get(decision_id)
+    shown = with_approval(record, approval)
+    identity = request.state.identity
+    can_approve = shown["status"] == "pending" and acting_role(identity.roles, needed_roles(record)) is not None
+    return page(request, "decision.html", status=status, record=shown, can_approve=can_approve, **context)
 
 
 @router.get("/decisions/{decision_id:int}")
-def show(request: Request, log: LogDep, decision_id: Annotated[int, PathParam(ge=1, le=2_147_483_647)]) -> Response:
-    record = log.get(decision_id)
-    if record is None:
-        return _page(request, "missing.html", status=404, decision_id=decision_id)
-    return _page(request, "decision.html", record=stored(record))
+def show(request: Request, log: LogDep, decision_id: DecisionId, identity: Reader) -> Response:
+    return _decision_page(request, log, decision_id, approval_errors={})
+
+
+@router.post("/decisions/{decision_id:int}/approval")
+async def decide_approval(request: Request, log: LogDep, decision_id: DecisionId, identity: Approver) -> Response:
+    form = await request.form()
+    choice, reason = str(form.get("decision") or ""), str(form.get("reason") or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        errors = EXPIRED
+    elif choice not in ("approve", "decline"):
+        errors["decision"] = ["Choose approve or decline"]
+    elif not reason or len(reason) > 2000:
+        errors["reason"] = ["Give the reason, in at most 2,000 characters"]
+    if not errors:
+        record = await run_in_threadpool(log.get, decision_id)
+        if record is None:
+            return page(request, "missing.html", status=404, decision_id=decision_id)
+        store, now = request.app.state.auth.store, request.app.state.clock()
+        try:
+            await run_in_threadpool(approve, store, record, identity, choice, reason, now)
+        except ApiError as exc:
+            errors["decision"] = [exc.message]
+    if errors:
+        status = 403 if CSRF_FIELD in errors else 422
+        return await run_in_threadpool(
+            _decision_page, request, log, decision_id, status, approval_errors=errors, reason=reason
+        )
+    return RedirectResponse(f"/decisions/{decision_id}", status_code=303)
 
 
 @router.get("/decisions/{decision_id:int}/replay")
 def show_replay(
-    request: Request, log: LogDep, engine: EngineDep, decision_id: Annotated[int, PathParam(ge=1, le=2_147_483_647)]
+    request: Request, log: LogDep, engine: EngineDep, decision_id: DecisionId, identity: Reader
 ) -> Response:
     record = log.get(decision_id)
     if record is None:
-        return _page(request, "missing.html", status=404, decision_id=decision_id)
+        return page(request, "missing.html", status=404, decision_id=decision_id)
     try:
         result = replay(engine, record)
     except InputError as exc:
-        return _page(request, "replay.html", status=409, record=stored(record), result=None, errors=exc.fields)
-    return _page(request, "replay.html", record=stored(record), result=result, errors={})
+        return page(request, "replay.html", status=409, record=stored(record), result=None, errors=exc.fields)
+    return page(request, "replay.html", record=stored(record), result=result, errors={})
 
 
 @router.get("/rules")
 def rules(
-    request: Request, engine: EngineDep, clock: ClockDep, as_at: Annotated[str | None, Query()] = None
+    request: Request, engine: EngineDep, clock: ClockDep, identity: Reader, as_at: Annotated[str | None, Query()] = None
 ) -> Response:
     error = None
     when = clock().date()
@@ -120,8 +188,8 @@ def rules(
         except ValueError:
             error = f"{as_at!r} is not a date as YYYY-MM-DD."
     if error:
-        return _page(request, "rules.html", status=422, error=error, as_at=as_at, catalogue=None, parameters=None)
-    return _page(
+        return page(request, "rules.html", status=422, error=error, as_at=as_at, catalogue=None, parameters=None)
+    return page(
         request,
         "rules.html",
         error=None,

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from engine.cli.options import RULES_ENV, RulesDir
+from engine.cli.users import users
 from engine.evaluate.engine import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
@@ -199,6 +200,7 @@ def rates_import(
 
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figures and the machine.")
 app.add_typer(bench, name="bench")
+app.add_typer(users, name="users")
 
 
 @bench.command("decision")
@@ -247,10 +249,17 @@ def serve(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """Start the HTTP API and the brokerage web page (settings: CARERULES_* environment variables, see README)."""
+    from api.auth import refusal_for
     from api.server import serve as run_server
+    from api.settings import Settings
 
     _engine(rules)  # refuse a broken rulebook here, with its file and line, before any worker starts
     os.environ[RULES_ENV] = str(rules)  # every worker process reads its settings from the environment
+    os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
+    refusal = refusal_for(Settings())
+    if refusal:
+        typer.echo(f"carerules: {refusal}", err=True)
+        raise typer.Exit(2)
     run_server(host, port, workers or os.cpu_count() or 1, quiet)
 
 

@@ -87,6 +87,17 @@ def make_client(url: str, **settings: Any) -> TestClient:
     return TestClient(create_app(Settings(database_url=url, **settings), clock=lambda: FIXED_NOW))
 
 
+def add_user(client: TestClient, name: str, *roles: str) -> dict[str, str]:
+    """A user in the app's database; the headers that sign in as them (the local single-user mode ends)."""
+    from api.auth import new_token
+
+    token, key, hashed = new_token()
+    auth = client.app.state.auth  # type: ignore[attr-defined]
+    auth.store.add_user(name, roles, key, hashed, FIXED_NOW)
+    auth.count.drop("users")
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def client(sqlite_url: str) -> Iterator[TestClient]:
     with make_client(sqlite_url) as test_client:

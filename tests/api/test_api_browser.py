@@ -63,7 +63,7 @@ def test_broker_checks_a_care_home_placement_and_reads_outcome_approver_and_cita
     browser.get(server + "/")
     assert "Check a proposed placement" in browser.find_element(By.TAG_NAME, "h1").text
     # Every visible form control has a label a screen reader can announce.
-    for control in browser.find_elements(By.CSS_SELECTOR, "input:not([type=radio]), select"):
+    for control in browser.find_elements(By.CSS_SELECTOR, "input:not([type=radio]):not([type=hidden]), select"):
         assert browser.find_elements(By.CSS_SELECTOR, f"label[for='{control.get_attribute('id')}']"), (
             control.get_attribute("id")
         )
@@ -74,7 +74,6 @@ def test_broker_checks_a_care_home_placement_and_reads_outcome_approver_and_cita
     browser.find_element(By.ID, "age").send_keys("84")
     Select(browser.find_element(By.ID, "care_type")).select_by_value("nursing")
     browser.find_element(By.ID, "core_weekly_fee").send_keys("1100.00")
-    browser.find_element(By.ID, "user_name").send_keys("Ann Broker")
     browser.find_element(By.ID, "check").click()
 
     outcome = browser.find_element(By.CSS_SELECTOR, "[data-outcome]")
@@ -88,7 +87,9 @@ def test_broker_checks_a_care_home_placement_and_reads_outcome_approver_and_cita
     citations = [item.text for item in browser.find_elements(By.CSS_SELECTOR, ".finding cite")]
     assert len(citations) == len(findings) and all(citations)
     assert browser.find_element(By.CSS_SELECTOR, "[data-figure=benchmark_weekly]").text == "£995.00"
-    assert "Ann Broker" in browser.find_element(By.CSS_SELECTOR, ".meta").text
+    # no users set up, served on loopback: one local user, and the page says so
+    assert "by local" in browser.find_element(By.CSS_SELECTOR, ".meta").text
+    assert "Local single-user mode" in browser.find_element(By.ID, "local-mode").text
     browser.save_screenshot(str(tmp_path / "decision.png"))
 
     browser.find_element(By.LINK_TEXT, "Recent decisions").click()
@@ -120,3 +121,154 @@ def test_rules_page_lists_rules_and_parameters_in_force_at_a_date(browser, serve
     assert "CHP-01" in text and "SL-03" in text
     row = browser.find_element(By.XPATH, "//tr[th/code[text()='care_homes.benchmark.lot_6']]").text
     assert "945.00" in row and "2025-04-01" in row
+
+
+@pytest.fixture
+def office(tmp_path: Path):
+    """A server with users (so no local mode): a broker and a head of service, with their tokens."""
+    from api.auth import new_token
+    from api.db import DecisionLog
+    from api.workflow_db import WorkflowStore, now_utc
+
+    url = f"sqlite:///{tmp_path / 'office.db'}"
+    log = DecisionLog(url)
+    log.upgrade()
+    tokens = {}
+    for name, role in (("Ann Broker", "broker"), ("Hana Head", "head_of_service")):
+        token, key, hashed = new_token()
+        WorkflowStore(log.engine).add_user(name, [role], key, hashed, now_utc())
+        tokens[name] = token
+    log.dispose()
+    with local_server(url) as base:
+        yield base, tokens
+
+
+def sign_in(driver, base: str, name: str, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(base + "/signin")
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "signin").click()
+    assert name in driver.find_element(By.ID, "signed-in").text
+
+
+def sign_out(driver) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, ".who button").click()
+    driver.find_element(By.ID, "signin")
+
+
+def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(browser, office, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    base, tokens = office
+    browser.get(base + "/")
+    assert browser.find_element(By.ID, "signin")  # anonymous: the sign-in form, nothing else
+    sign_in(browser, base, "Ann Broker", tokens["Ann Broker"])
+    browser.find_element(By.ID, "placement_id").send_keys("LOT7-1")
+    browser.find_element(By.ID, "service-care_home").click()
+    browser.find_element(By.ID, "start_date").send_keys("04/05/2026")  # day first, whatever the browser's locale
+    assert browser.find_element(By.ID, "start_date-words").text == "4 May 2026"
+    browser.find_element(By.ID, "age").send_keys("86")
+    Select(browser.find_element(By.ID, "care_type")).select_by_value("nursing")
+    browser.find_element(By.ID, "dementia").click()
+    browser.find_element(By.ID, "core_weekly_fee").send_keys("1140.00")
+    browser.find_element(By.ID, "check").click()
+
+    assert browser.find_element(By.CSS_SELECTOR, "[data-outcome]").get_attribute("data-outcome") == "needs_approval"
+    guide = browser.find_element(By.ID, "price-guide").text
+    assert "What can I offer the provider?" in guide
+    assert "up to £1,045.00" in guide and "no approval needed" in guide
+    assert "up to £1,097.25" in guide and "up to £1,201.75" in guide
+    assert "this price" in browser.find_element(By.CSS_SELECTOR, ".this-price").text  # £1,140: head of service
+    assert "Head of service" in browser.find_element(By.CSS_SELECTOR, ".this-price").text
+    assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "pending"
+    assert not browser.find_elements(By.ID, "record-approval")  # a broker cannot approve it
+    decision_url = browser.current_url
+    sign_out(browser)
+
+    sign_in(browser, base, "Hana Head", tokens["Hana Head"])
+    browser.get(decision_url)
+    browser.find_element(By.ID, "decision-approve").click()
+    browser.find_element(By.ID, "reason").send_keys("Care Cubed costing supports £1,140.00 for this home")
+    before = browser.find_element(By.ID, "approval-status")
+    browser.find_element(By.ID, "record-approval").click()
+    WebDriverWait(browser, 15).until(staleness_of(before))  # the page after the post, not the one before
+    assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "approved"
+    sign_out(browser)
+
+    sign_in(browser, base, "Ann Broker", tokens["Ann Broker"])
+    browser.get(decision_url)
+    assert browser.find_element(By.ID, "approval-status").text == "Approved"
+    record = browser.find_element(By.ID, "approval-record").text
+    assert "Approved by Hana Head (Head of service)" in record
+    assert browser.find_element(By.ID, "approval-reason").text == "Care Cubed costing supports £1,140.00 for this home"
+    browser.save_screenshot(str(tmp_path / "approved.png"))
+
+
+def test_api_docs_render_every_operation(browser, server):
+    """Swagger UI reads the OpenAPI 3.1 document and lists every operation (not only that its files load)."""
+    import json
+    import urllib.request
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with urllib.request.urlopen(server + "/openapi.json", timeout=10) as response:
+        document = json.load(response)
+    assert document["openapi"].startswith("3.1")
+    operations = [(method.upper(), path) for path, ops in document["paths"].items() for method in ops]
+    assert len(operations) >= 10
+    browser.get(server + "/docs")
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) >= len(operations))
+    shown = {
+        (
+            block.find_element(By.CSS_SELECTOR, ".opblock-summary-method").text,
+            block.find_element(By.CSS_SELECTOR, ".opblock-summary-path").get_attribute("data-path"),
+        )
+        for block in browser.find_elements(By.CSS_SELECTOR, ".opblock")
+    }
+    assert set(operations) <= shown, set(operations) - shown
+    assert "Unable to render" not in browser.find_element(By.TAG_NAME, "body").text
+    # an operation opens with its documented answers and request example
+    approvals = browser.find_element(
+        By.ID, "operations-decisions-create_approval_v1_decisions__decision_id__approvals_post"
+    )
+    approvals.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    text = approvals.text
+    for status in ("201", "401", "403", "409", "413", "422", "503"):
+        assert status in text, status
+    assert "approve" in text and "reason" in text
+
+
+def test_the_form_shows_one_services_sections_echoes_dates_and_keeps_the_button_in_view(browser, server):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 800)
+    browser.get(server + "/")
+
+    def in_view(element_id: str) -> bool:
+        script = "var r = document.getElementById(arguments[0]).getBoundingClientRect();"
+        script += "return r.top >= 0 && r.bottom <= window.innerHeight;"
+        return bool(browser.execute_script(script, element_id))
+
+    def section_shown(key: str) -> bool:
+        return browser.find_element(By.CSS_SELECTOR, f"fieldset[data-section={key}]").is_displayed()
+
+    assert in_view("check")  # at the top of a long form the button is already on screen
+    assert section_shown("care_home") and section_shown("top_up") and not section_shown("supported_living")
+    browser.find_element(By.ID, "service-supported_living").click()
+    assert section_shown("supported_living") and not section_shown("care_home") and not section_shown("top_up")
+    assert section_shown("health") and section_shown("placement")
+    date = browser.find_element(By.ID, "start_date")
+    date.send_keys("11/05/2026")
+    assert browser.find_element(By.ID, "start_date-words").text == "11 May 2026"
+    date.clear()
+    date.send_keys("31/02/2026")
+    assert "not a real date" in browser.find_element(By.ID, "start_date-words").text
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight / 2)")
+    assert in_view("check")

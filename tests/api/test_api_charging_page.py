@@ -86,6 +86,7 @@ def test_the_form_records_no_deferred_payment_agreement_and_top_08_refuses_that_
         "top_up_affordability_confirmed": "true",
         "user_name": "Test Broker",
     }
+    form["csrf_token"] = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
     for recorded, outcome in (("false", "not_permitted"), ("", "proceed"), ("true", "proceed")):
         response = client.post("/", data={**form, "deferred_payment_agreement": recorded}, follow_redirects=True)
         assert response.status_code == 200, response.text

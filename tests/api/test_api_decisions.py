@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import FIXED_NOW, P_1001, make_client
+from conftest import FIXED_NOW, P_1001, add_user, make_client
 from typer.testing import CliRunner
 
 from engine.cli.main import app as cli
@@ -31,13 +31,15 @@ def cli_json(*args: str) -> object:
 def test_decision_is_the_cli_json_and_is_stored_with_user_time_and_version(client, tmp_path):
     source = tmp_path / "p.json"
     source.write_text(json.dumps(P_1001))
-    response = client.post("/v1/decisions", json=P_1001, headers={"X-User": "Ann Broker"})
+    ann = add_user(client, "Ann Broker", "broker")
+    # the log records the signed-in user; a name the client sends is ignored
+    response = client.post("/v1/decisions", json=P_1001, headers={**ann, "X-User": "Chief Exec"})
     assert response.status_code == 201
     assert response.headers["content-type"] == "application/json"
     assert exact(response.text) == cli_json("check", str(source))
     assert '"comparable_weekly": 1040.00' in response.text  # money as exact 2-dp numbers
     location = response.headers["location"]
-    record = client.get(location).json(parse_float=Decimal)
+    record = client.get(location, headers=ann).json(parse_float=Decimal)
     assert record["id"] == int(location.rsplit("/", 1)[1])
     assert record["user"] == "Ann Broker"
     assert record["channel"] == "api"
@@ -98,10 +100,10 @@ def test_bad_query_parameters_are_422_per_field(client, url, field):
     assert field in response.json()["error"]["fields"]
 
 
-def test_bad_user_header_is_422(client):
+def test_the_user_header_is_ignored(client):
     response = client.post("/v1/decisions", json=P_1001, headers={"X-User": "x" * 101})
-    assert response.status_code == 422
-    assert "X-User" in response.json()["error"]["fields"]
+    assert response.status_code == 201  # local single-user mode: the decision is the local user's
+    assert client.get(response.headers["location"]).json()["user"] == "local"
 
 
 def test_oversized_bodies_are_refused_with_413_declared_or_streamed(sqlite_url):
@@ -224,24 +226,26 @@ def test_replay_with_a_new_rulebook_shows_outcome_rules_figures_and_version(sqli
 def test_decision_log_on_sqlite_and_postgresql(database_url):
     """Migrations, store, read back, list and replay, on each database (PostgreSQL from .ci/run)."""
     with make_client(database_url) as first:
+        signed_in = add_user(first, "log test", "broker")
         ids = [
             int(
-                first.post("/v1/decisions", json=item, headers={"X-User": "log test"})
+                first.post("/v1/decisions", json=item, headers={**signed_in, "X-User": "someone else"})
                 .headers["location"]
                 .rsplit("/", 1)[1]
             )
             for item in EXAMPLES
         ]
-        batch = first.post("/v1/decisions/batch", json=EXAMPLES).json()
+        batch = first.post("/v1/decisions/batch", json=EXAMPLES, headers=signed_in).json()
         assert len(set(ids + batch["decision_ids"])) == 2 * len(EXAMPLES)
     with make_client(database_url) as second:  # a restart: migrations are idempotent, records still there
-        record = second.get(f"/v1/decisions/{ids[0]}").json(parse_float=Decimal)
+        assert second.get(f"/v1/decisions/{ids[0]}").status_code == 401  # users exist: no local mode
+        record = second.get(f"/v1/decisions/{ids[0]}", headers=signed_in).json(parse_float=Decimal)
         assert record["input"] == exact(json.dumps(EXAMPLES[0]))
         assert record["user"] == "log test"
         assert record["decided_at"] == FIXED_NOW.isoformat()
-        recent = second.get("/v1/decisions?limit=200").json()
+        recent = second.get("/v1/decisions?limit=200", headers=signed_in).json()
         assert [item["id"] for item in recent] == sorted(ids + batch["decision_ids"], reverse=True)
-        assert second.get(f"/v1/decisions/{ids[-1]}/replay").json()["changed"] is False
+        assert second.get(f"/v1/decisions/{ids[-1]}/replay", headers=signed_in).json()["changed"] is False
         assert second.get("/healthz").json()["database"] == "ok"
 
 

@@ -71,7 +71,8 @@ def test_one_json_log_line_per_request(client, caplog):
     lines = [record.fields for record in caplog.records if record.name == "carerules.request"]  # type: ignore[attr-defined]
     assert len(lines) == 2
     decision_id = int(created.headers["location"].rsplit("/", 1)[1])
-    assert lines[0]["request_id"] == "abc-123" and lines[0]["user"] == "amy"
+    # the signed-in user (here the local single user), never the name the client sends
+    assert lines[0]["request_id"] == "abc-123" and lines[0]["user"] == "local"
     assert lines[0]["route"] == "/v1/decisions" and lines[0]["status"] == 201
     assert lines[0]["decision_id"] == decision_id and lines[0]["ms"] > 0
     assert lines[1]["route"] == "/v1/decisions/{decision_id:int}" and lines[1]["status"] == 404

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.api.conftest import P_1001
+from conftest import P_1001, add_user, make_client
 
 
 def page_of(client, placement):
@@ -62,3 +62,78 @@ def test_the_api_decision_carries_refer_to_and_the_price_guide(client):
         "approver": "team_manager",
         "care_cubed_required": False,
     }
+
+
+def test_an_approver_decides_on_the_page_and_everyone_sees_who_when_and_why(sqlite_url):
+    with make_client(sqlite_url) as client:
+        broker = add_user(client, "Ann Broker", "broker")
+        head = add_user(client, "Hana Head", "head_of_service")
+        manager = add_user(client, "Tim Manager", "team_manager")
+        lot_7 = {**P_1001, "care_type": "nursing", "dementia": True, "core_weekly_fee": "1140.00"}  # CHP-03
+        decision_id = client.post("/v1/decisions", json=lot_7, headers=broker).headers["location"].rsplit("/", 1)[1]
+        path = f"/decisions/{decision_id}"
+        assert 'data-status="pending"' in client.get(path, headers=broker).text
+        assert 'id="record-approval"' not in client.get(path, headers=broker).text  # a broker cannot approve
+        assert 'id="record-approval"' not in client.get(path, headers=manager).text  # band 2: not a team manager
+        page = client.get(path, headers=head).text
+        assert 'id="record-approval"' in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = {"decision": "approve", "reason": "Care Cubed costing supports £1,140.00", "csrf_token": csrf}
+        # without the page's token: refused, nothing recorded
+        assert client.post(f"{path}/approval", data={**form, "csrf_token": "x"}, headers=head).status_code == 403
+        missing_reason = client.post(f"{path}/approval", data={**form, "reason": " "}, headers=head)
+        assert missing_reason.status_code == 422 and "Give the reason" in missing_reason.text
+        done = client.post(f"{path}/approval", data=form, headers=head, follow_redirects=False)
+        assert done.status_code == 303
+        shown = " ".join(client.get(path, headers=broker).text.split())
+        assert 'data-status="approved"' in shown
+        assert "Approved by <strong>Hana Head</strong> (Head of service) on 2 November 2026 at 09:30 UTC" in shown
+        assert "Care Cubed costing supports £1,140.00" in shown
+        listing = client.get("/decisions?status=approved", headers=broker).text
+        assert "Approved (Hana Head)" in listing and 'data-status="approved"' in listing
+        assert "No decisions match" in client.get("/decisions?status=pending", headers=broker).text
+
+
+def test_the_form_shows_the_chosen_services_sections_and_reads_dates_day_first(client):
+    form = client.get("/").text
+    assert re.search(r'data-section="care_home"\s*>', form)  # care home is the default service: shown
+    assert re.search(r'data-section="supported_living"\s+hidden', form)
+    assert 'type="date"' not in form  # the browser's locale does not turn 11/05 into 5 November
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    fields = {
+        "placement_id": "D-1",
+        "service": "care_home",
+        "start_date": "11/05/2026",
+        "age": "84",
+        "care_type": "nursing",
+        "core_weekly_fee": "1040.00",
+        "csrf_token": csrf,
+    }
+    posted = client.post("/", data=fields, follow_redirects=False)
+    assert posted.status_code == 303
+    stored = client.get("/v1" + posted.headers["location"]).json()
+    assert stored["decision"]["as_at"] == "2026-05-11"
+    # an error page keeps the date and says it in words; a supported-living form hides the care-home sections
+    again = client.post("/", data={**fields, "service": "supported_living", "age": "x"})
+    assert again.status_code == 422
+    assert 'id="start_date-words" aria-live="polite">11 May 2026</p>' in again.text
+    assert re.search(r'data-section="care_home"\s+hidden', again.text)
+    assert re.search(r'data-section="top_up"\s+hidden', again.text)
+
+
+def test_the_top_up_line_only_when_a_top_up_is_proposed(client):
+    no_top_up = page_of(client, P_1001)  # £1,040.00 against a budget of £995.00, no top-up proposed
+    assert 'data-figure="top_up_required_weekly"' not in no_top_up
+    assert "Top-up needed" not in no_top_up
+    with_top_up = page_of(
+        client,
+        {
+            **P_1001,
+            "top_up_weekly": "45.00",
+            "top_up_payer": "third_party",
+            "top_up_agreement_signed": True,
+            "top_up_affordability_confirmed": True,
+        },
+    )
+    assert "The most a top-up may cover" in with_top_up
+    assert 'data-figure="top_up_required_weekly">£45.00' in with_top_up

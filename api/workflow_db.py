@@ -1,0 +1,194 @@
+"""The brokerage workflow's tables in the decision-log database: users and their roles, browser sessions, and
+approvals. Approvals are appended, never edited: one row decides one decision, and a second attempt is refused
+by the database itself (a unique decision id), so two approvers at once cannot both decide it.
+
+The schema is owned by the Alembic migration ``0002_workflow``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, ForeignKey, Integer, String, Text, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base
+
+
+class UserRecord(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    roles: Mapped[str] = mapped_column(String(200))  # role names separated by spaces
+    token_key: Mapped[str] = mapped_column(String(32), unique=True)  # the public part of the token, to find it
+    token_hash: Mapped[str] = mapped_column(String(200))  # argon2 hash of the whole token
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SessionRecord(Base):
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie value
+    user_name: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApprovalRecord(Base):
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[int] = mapped_column(Integer, ForeignKey("decision_log.id"), unique=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user_name: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(32))  # the role the approver acted in
+    decision: Mapped[str] = mapped_column(String(16))  # approve | decline
+    reason: Mapped[str] = mapped_column(Text)
+
+
+USERS, SESSIONS, APPROVALS = UserRecord.__table__, SessionRecord.__table__, ApprovalRecord.__table__
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite keeps no zone; all is written in UTC
+
+
+def session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    roles: tuple[str, ...]
+    token_key: str
+    token_hash: str
+
+
+class UserExists(Exception):
+    pass
+
+
+class AlreadyDecided(Exception):
+    pass
+
+
+def _user(row: Any) -> User:
+    return User(row.name, tuple(row.roles.split()), row.token_key, row.token_hash)
+
+
+class WorkflowStore:
+    """Users, sessions and approvals, over the decision log's SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # users
+    def add_user(self, name: str, roles: Iterable[str], token_key: str, token_hash: str, now: datetime) -> None:
+        row = {"name": name, "roles": " ".join(roles), "token_key": token_key, "token_hash": token_hash}
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(USERS).values(**row, created_at=now))
+        except IntegrityError:
+            raise UserExists(name) from None
+
+    def set_token(self, name: str, token_key: str, token_hash: str) -> bool:
+        with self.engine.begin() as connection:
+            done = connection.execute(
+                update(USERS).where(USERS.c.name == name).values(token_key=token_key, token_hash=token_hash)
+            )
+            connection.execute(delete(SESSIONS).where(SESSIONS.c.user_name == name))
+        return bool(done.rowcount)
+
+    def remove_user(self, name: str) -> bool:
+        with self.engine.begin() as connection:
+            connection.execute(delete(SESSIONS).where(SESSIONS.c.user_name == name))
+            return bool(connection.execute(delete(USERS).where(USERS.c.name == name)).rowcount)
+
+    def users(self) -> list[User]:
+        with self.engine.connect() as connection:
+            return [_user(row) for row in connection.execute(select(USERS).order_by(USERS.c.name))]
+
+    def user_count(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(USERS)).scalar_one())
+
+    def user_by_name(self, name: str) -> User | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(USERS).where(USERS.c.name == name)).first()
+        return _user(row) if row else None
+
+    def user_by_token_key(self, token_key: str) -> User | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(USERS).where(USERS.c.token_key == token_key)).first()
+        return _user(row) if row else None
+
+    # sessions
+    def add_session(self, session_id: str, user_name: str, now: datetime, expires: datetime) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(SESSIONS).where(SESSIONS.c.expires_at < now))  # tidy up expired ones
+            connection.execute(
+                insert(SESSIONS).values(
+                    id_hash=session_hash(session_id), user_name=user_name, created_at=now, expires_at=expires
+                )
+            )
+
+    def session_user(self, session_id: str, now: datetime) -> str | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(SESSIONS).where(SESSIONS.c.id_hash == session_hash(session_id))).first()
+        if row is None or _utc(row.expires_at) <= now:
+            return None
+        return str(row.user_name)
+
+    def end_session(self, session_id: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(SESSIONS).where(SESSIONS.c.id_hash == session_hash(session_id)))
+
+    # approvals
+    def add_approval(
+        self, decision_id: int, user_name: str, role: str, decision: str, reason: str, now: datetime
+    ) -> int:
+        row = {"decision_id": decision_id, "user_name": user_name, "role": role, "decision": decision, "reason": reason}
+        try:
+            with self.engine.begin() as connection:
+                inserted = connection.execute(insert(APPROVALS).values(**row, decided_at=now).returning(APPROVALS.c.id))
+                return int(inserted.scalar_one())
+        except IntegrityError:
+            raise AlreadyDecided(decision_id) from None
+
+    def approvals_of(self, decision_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        ids = list(decision_ids)
+        if not ids:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(APPROVALS).where(APPROVALS.c.decision_id.in_(ids)))
+            return {row.decision_id: approval_json(row) for row in rows}
+
+
+def approval_json(row: Any) -> dict[str, Any]:
+    return {
+        "decision": row.decision,
+        "by": row.user_name,
+        "role": row.role,
+        "at": _utc(row.decided_at),
+        "reason": row.reason,
+    }
+
+
+def status_of(outcome: str, approval: dict[str, Any] | None) -> str:
+    """not_needed | pending | approved | declined."""
+    if outcome != "needs_approval":
+        return "not_needed"
+    if approval is None:
+        return "pending"
+    return "approved" if approval["decision"] == "approve" else "declined"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
