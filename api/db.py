@@ -173,9 +173,6 @@ class LogWriter:
     async def add(self, records: list[NewRecord]) -> list[int]:
         return await asyncio.wrap_future(self.submit(records))
 
-    def add_now(self, records: list[NewRecord]) -> list[int]:
-        return self.submit(records).result()
-
     def close(self) -> None:
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
