@@ -69,3 +69,25 @@ def test_a_flag_that_may_be_unrecorded_offers_yes_no_and_not_recorded(client):
     assert select, "a nullable flag is a select, not a checkbox"
     assert re.findall(r'<option value="([a-z]*)"', select.group(0)) == ["", "true", "false"]
     assert 'type="checkbox" name="property_disregarded"' in html  # a plain flag stays a checkbox
+
+
+def test_the_form_records_no_deferred_payment_agreement_and_top_08_refuses_that_basis(client):
+    form = {
+        "placement_id": "CHG-FORM",
+        "service": "care_home",
+        "start_date": "2026-05-04",
+        "age": "84",
+        "care_type": "residential",
+        "core_weekly_fee": "965.00",
+        "top_up_weekly": "50.00",
+        "top_up_payer": "first_party",
+        "first_party_basis": "deferred_payment",
+        "top_up_agreement_signed": "true",
+        "top_up_affordability_confirmed": "true",
+        "user_name": "Test Broker",
+    }
+    for recorded, outcome in (("false", "not_permitted"), ("", "proceed"), ("true", "proceed")):
+        response = client.post("/", data={**form, "deferred_payment_agreement": recorded}, follow_redirects=True)
+        assert response.status_code == 200, response.text
+        assert f'data-outcome="{outcome}"' in response.text, recorded
+        assert ("TOP-08" in response.text) == (recorded == "false")
