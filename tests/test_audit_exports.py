@@ -183,6 +183,27 @@ def test_excel_header_below_title_rows_and_sheet_choice(tmp_path: Path) -> None:
         load_book(path, sheet="Nope")
 
 
+def test_excel_formulas_are_read_as_their_cached_values_and_serial_dates_as_dates(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    row = clean_book()[2]  # C: residential, £900.00
+    names = list(row)
+    sheet.write_row(0, 0, names)
+    for col, name in enumerate(names):
+        if name == "core_weekly_fee":
+            sheet.write_formula(1, col, "=450*2", None, 900)  # the value Excel cached when it last calculated
+        elif name == "start_date":
+            sheet.write_number(1, col, 46174)  # a serial date without a date format: 2026-06-01
+        else:
+            sheet.write_string(1, col, row[name])
+    workbook.close()
+    table = load_book(path).table
+    assert table.column("core_weekly_fee").to_pylist() == ["900"]
+    assert table.column("start_date").to_pylist() == ["2026-06-01"]
+    assert outcomes(run_audit(path)) == outcomes(run_audit(table_from_records([row])))
+
+
 def test_reading_is_bounded_with_errors_naming_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     rows = clean_book()
@@ -212,6 +233,37 @@ def test_a_wide_header_with_duplicates_is_checked_quickly() -> None:
         from engine.audit.read import check_header
 
         check_header(header)
+
+
+def test_errors_are_grouped_by_field_and_mistake_with_rows_examples_and_hints(tmp_path: Path) -> None:
+    rows = [dict(r) for r in clean_book()]
+    rows[0]["start_date"], rows[1]["start_date"] = "05/13/2026", "06/20/2026"
+    rows[2]["core_weekly_fee"], rows[3]["core_weekly_fee"] = "9,00", "1.040,00"
+    audit = run_audit(table_from_records(rows))
+    groups = {g["field"]: g for g in audit.summary()["errors"]}
+    assert groups["start_date"]["count"] == 2 and groups["start_date"]["rows"] == [2, 3]
+    assert groups["start_date"]["examples"] == ["05/13/2026", "06/20/2026"]
+    assert "month-first" in groups["start_date"]["message"] + (groups["start_date"]["hint"] or "")
+    assert groups["core_weekly_fee"]["count"] == 2 and groups["core_weekly_fee"]["rows"] == [4, 5]
+    assert "decimal comma" in groups["core_weekly_fee"]["message"] + (groups["core_weekly_fee"]["hint"] or "")
+    paths = write_outputs(audit, tmp_path / "out", report=False)
+    with paths["errors_csv"].open(encoding="utf-8") as handle:
+        lines = list(csv.DictReader(handle))
+    assert [(r["row"], r["field"], r["value"]) for r in lines] == [
+        ("2", "start_date", "05/13/2026"),
+        ("3", "start_date", "06/20/2026"),
+        ("4", "core_weekly_fee", "9,00"),
+        ("5", "core_weekly_fee", "1.040,00"),
+    ]
+
+
+def test_a_placement_that_ended_before_the_kpi_date_is_not_listed() -> None:
+    rows = clean_book()
+    rows[3]["end_date"] = "2026-07-01"  # D: over the threshold, no contribution, but ended
+    audit = run_audit(table_from_records(rows), as_at=date(2026, 7, 31))
+    listed = list_table(audit, list_masks(audit)["isp_no_nhs_contribution"]).column("placement_id").to_pylist()
+    assert listed == ["E"]
+    assert next(k for k in audit.kpis["kpis"] if k["id"] == "isp_no_nhs_contribution")["value"] == 1
 
 
 def test_control_characters_in_any_cell_make_an_error_row_not_a_crash(tmp_path: Path) -> None:

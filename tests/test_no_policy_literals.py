@@ -44,6 +44,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         {4, 16, 18, 24, 50, 63, 32767, 5000000, 2000000000, 1000000000000000.0},
         "reading bounds, decimal precision, Excel cell limits",
     ),
+    "engine/audit/safe.py": ({32, 127}, "ASCII control-character bounds (below space, DEL)"),
     "engine/audit/report.py": ({0.5, 0.6, 2.8, 3.5, 5, 7, 8, 9, 25, 50, 75, 90, 95, 200}, "chart sizes, quartiles"),
     "engine/audit/run.py": ({1970, 1999, 2000}, "the day-number epoch, progress every 2,000 rows"),
     "engine/cli/audit.py": ({3, 5, 500, 2026, 2000000}, "exit code, progress, the sample's default seed"),

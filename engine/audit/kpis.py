@@ -170,7 +170,7 @@ def _isp(kpi: Kpi, at: AtKpiDate) -> dict[str, Any]:
     """Counted over the placements active at the KPI date, evaluated at that date: exactly the rows of the
     ``isp_no_nhs_contribution`` list."""
     limit, flagged = at.threshold, at.isp
-    gross = at.result.values["gross_weekly_cost"]
+    gross = at.values["gross_weekly_cost"]
     value = int(flagged.sum()) if limit is not None else None
     return {
         **kpi.head(value, kpi_date=at.day, threshold=_gbp(limit) if limit else "none"),

@@ -4,7 +4,6 @@ to refer, not permitted, NHS recharge gaps; each row with its reasons and figure
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ from engine.audit.read import decimal_array
 from engine.evaluate.vector import VectorEvaluator, VectorResult
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS
-from engine.validate.batch import ParsedBook, day_number
+from engine.validate.batch import ParsedBook, active_at, day_number
 
 if TYPE_CHECKING:
     from engine.audit.run import AuditResult
@@ -43,47 +42,46 @@ LIST_FIGURES = (
 )
 
 
-def active_at(parsed: ParsedBook, day: int) -> np.ndarray:
-    """Valid rows active at ``day``: started on or before it and not ended (``end_date`` is the day after the
-    last day)."""
-    start = parsed.cols["start_date"]
-    active = parsed.valid & start.ok & (start.v <= day)
-    end = parsed.cols.get("end_date")
-    if end is not None:
-        active &= ~end.ok | (day < end.v)
-    return np.asarray(active, dtype=bool)
-
-
-@dataclass
 class AtKpiDate:
-    """Every row evaluated at the KPI date; which are active then; the ISP list's rows."""
+    """Every row at the KPI date: its derived figures (for the ISP KPI), the rows active then, the ISP rows, and
+    (computed when a list needs it) the whole evaluation. Reuses the rows' own evaluation when every row was
+    evaluated at that date already (``--as-at``)."""
 
-    day: date
-    active: np.ndarray
-    result: VectorResult
-    threshold: int | None  # pence: the ISP threshold in force at the KPI date
-    isp_over: np.ndarray
-    isp_zero: np.ndarray
-    isp_unrecorded: np.ndarray
+    def __init__(self, book: Rulebook, parsed: ParsedBook, day: date, own: tuple[np.ndarray, VectorResult] | None):
+        self.day, self.book, self.parsed = day, book, parsed
+        number = day_number(day)
+        self.days = np.full(parsed.n, number, np.int64)
+        self.active = active_at(parsed, day)
+        evaluator = VectorEvaluator(book)
+        self._result: VectorResult | None = None
+        if own is not None and np.array_equal(own[0][parsed.valid], self.days[parsed.valid]):
+            self._result = own[1]
+        self.values = self._result.values if self._result is not None else evaluator.derive(parsed, self.days)
+        found = evaluator.param("isp.gross_cost_threshold_weekly", np.array([number]))
+        self.threshold: int | None = int(found.v[0]) if found.ok[0] else None  # pence
+        gross, contribution = self.values["gross_weekly_cost"], self.values["isp_nhs_contribution_weekly"]
+        limit = self.threshold
+        self.isp_over = self.active & gross.ok & (gross.v > limit) if limit is not None else np.zeros(parsed.n, bool)
+        self.isp_zero = self.isp_over & contribution.ok & (contribution.v == 0)
+        self.isp_unrecorded = self.isp_over & ~contribution.ok
 
     @property
     def isp(self) -> np.ndarray:
         flagged: np.ndarray = self.isp_zero | self.isp_unrecorded
         return flagged
 
+    @property
+    def result(self) -> VectorResult:
+        if self._result is None:
+            self._result = VectorEvaluator(self.book).evaluate(self.parsed, self.days)
+        return self._result
 
-def at_kpi_date(book: Rulebook, parsed: ParsedBook, day: date) -> AtKpiDate:
-    evaluator = VectorEvaluator(book)
-    number = day_number(day)
-    result = evaluator.evaluate(parsed, np.full(parsed.n, number, np.int64))
-    active = active_at(parsed, number)
-    found = evaluator.param("isp.gross_cost_threshold_weekly", np.array([number]))
-    limit = int(found.v[0]) if found.ok[0] else None
-    gross, contribution = result.values["gross_weekly_cost"], result.values["isp_nhs_contribution_weekly"]
-    over = active & gross.ok & (gross.v > limit) if limit is not None else np.zeros(parsed.n, bool)
-    zero = over & contribution.ok & (contribution.v == 0)
-    unrecorded = over & ~contribution.ok
-    return AtKpiDate(day, active, result, limit, over, zero, unrecorded)
+
+def at_kpi_date(
+    book: Rulebook, parsed: ParsedBook, day: date, own: tuple[np.ndarray, VectorResult] | None = None
+) -> AtKpiDate:
+    """``own``: the rows' evaluation days and result, reused when they are all the KPI date."""
+    return AtKpiDate(book, parsed, day, own)
 
 
 def _strings(codes: np.ndarray, labels: list[str | None]) -> pa.Array:

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.audit.columns import Matched
+from engine.audit.safe import may_hold_control_characters
 from engine.validate.batch import SPECS
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ CONTROL_MESSAGE = "must not contain control characters"
 EXAMPLES = 3
 FIRST_ROWS = 10
 
+GOT = re.compile(r",? got .*$", re.DOTALL)
 MONTH_FIRST = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\s*$")
 DECIMAL_COMMA = re.compile(r"^\s*£?\s*-?\d+(\.\d{3})*,\d{1,2}\s*$|^\s*£?\s*-?\d+,\d{1,2}\s*$")
 
@@ -35,7 +37,7 @@ def control_character_rows(table: pa.Table) -> dict[int, dict[str, list[str]]]:
         if name == "placement_id":
             continue
         column = table.column(name)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if not may_hold_control_characters(column):
             continue
         hits = pc.fill_null(pc.match_substring_regex(column, CONTROL), False).to_numpy(zero_copy_only=False)
         for index in np.flatnonzero(hits).tolist():
@@ -105,14 +107,17 @@ def group_errors(lines: list[tuple[int, str, str, str]]) -> list[Group]:
     """By field and message, most common first; each with its count, first rows, examples and a hint."""
     groups: dict[tuple[str, str], Group] = {}
     for row, name, value, message in lines:
-        group = groups.setdefault((name, message), Group(name, message))
+        kind = GOT.sub("", message)  # the same mistake with different values is one group; examples show them
+        group = groups.setdefault((name, kind), Group(name, kind))
         group.count += 1
         if len(group.rows) < FIRST_ROWS:
             group.rows.append(row)
         if value and value not in group.examples and len(group.examples) < EXAMPLES:
             group.examples.append(value)
     for group in groups.values():
-        group.hint = hint(group.field, group.examples)
+        found = hint(group.field, group.examples)
+        said = any(words in group.message for words in ("decimal comma", "month-first"))
+        group.hint = None if said else found  # the message may already say it
     return sorted(groups.values(), key=lambda g: (-g.count, g.field, g.message))
 
 

@@ -95,7 +95,7 @@ def _isp_chart(audit: AuditResult) -> str:
     labels = ["NHS contribution 0", "not recorded"]
     counts = [isp["counts"]["contribution_zero"], isp["counts"]["contribution_not_recorded"]]
     at = audit.at_kpi
-    gross = at.result.values["gross_weekly_cost"]
+    gross = at.values["gross_weekly_cost"]
     zero, unrecorded = at.isp_zero, at.isp_unrecorded
     pounds = [int(gross.v[zero].sum()) / 100, int(gross.v[unrecorded].sum()) / 100]  # chart scale only
     figure, (left, right) = plt.subplots(1, 2, figsize=(7, 2.8))

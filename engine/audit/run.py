@@ -231,7 +231,7 @@ def run_audit(
     end = as_at or (
         date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else book.earliest_as_at
     )
-    kpi_date = at_kpi_date(book, parsed, end)
+    kpi_date = at_kpi_date(book, parsed, end, (dates, result) if engine == "vector" else None)
     kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates, kpi_date)
     timings["kpis"] = time.perf_counter() - clock - sum(timings.values())
     out = results_table(table, parsed, result, errors, book, dates, read.row_numbers)

@@ -1,25 +1,86 @@
-"""No spreadsheet formula reaches an output: a text cell beginning with ``=``, ``+``, ``-`` or ``@`` is written
-with a leading ``'`` in every CSV and Excel file (a negative number written as text, ``-5`` or ``-1040.00``,
-is a number and stays as it is). Every writer passes its table through ``neutralise_table``."""
+"""Text cells that are safe to write and to read back.
+
+- No spreadsheet formula reaches an output: a text cell beginning with ``=``, ``+``, ``-`` or ``@`` is written
+  with a leading ``'`` in every CSV and Excel file (a negative number written as text, ``-5`` or ``-1040.00``,
+  is a number and stays as it is). Every writer passes its table through ``neutralise_table``.
+- Control characters are looked for in a column's raw bytes first (two vector reductions), so a clean
+  million-row book costs milliseconds; only a column that may hold one is searched cell by cell.
+
+Both work on the Arrow buffers directly: the first byte of every cell, or all of a column's bytes.
+"""
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FORMULA_START = r"^[=+\-@]"
-NEGATIVE_NUMBER = r"^-[0-9]+(\.[0-9]+)?$"
+FORMULA_BYTES = np.frombuffer(b"=+-@", np.uint8)
+NEGATIVE_NUMBER = re.compile(r"-[0-9]+(\.[0-9]+)?")
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
+
+
+def _offsets(chunk: pa.Array) -> np.ndarray:
+    kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    return np.frombuffer(chunk.buffers()[1], kind)[chunk.offset : chunk.offset + len(chunk) + 1]
+
+
+def _bytes(chunk: pa.Array) -> np.ndarray:
+    data = chunk.buffers()[2]
+    if data is None or len(chunk) == 0:
+        return np.zeros(0, np.uint8)
+    offsets = _offsets(chunk)
+    return np.frombuffer(data, np.uint8)[int(offsets[0]) : int(offsets[-1])]
+
+
+def may_hold_control_characters(column: pa.Array | pa.ChunkedArray) -> bool:
+    """False when no byte of any cell is below 0x20 or is DEL (a quick test before a cell-by-cell search)."""
+    return _is_text(column.type) and any(
+        data.size and (int(data.min()) < 0x20 or bool((data == 0x7F).any())) for data in map(_bytes, _chunks(column))
+    )
+
+
+def _first_bytes(chunk: pa.Array) -> np.ndarray:
+    offsets = _offsets(chunk)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    present = (lengths > 0) & np.asarray(chunk.is_valid(), bool)
+    first = np.zeros(len(chunk), np.uint8)
+    if present.any():
+        first[present] = np.frombuffer(chunk.buffers()[2], np.uint8)[starts[present]]
+    return first
+
+
+def _neutralise_chunk(chunk: pa.Array) -> pa.Array | None:
+    risky = np.flatnonzero(np.isin(_first_bytes(chunk), FORMULA_BYTES))
+    if len(risky) == 0:
+        return None
+    texts = chunk.take(pa.array(risky, pa.int64())).to_pylist()
+    fix = np.zeros(len(chunk), bool)
+    fix[risky] = [not NEGATIVE_NUMBER.fullmatch(text) for text in texts]
+    if not fix.any():
+        return None
+    return pc.if_else(pa.array(fix), pc.binary_join_element_wise("'", chunk, ""), chunk)
 
 
 def neutralise(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """A text column with every formula-looking cell prefixed by ``'``; other types unchanged."""
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+    if not _is_text(column.type):
         return column
-    risky = pc.fill_null(pc.match_substring_regex(column, FORMULA_START), False)
-    if not pc.any(risky).as_py():
+    chunks = _chunks(column)
+    fixed = [_neutralise_chunk(chunk) for chunk in chunks]
+    if all(chunk is None for chunk in fixed):
         return column
-    risky = pc.and_(risky, pc.invert(pc.fill_null(pc.match_substring_regex(column, NEGATIVE_NUMBER), False)))
-    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+    out = [new if new is not None else old for old, new in zip(chunks, fixed)]
+    return pa.chunked_array(out, column.type) if isinstance(column, pa.ChunkedArray) else out[0]
 
 
 def neutralise_table(table: pa.Table) -> pa.Table:

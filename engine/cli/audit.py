@@ -129,7 +129,7 @@ def audit_command(
         typer.echo(f"carerules: {columns}: {exc}", err=True)
         raise typer.Exit(2) from None
     if check_engines:
-        _check_engines(file, book, when)
+        _check_engines(file, book, when, mapping, sheet)
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
     try:
@@ -164,13 +164,13 @@ def audit_command(
     raise typer.Exit(audit.exit_code)
 
 
-def _check_engines(file: Path, book: Any, when: date | None) -> None:
+def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None, sheet: str | None = None) -> None:
     from engine.audit.read import BookError, read_book
     from engine.evaluate.engine import Engine
     from engine.evaluate.equivalence import compare_engines
 
     try:
-        table = read_book(file)
+        table = read_book(file, mapping, sheet)
     except BookError as exc:
         typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
         raise typer.Exit(2) from None
