@@ -204,17 +204,6 @@ class LogWriter:
                 f"the decision log did not confirm the write within {self.log.timeout_seconds:g} s"
             ) from None
 
-    def add_now(self, records: list[NewRecord]) -> list[int]:
-        """As ``add``, from a thread that is not the event loop's."""
-        future = self.submit(records)
-        try:
-            return future.result(self.log.timeout_seconds)
-        except TimeoutError:
-            future.cancel()
-            raise LogUnavailable(
-                f"the decision log did not confirm the write within {self.log.timeout_seconds:g} s"
-            ) from None
-
     def close(self) -> None:
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
