@@ -30,7 +30,7 @@ RULE_FILE_SUFFIX = ".yaml"
 # typed as pence), however the council's rates move.
 PLAUSIBLE: dict[str, tuple[Any, Any, str]] = {
     "GBP": (0, 10_000_000_000, "£0 to £100,000,000"),
-    "GBP/week": (0, 100_000_000, "£0 to £1,000,000 a week"),
+    "GBP/week": (0, 10_000_000, "£0 to £100,000 a week"),
     "GBP/night": (0, 10_000_000, "£0 to £100,000 a night"),
     "GBP/hour": (0, 1_000_000, "£0 to £10,000 an hour"),
     "years": (0, 130, "0 to 130 years"),
