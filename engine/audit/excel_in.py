@@ -5,12 +5,14 @@ before the sheet is parsed."""
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.audit.columns import ColumnMap
 from engine.audit.read import Book, BookError, Limits, cell_text, check_header
@@ -50,8 +52,7 @@ def _too_big(path: Path, size: int, limit: int) -> str:
     )
 
 
-def _sheet_rows(workbook: Any, name: str, nrows: int | None = None) -> list[list[Any]]:
-    sheet = workbook.get_sheet_by_name(name)
+def _sheet_rows(sheet: Any, nrows: int | None = None) -> list[list[Any]]:
     rows: list[list[Any]] = sheet.to_python(skip_empty_area=False, nrows=nrows)
     return rows
 
@@ -87,19 +88,20 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
     found: tuple[str, int, list[list[Any]]] | None = None
     try:
         for name in [sheet] if sheet is not None else names:
-            height = workbook.get_sheet_by_name(name).height
+            loaded = workbook.get_sheet_by_name(name)  # parses the sheet's XML: once
+            height = loaded.height
             if height - 1 > limits.max_rows + HEADER_SEARCH_ROWS:
                 raise BookError(
                     f"{path}: sheet {name!r} has {height:,} rows, over the limit of {limits.max_rows:,} rows"
                 )
-            rows = _sheet_rows(workbook, name)
+            rows = _sheet_rows(loaded)
             at = _header_at(rows, columns)
             if at is not None:
                 found = (name, at, rows)
                 break
         if found is None:
             where = f"sheet {sheet!r}" if sheet is not None else "any sheet"
-            first = _sheet_rows(workbook, names[0], 1) if names and sheet is None else []
+            first = _sheet_rows(workbook.get_sheet_by_name(names[0]), 1) if names and sheet is None else []
             header = [cell_text(cell) or "" for cell in (first[0] if first else [])]
             raise BookError(
                 f"{path}: no header row found in the first {HEADER_SEARCH_ROWS} rows of {where} (a header row "
@@ -118,6 +120,17 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
     return _book(rows, at, name, columns, names)
 
 
+def _column_text(cells: Sequence[Any], dates: bool) -> pa.Array:
+    """One column's cells as the text a CSV would hold (``cell_text``); a column of text cells only, the common
+    case, is taken as it is, empty cells made null."""
+    if set(map(type, cells)) <= {str}:
+        text = pa.array(cells, pa.string())
+        return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    if dates:
+        cells = [_serial(cell) for cell in cells]
+    return pa.array(list(map(cell_text, cells)), pa.string())
+
+
 def _book(rows: list[list[Any]], at: int, name: str, columns: ColumnMap, names: list[str]) -> Book:
     header = [(cell_text(cell) or "").strip() for cell in rows[at]]
     while header and not header[-1]:
@@ -128,15 +141,13 @@ def _book(rows: list[list[Any]], at: int, name: str, columns: ColumnMap, names: 
     body, numbers = [], []
     for index in range(at + 1, len(rows)):
         row = rows[index][:width]
-        if any(cell not in ("", None) for cell in row):
+        if row.count("") + row.count(None) < len(row):  # a row with something in it (C-speed scans)
             body.append(row + [""] * (width - len(row)))
             numbers.append(index + 1)
-    arrays = {}
-    for k, title in enumerate(header):
-        cells = [row[k] for row in body]
-        if columns.field(title) in DATE_FIELDS:
-            cells = [_serial(cell) for cell in cells]
-        arrays[title] = pa.array([cell_text(cell) for cell in cells], pa.string())
+    cells_by_column = list(zip(*body)) if body else [() for _ in header]
+    arrays = {
+        title: _column_text(cells_by_column[k], columns.field(title) in DATE_FIELDS) for k, title in enumerate(header)
+    }
     table = pa.table(arrays) if arrays else pa.table({})
     notes = [f"read sheet {name!r}" + (f" of {len(names)}" if len(names) > 1 else "")]
     if at:

@@ -1,104 +1,94 @@
-"""Typed Excel out (XlsxWriter, constant-memory): numbers as numbers, dates as dates, money in a £ format,
-a frozen header, filters and widths fitted to the first rows. Text goes through the formula neutraliser."""
+"""Typed Excel out: numbers as numbers, dates as dates, money in a £ format, a frozen header, filters and widths
+fitted to the first rows; the input columns typed where the row was read. Text goes through the formula
+neutraliser. The workbook is written by ``engine.audit.xlsx``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.audit.read import decimal_array
 from engine.audit.safe import neutralise_table
+from engine.audit.xlsx import Column, Kind, Style, write_xlsx
+from engine.validate.batch import SPECS, ParsedBook
 
 MONEY_FORMAT = "£#,##0.00;-£#,##0.00"
 DATE_FORMAT = "dd/mm/yyyy"
 EXCEL_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
-EXCEL_DAY_ZERO = 25_569  # 1970-01-01 as an Excel serial day
 WIDTH_SAMPLE = 500
 
 
-def _python_values(column: pa.ChunkedArray) -> tuple[list[Any], str | None]:
-    """A column as Python values Excel stores (floats for numbers, serial days for dates) and its format."""
-    kind = column.type
+def _style(title: str, kind: pa.DataType) -> Style:
     if pa.types.is_decimal(kind):
-        values = pc.cast(column, pa.float64()).to_pylist()
-        return values, "money"
-    if pa.types.is_date32(kind):
-        days = pc.cast(pc.cast(column, pa.int32()), pa.int64())
-        return pc.add(days, EXCEL_DAY_ZERO).to_pylist(), "date"
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        return column.to_pylist(), None
-    return pc.cast(column, pa.string()).to_pylist(), None
+        return Style.DECIMAL if title.endswith("percent") or kind.scale != 2 else Style.MONEY
+    return Style.DATE if pa.types.is_date32(kind) else Style.PLAIN
 
 
-def _width(name: str, values: list[Any], kind: str | None) -> float:
-    if kind == "date":
-        longest = 10
-    elif kind == "money":
-        longest = max((len(f"{v:,.2f}") + 1 for v in values[:WIDTH_SAMPLE] if v is not None), default=0)
-    else:
-        longest = max((len(str(v)) for v in values[:WIDTH_SAMPLE] if v is not None), default=0)
-    return float(min(max(len(name), longest, 6) + 2, 60))
+def _width(title: str, kinds: list[Kind]) -> float:
+    """Characters: the title or the longest of the first rows' values as shown, between 6 and 60, plus 2."""
+    longest = 0
+    for kind in kinds:
+        sample = kind.values.slice(0, WIDTH_SAMPLE)
+        if kind.style is Style.DATE:
+            longest = max(longest, 10 if sample.null_count < len(sample) else 0)
+            continue
+        if kind.style is Style.MONEY:
+            sample = pc.cast(pc.abs(sample), pa.string())  # "1040.00" is shown "£1,040.00"
+            extra = 2 + (pc.max(pc.utf8_length(sample)).as_py() or 0) // 3
+        else:
+            extra = 0
+        shown = pc.max(pc.utf8_length(pc.cast(sample, pa.string()))).as_py()
+        longest = max(longest, (shown or 0) + extra)
+    return float(min(max(len(title), longest, 6) + 2, 60))
 
 
-def write_sheet(workbook: Any, name: str, table: pa.Table) -> None:
-    """One sheet from a table: typed cells, frozen header, autofilter, fitted widths."""
+def sheet_columns(table: pa.Table, typed: Mapping[str, pa.Array] | None = None) -> list[Column]:
+    """A table's columns as typed sheet columns; a column in ``typed`` shows its typed value where it has one and
+    the text as written elsewhere. Text goes through the formula neutraliser first."""
     table = neutralise_table(table)
-    sheet = workbook.add_worksheet(name[:31])
-    formats = {
-        "money": workbook.add_format({"num_format": MONEY_FORMAT}),
-        "date": workbook.add_format({"num_format": DATE_FORMAT}),
-        "percent": workbook.add_format({"num_format": "0.00"}),
-    }
-    bold = workbook.add_format({"bold": True})
     columns = []
-    for index, title in enumerate(table.column_names):
-        values, kind = _python_values(table.column(index))
-        if kind == "money" and title.endswith("percent"):
-            kind = "percent"
-        sheet.set_column(index, index, _width(title, values, kind), formats[kind] if kind else None)
-        column_type = table.schema.types[index]
-        writer = (
-            sheet.write_string
-            if pa.types.is_string(column_type)
-            else sheet.write_boolean
-            if pa.types.is_boolean(column_type)
-            else sheet.write_number
-        )
-        columns.append((values, writer, formats[kind] if kind else None))
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(table.num_rows, 1), max(table.num_columns - 1, 0))
-    for index, title in enumerate(table.column_names):
-        sheet.write_string(0, index, title, bold)
-    _write_rows(sheet, columns, table.num_rows)
+    for title, column in zip(table.column_names, table.columns):
+        values = column.combine_chunks()
+        kinds = [Kind(values, _style(title, values.type))]
+        if typed and title in typed:
+            kinds.insert(0, Kind(typed[title], _style(title, typed[title].type)))
+        columns.append(Column(title, _width(title, kinds), tuple(kinds)))
+    return columns
 
 
-def _write_rows(sheet: Any, columns: list[tuple[list[Any], Callable[..., Any], Any]], rows: int) -> None:
-    used = [
-        (k, writer, style) for k, (values, writer, style) in enumerate(columns) if any(v is not None for v in values)
-    ]
-    values = [columns[k][0] for k, _, _ in used]
-    for excel_row, cells in enumerate(zip(*values), start=1):
-        for (index, writer, style), value in zip(used, cells):
-            if value is None or value == "":
-                continue
-            if style is None:
-                writer(excel_row, index, value)
-            else:
-                writer(excel_row, index, value, style)
+def write_workbook(
+    path: Path, sheets: list[tuple[str, pa.Table]], typed: Mapping[str, Mapping[str, pa.Array]] | None = None
+) -> None:
+    """Typed sheets, frozen header, filters and fitted widths; ``typed`` by sheet name (see ``sheet_columns``)."""
+    write_xlsx(
+        path,
+        [(name[:31], sheet_columns(table, (typed or {}).get(name)), table.num_rows) for name, table in sheets],
+        money=MONEY_FORMAT,
+        day=DATE_FORMAT,
+    )
 
 
-def write_workbook(path: Path, sheets: list[tuple[str, pa.Table]]) -> None:
-    import xlsxwriter
-
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
-    try:
-        for name, table in sheets:
-            write_sheet(workbook, name, table)
-    finally:
-        workbook.close()
+def typed_inputs(table: pa.Table, parsed: ParsedBook) -> dict[str, pa.Array]:
+    """The input columns of the rows that were read, as numbers and dates: money in pounds, hours and miles,
+    whole numbers, dates. Flags, names and the cells of rows that could not be read stay as written."""
+    typed: dict[str, pa.Array] = {}
+    for name in table.column_names:
+        spec, col = SPECS.get(name), parsed.cols.get(name)
+        if spec is None or col is None or spec.kind not in ("pence", "hundredths", "whole", "day"):
+            continue
+        shown = np.asarray(col.ok, bool) & parsed.valid
+        if spec.kind in ("pence", "hundredths"):
+            typed[name] = decimal_array(col.v, shown)
+        elif spec.kind == "whole":
+            typed[name] = pa.array(np.asarray(col.v, np.int64), pa.int64(), mask=~shown)
+        else:
+            typed[name] = pa.array(np.asarray(col.v).astype("datetime64[D]"), pa.date32(), mask=~shown)
+    return typed
 
 
 def kpi_table(summary: dict[str, Any]) -> pa.Table:

@@ -3,14 +3,13 @@ readable KPI table printed on the console."""
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from engine.audit.excel_out import EXCEL_MAX_ROWS, kpi_table, write_workbook
+from engine.audit.excel_out import EXCEL_MAX_ROWS, kpi_table, typed_inputs, write_workbook
 from engine.audit.lists import list_masks, list_table
 from engine.audit.problems import Group, error_lines, error_lines_text, errors_table
 from engine.audit.safe import neutralise_table
@@ -18,6 +17,7 @@ from engine.audit.show import show
 from engine.explain.decision import dumps
 
 if TYPE_CHECKING:
+    from engine.audit.renderer import ReportRenderer
     from engine.audit.run import AuditResult
 
 
@@ -38,19 +38,23 @@ def _write_report(audit: AuditResult, path: Path) -> None:
 
 
 def write_outputs(
-    audit: AuditResult, out_dir: Path | str, excel: bool | None = None, report: bool = True, parallel: bool = False
+    audit: AuditResult,
+    out_dir: Path | str,
+    excel: bool | None = None,
+    report: bool = True,
+    renderer: ReportRenderer | None = None,
 ) -> dict[str, Path]:
     """results.csv, results.xlsx (Results, KPIs and one sheet per list; any book that fits a sheet unless
-    excel=False), one CSV per list, errors.csv, kpis.json, report.html. ``parallel`` renders the report in a
-    forked process while the rest is written (for the CLI: the two slowest outputs on two cores)."""
+    excel=False), one CSV per list, errors.csv, kpis.json, report.html. A ``renderer`` (started before the
+    audit, see ``engine.audit.renderer``) draws the report on the other core while the rest is written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if excel is not False and audit.rows > EXCEL_MAX_ROWS:
         audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.csv only")
-    child = None
-    if report and parallel and "fork" in multiprocessing.get_all_start_methods():
-        child = multiprocessing.get_context("fork").Process(target=_write_report, args=(audit, out / "report.html"))
-        child.start()
+    if renderer is not None and report:
+        from engine.audit.report import report_context
+
+        renderer.render(report_context(audit), out / "report.html")
     paths = {"results_csv": out / "results.csv"}
     write_csv(audit.table, paths["results_csv"])
     lists = {name: list_table(audit, mask) for name, mask in list_masks(audit).items()}
@@ -61,7 +65,8 @@ def write_outputs(
     if excel is not False and audit.rows <= EXCEL_MAX_ROWS:
         paths["results_xlsx"] = out / "results.xlsx"
         sheets = [("Results", audit.table), ("KPIs", kpi_table(audit.summary()))]
-        write_workbook(paths["results_xlsx"], [*sheets, *lists.items(), ("errors", errors)])
+        typed = {"Results": typed_inputs(audit.table, audit.parsed)}
+        write_workbook(paths["results_xlsx"], [*sheets, *lists.items(), ("errors", errors)], typed)
     if audit.whatif_changes is not None:
         paths["whatif_csv"] = out / "whatif_changes.csv"
         write_csv(audit.whatif_changes, paths["whatif_csv"])
@@ -69,10 +74,10 @@ def write_outputs(
     paths["kpis_json"].write_text(dumps(audit.summary()) + "\n", encoding="utf-8")
     if report:
         paths["report_html"] = out / "report.html"
-        if child is not None:
-            child.join()
-        if child is None or child.exitcode != 0:  # no fork here, or the child failed: render it in this process
+        if renderer is None or not renderer.wait():  # no renderer, or it failed: render it in this process
             _write_report(audit, paths["report_html"])
+    elif renderer is not None:
+        renderer.close()
     return paths
 
 

@@ -40,16 +40,18 @@ def _png(figure: Any) -> str:
     return f'<img alt="chart" src="data:image/png;base64,{encoded}">'
 
 
-def _price_chart(audit: AuditResult) -> str:
-    import matplotlib.pyplot as plt
-
+def _price_stats(audit: AuditResult) -> tuple[list[dict[str, Any]], list[str]]:
+    """The comparable price as a % of the Lot's median, for the period's new care-home placements, by Lot."""
     from engine.audit.kpis import Period
-    from engine.evaluate.vector import VectorEvaluator
+    from engine.evaluate.vector import VectorEvaluator, row_dates
 
     period = audit.kpis["period"]
     parsed = audit.parsed
     start = parsed.cols["start_date"].v
-    at_start = VectorEvaluator(audit.book).derive(parsed, start)
+    if np.array_equal(row_dates(parsed, audit.as_at), start):  # the audit's own figures are at the start dates
+        at_start = audit.values
+    else:
+        at_start = VectorEvaluator(audit.book).derive(parsed, start)
     new = Period(period["start"], period["end"]).mask(start) & parsed.valid & at_start["is_care_home"].v
     bench = at_start["benchmark_weekly"]
     stats, labels = [], []
@@ -57,10 +59,16 @@ def _price_chart(audit: AuditResult) -> str:
         rows = new & bench.ok & (bench.v > 0) & (at_start["lot"].v == lot)
         if rows.any():
             ratio = at_start["comparable_weekly"].v[rows] * 100 / bench.v[rows]
-            q1, med, q3 = np.percentile(ratio, [25, 50, 75])
-            low, high = np.percentile(ratio, [5, 95])
+            q1, med, q3 = (float(x) for x in np.percentile(ratio, [25, 50, 75]))
+            low, high = (float(x) for x in np.percentile(ratio, [5, 95]))
             stats.append({"med": med, "q1": q1, "q3": q3, "whislo": low, "whishi": high, "fliers": []})
             labels.append(f"Lot {lot}\n(n={int(rows.sum()):,})")
+    return stats, labels
+
+
+def _price_chart(stats: list[dict[str, Any]], labels: list[str]) -> str:
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(figsize=(7, 3.5))
     if stats:
         axes.bxp(stats, showfliers=False)
@@ -72,10 +80,9 @@ def _price_chart(audit: AuditResult) -> str:
     return _png(figure)
 
 
-def _module_chart(audit: AuditResult) -> str:
+def _module_chart(by_module: dict[str, dict[str, int]]) -> str:
     import matplotlib.pyplot as plt
 
-    by_module = audit.kpis["breakdowns"]["by_module"]
     figure, axes = plt.subplots(figsize=(7, 0.6 + 0.5 * len(by_module)))
     names = list(by_module)
     left = np.zeros(len(names))
@@ -88,16 +95,20 @@ def _module_chart(audit: AuditResult) -> str:
     return _png(figure)
 
 
-def _isp_chart(audit: AuditResult) -> str:
-    import matplotlib.pyplot as plt
-
+def _isp_figures(audit: AuditResult) -> dict[str, list[Any]]:
     isp = next(k for k in audit.kpis["kpis"] if k["id"] == "isp_no_nhs_contribution")
-    labels = ["NHS contribution 0", "not recorded"]
     counts = [isp["counts"]["contribution_zero"], isp["counts"]["contribution_not_recorded"]]
     at = audit.at_kpi
     gross = at.values["gross_weekly_cost"]
     zero, unrecorded = at.isp_zero, at.isp_unrecorded
     pounds = [int(gross.v[zero].sum()) / 100, int(gross.v[unrecorded].sum()) / 100]  # chart scale only
+    return {"counts": counts, "pounds": pounds}
+
+
+def _isp_chart(counts: list[int], pounds: list[float]) -> str:
+    import matplotlib.pyplot as plt
+
+    labels = ["NHS contribution 0", "not recorded"]
     figure, (left, right) = plt.subplots(1, 2, figsize=(7, 2.8))
     left.bar(labels, counts, color=["#c62828", "#f9a825"])
     left.set_title("packages")
@@ -106,10 +117,8 @@ def _isp_chart(audit: AuditResult) -> str:
     return _png(figure)
 
 
-def render_report(audit: AuditResult, max_rows: int = 200) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
+    """Everything the report shows, as plain data (small and picklable): the charts' figures, not the charts."""
     summary = audit.summary()
     kpis = []
     for kpi in summary["kpis"]:
@@ -128,36 +137,65 @@ def render_report(audit: AuditResult, max_rows: int = 200) -> str:
     providers = list(breakdowns["by_provider"].items())
     whatif = summary.get("whatif")
     changes = audit.whatif_changes.slice(0, max_rows).to_pylist() if audit.whatif_changes is not None else []
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
-    return env.get_template("report.html").render(
-        period=summary["period"],
-        rows=audit.rows,
-        error_rows=audit.error_rows,
-        version=audit.rulebook_version,
-        engine=audit.engine,
-        warnings=audit.warnings,
-        kpis=kpis,
-        charts={"price": _price_chart(audit), "modules": _module_chart(audit), "isp": _isp_chart(audit)},
-        whatif=whatif,
-        changes=changes,
-        changes_cut=audit.whatif_changes is not None and audit.whatif_changes.num_rows > max_rows,
-        change_columns=audit.whatif_changes.column_names if audit.whatif_changes is not None else [],
-        whatif_money=[
+    stats, labels = _price_stats(audit)
+    return {
+        "charts": {
+            "price": {"stats": stats, "labels": labels},
+            "modules": {"by_module": breakdowns["by_module"]},
+            "isp": _isp_figures(audit),
+        },
+        "period": summary["period"],
+        "rows": audit.rows,
+        "error_rows": audit.error_rows,
+        "version": audit.rulebook_version,
+        "engine": audit.engine,
+        "warnings": audit.warnings,
+        "kpis": kpis,
+        "whatif": whatif,
+        "changes": changes,
+        "changes_cut": audit.whatif_changes is not None and audit.whatif_changes.num_rows > max_rows,
+        "change_columns": audit.whatif_changes.column_names if audit.whatif_changes is not None else [],
+        "whatif_money": [
             (k.replace("_", " "), show(v))
             for part in ("pounds_weekly", "charging_weekly")
             for k, v in (whatif or {}).get(part, {}).items()
         ],
-        actions=[a for a in ACTIONS if a != "info"],
-        by_lot=list(breakdowns["by_lot"].items()),
-        by_provider=providers[:50],
-        providers_cut=len(providers) > 50,
-        error_groups=summary["errors"][:50],
-        kpi_date=summary["kpi_date"],
-        lists=[(name, count, PURPOSE[name]) for name, count in summary["lists"].items()],
-        isp_rows=isp_rows.to_pylist(),
-        isp_columns=isp_rows.column_names,
-        isp_cut=int(masks["isp_no_nhs_contribution"].sum()) > max_rows,
-    )
+        "actions": [a for a in ACTIONS if a != "info"],
+        "by_lot": list(breakdowns["by_lot"].items()),
+        "by_provider": providers[:50],
+        "providers_cut": len(providers) > 50,
+        "error_groups": summary["errors"][:50],
+        "kpi_date": summary["kpi_date"],
+        "lists": [(name, count, PURPOSE[name]) for name, count in summary["lists"].items()],
+        "isp_rows": isp_rows.to_pylist(),
+        "isp_columns": isp_rows.column_names,
+        "isp_cut": int(masks["isp_no_nhs_contribution"].sum()) > max_rows,
+    }
 
 
-__all__ = ["render_report", "html"]
+def warm_up() -> None:
+    """Import what rendering needs (matplotlib takes most of a second): done ahead in a waiting renderer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+
+def render_context(context: dict[str, Any]) -> str:
+    """The report's HTML from ``report_context``: the charts drawn here."""
+    warm_up()
+    charts = context["charts"]
+    drawn = {
+        "price": _price_chart(**charts["price"]),
+        "modules": _module_chart(**charts["modules"]),
+        "isp": _isp_chart(**charts["isp"]),
+    }
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+    return env.get_template("report.html").render({**context, "charts": drawn})
+
+
+def render_report(audit: AuditResult, max_rows: int = 200) -> str:
+    return render_context(report_context(audit, max_rows))
+
+
+__all__ = ["html", "render_context", "render_report", "report_context", "warm_up"]

@@ -128,6 +128,9 @@ def audit_command(
         _check_engines(file, book, when, mapping, sheet)
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
+    from engine.audit.renderer import ReportRenderer
+
+    renderer = ReportRenderer.start()  # imports the report's libraries on the other core while the book is read
     try:
         with _Bar(big or engine == "durable") as bar:
             audit = run_audit(
@@ -142,13 +145,16 @@ def audit_command(
                 sheet=sheet,
             )
             bar("write", audit.rows, audit.rows)
-            paths = write_outputs(audit, out, excel=excel, parallel=True)
+            paths = write_outputs(audit, out, excel=excel, renderer=renderer)
     except BookError as exc:
         typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
         raise typer.Exit(2) from None
     except RulebookError as exc:
         typer.echo(f"carerules: the what-if parameters file was refused: {exc}", err=True)
         raise typer.Exit(2) from None
+    finally:
+        if renderer is not None:
+            renderer.close()
     for note in audit.notes:
         typer.echo(f"carerules: {note}", err=True)
     for warning in audit.warnings:

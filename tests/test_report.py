@@ -1,0 +1,75 @@
+"""The HTML report: its data is plain (sent to a renderer that imported matplotlib while the book was audited),
+the price chart's figures are the same whether reused from the audit or derived again, and a renderer that fails
+or is never sent anything leaves a report written in process and no process behind."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from engine.audit import renderer as renderer_module
+from engine.audit import report
+from engine.audit.output import write_outputs
+from engine.audit.renderer import ReportRenderer
+from engine.audit.run import run_audit
+from engine.evaluate.vector import VectorEvaluator
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_placements.csv"
+
+
+@pytest.fixture(scope="module")
+def audit():  # type: ignore[no-untyped-def]
+    return run_audit(SAMPLE)
+
+
+def test_the_context_is_plain_data_and_renders_the_same_as_the_report(audit) -> None:  # type: ignore[no-untyped-def]
+    context = report.report_context(audit)
+    assert pickle.loads(pickle.dumps(context)) == context
+    html = report.render_context(context)
+    assert html.count('<img alt="chart"') == 3 and "Packages active at the KPI date" in html
+
+
+def test_price_figures_reused_from_the_audit_equal_figures_derived_at_the_start_dates(audit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    reused = report._price_stats(audit)
+    assert reused[0], "the sample has new care-home placements in the period"
+    monkeypatch.setattr(audit, "as_at", date(2099, 1, 1))  # the rows' dates differ: the figures are derived again
+    monkeypatch.setattr(audit, "values", {})
+    assert report._price_stats(audit) == reused
+
+
+def test_with_as_at_the_price_figures_are_derived_at_the_start_dates() -> None:
+    at = run_audit(SAMPLE, as_at=date(2026, 6, 30))
+    start = at.parsed.cols["start_date"].v
+    derived = VectorEvaluator(at.book).derive(at.parsed, start)
+    stats, labels = report._price_stats(at)
+    at.values = derived
+    assert report._price_stats(at) == (stats, labels)
+
+
+def test_the_renderer_writes_the_report(audit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    renderer = ReportRenderer.start()
+    assert renderer is not None
+    paths = write_outputs(audit, tmp_path, excel=False, renderer=renderer)
+    assert "<html" in paths["report_html"].read_text(encoding="utf-8").lower()
+    assert not renderer._process.is_alive()
+
+
+def test_a_failing_renderer_leaves_the_report_to_the_parent(audit, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(context):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(renderer_module, "render_context", broken)  # the forked child inherits the break
+    renderer = ReportRenderer.start()
+    assert renderer is not None
+    paths = write_outputs(audit, tmp_path, excel=False, renderer=renderer)
+    assert "<html" in paths["report_html"].read_text(encoding="utf-8").lower()
+
+
+def test_a_renderer_sent_nothing_stops(audit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    renderer = ReportRenderer.start()
+    assert renderer is not None
+    paths = write_outputs(audit, tmp_path, excel=False, report=False, renderer=renderer)
+    assert "report_html" not in paths and not renderer._process.is_alive()
