@@ -73,3 +73,19 @@ def test_a_renderer_sent_nothing_stops(audit, tmp_path: Path) -> None:  # type: 
     assert renderer is not None
     paths = write_outputs(audit, tmp_path, excel=False, report=False, renderer=renderer)
     assert "report_html" not in paths and not renderer._process.is_alive()
+
+
+def test_the_evaluation_at_the_kpi_date_reuses_its_figures_and_decides_as_a_fresh_one(audit) -> None:  # type: ignore[no-untyped-def]
+    """The lists and charging KPIs evaluate every row at the KPI date from the figures the ISP KPI derived
+    there; the outcome and fired rules are those of an evaluation from scratch."""
+    from engine.audit.lists import at_kpi_date
+
+    at = at_kpi_date(audit.book, audit.parsed, audit.at_kpi.day)
+    fresh = VectorEvaluator(audit.book).evaluate(audit.parsed, at.days)
+    reused = at.result
+    assert reused.values is at.values
+    assert (reused.outcome == fresh.outcome).all() and (reused.fired == fresh.fired).all()
+    for name, col in fresh.figures.items():
+        ok = col.ok & fresh.figure_applies[name]
+        assert (reused.figures[name].ok & reused.figure_applies[name] == ok).all(), name
+        assert (reused.figures[name].v[ok] == col.v[ok]).all(), name

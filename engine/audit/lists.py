@@ -73,7 +73,7 @@ class AtKpiDate:
     @property
     def result(self) -> VectorResult:
         if self._result is None:
-            self._result = VectorEvaluator(self.book).evaluate(self.parsed, self.days)
+            self._result = VectorEvaluator(self.book).evaluate(self.parsed, self.days, derived=self.values)
         return self._result
 
 

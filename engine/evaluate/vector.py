@@ -181,13 +181,17 @@ class VectorEvaluator:
         return _ARITH[expr.op](left, right), left_ok & right_ok, None
 
     # whole evaluation -------------------------------------------------------------------------------------
-    def evaluate(self, book: ParsedBook, as_at: np.ndarray) -> VectorResult:
+    def evaluate(self, book: ParsedBook, as_at: np.ndarray, derived: dict[str, Any] | None = None) -> VectorResult:
+        """Every rule on every row; ``derived``: ``derive(book, as_at)`` when the caller has it already."""
         n = book.n
-        self._index_cache = {}
-        try:
-            v = self.derive(book, as_at)
-        finally:
-            self._index_cache = None
+        if derived is None:
+            self._index_cache = {}
+            try:
+                v = self.derive(book, as_at)
+            finally:
+                self._index_cache = None
+        else:
+            v = derived
         service = book.cols["service"].v
         by_service = {name: service == code for code, name in enumerate(ENUMS["service"])}
         fired = np.zeros((n, len(self.rules)), bool)
