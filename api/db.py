@@ -19,8 +19,10 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import Date, DateTime, Engine, Integer, String, Table, Text, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -112,6 +114,10 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+class LogUnavailable(RuntimeError):
+    """The decision log cannot be reached, brought to the latest schema, or written in time (a 503 in the API)."""
+
+
 class DecisionLog:
     def __init__(self, url: str, timeout_seconds: float = 5.0) -> None:
         self.url = url
@@ -119,11 +125,19 @@ class DecisionLog:
         self.engine = make_engine(url, timeout_seconds)
 
     def upgrade(self) -> None:
-        """Bring the schema to the latest migration (idempotent)."""
+        """Bring the schema to the latest migration (idempotent). A log that cannot be reached or migrated
+        raises ``LogUnavailable`` saying which log (password hidden) and why."""
         config = alembic_config()
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except (SQLAlchemyError, CommandError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise LogUnavailable(
+                f"cannot use the decision log at {make_url(self.url).render_as_string(hide_password=True)}: "
+                f"{reason[0] if reason else type(exc).__name__}"
+            ) from None
 
     def add(self, records: list[NewRecord]) -> list[int]:
         """Insert in one transaction; the new ids in the records' order."""
@@ -247,7 +261,3 @@ class LogWriter:
         for records, future in group:
             future.set_result(ids[start : start + len(records)])
             start += len(records)
-
-
-class LogUnavailable(Exception):
-    pass

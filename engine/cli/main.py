@@ -256,11 +256,17 @@ def serve(
     _engine(rules)  # refuse a broken rulebook here, with its file and line, before any worker starts
     os.environ[RULES_ENV] = str(rules)  # every worker process reads its settings from the environment
     os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
-    refusal = refusal_for(Settings())
-    if refusal:
-        typer.echo(f"carerules: {refusal}", err=True)
-        raise typer.Exit(2)
-    run_server(host, port, workers or os.cpu_count() or 1, quiet)
+    from api.db import LogUnavailable
+
+    try:
+        refusal = refusal_for(Settings())
+        if refusal:
+            typer.echo(f"carerules: {refusal}", err=True)
+            raise typer.Exit(2)
+        run_server(host, port, workers or os.cpu_count() or 1, quiet)
+    except LogUnavailable as exc:  # the log cannot be reached or migrated: say which and why, no traceback
+        typer.echo(f"carerules: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @bench.command("api")
@@ -276,8 +282,13 @@ def bench_api(
 ) -> None:
     """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
     from api.bench import api_benchmark
+    from api.db import LogUnavailable
 
-    typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, workers)))
+    try:
+        typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, workers)))
+    except (LogUnavailable, RuntimeError) as exc:  # the log, or the server started on it, is not usable
+        typer.echo(f"carerules: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 from engine.cli.audit import audit_command, bench_audit_command, sample_command  # noqa: E402

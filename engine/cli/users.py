@@ -16,12 +16,16 @@ Name = Annotated[str, typer.Argument(help="The user's name, as the decision log 
 
 
 def _store() -> Any:
-    from api.db import DecisionLog
+    from api.db import DecisionLog, LogUnavailable
     from api.settings import Settings
     from api.workflow_db import WorkflowStore
 
     log = DecisionLog(Settings.from_env().database_url)
-    log.upgrade()
+    try:
+        log.upgrade()
+    except LogUnavailable as exc:
+        typer.echo(f"carerules: {exc}", err=True)
+        raise typer.Exit(2) from None
     return WorkflowStore(log.engine)
 
 

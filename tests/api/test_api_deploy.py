@@ -171,3 +171,36 @@ def _frozen_postgresql(schema_url: str) -> None:
             proxy.frozen.clear()
     finally:
         proxy.close()
+
+
+def test_a_decision_log_that_cannot_be_used_stops_serve_and_users_with_a_reason(monkeypatch):
+    """Council IT gets one line naming the log (password hidden) and the reason, exit 2, no traceback."""
+    from typer.testing import CliRunner
+
+    from engine.cli.main import app
+
+    reason = "Connection refused"  # nothing listens on port 1
+    monkeypatch.setenv("CARERULES_DATABASE_URL", "postgresql+psycopg://carerules:secret@127.0.0.1:1/carerules")
+    for args in (["serve", "--port", "0"], ["users", "list"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "cannot use the decision log at" in result.output and reason in result.output, result.output
+        assert "secret" not in result.output and "Traceback" not in result.output
+
+
+def test_a_log_whose_tables_were_made_outside_the_migrations_is_refused_by_name():
+    """A PostgreSQL schema with a users table the migrations did not make: refused, the table named."""
+    from sqlalchemy import create_engine, text
+
+    from api.db import DecisionLog, LogUnavailable
+
+    base = postgres_url()
+    with postgres_schema(base) as url:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE users (id integer)"))
+        engine.dispose()
+        log = DecisionLog(url)
+        with pytest.raises(LogUnavailable, match='relation "users" already exists'):
+            log.upgrade()
+        log.dispose()
