@@ -55,7 +55,12 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "engine/audit/columns.py": ({0.5, 3, 30}, "how close a column name must be to suggest it"),
     "engine/audit/excel_in.py": ({3, 12, 20, 30, 120, 1899, 2958465}, "Excel's date epoch and serial bound"),
-    "engine/audit/excel_out.py": ({6, 31, 60, 500, 25569, 1048575}, "Excel's limits, epoch and column widths"),
+    "engine/audit/excel_out.py": ({3, 6, 31, 60, 500, 1048575}, "Excel's limits, column widths (a comma per 3 digits)"),
+    "engine/audit/renderer.py": ({5}, "seconds to wait for the report renderer to stop"),
+    "engine/audit/xlsx.py": (
+        {3, 4, 26, 65, 164, 165, 20000, 25569},
+        "rows per block, Excel's epoch, style and number-format ids, column letters (A is 65, 26 of them)",
+    ),
     "engine/audit/kpis.py": ({28}, "29 February has no anniversary: the 28th is used"),
     "engine/audit/kpis_health.py": ({12}, "months in a year (calendar arithmetic; KPI windows are in rules/)"),
     "engine/audit/lists.py": ({63}, "bits in an int64 key"),
