@@ -104,9 +104,9 @@ def test_results_input_columns_are_typed_where_the_row_was_read(tmp_path: Path) 
     a date; a row that could not be read keeps its cells exactly as they were written."""
     book = tmp_path / "book.csv"
     book.write_text(
-        "Placement ID,Service,Start Date,Age,Care Type,Lot,Core Weekly Fee\n"
-        'P1,Care Home,04/05/2026,82,Residential,1,"£1,040.00"\n'
-        'P2,Care Home,04/05/2026,82.0,Residential,1,"1.040,00"\n',
+        "Placement ID,Service,Start Date,Age,Care Type,Lot,Core Weekly Fee,Distance Miles\n"
+        'P1,Care Home,04/05/2026,82,Residential,1,"£1,040.00",12.5\n'
+        'P2,Care Home,04/05/2026,82.0,Residential,1,"1.040,00",12.5\n',
         encoding="utf-8",
     )
     paths = write_outputs(run_audit(book), tmp_path / "out", report=False)
@@ -118,5 +118,7 @@ def test_results_input_columns_are_typed_where_the_row_was_read(tmp_path: Path) 
     assert cell["core_weekly_fee"] == "1.040,00" and cell["age"] == "82.0" and cell["start_date"] == "04/05/2026"
     assert cell["outcome"] == "" and "core_weekly_fee" in str(cell["errors"])
     sheet = openpyxl.load_workbook(paths["results_xlsx"])["Results"]
-    fee = header.index("core_weekly_fee")
+    fee, miles = header.index("core_weekly_fee"), header.index("distance_miles")
     assert sheet.cell(2, fee + 1).number_format == MONEY_FORMAT
+    assert cell["distance_miles"] == "12.5"  # the unread row, as written
+    assert sheet.cell(2, miles + 1).value == 12.5 and sheet.cell(2, miles + 1).number_format == "0.00"  # not £

@@ -47,7 +47,7 @@ def _width(title: str, kinds: list[Kind]) -> float:
     return float(min(max(len(title), longest, 6) + 2, 60))
 
 
-def sheet_columns(table: pa.Table, typed: Mapping[str, pa.Array] | None = None) -> list[Column]:
+def sheet_columns(table: pa.Table, typed: Mapping[str, Kind] | None = None) -> list[Column]:
     """A table's columns as typed sheet columns; a column in ``typed`` shows its typed value where it has one and
     the text as written elsewhere. Text goes through the formula neutraliser first."""
     table = neutralise_table(table)
@@ -56,13 +56,13 @@ def sheet_columns(table: pa.Table, typed: Mapping[str, pa.Array] | None = None) 
         values = column.combine_chunks()
         kinds = [Kind(values, _style(title, values.type))]
         if typed and title in typed:
-            kinds.insert(0, Kind(typed[title], _style(title, typed[title].type)))
+            kinds.insert(0, typed[title])
         columns.append(Column(title, _width(title, kinds), tuple(kinds)))
     return columns
 
 
 def write_workbook(
-    path: Path, sheets: list[tuple[str, pa.Table]], typed: Mapping[str, Mapping[str, pa.Array]] | None = None
+    path: Path, sheets: list[tuple[str, pa.Table]], typed: Mapping[str, Mapping[str, Kind]] | None = None
 ) -> None:
     """Typed sheets, frozen header, filters and fitted widths; ``typed`` by sheet name (see ``sheet_columns``)."""
     write_xlsx(
@@ -73,21 +73,24 @@ def write_workbook(
     )
 
 
-def typed_inputs(table: pa.Table, parsed: ParsedBook) -> dict[str, pa.Array]:
+def typed_inputs(table: pa.Table, parsed: ParsedBook) -> dict[str, Kind]:
     """The input columns of the rows that were read, as numbers and dates: money in pounds, hours and miles,
     whole numbers, dates. Flags, names and the cells of rows that could not be read stay as written."""
-    typed: dict[str, pa.Array] = {}
+    typed: dict[str, Kind] = {}
     for name in table.column_names:
         spec, col = SPECS.get(name), parsed.cols.get(name)
         if spec is None or col is None or spec.kind not in ("pence", "hundredths", "whole", "day"):
             continue
         shown = np.asarray(col.ok, bool) & parsed.valid
-        if spec.kind in ("pence", "hundredths"):
-            typed[name] = decimal_array(col.v, shown)
+        if spec.kind == "pence":
+            typed[name] = Kind(decimal_array(col.v, shown), Style.MONEY)
+        elif spec.kind == "hundredths":  # hours and miles: a number with two decimals, not £
+            typed[name] = Kind(decimal_array(col.v, shown), Style.DECIMAL)
         elif spec.kind == "whole":
-            typed[name] = pa.array(np.asarray(col.v, np.int64), pa.int64(), mask=~shown)
+            typed[name] = Kind(pa.array(np.asarray(col.v, np.int64), pa.int64(), mask=~shown))
         else:
-            typed[name] = pa.array(np.asarray(col.v).astype("datetime64[D]"), pa.date32(), mask=~shown)
+            days = np.asarray(col.v).astype("datetime64[D]")
+            typed[name] = Kind(pa.array(days, pa.date32(), mask=~shown), Style.DATE)
     return typed
 
 
