@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,10 @@ import pyarrow.compute as pc
 
 from engine.audit.columns import ColumnMap
 from engine.audit.read import Book, BookError, Limits, cell_text, check_header
+from engine.audit.xlsx import EXCEL_EPOCH
 from engine.validate.batch import SPECS
 
 HEADER_SEARCH_ROWS = 20
-EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year quirk lies before serial 61)
 LAST_SERIAL = 2_958_465  # 9999-12-31
 DATE_FIELDS = frozenset(name for name, spec in SPECS.items() if spec.kind == "day")
 CHUNK = 1 << 20

@@ -115,13 +115,18 @@ def compute_kpis(
     }
 
 
+def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Rows of the population with a limit in force, those at or below it, the pence above it, and the % within."""
+    assessed = population & limit.ok
+    within = assessed & (cost <= limit.v)
+    above = np.where(assessed, np.maximum(cost - limit.v, 0), 0)
+    return assessed, within, above, _percent(int(within.sum()), int(assessed.sum()))
+
+
 def _below_median(kpi: Kpi, v: dict[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
     benchmark = v["benchmark_weekly"]
-    assessed = population & benchmark.ok
     comparable = v["comparable_weekly"].v
-    below = assessed & (comparable <= benchmark.v)
-    over = np.where(assessed, np.maximum(comparable - benchmark.v, 0), 0)
-    value = _percent(int(below.sum()), int(assessed.sum()))
+    assessed, below, over, value = _within(comparable, benchmark, population)
     return {
         **kpi.head(value, "" if scope == "all Lots" else "_lot_" + scope.split()[-1], scope=scope),
         "value": value,
@@ -172,11 +177,8 @@ def _mean_price(
 
 def _sl_within(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
     reference = v["sl_reference_weekly"]
-    assessed = population & reference.ok
     cost = v["sl_weekly_cost"].v
-    within = assessed & (cost <= reference.v)
-    above = np.where(assessed, np.maximum(cost - reference.v, 0), 0)
-    value = _percent(int(within.sum()), int(assessed.sum()))
+    assessed, within, above, value = _within(cost, reference, population)
     return {
         **kpi.head(value),
         "value": value,

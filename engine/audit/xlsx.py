@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from enum import IntEnum
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -26,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 BLOCK_ROWS = 20_000  # rows joined and deflated at a time
-EXCEL_DAY_ZERO = 25_569  # 1970-01-01 as an Excel serial day
+EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year quirk lies before serial 61)
+EXCEL_DAY_ZERO = (date(1970, 1, 1) - EXCEL_EPOCH).days  # Arrow's day 0 as an Excel serial day
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -64,6 +66,9 @@ class Kind:
     values: pa.Array
     style: Style = Style.PLAIN
 
+    def slice(self, start: int, length: int) -> Kind:
+        return Kind(self.values.slice(start, length), self.style)
+
 
 def column_letters(index: int) -> str:
     """0 → A, 25 → Z, 26 → AA."""
@@ -91,29 +96,31 @@ def escape_text(values: pa.Array) -> pa.Array:
     return values
 
 
-def _value_text(kind: Kind) -> tuple[pa.Array, str]:
-    """The text of each ``<v>`` or ``<t>`` and the attributes that go before it."""
+TEXT = (' t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>")  # a cell's text: after its style, its end
+
+
+def _value_text(kind: Kind) -> tuple[pa.Array, str, str]:
+    """The text of each ``<v>`` or ``<t>``, the attributes and tags before it, and those after it."""
     values = kind.values
     style = f' s="{int(kind.style)}"' if kind.style else ""
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         values = pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
-        return escape_text(values), f'{style} t="inlineStr"><is><t xml:space="preserve">'
+        return escape_text(values), style + TEXT[0], TEXT[1]
     if pa.types.is_boolean(values.type):
-        return pc.if_else(values, "1", "0"), f'{style} t="b"><v>'
+        return pc.if_else(values, "1", "0"), f'{style} t="b"><v>', "</v></c>"
     if pa.types.is_date32(values.type):
         days = pc.add(pc.cast(pc.cast(values, pa.int32()), pa.int64()), EXCEL_DAY_ZERO)
-        return pc.cast(days, pa.string()), f"{style}><v>"
+        return pc.cast(days, pa.string()), f"{style}><v>", "</v></c>"
     if pa.types.is_floating(values.type):
         values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
-    return pc.cast(values, pa.string()), f"{style}><v>"
+    return pc.cast(values, pa.string()), f"{style}><v>", "</v></c>"
 
 
-def _cells(kinds: tuple[Kind, ...], letter: str, rows: pa.Array) -> pa.Array:
+def _cells(kinds: Iterable[Kind], letter: str, rows: pa.Array) -> pa.Array:
     """Each row's ``<c>`` element for one column ("" where the row has no value)."""
     cells = pa.nulls(len(rows), pa.string())
-    for kind in reversed(kinds):  # the first kind with a value wins
-        text, opening = _value_text(kind)
-        closing = "</v></c>" if opening.endswith("<v>") else "</t></is></c>"
+    for kind in reversed(list(kinds)):  # the first kind with a value wins
+        text, opening, closing = _value_text(kind)
         made = pc.binary_join_element_wise(f'<c r="{letter}', rows, f'"{opening}', text, closing, "")
         cells = pc.coalesce(made, cells)
     return pc.fill_null(cells, "")
@@ -130,9 +137,9 @@ def _concatenated(values: pa.Array) -> bytes:
 
 
 def _header_row(columns: list[Column]) -> str:
+    opening, closing = TEXT
     cells = "".join(
-        f'<c r="{column_letters(i)}1" s="{int(Style.BOLD)}" t="inlineStr"><is><t xml:space="preserve">'
-        f"{escape(column.title)}</t></is></c>"
+        f'<c r="{column_letters(i)}1" s="{int(Style.BOLD)}"{opening}{escape(column.title)}{closing}'
         for i, column in enumerate(columns)
     )
     return f'<row r="1">{cells}</row>'
@@ -143,15 +150,16 @@ def _sheet_rows(columns: list[Column], rows: int) -> Iterator[bytes]:
         stop = min(start + BLOCK_ROWS, rows)
         numbers = pc.cast(pa.array(np.arange(start + 2, stop + 2, dtype=np.int64)), pa.string())
         cells = [
-            _cells(tuple(Kind(k.values.slice(start, stop - start), k.style) for k in column.kinds),
-                   column_letters(i), numbers)
+            _cells((kind.slice(start, stop - start) for kind in column.kinds), column_letters(i), numbers)
             for i, column in enumerate(columns)
-        ]  # fmt: skip
+        ]
         yield _concatenated(pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", ""))
 
 
-def _reference(columns: list[Column], rows: int) -> str:
-    return f"A1:{column_letters(max(len(columns) - 1, 0))}{rows + 1}"
+def _reference(columns: list[Column], rows: int, absolute: bool = False) -> str:
+    """The sheet's cells, header included: ``A1:BI501`` (or ``$A$1:$BI$501``)."""
+    mark = "$" if absolute else ""
+    return f"{mark}A{mark}1:{mark}{column_letters(max(len(columns) - 1, 0))}{mark}{rows + 1}"
 
 
 def _sheet_start(columns: list[Column], rows: int, selected: bool) -> str:
@@ -214,7 +222,7 @@ def _package(names: list[str], sheets: list[tuple[list[Column], int]]) -> dict[s
     )
     filters = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-        f"{escape(_quoted(name))}!{_absolute(columns, rows)}</definedName>"
+        f"{escape(_quoted(name))}!{_reference(columns, rows, absolute=True)}</definedName>"
         for i, (name, (columns, rows)) in enumerate(zip(names, sheets))
     )
     return {
@@ -241,10 +249,6 @@ def _package(names: list[str], sheets: list[tuple[list[Column], int]]) -> dict[s
 
 def _quoted(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
-
-
-def _absolute(columns: list[Column], rows: int) -> str:
-    return f"$A$1:${column_letters(max(len(columns) - 1, 0))}${rows + 1}"
 
 
 def write_xlsx(path: Path, sheets: list[tuple[str, list[Column], int]], money: str, day: str) -> None:

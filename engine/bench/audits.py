@@ -62,17 +62,32 @@ def measure(kind: str, book: str, out: str) -> None:
     )
 
 
-def batch_benchmark(sizes: list[int], workdir: Path | None = None) -> dict[str, Any]:
-    from engine.audit.output import write_csv
-    from engine.audit.sample import sample_book
-
+def _folder(workdir: Path | None) -> Path:
     folder = Path(workdir or tempfile.mkdtemp(prefix="carerules-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _sample_file(folder: Path, rows: int, suffix: str) -> Path:
+    """``carerules sample`` book of ``rows`` rows (seeded by its size) as .csv or .xlsx, written once per folder."""
+    from engine.audit.output import write_csv, write_excel
+    from engine.audit.sample import sample_book
+
+    book = folder / f"book_{rows}{suffix}"
+    if not book.exists():
+        table = sample_book(rows, seed=rows)
+        if suffix == ".csv":
+            write_csv(table, book)
+        else:
+            write_excel(table, book, sheet="Placements")
+    return book
+
+
+def batch_benchmark(sizes: list[int], workdir: Path | None = None) -> dict[str, Any]:
+    folder = _folder(workdir)
     runs = []
     for rows in sizes:
-        book = folder / f"book_{rows}.csv"
-        if not book.exists():
-            write_csv(sample_book(rows, seed=rows), book)
+        book = _sample_file(folder, rows, ".csv")
         pandas = _child("pandas", book, folder / f"pandas_{rows}.csv")
         audit = _child("audit", book, folder / f"results_{rows}.csv")
         runs.append(
@@ -126,16 +141,10 @@ def _cli_run(book: Path, out: Path) -> dict[str, Any]:
 def excel_benchmark(sizes: list[int], workdir: Path | None = None, repeat: int = 3) -> dict[str, Any]:
     """An .xlsx book in → every output (results.xlsx with its sheets, the list CSVs, errors.csv, results.csv,
     kpis.json, report.html) through the CLI, process start included; the best of ``repeat`` runs."""
-    from engine.audit.output import write_excel
-    from engine.audit.sample import sample_book
-
-    folder = Path(workdir or tempfile.mkdtemp(prefix="carerules-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _folder(workdir)
     runs = []
     for rows in sizes:
-        book = folder / f"book_{rows}.xlsx"
-        if not book.exists():
-            write_excel(sample_book(rows, seed=rows), book, sheet="Placements")
+        book = _sample_file(folder, rows, ".xlsx")
         results = [_cli_run(book, folder / f"out_{rows}") for _ in range(repeat)]
         best = min(results, key=lambda r: r["wall_s"])
         runs.append(
