@@ -50,6 +50,10 @@ def _check_loopback(host: str) -> None:
         raise ValueError(f"load is only ever sent to loopback, not {host}")
 
 
+class ServerNotStarted(RuntimeError):
+    """The benchmark's server stopped, or never answered, before the benchmark could start."""
+
+
 @contextmanager
 def local_server(
     database_url: str, port: int | None = None, workers: int = 1, timeout_s: float = 60.0
@@ -78,7 +82,7 @@ def local_server(
         deadline = time.monotonic() + timeout_s
         while True:
             if child.poll() is not None:
-                raise RuntimeError(
+                raise ServerNotStarted(
                     f"the server stopped: {(child.stderr.read() if child.stderr else b'').decode()[-2000:]}"
                 )
             try:
@@ -88,7 +92,7 @@ def local_server(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /healthz in time")
+                raise ServerNotStarted("the server did not answer /healthz in time")
             time.sleep(0.1)
         yield base
     finally:

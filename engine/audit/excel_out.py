@@ -37,13 +37,11 @@ def _width(title: str, kinds: list[Kind]) -> float:
         if kind.style is Style.DATE:
             longest = max(longest, 10 if sample.null_count < len(sample) else 0)
             continue
-        if kind.style is Style.MONEY:
-            sample = pc.cast(pc.abs(sample), pa.string())  # "1040.00" is shown "£1,040.00"
-            extra = 2 + (pc.max(pc.utf8_length(sample)).as_py() or 0) // 3
-        else:
-            extra = 0
-        shown = pc.max(pc.utf8_length(pc.cast(sample, pa.string()))).as_py()
-        longest = max(longest, (shown or 0) + extra)
+        money = kind.style is Style.MONEY
+        shown = pc.max(pc.utf8_length(pc.cast(pc.abs(sample) if money else sample, pa.string()))).as_py() or 0
+        if money:  # "1040.00" is shown "-£1,040.00": a sign, the £ and a comma for every three digits
+            shown += 2 + shown // 3
+        longest = max(longest, shown)
     return float(min(max(len(title), longest, 6) + 2, 60))
 
 

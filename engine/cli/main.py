@@ -283,10 +283,11 @@ def bench_api(
     """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
     from api.bench import api_benchmark
     from api.db import LogUnavailable
+    from api.loadgen import ServerNotStarted
 
     try:
         typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, workers)))
-    except (LogUnavailable, RuntimeError) as exc:  # the log, or the server started on it, is not usable
+    except (LogUnavailable, ServerNotStarted) as exc:  # the log, or the server started on it, is not usable
         typer.echo(f"carerules: {exc}", err=True)
         raise typer.Exit(2) from None
 
