@@ -8,6 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -89,23 +90,29 @@ def _strings(codes: np.ndarray, labels: list[str | None]) -> pa.Array:
 
 
 def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Reason codes, approvers and rule names per row, built once per distinct combination (fast on a million
-    rows)."""
+    """Reason codes, approvers and rule names per row, built once per distinct combination of fired rules and
+    band approver (fast on a million rows: each row's fired rules packed into one 64-bit key); null where not
+    ``valid``."""
     rules = book.rules
-    weights = (np.int64(1) << np.arange(len(rules), dtype=np.int64)) if len(rules) < 63 else None
-    assert weights is not None, "more than 62 rules: widen the combination key"
-    bits = result.fired.astype(np.int64) @ weights
-    key = bits * (len(result.approvers) + 1) + (result.band_approver + 1)
-    unique, inverse = np.unique(key, return_inverse=True)
+    assert len(rules) <= 64, "more than 64 rules: widen the combination key"
+    rows = np.flatnonzero(valid)
+    packed = np.packbits(result.fired[rows], axis=1, bitorder="little")
+    wide = np.zeros((len(rows), 8), np.uint8)
+    wide[:, : packed.shape[1]] = packed
+    combos, combo_values = pd.factorize(wide.view("<u8").reshape(-1), sort=False)  # bit k: rule k fired
+    key = combos.astype(np.int64) * (len(result.approvers) + 1) + (result.band_approver[rows] + 1)
+    inverse, unique = pd.factorize(key, sort=False)
     ids, approvers, labels = [], [], []
     for value in unique.tolist():
-        combo, band = divmod(value, len(result.approvers) + 1)
+        code, band = divmod(value, len(result.approvers) + 1)
+        combo = int(combo_values[code])
         fired = [rule for k, rule in enumerate(rules) if combo >> k & 1]
         ids.append(" ".join(rule.id for rule in fired))
         who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in fired]
         approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
         labels.append("; ".join(f"{rule.id} {rule.label}" for rule in fired))
-    codes = np.where(valid, inverse.reshape(-1), len(unique))
+    codes = np.full(len(valid), len(unique), np.int64)
+    codes[rows] = inverse
     return _strings(codes, ids + [None]), _strings(codes, approvers + [None]), _strings(codes, labels + [None])
 
 

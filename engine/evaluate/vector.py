@@ -72,18 +72,47 @@ class VectorEvaluator:
     # parameters -------------------------------------------------------------------------------------------
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
         """Per row, the index of the parameter's value in force (or -1: none yet); shared by equal date lists."""
+        return self._lookup(name, as_at)[0]
+
+    def _lookup(self, name: str, as_at: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """The rows' edition indexes and their least and greatest (searched once per distinct list of dates
+        while an evaluation runs, and once in all when every row has the same date)."""
         if self._index_cache is None:
-            return np.searchsorted(self._dates[name], as_at, side="right") - 1
+            return self._search(self._dates[name], as_at)
         key = (id(as_at), self._dates[name].tobytes())
         if key not in self._index_cache:
-            self._index_cache[key] = np.searchsorted(self._dates[name], as_at, side="right") - 1
+            self._index_cache[key] = self._search(self._dates[name], as_at)
         return self._index_cache[key]
 
+    @staticmethod
+    def _search(dates: np.ndarray, as_at: np.ndarray) -> tuple[np.ndarray, int, int]:
+        if len(as_at) == 0:
+            return np.zeros(0, np.int64), 0, 0
+        first, last = int(as_at.min()), int(as_at.max())
+        if first == last:  # one date for every row: one search, spread over the rows without copying
+            found = int(np.searchsorted(dates, first, side="right")) - 1
+            return np.broadcast_to(np.int64(found), as_at.shape), found, found
+        index = np.searchsorted(dates, as_at, side="right") - 1
+        return (
+            index,
+            int(np.searchsorted(dates, first, side="right")) - 1,
+            int(np.searchsorted(dates, last, side="right")) - 1,
+        )
+
     def param(self, name: str, as_at: np.ndarray) -> Col:
-        index = self.index(name, as_at)
+        index, low, high = self._lookup(name, as_at)
         if name not in self._tables:
             self._tables[name] = self._table(self.book.parameters[name])
         table, present = self._tables[name]
+        n = len(index)
+        editions = slice(low, high + 1)
+        if low == high or (
+            low >= 0 and (table[editions] == table[low]).all() and (present[editions] == present[low]).all()
+        ):
+            # one edition's value for every row (read-only views: nothing writes into a parameter's column)
+            return Col(np.broadcast_to(table[low], (n,)), np.broadcast_to(present[low], (n,)))
+        if low >= 0 and present[editions].all():
+            return Col(table[index], np.broadcast_to(np.True_, (n,)))
         return Col(table[index], present[index])
 
     @staticmethod
