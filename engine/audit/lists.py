@@ -55,7 +55,7 @@ class AtKpiDate:
         self.active = active_at(parsed, day)
         evaluator = VectorEvaluator(book)
         self._result: VectorResult | None = None
-        if own is not None and np.array_equal(own[0][parsed.valid], self.days[parsed.valid]):
+        if own is not None and at_one_day(parsed, own[0], day):
             self._result = own[1]
         self.values = self._result.values if self._result is not None else evaluator.derive(parsed, self.days)
         found = evaluator.param("isp.gross_cost_threshold_weekly", np.array([number]))
@@ -76,6 +76,11 @@ class AtKpiDate:
         if self._result is None:
             self._result = VectorEvaluator(self.book).evaluate(self.parsed, self.days, derived=self.values)
         return self._result
+
+
+def at_one_day(parsed: ParsedBook, days: np.ndarray, day: date) -> bool:
+    """Whether every valid row was evaluated at ``day`` (then its evaluation serves the KPI date)."""
+    return bool((days[parsed.valid] == day_number(day)).all())
 
 
 def at_kpi_date(

@@ -143,6 +143,7 @@ def audit_command(
                 progress=bar,
                 columns=mapping,
                 sheet=sheet,
+                results_csv=Path(out) / "results.csv",
             )
             bar("write", audit.rows, audit.rows)
             paths = write_outputs(audit, out, excel=excel, renderer=renderer)

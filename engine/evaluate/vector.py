@@ -61,7 +61,8 @@ class VectorEvaluator:
         self._dates = {
             name: np.array([day_number(d) for d in p.dates], np.int64) for name, p in book.parameters.items()
         }
-        self._index_cache: dict[tuple[int, bytes], np.ndarray] | None = None  # only while one evaluation runs
+        # the rows' edition indexes per list of dates, only while one evaluation runs
+        self._index_cache: dict[tuple[int, bytes], tuple[np.ndarray, int, int]] | None = None
         self._figures = compile_vector(book, book.figures)
         self._order = figure_order(book.figures)
         self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
