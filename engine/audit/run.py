@@ -226,7 +226,7 @@ def run_audit(
     stages.done("validate")
     tick("evaluate", 0, table.num_rows)
     # the second core: the figures at the KPI date while the rows are evaluated at their own dates, then
-    # results.csv written while the KPIs are computed (numpy and Arrow's CSV writer release the GIL)
+    # the results table and results.csv while the KPIs are computed (numpy and Arrow's writer release the GIL)
     with ThreadPoolExecutor(max_workers=1) as other_core:
         ahead = None
         if engine != "vector" or not at_one_day(parsed, dates, end):
@@ -240,15 +240,13 @@ def run_audit(
             values = result.values
         kpi_date = ahead.result() if ahead is not None else at_kpi_date(book, parsed, end, (dates, result))
         stages.done("evaluate")
-        out = results_table(table, parsed, result, errors, book, dates, read.row_numbers)
-        stages.done("results")
-        writing = other_core.submit(_write_results, out, results_csv) if results_csv is not None else None
+        making = other_core.submit(_results, results_csv, table, parsed, result, errors, book, dates, read.row_numbers)
         tick("kpis", 0, table.num_rows)
         kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates, kpi_date)
         stages.done("kpis")
-        if writing is not None:
-            stages.timings["write_csv"] = writing.result()  # on the other core, overlapping the KPIs
-            stages.done("write_csv_wait")
+        out, other = making.result()
+        stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs
+        stages.done("results_wait")
     audit = AuditResult(
         out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book, read.row_numbers, kpi_date
     )
@@ -274,14 +272,18 @@ class _Stages:
         self.timings[stage], self._last = now - self._last, now
 
 
-def _write_results(table: pa.Table, path: Path | str) -> float:
-    """results.csv (on the other core); its own duration."""
+def _results(path: Path | str | None, *args: Any) -> tuple[pa.Table, dict[str, float]]:
+    """The results table (``results_table(*args)``) and, given a path, results.csv; how long each took."""
     from engine.audit.output import write_csv
 
-    start = time.perf_counter()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_csv(table, Path(path))
-    return time.perf_counter() - start
+    stages = _Stages()
+    out = results_table(*args)
+    stages.done("results")
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_csv(out, Path(path))
+        stages.done("write_csv")
+    return out, stages.timings
 
 
 def durable_result(

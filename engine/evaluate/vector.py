@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from engine.evaluate.vector_figures import Context, compile_vector
 from engine.rulebook import conditions
+from engine.rulebook.figure_language import depends_on
 from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Parameter, Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
@@ -65,6 +67,10 @@ class VectorEvaluator:
         self._index_cache: dict[tuple[int, bytes], tuple[np.ndarray, int, int]] | None = None
         self._figures = compile_vector(book, book.figures)
         self._order = figure_order(book.figures)
+        self._reads = {
+            name: sorted(set().union(*(depends_on(f) for f in figure.formulas.values())))
+            for name, figure in book.figures.items()
+        }
         self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._same = {name: _one_formula(figure.formulas) for name, figure in book.figures.items()}
         shown = {name: figure for name, figure in book.figures.items() if figure.shown}
@@ -129,16 +135,35 @@ class VectorEvaluator:
         return table, present
 
     # derived figures (rules/figures.yaml, compiled to numpy) ----------------------------------------------
-    def derive(self, book: ParsedBook, as_at: np.ndarray) -> dict[str, Any]:
-        """Every figure of every row (null where it does not apply to the row's service), and rule parameters."""
+    def needed(self, names: Collection[str]) -> list[str]:
+        """These figures and every figure they read, in the order they are computed."""
+        wanted, todo = set(), list(names)
+        while todo:
+            name = todo.pop()
+            if name in self.book.figures and name not in wanted:
+                wanted.add(name)
+                todo += self._reads[name]
+        return [name for name in self._order if name in wanted]
+
+    def derive(
+        self,
+        book: ParsedBook,
+        as_at: np.ndarray,
+        only: Collection[str] | None = None,
+        into: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Every figure of every row (null where it does not apply to the row's service), and rule parameters.
+        ``only``: just these figures and the figures they read; ``into``: an earlier ``derive`` of the same rows at
+        the same dates, completed (the figures it has are not computed again)."""
         if self._index_cache is None:  # parameters with the same dates share one search of the rows' dates
             self._index_cache = {}
             try:
-                return self.derive(book, as_at)
+                return self.derive(book, as_at, only, into)
             finally:
                 self._index_cache = None
         c, n = book.cols, book.n
-        v: dict[str, Any] = dict(c)
+        v: dict[str, Any] = dict(c) if into is None else into
+        done: set[str] = v.setdefault("_derived", set())  # the figures computed so far
         params: dict[str, Col] = {}
 
         def param(name: str) -> Col:  # each parameter looked up once per evaluation, however many figures read it
@@ -150,7 +175,10 @@ class VectorEvaluator:
         service = c["service"].v
         of_service = {name: service == code for code, name in enumerate(ENUMS["service"])}
         everyone = len(ENUMS["service"])
-        for name in self._order:
+        for name in self._order if only is None else self.needed(only):
+            if name in done:
+                continue
+            done.add(name)
             figure = self.book.figures[name]
             cats = ENUMS[figure.enum] if figure.enum else None
             formulas = self._figures[name]
@@ -166,7 +194,9 @@ class VectorEvaluator:
                 out_v = value.v if out_v is None else np.where(rows, value.v, out_v)
                 out_ok = np.where(rows, value.ok, out_ok)
             v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
-        v["_bands"] = dict(context.bands)  # band table → (approver code per row, approver names)
+        v.setdefault("_bands", {}).update(context.bands)  # band table → (approver code per row, approver names)
+        if only is not None:
+            return v
         for rule in self.rules:
             for name in rule.parameters:
                 if f"params.{name}" not in v and self.book.parameters[name].kind is not Kind.TABLE:
@@ -174,7 +204,7 @@ class VectorEvaluator:
         return v
 
     # conditions -------------------------------------------------------------------------------------------
-    def mask(self, cond: conditions.Cond, v: dict[str, Any], n: int) -> np.ndarray:
+    def mask(self, cond: conditions.Cond, v: Mapping[str, Any], n: int) -> np.ndarray:
         if isinstance(cond, conditions.All):
             result = np.ones(n, bool)
             for item in cond.items:
@@ -200,7 +230,7 @@ class VectorEvaluator:
             return values
         return np.asarray(cats, dtype=object)[values]
 
-    def _expr(self, expr: conditions.Expr, v: dict[str, Any], n: int) -> tuple[Any, Any, tuple[Any, ...] | None]:
+    def _expr(self, expr: conditions.Expr, v: Mapping[str, Any], n: int) -> tuple[Any, Any, tuple[Any, ...] | None]:
         if isinstance(expr, conditions.Const):
             return expr.value, True, None
         if isinstance(expr, conditions.Ref):
