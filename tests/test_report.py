@@ -76,11 +76,10 @@ def test_a_renderer_sent_nothing_stops(audit, tmp_path: Path) -> None:  # type: 
 
 
 def test_the_evaluation_at_the_kpi_date_reuses_its_figures_and_decides_as_a_fresh_one(audit) -> None:  # type: ignore[no-untyped-def]
-    """The lists and charging KPIs evaluate every row at the KPI date from the figures the ISP KPI derived
-    there; the outcome and fired rules are those of an evaluation from scratch."""
-    from engine.audit.lists import at_kpi_date
-
-    from engine.audit.lists import KPI_FIGURES, FiguresAt, kpi_names
+    """The KPIs at the KPI date derive only the figures they read; another figure is derived when read; the
+    lists evaluate every row at that date from those figures, completed in place; the outcome, fired rules and
+    figures are those of an evaluation from scratch."""
+    from engine.audit.lists import KPI_FIGURES, FiguresAt, at_kpi_date, kpi_names
 
     at = at_kpi_date(audit.book, audit.parsed, audit.at_kpi.day)
     evaluator = VectorEvaluator(audit.book)
