@@ -10,13 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's own locking only
+    fcntl = None  # type: ignore[assignment]
 
 from alembic import command
 from alembic.config import Config
@@ -119,11 +126,47 @@ class LogUnavailable(RuntimeError):
     """The decision log cannot be reached, brought to the latest schema, or written in time (a 503 in the API)."""
 
 
+class WriterTurns:
+    """Worker processes writing decisions to one SQLite file take turns through a lock file beside it
+    (``<log>.writers``): a waiting writer is woken the moment the other has committed, where SQLite's own busy
+    handler sleeps 1, 2, 5, 10… ms between tries — with two workers, half of each one's time went in those sleeps
+    (docs/benchmarks.md, "Third pass on the API"). Other writers (users, approvals) use SQLite's locking as
+    before. A process that dies releases its turn. Not used for PostgreSQL, nor where ``fcntl`` is missing."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.fd: int | None = None
+        if (
+            fcntl is not None
+            and parsed.get_backend_name() == "sqlite"
+            and parsed.database not in (None, "", ":memory:")
+        ):
+            path = Path(parsed.database or "").expanduser().resolve()
+            self.fd = os.open(f"{path}.writers", os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        if self.fd is None or fcntl is None:
+            yield
+            return
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class DecisionLog:
     def __init__(self, url: str, timeout_seconds: float = 5.0) -> None:
         self.url = url
         self.timeout_seconds = timeout_seconds
         self.engine = make_engine(url, timeout_seconds)
+        self.turns = WriterTurns(url)
 
     def upgrade(self) -> None:
         """Bring the schema to the latest migration (idempotent). A log that cannot be reached or migrated
@@ -144,7 +187,7 @@ class DecisionLog:
         """Insert in one transaction; the new ids in the records' order."""
         if not records:
             return []
-        with self.engine.begin() as connection:
+        with self.turns.turn(), self.engine.begin() as connection:
             if len(records) == 1:
                 return [connection.execute(_INSERT_ONE, records[0].__dict__).scalar_one()]
             return list(connection.execute(_INSERT_MANY, [record.__dict__ for record in records]).scalars())
@@ -165,6 +208,7 @@ class DecisionLog:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.turns.close()
 
 
 def _utc(found: DecisionRecord) -> DecisionRecord:
