@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import queue
 import threading
 from collections.abc import Iterator
@@ -142,7 +143,7 @@ class WriterTurns:
             and parsed.database not in (None, "", ":memory:")
         ):
             path = Path(parsed.database or "").expanduser().resolve()
-            self.fd = os.open(f"{path}.writers", os.O_RDWR | os.O_CREAT, 0o600)
+            self.fd = os.open(f"{path}.writers", os.O_RDWR | os.O_CREAT, stat.S_IRUSR | stat.S_IWUSR)
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
