@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import stat
 import queue
+import stat
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
