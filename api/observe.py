@@ -139,19 +139,24 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            state = scope.get("state", {})
-            request_log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "request_id": request_id,
-                        "user": state.get("user"),  # the signed-in user; a name the client sends is ignored
-                        "method": scope["method"],
-                        "route": getattr(route, "path", None) or scope["path"][:200],
-                        "status": status,
-                        "decision_id": state.get("decision_id", decision_id),
-                        "ms": round((time.perf_counter() - started) * 1000, 3),
-                    }
-                },
-            )
+            if request_log.isEnabledFor(logging.INFO):
+                self._log(scope, request_id, status, decision_id, started)
+
+    @staticmethod
+    def _log(scope: Scope, request_id: str, status: int, decision_id: int | None, started: float) -> None:
+        route = scope.get("route")
+        state = scope.get("state", {})
+        request_log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": request_id,
+                    "user": state.get("user"),  # the signed-in user; a name the client sends is ignored
+                    "method": scope["method"],
+                    "route": getattr(route, "path", None) or scope["path"][:200],
+                    "status": status,
+                    "decision_id": state.get("decision_id", decision_id),
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                }
+            },
+        )
