@@ -172,10 +172,11 @@ class Authenticator:
         self.store, self.config, self.clock = store, config, clock
         self.tokens, self.sessions, self.named, self.count = _Memo(), _Memo(), _Memo(), _Memo(seconds=5.0)
         self.proxies = [ipaddress.ip_network(proxy, strict=False) for proxy in config.trusted_proxies]
+        self.loopback = is_loopback(config.host)
 
     def local_mode(self) -> bool:
         """One local user: no users, no proxy, served on loopback."""
-        return not self.proxies and is_loopback(self.config.host) and self.user_count() == 0
+        return not self.proxies and self.loopback and self.user_count() == 0
 
     def user_count(self) -> int:
         count = self.count.get("users")

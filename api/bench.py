@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from api.loadgen import drive, local_server, request_bytes
+from api.loadgen import cpu_seconds, drive, request_bytes, served
 from engine.bench.decisions import EXAMPLES, machine
 
 
@@ -28,11 +29,13 @@ def api_benchmark(
     ]
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        with local_server(url, workers=workers) as base:
+        with served(url, workers=workers) as (base, pid):
             drive(base, requests[:500], 4, deadline_s, keep=False)  # warm up
-            one = drive(base, requests[:single], 1, deadline_s)
-            many = drive(base, requests[:concurrent], connections, deadline_s)
-    failures = sum(1 for _, reply in one.replies + many.replies if reply.status != 201)
+            one = drive(base, requests[:single], 1, deadline_s, keep=False)
+            server_before, client_before = cpu_seconds(pid), time.process_time()
+            many = drive(base, requests[:concurrent], connections, deadline_s, keep=False)
+            server_after, client_after = cpu_seconds(pid), time.process_time()
+    failures = sum(1 for status in one.statuses + many.statuses if status != 201)
     latencies = sorted(one.latencies_ns)
     return {
         "benchmark": "HTTP API on loopback: POST /v1/decisions (decide and store before answering)",
@@ -52,7 +55,17 @@ def api_benchmark(
             "median_ms": round(statistics.median(many.latencies_ns) / 1e6, 3),
             "target_decisions_per_s": 2500,
             "stopped_by_deadline": many.stopped_by_deadline,
+            # CPU per decision, whatever else the machine is doing: the server's processes (all workers, the log
+            # writer threads) and this load generator; 2 cores / their sum bounds decisions/s on this machine
+            "server_cpu_us_per_decision": per_decision(server_before, server_after, len(many.latencies_ns)),
+            "load_generator_cpu_us_per_decision": per_decision(client_before, client_after, len(many.latencies_ns)),
         },
         "non_201_replies": failures,
         "machine": machine(),
     }
+
+
+def per_decision(before: float | None, after: float | None, decisions: int) -> float | None:
+    if before is None or after is None or not decisions:
+        return None
+    return round((after - before) / decisions * 1e6)

@@ -8,14 +8,23 @@ stored as JSON text written by ``engine.decision.dumps`` so money stays exact (n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import queue
+import stat
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's own locking only
+    fcntl = None  # type: ignore[assignment]
 
 from alembic import command
 from alembic.config import Config
@@ -118,11 +127,47 @@ class LogUnavailable(RuntimeError):
     """The decision log cannot be reached, brought to the latest schema, or written in time (a 503 in the API)."""
 
 
+class WriterTurns:
+    """Worker processes writing decisions to one SQLite file take turns through a lock file beside it
+    (``<log>.writers``): a waiting writer is woken the moment the other has committed, where SQLite's own busy
+    handler sleeps 1, 2, 5, 10… ms between tries — with two workers, half of each one's time went in those sleeps
+    (docs/benchmarks.md, "Third pass on the API"). Other writers (users, approvals) use SQLite's locking as
+    before. A process that dies releases its turn. Not used for PostgreSQL, nor where ``fcntl`` is missing."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.fd: int | None = None
+        if (
+            fcntl is not None
+            and parsed.get_backend_name() == "sqlite"
+            and parsed.database not in (None, "", ":memory:")
+        ):
+            path = Path(parsed.database or "").expanduser().resolve()
+            self.fd = os.open(f"{path}.writers", os.O_RDWR | os.O_CREAT, stat.S_IRUSR | stat.S_IWUSR)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        if self.fd is None or fcntl is None:
+            yield
+            return
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class DecisionLog:
     def __init__(self, url: str, timeout_seconds: float = 5.0) -> None:
         self.url = url
         self.timeout_seconds = timeout_seconds
         self.engine = make_engine(url, timeout_seconds)
+        self.turns = WriterTurns(url)
 
     def upgrade(self) -> None:
         """Bring the schema to the latest migration (idempotent). A log that cannot be reached or migrated
@@ -143,7 +188,7 @@ class DecisionLog:
         """Insert in one transaction; the new ids in the records' order."""
         if not records:
             return []
-        with self.engine.begin() as connection:
+        with self.turns.turn(), self.engine.begin() as connection:
             if len(records) == 1:
                 return [connection.execute(_INSERT_ONE, records[0].__dict__).scalar_one()]
             return list(connection.execute(_INSERT_MANY, [record.__dict__ for record in records]).scalars())
@@ -164,6 +209,7 @@ class DecisionLog:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.turns.close()
 
 
 def _utc(found: DecisionRecord) -> DecisionRecord:
@@ -176,13 +222,24 @@ _STOP = object()
 logger = logging.getLogger("carerules.api")
 
 
+@dataclass
+class _Submission:
+    """One request's records: ``claim`` is the thread-safe handshake (the writer takes it, or the request's timeout
+    cancels it first), ``answer`` the event-loop future the request awaits."""
+
+    records: list[NewRecord]
+    claim: Future[None]
+    loop: asyncio.AbstractEventLoop
+    answer: asyncio.Future[list[int]]
+
+
 class LogWriter:
     """Group commit for the decision log: one writer thread inserts everything waiting in one transaction.
 
     A request hands over its records and waits for their ids, so a decision is only answered once it is
     committed; with many clients at once, one commit serves many decisions (SQLite allows one writer at a time
-    anyway). If a group's transaction fails, each submission is retried alone, so one bad record cannot fail
-    other clients' decisions.
+    anyway), and one wake-up of the event loop answers all of them. If a group's transaction fails, each
+    submission is retried alone, so one bad record cannot fail other clients' decisions.
     """
 
     def __init__(self, log: DecisionLog, max_group: int = 512) -> None:
@@ -198,25 +255,19 @@ class LogWriter:
             self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
             self._thread.start()
 
-    def submit(self, records: list[NewRecord]) -> Future[list[int]]:
-        future: Future[list[int]] = Future()
-        if not records:
-            future.set_result([])
-        else:
-            self._queue.put((records, future))
-        return future
-
     async def add(self, records: list[NewRecord]) -> list[int]:
         """Wait for the records' ids, at most the log's timeout: then LogUnavailable (a 503), and records not yet
         handed to the database are dropped, so a decision answered "not stored" is not stored later either."""
-        future = self.submit(records)
+        if not records:
+            return []
+        loop = asyncio.get_running_loop()
+        submission = _Submission(records, Future(), loop, loop.create_future())
+        self._queue.put(submission)
+        timer = loop.call_later(self.log.timeout_seconds, _time_out, submission, self.log.timeout_seconds)
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.log.timeout_seconds)
-        except TimeoutError:
-            future.cancel()  # fails (and the write goes ahead) if the writer has already taken it
-            raise LogUnavailable(
-                f"the decision log did not confirm the write within {self.log.timeout_seconds:g} s"
-            ) from None
+            return await submission.answer
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -239,25 +290,54 @@ class LogWriter:
                     break
                 group.append(more)
             # A submission its request gave up on (timed out, so cancelled) is not written.
-            group = [(records, future) for records, future in group if future.set_running_or_notify_cancel()]
+            group = [one for one in group if one.claim.set_running_or_notify_cancel()]
             if group:
                 self._write(group)
             if stop:
                 return
 
-    def _write(self, group: list[tuple[list[NewRecord], Future[list[int]]]]) -> None:
+    def _write(self, group: list[_Submission]) -> None:
         try:
-            ids = self.log.add([record for records, _ in group for record in records])
+            ids = self.log.add([record for one in group for record in one.records])
         except Exception:
             if len(group) > 1:
                 for one in group:
                     self._write([one])
                 return
             logger.exception("the decision log refused a write")
-            _, future = group[0]
-            future.set_exception(LogUnavailable("the decision could not be stored in the decision log"))
+            _answer([(group[0], LogUnavailable("the decision could not be stored in the decision log"))])
             return
+        answers: list[tuple[_Submission, list[int] | BaseException]] = []
         start = 0
-        for records, future in group:
-            future.set_result(ids[start : start + len(records)])
-            start += len(records)
+        for one in group:
+            answers.append((one, ids[start : start + len(one.records)]))
+            start += len(one.records)
+        _answer(answers)
+
+
+def _answer(answers: list[tuple[_Submission, list[int] | BaseException]]) -> None:
+    """Hand the results to the requests' event loops: one wake-up per loop, not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Submission, list[int] | BaseException]]] = {}
+    for answer in answers:
+        by_loop.setdefault(answer[0].loop, []).append(answer)
+    for loop, some in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a loop that has closed: its requests are gone
+            loop.call_soon_threadsafe(_deliver, some)
+
+
+def _deliver(answers: list[tuple[_Submission, list[int] | BaseException]]) -> None:
+    for submission, result in answers:
+        if submission.answer.done():  # timed out or cancelled meanwhile
+            continue
+        if isinstance(result, BaseException):
+            submission.answer.set_exception(result)
+        else:
+            submission.answer.set_result(result)
+
+
+def _time_out(submission: _Submission, seconds: float) -> None:
+    submission.claim.cancel()  # fails (and the write goes ahead) if the writer has already taken it
+    if not submission.answer.done():
+        submission.answer.set_exception(
+            LogUnavailable(f"the decision log did not confirm the write within {seconds:g} s")
+        )

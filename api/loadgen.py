@@ -7,6 +7,7 @@ requests and in seconds. Raw asyncio sockets with keep-alive, so the client cost
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,8 @@ class Reply:
 
 @dataclass
 class Run:
-    replies: list[tuple[int, Reply]] = field(default_factory=list)  # (request index, reply)
+    replies: list[tuple[int, Reply]] = field(default_factory=list)  # (request index, reply), when kept
+    statuses: list[int] = field(default_factory=list)  # every reply's status, in the order they came
     latencies_ns: list[int] = field(default_factory=list)
     elapsed_s: float = 0.0
     stopped_by_deadline: bool = False
@@ -59,6 +61,40 @@ def local_server(
     database_url: str, port: int | None = None, workers: int = 1, timeout_s: float = 60.0
 ) -> Iterator[str]:
     """``carerules serve`` in a child process on 127.0.0.1; yields its base URL and stops it afterwards."""
+    with served(database_url, port, workers, timeout_s) as (base, _pid):
+        yield base
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) used so far by a process and every process under it, from /proc (Linux);
+    None where that cannot be read."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0
+    try:
+        children: dict[int, list[int]] = {}
+        used: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    children.setdefault(int(fields[1]), []).append(int(entry.name))
+                    used[int(entry.name)] = int(fields[11]) + int(fields[12])
+    except OSError:
+        return None
+    if not ticks or pid not in used:
+        return None
+    total, todo = 0, [pid]
+    while todo:
+        one = todo.pop()
+        total += used.get(one, 0)
+        todo.extend(children.get(one, ()))
+    return total / ticks
+
+
+@contextmanager
+def served(
+    database_url: str, port: int | None = None, workers: int = 1, timeout_s: float = 60.0
+) -> Iterator[tuple[str, int]]:
+    """As ``local_server``, and the server's process id (for ``cpu_seconds``)."""
     port = port or free_port()
     env = {**os.environ, "CARERULES_DATABASE_URL": database_url}
     command = [
@@ -94,7 +130,7 @@ def local_server(
             if time.monotonic() > deadline:
                 raise ServerNotStarted("the server did not answer /healthz in time")
             time.sleep(0.1)
-        yield base
+        yield base, child.pid
     finally:
         child.terminate()
         try:
@@ -113,16 +149,47 @@ def request_bytes(method: str, path: str, body: Any = None, headers: dict[str, s
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
-async def _read_reply(reader: asyncio.StreamReader) -> Reply:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        if ":" in line:
-            name, value = line.split(":", 1)
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: sends a request, collects its reply from the bytes as they arrive. A protocol
+    rather than asyncio's streams, so that the client costs the 2 cores as little as it can."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.reply: asyncio.Future[Reply] | None = None
+        self.lost: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.reply is None or self.reply.done():
+            return
+        status_line, *header_lines = self.buffer[:end].decode("latin-1").split("\r\n")
+        headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return Reply(int(status_line.split()[1]), headers, body)
+        length = int(headers.get("content-length", "0"))
+        if len(self.buffer) < end + 4 + length:
+            return
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        self.reply.set_result(Reply(int(status_line.split()[1]), headers, body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc or ConnectionError("the server closed the connection")
+        if self.reply is not None and not self.reply.done():
+            self.reply.set_exception(self.lost)
+
+    async def send(self, request: bytes) -> Reply:
+        if self.lost is not None or self.transport is None:
+            raise ConnectionError("the connection is closed")
+        self.reply = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return await self.reply
 
 
 async def _drive(
@@ -133,10 +200,11 @@ async def _drive(
     next_index = 0
     start = time.perf_counter()
     stop_at = start + deadline_s
+    loop = asyncio.get_running_loop()
 
     async def client() -> None:
         nonlocal next_index
-        reader, writer = await asyncio.open_connection(host, port)
+        transport, connection = await loop.create_connection(_Connection, host, port)
         try:
             while next_index < len(requests):
                 if time.perf_counter() > stop_at:
@@ -145,13 +213,13 @@ async def _drive(
                 index = next_index
                 next_index += 1
                 began = time.perf_counter_ns()
-                writer.write(requests[index])
-                reply = await _read_reply(reader)
+                reply = await connection.send(requests[index])
                 run.latencies_ns.append(time.perf_counter_ns() - began)
+                run.statuses.append(reply.status)
                 if keep:
                     run.replies.append((index, reply))
         finally:
-            writer.close()
+            transport.close()
 
     await asyncio.gather(*(client() for _ in range(connections)))
     run.elapsed_s = time.perf_counter() - start
@@ -163,4 +231,14 @@ def drive(
 ) -> Run:
     """Send ``requests`` over ``connections`` keep-alive connections (each takes the next unsent request)."""
     host, port = base_url.removeprefix("http://").split(":")
-    return asyncio.run(_drive(host, int(port), requests, connections, deadline_s, keep))
+    with asyncio.Runner(loop_factory=_fast_loop()) as runner:
+        return runner.run(_drive(host, int(port), requests, connections, deadline_s, keep))
+
+
+def _fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (as the server uses), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

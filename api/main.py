@@ -21,6 +21,7 @@ from api import guard, responses
 from api.audits_runner import AuditRunner
 from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
 from api.db import DecisionLog, LogUnavailable, LogWriter
+from api.fast_path import DecisionFastPath
 from api.limits import BodyLimit
 from api.observe import Observe, ensure_request_log
 from api.openapi_docs import SWAGGER_UI_DIR, document
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(NotSignedIn, guard.not_signed_in)
     app.add_exception_handler(Forbidden, guard.forbidden)
     app.add_exception_handler(Exception, responses.unexpected_error)
+    app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # innermost: every check above applies
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(guard.SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)

@@ -3,12 +3,14 @@ security headers on every response, in one pure ASGI middleware (cheap on the ho
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +84,26 @@ def ensure_request_log() -> None:
         logger.setLevel(logging.INFO)
 
 
+class RequestIds:
+    """A request id made without a system call: 16 random hex digits per process, then a 16-digit counter — 32
+    hex digits like a uuid4, unique across processes and restarts for practical purposes. (``uuid4`` reads the
+    kernel's random source on every request: 6% of a worker's time under load.)"""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+request_ids = RequestIds()
+
+
 class Observe:
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -96,7 +118,7 @@ class Observe:
             if name == b"x-request-id":
                 text = value.decode("latin-1")
                 request_id = text if REQUEST_ID.match(text) else None
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or request_ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         decision_id: int | None = None
@@ -117,19 +139,24 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            state = scope.get("state", {})
-            request_log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "request_id": request_id,
-                        "user": state.get("user"),  # the signed-in user; a name the client sends is ignored
-                        "method": scope["method"],
-                        "route": getattr(route, "path", None) or scope["path"][:200],
-                        "status": status,
-                        "decision_id": state.get("decision_id", decision_id),
-                        "ms": round((time.perf_counter() - started) * 1000, 3),
-                    }
-                },
-            )
+            if request_log.isEnabledFor(logging.INFO):
+                self._log(scope, request_id, status, decision_id, started)
+
+    @staticmethod
+    def _log(scope: Scope, request_id: str, status: int, decision_id: int | None, started: float) -> None:
+        route = scope.get("route")
+        state = scope.get("state", {})
+        request_log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": request_id,
+                    "user": state.get("user"),  # the signed-in user; a name the client sends is ignored
+                    "method": scope["method"],
+                    "route": getattr(route, "path", None) or scope["path"][:200],
+                    "status": status,
+                    "decision_id": state.get("decision_id", decision_id),
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                }
+            },
+        )

@@ -39,7 +39,11 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         {8, 16, 30, 32, 64, 200, 400, 512, 5.0, 1000},
         "column sizes, pool and retry settings, timeout, ms in a s",
     ),
-    "api/observe.py": ({3, 200, 500, 1000}, "status before a response starts, logged path length, ms rounding"),
+    "api/observe.py": (
+        {3, 8, 200, 500, 1000},
+        "status before a response starts, random bytes of a request-id prefix, logged path length, ms rounding",
+    ),
+    "api/fast_path.py": (HTTP, "HTTP status codes"),
     "api/limits.py": (HTTP, "HTTP status codes"),
     "api/responses.py": (HTTP, "HTTP status codes"),
     "api/routes/audits.py": ({20, 31, 64, 1000, 100000, 429, 499} | HTTP, "page sizes, upload bounds, HTTP codes"),

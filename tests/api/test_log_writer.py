@@ -1,0 +1,134 @@
+"""The decision log's writer (api/db.py, LogWriter): group commit, answers to the right request on the right event
+loop, one bad record failing only its own request, and a timed-out request's records never written later."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from api.db import LogUnavailable, LogWriter, NewRecord
+
+RECORD = NewRecord(
+    datetime(2026, 11, 2, tzinfo=UTC), "local", "api", "P-1", date(2026, 5, 4), "proceed", "v", "{}", "{}"
+)
+
+
+def record(placement_id: str) -> NewRecord:
+    return replace(RECORD, placement_id=placement_id)
+
+
+class FakeLog:
+    """Stands in for DecisionLog: ids from a counter; can be held shut, and refuses any record named "bad"."""
+
+    def __init__(self, timeout_seconds: float = 5.0) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.open = threading.Event()
+        self.open.set()
+        self.entered = threading.Event()
+        self.groups: list[list[str]] = []
+        self.ids = itertools.count(1)
+
+    def add(self, records: list[NewRecord]) -> list[int]:
+        self.entered.set()
+        self.open.wait(10)
+        names = [one.placement_id for one in records]
+        if "bad" in names:
+            raise ValueError("refused")
+        self.groups.append(names)
+        return [next(self.ids) for _ in records]
+
+
+def test_waiting_decisions_share_one_commit_and_each_gets_its_own_ids():
+    log = FakeLog()
+    writer = LogWriter(log)  # type: ignore[arg-type]
+
+    async def run() -> list[list[int]]:
+        log.open.clear()
+        first = asyncio.ensure_future(writer.add([record("first")]))
+        await asyncio.to_thread(log.entered.wait, 5)  # the writer holds "first"; the next ones queue up
+        rest = [asyncio.ensure_future(writer.add([record(f"P-{n}"), record(f"Q-{n}")])) for n in range(5)]
+        await asyncio.sleep(0.05)
+        log.open.set()
+        return [await first, *[await one for one in rest]]
+
+    answers = asyncio.run(run())
+    writer.close()
+    assert log.groups[0] == ["first"]
+    assert log.groups[1] == [name for n in range(5) for name in (f"P-{n}", f"Q-{n}")]  # one commit for five
+    assert answers == [[1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
+
+
+def test_a_record_the_log_refuses_fails_only_its_own_request():
+    log = FakeLog()
+    writer = LogWriter(log)  # type: ignore[arg-type]
+
+    async def run() -> list[object]:
+        log.open.clear()
+        first = asyncio.ensure_future(writer.add([record("first")]))
+        await asyncio.to_thread(log.entered.wait, 5)
+        rest = [asyncio.ensure_future(writer.add([record(name)])) for name in ("A", "bad", "B")]
+        await asyncio.sleep(0.05)
+        log.open.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    answers = asyncio.run(run())
+    writer.close()
+    assert answers[0] == [1] and answers[1] == [2] and answers[3] == [3]
+    assert isinstance(answers[2], LogUnavailable)
+    assert log.groups == [["first"], ["A"], ["B"]]  # the group of three failed; each was retried alone
+
+
+def test_a_request_that_times_out_is_answered_503_and_its_waiting_records_are_never_written():
+    log = FakeLog(timeout_seconds=0.3)
+    writer = LogWriter(log)  # type: ignore[arg-type]
+
+    async def run() -> tuple[object, object]:
+        log.open.clear()
+        first = asyncio.ensure_future(writer.add([record("taken")]))
+        await asyncio.to_thread(log.entered.wait, 5)
+        waiting = asyncio.ensure_future(writer.add([record("waiting")]))
+        answers = await asyncio.gather(first, waiting, return_exceptions=True)
+        log.open.set()
+        return answers[0], answers[1]
+
+    taken, waiting = asyncio.run(run())
+    writer.close()  # the writer has finished everything it took
+    for answer in (taken, waiting):
+        assert isinstance(answer, LogUnavailable) and "did not confirm the write within 0.3 s" in str(answer)
+    # "taken" was in the database's hands when its request gave up: it may land (503 says "not confirmed");
+    # "waiting" was not: it is dropped, so a decision answered "not stored" is not stored later either
+    assert log.groups == [["taken"]]
+
+
+def test_requests_on_several_event_loops_each_get_their_answers():
+    log = FakeLog()
+    writer = LogWriter(log)  # type: ignore[arg-type]
+    results: dict[str, list[list[int]]] = {}
+
+    def client(name: str) -> None:
+        async def run() -> list[list[int]]:
+            return list(await asyncio.gather(*(writer.add([record(f"{name}-{n}")]) for n in range(20))))
+
+        results[name] = asyncio.run(run())
+
+    threads = [threading.Thread(target=client, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    writer.close()
+    written = {name: index + 1 for index, name in enumerate(n for group in log.groups for n in group)}
+    assert sorted(written.values()) == list(range(1, 61))
+    for name, answers in results.items():
+        assert answers == [[written[f"{name}-{n}"]] for n in range(20)]
+
+
+def test_nothing_to_store_is_answered_at_once():
+    log = FakeLog()
+    writer = LogWriter(log)  # type: ignore[arg-type]
+    assert asyncio.run(writer.add([])) == []
+    assert log.groups == []
+    writer.close()
