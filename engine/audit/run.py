@@ -365,10 +365,8 @@ def results_table(
         if kind in (Kind.MONEY, Kind.PERCENT):
             columns[OUTPUT_NAMES[name]] = decimal_array(col.v, shown)
         elif kind is Kind.ENUM:
-            names = np.asarray(ENUMS[str(book.figures[name].enum)], dtype=object)
-            columns[OUTPUT_NAMES[name]] = pa.array(
-                names[np.where(shown, col.v, 0).astype(np.int64)], pa.string(), mask=~shown
-            )
+            names = list(ENUMS[str(book.figures[name].enum)])
+            columns[OUTPUT_NAMES[name]] = _strings(np.where(shown, col.v, len(names)).astype(np.int64), [*names, None])
         elif kind is Kind.BOOL:
             columns[OUTPUT_NAMES[name]] = pa.array(col.v.astype(bool), pa.bool_(), mask=~shown)
         else:
