@@ -4,6 +4,7 @@ title rows and sheets, bounded reading, exit codes, errors a person can fix, the
 from __future__ import annotations
 
 import csv
+import sys
 import io
 import zipfile
 from datetime import date
@@ -375,3 +376,11 @@ def test_a_big_csv_written_in_blocks_has_the_bytes_of_one_pass(tmp_path: Path, m
     write_csv(table, blocks)
     assert blocks.read_bytes() == whole.read_bytes()
     assert blocks.read_bytes().count(b'"text","money"') == 1
+
+
+def test_an_audit_process_keeps_freed_memory_where_glibc_allows() -> None:
+    import platform
+
+    from engine.audit.memory import keep_freed_memory
+
+    assert keep_freed_memory() is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
