@@ -4,8 +4,8 @@ title rows and sheets, bounded reading, exit codes, errors a person can fix, the
 from __future__ import annotations
 
 import csv
-import sys
 import io
+import sys
 import zipfile
 from datetime import date
 from pathlib import Path
