@@ -384,3 +384,8 @@ def test_an_audit_process_keeps_freed_memory_where_glibc_allows() -> None:
     from engine.audit.memory import keep_freed_memory
 
     assert keep_freed_memory() is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return
+    assert pa.default_memory_pool().backend_name == "jemalloc"
