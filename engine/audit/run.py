@@ -347,7 +347,10 @@ def results_table(
     unread = {"row": ["could not be read"]}
     errors = {**{int(k): parsed.errors.get(int(k), unread) for k in np.flatnonzero(~valid)}, **errors}
     outcome = np.where(valid, result.outcome.astype(np.int64), len(ACTIONS))
-    rule_ids, approvers, _ = rule_texts(book, result, valid)
+    with ThreadPoolExecutor(max_workers=1) as other_core:  # the reasons while the figures' columns are made
+        texts = other_core.submit(rule_texts, book, result, valid)
+        figures = _figure_columns(book, result, valid)
+        rule_ids, approvers, _ = texts.result()
     error_text = np.full(n, None, object)
     for index, fields in errors.items():
         error_text[index] = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
@@ -357,7 +360,18 @@ def results_table(
         "outcome": _strings(outcome, [*ACTIONS, None]),
         "rule_ids": rule_ids,
         "approvers": approvers,
+        **figures,
+        "errors": pa.array(error_text, pa.string()),
     }
+    out = table
+    for name, array in columns.items():
+        out = out.append_column(name, array)
+    return out
+
+
+def _figure_columns(book: Rulebook, result: VectorResult, valid: np.ndarray) -> dict[str, pa.Array]:
+    """The figures shown in the results, typed (money and percentages exact decimals); null where not shown."""
+    columns: dict[str, pa.Array] = {}
     for name in FIGURE_COLUMNS:
         col = result.figures[name]
         shown = col.ok & result.figure_applies[name] & valid
@@ -371,11 +385,7 @@ def results_table(
             columns[OUTPUT_NAMES[name]] = pa.array(col.v.astype(bool), pa.bool_(), mask=~shown)
         else:
             columns[OUTPUT_NAMES[name]] = pa.array(col.v, pa.int64(), mask=~shown)
-    columns["errors"] = pa.array(error_text, pa.string())
-    out = table
-    for name, array in columns.items():
-        out = out.append_column(name, array)
-    return out
+    return columns
 
 
 def whatif_summary(
