@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -352,3 +353,34 @@ def test_csv_writer_neutralises(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     write_csv(pa.table({"a": ["=1+1", "ok"]}), path)
     assert list(csv.reader(path.open(encoding="utf-8"))) == [["a"], ["'=1+1"], ["ok"]]
+
+
+def test_a_big_csv_written_in_blocks_has_the_bytes_of_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of rows are turned into text on two threads and written in order: the same file as writing the
+    whole (neutralised) table at once, header once, nulls, quotes, line breaks and formulas on block edges."""
+    import pyarrow.csv as pa_csv
+
+    from engine.audit import output
+
+    cells = ["=SUM(A1)", None, 'say "hi"', "two\nlines", "-5", "@x", "a,b", "plain", "+1", ""]
+    table = pa.table(
+        {
+            "text": pa.array(cells * 5, pa.string()),
+            "money": pa.array([None if k % 4 == 0 else k * 101 for k in range(50)], pa.int64()),
+        }
+    )
+    whole = tmp_path / "whole.csv"
+    pa_csv.write_csv(neutralise_table(table), whole, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+    monkeypatch.setattr(output, "CSV_BLOCK_ROWS", 7)  # 50 rows: 8 blocks, the last one short
+    blocks = tmp_path / "blocks.csv"
+    write_csv(table, blocks)
+    assert blocks.read_bytes() == whole.read_bytes()
+    assert blocks.read_bytes().count(b'"text","money"') == 1
+
+
+def test_an_audit_process_keeps_freed_memory_where_glibc_allows() -> None:
+    import platform
+
+    from engine.audit.memory import keep_freed_memory
+
+    assert keep_freed_memory() is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")

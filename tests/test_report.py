@@ -76,14 +76,21 @@ def test_a_renderer_sent_nothing_stops(audit, tmp_path: Path) -> None:  # type: 
 
 
 def test_the_evaluation_at_the_kpi_date_reuses_its_figures_and_decides_as_a_fresh_one(audit) -> None:  # type: ignore[no-untyped-def]
-    """The lists and charging KPIs evaluate every row at the KPI date from the figures the ISP KPI derived
-    there; the outcome and fired rules are those of an evaluation from scratch."""
-    from engine.audit.lists import at_kpi_date
+    """The KPIs at the KPI date derive only the figures they read; another figure is derived when read; the
+    lists evaluate every row at that date from those figures, completed in place; the outcome, fired rules and
+    figures are those of an evaluation from scratch."""
+    from engine.audit.lists import KPI_FIGURES, FiguresAt, at_kpi_date, kpi_names
 
     at = at_kpi_date(audit.book, audit.parsed, audit.at_kpi.day)
-    fresh = VectorEvaluator(audit.book).evaluate(audit.parsed, at.days)
+    evaluator = VectorEvaluator(audit.book)
+    fresh = evaluator.evaluate(audit.parsed, at.days)
+    assert isinstance(at.values, FiguresAt)
+    first = evaluator.needed([*KPI_FIGURES, *kpi_names(audit.book)])
+    assert at.values["_derived"] == set(first) and len(first) < len(audit.book.figures)  # the KPIs' figures only
+    late = next(name for name in fresh.figures if name not in first)  # derived when first read, as a fresh one
+    assert (at.values[late].ok == fresh.values[late].ok).all() and (at.values[late].v == fresh.values[late].v).all()
     reused = at.result
-    assert reused.values is at.values
+    assert reused.values is at.values.complete()  # completed in place: no figure derived twice
     assert (reused.outcome == fresh.outcome).all() and (reused.fired == fresh.fired).all()
     for name, col in fresh.figures.items():
         ok = col.ok & fresh.figure_applies[name]

@@ -19,7 +19,7 @@ def _gbp(pence: int) -> Decimal:
 
 
 def charging_kpis(define: dict[str, Kpi], at: AtKpiDate) -> list[dict[str, Any]]:
-    v = at.result.values
+    v = at.values  # figures only: the rules at the KPI date are not needed here
     assessed = at.active & v["financial_assessment"].v & v["financial_assessment"].ok
     contribution, council = v["resident_contribution_weekly"], v["council_net_weekly"]
     computed = assessed & contribution.ok

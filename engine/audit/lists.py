@@ -4,15 +4,18 @@ to refer, not permitted, NHS recharge gaps; each row with its reasons and figure
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.audit.read import decimal_array
 from engine.evaluate.vector import VectorEvaluator, VectorResult
+from engine.rulebook.conditions import names_in
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS
 from engine.validate.batch import ParsedBook, active_at, day_number
@@ -42,6 +45,45 @@ LIST_FIGURES = (
 )
 
 
+# the figures the KPIs at the KPI date read (derived first, on the other core; any other is derived when read)
+KPI_FIGURES = (
+    "gross_weekly_cost",
+    "isp_nhs_contribution_weekly",
+    "nhs_contribution_or_zero_weekly",
+    "nhs_contribution_recorded",
+    "s117_council_funding_weekly",
+    "s117_council_share",
+    "resident_contribution_weekly",
+    "council_net_weekly",
+    "self_funding",
+    "council_arranged_weekly",
+)
+
+
+class FiguresAt(Mapping[str, Any]):
+    """Every row's figures at one date, each derived when first read (with the figures it reads): the KPIs need
+    a few; a list needs the whole evaluation (``complete``)."""
+
+    def __init__(self, evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray, first: Iterable[str]):
+        self._evaluator, self._parsed, self._days = evaluator, parsed, days
+        self._values = evaluator.derive(parsed, days, only=list(first))
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._evaluator.book.figures and name not in self._values["_derived"]:
+            self._evaluator.derive(self._parsed, self._days, only=[name], into=self._values)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def complete(self) -> dict[str, Any]:
+        """Every figure and rule parameter (what ``VectorEvaluator.evaluate`` reads)."""
+        return self._evaluator.derive(self._parsed, self._days, into=self._values)
+
+
 class AtKpiDate:
     """Every row at the KPI date: its derived figures (for the ISP KPI), the rows active then, the ISP rows, and
     (computed when a list needs it) the whole evaluation. Reuses the rows' own evaluation when every row was
@@ -54,9 +96,13 @@ class AtKpiDate:
         self.active = active_at(parsed, day)
         evaluator = VectorEvaluator(book)
         self._result: VectorResult | None = None
-        if own is not None and np.array_equal(own[0][parsed.valid], self.days[parsed.valid]):
+        if own is not None and at_one_day(parsed, own[0], day):
             self._result = own[1]
-        self.values = self._result.values if self._result is not None else evaluator.derive(parsed, self.days)
+        self.values: Mapping[str, Any] = (
+            self._result.values
+            if self._result is not None
+            else FiguresAt(evaluator, parsed, self.days, [*KPI_FIGURES, *kpi_names(book)])
+        )
         found = evaluator.param("isp.gross_cost_threshold_weekly", np.array([number]))
         self.threshold: int | None = int(found.v[0]) if found.ok[0] else None  # pence
         gross, contribution = self.values["gross_weekly_cost"], self.values["isp_nhs_contribution_weekly"]
@@ -73,8 +119,25 @@ class AtKpiDate:
     @property
     def result(self) -> VectorResult:
         if self._result is None:
-            self._result = VectorEvaluator(self.book).evaluate(self.parsed, self.days, derived=self.values)
+            values = self.values.complete() if isinstance(self.values, FiguresAt) else dict(self.values)
+            self._result = VectorEvaluator(self.book).evaluate(self.parsed, self.days, derived=values)
         return self._result
+
+
+def kpi_names(book: Rulebook) -> set[str]:
+    """The names the KPIs' own conditions read."""
+    return {
+        name
+        for kpi in book.kpis.values()
+        if kpi.share_of_active
+        for cond in kpi.share_of_active
+        for name in names_in(cond)
+    }
+
+
+def at_one_day(parsed: ParsedBook, days: np.ndarray, day: date) -> bool:
+    """Whether every valid row was evaluated at ``day`` (then its evaluation serves the KPI date)."""
+    return bool((days[parsed.valid] == day_number(day)).all())
 
 
 def at_kpi_date(
@@ -89,23 +152,29 @@ def _strings(codes: np.ndarray, labels: list[str | None]) -> pa.Array:
 
 
 def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Reason codes, approvers and rule names per row, built once per distinct combination (fast on a million
-    rows)."""
+    """Reason codes, approvers and rule names per row, built once per distinct combination of fired rules and
+    band approver (fast on a million rows: each row's fired rules packed into one 64-bit key); null where not
+    ``valid``."""
     rules = book.rules
-    weights = (np.int64(1) << np.arange(len(rules), dtype=np.int64)) if len(rules) < 63 else None
-    assert weights is not None, "more than 62 rules: widen the combination key"
-    bits = result.fired.astype(np.int64) @ weights
-    key = bits * (len(result.approvers) + 1) + (result.band_approver + 1)
-    unique, inverse = np.unique(key, return_inverse=True)
+    assert len(rules) <= 64, "more than 64 rules: widen the combination key"
+    rows = np.flatnonzero(valid)
+    packed = np.packbits(result.fired[rows], axis=1, bitorder="little")
+    wide = np.zeros((len(rows), 8), np.uint8)
+    wide[:, : packed.shape[1]] = packed
+    combos, combo_values = pd.factorize(wide.view("<u8").reshape(-1), sort=False)  # bit k: rule k fired
+    key = combos.astype(np.int64) * (len(result.approvers) + 1) + (result.band_approver[rows] + 1)
+    inverse, unique = pd.factorize(key, sort=False)
     ids, approvers, labels = [], [], []
     for value in unique.tolist():
-        combo, band = divmod(value, len(result.approvers) + 1)
+        code, band = divmod(value, len(result.approvers) + 1)
+        combo = int(combo_values[code])
         fired = [rule for k, rule in enumerate(rules) if combo >> k & 1]
         ids.append(" ".join(rule.id for rule in fired))
         who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in fired]
         approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
         labels.append("; ".join(f"{rule.id} {rule.label}" for rule in fired))
-    codes = np.where(valid, inverse.reshape(-1), len(unique))
+    codes = np.full(len(valid), len(unique), np.int64)
+    codes[rows] = inverse
     return _strings(codes, ids + [None]), _strings(codes, approvers + [None]), _strings(codes, labels + [None])
 
 

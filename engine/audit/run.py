@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow as pa
 
 from engine.audit.columns import ColumnMap, load_column_map
 from engine.audit.kpis import compute_kpis, default_period
-from engine.audit.lists import AtKpiDate, _strings, at_kpi_date, list_masks, rule_texts
+from engine.audit.lists import AtKpiDate, _strings, at_kpi_date, at_one_day, list_masks, rule_texts
 from engine.audit.problems import (
     control_character_rows,
     error_lines,
@@ -97,6 +98,7 @@ class AuditResult:
     whatif: dict[str, Any] | None = None
     whatif_changes: pa.Table | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    results_csv: Path | None = None  # where run_audit wrote results.csv, if it was asked to
 
     @property
     def rows(self) -> int:
@@ -193,14 +195,15 @@ def run_audit(
     columns: ColumnMap | Path | str | bytes | dict[str, Any] | None = None,
     sheet: str | None = None,
     limits: Limits | None = None,
+    results_csv: Path | str | None = None,
 ) -> AuditResult:
     """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
     or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
     start date) and ends the KPI period (else the latest start date ends it). ``columns`` maps other column
-    spellings to fields; ``sheet`` picks an Excel sheet; ``limits`` bound what is read."""
+    spellings to fields; ``sheet`` picks an Excel sheet; ``limits`` bound what is read. ``results_csv``: write
+    results.csv there, on the other core while the KPIs are computed (``write_outputs`` then leaves it)."""
     tick = progress or (lambda stage, done, total: None)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    stages = _Stages()
     mapping = columns if isinstance(columns, ColumnMap) else load_column_map(columns)
     read = _as_book(source, mapping, sheet, limits)
     table, warnings = _column_warnings(read.table)
@@ -209,42 +212,78 @@ def run_audit(
     base, book = _rulebook(rules, parameters)
     if as_at is not None and as_at < book.earliest_as_at:
         raise BookError(f"--as-at {as_at.isoformat()}: rules are only held from {book.earliest_as_at.isoformat()}")
-    timings["read"] = time.perf_counter() - clock
+    stages.done("read")
     tick("validate", 0, table.num_rows)
     parsed = parse_book(table, book)
     for index, fields in control_character_rows(table).items():
         parsed.errors.setdefault(index, {}).update(fields)
         parsed.valid[index] = False
     dates = row_dates(parsed, as_at)
-    timings["validate"] = time.perf_counter() - clock - sum(timings.values())
-    tick("evaluate", 0, table.num_rows)
-    evaluator = VectorEvaluator(book)
-    if engine == "durable":
-        result, errors = durable_result(book, table, parsed, as_at, tick)
-        values = evaluator.derive(parsed, dates)
-    else:
-        result, errors = evaluator.evaluate(parsed, dates), parsed.errors
-        values = result.values
-    timings["evaluate"] = time.perf_counter() - clock - sum(timings.values())
-    tick("kpis", 0, table.num_rows)
     starts = parsed.cols["start_date"].v[parsed.valid]
     end = as_at or (
         date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else book.earliest_as_at
     )
-    kpi_date = at_kpi_date(book, parsed, end, (dates, result) if engine == "vector" else None)
-    kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates, kpi_date)
-    timings["kpis"] = time.perf_counter() - clock - sum(timings.values())
-    out = results_table(table, parsed, result, errors, book, dates, read.row_numbers)
+    stages.done("validate")
+    tick("evaluate", 0, table.num_rows)
+    # the second core: the figures at the KPI date while the rows are evaluated at their own dates, then
+    # the results table and results.csv while the KPIs are computed (numpy and Arrow's writer release the GIL)
+    with ThreadPoolExecutor(max_workers=1) as other_core:
+        ahead = None
+        if engine != "vector" or not at_one_day(parsed, dates, end):
+            ahead = other_core.submit(at_kpi_date, book, parsed, end)
+        evaluator = VectorEvaluator(book)
+        if engine == "durable":
+            result, errors = durable_result(book, table, parsed, as_at, tick)
+            values = evaluator.derive(parsed, dates)
+        else:
+            result, errors = evaluator.evaluate(parsed, dates), parsed.errors
+            values = result.values
+        kpi_date = ahead.result() if ahead is not None else at_kpi_date(book, parsed, end, (dates, result))
+        stages.done("evaluate")
+        making = other_core.submit(_results, results_csv, table, parsed, result, errors, book, dates, read.row_numbers)
+        tick("kpis", 0, table.num_rows)
+        kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates, kpi_date)
+        stages.done("kpis")
+        out, other = making.result()
+        stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs
+        stages.done("results_wait")
     audit = AuditResult(
         out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book, read.row_numbers, kpi_date
     )
+    audit.results_csv = Path(results_csv) if results_csv is not None else None
     audit.notes = read.notes
     if book is not base:
         baseline = VectorEvaluator(base).evaluate(parsed, dates)
         audit.whatif, audit.whatif_changes = whatif_summary(base, book, parsed, baseline, result)
-    timings["results"] = time.perf_counter() - clock - sum(timings.values())
-    audit.timings = timings
+        stages.done("whatif")
+    audit.timings = stages.timings
     return audit
+
+
+class _Stages:
+    """Wall time of each stage on the audit's own thread, in seconds."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage], self._last = now - self._last, now
+
+
+def _results(path: Path | str | None, *args: Any) -> tuple[pa.Table, dict[str, float]]:
+    """The results table (``results_table(*args)``) and, given a path, results.csv; how long each took."""
+    from engine.audit.output import write_csv
+
+    stages = _Stages()
+    out = results_table(*args)
+    stages.done("results")
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_csv(out, Path(path))
+        stages.done("write_csv")
+    return out, stages.timings
 
 
 def durable_result(
@@ -326,10 +365,8 @@ def results_table(
         if kind in (Kind.MONEY, Kind.PERCENT):
             columns[OUTPUT_NAMES[name]] = decimal_array(col.v, shown)
         elif kind is Kind.ENUM:
-            names = np.asarray(ENUMS[str(book.figures[name].enum)], dtype=object)
-            columns[OUTPUT_NAMES[name]] = pa.array(
-                names[np.where(shown, col.v, 0).astype(np.int64)], pa.string(), mask=~shown
-            )
+            names = list(ENUMS[str(book.figures[name].enum)])
+            columns[OUTPUT_NAMES[name]] = _strings(np.where(shown, col.v, len(names)).astype(np.int64), [*names, None])
         elif kind is Kind.BOOL:
             columns[OUTPUT_NAMES[name]] = pa.array(col.v.astype(bool), pa.bool_(), mask=~shown)
         else:

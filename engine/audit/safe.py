@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FORMULA_BYTES = np.frombuffer(b"=+-@", np.uint8)
+FORMULA_FIRST_BYTE = np.zeros(256, bool)
+FORMULA_FIRST_BYTE[np.frombuffer(b"=+-@", np.uint8)] = True
 NEGATIVE_NUMBER = re.compile(r"-[0-9]+(\.[0-9]+)?")
 
 
@@ -49,23 +50,24 @@ def may_hold_control_characters(column: pa.Array | pa.ChunkedArray) -> bool:
     )
 
 
-def _first_bytes(chunk: pa.Array) -> np.ndarray:
+def _may_be_formulas(chunk: pa.Array) -> np.ndarray:
+    """The cells whose first byte is ``=``, ``+``, ``-`` or ``@`` (and some null cells: the caller checks)."""
     offsets = _offsets(chunk)
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    present = (lengths > 0) & np.asarray(chunk.is_valid(), bool)
-    first = np.zeros(len(chunk), np.uint8)
-    if present.any():
-        first[present] = np.frombuffer(chunk.buffers()[2], np.uint8)[starts[present]]
-    return first
+    data = chunk.buffers()[2]
+    if data is None or len(chunk) == 0 or offsets[-1] == offsets[0]:
+        return np.zeros(0, np.int64)
+    starts = offsets[:-1]
+    first = np.frombuffer(data, np.uint8)[np.minimum(starts, int(offsets[-1]) - 1)]  # an empty cell: any byte
+    return np.flatnonzero(FORMULA_FIRST_BYTE[first] & (offsets[1:] > starts))
 
 
 def _neutralise_chunk(chunk: pa.Array) -> pa.Array | None:
-    risky = np.flatnonzero(np.isin(_first_bytes(chunk), FORMULA_BYTES))
+    risky = _may_be_formulas(chunk)
     if len(risky) == 0:
         return None
     texts = chunk.take(pa.array(risky, pa.int64())).to_pylist()
     fix = np.zeros(len(chunk), bool)
-    fix[risky] = [not NEGATIVE_NUMBER.fullmatch(text) for text in texts]
+    fix[risky] = [text is not None and not NEGATIVE_NUMBER.fullmatch(text) for text in texts]
     if not fix.any():
         return None
     return pc.if_else(pa.array(fix), pc.binary_join_element_wise("'", chunk, ""), chunk)

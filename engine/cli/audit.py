@@ -110,6 +110,7 @@ def audit_command(
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
     2 when the book cannot be used."""
     from engine.audit.columns import ColumnError, load_column_map
+    from engine.audit.memory import keep_freed_memory
     from engine.audit.output import kpi_lines, write_outputs
     from engine.audit.read import BookError
     from engine.audit.run import run_audit
@@ -128,6 +129,7 @@ def audit_command(
         _check_engines(file, book, when, mapping, sheet)
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
+    keep_freed_memory()  # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages
     from engine.audit.renderer import ReportRenderer
 
     renderer = ReportRenderer.start()  # imports the report's libraries on the other core while the book is read
@@ -143,6 +145,7 @@ def audit_command(
                 progress=bar,
                 columns=mapping,
                 sheet=sheet,
+                results_csv=Path(out) / "results.csv",
             )
             bar("write", audit.rows, audit.rows)
             paths = write_outputs(audit, out, excel=excel, renderer=renderer)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from engine.evaluate.vector_figures import Context, compile_vector
 from engine.rulebook import conditions
+from engine.rulebook.figure_language import depends_on
 from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Parameter, Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
@@ -61,9 +63,14 @@ class VectorEvaluator:
         self._dates = {
             name: np.array([day_number(d) for d in p.dates], np.int64) for name, p in book.parameters.items()
         }
-        self._index_cache: dict[tuple[int, bytes], np.ndarray] | None = None  # only while one evaluation runs
+        # the rows' edition indexes per list of dates, only while one evaluation runs
+        self._index_cache: dict[tuple[int, bytes], tuple[np.ndarray, int, int]] | None = None
         self._figures = compile_vector(book, book.figures)
         self._order = figure_order(book.figures)
+        self._reads = {
+            name: sorted(set().union(*(depends_on(f) for f in figure.formulas.values())))
+            for name, figure in book.figures.items()
+        }
         self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._same = {name: _one_formula(figure.formulas) for name, figure in book.figures.items()}
         shown = {name: figure for name, figure in book.figures.items() if figure.shown}
@@ -72,18 +79,47 @@ class VectorEvaluator:
     # parameters -------------------------------------------------------------------------------------------
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
         """Per row, the index of the parameter's value in force (or -1: none yet); shared by equal date lists."""
+        return self._lookup(name, as_at)[0]
+
+    def _lookup(self, name: str, as_at: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """The rows' edition indexes and their least and greatest (searched once per distinct list of dates
+        while an evaluation runs, and once in all when every row has the same date)."""
         if self._index_cache is None:
-            return np.searchsorted(self._dates[name], as_at, side="right") - 1
+            return self._search(self._dates[name], as_at)
         key = (id(as_at), self._dates[name].tobytes())
         if key not in self._index_cache:
-            self._index_cache[key] = np.searchsorted(self._dates[name], as_at, side="right") - 1
+            self._index_cache[key] = self._search(self._dates[name], as_at)
         return self._index_cache[key]
 
+    @staticmethod
+    def _search(dates: np.ndarray, as_at: np.ndarray) -> tuple[np.ndarray, int, int]:
+        if len(as_at) == 0:
+            return np.zeros(0, np.int64), 0, 0
+        first, last = int(as_at.min()), int(as_at.max())
+        if first == last:  # one date for every row: one search, spread over the rows without copying
+            found = int(np.searchsorted(dates, first, side="right")) - 1
+            return np.broadcast_to(np.int64(found), as_at.shape), found, found
+        index = np.searchsorted(dates, as_at, side="right") - 1
+        return (
+            index,
+            int(np.searchsorted(dates, first, side="right")) - 1,
+            int(np.searchsorted(dates, last, side="right")) - 1,
+        )
+
     def param(self, name: str, as_at: np.ndarray) -> Col:
-        index = self.index(name, as_at)
+        index, low, high = self._lookup(name, as_at)
         if name not in self._tables:
             self._tables[name] = self._table(self.book.parameters[name])
         table, present = self._tables[name]
+        n = len(index)
+        editions = slice(low, high + 1)
+        if low == high or (
+            low >= 0 and (table[editions] == table[low]).all() and (present[editions] == present[low]).all()
+        ):
+            # one edition's value for every row (read-only views: nothing writes into a parameter's column)
+            return Col(np.broadcast_to(table[low], (n,)), np.broadcast_to(present[low], (n,)))
+        if low >= 0 and present[editions].all():
+            return Col(table[index], np.broadcast_to(np.True_, (n,)))
         return Col(table[index], present[index])
 
     @staticmethod
@@ -99,16 +135,35 @@ class VectorEvaluator:
         return table, present
 
     # derived figures (rules/figures.yaml, compiled to numpy) ----------------------------------------------
-    def derive(self, book: ParsedBook, as_at: np.ndarray) -> dict[str, Any]:
-        """Every figure of every row (null where it does not apply to the row's service), and rule parameters."""
+    def needed(self, names: Collection[str]) -> list[str]:
+        """These figures and every figure they read, in the order they are computed."""
+        wanted, todo = set(), list(names)
+        while todo:
+            name = todo.pop()
+            if name in self.book.figures and name not in wanted:
+                wanted.add(name)
+                todo += self._reads[name]
+        return [name for name in self._order if name in wanted]
+
+    def derive(
+        self,
+        book: ParsedBook,
+        as_at: np.ndarray,
+        only: Collection[str] | None = None,
+        into: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Every figure of every row (null where it does not apply to the row's service), and rule parameters.
+        ``only``: just these figures and the figures they read; ``into``: an earlier ``derive`` of the same rows at
+        the same dates, completed (the figures it has are not computed again)."""
         if self._index_cache is None:  # parameters with the same dates share one search of the rows' dates
             self._index_cache = {}
             try:
-                return self.derive(book, as_at)
+                return self.derive(book, as_at, only, into)
             finally:
                 self._index_cache = None
         c, n = book.cols, book.n
-        v: dict[str, Any] = dict(c)
+        v: dict[str, Any] = dict(c) if into is None else into
+        done: set[str] = v.setdefault("_derived", set())  # the figures computed so far
         params: dict[str, Col] = {}
 
         def param(name: str) -> Col:  # each parameter looked up once per evaluation, however many figures read it
@@ -120,7 +175,10 @@ class VectorEvaluator:
         service = c["service"].v
         of_service = {name: service == code for code, name in enumerate(ENUMS["service"])}
         everyone = len(ENUMS["service"])
-        for name in self._order:
+        for name in self._order if only is None else self.needed(only):
+            if name in done:
+                continue
+            done.add(name)
             figure = self.book.figures[name]
             cats = ENUMS[figure.enum] if figure.enum else None
             formulas = self._figures[name]
@@ -136,7 +194,9 @@ class VectorEvaluator:
                 out_v = value.v if out_v is None else np.where(rows, value.v, out_v)
                 out_ok = np.where(rows, value.ok, out_ok)
             v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
-        v["_bands"] = dict(context.bands)  # band table → (approver code per row, approver names)
+        v.setdefault("_bands", {}).update(context.bands)  # band table → (approver code per row, approver names)
+        if only is not None:
+            return v
         for rule in self.rules:
             for name in rule.parameters:
                 if f"params.{name}" not in v and self.book.parameters[name].kind is not Kind.TABLE:
@@ -144,7 +204,7 @@ class VectorEvaluator:
         return v
 
     # conditions -------------------------------------------------------------------------------------------
-    def mask(self, cond: conditions.Cond, v: dict[str, Any], n: int) -> np.ndarray:
+    def mask(self, cond: conditions.Cond, v: Mapping[str, Any], n: int) -> np.ndarray:
         if isinstance(cond, conditions.All):
             result = np.ones(n, bool)
             for item in cond.items:
@@ -170,7 +230,7 @@ class VectorEvaluator:
             return values
         return np.asarray(cats, dtype=object)[values]
 
-    def _expr(self, expr: conditions.Expr, v: dict[str, Any], n: int) -> tuple[Any, Any, tuple[Any, ...] | None]:
+    def _expr(self, expr: conditions.Expr, v: Mapping[str, Any], n: int) -> tuple[Any, Any, tuple[Any, ...] | None]:
         if isinstance(expr, conditions.Const):
             return expr.value, True, None
         if isinstance(expr, conditions.Ref):
