@@ -22,6 +22,7 @@ def api_benchmark(
     deadline_s: float = 60.0,
     database_url: str | None = None,
     workers: int = 1,
+    request_log: bool = False,
 ) -> dict[str, Any]:
     requests = [
         request_bytes("POST", "/v1/decisions", EXAMPLES[index % len(EXAMPLES)], {"X-User": "bench"})
@@ -29,7 +30,7 @@ def api_benchmark(
     ]
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        with served(url, workers=workers) as (base, pid):
+        with served(url, workers=workers, request_log=request_log) as (base, pid):
             drive(base, requests[:500], 4, deadline_s, keep=False)  # warm up
             one = drive(base, requests[:single], 1, deadline_s, keep=False)
             server_before, client_before = cpu_seconds(pid), time.process_time()
@@ -40,6 +41,7 @@ def api_benchmark(
     return {
         "benchmark": "HTTP API on loopback: POST /v1/decisions (decide and store before answering)",
         "workers": workers,
+        "request_log": "on (one JSON line a request, as carerules serve)" if request_log else "off (--quiet)",
         "database": url.split(":", 1)[0] if database_url else "sqlite (temporary file)",
         "one_connection": {
             "requests": len(one.latencies_ns),

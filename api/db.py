@@ -7,15 +7,10 @@ stored as JSON text written by ``engine.decision.dumps`` so money stays exact (n
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import os
-import queue
 import stat
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -216,128 +211,3 @@ def _utc(found: DecisionRecord) -> DecisionRecord:
     if found.decided_at.tzinfo is None:  # SQLite keeps no zone; everything is written in UTC
         found.decided_at = found.decided_at.replace(tzinfo=UTC)
     return found
-
-
-_STOP = object()
-logger = logging.getLogger("carerules.api")
-
-
-@dataclass
-class _Submission:
-    """One request's records: ``claim`` is the thread-safe handshake (the writer takes it, or the request's timeout
-    cancels it first), ``answer`` the event-loop future the request awaits."""
-
-    records: list[NewRecord]
-    claim: Future[None]
-    loop: asyncio.AbstractEventLoop
-    answer: asyncio.Future[list[int]]
-
-
-class LogWriter:
-    """Group commit for the decision log: one writer thread inserts everything waiting in one transaction.
-
-    A request hands over its records and waits for their ids, so a decision is only answered once it is
-    committed; with many clients at once, one commit serves many decisions (SQLite allows one writer at a time
-    anyway), and one wake-up of the event loop answers all of them. If a group's transaction fails, each
-    submission is retried alone, so one bad record cannot fail other clients' decisions.
-    """
-
-    def __init__(self, log: DecisionLog, max_group: int = 512) -> None:
-        self.log = log
-        self.max_group = max_group
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread()
-        self.start()
-
-    def start(self) -> None:
-        """Start the writer thread, or start it again after ``close`` (an app whose lifespan runs again)."""
-        if not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
-            self._thread.start()
-
-    async def add(self, records: list[NewRecord]) -> list[int]:
-        """Wait for the records' ids, at most the log's timeout: then LogUnavailable (a 503), and records not yet
-        handed to the database are dropped, so a decision answered "not stored" is not stored later either."""
-        if not records:
-            return []
-        loop = asyncio.get_running_loop()
-        submission = _Submission(records, Future(), loop, loop.create_future())
-        self._queue.put(submission)
-        timer = loop.call_later(self.log.timeout_seconds, _time_out, submission, self.log.timeout_seconds)
-        try:
-            return await submission.answer
-        finally:
-            timer.cancel()
-
-    def close(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            group = [item]
-            stop = False
-            while len(group) < self.max_group:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                    break
-                group.append(more)
-            # A submission its request gave up on (timed out, so cancelled) is not written.
-            group = [one for one in group if one.claim.set_running_or_notify_cancel()]
-            if group:
-                self._write(group)
-            if stop:
-                return
-
-    def _write(self, group: list[_Submission]) -> None:
-        try:
-            ids = self.log.add([record for one in group for record in one.records])
-        except Exception:
-            if len(group) > 1:
-                for one in group:
-                    self._write([one])
-                return
-            logger.exception("the decision log refused a write")
-            _answer([(group[0], LogUnavailable("the decision could not be stored in the decision log"))])
-            return
-        answers: list[tuple[_Submission, list[int] | BaseException]] = []
-        start = 0
-        for one in group:
-            answers.append((one, ids[start : start + len(one.records)]))
-            start += len(one.records)
-        _answer(answers)
-
-
-def _answer(answers: list[tuple[_Submission, list[int] | BaseException]]) -> None:
-    """Hand the results to the requests' event loops: one wake-up per loop, not one per request."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Submission, list[int] | BaseException]]] = {}
-    for answer in answers:
-        by_loop.setdefault(answer[0].loop, []).append(answer)
-    for loop, some in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a loop that has closed: its requests are gone
-            loop.call_soon_threadsafe(_deliver, some)
-
-
-def _deliver(answers: list[tuple[_Submission, list[int] | BaseException]]) -> None:
-    for submission, result in answers:
-        if submission.answer.done():  # timed out or cancelled meanwhile
-            continue
-        if isinstance(result, BaseException):
-            submission.answer.set_exception(result)
-        else:
-            submission.answer.set_result(result)
-
-
-def _time_out(submission: _Submission, seconds: float) -> None:
-    submission.claim.cancel()  # fails (and the write goes ahead) if the writer has already taken it
-    if not submission.answer.done():
-        submission.answer.set_exception(
-            LogUnavailable(f"the decision log did not confirm the write within {seconds:g} s")
-        )

@@ -92,9 +92,11 @@ def cpu_seconds(pid: int) -> float | None:
 
 @contextmanager
 def served(
-    database_url: str, port: int | None = None, workers: int = 1, timeout_s: float = 60.0
+    database_url: str, port: int | None = None, workers: int = 1, timeout_s: float = 60.0, request_log: bool = False
 ) -> Iterator[tuple[str, int]]:
-    """As ``local_server``, and the server's process id (for ``cpu_seconds``)."""
+    """As ``local_server``, and the server's process id (for ``cpu_seconds``). With ``request_log`` the server
+    writes its JSON line per request (to its standard output, discarded here), as ``carerules serve`` does by
+    default; else it runs ``--quiet``."""
     port = port or free_port()
     env = {**os.environ, "CARERULES_DATABASE_URL": database_url}
     command = [
@@ -108,7 +110,7 @@ def served(
         str(port),
         "--workers",
         str(workers),
-        "--quiet",
+        *([] if request_log else ["--quiet"]),
     ]
     child = subprocess.Popen(
         command, env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -20,9 +20,10 @@ from starlette.responses import Response
 from api import guard, responses
 from api.audits_runner import AuditRunner
 from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
-from api.db import DecisionLog, LogUnavailable, LogWriter
+from api.db import DecisionLog, LogUnavailable
 from api.fast_path import DecisionFastPath
 from api.limits import BodyLimit
+from api.log_writer import writer_for
 from api.observe import Observe, ensure_request_log
 from api.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes import audits, catalogue, decisions, signin, web
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     if refusal:
         log.dispose()
         raise StartRefused(refusal)
-    writer = LogWriter(log)
+    writer = writer_for(log)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -10,7 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from api.db import DecisionRecord, LogWriter, NewRecord
+from api.db import DecisionRecord, NewRecord
+from api.log_writer import Writer
 from engine.evaluate.engine import Engine
 from engine.explain.decision import Decision, dumps
 from engine.validate.placement import InputError
@@ -95,7 +96,7 @@ class Decider:
     is serialised by the engine's lock anyway); only the write waits on the writer thread."""
 
     engine: Engine
-    writer: LogWriter
+    writer: Writer
     clock: Clock
 
     def evaluate(

@@ -278,15 +278,21 @@ def bench_api(
     database_url: Annotated[
         str | None, typer.Option(help="Decision log URL (default: a temporary SQLite file).")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Server worker processes (as carerules serve --workers).")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Server worker processes (default: the cores, as carerules serve).")
+    ] = None,
+    request_log: Annotated[
+        bool, typer.Option(help="Serve with the request log on (as carerules serve), not --quiet.")
+    ] = False,
 ) -> None:
     """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
     from api.bench import api_benchmark
     from api.db import LogUnavailable
     from api.loadgen import ServerNotStarted
 
+    processes = workers or os.cpu_count() or 1
     try:
-        typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, workers)))
+        typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, processes, request_log)))
     except (LogUnavailable, ServerNotStarted) as exc:  # the log, or the server started on it, is not usable
         typer.echo(f"carerules: {exc}", err=True)
         raise typer.Exit(2) from None

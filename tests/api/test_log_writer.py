@@ -1,5 +1,6 @@
-"""The decision log's writer (api/db.py, LogWriter): group commit, answers to the right request on the right event
-loop, one bad record failing only its own request, and a timed-out request's records never written later."""
+"""The decision log's writers (api/log_writer.py): group commit, answers to the right request on the right event
+loop, one bad record failing only its own request, and a timed-out request's records never written later.
+``LogWriter`` (a writer thread, for PostgreSQL) and ``InlineWriter`` (the event loop's thread, for SQLite)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from api.db import LogUnavailable, LogWriter, NewRecord
+from api.db import LogUnavailable, NewRecord
+from api.log_writer import InlineWriter, LogWriter, writer_for
 
 RECORD = NewRecord(
     datetime(2026, 11, 2, tzinfo=UTC), "local", "api", "P-1", date(2026, 5, 4), "proceed", "v", "{}", "{}"
@@ -132,3 +134,64 @@ def test_nothing_to_store_is_answered_at_once():
     assert asyncio.run(writer.add([])) == []
     assert log.groups == []
     writer.close()
+
+
+def test_inline_decisions_waiting_together_share_one_commit_and_each_gets_its_own_ids():
+    log = FakeLog()
+    writer = InlineWriter(log)  # type: ignore[arg-type]
+
+    async def run() -> list[list[int]]:
+        return list(await asyncio.gather(*(writer.add([record(f"P-{n}"), record(f"Q-{n}")]) for n in range(5))))
+
+    assert asyncio.run(run()) == [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]
+    assert log.groups == [[name for n in range(5) for name in (f"P-{n}", f"Q-{n}")]]  # one commit for five
+
+
+def test_inline_a_record_the_log_refuses_fails_only_its_own_request():
+    log = FakeLog()
+    writer = InlineWriter(log)  # type: ignore[arg-type]
+
+    async def run() -> list[object]:
+        return await asyncio.gather(*(writer.add([record(name)]) for name in ("A", "bad", "B")), return_exceptions=True)
+
+    answers = asyncio.run(run())
+    assert answers[0] == [1] and answers[2] == [2] and isinstance(answers[1], LogUnavailable)
+    assert log.groups == [["A"], ["B"]]
+
+
+def test_inline_requests_on_several_event_loops_each_get_their_answers():
+    log = FakeLog()
+    writer = InlineWriter(log)  # type: ignore[arg-type]
+    results: dict[str, list[list[int]]] = {}
+
+    def client(name: str) -> None:
+        async def run() -> list[list[int]]:
+            answers = []
+            for n in range(20):  # one at a time: each waits for its own commit
+                answers.append(await writer.add([record(f"{name}-{n}")]))
+            return answers
+
+        results[name] = asyncio.run(run())
+
+    threads = [threading.Thread(target=client, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    written = {name: index + 1 for index, name in enumerate(n for group in log.groups for n in group)}
+    assert sorted(written.values()) == list(range(1, 61))
+    for name, answers in results.items():
+        assert answers == [[written[f"{name}-{n}"]] for n in range(20)]
+
+
+def test_sqlite_is_written_on_the_event_loop_and_postgresql_on_a_thread(tmp_path):
+    from api.db import DecisionLog
+
+    sqlite = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    assert isinstance(writer_for(sqlite), InlineWriter)
+    sqlite.dispose()
+    postgresql = DecisionLog("postgresql+psycopg://carerules@127.0.0.1:1/carerules")  # never connected
+    writer = writer_for(postgresql)
+    assert isinstance(writer, LogWriter)
+    writer.close()
+    postgresql.dispose()

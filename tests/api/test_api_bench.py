@@ -1,0 +1,39 @@
+"""`carerules bench api` runs end to end on a tiny load: every request decided and stored, and the CPU each
+decision cost the server and the load generator read from /proc (a benchmark's figures are not asserted)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from api.bench import api_benchmark
+from api.loadgen import cpu_seconds
+
+
+def test_bench_api_runs_and_reports_cpu_per_decision(tmp_path):
+    result = api_benchmark(single=20, concurrent=60, connections=4, database_url=f"sqlite:///{tmp_path / 'b.db'}")
+    assert result["non_201_replies"] == 0
+    assert result["one_connection"]["requests"] == 20 and result["concurrent"]["requests"] == 60
+    if sys.platform == "linux":
+        assert result["concurrent"]["server_cpu_us_per_decision"] > 0
+        assert result["concurrent"]["load_generator_cpu_us_per_decision"] >= 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc is Linux's")
+def test_cpu_seconds_counts_a_process_and_the_processes_under_it():
+    import os
+    import subprocess
+
+    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {busy!r}])"]
+    )
+    try:
+        used = 0.0
+        while parent.poll() is None:  # the child's time counts while it runs under the parent
+            used = max(used, cpu_seconds(parent.pid) or 0.0)
+    finally:
+        parent.wait()
+    assert used >= 0.2
+    assert cpu_seconds(os.getpid()) is not None and cpu_seconds(2**22 + 7) is None  # no such process
