@@ -10,6 +10,8 @@ import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+import pytest
+
 from api.db import LogUnavailable, NewRecord
 from api.log_writer import InlineWriter, LogWriter, writer_for
 
@@ -105,29 +107,6 @@ def test_a_request_that_times_out_is_answered_503_and_its_waiting_records_are_ne
     assert log.groups == [["taken"]]
 
 
-def test_requests_on_several_event_loops_each_get_their_answers():
-    log = FakeLog()
-    writer = LogWriter(log)  # type: ignore[arg-type]
-    results: dict[str, list[list[int]]] = {}
-
-    def client(name: str) -> None:
-        async def run() -> list[list[int]]:
-            return list(await asyncio.gather(*(writer.add([record(f"{name}-{n}")]) for n in range(20))))
-
-        results[name] = asyncio.run(run())
-
-    threads = [threading.Thread(target=client, args=(name,)) for name in ("a", "b", "c")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    writer.close()
-    written = {name: index + 1 for index, name in enumerate(n for group in log.groups for n in group)}
-    assert sorted(written.values()) == list(range(1, 61))
-    for name, answers in results.items():
-        assert answers == [[written[f"{name}-{n}"]] for n in range(20)]
-
-
 def test_nothing_to_store_is_answered_at_once():
     log = FakeLog()
     writer = LogWriter(log)  # type: ignore[arg-type]
@@ -159,31 +138,6 @@ def test_inline_a_record_the_log_refuses_fails_only_its_own_request():
     assert log.groups == [["A"], ["B"]]
 
 
-def test_inline_requests_on_several_event_loops_each_get_their_answers():
-    log = FakeLog()
-    writer = InlineWriter(log)  # type: ignore[arg-type]
-    results: dict[str, list[list[int]]] = {}
-
-    def client(name: str) -> None:
-        async def run() -> list[list[int]]:
-            answers = []
-            for n in range(20):  # one at a time: each waits for its own commit
-                answers.append(await writer.add([record(f"{name}-{n}")]))
-            return answers
-
-        results[name] = asyncio.run(run())
-
-    threads = [threading.Thread(target=client, args=(name,)) for name in ("a", "b", "c")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    written = {name: index + 1 for index, name in enumerate(n for group in log.groups for n in group)}
-    assert sorted(written.values()) == list(range(1, 61))
-    for name, answers in results.items():
-        assert answers == [[written[f"{name}-{n}"]] for n in range(20)]
-
-
 def test_sqlite_is_written_on_the_event_loop_and_postgresql_on_a_thread(tmp_path):
     from api.db import DecisionLog
 
@@ -195,3 +149,32 @@ def test_sqlite_is_written_on_the_event_loop_and_postgresql_on_a_thread(tmp_path
     assert isinstance(writer, LogWriter)
     writer.close()
     postgresql.dispose()
+
+
+@pytest.mark.parametrize(
+    ("kind", "one_at_a_time"), [(LogWriter, False), (LogWriter, True), (InlineWriter, False), (InlineWriter, True)]
+)
+def test_requests_on_several_event_loops_each_get_their_answers(kind, one_at_a_time):
+    log = FakeLog()
+    writer = kind(log)
+    results: dict[str, list[list[int]]] = {}
+
+    def client(name: str) -> None:
+        async def run() -> list[list[int]]:
+            adds = [writer.add([record(f"{name}-{n}")]) for n in range(20)]
+            if one_at_a_time:  # each waits for its own commit
+                return [await add for add in adds]
+            return list(await asyncio.gather(*adds))
+
+        results[name] = asyncio.run(run())
+
+    threads = [threading.Thread(target=client, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    writer.close()
+    written = {name: index + 1 for index, name in enumerate(n for group in log.groups for n in group)}
+    assert sorted(written.values()) == list(range(1, 61))
+    for name, answers in results.items():
+        assert answers == [[written[f"{name}-{n}"]] for n in range(20)]
