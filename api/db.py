@@ -151,6 +151,20 @@ class WriterTurns:
         finally:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
 
+    def try_take(self) -> bool:
+        """Take the turn if no other writer holds it, without waiting (always True without a lock file)."""
+        if self.fd is None or fcntl is None:
+            return True
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def give_back(self) -> None:
+        if self.fd is not None and fcntl is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
@@ -179,11 +193,12 @@ class DecisionLog:
                 f"{reason[0] if reason else type(exc).__name__}"
             ) from None
 
-    def add(self, records: list[NewRecord]) -> list[int]:
-        """Insert in one transaction; the new ids in the records' order."""
+    def add(self, records: list[NewRecord], holding_turn: bool = False) -> list[int]:
+        """Insert in one transaction; the new ids in the records' order. Waits for the writers' turn unless the
+        caller already holds it."""
         if not records:
             return []
-        with self.turns.turn(), self.engine.begin() as connection:
+        with contextlib.nullcontext() if holding_turn else self.turns.turn(), self.engine.begin() as connection:
             if len(records) == 1:
                 return [connection.execute(_INSERT_ONE, records[0].__dict__).scalar_one()]
             return list(connection.execute(_INSERT_MANY, [record.__dict__ for record in records]).scalars())

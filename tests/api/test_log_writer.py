@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from api.db import LogUnavailable, NewRecord
+from api.db import LogUnavailable, NewRecord, WriterTurns
 from api.log_writer import InlineWriter, LogWriter, writer_for
 
 RECORD = NewRecord(
@@ -34,8 +34,9 @@ class FakeLog:
         self.entered = threading.Event()
         self.groups: list[list[str]] = []
         self.ids = itertools.count(1)
+        self.turns = WriterTurns("sqlite://")  # no lock file: the turn is always free
 
-    def add(self, records: list[NewRecord]) -> list[int]:
+    def add(self, records: list[NewRecord], holding_turn: bool = False) -> list[int]:
         self.entered.set()
         self.open.wait(10)
         names = [one.placement_id for one in records]
@@ -178,3 +179,33 @@ def test_requests_on_several_event_loops_each_get_their_answers(kind, one_at_a_t
     assert sorted(written.values()) == list(range(1, 61))
     for name, answers in results.items():
         assert answers == [[written[f"{name}-{n}"]] for n in range(20)]
+
+
+def test_inline_a_writer_that_finds_the_turn_taken_keeps_serving_and_commits_when_it_is_free(tmp_path):
+    """Another worker process committing (here: another open lock file holding the turn) does not stop the event
+    loop; the decisions that arrive meanwhile join the waiting group, written once the turn is free."""
+    from api.db import DecisionLog
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = DecisionLog(url)
+    log.upgrade()
+    other = WriterTurns(url)  # the other worker's lock file
+    assert other.try_take()
+    writer = InlineWriter(log)
+    ticks: list[int] = []
+
+    async def run() -> list[list[int]]:
+        first = asyncio.ensure_future(writer.add([record("first")]))
+        for tick in range(20):  # the loop keeps turning while the turn is taken
+            await asyncio.sleep(0.001)
+            ticks.append(tick)
+            if tick == 5:
+                later = asyncio.ensure_future(writer.add([record("later")]))
+        assert not first.done()
+        other.give_back()
+        return [await first, await later]
+
+    assert asyncio.run(run()) == [[1], [2]]
+    assert len(ticks) == 20
+    other.close()
+    log.dispose()
