@@ -101,20 +101,24 @@ class InlineWriter:
         waiting = self._waiting.setdefault(loop, [])
         waiting.append(submission)
         if len(waiting) == 1:
-            loop.call_soon(self._commit, loop)
+            loop.call_soon(self._commit, loop, loop.time())
         return await submission.answer
 
-    def _commit(self, loop: asyncio.AbstractEventLoop) -> None:
-        if not self.log.turns.try_take():
+    def _commit(self, loop: asyncio.AbstractEventLoop, since: float) -> None:
+        took = self.log.turns.try_take()
+        if not took and loop.time() - since < self.log.timeout_seconds:
             # Another worker is committing: keep serving, and the decisions that arrive meanwhile join this group.
-            loop.call_later(TURN_RETRY_SECONDS, self._commit, loop)
+            loop.call_later(TURN_RETRY_SECONDS, self._commit, loop, since)
             return
+        # With the turn; or, after the log's timeout without it (a worker stuck holding it), under SQLite's own
+        # lock alone, whose busy timeout then bounds the wait: stored, or a 503.
         try:
             waiting = self._waiting.pop(loop, [])
             for start in range(0, len(waiting), self.max_group):
                 _deliver(_store(self.log, waiting[start : start + self.max_group], holding_turn=True))
         finally:
-            self.log.turns.give_back()
+            if took:
+                self.log.turns.give_back()
 
 
 class LogWriter:

@@ -209,3 +209,25 @@ def test_inline_a_writer_that_finds_the_turn_taken_keeps_serving_and_commits_whe
     assert len(ticks) == 20
     other.close()
     log.dispose()
+
+
+def test_inline_a_turn_never_given_back_delays_decisions_only_until_the_log_timeout(tmp_path):
+    """A worker stuck holding the turn: after the log's timeout the others write under SQLite's own lock."""
+    from api.db import DecisionLog
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = DecisionLog(url, timeout_seconds=0.2)
+    log.upgrade()
+    stuck = WriterTurns(url)
+    assert stuck.try_take()
+    writer = InlineWriter(log)
+
+    async def run() -> tuple[list[int], float]:
+        began = asyncio.get_running_loop().time()
+        ids = await writer.add([record("waited")])
+        return ids, asyncio.get_running_loop().time() - began
+
+    ids, waited = asyncio.run(run())
+    assert ids == [1] and 0.2 <= waited < 2
+    stuck.close()
+    log.dispose()
