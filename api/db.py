@@ -7,10 +7,8 @@ stored as JSON text written by ``engine.decision.dumps`` so money stays exact (n
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -124,10 +122,10 @@ class LogUnavailable(RuntimeError):
 
 class WriterTurns:
     """Worker processes writing decisions to one SQLite file take turns through a lock file beside it
-    (``<log>.writers``): a waiting writer is woken the moment the other has committed, where SQLite's own busy
-    handler sleeps 1, 2, 5, 10… ms between tries — with two workers, half of each one's time went in those sleeps
-    (docs/benchmarks.md, "Third pass on the API"). Other writers (users, approvals) use SQLite's locking as
-    before. A process that dies releases its turn. Not used for PostgreSQL, nor where ``fcntl`` is missing."""
+    (``<log>.writers``), taken by ``api.log_writer.InlineWriter`` without waiting: a worker that finds it taken
+    keeps serving and tries again shortly, where SQLite's own busy handler would sleep 1, 2, 5, 10… ms between
+    tries (docs/benchmarks.md, "Third pass on the API"). Other writers (users, approvals) use SQLite's locking as
+    before. A process that dies releases its turn. No lock file for PostgreSQL, nor where ``fcntl`` is missing."""
 
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
@@ -139,17 +137,6 @@ class WriterTurns:
         ):
             path = Path(parsed.database or "").expanduser().resolve()
             self.fd = os.open(f"{path}.writers", os.O_RDWR | os.O_CREAT, stat.S_IRUSR | stat.S_IWUSR)
-
-    @contextlib.contextmanager
-    def turn(self) -> Iterator[None]:
-        if self.fd is None or fcntl is None:
-            yield
-            return
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     def try_take(self) -> bool:
         """Take the turn if no other writer holds it, without waiting (always True without a lock file)."""
@@ -193,12 +180,12 @@ class DecisionLog:
                 f"{reason[0] if reason else type(exc).__name__}"
             ) from None
 
-    def add(self, records: list[NewRecord], holding_turn: bool = False) -> list[int]:
-        """Insert in one transaction; the new ids in the records' order. Waits for the writers' turn unless the
-        caller already holds it."""
+    def add(self, records: list[NewRecord]) -> list[int]:
+        """Insert in one transaction; the new ids in the records' order. (The SQLite writer takes the writers'
+        turn around it: ``api.log_writer.InlineWriter``.)"""
         if not records:
             return []
-        with contextlib.nullcontext() if holding_turn else self.turns.turn(), self.engine.begin() as connection:
+        with self.engine.begin() as connection:
             if len(records) == 1:
                 return [connection.execute(_INSERT_ONE, records[0].__dict__).scalar_one()]
             return list(connection.execute(_INSERT_MANY, [record.__dict__ for record in records]).scalars())

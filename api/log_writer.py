@@ -36,26 +36,32 @@ TURN_RETRY_SECONDS = 0.0001  # a SQLite commit on this kind of disk takes 0.2–
 
 @dataclass
 class _Submission:
-    """One request's records and the event-loop future it awaits; ``claim`` (writer thread only) is the
-    thread-safe handshake: the writer takes it, or the request's timeout cancels it first."""
+    """One request's records and the event-loop future it awaits."""
 
     records: list[NewRecord]
     loop: asyncio.AbstractEventLoop
     answer: asyncio.Future[list[int]]
+
+
+@dataclass
+class _Claimed(_Submission):
+    """For the writer thread: ``claim`` is the thread-safe handshake — the writer takes it, or the request's
+    timeout cancels it first."""
+
     claim: Future[None] = field(default_factory=Future)
 
 
 Answer = tuple[_Submission, "list[int] | BaseException"]
 
 
-def _store(log: DecisionLog, group: list[_Submission], holding_turn: bool = False) -> list[Answer]:
+def _store(log: DecisionLog, group: list[_Submission]) -> list[Answer]:
     """Insert a group in one transaction; on failure, each submission alone. Each submission's ids, or the error
     its request gets."""
     try:
-        ids = log.add([record for one in group for record in one.records], holding_turn)
+        ids = log.add([record for one in group for record in one.records])
     except Exception:
         if len(group) > 1:
-            return [answer for one in group for answer in _store(log, [one], holding_turn)]
+            return [answer for one in group for answer in _store(log, [one])]
         logger.exception("the decision log refused a write")
         return [(group[0], LogUnavailable("the decision could not be stored in the decision log"))]
     answers: list[Answer] = []
@@ -115,7 +121,7 @@ class InlineWriter:
         try:
             waiting = self._waiting.pop(loop, [])
             for start in range(0, len(waiting), self.max_group):
-                _deliver(_store(self.log, waiting[start : start + self.max_group], holding_turn=True))
+                _deliver(_store(self.log, waiting[start : start + self.max_group]))
         finally:
             if took:
                 self.log.turns.give_back()
@@ -143,7 +149,7 @@ class LogWriter:
         if not records:
             return []
         loop = asyncio.get_running_loop()
-        submission = _Submission(records, loop, loop.create_future())
+        submission = _Claimed(records, loop, loop.create_future())
         self._queue.put(submission)
         timer = loop.call_later(self.log.timeout_seconds, _time_out, submission, self.log.timeout_seconds)
         try:
@@ -189,7 +195,7 @@ def _answer(answers: list[Answer]) -> None:
             loop.call_soon_threadsafe(_deliver, some)
 
 
-def _time_out(submission: _Submission, seconds: float) -> None:
+def _time_out(submission: _Claimed, seconds: float) -> None:
     submission.claim.cancel()  # fails (and the write goes ahead) if the writer has already taken it
     if not submission.answer.done():
         submission.answer.set_exception(

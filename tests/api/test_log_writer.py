@@ -36,7 +36,7 @@ class FakeLog:
         self.ids = itertools.count(1)
         self.turns = WriterTurns("sqlite://")  # no lock file: the turn is always free
 
-    def add(self, records: list[NewRecord], holding_turn: bool = False) -> list[int]:
+    def add(self, records: list[NewRecord]) -> list[int]:
         self.entered.set()
         self.open.wait(10)
         names = [one.placement_id for one in records]
