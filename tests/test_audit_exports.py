@@ -360,7 +360,7 @@ def test_a_big_csv_written_in_blocks_has_the_bytes_of_one_pass(tmp_path: Path, m
     whole (neutralised) table at once, header once, nulls, quotes, line breaks and formulas on block edges."""
     import pyarrow.csv as pa_csv
 
-    from engine.audit import output
+    from engine.audit import csv_out
 
     cells = ["=SUM(A1)", None, 'say "hi"', "two\nlines", "-5", "@x", "a,b", "plain", "+1", ""]
     table = pa.table(
@@ -371,11 +371,60 @@ def test_a_big_csv_written_in_blocks_has_the_bytes_of_one_pass(tmp_path: Path, m
     )
     whole = tmp_path / "whole.csv"
     pa_csv.write_csv(neutralise_table(table), whole, write_options=pa_csv.WriteOptions(quoting_style="needed"))
-    monkeypatch.setattr(output, "CSV_BLOCK_ROWS", 7)  # 50 rows: 8 blocks, the last one short
+    monkeypatch.setattr(csv_out, "CSV_BLOCK_ROWS", 7)  # 50 rows: 8 blocks, the last one short
     blocks = tmp_path / "blocks.csv"
     write_csv(table, blocks)
     assert blocks.read_bytes() == whole.read_bytes()
     assert blocks.read_bytes().count(b'"text","money"') == 1
+
+
+def test_leading_columns_turned_into_text_ahead_give_the_bytes_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit turns its input columns into text while the rows are evaluated and joins the results' columns
+    to them row by row: the same file as one pass, whichever side has a line break inside a cell (such a block
+    is written whole), and a ``leading`` that does not match the table is not used."""
+    import pyarrow.csv as pa_csv
+
+    from engine.audit import csv_out
+
+    monkeypatch.setattr(csv_out, "CSV_BLOCK_ROWS", 7)  # 50 rows: 8 blocks, the last one short
+    n = 50
+    inputs = pa.table(
+        {
+            "id": pa.array([f"P{k}" if k != 9 else "two\nlines" for k in range(n)], pa.string()),
+            "fee": pa.array([None if k % 3 == 0 else "=1+1" if k == 4 else f"{k}.00" for k in range(n)], pa.string()),
+            "empty": pa.array([None] * n, pa.string()),
+        }
+    )
+    leading = csv_out.leading_text(inputs)
+    assert [block is None for block in leading.blocks] == [False, True, *[False] * 6]  # row 9: rows 7-13
+    results = inputs
+    for name, column in {
+        "outcome": pa.array(["proceed", None, 'say "hi"', "", "-x"] * 10, pa.string()),
+        "gross": pa.array([None if k % 4 == 0 else -k * 101 for k in range(n)], pa.int64()),
+        "note": pa.array(["a\r\nb" if k == 30 else None for k in range(n)], pa.string()),  # rows 28-34 whole
+    }.items():
+        results = results.append_column(name, column)
+    whole = tmp_path / "whole.csv"
+    pa_csv.write_csv(neutralise_table(results), whole, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+    joined = tmp_path / "joined.csv"
+    calls = []
+    join = csv_out._joined
+    monkeypatch.setattr(csv_out, "_joined", lambda *args: calls.append(1) or join(*args))
+    write_csv(results, joined, leading)
+    assert joined.read_bytes() == whole.read_bytes()
+    assert len(calls) == 6  # 8 blocks; rows 7-13 and 28-34 written whole
+    other = csv_out.leading_text(inputs.rename_columns(["id", "fee", "blank"]))
+    write_csv(results, joined, other)
+    assert joined.read_bytes() == whole.read_bytes()
+
+    def not_joined(*args: object) -> None:
+        raise AssertionError("a leading text of other columns was used")
+
+    monkeypatch.setattr(csv_out, "_joined", not_joined)
+    write_csv(results, joined, other)
+    write_csv(results, joined, csv_out.leading_text(inputs.slice(0, 49)))
 
 
 def test_an_audit_process_keeps_freed_memory_where_glibc_allows() -> None:

@@ -3,18 +3,15 @@ readable KPI table printed on the console."""
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
+from engine.audit.csv_out import write_csv
 from engine.audit.excel_out import EXCEL_MAX_ROWS, kpi_table, typed_inputs, write_workbook
 from engine.audit.lists import list_masks, list_table
 from engine.audit.problems import Group, error_lines, error_lines_text, errors_table
-from engine.audit.safe import neutralise_table
 from engine.audit.show import show
 from engine.explain.decision import dumps
 
@@ -22,28 +19,7 @@ if TYPE_CHECKING:
     from engine.audit.renderer import ReportRenderer
     from engine.audit.run import AuditResult
 
-
-CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
-
-
-def _csv_block(table: pa.Table, header: bool) -> pa.Buffer:
-    sink = pa.BufferOutputStream()
-    options = pa_csv.WriteOptions(include_header=header, quoting_style="needed")
-    pa_csv.write_csv(neutralise_table(table), sink, write_options=options)
-    return sink.getvalue()
-
-
-def write_csv(table: pa.Table, path: Path) -> None:
-    """A CSV with every formula-looking text cell neutralised. A big table's blocks of rows are turned into text
-    on two threads (Arrow's writer releases the GIL) and written in order: the same bytes as one pass."""
-    if table.num_rows <= CSV_BLOCK_ROWS:
-        path.write_bytes(_csv_block(table, header=True))
-        return
-    starts = range(0, table.num_rows, CSV_BLOCK_ROWS)
-    with ThreadPoolExecutor(max_workers=2) as pool, open(path, "wb") as handle:
-        blocks = deque(pool.submit(_csv_block, table.slice(start, CSV_BLOCK_ROWS), start == 0) for start in starts)
-        while blocks:
-            handle.write(blocks.popleft().result())
+__all__ = ["kpi_lines", "write_csv", "write_excel", "write_outputs"]
 
 
 def write_excel(table: pa.Table, path: Path, sheet: str = "Results") -> None:

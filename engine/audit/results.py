@@ -5,13 +5,14 @@ figures and errors (a row not decided has no outcome, only its errors); and resu
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from engine.audit.csv_out import Leading, write_csv
 from engine.audit.lists import _strings, rule_texts
 from engine.audit.read import decimal_array
 from engine.evaluate.vector import VectorResult
@@ -68,16 +69,17 @@ class Stages:
         self.timings[stage], self._last = now - self._last, now
 
 
-def results_and_csv(path: Path | str | None, *args: Any) -> tuple[pa.Table, dict[str, float]]:
-    """The results table (``results_table(*args)``) and, given a path, results.csv; how long each took."""
-    from engine.audit.output import write_csv
-
+def results_and_csv(
+    path: Path | str | None, leading: Future[Leading] | None, *args: Any
+) -> tuple[pa.Table, dict[str, float]]:
+    """The results table (``results_table(*args)``) and, given a path, results.csv (``leading``: its input
+    columns as text, made ahead); how long each took."""
     stages = Stages()
     out = results_table(*args)
     stages.done("results")
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write_csv(out, Path(path))
+        write_csv(out, Path(path), leading.result() if leading is not None else None)
         stages.done("write_csv")
     return out, stages.timings
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from engine.audit.changes import whatif_summary
 from engine.audit.columns import ColumnMap, load_column_map
+from engine.audit.csv_out import CSV_BLOCK_ROWS, leading_text
 from engine.audit.kpis import compute_kpis, default_period
 from engine.audit.lists import AtKpiDate, at_kpi_date, at_one_day, list_masks
 from engine.audit.problems import (
@@ -186,12 +187,15 @@ def run_audit(
     )
     stages.done("validate")
     tick("evaluate", 0, table.num_rows)
-    # the second core: the figures at the KPI date while the rows are evaluated at their own dates, then
-    # the results table and results.csv while the KPIs are computed (numpy and Arrow's writer release the GIL)
+    # the second core: the figures at the KPI date and the input columns of a big results.csv as text while
+    # the rows are evaluated at their own dates, then the results table and the rest of results.csv while the
+    # KPIs are computed (numpy and Arrow's writer release the GIL)
     with ThreadPoolExecutor(max_workers=1) as other_core:
-        ahead = None
+        ahead = leading = None
         if engine != "vector" or not at_one_day(parsed, dates, end):
             ahead = other_core.submit(at_kpi_date, book, parsed, end)
+        if results_csv is not None and table.num_rows > CSV_BLOCK_ROWS:
+            leading = other_core.submit(leading_text, table)
         evaluator = VectorEvaluator(book)
         if engine == "durable":
             result, errors = durable_result(book, table, parsed, as_at, tick)
@@ -202,7 +206,9 @@ def run_audit(
         kpi_date = ahead.result() if ahead is not None else at_kpi_date(book, parsed, end, (dates, result))
         stages.done("evaluate")
         rows = read.row_numbers
-        making = other_core.submit(results_and_csv, results_csv, table, parsed, result, errors, book, dates, rows)
+        making = other_core.submit(
+            results_and_csv, results_csv, leading, table, parsed, result, errors, book, dates, rows
+        )
         tick("kpis", 0, table.num_rows)
         kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates, kpi_date)
         stages.done("kpis")

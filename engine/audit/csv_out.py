@@ -1,0 +1,107 @@
+"""CSV files out: every formula-looking text cell neutralised, always the bytes of one pass of Arrow's CSV
+writer over the neutralised table (strings quoted, nulls empty, ``\\n`` line ends).
+
+A big table is turned into text a block of rows at a time, two blocks at once (Arrow's writer releases the
+GIL), and written in order. The columns a table starts with can be turned into text ahead (``leading_text``:
+an audit does this for its input columns on the other core while the rows are evaluated); the rest of each
+row is then joined to them. A block whose text has a line break inside a cell is simply written in one pass.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from engine.audit.safe import neutralise_table
+
+CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
+_LINE_END, _COMMA = ord("\n"), ord(",")
+
+
+def _text(table: pa.Table, header: bool) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    options = pa_csv.WriteOptions(include_header=header, quoting_style="needed")
+    pa_csv.write_csv(neutralise_table(table), sink, write_options=options)
+    return sink.getvalue()
+
+
+def _rows(text: pa.Buffer, rows: int, comma: bool) -> pa.Array | None:
+    """A block's text (no header) as one binary value per row, each ending in its line end, or in a comma in
+    its place (``comma``: more cells follow). None when a cell holds a line break: then the text has more line
+    ends than rows and the rows cannot be told apart this way."""
+    data = np.frombuffer(text, np.uint8)
+    ends = np.flatnonzero(data == _LINE_END)
+    if len(ends) != rows:
+        return None
+    if comma:
+        data = data.copy()
+        data[ends] = _COMMA
+    offsets = np.zeros(rows + 1, np.int64)
+    offsets[1:] = ends + 1
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data) if comma else text]
+    return pa.Array.from_buffers(pa.large_binary(), rows, buffers)
+
+
+@dataclass(frozen=True)
+class Leading:
+    """The first columns of a table as CSV text, a block of ``CSV_BLOCK_ROWS`` rows at a time: per row, its
+    cells and the comma after them (None for a block with a line break in a cell)."""
+
+    names: tuple[str, ...]
+    rows: int
+    block_rows: int
+    blocks: tuple[pa.Array | None, ...]
+
+
+def leading_text(table: pa.Table) -> Leading:
+    """These columns as text now, for a table that will have more columns when it is written."""
+    parts = [table.slice(start, CSV_BLOCK_ROWS) for start in range(0, table.num_rows, CSV_BLOCK_ROWS)]
+    blocks = tuple(_rows(_text(part, header=False), part.num_rows, comma=True) for part in parts)
+    return Leading(tuple(table.column_names), table.num_rows, CSV_BLOCK_ROWS, blocks)
+
+
+def _joined(first: pa.Array, rest: pa.Array) -> pa.Buffer:
+    """Each row's first cells then the rest of its cells: the block's text."""
+    joined = pc.binary_join_element_wise(first, rest, pa.scalar(b"", pa.large_binary()))
+    end = int(np.frombuffer(joined.buffers()[1], np.int64)[joined.offset + len(joined)])
+    return joined.buffers()[2][:end]
+
+
+def _block(table: pa.Table, start: int, leading: Leading | None) -> pa.Buffer:
+    part = table.slice(start, CSV_BLOCK_ROWS)
+    first = leading.blocks[start // CSV_BLOCK_ROWS] if leading is not None else None
+    if leading is not None and first is not None:
+        others = part.select(range(len(leading.names), table.num_columns))
+        rest = _rows(_text(others, header=False), part.num_rows, comma=False)
+        if rest is not None:
+            return _joined(first, rest)
+    return _text(part, header=False)
+
+
+def write_csv(table: pa.Table, path: Path, leading: Leading | None = None) -> None:
+    """A CSV with every formula-looking text cell neutralised. A big table's blocks of rows are turned into text
+    on two threads and written in order: the same bytes as one pass. ``leading``: ``leading_text`` of the
+    table's first columns (used when it matches the table's columns, rows and blocks)."""
+    if table.num_rows <= CSV_BLOCK_ROWS:
+        path.write_bytes(_text(table, header=True))
+        return
+    if leading is not None and (
+        leading.rows != table.num_rows
+        or leading.block_rows != CSV_BLOCK_ROWS
+        or not 0 < len(leading.names) < table.num_columns
+        or leading.names != tuple(table.column_names[: len(leading.names)])
+    ):
+        leading = None
+    starts = range(0, table.num_rows, CSV_BLOCK_ROWS)
+    with ThreadPoolExecutor(max_workers=2) as pool, open(path, "wb") as handle:
+        handle.write(_text(table.slice(0, 0), header=True))
+        blocks = deque(pool.submit(_block, table, start, leading) for start in starts)
+        while blocks:
+            handle.write(blocks.popleft().result())
