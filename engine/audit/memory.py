@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import sys
 
+import numpy as np
 import pyarrow as pa
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
@@ -30,6 +31,8 @@ def keep_freed_memory() -> bool:
     False where there is no glibc to ask."""
     with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc keeps its own default
         pa.set_memory_pool(pa.jemalloc_memory_pool())
+    with contextlib.suppress(AttributeError):  # numpy's own switch (as NUMPY_MADVISE_HUGEPAGE=0 at start-up)
+        np._core.multiarray._set_madvise_hugepage(False)  # type: ignore[attr-defined]
     if not sys.platform.startswith("linux"):
         return False
     try:
