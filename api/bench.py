@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from api.loadgen import cpu_seconds, drive, request_bytes, served
+from api.loadgen import cpu_seconds, drive, idle_share, machine_ticks, request_bytes, served
 from engine.bench.decisions import EXAMPLES, machine
 
 
@@ -33,9 +33,9 @@ def api_benchmark(
         with served(url, workers=workers, request_log=request_log) as (base, pid):
             drive(base, requests[:500], 4, deadline_s, keep=False)  # warm up
             one = drive(base, requests[:single], 1, deadline_s, keep=False)
-            server_before, client_before = cpu_seconds(pid), time.process_time()
+            server_before, client_before, machine_before = cpu_seconds(pid), time.process_time(), machine_ticks()
             many = drive(base, requests[:concurrent], connections, deadline_s, keep=False)
-            server_after, client_after = cpu_seconds(pid), time.process_time()
+            server_after, client_after, machine_after = cpu_seconds(pid), time.process_time(), machine_ticks()
     failures = sum(1 for status in one.statuses + many.statuses if status != 201)
     latencies = sorted(one.latencies_ns)
     return {
@@ -61,6 +61,9 @@ def api_benchmark(
             # writer threads) and this load generator; 2 cores / their sum bounds decisions/s on this machine
             "server_cpu_us_per_decision": per_decision(server_before, server_after, len(many.latencies_ns)),
             "load_generator_cpu_us_per_decision": per_decision(client_before, client_after, len(many.latencies_ns)),
+            # the machine's idle share meanwhile: near 0, the cores are the limit; well above, waits are (the log's
+            # commits, or other jobs on the machine when it is not quiet)
+            "machine_idle_share": idle_share(machine_before, machine_after),
         },
         "non_201_replies": failures,
         "machine": machine(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -56,6 +57,11 @@ class DecisionRecord(Base):
 _TABLE = cast(Table, DecisionRecord.__table__)
 _INSERT_ONE = _TABLE.insert().returning(_TABLE.c.id)
 _INSERT_MANY = _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True)
+
+
+def record_table() -> Table:
+    """The decision log's table (for writers that insert without the ORM)."""
+    return _TABLE
 
 
 @dataclass(frozen=True)
@@ -122,9 +128,9 @@ class LogUnavailable(RuntimeError):
 
 class WriterTurns:
     """Worker processes writing decisions to one SQLite file take turns through a lock file beside it
-    (``<log>.writers``), taken by ``api.log_writer.InlineWriter`` without waiting: a worker that finds it taken
-    keeps serving and tries again shortly, where SQLite's own busy handler would sleep 1, 2, 5, 10… ms between
-    tries (docs/benchmarks.md, "Third pass on the API"). Other writers (users, approvals) use SQLite's locking as
+    (``<log>.writers``), taken by ``api.sqlite_writer.SqliteWriter``'s thread: a worker waiting for it looks again
+    every 0.1 ms at most, where SQLite's own busy handler would sleep 1, 2, 5, 10… ms between tries
+    (docs/benchmarks.md, "Third pass on the API"). Other writers (users, approvals) use SQLite's locking as
     before. A process that dies releases its turn. No lock file for PostgreSQL, nor where ``fcntl`` is missing."""
 
     def __init__(self, url: str) -> None:
@@ -147,6 +153,21 @@ class WriterTurns:
         except BlockingIOError:
             return False
         return True
+
+    def take(self, timeout_seconds: float) -> bool:
+        """Wait for the turn, at most ``timeout_seconds`` (False then: a writer stuck holding it). Looked for again
+        after 20 µs, doubling up to 100 µs: a commit here takes 0.2–0.5 ms, and a waiter should take the turn
+        as soon as it is given back, where SQLite's busy handler sleeps 1, 2, 5, 10… ms."""
+        if self.try_take():
+            return True
+        deadline = time.monotonic() + timeout_seconds
+        pause = 0.00002
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            if self.try_take():
+                return True
+            pause = min(pause * 2, 0.0001)
+        return False
 
     def give_back(self) -> None:
         if self.fd is not None and fcntl is not None:
@@ -181,8 +202,8 @@ class DecisionLog:
             ) from None
 
     def add(self, records: list[NewRecord]) -> list[int]:
-        """Insert in one transaction; the new ids in the records' order. (The SQLite writer takes the writers'
-        turn around it: ``api.log_writer.InlineWriter``.)"""
+        """Insert in one transaction; the new ids in the records' order. (The API's SQLite writer inserts on its
+        own connection: ``api.sqlite_writer.SqliteWriter``.)"""
         if not records:
             return []
         with self.engine.begin() as connection:

@@ -65,6 +65,23 @@ def local_server(
         yield base
 
 
+def machine_ticks() -> tuple[int, int] | None:
+    """(idle, all) CPU time of the whole machine so far, in clock ticks, from /proc/stat (Linux); None elsewhere.
+    Idle counts time waiting for the disk too."""
+    try:
+        fields = [int(one) for one in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    return fields[3] + fields[4], sum(fields[:8])
+
+
+def idle_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the machine's CPU time that was idle between two ``machine_ticks``."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 3)
+
+
 def cpu_seconds(pid: int) -> float | None:
     """CPU time (user and system) used so far by a process and every process under it, from /proc (Linux);
     None where that cannot be read."""

@@ -1,14 +1,11 @@
 """Group commit for the decision log: a decision is answered only once it is stored, and decisions waiting at the
 same moment share one transaction (one commit, one fsync).
 
-Two writers with the same promise:
+Two writers with the same promise, each on a writer thread so the event loop never waits for the database:
 
-- ``InlineWriter`` for a SQLite file: the event loop's own thread commits everything waiting, once per turn of
-  the loop. No second thread, so no hand-over of Python's lock: with a writer thread, a commit that needs the lock
-  back after each SQLite call waited for the busy event loop to let go of it (up to 5 ms each time), and the
-  other worker processes waited for that commit (docs/benchmarks.md, "Third pass on the API").
-- ``LogWriter`` for a database over the network (PostgreSQL): a writer thread, so that a database that stops
-  answering cannot stop the event loop; each request waits at most the log's timeout, then gets a 503.
+- ``api.sqlite_writer.SqliteWriter`` for a SQLite file (worker processes take turns; one statement a group);
+- ``LogWriter`` here, for a database over the network (PostgreSQL): each request waits at most the log's
+  timeout, then gets a 503, and records not yet handed to the database are never written.
 
 In both, if a group's transaction fails, each submission is retried alone, so one bad record cannot fail other
 clients' decisions.
@@ -21,17 +18,15 @@ import contextlib
 import logging
 import queue
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy.engine import make_url
+from typing import Any, Protocol, TypeVar
 
 from api.db import DecisionLog, LogUnavailable, NewRecord
 
 logger = logging.getLogger("carerules.api")
 _STOP = object()
-TURN_RETRY_SECONDS = 0.0001  # a SQLite commit on this kind of disk takes 0.2–0.5 ms
 
 
 @dataclass
@@ -52,16 +47,17 @@ class _Claimed(_Submission):
 
 
 Answer = tuple[_Submission, "list[int] | BaseException"]
+S = TypeVar("S", bound=_Submission)
 
 
-def _store(log: DecisionLog, group: list[_Submission]) -> list[Answer]:
-    """Insert a group in one transaction; on failure, each submission alone. Each submission's ids, or the error
-    its request gets."""
+def _store(write: Callable[[Sequence[S]], list[int]], group: Sequence[S]) -> list[Answer]:
+    """Write a group in one transaction (``write``: the group → its records' new ids, in order); on failure, each
+    submission alone. Each submission's ids, or the error its request gets."""
     try:
-        ids = log.add([record for one in group for record in one.records])
+        ids = write(group)
     except Exception:
         if len(group) > 1:
-            return [answer for one in group for answer in _store(log, [one])]
+            return [answer for one in group for answer in _store(write, [one])]
         logger.exception("the decision log refused a write")
         return [(group[0], LogUnavailable("the decision could not be stored in the decision log"))]
     answers: list[Answer] = []
@@ -83,52 +79,8 @@ def _deliver(answers: list[Answer]) -> None:
             submission.answer.set_result(result)
 
 
-class InlineWriter:
-    """Group commit on the event loop's thread (a SQLite file: local, bounded by its busy timeout)."""
-
-    def __init__(self, log: DecisionLog, max_group: int = 512) -> None:
-        self.log = log
-        self.max_group = max_group
-        self._waiting: dict[asyncio.AbstractEventLoop, list[_Submission]] = {}
-
-    def start(self) -> None:
-        """Nothing to start (as ``LogWriter.start``)."""
-
-    def close(self) -> None:
-        """Nothing waits beyond the loop's turn (as ``LogWriter.close``)."""
-
-    async def add(self, records: list[NewRecord]) -> list[int]:
-        """Wait for the records' ids: they are written with everything else that arrives before the loop's next
-        turn."""
-        if not records:
-            return []
-        loop = asyncio.get_running_loop()
-        submission = _Submission(records, loop, loop.create_future())
-        waiting = self._waiting.setdefault(loop, [])
-        waiting.append(submission)
-        if len(waiting) == 1:
-            loop.call_soon(self._commit, loop, loop.time())
-        return await submission.answer
-
-    def _commit(self, loop: asyncio.AbstractEventLoop, since: float) -> None:
-        took = self.log.turns.try_take()
-        if not took and loop.time() - since < self.log.timeout_seconds:
-            # Another worker is committing: keep serving, and the decisions that arrive meanwhile join this group.
-            loop.call_later(TURN_RETRY_SECONDS, self._commit, loop, since)
-            return
-        # With the turn; or, after the log's timeout without it (a worker stuck holding it), under SQLite's own
-        # lock alone, whose busy timeout then bounds the wait: stored, or a 503.
-        try:
-            waiting = self._waiting.pop(loop, [])
-            for start in range(0, len(waiting), self.max_group):
-                _deliver(_store(self.log, waiting[start : start + self.max_group]))
-        finally:
-            if took:
-                self.log.turns.give_back()
-
-
-class LogWriter:
-    """Group commit on a writer thread (a database over the network): the event loop never waits for it."""
+class WriterThread:
+    """A writer thread fed by a queue: ``_run`` takes from ``_queue`` until it takes ``_STOP``."""
 
     def __init__(self, log: DecisionLog, max_group: int = 512) -> None:
         self.log = log
@@ -143,6 +95,17 @@ class LogWriter:
             self._thread = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
             self._thread.start()
 
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class LogWriter(WriterThread):
+    """Group commit on a writer thread (a database over the network): the event loop never waits for it."""
+
     async def add(self, records: list[NewRecord]) -> list[int]:
         """Wait for the records' ids, at most the log's timeout: then LogUnavailable (a 503), and records not yet
         handed to the database are dropped, so a decision answered "not stored" is not stored later either."""
@@ -156,10 +119,6 @@ class LogWriter:
             return await submission.answer
         finally:
             timer.cancel()
-
-    def close(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while True:
@@ -180,9 +139,12 @@ class LogWriter:
             # A submission its request gave up on (timed out, so cancelled) is not written.
             group = [one for one in group if one.claim.set_running_or_notify_cancel()]
             if group:
-                _answer(_store(self.log, group))
+                _answer(_store(self._add, group))
             if stop:
                 return
+
+    def _add(self, group: Sequence[_Submission]) -> list[int]:
+        return self.log.add([record for one in group for record in one.records])
 
 
 def _answer(answers: list[Answer]) -> None:
@@ -203,9 +165,11 @@ def _time_out(submission: _Claimed, seconds: float) -> None:
         )
 
 
-Writer = InlineWriter | LogWriter
+class Writer(Protocol):
+    """What the API needs of a log writer: ``api.sqlite_writer.SqliteWriter`` or ``LogWriter``."""
 
+    async def add(self, records: list[NewRecord]) -> list[int]: ...
 
-def writer_for(log: DecisionLog) -> Writer:
-    """The event loop's own thread for SQLite; a writer thread for anything else."""
-    return InlineWriter(log) if make_url(log.url).get_backend_name() == "sqlite" else LogWriter(log)
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -23,13 +24,14 @@ from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_c
 from api.db import DecisionLog, LogUnavailable
 from api.fast_path import DecisionFastPath
 from api.limits import BodyLimit
-from api.log_writer import writer_for
+from api.log_writer import LogWriter, Writer
 from api.observe import Observe, ensure_request_log
 from api.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes import audits, catalogue, decisions, signin, web
 from api.schemas import placement_schema
 from api.service import Clock, Decider
 from api.settings import Settings
+from api.sqlite_writer import SqliteWriter
 from api.workflow_db import WorkflowStore
 from engine.evaluate.engine import Engine
 from engine.rulebook.loader import load_rulebook
@@ -38,6 +40,12 @@ from engine.validate.placement import InputError
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def writer_for(log: DecisionLog) -> Writer:
+    """SQLite: the worker processes take turns at one file; anything else (PostgreSQL): a writer thread with a
+    timeout on every request."""
+    return SqliteWriter(log) if make_url(log.url).get_backend_name() == "sqlite" else LogWriter(log)
 
 
 def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> FastAPI:

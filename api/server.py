@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging.config
+import sys
 from functools import cache
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -15,6 +18,9 @@ from api.db import DecisionLog
 from api.main import create_app
 from api.observe import log_config
 from api.settings import Settings
+from api.workers import serve_workers, spreads_connections
+
+SWITCH_INTERVAL_SECONDS = 0.0001
 
 
 @cache
@@ -65,8 +71,11 @@ def served_app() -> FastAPI:
     """The app as each worker process serves it. Once it is made, everything made so far (modules, the loaded
     rulebook, compiled figures) lives as long as the process: ``gc.freeze`` takes it out of the collector's
     reach, so a full collection no longer walks ~170,000 objects that can never be garbage (it took 17% of a
-    worker's time under load; docs/benchmarks.md, "Third pass on the API")."""
+    worker's time under load; docs/benchmarks.md, "Third pass on the API"). The switch interval is short (below)."""
     app = create_app()
+    # The decision log's writer thread needs Python's lock back once a group (api/sqlite_writer.py) while the
+    # event loop is busy; by default it would wait up to 5 ms for it, holding the writers' turn meanwhile.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     gc.collect()
     gc.freeze()
     return app
@@ -78,16 +87,22 @@ def serve(host: str, port: int, workers: int, quiet: bool) -> None:
     log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
     log.upgrade()
     log.dispose()
-    uvicorn.run(
-        "api.server:served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=SlowClientProtocol,
-        access_log=False,
-        log_config=log_config("WARNING" if quiet else "INFO"),
-        timeout_keep_alive=settings.keep_alive_seconds,
-        limit_concurrency=settings.max_connections,
-        server_header=False,
-    )
+    config: dict[str, Any] = {
+        "app": "api.server:served_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "http": SlowClientProtocol,
+        "access_log": False,
+        "log_config": log_config("WARNING" if quiet else "INFO"),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
+        "server_header": False,
+    }
+    if workers > 1 and spreads_connections():
+        logging.config.dictConfig(config["log_config"])
+        code = serve_workers(host, port, workers, config)
+        if code:
+            sys.exit(code)
+        return
+    uvicorn.run(workers=workers, **config)

@@ -1,6 +1,7 @@
-"""The decision log's writers (api/log_writer.py): group commit, answers to the right request on the right event
-loop, one bad record failing only its own request, and a timed-out request's records never written later.
-``LogWriter`` (a writer thread, for PostgreSQL) and ``InlineWriter`` (the event loop's thread, for SQLite)."""
+"""The decision log's writers: group commit, answers to the right request on the right event loop, one bad
+record failing only its own request, and a timed-out request's records never written later. ``LogWriter``
+(api/log_writer.py, for PostgreSQL) and ``SqliteWriter`` (api/sqlite_writer.py: worker processes taking turns at
+one SQLite file, a group a statement)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from api.db import LogUnavailable, NewRecord, WriterTurns
-from api.log_writer import InlineWriter, LogWriter, writer_for
+from api.db import DecisionLog, LogUnavailable, NewRecord, WriterTurns
+from api.log_writer import LogWriter
+from api.main import writer_for
+from api.sqlite_writer import SqliteWriter
 
 RECORD = NewRecord(
     datetime(2026, 11, 2, tzinfo=UTC), "local", "api", "P-1", date(2026, 5, 4), "proceed", "v", "{}", "{}"
@@ -37,18 +40,36 @@ class FakeLog:
         self.turns = WriterTurns("sqlite://")  # no lock file: the turn is always free
 
     def add(self, records: list[NewRecord]) -> list[int]:
+        return self.insert([self.bind(one) for one in records])
+
+    # as api.sqlite_writer.SqliteInserter
+    def bind(self, record: NewRecord) -> list[str]:
+        return [record.placement_id]
+
+    def insert(self, rows: list[list[str]]) -> list[int]:
         self.entered.set()
         self.open.wait(10)
-        names = [one.placement_id for one in records]
+        names = [row[0] for row in rows]
         if "bad" in names:
             raise ValueError("refused")
         self.groups.append(names)
-        return [next(self.ids) for _ in records]
+        return [next(self.ids) for _ in rows]
+
+    def close(self) -> None:
+        pass
 
 
-def test_waiting_decisions_share_one_commit_and_each_gets_its_own_ids():
+def sqlite_writer(log: FakeLog) -> SqliteWriter:
+    return SqliteWriter(log, inserter=log)  # type: ignore[arg-type]
+
+
+WRITERS = [LogWriter, sqlite_writer]
+
+
+@pytest.mark.parametrize("kind", WRITERS)
+def test_waiting_decisions_share_one_commit_and_each_gets_its_own_ids(kind):
     log = FakeLog()
-    writer = LogWriter(log)  # type: ignore[arg-type]
+    writer = kind(log)
 
     async def run() -> list[list[int]]:
         log.open.clear()
@@ -66,9 +87,10 @@ def test_waiting_decisions_share_one_commit_and_each_gets_its_own_ids():
     assert answers == [[1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
 
 
-def test_a_record_the_log_refuses_fails_only_its_own_request():
+@pytest.mark.parametrize("kind", WRITERS)
+def test_a_record_the_log_refuses_fails_only_its_own_request(kind):
     log = FakeLog()
-    writer = LogWriter(log)  # type: ignore[arg-type]
+    writer = kind(log)
 
     async def run() -> list[object]:
         log.open.clear()
@@ -108,42 +130,20 @@ def test_a_request_that_times_out_is_answered_503_and_its_waiting_records_are_ne
     assert log.groups == [["taken"]]
 
 
-def test_nothing_to_store_is_answered_at_once():
+@pytest.mark.parametrize("kind", WRITERS)
+def test_nothing_to_store_is_answered_at_once(kind):
     log = FakeLog()
-    writer = LogWriter(log)  # type: ignore[arg-type]
+    writer = kind(log)
     assert asyncio.run(writer.add([])) == []
     assert log.groups == []
     writer.close()
 
 
-def test_inline_decisions_waiting_together_share_one_commit_and_each_gets_its_own_ids():
-    log = FakeLog()
-    writer = InlineWriter(log)  # type: ignore[arg-type]
-
-    async def run() -> list[list[int]]:
-        return list(await asyncio.gather(*(writer.add([record(f"P-{n}"), record(f"Q-{n}")]) for n in range(5))))
-
-    assert asyncio.run(run()) == [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]
-    assert log.groups == [[name for n in range(5) for name in (f"P-{n}", f"Q-{n}")]]  # one commit for five
-
-
-def test_inline_a_record_the_log_refuses_fails_only_its_own_request():
-    log = FakeLog()
-    writer = InlineWriter(log)  # type: ignore[arg-type]
-
-    async def run() -> list[object]:
-        return await asyncio.gather(*(writer.add([record(name)]) for name in ("A", "bad", "B")), return_exceptions=True)
-
-    answers = asyncio.run(run())
-    assert answers[0] == [1] and answers[2] == [2] and isinstance(answers[1], LogUnavailable)
-    assert log.groups == [["A"], ["B"]]
-
-
-def test_sqlite_is_written_on_the_event_loop_and_postgresql_on_a_thread(tmp_path):
-    from api.db import DecisionLog
-
+def test_sqlite_is_written_by_turns_at_the_file_and_postgresql_on_a_thread(tmp_path):
     sqlite = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
-    assert isinstance(writer_for(sqlite), InlineWriter)
+    writer = writer_for(sqlite)
+    assert isinstance(writer, SqliteWriter)
+    writer.close()
     sqlite.dispose()
     postgresql = DecisionLog("postgresql+psycopg://carerules@127.0.0.1:1/carerules")  # never connected
     writer = writer_for(postgresql)
@@ -152,9 +152,7 @@ def test_sqlite_is_written_on_the_event_loop_and_postgresql_on_a_thread(tmp_path
     postgresql.dispose()
 
 
-@pytest.mark.parametrize(
-    ("kind", "one_at_a_time"), [(LogWriter, False), (LogWriter, True), (InlineWriter, False), (InlineWriter, True)]
-)
+@pytest.mark.parametrize(("kind", "one_at_a_time"), [(kind, one) for kind in WRITERS for one in (False, True)])
 def test_requests_on_several_event_loops_each_get_their_answers(kind, one_at_a_time):
     log = FakeLog()
     writer = kind(log)
@@ -181,17 +179,15 @@ def test_requests_on_several_event_loops_each_get_their_answers(kind, one_at_a_t
         assert answers == [[written[f"{name}-{n}"]] for n in range(20)]
 
 
-def test_inline_a_writer_that_finds_the_turn_taken_keeps_serving_and_commits_when_it_is_free(tmp_path):
-    """Another worker process committing (here: another open lock file holding the turn) does not stop the event
-    loop; the decisions that arrive meanwhile join the waiting group, written once the turn is free."""
-    from api.db import DecisionLog
-
+def test_a_writer_that_finds_the_turn_taken_keeps_serving_and_writes_when_it_is_free(tmp_path):
+    """Another worker process writing (here: another open lock file holding the turn) does not stop the event
+    loop; the decisions that arrive meanwhile wait together, and are written once the turn is free."""
     url = f"sqlite:///{tmp_path / 'log.db'}"
     log = DecisionLog(url)
     log.upgrade()
     other = WriterTurns(url)  # the other worker's lock file
     assert other.try_take()
-    writer = InlineWriter(log)
+    writer = SqliteWriter(log)
     ticks: list[int] = []
 
     async def run() -> list[list[int]]:
@@ -207,20 +203,20 @@ def test_inline_a_writer_that_finds_the_turn_taken_keeps_serving_and_commits_whe
 
     assert asyncio.run(run()) == [[1], [2]]
     assert len(ticks) == 20
+    writer.close()
     other.close()
+    assert [log.get(n).placement_id for n in (1, 2)] == ["first", "later"]  # type: ignore[union-attr]
     log.dispose()
 
 
-def test_inline_a_turn_never_given_back_delays_decisions_only_until_the_log_timeout(tmp_path):
+def test_a_turn_never_given_back_delays_decisions_only_until_the_log_timeout(tmp_path):
     """A worker stuck holding the turn: after the log's timeout the others write under SQLite's own lock."""
-    from api.db import DecisionLog
-
     url = f"sqlite:///{tmp_path / 'log.db'}"
     log = DecisionLog(url, timeout_seconds=0.2)
     log.upgrade()
     stuck = WriterTurns(url)
     assert stuck.try_take()
-    writer = InlineWriter(log)
+    writer = SqliteWriter(log)
 
     async def run() -> tuple[list[int], float]:
         began = asyncio.get_running_loop().time()
@@ -229,5 +225,47 @@ def test_inline_a_turn_never_given_back_delays_decisions_only_until_the_log_time
 
     ids, waited = asyncio.run(run())
     assert ids == [1] and 0.2 <= waited < 2
+    writer.close()
     stuck.close()
     log.dispose()
+
+
+@pytest.mark.parametrize("per_statement", [1000, 3])
+def test_each_request_gets_the_ids_of_its_own_stored_records_when_two_workers_write_at_once(
+    tmp_path, monkeypatch, per_statement
+):
+    """Two writers on one SQLite file (as two worker processes: their own connections and lock files), many
+    requests each, some with several records (a batch): every id a request is given is the row holding that
+    request's record, stored exactly once — also when a group is written in several statements."""
+    monkeypatch.setattr("api.sqlite_writer.ROWS_PER_STATEMENT", per_statement)
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    DecisionLog(url).upgrade()
+    logs = [DecisionLog(url), DecisionLog(url)]
+    writers = [SqliteWriter(one) for one in logs]
+    given: dict[str, int] = {}
+
+    def worker(index: int) -> None:
+        async def run() -> None:
+            requests = [[record(f"W{index}-{n}-{k}") for k in range(1 + n % 4)] for n in range(60)]
+            answers = await asyncio.gather(*(writers[index].add(one) for one in requests))
+            for one, ids in zip(requests, answers):
+                assert len(ids) == len(one)
+                given.update({item.placement_id: new_id for item, new_id in zip(one, ids)})
+
+        asyncio.run(run())
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for writer in writers:
+        writer.close()
+    assert len(given) == 2 * sum(1 + n % 4 for n in range(60))
+    assert sorted(given.values()) == list(range(1, len(given) + 1))  # each stored once, no gaps
+    for name, new_id in given.items():
+        assert logs[0].get(new_id).placement_id == name  # type: ignore[union-attr]
+    stored = logs[0].get(given["W0-0-0"])
+    assert stored is not None and stored.decided_at == RECORD.decided_at and stored.as_at == RECORD.as_at
+    for one in logs:
+        one.dispose()

@@ -1,0 +1,124 @@
+"""``carerules serve --workers N`` (api/workers.py): each worker has its own socket on the port, so the kernel
+spreads connections over the workers; a worker that dies is replaced; workers do not outlive their parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from api.loadgen import served
+from api.workers import spreads_connections
+
+pytestmark = pytest.mark.skipif(not spreads_connections(), reason="one socket a worker needs Linux's SO_REUSEPORT")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def connections_held(pid: int, port: int, state: str = "01") -> int:
+    """TCP sockets on ``port`` in ``state`` (01: established, 0A: listening) that this process holds (/proc)."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                established.add(fields[9])  # the socket's inode
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in established:
+            held += 1
+    return held
+
+
+def healthz(base: str) -> int:
+    with urllib.request.urlopen(base + "/healthz", timeout=5) as answer:
+        return int(answer.status)
+
+
+def workers_of(pid: int, count: int, timeout: float = 20) -> list[int]:
+    """The server's worker processes: its children serving the app (not multiprocessing's helper)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [
+            child
+            for child in children(pid)
+            if "multiprocessing.resource_tracker" not in Path(f"/proc/{child}/cmdline").read_text(errors="replace")
+        ]
+        if len(found) == count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"expected {count} workers under {pid}, found {children(pid)}")
+
+
+def test_connections_opened_together_are_spread_over_the_workers(tmp_path):
+    """A client opening 32 keep-alive connections at once: both workers serve some (with one shared socket, the
+    first worker to wake took them all)."""
+    with served(f"sqlite:///{tmp_path / 'log.db'}", workers=2) as (base, pid):
+        port = int(base.rsplit(":", 1)[1])
+        workers = workers_of(pid, 2)
+        deadline = time.monotonic() + 30
+        while not all(connections_held(worker, port, "0A") for worker in workers):  # both started listening
+            assert time.monotonic() < deadline, "a worker never listened"
+            time.sleep(0.1)
+        open_ones = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+        try:
+            for one in open_ones:  # each connection served once, so that each has been accepted
+                one.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert one.recv(65536).startswith(b"HTTP/1.1 200")
+            held = {worker: connections_held(worker, port) for worker in workers}
+        finally:
+            for one in open_ones:
+                one.close()
+    assert sum(held.values()) == 32, held
+    assert all(count >= 1 for count in held.values()), held
+
+
+def test_a_worker_that_dies_is_replaced(tmp_path):
+    with served(f"sqlite:///{tmp_path / 'log.db'}", workers=2) as (base, pid):
+        first, second = workers_of(pid, 2)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while first in children(pid) or len(workers_of(pid, 2)) != 2 or second not in children(pid):
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.1)
+        for _ in range(10):
+            assert healthz(base) == 200
+
+
+def test_workers_do_not_outlive_a_parent_that_was_killed(tmp_path):
+    with served(f"sqlite:///{tmp_path / 'log.db'}", workers=2) as (_base, pid):
+        workers = workers_of(pid, 2)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{one}").exists() and "Z" not in _state(one) for one in workers):
+            assert time.monotonic() < deadline, f"workers {workers} still running after their parent was killed"
+            time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
