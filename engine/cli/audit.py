@@ -242,7 +242,8 @@ def bench_audit_command(
     ] = False,
 ) -> None:
     """Batch audit end to end (read CSV, validate, evaluate, reason codes, write results CSV, KPIs) against
-    reading and writing the same CSV with pandas; wall time, rows/s, peak memory, the machine."""
+    reading and writing the same CSV with pandas; wall time (the median of 3 fresh processes), rows/s, peak
+    memory, the machine."""
     from engine.bench.audits import batch_benchmark, excel_benchmark
 
     if excel and rows == "100000,1000000":
