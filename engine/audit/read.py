@@ -278,6 +278,6 @@ def decimal_array(values: Any, ok: Any, scale: int = 2) -> pa.Array:
     return pa.Array.from_buffers(
         pa.decimal128(18, scale),
         len(values),
-        [pa.py_buffer(bitmap.tobytes()), pa.py_buffer(data.tobytes())],
+        [pa.py_buffer(bitmap), pa.py_buffer(data)],  # the arrays' own memory, not copies
         null_count=int((~ok).sum()),
     )
