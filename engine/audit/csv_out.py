@@ -52,18 +52,19 @@ def _rows(text: pa.Buffer, rows: int, comma: bool) -> pa.Array | None:
 @dataclass(frozen=True)
 class Leading:
     """The first columns of a table as CSV text, a block of ``CSV_BLOCK_ROWS`` rows at a time: per row, its
-    cells and the comma after them (None for a block with a line break in a cell)."""
+    cells and the comma after them (None for a block with a line break in a cell). ``write_csv`` lets go of each
+    block once it is written (None then), so the text is held no longer than needed."""
 
     names: tuple[str, ...]
     rows: int
     block_rows: int
-    blocks: tuple[pa.Array | None, ...]
+    blocks: list[pa.Array | None]
 
 
 def leading_text(table: pa.Table) -> Leading:
     """These columns as text now, for a table that will have more columns when it is written."""
     parts = [table.slice(start, CSV_BLOCK_ROWS) for start in range(0, table.num_rows, CSV_BLOCK_ROWS)]
-    blocks = tuple(_rows(_text(part, header=False), part.num_rows, comma=True) for part in parts)
+    blocks = [_rows(_text(part, header=False), part.num_rows, comma=True) for part in parts]
     return Leading(tuple(table.column_names), table.num_rows, CSV_BLOCK_ROWS, blocks)
 
 
@@ -76,7 +77,9 @@ def _joined(first: pa.Array, rest: pa.Array) -> pa.Buffer:
 
 def _block(table: pa.Table, start: int, leading: Leading | None) -> pa.Buffer:
     part = table.slice(start, CSV_BLOCK_ROWS)
-    first = leading.blocks[start // CSV_BLOCK_ROWS] if leading is not None else None
+    first = None
+    if leading is not None:
+        first, leading.blocks[start // CSV_BLOCK_ROWS] = leading.blocks[start // CSV_BLOCK_ROWS], None
     if leading is not None and first is not None:
         others = part.select(range(len(leading.names), table.num_columns))
         rest = _rows(_text(others, header=False), part.num_rows, comma=False)
