@@ -438,18 +438,3 @@ def test_an_audit_process_keeps_freed_memory_where_glibc_allows() -> None:
     except NotImplementedError:
         return
     assert pa.default_memory_pool().backend_name == "jemalloc"
-
-
-def test_an_audit_does_not_import_pandas() -> None:
-    """pandas takes a fifth of a second to import: `carerules audit` (the command, the audit, its outputs and
-    the report's renderer) works without it; only ``AuditResult.frame`` and a DataFrame given in import it."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; from engine.cli.main import app; import engine.cli.audit, engine.audit.run, "
-        "engine.audit.output, engine.audit.renderer, engine.audit.memory, engine.audit.excel_in; "
-        "print('pandas' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"

@@ -9,6 +9,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -150,12 +151,6 @@ def _strings(codes: np.ndarray, labels: list[str | None]) -> pa.Array:
     return pc.take(pa.array(labels, pa.string()), pa.array(codes, pa.int64()))
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each value's code and the distinct values, in order of first appearance (a hash table: Arrow's)."""
-    encoded = pa.array(values).dictionary_encode()
-    return encoded.indices.to_numpy(), encoded.dictionary.to_numpy()
-
-
 def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Reason codes, approvers and rule names per row, built once per distinct combination of fired rules and
     band approver (fast on a million rows: each row's fired rules packed into one 64-bit key); null where not
@@ -166,9 +161,9 @@ def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple
     packed = np.packbits(result.fired[rows], axis=1, bitorder="little")
     wide = np.zeros((len(rows), 8), np.uint8)
     wide[:, : packed.shape[1]] = packed
-    combos, combo_values = _factorize(wide.view("<u8").reshape(-1))  # bit k: rule k fired
+    combos, combo_values = pd.factorize(wide.view("<u8").reshape(-1), sort=False)  # bit k: rule k fired
     key = combos.astype(np.int64) * (len(result.approvers) + 1) + (result.band_approver[rows] + 1)
-    inverse, unique = _factorize(key)
+    inverse, unique = pd.factorize(key, sort=False)
     ids, approvers, labels = [], [], []
     for value in unique.tolist():
         code, band = divmod(value, len(result.approvers) + 1)

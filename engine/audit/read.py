@@ -11,15 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -34,9 +34,6 @@ from engine.audit.columns import (
     match_header,
     refusal,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 class BookError(ValueError):
@@ -66,12 +63,7 @@ def cell_text(value: Any) -> str | None:
     """One cell as the text a CSV would hold: None for empty; no float noise, no exponent for whole numbers."""
     if type(value) is str:  # the common case first
         return value or None
-    pandas = sys.modules.get("pandas")  # a NaT can only come from pandas, if it was ever imported
-    if (
-        value is None
-        or (pandas is not None and value is pandas.NaT)
-        or (isinstance(value, float) and math.isnan(value))
-    ):
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"

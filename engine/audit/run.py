@@ -7,14 +7,14 @@ writes the results CSV/Excel, the KPIs as JSON and the HTML report.
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from engine.audit.changes import whatif_summary
@@ -36,9 +36,6 @@ from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.rulebook.whatif import load_overrides, with_overrides
 from engine.validate.batch import SPECS, ParsedBook, parse_book
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
 
@@ -82,8 +79,6 @@ class AuditResult:
     @property
     def frame(self) -> pd.DataFrame:
         """The results as a DataFrame (arrow-backed: money stays exact decimal)."""
-        import pandas as pd
-
         frame: pd.DataFrame = self.table.to_pandas(types_mapper=pd.ArrowDtype)
         return frame
 
@@ -108,8 +103,7 @@ class AuditResult:
 def _as_book(source: Any, columns: ColumnMap, sheet: str | None, limits: Limits | None) -> Book:
     if isinstance(source, (str, Path)):
         return load_book(source, columns, sheet, limits)
-    pandas = sys.modules.get("pandas")  # a DataFrame can only come from pandas, if it was ever imported
-    if pandas is not None and isinstance(source, pandas.DataFrame):
+    if isinstance(source, pd.DataFrame):
         if source.empty:
             raise BookError("the table has no placements")
         table = table_from_frame(source)
