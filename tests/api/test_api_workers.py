@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -122,3 +124,37 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+@pytest.mark.parametrize("other_shares", [False, True])
+def test_a_port_another_server_listens_on_is_refused(tmp_path, other_shares):
+    """Another server on the port — even one in a SO_REUSEPORT group of the same user, as another carerules would
+    be — is not joined: carerules stops with the reason, as uvicorn's own bind does."""
+    from api.workers import bound_socket
+
+    other = bound_socket("127.0.0.1", 0, shared=other_shares)
+    other.listen()
+    port = other.getsockname()[1]
+    try:
+        env = {**os.environ, "CARERULES_DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}"}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from engine.cli.main import app; app()",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        other.close()
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stdout + done.stderr
+    assert "Address already in use" in done.stdout + done.stderr
