@@ -158,3 +158,15 @@ def test_a_port_another_server_listens_on_is_refused(tmp_path, other_shares):
     assert done.returncode == 3, done.stdout + done.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in done.stdout + done.stderr
     assert "Address already in use" in done.stdout + done.stderr
+
+
+def test_workers_that_cannot_start_stop_the_server_rather_than_restart_for_ever():
+    """An app that cannot be loaded in the workers: the supervisor stops with uvicorn's start-up failure code."""
+    code = (
+        "import sys; from api.workers import serve_workers; "
+        "sys.exit(serve_workers('127.0.0.1', 0, 2, {'app': 'no_such_module:app', 'log_level': 'critical'}))"
+    )
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert time.monotonic() - began < 60
