@@ -17,7 +17,6 @@ SQLAlchemy insert of the same rows did.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -26,9 +25,9 @@ from typing import Any
 from api.db import DecisionLog, LogUnavailable, NewRecord, record_table
 from api.log_writer import _deliver, _store, _Submission
 
-logger = logging.getLogger("carerules.api")
 TURN_RETRY_SECONDS = 0.0001  # the next turn of the event loop: a SQLite commit here takes 0.2–0.5 ms
 ROWS_PER_STATEMENT = 1000  # 12 values a row; SQLite allows 32,766 in one statement
+CACHED_STATEMENTS = 64  # the statements for groups of up to 64 rows are kept
 _NAMES = tuple(one.name for one in fields(NewRecord))
 
 
@@ -74,9 +73,9 @@ class SqliteInserter:
         count = len(rows)
         sql = self._sql.get(count)
         if sql is None:
-            sql = self._sql[count] = (
-                f"INSERT INTO {record_table().name} ({', '.join(_NAMES)}) VALUES {', '.join([self._row] * count)}"
-            )
+            sql = f"INSERT INTO {record_table().name} ({', '.join(_NAMES)}) VALUES {', '.join([self._row] * count)}"
+            if count <= CACHED_STATEMENTS:  # the usual groups; a long batch's statement is made when needed
+                self._sql[count] = sql
         last = connection.execute(sql, [value for row in rows for value in row]).lastrowid
         if last is None:
             raise LogUnavailable("the decision log did not say which ids it gave")

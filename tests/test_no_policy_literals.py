@@ -41,8 +41,8 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "api/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
     "api/sqlite_writer.py": (
-        {512, 1000, 0.0001},
-        "most requests in one group, rows in one SQLite statement, to try again for the writers' turn",
+        {512, 1000, 64, 0.0001},
+        "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn",
     ),
     "api/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
     "api/observe.py": (
