@@ -11,6 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.db import make_engine, record_table
 from api.loadgen import cpu_seconds, drive, idle_share, machine_ticks, request_bytes, served
 from engine.bench.decisions import EXAMPLES, machine
 
@@ -30,12 +34,16 @@ def api_benchmark(
     ]
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        stored_before = stored(url)
         with served(url, workers=workers, request_log=request_log) as (base, pid):
-            drive(base, requests[:500], 4, deadline_s, keep=False)  # warm up
+            warm = drive(base, requests[:500], 4, deadline_s, keep=False)
             one = drive(base, requests[:single], 1, deadline_s, keep=False)
             server_before, client_before, machine_before = cpu_seconds(pid), time.process_time(), machine_ticks()
             many = drive(base, requests[:concurrent], connections, deadline_s, keep=False)
             server_after, client_after, machine_after = cpu_seconds(pid), time.process_time(), machine_ticks()
+        # every 201 is a decision the server said it had stored: count the log's rows to check
+        answered = sum(1 for status in warm.statuses + one.statuses + many.statuses if status == 201)
+        stored_now = stored(url) - stored_before
     failures = sum(1 for status in one.statuses + many.statuses if status != 201)
     latencies = sorted(one.latencies_ns)
     return {
@@ -66,8 +74,23 @@ def api_benchmark(
             "machine_idle_share": idle_share(machine_before, machine_after),
         },
         "non_201_replies": failures,
+        "decisions_answered_201": answered,
+        "decisions_in_the_log": stored_now,
+        "every_answered_decision_stored": stored_now == answered,
         "machine": machine(),
     }
+
+
+def stored(url: str) -> int:
+    """Rows in the decision log (0 before its tables exist)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(record_table())).scalar_one())
+    except SQLAlchemyError:
+        return 0
+    finally:
+        engine.dispose()
 
 
 def per_decision(before: float | None, after: float | None, decisions: int) -> float | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -128,10 +127,11 @@ class LogUnavailable(RuntimeError):
 
 class WriterTurns:
     """Worker processes writing decisions to one SQLite file take turns through a lock file beside it
-    (``<log>.writers``), taken by ``api.sqlite_writer.SqliteWriter``'s thread: a worker waiting for it looks again
-    every 0.1 ms at most, where SQLite's own busy handler would sleep 1, 2, 5, 10… ms between tries
-    (docs/benchmarks.md, "Third pass on the API"). Other writers (users, approvals) use SQLite's locking as
-    before. A process that dies releases its turn. No lock file for PostgreSQL, nor where ``fcntl`` is missing."""
+    (``<log>.writers``), taken by ``api.sqlite_writer.SqliteWriter`` without waiting: a worker that finds it taken
+    keeps serving and tries again on its event loop's next turn, where SQLite's own busy handler would sleep 1, 2,
+    5, 10… ms between tries (docs/benchmarks.md, "Third pass on the API"). Other writers (users, approvals) use
+    SQLite's locking as before. A process that dies releases its turn. No lock file for PostgreSQL, nor where
+    ``fcntl`` is missing."""
 
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
@@ -153,21 +153,6 @@ class WriterTurns:
         except BlockingIOError:
             return False
         return True
-
-    def take(self, timeout_seconds: float) -> bool:
-        """Wait for the turn, at most ``timeout_seconds`` (False then: a writer stuck holding it). Looked for again
-        after 20 µs, doubling up to 100 µs: a commit here takes 0.2–0.5 ms, and a waiter should take the turn
-        as soon as it is given back, where SQLite's busy handler sleeps 1, 2, 5, 10… ms."""
-        if self.try_take():
-            return True
-        deadline = time.monotonic() + timeout_seconds
-        pause = 0.00002
-        while time.monotonic() < deadline:
-            time.sleep(pause)
-            if self.try_take():
-                return True
-            pause = min(pause * 2, 0.0001)
-        return False
 
     def give_back(self) -> None:
         if self.fd is not None and fcntl is not None:

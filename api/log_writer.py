@@ -1,11 +1,13 @@
 """Group commit for the decision log: a decision is answered only once it is stored, and decisions waiting at the
 same moment share one transaction (one commit, one fsync).
 
-Two writers with the same promise, each on a writer thread so the event loop never waits for the database:
+Two writers with the same promise:
 
-- ``api.sqlite_writer.SqliteWriter`` for a SQLite file (worker processes take turns; one statement a group);
-- ``LogWriter`` here, for a database over the network (PostgreSQL): each request waits at most the log's
-  timeout, then gets a 503, and records not yet handed to the database are never written.
+- ``api.sqlite_writer.SqliteWriter`` for a SQLite file: on the event loop's own thread, once per turn of the
+  loop, one statement a group; worker processes take turns at the file;
+- ``LogWriter`` here, for a database over the network (PostgreSQL): a writer thread, so that a database that
+  stops answering cannot stop the event loop; each request waits at most the log's timeout, then gets a 503, and
+  records not yet handed to the database are never written.
 
 In both, if a group's transaction fails, each submission is retried alone, so one bad record cannot fail other
 clients' decisions.
@@ -79,8 +81,8 @@ def _deliver(answers: list[Answer]) -> None:
             submission.answer.set_result(result)
 
 
-class WriterThread:
-    """A writer thread fed by a queue: ``_run`` takes from ``_queue`` until it takes ``_STOP``."""
+class LogWriter:
+    """Group commit on a writer thread (a database over the network): the event loop never waits for it."""
 
     def __init__(self, log: DecisionLog, max_group: int = 512) -> None:
         self.log = log
@@ -98,13 +100,6 @@ class WriterThread:
     def close(self) -> None:
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        raise NotImplementedError
-
-
-class LogWriter(WriterThread):
-    """Group commit on a writer thread (a database over the network): the event loop never waits for it."""
 
     async def add(self, records: list[NewRecord]) -> list[int]:
         """Wait for the records' ids, at most the log's timeout: then LogUnavailable (a 503), and records not yet

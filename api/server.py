@@ -20,8 +20,6 @@ from api.observe import log_config
 from api.settings import Settings
 from api.workers import serve_workers, spreads_connections
 
-SWITCH_INTERVAL_SECONDS = 0.0001
-
 
 @cache
 def _read_seconds() -> float:
@@ -71,11 +69,8 @@ def served_app() -> FastAPI:
     """The app as each worker process serves it. Once it is made, everything made so far (modules, the loaded
     rulebook, compiled figures) lives as long as the process: ``gc.freeze`` takes it out of the collector's
     reach, so a full collection no longer walks ~170,000 objects that can never be garbage (it took 17% of a
-    worker's time under load; docs/benchmarks.md, "Third pass on the API"). The switch interval is short (below)."""
+    worker's time under load; docs/benchmarks.md, "Third pass on the API")."""
     app = create_app()
-    # The decision log's writer thread needs Python's lock back once a group (api/sqlite_writer.py) while the
-    # event loop is busy; by default it would wait up to 5 ms for it, holding the writers' turn meanwhile.
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     gc.collect()
     gc.freeze()
     return app

@@ -1,39 +1,38 @@
-"""Group commit for a SQLite decision log, written on a thread so the event loop never waits for the disk.
+"""Group commit for a SQLite decision log, on the event loop's own thread: the decisions waiting at one turn of
+the loop are written in one multi-row ``INSERT`` — one SQLite statement, so one transaction, one commit and one
+sync of the log (``synchronous=FULL``) — and each is answered only once that statement has returned.
 
-A worker's decisions wait on its event loop while one group is being written; each group is written as one
-multi-row ``INSERT`` — one SQLite statement, so one transaction, one commit and one sync of the log
-(``synchronous=FULL``) — on the worker's writer thread. A decision is answered only once that statement has
-returned. Worker processes take turns through the writers' lock file (``api.db.WriterTurns``), waited for on
-the writer thread; after the log's timeout without the turn (a worker stuck holding it), the group is written
-under SQLite's own lock alone, whose busy timeout then bounds the wait: stored, or a 503.
+Worker processes take turns through the writers' lock file (``api.db.WriterTurns``) without waiting: a worker
+that finds the turn taken keeps serving and looks again on the loop's next turn, and the decisions that arrive
+meanwhile join its group. After the log's timeout without the turn (a worker stuck holding it), the group is
+written under SQLite's own lock alone, whose busy timeout then bounds the wait: stored, or a 503.
 
-Why this shape (docs/benchmarks.md, "Fourth pass on the API"): writing on the event loop's thread stopped that
-worker's serving during each sync, and a worker that found the turn taken could only look again on the loop's
-next timer (about 1 ms later), so one worker wrote one decision at a time while the other waited; and a writer
-thread that makes one SQLite call per row must win Python's lock back from the busy loop after each one. Here
-the thread makes one call per group, and each worker's switch interval is short (``api.server.served_app``).
+Why on the loop's thread (docs/benchmarks.md, "Third pass on the API" and "Fourth pass on the API"): a writer
+thread must win Python's lock back from the busy event loop after each SQLite call; with a short switch interval
+it did, but the switching cost more CPU than the sync it let the loop overlap (2,325–2,532 decisions/s against
+2,738–3,045/s written here, same minutes). And one statement through ``sqlite3`` costs a third of the CPU that a
+SQLAlchemy insert of the same rows did.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from api.db import DecisionLog, LogUnavailable, NewRecord, record_table
-from api.log_writer import _STOP, Answer, WriterThread, _deliver, _store, _Submission
+from api.log_writer import _deliver, _store, _Submission
 
-logger = logging.getLogger("carerules.api")
+TURN_RETRY_SECONDS = 0.0001  # the next turn of the event loop: a SQLite commit here takes 0.2–0.5 ms
 ROWS_PER_STATEMENT = 1000  # 12 values a row; SQLite allows 32,766 in one statement
+CACHED_STATEMENTS = 64  # the statements for groups of up to 64 rows are kept
 _NAMES = tuple(one.name for one in fields(NewRecord))
 
 
 class SqliteInserter:
-    """Inserts on the writer thread's own connection (autocommit: one statement is one transaction)."""
+    """Inserts on the writer's own connection (autocommit: one statement is one transaction)."""
 
     def __init__(self, log: DecisionLog) -> None:
         self.log = log
@@ -74,9 +73,9 @@ class SqliteInserter:
         count = len(rows)
         sql = self._sql.get(count)
         if sql is None:
-            sql = self._sql[count] = (
-                f"INSERT INTO {record_table().name} ({', '.join(_NAMES)}) VALUES {', '.join([self._row] * count)}"
-            )
+            sql = f"INSERT INTO {record_table().name} ({', '.join(_NAMES)}) VALUES {', '.join([self._row] * count)}"
+            if count <= CACHED_STATEMENTS:  # the usual groups; a long batch's statement is made when needed
+                self._sql[count] = sql
         last = connection.execute(sql, [value for row in rows for value in row]).lastrowid
         if last is None:
             raise LogUnavailable("the decision log did not say which ids it gave")
@@ -103,67 +102,50 @@ class _Bound(_Submission):
     rows: list[list[Any]] = field(default_factory=list)
 
 
-@dataclass
-class _Lane:
-    """One event loop's writing state: what waits, and whether a group is with the writer thread."""
-
-    loop: asyncio.AbstractEventLoop
-    waiting: list[_Bound] = field(default_factory=list)
-    busy: bool = False
-
-
-class SqliteWriter(WriterThread):
-    """Decisions gathered on the event loop, written a group at a time on the writer thread."""
+class SqliteWriter:
+    """Group commit on the event loop's thread: everything waiting, once per turn of the loop."""
 
     def __init__(self, log: DecisionLog, max_group: int = 512, inserter: SqliteInserter | None = None) -> None:
+        self.log = log
+        self.max_group = max_group
         self.inserter = inserter or SqliteInserter(log)
-        self._lanes: dict[asyncio.AbstractEventLoop, _Lane] = {}
-        super().__init__(log, max_group)
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_Bound]] = {}
+
+    def start(self) -> None:
+        """Nothing to start (as ``LogWriter.start``)."""
 
     def close(self) -> None:
-        super().close()
+        """Nothing waits beyond the loop's turn; the writing connection goes."""
         self.inserter.close()
 
     async def add(self, records: list[NewRecord]) -> list[int]:
-        """Wait for the records' ids: they are written with everything else waiting when the writer is next free."""
+        """Wait for the records' ids: they are written with everything else that arrives before the loop's next
+        turn."""
         if not records:
             return []
         loop = asyncio.get_running_loop()
-        lane = self._lanes.get(loop)
-        if lane is None:
-            lane = self._lanes[loop] = _Lane(loop)
         submission = _Bound(records, loop, loop.create_future(), [self.inserter.bind(one) for one in records])
-        lane.waiting.append(submission)
-        if len(lane.waiting) == 1 and not lane.busy:
-            loop.call_soon(self._send, lane)  # after the requests already under way on this turn of the loop
+        waiting = self._waiting.setdefault(loop, [])
+        waiting.append(submission)
+        if len(waiting) == 1:
+            loop.call_soon(self._commit, loop, loop.time())
         return await submission.answer
 
-    def _send(self, lane: _Lane) -> None:
-        if lane.busy or not lane.waiting:
+    def _commit(self, loop: asyncio.AbstractEventLoop, since: float) -> None:
+        took = self.log.turns.try_take()
+        if not took and loop.time() - since < self.log.timeout_seconds:
+            # Another worker is writing: keep serving, and the decisions that arrive meanwhile join this group.
+            loop.call_later(TURN_RETRY_SECONDS, self._commit, loop, since)
             return
-        group, lane.waiting = lane.waiting[: self.max_group], lane.waiting[self.max_group :]
-        lane.busy = True
-        self._queue.put((lane, group))
-
-    def _done(self, lane: _Lane, answers: list[Answer]) -> None:
-        lane.busy = False
-        _deliver(answers)
-        self._send(lane)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            lane, group = item
-            took = self.log.turns.take(self.log.timeout_seconds)
-            try:
-                answers = _store(self._insert, group)
-            finally:
-                if took:
-                    self.log.turns.give_back()
-            with contextlib.suppress(RuntimeError):  # a loop that has closed: its requests are gone
-                lane.loop.call_soon_threadsafe(self._done, lane, answers)
+        # With the turn; or, after the log's timeout without it (a worker stuck holding it), under SQLite's own
+        # lock alone, whose busy timeout then bounds the wait: stored, or a 503.
+        try:
+            waiting = self._waiting.pop(loop, [])
+            for start in range(0, len(waiting), self.max_group):
+                _deliver(_store(self._insert, waiting[start : start + self.max_group]))
+        finally:
+            if took:
+                self.log.turns.give_back()
 
     def _insert(self, group: Sequence[_Bound]) -> list[int]:
         return self.inserter.insert([row for one in group for row in one.rows])

@@ -32,12 +32,14 @@ def spreads_connections() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-def bound_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` in the port's ``SO_REUSEPORT`` group (only the same user can join it)."""
+def bound_socket(host: str, port: int, shared: bool = True) -> socket.socket:
+    """A TCP socket bound to ``host:port``; ``shared``: in the port's ``SO_REUSEPORT`` group (only processes of the
+    same user can join it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError:
@@ -49,9 +51,17 @@ def bound_socket(host: str, port: int) -> socket.socket:
 def serve_workers(host: str, port: int, workers: int, config: dict[str, Any]) -> int:
     """Run ``workers`` uvicorn servers of ``config`` (``uvicorn.Config`` keywords) on ``host:port`` until SIGINT or
     SIGTERM; the exit code. The parent keeps a bound socket that never listens: it holds the port (and picks it
-    when ``port`` is 0) without taking connections."""
-    holder = bound_socket(host, port)
-    port = holder.getsockname()[1]
+    when ``port`` is 0) without taking connections. A port already in use is refused (exit 3)."""
+    try:
+        # First without SO_REUSEPORT: a port some other server listens on — another carerules too, which would
+        # otherwise quietly share the connections with this one — is refused, as uvicorn's own bind would.
+        probe = bound_socket(host, port, shared=False)
+        port = probe.getsockname()[1]
+        probe.close()
+        holder = bound_socket(host, port)
+    except OSError as exc:
+        logger.error("cannot listen on %s:%d: %s", host, port, exc)
+        return STARTUP_FAILURE
     logger.info("serving on http://%s:%d with %d worker processes", host, port, workers)
     spawn = multiprocessing.get_context("spawn")
     stop = threading.Event()

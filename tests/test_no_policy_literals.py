@@ -36,12 +36,14 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "api/audit_worker.py": ({200}, "rows of each list in the JSON answer"),
     "api/audits_runner.py": ({5} | HTTP | {429}, "seconds to wait for a stopped child, HTTP codes"),
     "api/db.py": (
-        {8, 16, 32, 64, 200, 400, 5.0, 1000, 0.00002, 0.0001},
-        "column sizes, pool settings, timeout, ms in a s, seconds between looks for the writers' turn",
+        {8, 16, 32, 64, 200, 400, 5.0, 1000},
+        "column sizes, pool settings, timeout, ms in a s",
     ),
     "api/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
-    "api/sqlite_writer.py": ({512, 1000}, "most requests in one group, rows in one SQLite statement"),
-    "api/server.py": ({0.0001}, "Python's switch interval in a worker (seconds)"),
+    "api/sqlite_writer.py": (
+        {512, 1000, 64, 0.0001},
+        "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn",
+    ),
     "api/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
     "api/observe.py": (
         {3, 8, 200, 500, 1000},

@@ -15,6 +15,10 @@ def test_bench_api_runs_and_reports_cpu_per_decision(tmp_path):
     result = api_benchmark(single=20, concurrent=60, connections=4, database_url=f"sqlite:///{tmp_path / 'b.db'}")
     assert result["non_201_replies"] == 0
     assert result["one_connection"]["requests"] == 20 and result["concurrent"]["requests"] == 60
+    # the warm-up's too (it sends the 60 requests once): every 201 is a row in the log, counted by the benchmark
+    assert result["decisions_answered_201"] == result["decisions_in_the_log"] == 60 + 20 + 60
+    assert result["every_answered_decision_stored"] is True
+    assert 0 <= result["concurrent"]["machine_idle_share"] <= 1
     if sys.platform == "linux":
         assert result["concurrent"]["server_cpu_us_per_decision"] > 0
         assert result["concurrent"]["load_generator_cpu_us_per_decision"] >= 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -122,3 +124,99 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+@pytest.mark.parametrize("other_shares", [False, True])
+def test_a_port_another_server_listens_on_is_refused(tmp_path, other_shares):
+    """Another server on the port — even one in a SO_REUSEPORT group of the same user, as another carerules would
+    be — is not joined: carerules stops with the reason, as uvicorn's own bind does."""
+    from api.workers import bound_socket
+
+    other = bound_socket("127.0.0.1", 0, shared=other_shares)
+    other.listen()
+    port = other.getsockname()[1]
+    try:
+        env = {**os.environ, "CARERULES_DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}"}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from engine.cli.main import app; app()",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        other.close()
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stdout + done.stderr
+    assert "Address already in use" in done.stdout + done.stderr
+
+
+def test_workers_that_cannot_start_stop_the_server_rather_than_restart_for_ever():
+    """An app that cannot be loaded in the workers: the supervisor stops with uvicorn's start-up failure code."""
+    code = (
+        "import sys; from api.workers import serve_workers; "
+        "sys.exit(serve_workers('127.0.0.1', 0, 2, {'app': 'no_such_module:app', 'log_level': 'critical'}))"
+    )
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert time.monotonic() - began < 60
+
+
+def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(tmp_path):
+    """kill -9 of the whole server (parent and both workers) while 16 clients are deciding: every decision that
+    was answered 201 is in the log under the id its answer gave, with its own placement — a decision is answered
+    only once it is stored."""
+    import http.client
+    import json
+    import threading
+
+    from api.db import DecisionLog
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    answered: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def client(name: str, port: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for n in range(100_000):
+            placement = {"placement_id": f"{name}-{n}", "service": "care_home", "start_date": "2026-05-04",
+                         "age": 82, "care_type": "nursing", "core_weekly_fee": "1040.00"}  # fmt: skip
+            try:
+                connection.request("POST", "/v1/decisions", json.dumps(placement), {"Content-Type": "application/json"})
+                reply = connection.getresponse()
+                reply.read()
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone
+            if reply.status == 201:
+                with lock:
+                    answered.append((int(reply.getheader("Location", "").rsplit("/", 1)[1]), placement["placement_id"]))
+
+    with served(url, workers=2) as (base, pid):
+        port = int(base.rsplit(":", 1)[1])
+        workers = workers_of(pid, 2)
+        threads = [threading.Thread(target=client, args=(f"K{index}", port)) for index in range(16)]
+        for thread in threads:
+            thread.start()
+        time.sleep(2)
+        for one in (pid, *workers):
+            os.kill(one, signal.SIGKILL)
+        for thread in threads:
+            thread.join(30)
+    assert len(answered) > 100, len(answered)
+    log = DecisionLog(url)
+    try:
+        for record_id, placement_id in answered:
+            stored = log.get(record_id)
+            assert stored is not None and stored.placement_id == placement_id, (record_id, placement_id)
+    finally:
+        log.dispose()
