@@ -82,13 +82,11 @@ def idle_share(before: tuple[int, int] | None, after: tuple[int, int] | None) ->
     return round((after[0] - before[0]) / (after[1] - before[1]), 3)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """CPU time (user and system) used so far by a process and every process under it, from /proc (Linux);
-    None where that cannot be read."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0
+def _processes() -> tuple[dict[int, list[int]], dict[int, int]] | None:
+    """Every process's children and CPU clock ticks (user and system) so far, from /proc (Linux); None elsewhere."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, int] = {}
     try:
-        children: dict[int, list[int]] = {}
-        used: dict[int, int] = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 with contextlib.suppress(OSError, IndexError, ValueError):
@@ -97,6 +95,23 @@ def cpu_seconds(pid: int) -> float | None:
                     used[int(entry.name)] = int(fields[11]) + int(fields[12])
     except OSError:
         return None
+    return children, used
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux; empty elsewhere)."""
+    found = _processes()
+    return list(found[0].get(pid, ())) if found is not None else []
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) used so far by a process and every process under it, from /proc (Linux);
+    None where that cannot be read."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0
+    found = _processes()
+    if found is None:
+        return None
+    children, used = found
     if not ticks or pid not in used:
         return None
     total, todo = 0, [pid]

@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -116,4 +117,4 @@ def _watch_parent(parent: int, server: uvicorn.Server) -> None:
         if os.getppid() != parent:
             server.should_exit = True
             return
-        threading.Event().wait(PARENT_CHECK_SECONDS)
+        time.sleep(PARENT_CHECK_SECONDS)

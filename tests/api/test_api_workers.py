@@ -14,23 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from api.loadgen import children_of as children
 from api.loadgen import served
 from api.workers import spreads_connections
 
 pytestmark = pytest.mark.skipif(not spreads_connections(), reason="one socket a worker needs Linux's SO_REUSEPORT")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if parent == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def connections_held(pid: int, port: int, state: str = "01") -> int:
