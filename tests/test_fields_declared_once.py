@@ -1,7 +1,8 @@
 """A field declared once, on the placement model, reaches everything generated from it.
 
 The API's request schema, the web form, the rule vocabulary and batch validation are all generated from
-``engine/validate/placement.py``. This test declares a throwaway field in a copy of that file only (in a fresh
+the placement model (``engine/validate/placement.py``, whose fields are declared in groups in
+``engine/validate/field_groups/``). This test declares a throwaway field in a copy of one group's file only (in a fresh
 process, so nothing else is touched) and shows it in the OpenAPI document, accepted and validated in a
 request, rendered as a form input, known to the rule vocabulary, and read and validated from a book column in
 an audit. It also pins what is generated today against the model, so a second declaration cannot creep back.
@@ -31,7 +32,7 @@ SCRIPT = textwrap.dedent(
     import json, sys, tempfile
     from pathlib import Path
 
-    source = Path("engine/validate/placement.py").read_text()
+    source = Path("engine/validate/field_groups/pricing.py").read_text()
     anchor = "    provider: Annotated["
     assert anchor in source
     throwaway = (
@@ -39,12 +40,12 @@ SCRIPT = textwrap.dedent(
         ' "Whether the person may bring a pet.")] = False\\n'
     )
     import importlib.abc, importlib.util
-    path = str(Path("engine/validate/placement.py").resolve())
+    path = str(Path("engine/validate/field_groups/pricing.py").resolve())
     patched = source.replace(anchor, throwaway + anchor, 1)
 
     class TestOnlyCopy(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         def find_spec(self, name, _path, _target=None):
-            if name != "engine.validate.placement":
+            if name != "engine.validate.field_groups.pricing":
                 return None
             return importlib.util.spec_from_loader(name, self, origin=path)
 

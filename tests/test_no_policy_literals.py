@@ -102,9 +102,14 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/rulebook/whatif.py": ({12}, "hash length of the rulebook version"),
     "engine/validate/batch.py": ({18, 1970, 1000000000}, "decimal precision, epoch, money bound"),
     "engine/validate/values.py": ({3, 4, 5, 6, 7, 9, 12}, "regex group numbers, months in a year, Sept is month 9"),
-    # The placement model declares the input's bounds (days in a week, DST domains, ages a placement can
+    # The placement's field groups declare the input's bounds (days in a week, DST domains, ages a placement can
     # have, id and provider lengths) and one example per field; the earliest date and the Lots are the rulebook's.
-    "engine/validate/placement.py": ({7, 12, 18, 64, 84, 120, 200}, "input bounds and examples"),
+    "engine/validate/field_groups/pricing.py": (
+        {18, 64, 84, 120, 200},
+        "input bounds (age, id, provider) and examples",
+    ),
+    "engine/validate/field_groups/supported_living.py": ({7}, "nights in a week"),
+    "engine/validate/field_groups/health.py": ({12}, "the DST's twelve domains"),
 }
 
 

@@ -1,4 +1,5 @@
-"""The placement: one flat record, validated into exact engine units. Its fields are declared here once.
+"""The placement: one flat record, validated into exact engine units. Its fields are declared once, in groups
+(``engine.validate.field_groups``), and joined here into one model with its cross-field checks.
 
 Each field carries its type and limits, its default, a label and help text, the form section it belongs to and
 an example; the rule vocabulary, the API's request schema, the web form and batch validation are all generated
@@ -11,346 +12,39 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from annotated_types import Le
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.validate import values
 from engine.validate.errors import InputError, field_messages
-from engine.validate.values import Written
+from engine.validate.field_groups.charging import FinancialAssessment
+from engine.validate.field_groups.choice import ChoiceAndTopUps
+from engine.validate.field_groups.health import NhsAndS117, NhsContribution
+from engine.validate.field_groups.pricing import CareCubedPrice, PlacementAndPrice, Provider
+from engine.validate.field_groups.supported_living import SupportedLiving
 
 if TYPE_CHECKING:
     from engine.rulebook.loader import Rulebook
 
 __all__ = ["InputError", "Placement", "field_messages", "parse_placement"]
 
-Pence = Annotated[int, BeforeValidator(values.parse_money), Written("pence")]
-Hundredths = Annotated[int, BeforeValidator(values.parse_hundredths), Written("hundredths")]
-Whole = Annotated[int, BeforeValidator(values.parse_whole), Written("whole")]
-Flag = Annotated[bool, BeforeValidator(values.parse_flag), Written("flag")]
-Share = Annotated[int, BeforeValidator(values.parse_share), Le(100), Written("hundredths")]
-Day = Annotated[date, BeforeValidator(values.parse_date), Written("day")]
 
-
-def about(label: str, example: Any, section: str | None, help: str = "", **extra: Any) -> Any:
-    """A field's label, help text, example and form section (None: not on the form), as pydantic metadata."""
-    return Field(
-        title=label,
-        description=help or None,
-        examples=[example],
-        json_schema_extra={"section": section, **extra},
-    )
-
-
-class Placement(BaseModel):
+# pydantic puts the fields of the last base first: the groups are listed here from the last field to the first,
+# so the model's field order (the API schema, the form, the CSV columns) reads PlacementAndPrice upwards.
+class Placement(
+    FinancialAssessment,
+    Provider,
+    NhsAndS117,
+    CareCubedPrice,
+    ChoiceAndTopUps,
+    NhsContribution,
+    SupportedLiving,
+    PlacementAndPrice,
+):
     """One placement. Money fields hold integer pence; hours and miles integer hundredths."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    placement_id: Annotated[
-        str,
-        Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$"),
-        about("Placement or package id", "P-1001", "placement", "The council's id. No personal data needed."),
-    ]
-    service: Annotated[
-        Literal["care_home", "supported_living"],
-        about("Service", "care_home", "placement", labels={"care_home": "Care home"}),
-    ]
-    start_date: Annotated[Day, about("Start date", "2026-05-04", "placement")]
-    as_at: Annotated[
-        Day | None, about("Decide as at (optional)", "2026-05-04", "placement", "Leave empty to use the start date.")
-    ] = None
-    end_date: Annotated[
-        Day | None,
-        about(
-            "End date (optional)",
-            "2026-11-02",
-            "placement",
-            "The day after the placement's last day. Leave empty while it continues.",
-        ),
-    ] = None
-    age: Annotated[Whole, Field(ge=18, le=120), about("Age", 84, "placement", "Age in years at the date decided.")]
-    care_type: Annotated[
-        Literal["residential", "nursing"] | None,
-        about("Care type", "residential", "care_home", "Required for a care home unless the Lot is given."),
-    ] = None
-    dementia: Annotated[Flag, about("Primary need is dementia", False, "care_home")] = False
-    lot: Annotated[
-        Whole | None,
-        about("Framework Lot", 1, None, "Derived from care type and dementia (the rulebook's Lots).", derived=True),
-    ] = None
-    core_weekly_fee: Annotated[
-        Pence | None,
-        about("Core weekly fee", "915.00", "care_home", "The home's weekly fee, excluding FNC and 1:1."),
-    ] = None
-    one_to_one_weekly: Annotated[Pence, about("1:1 support a week (optional)", "0.00", "care_home")] = 0
-    fnc_weekly: Annotated[
-        Pence | None,
-        about(
-            "FNC paid to the home a week (optional)",
-            "250.00",
-            "care_home",
-            "Leave empty on a nursing placement to assume the standard rate.",
-        ),
-    ] = None
-    other_weekly: Annotated[Pence, about("Other weekly cost in the package (optional)", "0.00", "placement")] = 0
-    sl_day_hours: Annotated[
-        Hundredths,
-        about(
-            "Support hours a week", "13.33", "supported_living", "1:1 hours plus the person's share of shared hours."
-        ),
-    ] = 0
-    sl_waking_night_hours: Annotated[Hundredths, about("Waking-night hours a week", "0", "supported_living")] = 0
-    sl_sleep_in_nights: Annotated[Whole, Field(ge=0, le=7), about("Sleep-in nights a week", 0, "supported_living")] = 0
-    sl_weekly_cost: Annotated[
-        Pence | None,
-        about("Proposed weekly cost", "850.00", "supported_living", "Required for supported living."),
-    ] = None
-    nhs_contribution_weekly: Annotated[
-        Pence | None,
-        about(
-            "NHS contribution a week, other than FNC",
-            "0.00",
-            "health",
-            "Joint funding, CHC share or s117 health share. Enter 0 if there is none; leave empty if not known.",
-        ),
-    ] = None
-    s117: Annotated[Flag, about("Entitled to Section 117 after-care", False, "health")] = False
-    dst_priority_domains: Annotated[Whole, Field(ge=0, le=12), about("DST domains at Priority", 0, "health")] = 0
-    dst_severe_domains: Annotated[Whole, Field(ge=0, le=12), about("DST domains at Severe", 0, "health")] = 0
-    chc_referral_made: Annotated[Flag, about("A CHC referral or checklist is in progress", False, "health")] = False
-    block_booked: Annotated[Flag, about("This is a council block-booked bed", False, "care_home")] = False
-    block_bed_available: Annotated[Flag, about("A suitable block-booked bed was available", False, "care_home")] = False
-    distance_miles: Annotated[
-        Hundredths | None, about("Distance from usual home, miles (optional)", "12.5", "care_home")
-    ] = None
-    resident_chose_location: Annotated[
-        Flag, about("The person chose a home outside the reasonable distance", False, "care_home")
-    ] = False
-    cheapest_suitable_weekly: Annotated[
-        Pence | None, about("Cheapest suitable home available, a week (optional)", "880.00", "care_home")
-    ] = None
-    personal_budget_weekly: Annotated[
-        Pence | None,
-        about(
-            "Personal budget a week (optional)",
-            "915.00",
-            "care_home",
-            "Leave empty to use the median for the Lot, or the cheapest suitable home if higher.",
-            derived=True,
-        ),
-    ] = None
-    top_up_weekly: Annotated[Pence, about("Top-up a week (optional)", "0.00", "top_up")] = 0
-    top_up_payer: Annotated[
-        Literal["none", "third_party", "first_party"],
-        about(
-            "Who pays the top-up",
-            "third_party",
-            "top_up",
-            labels={"none": "No payer", "first_party": "The person (first party)"},
-        ),
-    ] = "none"
-    first_party_basis: Annotated[
-        Literal["property_disregard_12_week", "deferred_payment", "s117"] | None,
-        about(
-            "Basis of a first-party top-up",
-            "deferred_payment",
-            "top_up",
-            labels={
-                "property_disregard_12_week": "12-week property disregard",
-                "deferred_payment": "Deferred payment agreement",
-                "s117": "Section 117 after-care",
-            },
-        ),
-    ] = None
-    top_up_agreement_signed: Annotated[Flag, about("Written top-up agreement signed", False, "top_up")] = False
-    top_up_affordability_confirmed: Annotated[Flag, about("Payer shown able and willing to pay", False, "top_up")] = (
-        False
-    )
-    care_cubed_weekly: Annotated[
-        Pence | None,
-        about(
-            "CareCubed indicative weekly cost (under 65)",
-            "1180.00",
-            "care_home",
-            "From the CareCubed costing of this placement, excluding FNC and 1:1 (as the core fee). "
-            "The working-age price check and the personal budget use it.",
-        ),
-    ] = None
-    s117_council_share: Annotated[
-        Share | None,
-        about(
-            "Council share of s117 funding agreed for this person (optional)",
-            "0.50",
-            "health",
-            "A share between 0 and 1 (0.5 for half). Leave empty to use the standard split.",
-        ),
-    ] = None
-    s117_last_review_date: Annotated[
-        Day | None, about("Last s117 after-care review (optional)", "2026-02-16", "health")
-    ] = None
-    health_needs_beyond_incidental: Annotated[
-        Flag | None,
-        about(
-            "Health needs more than incidental or ancillary to social care",
-            True,
-            "health",
-            "Leave empty if not recorded.",
-        ),
-    ] = None
-    commissioned_for_nhs: Annotated[
-        Flag, about("The council commissions health services for the NHS in this package", False, "health")
-    ] = False
-    nhs_agreement_in_place: Annotated[
-        Flag | None,
-        about("Legal agreement (s75/s256) in place with the NHS", True, "health", "Leave empty if not recorded."),
-    ] = None
-    nhs_invoice_issued: Annotated[
-        Flag | None, about("Invoice issued to the NHS", True, "health", "Leave empty if not recorded.")
-    ] = None
-    nhs_payment_received: Annotated[
-        Flag | None, about("Payment received from the NHS", True, "health", "Leave empty if not recorded.")
-    ] = None
-    person_aware_of_nhs_contribution: Annotated[
-        Flag | None,
-        about("The person knows of the NHS contribution", True, "health", "Leave empty if not recorded."),
-    ] = None
-    provider_aware_of_nhs_contribution: Annotated[
-        Flag | None,
-        about("The provider knows of the NHS contribution", True, "health", "Leave empty if not recorded."),
-    ] = None
-    provider: Annotated[
-        str | None, Field(max_length=200), about("Provider (optional)", "Oak Lodge Care Home", "placement")
-    ] = None
-    # The financial assessment (charging): all optional; the charging rules run when weekly_income is given.
-    weekly_income: Annotated[
-        Pence | None,
-        about(
-            "Weekly income before disregards",
-            "170.00",
-            "financial_assessment",
-            "Pensions, benefits, annuities. Leave empty if no financial assessment is recorded.",
-        ),
-    ] = None
-    capital: Annotated[
-        Pence | None,
-        about(
-            "Capital (a total, not weekly)",
-            "15250.00",
-            "financial_assessment",
-            "Savings and investments, the person's share of joint capital; not the main home. "
-            "Required with weekly income.",
-        ),
-    ] = None
-    property_value: Annotated[
-        Pence | None,
-        about(
-            "The person's share of their main home (optional)",
-            "180000.00",
-            "financial_assessment",
-            "Net of debts secured on it.",
-        ),
-    ] = None
-    property_disregarded: Annotated[
-        Flag,
-        about(
-            "The home is disregarded: a partner, a relative aged 60+ or incapacitated, or a child under 18 lives there",
-            False,
-            "financial_assessment",
-        ),
-    ] = False
-    permanent_admission_date: Annotated[
-        Day | None,
-        about(
-            "First day as a permanent resident (optional)",
-            "2026-05-04",
-            "financial_assessment",
-            "The 12-week property disregard runs from it. Leave empty to use the start date.",
-        ),
-    ] = None
-    deferred_payment_agreement: Annotated[
-        Flag | None,
-        about(
-            "A deferred payment agreement is in place",
-            False,
-            "financial_assessment",
-            "Leave empty if not recorded.",
-        ),
-    ] = None
-    disregarded_income_weekly: Annotated[
-        Pence,
-        about(
-            "Income disregarded in full, a week (optional)",
-            "0.00",
-            "financial_assessment",
-            "DLA/PIP mobility, War Pension Scheme payments other than Constant Attendance Allowance, "
-            "Guaranteed Income Payments, charitable payments.",
-        ),
-    ] = 0
-    war_widows_pension_weekly: Annotated[
-        Pence,
-        about(
-            "War Widow's or Widower's pension a week (optional)",
-            "0.00",
-            "financial_assessment",
-            "Its first £10 a week is disregarded.",
-        ),
-    ] = 0
-    pension_shared_with_spouse_weekly: Annotated[
-        Pence,
-        about(
-            "Pension half paid to a spouse or civil partner at home, a week (optional)",
-            "0.00",
-            "financial_assessment",
-            "The whole pension; the half paid to the spouse is disregarded.",
-        ),
-    ] = 0
-    savings_disregard_weekly: Annotated[
-        Pence, about("Savings Credit disregard a week (optional)", "0.00", "financial_assessment")
-    ] = 0
-    housing_costs_weekly: Annotated[
-        Pence,
-        about("Rent and service charges a week (optional)", "0.00", "financial_assessment", "Supported living only."),
-    ] = 0
-    dre_weekly: Annotated[
-        Pence,
-        about(
-            "Disability-related expenditure a week (optional)",
-            "0.00",
-            "financial_assessment",
-            "Supported living only: as assessed for the person, never capped at a disability benefit.",
-        ),
-    ] = 0
-    disability_premium: Annotated[
-        Flag, about("Qualifies for the MIG disability premium", False, "financial_assessment", "Supported living only.")
-    ] = False
-    enhanced_disability_premium: Annotated[
-        Flag,
-        about(
-            "Qualifies for the MIG enhanced disability premium", False, "financial_assessment", "Supported living only."
-        ),
-    ] = False
-    payment_model: Annotated[
-        Literal["gross", "net"] | None,
-        about(
-            "How the provider is paid (optional)",
-            "gross",
-            "financial_assessment",
-            "Gross: the council pays the full fee and invoices the person. Net: the person pays their contribution "
-            "to the provider. Leave empty for the council's usual model for the service.",
-            labels={"gross": "Gross", "net": "Net"},
-        ),
-    ] = None
 
     @model_validator(mode="before")
     @classmethod
