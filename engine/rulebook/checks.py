@@ -21,7 +21,7 @@ from engine.rulebook import strict_yaml
 from engine.rulebook.strict_yaml import RulebookError, load_yaml
 
 if TYPE_CHECKING:
-    from engine.rulebook.loader import Parameter
+    from engine.rulebook.book import Parameter
 
 RULE_FILE_SUFFIX = ".yaml"
 

@@ -13,7 +13,7 @@ from engine.rulebook.scalar_figures import FigureFunction, compile_scalar
 from engine.rulebook.vocabulary import ENUMS, Kind
 
 if TYPE_CHECKING:
-    from engine.rulebook.loader import Module, Rulebook
+    from engine.rulebook.book import Module, Rulebook
 
 VALUES_AT_KEPT = 4096  # distinct as-at dates whose parameter values are kept (a memory bound, not policy)
 

@@ -1,0 +1,122 @@
+"""The rulebook as loaded: frozen plain data (references, dated parameters, rules, modules, the Rulebook).
+
+``engine.rulebook.loader`` builds it from ``rules/``; what is worked out from it once lives in
+``Rulebook.compiled`` (``engine.rulebook.compiled``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from typing import TYPE_CHECKING
+from typing import Any as AnyType
+
+from engine.rulebook import conditions
+from engine.rulebook.facts import Kpi, Lot
+from engine.rulebook.figures import Figure
+from engine.rulebook.vocabulary import UNIT_KINDS, Kind
+
+if TYPE_CHECKING:
+    from engine.rulebook.compiled import CompiledRulebook
+
+
+@dataclass(frozen=True)
+class Reference:
+    title: str
+    section: str | None = None
+    url: str | None = None
+
+    @cached_property
+    def text(self) -> str:
+        return "; ".join(part for part in (self.title, self.section, self.url) if part)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    description: str
+    unit: str
+    reference: Reference
+    dates: tuple[date, ...]
+    values: tuple[AnyType, ...]  # engine units: pence, hundredths, int, bool, Decimal ratio, tuple[Band, ...]
+    hit_policy: str | None = None
+
+    @property
+    def kind(self) -> Kind:
+        return UNIT_KINDS[self.unit]
+
+    def at(self, as_at: date) -> tuple[AnyType, date] | None:
+        """The latest value on or before ``as_at`` with its date; None when not (or no longer) in force."""
+        index = bisect_right(self.dates, as_at) - 1
+        if index < 0 or self.values[index] is None:
+            return None
+        return self.values[index], self.dates[index]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    label: str
+    module: str
+    when: str
+    condition: conditions.Cond
+    action: str
+    message: str
+    reference: Reference
+    approver: str | None = None
+    approver_from: str | None = None
+    refer_to: str | None = None  # where a refer finding goes (isp_panel, chc_assessment, records_check, ...)
+    parameters: tuple[str, ...] = ()
+    messages: tuple[tuple[str, str], ...] = ()  # (service, message) when the message is written per service
+    path: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    title: str
+    services: tuple[str, ...]
+    reference: Reference
+    rules: tuple[Rule, ...]
+    guard: conditions.Cond | None = None  # the module-wide ``when`` (already part of every rule's condition)
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    parameters: dict[str, Parameter]
+    modules: tuple[Module, ...]
+    version: str
+    lots: tuple[Lot, ...] = ()  # the framework's Lots (rules/tables/lots.yaml)
+    earliest_as_at: date = date.min  # no decision before this date (rules/rulebook.yaml)
+    figures: dict[str, Figure] = field(default_factory=dict)  # rules/figures.yaml, in the file's order
+    kpis: dict[str, Kpi] = field(default_factory=dict)  # rules/kpis.yaml, in the file's order
+    notes: dict[str, str] = field(default_factory=dict)  # wording shared by messages (rules/rulebook.yaml)
+    first_party_bases: tuple[str, ...] = ()  # rules/tables/first_party_bases.yaml
+
+    @cached_property
+    def compiled(self) -> CompiledRulebook:
+        """Lookups worked out once (figures compiled, modules per service…); a replace() copy compiles afresh."""
+        from engine.rulebook.compiled import CompiledRulebook  # compiled.py reads this module's types
+
+        return CompiledRulebook(self)
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(rule for module in self.modules for rule in module.rules)
+
+    def lot_for(self, care_type: str, dementia: bool) -> int:
+        """The Lot covering a care type and dementia need (the Lots table covers every combination)."""
+        return next(lot.number for lot in self.lots if (lot.care_type, lot.dementia) == (care_type, dementia))
+
+    def lot(self, number: int) -> Lot | None:
+        return next((lot for lot in self.lots if lot.number == number), None)
+
+    def modules_for(self, service: str) -> tuple[Module, ...]:
+        return self.compiled.modules[service]
+
+    def values_at(self, as_at: date) -> dict[str, tuple[AnyType, date] | tuple[None, None]]:
+        """Every parameter's value and effective date at ``as_at`` ((None, None) when not in force)."""
+        return self.compiled.values_at(as_at)
