@@ -215,11 +215,11 @@ def module_outcomes(book: Rulebook, parsed: ParsedBook, result: VectorResult) ->
     for module in book.modules:
         columns = [k for k, rule in enumerate(book.rules) if rule.module == module.name]
         applies = parsed.valid & np.isin(service, [ENUMS["service"].index(s) for s in module.services])
-        ranks = np.array([SEVERITY[book.rules[k].action] if book.rules[k].action != "info" else -1 for k in columns])
-        worst = np.full(parsed.n, -1, np.int64)
-        if columns:  # the most severe rank among the module's rules that fired, -1 where none did
-            worst = np.where(result.fired[:, columns], ranks.astype(np.int8), np.int8(-1)).max(axis=1).astype(np.int64)
-        labels = np.bincount(worst[applies] + 1, minlength=len(ACTIONS) + 1)
+        worst = np.full(parsed.n, -1, np.int8)  # the most severe rank among the module's rules that fired, or -1
+        for k in columns:
+            if book.rules[k].action != "info":
+                worst = np.where(result.fired[:, k], np.maximum(worst, np.int8(SEVERITY[book.rules[k].action])), worst)
+        labels = np.bincount(worst[applies].astype(np.int64) + 1, minlength=len(ACTIONS) + 1)
         counts[module.name] = {
             ("no finding" if code == 0 else ACTIONS[code - 1]): int(count) for code, count in enumerate(labels) if count
         }

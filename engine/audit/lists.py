@@ -4,7 +4,7 @@ to refer, not permitted, NHS recharge gaps; each row with its reasons and figure
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -147,35 +147,43 @@ def at_kpi_date(
     return AtKpiDate(book, parsed, day, own)
 
 
-def _strings(codes: np.ndarray, labels: list[str | None]) -> pa.Array:
+def _strings(codes: np.ndarray, labels: Sequence[str | None]) -> pa.Array:
     return pc.take(pa.array(labels, pa.string()), pa.array(codes, pa.int64()))
 
 
-def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Reason codes, approvers and rule names per row, built once per distinct combination of fired rules and
-    band approver (fast on a million rows: each row's fired rules packed into one 64-bit key); null where not
-    ``valid``."""
+def _rule_texts(book: Rulebook, result: VectorResult, rows: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
+    """For these rows: a code per row into texts built once per distinct combination of fired rules and band
+    approver (fast on a million rows: each row's fired rules make one 64-bit key), and the texts by code: reason
+    codes, approvers, and rule names."""
     rules = book.rules
     assert len(rules) <= 64, "more than 64 rules: widen the combination key"
-    rows = np.flatnonzero(valid)
-    packed = np.packbits(result.fired[rows], axis=1, bitorder="little")
-    wide = np.zeros((len(rows), 8), np.uint8)
-    wide[:, : packed.shape[1]] = packed
-    combos, combo_values = pd.factorize(wide.view("<u8").reshape(-1), sort=False)  # bit k: rule k fired
+    every = len(rows) == len(result.outcome)
+    fired = np.zeros(len(rows), np.uint64)  # bit k: rule k fired (a rule, i.e. a column of ``fired``, at a time)
+    for k in range(len(rules)):
+        column = result.fired[:, k] if every else result.fired[rows, k]
+        fired |= column.astype(np.uint64) << np.uint64(k)
+    combos, combo_values = pd.factorize(fired, sort=False)
     key = combos.astype(np.int64) * (len(result.approvers) + 1) + (result.band_approver[rows] + 1)
     inverse, unique = pd.factorize(key, sort=False)
     ids, approvers, labels = [], [], []
     for value in unique.tolist():
         code, band = divmod(value, len(result.approvers) + 1)
         combo = int(combo_values[code])
-        fired = [rule for k, rule in enumerate(rules) if combo >> k & 1]
-        ids.append(" ".join(rule.id for rule in fired))
-        who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in fired]
+        hits = [rule for k, rule in enumerate(rules) if combo >> k & 1]
+        ids.append(" ".join(rule.id for rule in hits))
+        who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in hits]
         approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
-        labels.append("; ".join(f"{rule.id} {rule.label}" for rule in fired))
-    codes = np.full(len(valid), len(unique), np.int64)
+        labels.append("; ".join(f"{rule.id} {rule.label}" for rule in hits))
+    return inverse.astype(np.int64), [ids, approvers, labels]
+
+
+def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Reason codes and approvers of every row (null where not ``valid``)."""
+    rows = np.flatnonzero(valid)
+    inverse, (ids, approvers, _) = _rule_texts(book, result, rows)
+    codes = np.full(len(valid), len(ids), np.int64)
     codes[rows] = inverse
-    return _strings(codes, ids + [None]), _strings(codes, approvers + [None]), _strings(codes, labels + [None])
+    return _strings(codes, [*ids, None]), _strings(codes, [*approvers, None])
 
 
 def list_masks(audit: AuditResult) -> dict[str, np.ndarray]:
@@ -198,7 +206,7 @@ def list_table(audit: AuditResult, mask: np.ndarray) -> pa.Table:
     rows = np.flatnonzero(mask)
     take = pa.array(rows, pa.int64())
     parsed = audit.parsed
-    ids, approvers, reasons = rule_texts(audit.book, at.result, mask)
+    codes, (ids, approvers, reasons) = _rule_texts(audit.book, at.result, rows)
     columns: dict[str, pa.Array] = {
         "row": pa.array(audit.row_numbers[rows], pa.int64()),
         "placement_id": parsed.placement_id.take(take) if parsed.placement_id is not None else pa.nulls(len(rows)),
@@ -214,9 +222,9 @@ def list_table(audit: AuditResult, mask: np.ndarray) -> pa.Table:
             columns[name] = pa.array(days, pa.date32(), mask=~col.ok[rows])
     columns["kpi_date"] = pa.array(np.full(len(rows), np.datetime64(at.day, "D")), pa.date32())
     columns["outcome_at_kpi_date"] = _strings(at.result.outcome[rows].astype(np.int64), list(ACTIONS))
-    columns["rule_ids"] = ids.take(take)
-    columns["approvers"] = approvers.take(take)
-    columns["reasons"] = reasons.take(take)
+    columns["rule_ids"] = _strings(codes, ids)
+    columns["approvers"] = _strings(codes, approvers)
+    columns["reasons"] = _strings(codes, reasons)
     for name in LIST_FIGURES:
         col = at.result.values.get(name)
         if col is None:

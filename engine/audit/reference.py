@@ -28,7 +28,7 @@ def durable_result(
     engine = Engine(book)
     n, rules = table.num_rows, book.rules
     position = {rule.id: k for k, rule in enumerate(rules)}
-    fired = np.zeros((n, len(rules)), bool)
+    fired = np.zeros((n, len(rules)), bool, order="F")  # as the vector evaluator's
     outcome = np.full(n, ACTIONS.index("proceed"), np.int8)
     band = np.full(n, -1, np.int64)
     names: list[str] = []

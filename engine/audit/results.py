@@ -103,7 +103,7 @@ def results_table(
     with ThreadPoolExecutor(max_workers=1) as other_core:  # the reasons while the figures' columns are made
         texts = other_core.submit(rule_texts, book, result, valid)
         figures = _figure_columns(book, result, valid)
-        rule_ids, approvers, _ = texts.result()
+        rule_ids, approvers = texts.result()
     error_text = np.full(n, None, object)
     for index, fields in errors.items():
         error_text[index] = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())

@@ -40,7 +40,8 @@ def _column(values: Any, n: int) -> np.ndarray:
 
 @dataclass
 class VectorResult:
-    """Per row: fired rules (rows × rules), outcome code (index into ACTIONS), band approver and figures."""
+    """Per row: fired rules (rows × rules, column-major: each rule's rows are contiguous), outcome code (index
+    into ACTIONS), band approver and figures."""
 
     fired: np.ndarray
     outcome: np.ndarray
@@ -158,7 +159,7 @@ class VectorEvaluator:
         v = self.derive(book, as_at) if derived is None else derived
         service = book.cols["service"].v
         by_service = {name: service == code for code, name in enumerate(ENUMS["service"])}
-        fired = np.zeros((n, len(self.rules)), bool)
+        fired = np.zeros((n, len(self.rules)), bool, order="F")  # written and read a rule at a time
         outcome = np.full(n, SEVERITY["proceed"], np.int8)
         in_module = {}
         for module in self.book.modules:

@@ -100,8 +100,9 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
                 for value, name in names.items():
                     rows = k.ok & (k.v == value)
                     if rows.any():
-                        found = c.param(name)
-                        out_v[rows], out_ok[rows] = found.v[rows], found.ok[rows]
+                        found = c.param(name)  # in place where the key matches (a parameter may be one value spread)
+                        np.copyto(out_v, found.v, where=rows)
+                        np.copyto(out_ok, found.ok, where=rows)
                 return Num(out_v, out_ok)
 
             return param_by
