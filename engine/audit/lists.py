@@ -177,13 +177,13 @@ def _rule_texts(book: Rulebook, result: VectorResult, rows: np.ndarray) -> tuple
     return inverse.astype(np.int64), [ids, approvers, labels]
 
 
-def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array]:
-    """Reason codes and approvers of every row (null where not ``valid``)."""
+def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
+    """Every row's code into its reason codes and approvers (``len(ids)`` where not ``valid``), and those texts."""
     rows = np.flatnonzero(valid)
     inverse, (ids, approvers, _) = _rule_texts(book, result, rows)
     codes = np.full(len(valid), len(ids), np.int64)
     codes[rows] = inverse
-    return _strings(codes, [*ids, None]), _strings(codes, [*approvers, None])
+    return codes, ids, approvers
 
 
 def list_masks(audit: AuditResult) -> dict[str, np.ndarray]:
