@@ -75,13 +75,32 @@ def _joined(first: pa.Array, rest: pa.Array) -> pa.Buffer:
     return joined.buffers()[2][:end]
 
 
-def _block(table: pa.Table, start: int, leading: Leading | None) -> pa.Buffer:
-    part = table.slice(start, CSV_BLOCK_ROWS)
+def header_text(schema: pa.Schema) -> pa.Buffer:
+    """The header line of a table with these columns."""
+    return _text(schema.empty_table(), header=True)
+
+
+def usable(leading: Leading | None, names: list[str], rows: int) -> Leading | None:
+    """``leading`` if it is the text of the first columns (not all) of a table with these column names and rows,
+    in this module's blocks; else None."""
+    if leading is None or (
+        leading.rows != rows
+        or leading.block_rows != CSV_BLOCK_ROWS
+        or not 0 < len(leading.names) < len(names)
+        or leading.names != tuple(names[: len(leading.names)])
+    ):
+        return None
+    return leading
+
+
+def block_text(part: pa.Table, start: int, leading: Leading | None) -> pa.Buffer:
+    """The text (no header) of the block of rows from ``start``: ``part``, with every column. ``leading``: the
+    text of its first columns, made ahead (taken from ``leading``, which then lets go of it)."""
     first = None
     if leading is not None:
         first, leading.blocks[start // CSV_BLOCK_ROWS] = leading.blocks[start // CSV_BLOCK_ROWS], None
     if leading is not None and first is not None:
-        others = part.select(range(len(leading.names), table.num_columns))
+        others = part.select(range(len(leading.names), part.num_columns))
         rest = _rows(_text(others, header=False), part.num_rows, comma=False)
         if rest is not None:
             return _joined(first, rest)
@@ -95,16 +114,10 @@ def write_csv(table: pa.Table, path: Path, leading: Leading | None = None) -> No
     if table.num_rows <= CSV_BLOCK_ROWS:
         path.write_bytes(_text(table, header=True))
         return
-    if leading is not None and (
-        leading.rows != table.num_rows
-        or leading.block_rows != CSV_BLOCK_ROWS
-        or not 0 < len(leading.names) < table.num_columns
-        or leading.names != tuple(table.column_names[: len(leading.names)])
-    ):
-        leading = None
+    leading = usable(leading, table.column_names, table.num_rows)
     starts = range(0, table.num_rows, CSV_BLOCK_ROWS)
     with ThreadPoolExecutor(max_workers=2) as pool, open(path, "wb") as handle:
-        handle.write(_text(table.slice(0, 0), header=True))
-        blocks = deque(pool.submit(_block, table, start, leading) for start in starts)
+        handle.write(header_text(table.schema))
+        blocks = deque(pool.submit(block_text, table.slice(start, CSV_BLOCK_ROWS), start, leading) for start in starts)
         while blocks:
             handle.write(blocks.popleft().result())

@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.audit.charging_kpis import charging_kpis
+from engine.audit.kpi_date import AtKpiDateKpis, kpis_at_kpi_date
 from engine.audit.kpis_health import gbp as _gbp
-from engine.audit.kpis_health import health_kpis
 from engine.audit.kpis_health import percent as _percent
-from engine.audit.lists import AtKpiDate, at_kpi_date
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
 from engine.money import round_half_up
 from engine.rulebook.facts import Kpi
@@ -67,7 +65,7 @@ def compute_kpis(
     result: VectorResult,
     period: Period,
     dates: np.ndarray | None = None,
-    at_kpi: AtKpiDate | None = None,
+    at_kpi: AtKpiDateKpis | None = None,
 ) -> dict[str, Any]:
     """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``).
     ``dates`` are the rows' evaluation days: when they are the start dates, ``at_eval`` serves both."""
@@ -97,11 +95,11 @@ def compute_kpis(
             if mean.ages is not None:
                 population = groups[mean.ages] & of_type
                 kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
-    at_kpi = at_kpi or at_kpi_date(book, parsed, period.end)
-    kpis += health_kpis(book, parsed, at_kpi)
+    at_kpi = at_kpi or kpis_at_kpi_date(book, parsed, period.end)
+    kpis += at_kpi.health
     kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
     kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at_eval, valid & at_eval["is_supported_living"].v))
-    kpis.extend(charging_kpis(define, at_kpi))
+    kpis += at_kpi.charging
     return {
         "period": {
             "start": period.start,

@@ -151,7 +151,9 @@ def _strings(codes: np.ndarray, labels: Sequence[str | None]) -> pa.Array:
     return pc.take(pa.array(labels, pa.string()), pa.array(codes, pa.int64()))
 
 
-def _rule_texts(book: Rulebook, result: VectorResult, rows: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
+def _rule_texts(
+    book: Rulebook, result: VectorResult, rows: np.ndarray, names: bool = True
+) -> tuple[np.ndarray, list[list[str]]]:
     """For these rows: a code per row into texts built once per distinct combination of fired rules and band
     approver (fast on a million rows: each row's fired rules make one 64-bit key), and the texts by code: reason
     codes, approvers, and rule names."""
@@ -168,22 +170,25 @@ def _rule_texts(book: Rulebook, result: VectorResult, rows: np.ndarray) -> tuple
     ids, approvers, labels = [], [], []
     for value in unique.tolist():
         code, band = divmod(value, len(result.approvers) + 1)
-        combo = int(combo_values[code])
-        hits = [rule for k, rule in enumerate(rules) if combo >> k & 1]
+        combo, hits = int(combo_values[code]), []
+        while combo:  # the rules whose bits are set, lowest first (as in the rulebook's order)
+            hits.append(rules[(combo & -combo).bit_length() - 1])
+            combo &= combo - 1
         ids.append(" ".join(rule.id for rule in hits))
         who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in hits]
         approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
-        labels.append("; ".join(f"{rule.id} {rule.label}" for rule in hits))
+        if names:
+            labels.append("; ".join(f"{rule.id} {rule.label}" for rule in hits))
     return inverse.astype(np.int64), [ids, approvers, labels]
 
 
-def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[pa.Array, pa.Array]:
-    """Reason codes and approvers of every row (null where not ``valid``)."""
+def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
+    """Every row's code into its reason codes and approvers (``len(ids)`` where not ``valid``), and those texts."""
     rows = np.flatnonzero(valid)
-    inverse, (ids, approvers, _) = _rule_texts(book, result, rows)
+    inverse, (ids, approvers, _) = _rule_texts(book, result, rows, names=False)
     codes = np.full(len(valid), len(ids), np.int64)
     codes[rows] = inverse
-    return _strings(codes, [*ids, None]), _strings(codes, [*approvers, None])
+    return codes, ids, approvers
 
 
 def list_masks(audit: AuditResult) -> dict[str, np.ndarray]:

@@ -5,14 +5,16 @@ figures and errors (a row not decided has no outcome, only its errors); and resu
 from __future__ import annotations
 
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from engine.audit.csv_out import Leading, write_csv
+from engine.audit.csv_out import CSV_BLOCK_ROWS, Leading, block_text, header_text, usable
 from engine.audit.lists import _strings, rule_texts
 from engine.audit.read import decimal_array
 from engine.evaluate.vector import VectorResult
@@ -72,70 +74,102 @@ class Stages:
 def results_and_csv(
     path: Path | str | None, leading: Future[Leading] | None, *args: Any
 ) -> tuple[pa.Table, dict[str, float]]:
-    """The results table (``results_table(*args)``) and, given a path, results.csv (``leading``: its input
-    columns as text, made ahead); how long each took."""
+    """The results table: input columns as read, then the results (a row not decided has no outcome, only its
+    errors; ``args``: those of ``_Rows``); and, given a path, results.csv (``leading``: its input columns as
+    text, made ahead). Both are made a block of rows at a time on two threads, each block's text written as
+    soon as the blocks before it are."""
     stages = Stages()
-    out = results_table(*args)
-    stages.done("results")
+    rows = _Rows(*args)
+    table = rows.table
+    stages.done("results_prepared")
+    names = [*table.column_names, *RESULT_COLUMNS]
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write_csv(out, Path(path), leading.result() if leading is not None else None)
-        stages.done("write_csv")
-    return out, stages.timings
+    ahead = usable(leading.result() if leading is not None and path is not None else None, names, table.num_rows)
+    made: list[dict[str, pa.Array]] = []
+    with ThreadPoolExecutor(max_workers=2) as pool, open(path, "wb") if path is not None else nullcontext() as out:
+        blocks = deque(
+            pool.submit(rows.block, start, ahead, out is not None) for start in range(0, table.num_rows, CSV_BLOCK_ROWS)
+        )
+        while blocks:
+            columns, schema, text = blocks.popleft().result()
+            if out is not None:
+                if not made:
+                    out.write(header_text(schema))
+                out.write(text)
+            made.append(columns)
+    whole = table
+    for name in made[0]:
+        whole = whole.append_column(name, pa.chunked_array([block[name] for block in made], made[0][name].type))
+    stages.done("results_and_csv")
+    return whole, stages.timings
 
 
-def results_table(
-    table: pa.Table,
-    parsed: ParsedBook,
-    result: VectorResult,
-    errors: dict[int, dict[str, list[str]]],
-    book: Rulebook,
-    dates: np.ndarray,
-    row_numbers: np.ndarray | None = None,
-) -> pa.Table:
-    """Input columns as read, then the results; a row not decided has no outcome, only its errors."""
-    n = table.num_rows
-    valid = parsed.valid.copy()
-    valid[list(errors)] = False
-    unread = {"row": ["could not be read"]}
-    errors = {**{int(k): parsed.errors.get(int(k), unread) for k in np.flatnonzero(~valid)}, **errors}
-    outcome = np.where(valid, result.outcome.astype(np.int64), len(ACTIONS))
-    with ThreadPoolExecutor(max_workers=1) as other_core:  # the reasons while the figures' columns are made
-        texts = other_core.submit(rule_texts, book, result, valid)
-        figures = _figure_columns(book, result, valid)
-        rule_ids, approvers = texts.result()
-    error_text = np.full(n, None, object)
-    for index, fields in errors.items():
-        error_text[index] = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
-    columns: dict[str, pa.Array] = {
-        "row": pa.array(np.arange(2, n + 2, dtype=np.int64) if row_numbers is None else row_numbers, pa.int64()),
-        "as_at_used": pa.array(dates.astype("datetime64[D]"), pa.date32(), mask=~valid),
-        "outcome": _strings(outcome, [*ACTIONS, None]),
-        "rule_ids": rule_ids,
-        "approvers": approvers,
-        **figures,
-        "errors": pa.array(error_text, pa.string()),
-    }
-    out = table
-    for name, array in columns.items():
-        out = out.append_column(name, array)
-    return out
+class _Rows:
+    """What the results of every block of rows read: which rows were decided, their outcomes, reasons and
+    errors (made once for the whole book, each a code per row or a text only where there is one)."""
+
+    def __init__(
+        self,
+        table: pa.Table,
+        parsed: ParsedBook,
+        result: VectorResult,
+        errors: dict[int, dict[str, list[str]]],
+        book: Rulebook,
+        dates: np.ndarray,
+        row_numbers: np.ndarray | None,
+    ) -> None:
+        n = table.num_rows
+        self.table, self.result, self.book, self.dates = table, result, book, dates
+        self.row_numbers = np.arange(2, n + 2, dtype=np.int64) if row_numbers is None else row_numbers
+        valid = parsed.valid.copy()
+        valid[list(errors)] = False
+        self.valid = valid
+        unread = {"row": ["could not be read"]}
+        errors = {**{int(k): parsed.errors.get(int(k), unread) for k in np.flatnonzero(~valid)}, **errors}
+        self.outcome = np.where(valid, result.outcome.astype(np.int64), len(ACTIONS))
+        self.reasons, ids, approvers = rule_texts(book, result, valid)
+        self.rule_ids, self.approvers = pa.array([*ids, None], pa.string()), pa.array([*approvers, None], pa.string())
+        self.errors = np.full(n, None, object)
+        for index, fields in errors.items():
+            self.errors[index] = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
+
+    def block(self, start: int, leading: Leading | None, text: bool) -> tuple[dict[str, pa.Array], pa.Schema, Any]:
+        """The result columns of the block of rows from ``start``, the schema of the block with every column,
+        and (``text``) its CSV text."""
+        rows = slice(start, start + CSV_BLOCK_ROWS)
+        valid = self.valid[rows]
+        columns: dict[str, pa.Array] = {
+            "row": pa.array(self.row_numbers[rows], pa.int64()),
+            "as_at_used": pa.array(self.dates[rows].astype("datetime64[D]"), pa.date32(), mask=~valid),
+            "outcome": _strings(self.outcome[rows], [*ACTIONS, None]),
+            "rule_ids": self.rule_ids.take(pa.array(self.reasons[rows])),
+            "approvers": self.approvers.take(pa.array(self.reasons[rows])),
+            **_figure_columns(self.book, self.result, valid, rows),
+            "errors": pa.array(self.errors[rows], pa.string()),
+        }
+        part = self.table.slice(start, CSV_BLOCK_ROWS)
+        for name, array in columns.items():
+            part = part.append_column(name, array)
+        return columns, part.schema, block_text(part, start, leading) if text else None
 
 
-def _figure_columns(book: Rulebook, result: VectorResult, valid: np.ndarray) -> dict[str, pa.Array]:
-    """The figures shown in the results, typed (money and percentages exact decimals); null where not shown."""
+def _figure_columns(book: Rulebook, result: VectorResult, valid: np.ndarray, rows: slice) -> dict[str, pa.Array]:
+    """The figures shown in the results of these rows (``valid``: theirs), typed (money and percentages exact
+    decimals); null where not shown."""
     columns: dict[str, pa.Array] = {}
     for name in FIGURE_COLUMNS:
         col = result.figures[name]
-        shown = col.ok & result.figure_applies[name] & valid
+        values = col.v[rows]
+        shown = col.ok[rows] & result.figure_applies[name][rows] & valid
         kind = book.compiled.figure_kinds[name]
         if kind in (Kind.MONEY, Kind.PERCENT):
-            columns[OUTPUT_NAMES[name]] = decimal_array(col.v, shown)
+            columns[OUTPUT_NAMES[name]] = decimal_array(values, shown)
         elif kind is Kind.ENUM:
             names = list(ENUMS[str(book.figures[name].enum)])
-            columns[OUTPUT_NAMES[name]] = _strings(np.where(shown, col.v, len(names)).astype(np.int64), [*names, None])
+            columns[OUTPUT_NAMES[name]] = _strings(np.where(shown, values, len(names)).astype(np.int64), [*names, None])
         elif kind is Kind.BOOL:
-            columns[OUTPUT_NAMES[name]] = pa.array(col.v.astype(bool), pa.bool_(), mask=~shown)
+            columns[OUTPUT_NAMES[name]] = pa.array(values.astype(bool), pa.bool_(), mask=~shown)
         else:
-            columns[OUTPUT_NAMES[name]] = pa.array(col.v, pa.int64(), mask=~shown)
+            columns[OUTPUT_NAMES[name]] = pa.array(values, pa.int64(), mask=~shown)
     return columns

@@ -20,8 +20,9 @@ import pyarrow as pa
 from engine.audit.changes import whatif_summary
 from engine.audit.columns import ColumnMap, load_column_map
 from engine.audit.csv_out import CSV_BLOCK_ROWS, leading_text
+from engine.audit.kpi_date import kpis_at_kpi_date
 from engine.audit.kpis import compute_kpis, default_period
-from engine.audit.lists import AtKpiDate, at_kpi_date, at_one_day, list_masks
+from engine.audit.lists import AtKpiDate, at_one_day, list_masks
 from engine.audit.problems import (
     control_character_rows,
     error_lines,
@@ -35,7 +36,7 @@ from engine.audit.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.rulebook.whatif import load_overrides, with_overrides
-from engine.validate.batch import SPECS, ParsedBook, parse_book
+from engine.validate.batch import SPECS, ParsedBook, parse_columns, settle_doubtful
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
 
@@ -176,26 +177,29 @@ def run_audit(
         raise BookError(f"--as-at {as_at.isoformat()}: rules are only held from {book.earliest_as_at.isoformat()}")
     stages.done("read")
     tick("validate", 0, table.num_rows)
-    parsed = parse_book(table, book)
-    for index, fields in control_character_rows(table).items():
-        parsed.errors.setdefault(index, {}).update(fields)
-        parsed.valid[index] = False
-    dates = row_dates(parsed, as_at)
-    starts = parsed.cols["start_date"].v[parsed.valid]
-    end = as_at or (
-        date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else book.earliest_as_at
-    )
-    stages.done("validate")
-    tick("evaluate", 0, table.num_rows)
-    # the second core: the figures at the KPI date and the input columns of a big results.csv as text while
-    # the rows are evaluated at their own dates, then the results table and the rest of results.csv while the
-    # KPIs are computed (numpy and Arrow's writer release the GIL)
+    # the second core: the input columns of a big results.csv as text while the rows the column-wise validation
+    # is not sure of go through the model one by one, then the figures at the KPI date while the rows are
+    # evaluated at their own dates, then the results table and the rest of results.csv while the KPIs are
+    # computed (numpy and Arrow's writer release the GIL)
     with ThreadPoolExecutor(max_workers=1) as other_core:
-        ahead = leading = None
-        if engine != "vector" or not at_one_day(parsed, dates, end):
-            ahead = other_core.submit(at_kpi_date, book, parsed, end)
+        parsed, doubtful = parse_columns(table, book)
+        leading = None
         if results_csv is not None and table.num_rows > CSV_BLOCK_ROWS:
             leading = other_core.submit(leading_text, table)
+        settle_doubtful(table, parsed, doubtful, book)
+        for index, fields in control_character_rows(table).items():
+            parsed.errors.setdefault(index, {}).update(fields)
+            parsed.valid[index] = False
+        dates = row_dates(parsed, as_at)
+        starts = parsed.cols["start_date"].v[parsed.valid]
+        end = as_at or (
+            date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else book.earliest_as_at
+        )
+        stages.done("validate")
+        tick("evaluate", 0, table.num_rows)
+        ahead = None
+        if engine != "vector" or not at_one_day(parsed, dates, end):
+            ahead = other_core.submit(kpis_at_kpi_date, book, parsed, end)
         evaluator = VectorEvaluator(book)
         if engine == "durable":
             result, errors = durable_result(book, table, parsed, as_at, tick)
@@ -203,7 +207,7 @@ def run_audit(
         else:
             result, errors = evaluator.evaluate(parsed, dates), parsed.errors
             values = result.values
-        kpi_date = ahead.result() if ahead is not None else at_kpi_date(book, parsed, end, (dates, result))
+        kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(book, parsed, end, (dates, result))
         stages.done("evaluate")
         rows = read.row_numbers
         making = other_core.submit(
@@ -216,7 +220,7 @@ def run_audit(
         stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs
         stages.done("results_wait")
     audit = AuditResult(
-        out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book, read.row_numbers, kpi_date
+        out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book, read.row_numbers, kpi_date.at
     )
     audit.results_csv = Path(results_csv) if results_csv is not None else None
     audit.notes = read.notes

@@ -57,8 +57,11 @@ def _may_be_formulas(chunk: pa.Array) -> np.ndarray:
     if data is None or len(chunk) == 0 or offsets[-1] == offsets[0]:
         return np.zeros(0, np.int64)
     starts = offsets[:-1]
-    first = np.frombuffer(data, np.uint8)[np.minimum(starts, int(offsets[-1]) - 1)]  # an empty cell: any byte
-    return np.flatnonzero(FORMULA_FIRST_BYTE[first] & (offsets[1:] > starts))
+    first = np.frombuffer(data, np.uint8)[: int(offsets[-1])].take(starts, mode="clip")  # an empty cell: any byte
+    risky = FORMULA_FIRST_BYTE.take(first)
+    if not risky.any():  # most columns: no cell can be a formula
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(risky & (offsets[1:] > starts))
 
 
 def _neutralise_chunk(chunk: pa.Array) -> pa.Array | None:

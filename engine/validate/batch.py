@@ -163,6 +163,14 @@ def _column(table: pa.Table, name: str, spec: FieldSpec) -> tuple[np.ndarray, np
 def parse_book(table: pa.Table, rules: Rulebook) -> ParsedBook:
     """Typed columns with defaults applied, a mask of valid rows and the messages of the bad ones; the rulebook
     gives the facts a placement is checked against (the earliest date, the Lots)."""
+    book, doubtful = parse_columns(table, rules)
+    settle_doubtful(table, book, doubtful, rules)
+    return book
+
+
+def parse_columns(table: pa.Table, rules: Rulebook) -> tuple[ParsedBook, np.ndarray]:
+    """``parse_book``'s column-wise part: the book with every row the fast path is sure of, and the rows it is
+    not sure of (not valid yet: ``settle_doubtful`` lets the model decide them)."""
     n = table.num_rows
     cols: dict[str, Col] = {}
     uncertain = np.zeros(n, bool)
@@ -188,8 +196,7 @@ def parse_book(table: pa.Table, rules: Rulebook) -> ParsedBook:
     )
     if "provider" in table.column_names:
         book.provider = table.column("provider").combine_chunks()
-    _slow_path(table, book, np.flatnonzero(uncertain), rules)
-    return book
+    return book, np.flatnonzero(uncertain)
 
 
 def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rules: Rulebook) -> np.ndarray:
@@ -229,7 +236,9 @@ def parse_row(cells: dict[str, Any], rules: Rulebook) -> Placement:
     return parse_placement(cells, rules)
 
 
-def _slow_path(table: pa.Table, book: ParsedBook, rows: np.ndarray, rules: Rulebook) -> None:
+def settle_doubtful(table: pa.Table, book: ParsedBook, rows: np.ndarray, rules: Rulebook) -> None:
+    """These rows through the placement model itself, one at a time: valid and filled in where it accepts a row,
+    else the messages a single decision would give."""
     known = [name for name in table.column_names if name in SPECS]
     records = table.select(known).take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
     for index, record in zip(rows.tolist(), records):
