@@ -22,12 +22,28 @@ function per service for single decisions (``engine/rulebook/scalar_figures.py``
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from engine.rulebook.conditions import dotted
-from engine.rulebook.vocabulary import ENUMS, Kind
+from engine.rulebook.figure_tree import (
+    NUMBER,
+    E,
+    FigureError,
+    T,
+    depends_on,
+    enum_values,
+    literal_as,
+    negate,
+    params_in,
+    rescale,
+    result_kind,
+    same,
+)
+from engine.rulebook.vocabulary import Kind
+
+# the tree's types and readers are imported from here too (figures, the scalar and vector compilers, the tests)
+__all__ = ["Checker", "E", "FigureError", "T", "depends_on", "params_in"]
 
 SCALE = {Kind.MONEY: 2, Kind.QUANTITY: 2, Kind.PERCENT: 2, Kind.COUNT: 0}
 ROUNDING = ("round_half_up", "ceil", "floor")
@@ -37,50 +53,8 @@ INPUT_ONLY = {
     "start_date": Kind.DATE,
     "permanent_admission_date": Kind.DATE,
 }  # fields rules read only as figures
-
-
-@dataclass(frozen=True)
-class T:
-    """An expression's type: a kind; for numbers the decimal places held and whether it may be a fraction."""
-
-    kind: Kind
-    scale: int = 0
-    exact: bool = False  # a fraction (from / or a ratio): must be rounded before it is a figure
-    enum: str | None = None
-    param: str | None = None  # for a table
-
-
-@dataclass(frozen=True)
-class E:
-    """A checked expression node: ``op`` and its arguments (nodes, names or constants), and its type."""
-
-    op: str
-    args: tuple[Any, ...]
-    t: T
-
-
-class FigureError(ValueError):
-    pass
-
-
-def depends_on(expr: E) -> set[str]:
-    """The figures an expression reads."""
-    if expr.op == "figure":
-        return {expr.args[0]}
-    return set().union(*(depends_on(a) for a in expr.args if isinstance(a, E)))
-
-
-def params_in(expr: E) -> set[str]:
-    if expr.op == "param":
-        return {expr.args[0]}
-    if expr.op == "param_by":
-        return set(expr.args[2].values())
-    return set().union(*(params_in(a) for a in expr.args if isinstance(a, E)))
-
-
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
-NUMBER = (Kind.MONEY, Kind.QUANTITY, Kind.PERCENT, Kind.COUNT, Kind.RATIO)
 
 
 class Checker:
@@ -102,31 +76,17 @@ class Checker:
             raise FigureError(f"cannot parse {source!r}: {exc.msg}") from None
         expr = self.expr(tree)
         if kind is Kind.ENUM and enum:
-            expr = self.enum_values(expr, enum)
-        expr = self.literal_as(expr, T(kind, SCALE.get(kind, 0), enum=enum))
+            expr = enum_values(expr, enum)
+        expr = literal_as(expr, T(kind, SCALE.get(kind, 0), enum=enum))
         if expr.op != "null":
             if kind in SCALE:
                 if expr.t.kind not in NUMBER:
                     raise FigureError(f"a {kind.value} figure needs a number, not a {expr.t.kind.value}")
                 if expr.t.exact or expr.t.scale > SCALE[kind]:
                     raise FigureError(f"round it: the formula has {expr.t.scale} decimal places or is a fraction")
-                expr = self.rescale(expr, SCALE[kind])
+                expr = rescale(expr, SCALE[kind])
             elif expr.t.kind is not kind:
                 raise FigureError(f"a {kind.value} figure, but the formula gives a {expr.t.kind.value}")
-        return expr
-
-    def enum_values(self, expr: E, enum: str) -> E:
-        """The names an enum figure may take (quoted constants, the branches of ``if``, ``coalesce``) tagged
-        with its enum, so the vectorised form holds their codes; a name not listed is refused."""
-        if expr.op == "const" and isinstance(expr.args[0], str):
-            if expr.args[0] not in ENUMS[enum]:
-                raise FigureError(f"{expr.args[0]!r} is not one of {enum}: {', '.join(ENUMS[enum])}")
-            return E("const", expr.args, T(Kind.ENUM, enum=enum))
-        if expr.op == "if":
-            cond, yes, no = expr.args
-            return E("if", (cond, self.enum_values(yes, enum), self.enum_values(no, enum)), T(Kind.ENUM, enum=enum))
-        if expr.op == "coalesce":
-            return E("coalesce", tuple(self.enum_values(a, enum) for a in expr.args), T(Kind.ENUM, enum=enum))
         return expr
 
     # names --------------------------------------------------------------------------------------------------
@@ -184,7 +144,7 @@ class Checker:
         if isinstance(node, ast.IfExp):
             cond = self.condition(node.test)
             yes, no = self.expr(node.body), self.expr(node.orelse)
-            yes, no = self.same(yes, no)
+            yes, no = same(yes, no)
             return E("if", (cond, yes, no), yes.t if yes.op != "null" else no.t)
         if isinstance(node, (ast.Compare, ast.BoolOp)) or (
             isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
@@ -203,7 +163,7 @@ class Checker:
         if isinstance(node, ast.Compare):
             if len(node.ops) != 1 or type(node.ops[0]) not in _CMP:
                 raise FigureError(f"use one comparison at a time: {ast.unparse(node)!r}")
-            left, right = self.same(self.expr(node.left), self.expr(node.comparators[0]))
+            left, right = same(self.expr(node.left), self.expr(node.comparators[0]))
             op = _CMP[type(node.ops[0])]
             if left.t.kind in (Kind.BOOL, Kind.ENUM) and op not in ("==", "!="):
                 raise FigureError(f"{left.t.kind.value} values are compared with == or != only")
@@ -219,12 +179,12 @@ class Checker:
                 raise FigureError(f"arithmetic on a {side.t.kind.value} value")
         exact = left.t.exact or right.t.exact
         if op in "+-":
-            left, right = self.same(left, right)
+            left, right = same(left, right)
             scale = max(left.t.scale, right.t.scale)
-            return E(op, (self.rescale(left, scale), self.rescale(right, scale)), T(_kind(left, right), scale, exact))
+            return E(op, (rescale(left, scale), rescale(right, scale)), T(result_kind(left, right), scale, exact))
         if op == "*":
-            return E("*", (left, right), T(_kind(left, right), left.t.scale + right.t.scale, exact))
-        return E("/", (left, right), T(_kind(left, right), left.t.scale - right.t.scale, True))
+            return E("*", (left, right), T(result_kind(left, right), left.t.scale + right.t.scale, exact))
+        return E("/", (left, right), T(result_kind(left, right), left.t.scale - right.t.scale, True))
 
     def call(self, fn: str, nodes: list[ast.expr]) -> E:
         if fn in ROUNDING:
@@ -234,18 +194,18 @@ class Checker:
             places = int(nodes[1].value) if len(nodes) == 2 else 0  # type: ignore[attr-defined]
             if x.t.kind not in NUMBER:
                 raise FigureError(f"{fn} of a {x.t.kind.value}")
-            return E(fn, (x, x.t.scale - places), T(_kind(x, x), places))
+            return E(fn, (x, x.t.scale - places), T(result_kind(x, x), places))
         if fn in ("min", "max", "coalesce") and len(nodes) >= 2:
             args = [self.expr(n) for n in nodes]
             typed = [a for a in args if a.op not in ("literal", "null")]
             if typed:
-                args = [self.literal_as(a, typed[0].t) for a in args]
+                args = [literal_as(a, typed[0].t) for a in args]
             if fn != "coalesce" and any(a.t.kind not in NUMBER for a in args):
                 raise FigureError(f"{fn} of values that are not numbers")
             if any(a.t.kind != args[0].t.kind or a.t.exact for a in args if a.op != "null"):
                 raise FigureError(f"{fn} of values of different kinds")
             scale = max(a.t.scale for a in args)
-            return E(fn, tuple(self.rescale(a, scale) for a in args), T(args[0].t.kind, scale, enum=args[0].t.enum))
+            return E(fn, tuple(rescale(a, scale) for a in args), T(args[0].t.kind, scale, enum=args[0].t.enum))
         if fn == "known" and nodes:
             return E("known", tuple(self.expr(n) for n in nodes), T(Kind.BOOL))
         if fn == "add_days" and len(nodes) == 2:
@@ -278,60 +238,3 @@ class Checker:
         if len(types) != 1:
             raise FigureError(f"the parameters {template!r} are not all of one unit")
         return E("param_by", (template, key, names), types.pop())
-
-    # units --------------------------------------------------------------------------------------------------
-    def same(self, left: E, right: E) -> tuple[E, E]:
-        """Two sides that must be alike (+ - compare, branches): a literal or null takes the other's unit."""
-        if left.op in ("literal", "null") and right.op not in ("literal", "null"):
-            left = self.literal_as(left, right.t)
-        elif right.op in ("literal", "null") and left.op not in ("literal", "null"):
-            right = self.literal_as(right, left.t)
-        if left.op == "null" or right.op == "null":
-            return left, right
-        if (left.t.kind in NUMBER) != (right.t.kind in NUMBER) or (
-            left.t.kind not in NUMBER and left.t.kind is not right.t.kind
-        ):
-            raise FigureError(f"a {left.t.kind.value} and a {right.t.kind.value} do not go together")
-        if left.t.kind is Kind.ENUM and right.op == "const" and left.t.enum and right.args[0] not in ENUMS[left.t.enum]:
-            raise FigureError(f"{right.args[0]!r} is not one of {left.t.enum}: {', '.join(ENUMS[left.t.enum])}")
-        scale = max(left.t.scale, right.t.scale) if left.t.kind in NUMBER else 0
-        return (self.rescale(left, scale), self.rescale(right, scale)) if scale else (left, right)
-
-    @staticmethod
-    def literal_as(expr: E, t: T) -> E:
-        if expr.op == "null":
-            return E("null", (), t)
-        if expr.op != "literal" or t.kind not in NUMBER:
-            return expr
-        return E("literal", expr.args, T(t.kind if t.kind is not Kind.RATIO else Kind.COUNT, expr.t.scale))
-
-    @staticmethod
-    def rescale(expr: E, scale: int) -> E:
-        if expr.op == "null" or expr.t.kind not in NUMBER or expr.t.scale == scale:
-            return expr
-        if expr.t.scale > scale:
-            raise FigureError("would lose decimal places: round it first")
-        return E("scale", (expr, 10 ** (scale - expr.t.scale)), T(expr.t.kind, scale, expr.t.exact, expr.t.enum))
-
-
-NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
-
-
-def negate(cond: E) -> E:
-    """``not`` pushed down to the comparisons (as in rule conditions): ``not (x > 5)`` is false when x is null."""
-    if cond.op == "cmp":
-        return E("cmp", (NEGATED[cond.args[0]], *cond.args[1:]), cond.t)
-    if cond.op in ("and", "or"):
-        return E("or" if cond.op == "and" else "and", tuple(negate(c) for c in cond.args), cond.t)
-    if cond.op == "truth":
-        return E("falsity", cond.args, cond.t)
-    if cond.op == "falsity":
-        return E("truth", cond.args, cond.t)
-    return E("not", (cond,), cond.t)  # known(): never null
-
-
-def _kind(left: E, right: E) -> Kind:
-    for kind in (Kind.MONEY, Kind.QUANTITY, Kind.PERCENT):
-        if kind in (left.t.kind, right.t.kind):
-            return kind
-    return Kind.COUNT
