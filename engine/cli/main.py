@@ -13,12 +13,13 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from engine.cli.options import RULES_ENV, RulesDir
+from engine.cli.bench import bench
+from engine.cli.options import RULES_ENV, RulesDir, load_engine
 from engine.cli.users import users
 from engine.evaluate.engine import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.placement import InputError
 
@@ -64,14 +65,6 @@ def _as_at(text: str | None) -> date | None:
     return None
 
 
-def _engine(rules: Path) -> Engine:
-    try:
-        return Engine(load_rulebook(rules))
-    except RulebookError as exc:
-        typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
-        raise typer.Exit(3) from None
-
-
 def _whatif(engine: Engine, path: Path) -> Engine:
     """The engine with the dated overrides of a what-if file (the same file ``audit --parameters`` takes)."""
     from engine.rulebook.whatif import load_overrides, with_overrides
@@ -107,7 +100,7 @@ def check(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """Decide one placement (or a list of them) and print the decision as JSON."""
-    data, when, engine = _read_json(file), _as_at(as_at), _engine(rules)
+    data, when, engine = _read_json(file), _as_at(as_at), load_engine(rules)
     if parameters is not None:
         engine = _whatif(engine, parameters)
     if isinstance(data, list) or summary:
@@ -142,7 +135,7 @@ def list_rules(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """The rule catalogue: id, module, action, approver, label and reference of every rule."""
-    catalogue = rule_catalogue(_engine(rules).book)
+    catalogue = rule_catalogue(load_engine(rules).book)
     if as_json:
         typer.echo(dumps(catalogue))
         return
@@ -162,7 +155,7 @@ def parameters(
     when = _as_at(as_at)
     if when is None:
         _fail({"as_at": ["give --as-at YYYY-MM-DD: the engine never reads the clock"]})
-    listing = parameters_at(_engine(rules).book, when)
+    listing = parameters_at(load_engine(rules).book, when)
     if as_json:
         typer.echo(dumps(listing))
         return
@@ -198,29 +191,8 @@ def rates_import(
     typer.echo("dry run: nothing written" if dry_run else f"rulebook version is now {version}")
 
 
-bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figures and the machine.")
 app.add_typer(bench, name="bench")
 app.add_typer(users, name="users")
-
-
-@bench.command("decision")
-def bench_decision(
-    runs: Annotated[int, typer.Option(help="Decisions to time.")] = 20000,
-    rules: RulesDir = DEFAULT_RULES_DIR,
-) -> None:
-    """Median time of one decision through the library (durable evaluator, validation included)."""
-    from engine.bench.decisions import single_decision
-
-    typer.echo(dumps(single_decision(_engine(rules), runs)))
-
-
-@bench.command("validate")
-def bench_validate(rows: Annotated[int, typer.Option(help="Rows in the sample book.")] = 200000) -> None:
-    """Column-wise validation of a sample book written clean and as council exports write it (£, UK dates,
-    Title Case, Yes/No): same rows valid, and the time of each."""
-    from engine.bench.validation import validation_benchmark
-
-    typer.echo(dumps(validation_benchmark(rows)))
 
 
 @app.command()
@@ -232,7 +204,7 @@ def init(
         typer.echo(f"carerules: {folder} already exists and is not an empty folder: nothing copied", err=True)
         raise typer.Exit(2)
     shutil.copytree(DEFAULT_RULES_DIR, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    version = _engine(folder).book.version
+    version = load_engine(folder).book.version
     typer.echo(f"carerules: copied the shipped rulebook (version {version}) to {folder}", err=True)
     typer.echo(f"carerules: use it with --rules {folder} or {RULES_ENV}={folder}", err=True)
 
@@ -253,7 +225,7 @@ def serve(
     from api.server import serve as run_server
     from api.settings import Settings
 
-    _engine(rules)  # refuse a broken rulebook here, with its file and line, before any worker starts
+    load_engine(rules)  # refuse a broken rulebook here, with its file and line, before any worker starts
     os.environ[RULES_ENV] = str(rules)  # every worker process reads its settings from the environment
     os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
     from api.db import LogUnavailable
@@ -269,39 +241,9 @@ def serve(
         raise typer.Exit(2) from None
 
 
-@bench.command("api")
-def bench_api(
-    single: Annotated[int, typer.Option(help="Requests timed one at a time on 1 connection.")] = 2000,
-    concurrent: Annotated[int, typer.Option(help="Requests sent over the concurrent connections.")] = 20000,
-    connections: Annotated[int, typer.Option(help="Concurrent keep-alive connections.")] = 32,
-    seconds: Annotated[float, typer.Option(help="Stop each phase after this many seconds.")] = 60.0,
-    database_url: Annotated[
-        str | None, typer.Option(help="Decision log URL (default: a temporary SQLite file).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Server worker processes (default: the cores, as carerules serve).")
-    ] = None,
-    request_log: Annotated[
-        bool, typer.Option(help="Serve with the request log on (as carerules serve), not --quiet.")
-    ] = False,
-) -> None:
-    """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
-    from api.bench import api_benchmark
-    from api.db import LogUnavailable
-    from api.loadgen import ServerNotStarted
-
-    processes = workers or os.cpu_count() or 1
-    try:
-        typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, processes, request_log)))
-    except (LogUnavailable, ServerNotStarted) as exc:  # the log, or the server started on it, is not usable
-        typer.echo(f"carerules: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-from engine.cli.audit import audit_command, bench_audit_command, sample_command  # noqa: E402
+from engine.cli.audit import audit_command, sample_command  # noqa: E402
 from engine.cli.worked import test_command  # noqa: E402
 
 app.command("test")(test_command)
 app.command("audit")(audit_command)
 app.command("sample")(sample_command)
-bench.command("audit")(bench_audit_command)

@@ -1,4 +1,4 @@
-"""Options shared by several ``carerules`` commands."""
+"""Options shared by several ``carerules`` commands, and the engine they load."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from engine.evaluate.engine import Engine
+from engine.rulebook.loader import load_rulebook
+from engine.rulebook.strict_yaml import RulebookError
 
 RULES_ENV = "CARERULES_RULES_DIR"
 
@@ -18,3 +22,12 @@ RulesDir = Annotated[
         help="Folder of rule and parameter files (default: the shipped rulebook).",
     ),
 ]
+
+
+def load_engine(rules: Path) -> Engine:
+    """The engine on the rulebook in ``rules``; a rulebook that refuses to load exits 3 with its file and line."""
+    try:
+        return Engine(load_rulebook(rules))
+    except RulebookError as exc:
+        typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
+        raise typer.Exit(3) from None
