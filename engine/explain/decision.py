@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -13,10 +12,12 @@ from typing import Any, Literal
 from engine.evaluate.derive import Derived
 from engine.explain.payments import Payment, payments
 from engine.explain.price_guide import copy_guide, price_guide
-from engine.money import pounds, show_pounds
-from engine.rulebook.loader import PLACEHOLDER, Parameter, Rule, Rulebook
-from engine.rulebook.tables import Band
-from engine.rulebook.vocabulary import ACTIONS, FIELDS, UNIT_KINDS, Kind
+from engine.explain.shown import FIGURE_WRITERS, parameter_value, render
+from engine.rulebook.loader import Rule, Rulebook
+from engine.rulebook.vocabulary import ACTIONS
+
+# parameter_value is imported from here by the catalogue and the audit's what-if comparison
+__all__ = ["SEVERITY", "Decision", "Finding", "ParameterRead", "build_decision", "dumps", "parameter_value"]
 
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
@@ -161,7 +162,7 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
     values = derived.values
     writers = book.compiled.figure_writers
     if not writers:
-        writers.update({name: _FIGURE[kind] for name, kind in book.compiled.figure_kinds.items()})
+        writers.update({name: FIGURE_WRITERS[kind] for name, kind in book.compiled.figure_kinds.items()})
     guide = price_guide(derived)
     return Decision(
         placement_id=placement_id,
@@ -196,106 +197,3 @@ def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
     approver = rule.approver or (band.approver if band else None)
     message = render(rule, derived, book)
     return Finding(rule.id, rule.module, rule.action, approver, message, rule.reference.text, rule.refer_to)  # type: ignore[arg-type]
-
-
-def render(rule: Rule, derived: Derived, book: Rulebook) -> str:
-    """The rule's message with every {placeholder} shown as a person reads it (£1,040.00, 4.52%, 50%)."""
-    templates = book.compiled.message_templates
-    key = rule.id
-    if rule.messages:  # written per service: the placement's service chooses
-        key = f"{rule.id}:{derived.values['service']}"
-    if key not in templates:
-        message = dict(rule.messages).get(derived.values["service"], rule.message)
-        parts = PLACEHOLDER.split(message)  # literal, name, literal, name, ..., literal
-        writers = [(name, _TEXT.get(_text_kind(name, book), str)) for name in parts[1::2]]
-        templates[key] = (parts[0], list(zip(writers, parts[2::2])))
-    first, rest = templates[key]
-    band = derived.bands.get(rule.approver_from) if rule.approver_from else None
-    out = [first]
-    for (name, write), literal in rest:
-        out.append(_band_text(name, band, book) if name.startswith("band.") else _text(name, write, derived))
-        out.append(literal)
-    return "".join(out)
-
-
-def _text_kind(name: str, book: Rulebook) -> Kind:
-    if name.startswith("params."):
-        return book.parameters[name.removeprefix("params.")].kind
-    if name in ("as_at", "start_date"):
-        return Kind.DATE
-    return book.compiled.figure_kinds.get(name) or FIELDS.get(name) or Kind.ENUM
-
-
-def _text(name: str, write: Callable[[Any], str], derived: Derived) -> str:
-    if name == "as_at":
-        return derived.as_at.isoformat()
-    value = derived.values.get(name)
-    return "not recorded" if value is None else write(value)
-
-
-def _band_text(name: str, band: Band | None, book: Rulebook) -> str:
-    if band is None:
-        return ""
-    if name == "band.care_cubed_note":
-        return book.notes["care_cubed_required"] if band.care_cubed_required else ""
-    if name == "band.approver":
-        return band.approver.replace("_", " ")  # plain English in messages; the finding keeps the role's code
-    return str(getattr(band, name.removeprefix("band.")))
-
-
-def _hundredths(value: int) -> Decimal:
-    return Decimal(value // 100) if value % 100 == 0 else Decimal(value).scaleb(-2).normalize()
-
-
-_TEXT: dict[Kind, Callable[[Any], str]] = {
-    Kind.MONEY: show_pounds,
-    Kind.QUANTITY: lambda v: f"{_hundredths(v):f}",
-    Kind.PERCENT: lambda v: f"{_hundredths_exact(v)}%",
-    Kind.RATIO: lambda v: f"{v * 100:f}".rstrip("0").rstrip(".") + "%",
-    Kind.BOOL: lambda v: "yes" if v else "no",
-}
-
-
-def _hundredths_exact(value: int) -> Decimal:
-    """Hundredths (of a percent) with exactly 2 places: 452 → 4.52, 0 → 0.00."""
-    return Decimal(value).scaleb(-2)
-
-
-_NUMBER_OF: dict[Kind, Callable[[int], Decimal]] = {
-    Kind.MONEY: pounds,
-    Kind.QUANTITY: _hundredths,
-    Kind.PERCENT: _hundredths_exact,
-}
-
-
-def _as_number(value: Any, kind: Kind) -> Any:
-    if value is None or kind not in _NUMBER_OF:
-        return value
-    return _NUMBER_OF[kind](value)
-
-
-def _figure_writer(kind: Kind) -> Callable[[Any], Any]:
-    number = _NUMBER_OF.get(kind)
-    if number is None:
-        return lambda value: value
-    return lambda value: None if value is None else number(value)
-
-
-_FIGURE = {kind: _figure_writer(kind) for kind in Kind}
-
-
-def parameter_value(parameter: Parameter, value: Any) -> Any:
-    kind = UNIT_KINDS[parameter.unit]
-    if kind is Kind.TABLE and value is not None:
-        return [
-            {
-                "band": band.band,
-                "above_percent": band.above_percent,
-                "up_to_percent": band.up_to_percent,
-                "approver": band.approver,
-                "care_cubed_required": band.care_cubed_required,
-                "description": band.description,
-            }
-            for band in value
-        ]
-    return _as_number(value, kind)
