@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
@@ -156,6 +157,16 @@ def _sheet_rows(columns: list[Column], rows: int) -> Iterator[bytes]:
         yield _concatenated(pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", ""))
 
 
+def _made_ahead(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """The blocks, each made on another thread while the one before it is compressed and written (Arrow's
+    kernels and zlib release the GIL)."""
+    with ThreadPoolExecutor(max_workers=1) as maker:
+        coming = maker.submit(next, blocks, None)
+        while (block := coming.result()) is not None:
+            coming = maker.submit(next, blocks, None)
+            yield block
+
+
 def _reference(columns: list[Column], rows: int, absolute: bool = False) -> str:
     """The sheet's cells, header included: ``A1:BI501`` (or ``$A$1:$BI$501``)."""
     mark = "$" if absolute else ""
@@ -262,6 +273,6 @@ def write_xlsx(path: Path, sheets: list[tuple[str, list[Column], int]], money: s
         for index, (_, columns, rows) in enumerate(sheets):
             with archive.open(f"xl/worksheets/sheet{index + 1}.xml", "w", force_zip64=True) as part:
                 part.write(_sheet_start(columns, rows, index == 0).encode("utf-8"))
-                for block in _sheet_rows(columns, rows):
+                for block in _made_ahead(_sheet_rows(columns, rows)):
                     part.write(block)
                 part.write(_sheet_end(columns, rows).encode("utf-8"))
