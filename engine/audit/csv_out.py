@@ -3,7 +3,7 @@ writer over the neutralised table (strings quoted, nulls empty, ``\\n`` line end
 
 A big table is turned into text a block of rows at a time, two blocks at once (Arrow's writer releases the
 GIL), and written in order. The columns a table starts with can be turned into text ahead (``leading_text``:
-an audit does this for its input columns on the other core while the rows are evaluated); the rest of each
+an audit does this for its input columns on the other core before the rows are evaluated); the rest of each
 row is then joined to them. A block whose text has a line break inside a cell is simply written in one pass.
 """
 
@@ -75,9 +75,9 @@ def _joined(first: pa.Array, rest: pa.Array) -> pa.Buffer:
     return joined.buffers()[2][:end]
 
 
-def header_text(schema: pa.Schema) -> pa.Buffer:
-    """The header line of a table with these columns."""
-    return _text(schema.empty_table(), header=True)
+def header_text(names: list[str]) -> pa.Buffer:
+    """The header line of a table with these column names."""
+    return _text(pa.schema([(name, pa.string()) for name in names]).empty_table(), header=True)
 
 
 def usable(leading: Leading | None, names: list[str], rows: int) -> Leading | None:
@@ -117,7 +117,7 @@ def write_csv(table: pa.Table, path: Path, leading: Leading | None = None) -> No
     leading = usable(leading, table.column_names, table.num_rows)
     starts = range(0, table.num_rows, CSV_BLOCK_ROWS)
     with ThreadPoolExecutor(max_workers=2) as pool, open(path, "wb") as handle:
-        handle.write(header_text(table.schema))
+        handle.write(header_text(table.column_names))
         blocks = deque(pool.submit(block_text, table.slice(start, CSV_BLOCK_ROWS), start, leading) for start in starts)
         while blocks:
             handle.write(blocks.popleft().result())

@@ -159,12 +159,12 @@ def _rule_texts(
     codes, approvers, and rule names."""
     rules = book.rules
     assert len(rules) <= 64, "more than 64 rules: widen the combination key"
-    every = len(rows) == len(result.outcome)
-    fired = np.zeros(len(rows), np.uint64)  # bit k: rule k fired (a rule, i.e. a column of ``fired``, at a time)
-    for k in range(len(rules)):
-        column = result.fired[:, k] if every else result.fired[rows, k]
+    whole = 2 * len(rows) >= len(result.outcome)  # most rows: the key over whole columns, then these rows of it
+    fired = np.zeros(len(result.outcome) if whole else len(rows), np.uint64)  # bit k: rule k fired
+    for k in range(len(rules)):  # a rule, i.e. a column of ``fired``, at a time
+        column = result.fired[:, k] if whole else result.fired[rows, k]
         fired |= column.astype(np.uint64) << np.uint64(k)
-    combos, combo_values = pd.factorize(fired, sort=False)
+    combos, combo_values = pd.factorize(fired[rows] if whole else fired, sort=False)
     key = combos.astype(np.int64) * (len(result.approvers) + 1) + (result.band_approver[rows] + 1)
     inverse, unique = pd.factorize(key, sort=False)
     ids, approvers, labels = [], [], []

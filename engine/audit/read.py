@@ -141,8 +141,7 @@ def check_limits(book: Book, limits: Limits) -> None:
         raise BookError(f"the book has {table.num_rows:,} rows, over the limit of {limits.max_rows:,} rows")
     with ThreadPoolExecutor(max_workers=2) as pool:  # the columns on both cores (Arrow's kernels release the GIL)
         longest_bytes = list(pool.map(_longest_bytes, table.columns))
-    for name, longest in zip(table.column_names, longest_bytes):
-        column = table.column(name)
+    for name, column, longest in zip(table.column_names, table.columns, longest_bytes):
         if longest is not None and longest > limits.max_cell_chars:  # bytes ≥ characters: then count characters
             chars = pc.fill_null(pc.utf8_length(column), 0)
             index = int(np.argmax(chars.to_numpy(zero_copy_only=False)))

@@ -1,5 +1,6 @@
 """The results table of an audit: each row's input columns as read, then its outcome, reason codes, approvers,
-figures and errors (a row not decided has no outcome, only its errors); and results.csv written from it.
+figures and errors (a row not decided has no outcome, only its errors); and results.csv, made with it a block
+of rows at a time.
 """
 
 from __future__ import annotations
@@ -92,10 +93,11 @@ def results_and_csv(
             pool.submit(rows.block, start, ahead, out is not None) for start in range(0, table.num_rows, CSV_BLOCK_ROWS)
         )
         while blocks:
-            columns, schema, text = blocks.popleft().result()
+            columns, text = blocks.popleft().result()
             if out is not None:
+                assert text is not None  # asked for whenever there is a file
                 if not made:
-                    out.write(header_text(schema))
+                    out.write(header_text(names))
                 out.write(text)
             made.append(columns)
     whole = table
@@ -134,24 +136,26 @@ class _Rows:
         for index, fields in errors.items():
             self.errors[index] = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
 
-    def block(self, start: int, leading: Leading | None, text: bool) -> tuple[dict[str, pa.Array], pa.Schema, Any]:
-        """The result columns of the block of rows from ``start``, the schema of the block with every column,
-        and (``text``) its CSV text."""
+    def block(self, start: int, leading: Leading | None, text: bool) -> tuple[dict[str, pa.Array], pa.Buffer | None]:
+        """The result columns of the block of rows from ``start`` and (``text``) its CSV text."""
         rows = slice(start, start + CSV_BLOCK_ROWS)
         valid = self.valid[rows]
+        reasons = pa.array(self.reasons[rows])
         columns: dict[str, pa.Array] = {
             "row": pa.array(self.row_numbers[rows], pa.int64()),
             "as_at_used": pa.array(self.dates[rows].astype("datetime64[D]"), pa.date32(), mask=~valid),
             "outcome": _strings(self.outcome[rows], [*ACTIONS, None]),
-            "rule_ids": self.rule_ids.take(pa.array(self.reasons[rows])),
-            "approvers": self.approvers.take(pa.array(self.reasons[rows])),
+            "rule_ids": self.rule_ids.take(reasons),
+            "approvers": self.approvers.take(reasons),
             **_figure_columns(self.book, self.result, valid, rows),
             "errors": pa.array(self.errors[rows], pa.string()),
         }
+        if not text:
+            return columns, None
         part = self.table.slice(start, CSV_BLOCK_ROWS)
         for name, array in columns.items():
             part = part.append_column(name, array)
-        return columns, part.schema, block_text(part, start, leading) if text else None
+        return columns, block_text(part, start, leading)
 
 
 def _figure_columns(book: Rulebook, result: VectorResult, valid: np.ndarray, rows: slice) -> dict[str, pa.Array]:
