@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.arrays import pick
 from engine.evaluate import vector_conditions
 from engine.evaluate.vector_figures import Context, compile_vector
 from engine.evaluate.vector_parameters import ParameterColumns
@@ -134,8 +135,8 @@ class VectorEvaluator:
             for service_name, formula in formulas.items():
                 value = formula(context)
                 rows = of_service[service_name]
-                out_v = value.v if out_v is None else np.where(rows, value.v, out_v)
-                out_ok = np.where(rows, value.ok, out_ok)
+                out_v = value.v if out_v is None else pick(rows, value.v, out_v)
+                out_ok = pick(rows, value.ok, out_ok)
             v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
         v.setdefault("_bands", {}).update(context.bands)  # band table → (approver code per row, approver names)
         if only is not None:
@@ -169,7 +170,7 @@ class VectorEvaluator:
             hit = self.mask(rule.condition, v, n) & in_scope
             fired[:, column] = hit
             if rule.action != "info":
-                outcome = np.where(hit, np.maximum(outcome, SEVERITY[rule.action]), outcome)
+                outcome = pick(hit, np.maximum(outcome, SEVERITY[rule.action]), outcome)
         band_approver, approver_names = self._band_approvers(v["_bands"], fired, n)
         applies: dict[str, np.ndarray] = {}
         masks: dict[tuple[tuple[str, ...], str], np.ndarray] = {}  # one mask per (services, shown flag)

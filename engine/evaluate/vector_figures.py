@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.arrays import pick
 from engine.rulebook.figure_language import E
 from engine.rulebook.figures import Figure
 from engine.rulebook.loader import Rulebook
@@ -68,7 +69,7 @@ def _round(x: Num, divisor: int, how: str) -> Any:
     if how == "ceil":
         return -((-numerator) // denominator)
     magnitude = (2 * np.abs(numerator) + denominator) // (2 * denominator)
-    return np.where(numerator < 0, -magnitude, magnitude)
+    return pick(numerator < 0, -magnitude, magnitude)
 
 
 def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict[str, Compiled]]:
@@ -135,9 +136,9 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
             def rounded_quotient(c: Context) -> Num:
                 a, b = dividend(c), divisor(c)
                 ok = a.ok & b.ok & (b.v != 0)
-                numerator, denominator = a.v * factor, np.where(b.v != 0, b.v, 1)
+                numerator, denominator = a.v * factor, pick(b.v != 0, b.v, 1)
                 negative = denominator < 0
-                numerator, denominator = np.where(negative, -numerator, numerator), np.abs(denominator)
+                numerator, denominator = pick(negative, -numerator, numerator), np.abs(denominator)
                 return Num(_round(Num(numerator, ok, denominator), 1, how), ok)
 
             return rounded_quotient
@@ -154,13 +155,13 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
 
             return rounded
         if op in ("min", "max"):
-            pick = np.minimum if op == "min" else np.maximum
+            bound = np.minimum if op == "min" else np.maximum
 
             def extreme(c: Context) -> Num:
                 values = [f(c) for f in parts]
                 out = values[0]
                 for x in values[1:]:
-                    out = Num(pick(out.v, x.v), out.ok & x.ok)
+                    out = Num(bound(out.v, x.v), out.ok & x.ok)
                 return out
 
             return extreme
@@ -170,7 +171,7 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
                 values = [f(c) for f in parts]
                 out = values[-1]
                 for x in reversed(values[:-1]):
-                    out = Num(np.where(x.ok, x.v, out.v), x.ok | out.ok, None, x.cats or out.cats)
+                    out = Num(pick(x.ok, x.v, out.v), x.ok | out.ok, None, x.cats or out.cats)
                 return out
 
             return coalesce
@@ -189,8 +190,8 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
 
             def choose(c: Context) -> Num:
                 test, a, b = _mask(cond(c)), yes(c), no(c)
-                den = None if a.den is None and b.den is None else np.where(test, _whole(a)[1], _whole(b)[1])
-                return Num(np.where(test, a.v, b.v), np.where(test, a.ok, b.ok), den, a.cats or b.cats)
+                den = None if a.den is None and b.den is None else pick(test, _whole(a)[1], _whole(b)[1])
+                return Num(pick(test, a.v, b.v), pick(test, a.ok, b.ok), den, a.cats or b.cats)
 
             return choose
         if op == "cmp":
@@ -284,7 +285,7 @@ def _div(a: Num, b: Num) -> Num:
     ok = a.ok & b.ok & (bn != 0)
     numerator, denominator = an * bd, ad * bn
     negative = denominator < 0
-    return Num(np.where(negative, -numerator, numerator), ok, np.where(denominator == 0, 1, np.abs(denominator)))
+    return Num(pick(negative, -numerator, numerator), ok, pick(denominator == 0, 1, np.abs(denominator)))
 
 
 def _fraction_param(book: Rulebook, name: str, c: Context) -> Num:

@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.arrays import pick
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import InputError, Placement, parse_placement
 
@@ -127,7 +128,7 @@ def _amounts(column: pa.ChunkedArray, pound_sign: bool) -> tuple[np.ndarray, np.
             plain = pc.replace_substring(plain, mark, "")
         values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), plain, pa.scalar(None, pa.string())), decimal))
     sure = readable & (values >= 0) & (values <= 1_000_000_000)
-    return np.where(sure, values, 0), given, sure | ~given
+    return values * sure, given, sure | ~given  # 0 where not sure
 
 
 def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -184,7 +185,7 @@ def parse_columns(table: pa.Table, rules: Rulebook) -> tuple[ParsedBook, np.ndar
             uncertain |= ~given
         if spec.default is not None and spec.kind != "text":
             default = spec.choices.index(spec.default) if spec.kind == "enum" else spec.default
-            values = np.where(given, values, default)
+            values = pick(given, values, default)
             given = np.ones(n, bool)
         cols[name] = Col(values, given & sure, spec.choices if spec.kind == "enum" else None)
     uncertain |= _cross_field_doubts(cols, given_of, rules)
