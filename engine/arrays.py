@@ -46,7 +46,7 @@ def _fits(x: Any, column: np.ndarray) -> bool:
     """The other side: a column of the same dtype and shape, or a Python int that dtype holds (NumPy keeps the
     column's dtype then)."""
     if isinstance(x, np.ndarray):
-        return x.dtype == column.dtype and x.shape == column.shape
+        return bool(x.dtype == column.dtype and x.shape == column.shape)
     if type(x) is int:
         info = np.iinfo(column.dtype)
         return info.min <= x <= info.max

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from engine.arrays import pick
 
-DTYPES = (np.int8, np.int16, np.int32, np.int64)
+DTYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 
 
 def _same(test: np.ndarray, a: Any, b: Any) -> None:
@@ -32,7 +32,7 @@ def _case(draw: st.DrawFn) -> tuple[np.ndarray, Any, Any]:
     if kind == "flags":
         sides = [hnp.arrays(np.bool_, n), st.booleans()]
     else:
-        dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+        dtype: np.dtype[np.signedinteger[Any]] = draw(st.sampled_from(DTYPES))
         info = np.iinfo(dtype)
         whole = st.integers(int(info.min), int(info.max))
         edges = st.sampled_from([int(info.min), int(info.max), 0, -1])
