@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from engine.money import LARGEST
+from engine.money import LARGEST, QUANTITY_PLACES
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
 
@@ -29,7 +29,8 @@ class Strict(BaseModel):
 # numbers as JSON numbers or as text people write, names in any case, dates day first.
 TEXT_FORMS: dict[str, dict[str, Any]] = {
     "pence": {"type": "string", "pattern": r"^\s*[+-]?\s*£?\s*[-+0-9.,eE]+\s*$"},
-    "hundredths": {"type": "string", "pattern": r"^\s*[-+0-9.,eE]+\s*$"},
+    "quantity": {"type": "string", "pattern": r"^\s*[-+0-9.,eE]+\s*$"},
+    "share": {"type": "string", "pattern": r"^\s*[-+0-9.,eE]+\s*$"},
     "whole": {"type": "string", "pattern": r"^\s*[+-]?[0-9]+(\.0*)?\s*$"},
     "flag": {
         "type": "string",
@@ -46,7 +47,8 @@ TEXT_FORMS: dict[str, dict[str, Any]] = {
 HOW_WRITTEN = {
     "pence": "Pounds, at most 2 decimal places, not negative; a leading £ and thousands commas are accepted "
     "(£1,040.00), a decimal comma is not (1.040,00 is an error).",
-    "hundredths": "At most 2 decimal places, not negative.",
+    "quantity": f"At most {QUANTITY_PLACES} decimal places (13.3333), not negative.",
+    "share": "A share between 0 and 1, at most 2 decimal places (0.5 for half).",
     "whole": "A whole number (82 or 82.0).",
     "flag": "true/false, yes/no, y/n or 1/0, in any case.",
     "enum": "Any case; spaces or hyphens for underscores (Care Home → care_home).",
@@ -63,8 +65,10 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
             if value is not None:
                 text[key] = value
         return text
-    if spec.kind in ("pence", "hundredths"):
+    if spec.kind in ("pence", "quantity"):
         number: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": int(LARGEST)}
+    elif spec.kind == "share":
+        number = {"type": "number", "minimum": 0, "maximum": 1}
     elif spec.kind == "whole":
         number = {"type": "integer"}
         number.update({k: v for k, v in (("minimum", spec.low), ("maximum", spec.high)) if v is not None})
@@ -78,8 +82,10 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
 
 
 def _default(spec: FieldSpec) -> Any:
-    if spec.kind in ("pence", "hundredths") and isinstance(spec.default, int):
-        return spec.default // 100 if spec.default % 100 == 0 else spec.default / 100
+    places = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}.get(spec.kind)
+    if places is not None and isinstance(spec.default, int):  # engine units → the number people write
+        whole, rest = divmod(spec.default, 10**places)
+        return whole if rest == 0 else float(Decimal(spec.default).scaleb(-places))
     return spec.default
 
 

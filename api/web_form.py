@@ -53,7 +53,8 @@ ON_REQUEST = {"financial_assessment"}
 INPUTS = {
     "text": "text",
     "pence": "money",
-    "hundredths": "number",
+    "quantity": "number",
+    "share": "number",
     "whole": "number",
     "day": "date",
     "flag": "checkbox",

@@ -1,4 +1,5 @@
-"""Exact money: integer pence inside the engine, pounds with 2 decimals at the edges.
+"""Exact money: integer pence inside the engine, pounds with 2 decimals at the edges. Quantities (hours, miles,
+shares) the same way, in ten-thousandths: shared support hours are written to 4 places (40 ÷ 3 = 13.3333).
 
 Amounts are read as people write them: a leading ``£`` and thousands commas in groups of three
 (``£1,040.00``). Any other comma (``1.040,00``, ``9,00``, ``1,04``) is refused with a message that says
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-PENNY = Decimal("0.01")
+QUANTITY_PLACES = 4  # hours, miles and shares are held in units of 10**-4 (integer ten-thousandths)
 LARGEST = Decimal(10_000_000)  # a sanity bound on any weekly amount, not a policy figure
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
@@ -61,22 +62,23 @@ def to_decimal(value: object, *, pound_sign: bool = False) -> Decimal:
     return number
 
 
-def exact_hundredths(number: Decimal, largest: str) -> int:
-    """A non-negative amount with at most 2 decimal places, in hundredths (pence, or hundredths of an hour)."""
+def exact_units(number: Decimal, largest: str, places: int = 2) -> int:
+    """A non-negative amount with at most ``places`` decimal places, in units of 10**-places (pence for money,
+    ten-thousandths for hours and miles)."""
     if number < 0:
         raise MoneyError("must not be negative")
-    if number > LARGEST:  # before quantize: 1e+26 has too many digits to quantize to pence
+    if number > LARGEST:  # before quantize: 1e+26 has too many digits to quantize
         raise MoneyError(f"must be at most {largest}")
-    if number != number.quantize(PENNY, rounding=ROUND_HALF_UP):
-        raise MoneyError("must have at most 2 decimal places")
-    return int(number * 100)
+    if number != number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
+        raise MoneyError(f"must have at most {places} decimal places")
+    return int(number.scaleb(places))
 
 
 def to_pence(value: object) -> int:
     """Pounds (at most 2 decimal places, not negative; ``£`` and thousands commas allowed) → integer pence.
 
     Raises MoneyError with a readable message, e.g. for ``24,10`` that decimal commas are not accepted."""
-    return exact_hundredths(to_decimal(value, pound_sign=True), "£10,000,000.00 a week")
+    return exact_units(to_decimal(value, pound_sign=True), "£10,000,000.00 a week")
 
 
 def pounds(pence: int) -> Decimal:

@@ -124,10 +124,39 @@ def test_people_style_cells_do_not_need_the_per_row_path(monkeypatch: pytest.Mon
     assert book.valid.all() and not book.errors
 
 
+def test_shared_hours_to_four_places_are_read_column_wise_as_the_model_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cells = ["13.3333", "1,000.5", " 7.25 ", "40", "0.0001", "82.0"]
+    records = [
+        {
+            "placement_id": f"S-{i}",
+            "service": "supported_living",
+            "start_date": "2026-05-04",
+            "age": "30",
+            "sl_weekly_cost": "900.00",
+            "sl_day_hours": cell,
+            "sl_waking_night_hours": cell,
+        }
+        for i, cell in enumerate(cells)
+    ]
+    monkeypatch.setattr(batch, "parse_placement", lambda cells: pytest.fail(f"the per-row path was used: {cells}"))
+    book = parse_book(table_from_records(records), BOOK)
+    assert book.valid.all()
+    assert book.cols["sl_day_hours"].v.tolist() == [133_333, 10_005_000, 72_500, 400_000, 1, 820_000]
+    monkeypatch.undo()
+    assert compare_engines(table_from_records(records), ENGINE).differences == []
+
+
 BAD = [
     ("core_weekly_fee", "1.040,00", "decimal commas"),
     ("core_weekly_fee", "9,00", "decimal commas"),
     ("sl_day_hours", "1,04", "decimal commas"),
+    ("sl_day_hours", "13,3333", "decimal commas"),
+    ("sl_day_hours", "13.33333", "at most 4 decimal places"),
+    ("distance_miles", "2.000001", "at most 4 decimal places"),
+    ("s117_council_share", "0.333", "at most 2 decimal places"),
+    ("s117_council_share", "1.5", "between 0 and 1"),
     ("start_date", "05/13/2026", "month-first"),
     ("start_date", "2026-05-04 10:30:00", "time of day"),
     ("end_date", "2026-05-04", "after start_date"),

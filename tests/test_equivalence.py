@@ -39,7 +39,8 @@ def _pence(low: int = 0, high: int = 600_000) -> st.SearchStrategy[str]:
 
 
 def _hours() -> st.SearchStrategy[str]:
-    return st.integers(0, 16800).map(lambda h: f"{h // 100}.{h % 100:02d}" if h % 100 else str(h // 100))
+    """Hours a week to at most 4 places, as people write them (40, 12.5, 13.3333)."""
+    return st.integers(0, 1_680_000).map(lambda h: f"{h // 10_000}.{h % 10_000:04d}".rstrip("0").rstrip("."))
 
 
 FLAG = st.sampled_from(["true", "false", "yes", "no", "1", "0", True, False])

@@ -45,8 +45,8 @@ def pounds(pence: int) -> str:
     return f"{pence // 100}.{pence % 100:02d}"
 
 
-def hours(hundredths: int) -> str:
-    return f"{hundredths // 100}.{hundredths % 100:02d}"
+def hours(ten_thousandths: int) -> str:
+    return f"{ten_thousandths // 10_000}.{ten_thousandths % 10_000:04d}"
 
 
 def severity(action: str) -> int:
@@ -142,9 +142,9 @@ def supported_livings(draw: st.DrawFn) -> dict[str, Any]:
         sl_weekly_cost=pounds(draw(st.one_of(st.integers(0, 300_000), PENCE))),
     )
     if draw(st.booleans()):
-        fields["sl_day_hours"] = hours(draw(st.integers(0, 16_800)))
+        fields["sl_day_hours"] = hours(draw(st.integers(0, 1_680_000)))
     if draw(st.booleans()):
-        fields["sl_waking_night_hours"] = hours(draw(st.integers(0, 8_400)))
+        fields["sl_waking_night_hours"] = hours(draw(st.integers(0, 840_000)))
     if draw(st.booleans()):
         fields["sl_sleep_in_nights"] = draw(st.integers(0, 7))
     return fields

@@ -16,8 +16,9 @@ from engine.validate.values import (
     parse_date,
     parse_enum,
     parse_flag,
-    parse_hundredths,
     parse_money,
+    parse_quantity,
+    parse_share,
     parse_whole,
 )
 
@@ -129,14 +130,30 @@ def test_money_errors(value: object, message: str) -> None:
 
 
 def test_hours_take_thousands_commas_but_not_a_pound_sign_or_a_decimal_comma() -> None:
-    assert parse_hundredths("1,000.25") == 100025
-    assert parse_hundredths("13.33") == 1333
+    assert parse_quantity("1,000.25") == 10_002_500
+    assert parse_quantity("13.33") == 133_300
     with pytest.raises(ValueError, match="must be a number"):
-        parse_hundredths("£5")
+        parse_quantity("£5")
     with pytest.raises(ValueError, match="decimal commas"):
-        parse_hundredths("13,33")
+        parse_quantity("13,33")
     with pytest.raises(ValueError, match="at most 10,000,000$"):
-        parse_hundredths("1e400")
+        parse_quantity("1e400")
+
+
+def test_hours_take_four_decimal_places_as_shared_hours_are_written() -> None:
+    assert parse_quantity("13.3333") == 133_333  # 40 hours shared by 3
+    assert parse_quantity(Decimal("2.5")) == 25_000
+    with pytest.raises(ValueError, match="at most 4 decimal places"):
+        parse_quantity("13.33333")
+
+
+def test_a_share_of_one_takes_two_decimal_places_and_is_held_as_every_quantity() -> None:
+    assert parse_share("0.5") == 5_000
+    assert parse_share("1") == 10_000
+    with pytest.raises(ValueError, match="at most 2 decimal places"):
+        parse_share("0.333")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        parse_share("1.5")
 
 
 MAY_4 = date(2026, 5, 4)

@@ -121,4 +121,5 @@ def test_results_input_columns_are_typed_where_the_row_was_read(tmp_path: Path) 
     fee, miles = header.index("core_weekly_fee"), header.index("distance_miles")
     assert sheet.cell(2, fee + 1).number_format == MONEY_FORMAT
     assert cell["distance_miles"] == "12.5"  # the unread row, as written
-    assert sheet.cell(2, miles + 1).value == 12.5 and sheet.cell(2, miles + 1).number_format == "0.00"  # not £
+    # not £; two decimals at least, up to the four that hours and miles may have (12.50, 13.3333)
+    assert sheet.cell(2, miles + 1).value == 12.5 and sheet.cell(2, miles + 1).number_format == "0.00##"

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from engine.audit.read import decimal_array
 from engine.audit.safe import neutralise_table
 from engine.audit.xlsx import Column, Kind, Style, write_xlsx
+from engine.money import QUANTITY_PLACES
 from engine.validate.batch import SPECS, ParsedBook
 
 MONEY_FORMAT = "£#,##0.00;-£#,##0.00"
@@ -77,13 +78,13 @@ def typed_inputs(table: pa.Table, parsed: ParsedBook) -> dict[str, Kind]:
     typed: dict[str, Kind] = {}
     for name in table.column_names:
         spec, col = SPECS.get(name), parsed.cols.get(name)
-        if spec is None or col is None or spec.kind not in ("pence", "hundredths", "whole", "day"):
+        if spec is None or col is None or spec.kind not in ("pence", "quantity", "share", "whole", "day"):
             continue
         shown = np.asarray(col.ok, bool) & parsed.valid
         if spec.kind == "pence":
             typed[name] = Kind(decimal_array(col.v, shown), Style.MONEY)
-        elif spec.kind == "hundredths":  # hours and miles: a number with two decimals, not £
-            typed[name] = Kind(decimal_array(col.v, shown), Style.DECIMAL)
+        elif spec.kind in ("quantity", "share"):  # hours, miles and shares: a number, not £
+            typed[name] = Kind(decimal_array(col.v, shown, QUANTITY_PLACES), Style.QUANTITY)
         elif spec.kind == "whole":
             typed[name] = Kind(pa.array(np.asarray(col.v, np.int64), pa.int64(), mask=~shown))
         else:

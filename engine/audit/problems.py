@@ -27,7 +27,7 @@ FIRST_ROWS = 10
 
 GOT = re.compile(r",? got .*$", re.DOTALL)
 MONTH_FIRST = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\s*$")
-DECIMAL_COMMA = re.compile(r"^\s*£?\s*-?\d+(\.\d{3})*,\d{1,2}\s*$|^\s*£?\s*-?\d+,\d{1,2}\s*$")
+DECIMAL_COMMA = re.compile(r"^\s*£?\s*-?\d+(\.\d{3})*,(\d{1,2}|\d{4})\s*$|^\s*£?\s*-?\d+,(\d{1,2}|\d{4})\s*$")
 
 
 def control_character_rows(table: pa.Table) -> dict[int, dict[str, list[str]]]:
@@ -61,7 +61,7 @@ def hint(name: str, values: list[str]) -> str | None:
         swapped = [m for m in map(MONTH_FIRST.match, values) if m and int(m.group(2)) > 12 >= int(m.group(1))]
         if swapped:
             return "dates look month-first (month/day/year): write them day-first, e.g. 13/05/2026 for 13 May"
-    if kind in ("pence", "hundredths") and any(DECIMAL_COMMA.match(v) for v in values):
+    if kind in ("pence", "quantity", "share") and any(DECIMAL_COMMA.match(v) for v in values):
         return "decimal commas are not accepted: write 1040.00 (or 1,040.00), not 1.040,00 or 1040,00"
     return None
 

@@ -266,7 +266,8 @@ def _parse_csv(path: Path, sample: bytes, encoding: str) -> Book:
 
 
 def decimal_array(values: Any, ok: Any, scale: int = 2) -> pa.Array:
-    """int64 pence (or hundredths) → an exact decimal128 array, written as ``1040.00`` in CSV. No floats."""
+    """int64 pence (or another scale: ten-thousandths for hours) → an exact decimal128 array, written as
+    ``1040.00`` in CSV. No floats."""
     values = np.ascontiguousarray(values, dtype=np.int64)
     ok = np.asarray(ok, dtype=bool)
     data = np.empty(2 * len(values), np.int64)

@@ -49,6 +49,7 @@ class Style(IntEnum):
     MONEY = 2
     DATE = 3
     DECIMAL = 4
+    QUANTITY = 5  # hours and miles: at least 2 decimals, up to 4 (40.00, 13.3333)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def _sheet_end(columns: list[Column], rows: int) -> str:
 
 def _styles(money: str, day: str) -> str:
     font = '<sz val="11"/><name val="Calibri"/><family val="2"/>'
-    formats = {Style.PLAIN: 0, Style.BOLD: 0, Style.MONEY: 164, Style.DATE: 165, Style.DECIMAL: 2}
+    formats = {Style.PLAIN: 0, Style.BOLD: 0, Style.MONEY: 164, Style.DATE: 165, Style.DECIMAL: 2, Style.QUANTITY: 166}
     bold, numbered = ' applyFont="1"', ' applyNumberFormat="1"'
     cells = "".join(
         f'<xf numFmtId="{number}" fontId="{int(style is Style.BOLD)}" fillId="0" borderId="0" xfId="0"'
@@ -205,8 +206,8 @@ def _styles(money: str, day: str) -> str:
         for style, number in formats.items()
     )
     return (
-        f'{HEADER}<styleSheet xmlns="{MAIN}"><numFmts count="2"><numFmt numFmtId="164" formatCode={quoteattr(money)}/>'
-        f'<numFmt numFmtId="165" formatCode={quoteattr(day)}/></numFmts>'
+        f'{HEADER}<styleSheet xmlns="{MAIN}"><numFmts count="3"><numFmt numFmtId="164" formatCode={quoteattr(money)}/>'
+        f'<numFmt numFmtId="165" formatCode={quoteattr(day)}/><numFmt numFmtId="166" formatCode="0.00##"/></numFmts>'
         f'<fonts count="2"><font>{font}</font><font><b/>{font}</font></fonts>'
         '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/>'
         '</fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'

@@ -142,7 +142,8 @@ class DurableEvaluator:
 
 
 def _json_scalar(value: Any) -> str:
-    """A fact value as JSON: booleans, integers (pence, hundredths, counts) and enum names; nothing else is posted."""
+    """A fact value as JSON: booleans, integers (pence, ten-thousandths, counts) and enum names; nothing else
+    is posted."""
     if value is True:
         return "true"
     if value is False:

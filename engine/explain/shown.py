@@ -1,5 +1,5 @@
 """How a decision shows values: a rule's message with each {placeholder} as a person reads it (£1,040.00,
-4.52%, 50%), figures as exact numbers (pounds, hundredths), and parameters' values (a table as its rows)."""
+4.52%, 50%), figures as exact numbers (pounds, hours), and parameters' values (a table as its rows)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.evaluate.derive import Derived
-from engine.money import pounds, show_pounds
+from engine.money import QUANTITY_PLACES, pounds, show_pounds
 from engine.rulebook.loader import PLACEHOLDER, Parameter, Rule, Rulebook
 from engine.rulebook.tables import Band
 from engine.rulebook.vocabulary import FIELDS, UNIT_KINDS, Kind
@@ -59,13 +59,15 @@ def _band_text(name: str, band: Band | None, book: Rulebook) -> str:
     return str(getattr(band, name.removeprefix("band.")))
 
 
-def _hundredths(value: int) -> Decimal:
-    return Decimal(value // 100) if value % 100 == 0 else Decimal(value).scaleb(-2).normalize()
+def _quantity(value: int) -> Decimal:
+    """Ten-thousandths as people write them: 400000 → 40, 133333 → 13.3333, 125000 → 12.5."""
+    whole, rest = divmod(value, 10**QUANTITY_PLACES)
+    return Decimal(whole) if rest == 0 else Decimal(value).scaleb(-QUANTITY_PLACES).normalize()
 
 
 _TEXT: dict[Kind, Callable[[Any], str]] = {
     Kind.MONEY: show_pounds,
-    Kind.QUANTITY: lambda v: f"{_hundredths(v):f}",
+    Kind.QUANTITY: lambda v: f"{_quantity(v):f}",
     Kind.PERCENT: lambda v: f"{_hundredths_exact(v)}%",
     Kind.RATIO: lambda v: f"{v * 100:f}".rstrip("0").rstrip(".") + "%",
     Kind.BOOL: lambda v: "yes" if v else "no",
@@ -79,7 +81,7 @@ def _hundredths_exact(value: int) -> Decimal:
 
 _NUMBER_OF: dict[Kind, Callable[[int], Decimal]] = {
     Kind.MONEY: pounds,
-    Kind.QUANTITY: _hundredths,
+    Kind.QUANTITY: _quantity,
     Kind.PERCENT: _hundredths_exact,
 }
 

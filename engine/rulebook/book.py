@@ -40,7 +40,9 @@ class Parameter:
     unit: str
     reference: Reference
     dates: tuple[date, ...]
-    values: tuple[AnyType, ...]  # engine units: pence, hundredths, int, bool, Decimal ratio, tuple[Band, ...]
+    values: tuple[
+        AnyType, ...
+    ]  # engine units: pence, ten-thousandths (miles), int, bool, Decimal ratio, tuple[Band, ...]
     hit_policy: str | None = None
 
     @property

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.money import QUANTITY_PLACES
 from engine.rulebook import strict_yaml
 from engine.rulebook.strict_yaml import RulebookError, load_yaml
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 RULE_FILE_SUFFIX = ".yaml"
 
-# The plausible values of each unit, in the engine's units (pence, hundredths of a mile, whole numbers). Not
+# The plausible values of each unit, in the engine's units (pence, ten-thousandths of a mile, whole numbers). Not
 # policy: bounds of what a value of that unit can be, to catch a slip of the keyboard (a minus sign, pounds
 # typed as pence), however the council's rates move.
 PLAUSIBLE: dict[str, tuple[Any, Any, str]] = {
@@ -35,7 +36,7 @@ PLAUSIBLE: dict[str, tuple[Any, Any, str]] = {
     "GBP/hour": (0, 1_000_000, "£0 to £10,000 an hour"),
     "years": (0, 130, "0 to 130 years"),
     "count": (0, 1_000, "0 to 1,000"),
-    "miles": (0, 2_500_000, "0 to 25,000 miles"),
+    "miles": (0, 25_000 * 10**QUANTITY_PLACES, "0 to 25,000 miles"),
     "ratio": (Decimal(0), Decimal(1), "0 to 1"),
 }
 

@@ -16,6 +16,7 @@ import ast
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.money import QUANTITY_PLACES
 from engine.rulebook.vocabulary import Kind
 
 Value = int | str | bool
@@ -172,7 +173,7 @@ class _Parser:
         return left or right
 
     def typed(self, expr: Expr, kind: Kind) -> Expr:
-        """Check every name has ``kind``; constants take it (money and quantities are scaled to hundredths).
+        """Check every name has ``kind``; constants take it (money scaled to pence, quantities to ten-thousandths).
 
         In ``a * b`` one factor is a count (a count name or a constant) and the other has ``kind``.
         """
@@ -204,9 +205,10 @@ def scale_literal(value: Value, kind: Kind) -> Value:
     if kind in (Kind.MONEY, Kind.QUANTITY):
         if not isinstance(value, Decimal):
             raise ConditionError(f"{value!r} is not a number")
-        scaled = value * 100
+        places = 2 if kind is Kind.MONEY else QUANTITY_PLACES
+        scaled = value.scaleb(places)
         if scaled != scaled.to_integral_value():
-            raise ConditionError(f"{value} has more than 2 decimal places")
+            raise ConditionError(f"{value} has more than {places} decimal places")
         return int(scaled)
     if kind is Kind.COUNT:
         if not isinstance(value, Decimal) or value != value.to_integral_value():

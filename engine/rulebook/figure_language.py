@@ -5,7 +5,7 @@ placement fields, other figures and ``params.<name>``. The checked tree is compi
 function per service for single decisions (``engine/rulebook/scalar_figures.py``) and to numpy for books
 (``engine/evaluate/vector_figures.py``). docs/design.md describes the language; in short:
 
-- numbers are exact: money is pence, quantities and percentages hundredths, ``/`` gives an exact fraction
+- numbers are exact: money is pence, percentages hundredths, quantities ten-thousandths; ``/`` gives an exact fraction
   that must be rounded (``round_half_up(x, places)``, ``ceil(x, places)``, ``floor(x, places)``) before it
   becomes a figure; ``+ -`` align decimal places exactly, a literal there takes the other side's unit;
 - ``a if condition else b``; comparisons, ``and``/``or``/``not``: **a comparison with a null is false**;
@@ -25,6 +25,7 @@ import ast
 from decimal import Decimal
 from typing import Any
 
+from engine.money import QUANTITY_PLACES
 from engine.rulebook.conditions import dotted
 from engine.rulebook.figure_tree import (
     NUMBER,
@@ -45,7 +46,7 @@ from engine.rulebook.vocabulary import Kind
 # the tree's types and readers are imported from here too (figures, the scalar and vector compilers, the tests)
 __all__ = ["Checker", "E", "FigureError", "T", "depends_on", "params_in"]
 
-SCALE = {Kind.MONEY: 2, Kind.QUANTITY: 2, Kind.PERCENT: 2, Kind.COUNT: 0}
+SCALE = {Kind.MONEY: 2, Kind.QUANTITY: QUANTITY_PLACES, Kind.PERCENT: 2, Kind.COUNT: 0}
 ROUNDING = ("round_half_up", "ceil", "floor")
 INPUT_ONLY = {
     "lot": Kind.COUNT,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any as AnyType
 
-from engine.money import MoneyError, to_decimal, to_pence
+from engine.money import QUANTITY_PLACES, MoneyError, exact_units, to_decimal, to_pence
 from engine.rulebook.book import Parameter, Reference
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
 from engine.rulebook.tables import HIT_POLICIES, band_table
@@ -73,7 +73,7 @@ def engine_value(value: AnyType, kind: Kind, hit_policy: str | None = None) -> A
     if kind is Kind.MONEY:
         return to_pence(value)
     if kind is Kind.QUANTITY:
-        return to_pence(value)  # hundredths of a mile: same exactness rules as pence
+        return exact_units(to_decimal(value), "10,000,000", QUANTITY_PLACES)  # ten-thousandths of a mile
     if kind is Kind.COUNT:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number")

@@ -4,7 +4,7 @@ Each checked expression (``engine/rulebook/figures.py``) becomes a Python expres
 attributes, the figures already computed (locals) and ``param(name)``, which records the parameter as read.
 A null is ``None``; every operation propagates it except the ones the language defines (a comparison with
 a null is false, ``coalesce`` and ``known``). Fractions are ``fractions.Fraction`` and are always rounded
-before they become a figure, so every figure is an int (pence, hundredths, a count), a bool, a name or a date.
+before they become a figure, so every figure is an int (pence, ten-thousandths, a count), a bool, a name or a date.
 The generated source is kept (``source``) so a reader can see exactly what runs.
 """
 

@@ -1,6 +1,6 @@
 """The names a rule's ``when`` and ``message`` may use, and what kind of value each holds.
 
-Inside the engine, money is integer pence and quantities (hours, miles) are integer hundredths, so every
+Inside the engine, money is integer pence and quantities (hours, miles, shares) integer ten-thousandths, so every
 comparison is exact integer arithmetic (durable_rules turns numbers into C doubles, which is exact for
 integers of this size).
 """
@@ -15,7 +15,7 @@ from engine.validate.placement import Placement
 
 class Kind(Enum):
     MONEY = "money"  # integer pence
-    QUANTITY = "quantity"  # integer hundredths (hours, miles)
+    QUANTITY = "quantity"  # integer ten-thousandths (hours, miles, shares of one)
     COUNT = "count"  # whole number
     BOOL = "bool"
     ENUM = "enum"  # one of a fixed list of names
@@ -29,7 +29,8 @@ class Kind(Enum):
 # dates, and the two whose value may be derived (``lot``, ``personal_budget_weekly``: rules use the figures).
 FIELD_KINDS = {
     "pence": Kind.MONEY,
-    "hundredths": Kind.QUANTITY,
+    "quantity": Kind.QUANTITY,
+    "share": Kind.QUANTITY,
     "whole": Kind.COUNT,
     "flag": Kind.BOOL,
     "enum": Kind.ENUM,

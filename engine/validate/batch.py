@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.arrays import pick
+from engine.money import LARGEST, QUANTITY_PLACES
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import InputError, Placement, parse_placement
 
@@ -33,8 +34,13 @@ from engine.validate.values import parse_date, parse_enum, parse_flag, parse_who
 
 EPOCH = date(1970, 1, 1)
 # Amounts as people write them that a decimal cast reads once the £, spaces and thousands commas are out
-LENIENT_NUMBER_RE = r"^ *([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.[0-9]{0,2})? *$"
-LENIENT_MONEY_RE = r"^ *£? *([0-9]{1,3}(,[0-9]{3}){1,2}|[0-9]{1,9})(\.[0-9]{0,2})? *$"
+PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": 2}  # decimal places people may write, by kind
+
+
+def _lenient(kind: str) -> str:
+    """Amounts written with thousands commas (money also with ``£``), at most the kind's decimal places."""
+    pound = " *£?" if kind == "pence" else ""
+    return rf"^{pound} *([0-9]{{1,3}}(,[0-9]{{3}}){{1,2}}|[0-9]{{1,9}})(\.[0-9]{{0,{PLACES[kind]}}})? *$"
 
 
 def day_number(value: date) -> int:
@@ -104,30 +110,34 @@ def _low_cardinality(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarr
 
 
 def _decimal_pence(column: pa.Array) -> np.ndarray:
-    """A decimal128 array's unscaled values (pence or hundredths), nulls as 0."""
+    """A decimal128 array's unscaled values (pence, ten-thousandths or hundredths), nulls as 0."""
     column = column.fill_null(0) if column.null_count else column
     low = np.frombuffer(column.buffers()[1], dtype=np.int64)
     return low[2 * column.offset : 2 * (column.offset + len(column)) : 2].copy()
 
 
-def _amounts(column: pa.ChunkedArray, pound_sign: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Money or hours: exact decimal cast; where a cell is not plain, ``£`` and thousands commas are taken out
-    (as ``engine.money`` does) for the cells written that way. Cells still unread (or negative, or too large)
-    are uncertain: the model reads them, and says why when it cannot."""
+def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Money, hours or miles, or shares: exact decimal cast; where a cell is not plain, ``£`` and thousands commas
+    are taken out (as ``engine.money`` does) for the cells written that way. Cells still unread (or negative, or
+    too large) are uncertain: the model reads them, and says why when it cannot. Values in the engine's units
+    (pence; ten-thousandths for quantities and shares)."""
     array = column.combine_chunks()
     given = np.asarray(pc.is_valid(array))
-    decimal = pa.decimal128(18, 2)
+    pound_sign, places = kind == "pence", PLACES[kind]
+    decimal = pa.decimal128(18, places)
     try:
         values = _decimal_pence(pc.cast(array, decimal))
         readable = given.copy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        written = pc.match_substring_regex(array, LENIENT_MONEY_RE if pound_sign else LENIENT_NUMBER_RE)
+        written = pc.match_substring_regex(array, _lenient(kind))
         readable = np.asarray(pc.fill_null(written, False))
         plain = array
         for mark in ("£", ",", " ") if pound_sign else (",", " "):  # literal replaces: faster than one regex
             plain = pc.replace_substring(plain, mark, "")
         values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), plain, pa.scalar(None, pa.string())), decimal))
-    sure = readable & (values >= 0) & (values <= 1_000_000_000)
+    sure = readable & (values >= 0) & (values <= int(LARGEST) * 10**places)
+    if kind == "share":
+        values = values * 10 ** (QUANTITY_PLACES - places)
     return values * sure, given, sure | ~given  # 0 where not sure
 
 
@@ -151,8 +161,8 @@ def _column(table: pa.Table, name: str, spec: FieldSpec) -> tuple[np.ndarray, np
     if name not in table.column_names:
         values = np.zeros(n, np.int8 if spec.kind == "enum" else bool if spec.kind == "flag" else np.int64)
         return values, np.zeros(n, bool), np.ones(n, bool)
-    if spec.kind in ("pence", "hundredths"):
-        values, given, sure = _amounts(table.column(name), pound_sign=spec.kind == "pence")
+    if spec.kind in PLACES:
+        values, given, sure = _amounts(table.column(name), spec.kind)
         if spec.high is not None:  # above the field's limit: the model says why
             sure &= ~given | (values <= spec.high)
         return values, given, sure

@@ -19,7 +19,7 @@ from engine.validate.values import Written
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    kind: str  # pence, hundredths, whole, flag, day, enum, text
+    kind: str  # pence, quantity, share, whole, flag, day, enum, text
     required: bool
     default: Any
     nullable: bool

@@ -4,8 +4,8 @@
 Each field carries its type and limits, its default, a label and help text, the form section it belongs to and
 an example; the rule vocabulary, the API's request schema, the web form and batch validation are all generated
 from this class (``engine.validate.fields``). Values are read as people write them (``engine.validate.values``):
-money arrives in pounds (``£`` and thousands commas allowed) and is held as integer pence; hours and miles as
-integer hundredths; dates day first.
+money arrives in pounds (``£`` and thousands commas allowed) and is held as integer pence; hours and miles (at most 4
+decimal places) as integer ten-thousandths; dates day first.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Placement(
     SupportedLiving,
     PlacementAndPrice,
 ):
-    """One placement. Money fields hold integer pence; hours and miles integer hundredths."""
+    """One placement. Money fields hold integer pence; hours, miles and shares integer ten-thousandths."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from engine.money import MoneyError, exact_hundredths, to_decimal, to_pence
+from engine.money import QUANTITY_PLACES, MoneyError, exact_units, to_decimal, to_pence
 
 TRUE = frozenset({"true", "yes", "y", "1"})
 FALSE = frozenset({"false", "no", "n", "0"})
@@ -84,20 +84,25 @@ def parse_money(value: Any) -> int:
         raise ValueError(str(exc)) from None
 
 
-def parse_hundredths(value: Any) -> int:
-    """Hours or miles (at most 2 decimal places, not negative) → integer hundredths; thousands commas allowed."""
+def parse_quantity(value: Any) -> int:
+    """Hours or miles (at most 4 decimal places, not negative) → integer ten-thousandths (``13.3333`` → 133333);
+    thousands commas allowed."""
     try:
-        return exact_hundredths(to_decimal(value), "10,000,000")
+        return exact_units(to_decimal(value), "10,000,000", QUANTITY_PLACES)
     except MoneyError as exc:
         raise ValueError(str(exc)) from None
 
 
 def parse_share(value: Any) -> int:
-    """A share between 0 and 1 (at most 2 decimal places: ``0.5``, ``0.60``) → integer hundredths (50, 60)."""
-    share = parse_hundredths(value)
+    """A share between 0 and 1 (at most 2 decimal places: ``0.5``, ``0.60``) → integer ten-thousandths, as every
+    quantity (5000, 6000)."""
+    try:
+        share = exact_units(to_decimal(value), "10,000,000", 2)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
     if share > 100:
         raise ValueError(f"must be a share between 0 and 1 (0.5 for half), got {value!r}")
-    return share
+    return share * int(10 ** (QUANTITY_PLACES - 2))
 
 
 def parse_date(value: Any) -> date:
@@ -138,6 +143,6 @@ def parse_date(value: Any) -> date:
 
 @dataclass(frozen=True)
 class Written:
-    """Marks a model field with the kind of value people write in it (pence, hundredths, whole, flag, day)."""
+    """Marks a model field with the kind of value people write in it (pence, quantity, share, whole, flag, day)."""
 
     kind: str

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel
 
-from engine.validate.field_groups.kinds import Flag, Hundredths, Pence, about
+from engine.validate.field_groups.kinds import Flag, Pence, Quantity, about
 
 
 class ChoiceAndTopUps(BaseModel):
@@ -16,7 +16,7 @@ class ChoiceAndTopUps(BaseModel):
     block_booked: Annotated[Flag, about("This is a council block-booked bed", False, "care_home")] = False
     block_bed_available: Annotated[Flag, about("A suitable block-booked bed was available", False, "care_home")] = False
     distance_miles: Annotated[
-        Hundredths | None, about("Distance from usual home, miles (optional)", "12.5", "care_home")
+        Quantity | None, about("Distance from usual home, miles (optional)", "12.5", "care_home")
     ] = None
     resident_chose_location: Annotated[
         Flag, about("The person chose a home outside the reasonable distance", False, "care_home")
