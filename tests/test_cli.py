@@ -14,6 +14,7 @@ import pytest
 from engine.rulebook.loader import load_rulebook
 
 CARERULES = Path(sys.executable).with_name("carerules")
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SPEC_EXAMPLE = {
     "placement_id": "P-1001",
     "service": "care_home",
@@ -205,3 +206,18 @@ def test_parameters_needs_a_date() -> None:
     assert result.returncode == 2
     no_traceback(result)
     assert "as_at" in json.loads(result.stdout)["error"]["fields"]
+
+
+def test_check_summary_reads_back_the_money_a_broker_quotes() -> None:
+    """One line per placement: the outcome and rules, the weekly cost, and with a financial assessment what the
+    resident pays and the council's net cost (the same figures as the JSON decision)."""
+    result = run("check", str(EXAMPLES / "charging.json"), "--summary")
+    assert result.returncode == 0, result.stderr
+    decision = decision_of(run("check", str(EXAMPLES / "charging.json")))
+    figures = decision["figures"]
+    assert figures["resident_contribution_weekly"] == Decimal("142.20")
+    assert result.stdout.strip() == (
+        "P-5001     proceed  [CHP-01 CHG-01 CHG-05]  £965.00 a week; resident pays £142.20; council net £772.80"
+    )
+    top_up = run("check", str(EXAMPLES / "top_up.json"), "--summary")
+    assert top_up.stdout.strip().endswith("[CHP-01 TOP-01 TOP-02 TOP-04]  £1,000.00 a week")  # no assessment given

@@ -15,6 +15,7 @@ import typer
 
 from engine.cli.bench import bench
 from engine.cli.options import RULES_ENV, RulesDir, load_engine
+from engine.cli.summary import summary_line
 from engine.cli.users import users
 from engine.evaluate.engine import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
@@ -112,21 +113,12 @@ def check(
                 failed = True
                 results.append({"index": index, **exc.to_json()})
                 typer.echo(f"carerules: placement {index + 1}: invalid input: {exc}", err=True)
-        typer.echo("\n".join(map(_summary_line, results)) if summary else dumps(results))
+        typer.echo("\n".join(map(summary_line, results)) if summary else dumps(results))
         raise typer.Exit(2 if failed else 0)
     try:
         typer.echo(engine.decide(data, when).to_json())
     except InputError as exc:
         _fail(exc.fields)
-
-
-def _summary_line(result: dict[str, Any]) -> str:
-    if "error" in result:
-        return f"#{result['index'] + 1:<9} invalid input: {result['error']['fields']}"
-    approvers = sorted({f["approver"] for f in result["findings"] if f.get("approver")})
-    fired = " ".join(f["rule_id"] for f in result["findings"])
-    who = f" by {', '.join(approvers)}" if approvers else ""
-    return f"{result['placement_id']:<10} {result['outcome']}{who}  [{fired}]"
 
 
 @app.command("rules")
