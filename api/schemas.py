@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from engine.money import LARGEST, QUANTITY_PLACES
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
+from engine.validate.values import ENGINE_PLACES
 
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
@@ -82,7 +83,7 @@ def _value_schema(spec: FieldSpec) -> dict[str, Any]:
 
 
 def _default(spec: FieldSpec) -> Any:
-    places = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}.get(spec.kind)
+    places = ENGINE_PLACES.get(spec.kind)
     if places is not None and isinstance(spec.default, int):  # engine units → the number people write
         whole, rest = divmod(spec.default, 10**places)
         return whole if rest == 0 else float(Decimal(spec.default).scaleb(-places))

@@ -15,11 +15,12 @@ import pyarrow.compute as pc
 from engine.audit.read import decimal_array
 from engine.audit.safe import neutralise_table
 from engine.audit.xlsx import Column, Kind, Style, write_xlsx
-from engine.money import QUANTITY_PLACES
 from engine.validate.batch import SPECS, ParsedBook
+from engine.validate.values import ENGINE_PLACES
 
 MONEY_FORMAT = "£#,##0.00;-£#,##0.00"
 DATE_FORMAT = "dd/mm/yyyy"
+QUANTITY_FORMAT = "0.00##"  # hours and miles: at least 2 decimals, up to the 4 they may have (40.00, 13.3333)
 EXCEL_MAX_ROWS = 1_048_575  # an Excel sheet's rows, less the header
 WIDTH_SAMPLE = 500
 
@@ -69,6 +70,7 @@ def write_workbook(
         [(name[:31], sheet_columns(table, (typed or {}).get(name)), table.num_rows) for name, table in sheets],
         money=MONEY_FORMAT,
         day=DATE_FORMAT,
+        quantity=QUANTITY_FORMAT,
     )
 
 
@@ -84,7 +86,7 @@ def typed_inputs(table: pa.Table, parsed: ParsedBook) -> dict[str, Kind]:
         if spec.kind == "pence":
             typed[name] = Kind(decimal_array(col.v, shown), Style.MONEY)
         elif spec.kind in ("quantity", "share"):  # hours, miles and shares: a number, not £
-            typed[name] = Kind(decimal_array(col.v, shown, QUANTITY_PLACES), Style.QUANTITY)
+            typed[name] = Kind(decimal_array(col.v, shown, ENGINE_PLACES[spec.kind]), Style.QUANTITY)
         elif spec.kind == "whole":
             typed[name] = Kind(pa.array(np.asarray(col.v, np.int64), pa.int64(), mask=~shown))
         else:

@@ -49,7 +49,7 @@ class Style(IntEnum):
     MONEY = 2
     DATE = 3
     DECIMAL = 4
-    QUANTITY = 5  # hours and miles: at least 2 decimals, up to 4 (40.00, 13.3333)
+    QUANTITY = 5  # hours, miles and shares
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def _sheet_end(columns: list[Column], rows: int) -> str:
     )
 
 
-def _styles(money: str, day: str) -> str:
+def _styles(money: str, day: str, quantity: str) -> str:
     font = '<sz val="11"/><name val="Calibri"/><family val="2"/>'
     formats = {Style.PLAIN: 0, Style.BOLD: 0, Style.MONEY: 164, Style.DATE: 165, Style.DECIMAL: 2, Style.QUANTITY: 166}
     bold, numbered = ' applyFont="1"', ' applyNumberFormat="1"'
@@ -207,7 +207,8 @@ def _styles(money: str, day: str) -> str:
     )
     return (
         f'{HEADER}<styleSheet xmlns="{MAIN}"><numFmts count="3"><numFmt numFmtId="164" formatCode={quoteattr(money)}/>'
-        f'<numFmt numFmtId="165" formatCode={quoteattr(day)}/><numFmt numFmtId="166" formatCode="0.00##"/></numFmts>'
+        f'<numFmt numFmtId="165" formatCode={quoteattr(day)}/>'
+        f'<numFmt numFmtId="166" formatCode={quoteattr(quantity)}/></numFmts>'
         f'<fonts count="2"><font>{font}</font><font><b/>{font}</font></fonts>'
         '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/>'
         '</fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
@@ -263,14 +264,14 @@ def _quoted(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
-def write_xlsx(path: Path, sheets: list[tuple[str, list[Column], int]], money: str, day: str) -> None:
+def write_xlsx(path: Path, sheets: list[tuple[str, list[Column], int]], money: str, day: str, quantity: str) -> None:
     """A workbook of ``(sheet name, columns, rows)``; the first sheet is the one shown on opening."""
     names = [name for name, _, _ in sheets]
     shapes = [(columns, rows) for _, columns, rows in sheets]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, text in _package(names, shapes).items():
             archive.writestr(name, text)
-        archive.writestr("xl/styles.xml", _styles(money, day))
+        archive.writestr("xl/styles.xml", _styles(money, day, quantity))
         for index, (_, columns, rows) in enumerate(sheets):
             with archive.open(f"xl/worksheets/sheet{index + 1}.xml", "w", force_zip64=True) as part:
                 part.write(_sheet_start(columns, rows, index == 0).encode("utf-8"))

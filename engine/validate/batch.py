@@ -24,23 +24,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.arrays import pick
-from engine.money import LARGEST, QUANTITY_PLACES
+from engine.money import LARGEST
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import InputError, Placement, parse_placement
 
 if TYPE_CHECKING:
     from engine.rulebook.loader import Rulebook
-from engine.validate.values import parse_date, parse_enum, parse_flag, parse_whole
+from engine.validate.values import ENGINE_PLACES, WRITTEN_PLACES, parse_date, parse_enum, parse_flag, parse_whole
 
 EPOCH = date(1970, 1, 1)
 # Amounts as people write them that a decimal cast reads once the £, spaces and thousands commas are out
-PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": 2}  # decimal places people may write, by kind
 
 
 def _lenient(kind: str) -> str:
     """Amounts written with thousands commas (money also with ``£``), at most the kind's decimal places."""
     pound = " *£?" if kind == "pence" else ""
-    return rf"^{pound} *([0-9]{{1,3}}(,[0-9]{{3}}){{1,2}}|[0-9]{{1,9}})(\.[0-9]{{0,{PLACES[kind]}}})? *$"
+    return rf"^{pound} *([0-9]{{1,3}}(,[0-9]{{3}}){{1,2}}|[0-9]{{1,9}})(\.[0-9]{{0,{WRITTEN_PLACES[kind]}}})? *$"
 
 
 def day_number(value: date) -> int:
@@ -123,7 +122,7 @@ def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray
     (pence; ten-thousandths for quantities and shares)."""
     array = column.combine_chunks()
     given = np.asarray(pc.is_valid(array))
-    pound_sign, places = kind == "pence", PLACES[kind]
+    pound_sign, places = kind == "pence", WRITTEN_PLACES[kind]
     decimal = pa.decimal128(18, places)
     try:
         values = _decimal_pence(pc.cast(array, decimal))
@@ -136,8 +135,8 @@ def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray
             plain = pc.replace_substring(plain, mark, "")
         values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), plain, pa.scalar(None, pa.string())), decimal))
     sure = readable & (values >= 0) & (values <= int(LARGEST) * 10**places)
-    if kind == "share":
-        values = values * 10 ** (QUANTITY_PLACES - places)
+    if ENGINE_PLACES[kind] != places:  # a share: written to 2 places, held as every quantity
+        values = values * 10 ** (ENGINE_PLACES[kind] - places)
     return values * sure, given, sure | ~given  # 0 where not sure
 
 
@@ -161,7 +160,7 @@ def _column(table: pa.Table, name: str, spec: FieldSpec) -> tuple[np.ndarray, np
     if name not in table.column_names:
         values = np.zeros(n, np.int8 if spec.kind == "enum" else bool if spec.kind == "flag" else np.int64)
         return values, np.zeros(n, bool), np.ones(n, bool)
-    if spec.kind in PLACES:
+    if spec.kind in WRITTEN_PLACES:
         values, given, sure = _amounts(table.column(name), spec.kind)
         if spec.high is not None:  # above the field's limit: the model says why
             sure &= ~given | (values <= spec.high)

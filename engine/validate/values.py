@@ -84,6 +84,11 @@ def parse_money(value: Any) -> int:
         raise ValueError(str(exc)) from None
 
 
+# Decimal places of each kind of amount: as people may write it, and as the engine holds it (integer units)
+WRITTEN_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": 2}
+ENGINE_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}
+
+
 def parse_quantity(value: Any) -> int:
     """Hours or miles (at most 4 decimal places, not negative) → integer ten-thousandths (``13.3333`` → 133333);
     thousands commas allowed."""
@@ -97,12 +102,12 @@ def parse_share(value: Any) -> int:
     """A share between 0 and 1 (at most 2 decimal places: ``0.5``, ``0.60``) → integer ten-thousandths, as every
     quantity (5000, 6000)."""
     try:
-        share = exact_units(to_decimal(value), "10,000,000", 2)
+        share = exact_units(to_decimal(value), "10,000,000", WRITTEN_PLACES["share"])
     except MoneyError as exc:
         raise ValueError(str(exc)) from None
     if share > 100:
         raise ValueError(f"must be a share between 0 and 1 (0.5 for half), got {value!r}")
-    return share * int(10 ** (QUANTITY_PLACES - 2))
+    return share * int(10 ** (ENGINE_PLACES["share"] - WRITTEN_PLACES["share"]))
 
 
 def parse_date(value: Any) -> date:
