@@ -237,6 +237,12 @@ def approve(
     request, approval = store.state_of(record.id)
     if approval is not None:
         raise ApiError(409, "already_decided", f"decision {record.id} has already been approved or declined")
+    if made_or_asked_by(record, request, identity.name):
+        raise ApiError(
+            403,
+            "four_eyes",
+            f"{identity.name} made or asked for decision {record.id}: someone else must approve or decline it",
+        )
     if request is None:
         raise ApiError(
             409,
@@ -249,12 +255,6 @@ def approve(
     if role is None:
         wanted = " and ".join(n.replace("_", " ") for n in needed)
         raise ApiError(403, "forbidden", f"approving decision {record.id} needs {wanted} (or a higher role)")
-    if made_or_asked_by(record, request, identity.name):
-        raise ApiError(
-            403,
-            "four_eyes",
-            f"{identity.name} made or asked for decision {record.id}: someone else must approve or decline it",
-        )
     try:
         store.add_approval(record.id, identity.name, role, choice, reason, now)
     except AlreadyDecided:

@@ -127,6 +127,7 @@ def test_four_eyes_whoever_made_or_asked_never_decides(office):
     manager, panel = people["team_manager"], people["placement_panel"]
     # a team manager checks a price in their own band and asks for its approval: not theirs to approve
     own = decide(client, TEAM, manager)
+    assert code(approve(client, own, manager)) == (403, "four_eyes")  # before anyone asks, too
     assert ask(client, own, manager).status_code == 201
     assert code(approve(client, own, manager)) == (403, "four_eyes")
     assert code(approve(client, own, manager, "decline")) == (403, "four_eyes")
