@@ -1,29 +1,43 @@
-"""Approvals and the searchable log: who may approve a decision, recording it once, and finding decisions by
-status, placement, provider, outcome, rule and user (as JSON or CSV)."""
+"""Approvals and the searchable log: asking for approval, who may approve a decision, recording it once, and
+finding decisions by status, placement, provider, outcome, rule and user (as JSON or CSV), or those waiting for
+the signed-in approver.
+
+SPEC §14.2: trying prices is not asking for approval (a needs_approval decision is ``checked`` until a broker
+asks, then ``pending``); four eyes (whoever made or asked for a decision never approves or declines it)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, Select, and_, false, literal, or_, select
 from sqlalchemy.orm import Session
 
-from api.auth import Identity, acting_role
+from api.auth import APPROVERS, CHECK, Identity, acting_role, covers
 from api.db import DecisionRecord
 from api.responses import ApiError
 from api.service import stored
-from api.workflow_db import APPROVALS, AlreadyDecided, WorkflowStore, approval_json, status_of
+from api.workflow_db import (
+    APPROVALS,
+    REQUESTS,
+    AlreadyDecided,
+    AlreadyRequested,
+    WorkflowStore,
+    request_json,
+    status_of,
+)
 from engine.audit.safe import neutralise_table
 from engine.validate.placement import InputError
 
-STATUSES = ("pending", "approved", "declined", "not_needed")
+STATUSES = ("checked", "pending", "approved", "declined", "not_needed")
 OUTCOMES = ("proceed", "needs_approval", "refer", "not_permitted")
+WAITING_FOR = ("me",)
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
 
 
@@ -35,6 +49,7 @@ class LogFilter:
     outcome: str | None = None
     rule_id: str | None = None
     user: str | None = None
+    waiting_for: str | None = None
 
     def check(self) -> LogFilter:
         """The same filter with empty values dropped, or an InputError naming each bad one."""
@@ -48,6 +63,10 @@ class LogFilter:
             errors["outcome"] = [f"must be one of {', '.join(OUTCOMES)}"]
         if clean["rule_id"] and not RULE_ID.match(clean["rule_id"]):
             errors["rule_id"] = ["must be a rule id like CHP-02"]
+        if clean["waiting_for"] and clean["waiting_for"] not in WAITING_FOR:
+            errors["waiting_for"] = ["must be me (the pending decisions the signed-in user may approve)"]
+        elif clean["waiting_for"] and clean["status"] not in (None, "pending"):
+            errors["waiting_for"] = ["lists pending decisions only: leave status out or set it to pending"]
         for name, value in clean.items():
             if value and (len(value) > 200 or not value.isprintable()):
                 errors.setdefault(name, []).append("must be at most 200 printable characters")
@@ -59,10 +78,48 @@ class LogFilter:
         return {name: value for name, value in vars(self).items() if value}
 
 
-def search(engine: Engine, wanted: LogFilter, limit: int) -> list[tuple[DecisionRecord, dict[str, Any] | None]]:
-    """Newest first, at most ``limit``: each decision with its approval (or None)."""
+Found = tuple[DecisionRecord, dict[str, Any] | None, dict[str, Any] | None]  # a decision, its request, its approval
+
+_STATE = (
+    REQUESTS.c.id.label("request_id"),
+    REQUESTS.c.user_name.label("requested_by"),
+    REQUESTS.c.requested_at,
+    APPROVALS.c.id.label("approval_id"),
+    APPROVALS.c.user_name.label("approved_by"),
+    APPROVALS.c.role.label("approval_role"),
+    APPROVALS.c.decided_at.label("approved_at"),
+    APPROVALS.c.decision.label("approval_decision"),
+    APPROVALS.c.reason.label("approval_reason"),
+)
+
+
+def _found(row: Any) -> Found:
+    decision: DecisionRecord = row[0]
+    if decision.decided_at.tzinfo is None:  # SQLite keeps no zone; everything is written in UTC
+        decision.decided_at = decision.decided_at.replace(tzinfo=UTC)
+    request = request_json(row.requested_by, row.requested_at) if row.request_id is not None else None
+    approval = None
+    if row.approval_id is not None:
+        at = row.approved_at if row.approved_at.tzinfo else row.approved_at.replace(tzinfo=UTC)
+        approval = {
+            "decision": row.approval_decision,
+            "by": row.approved_by,
+            "role": row.approval_role,
+            "at": at,
+            "reason": row.approval_reason,
+        }
+    return decision, request, approval
+
+
+def search(engine: Engine, wanted: LogFilter, limit: int, identity: Identity | None = None) -> list[Found]:
+    """At most ``limit`` decisions, each with its request for approval and its approval (or None): newest first,
+    or, waiting for ``identity``, the pending decisions it may approve, longest waiting first."""
     record = DecisionRecord
-    query = select(record, APPROVALS).outerjoin(APPROVALS, APPROVALS.c.decision_id == record.id)
+    query: Select[Any] = (
+        select(record, *_STATE)
+        .outerjoin(REQUESTS, REQUESTS.c.decision_id == record.id)
+        .outerjoin(APPROVALS, APPROVALS.c.decision_id == record.id)
+    )
     conditions = []
     if wanted.placement_id:
         conditions.append(record.placement_id == wanted.placement_id)
@@ -75,42 +132,124 @@ def search(engine: Engine, wanted: LogFilter, limit: int) -> list[tuple[Decision
         conditions.append(record.rule_ids.like(f"% {wanted.rule_id} %"))
     if wanted.user:
         conditions.append(record.user_name == wanted.user)
+    needs = record.outcome == "needs_approval"
     if wanted.status == "not_needed":
         conditions.append(record.outcome != "needs_approval")
-    elif wanted.status == "pending":
-        conditions += [record.outcome == "needs_approval", APPROVALS.c.id.is_(None)]
+    elif wanted.status == "checked":
+        conditions += [needs, REQUESTS.c.id.is_(None), APPROVALS.c.id.is_(None)]
+    elif wanted.status == "pending" or wanted.waiting_for:
+        conditions += [needs, REQUESTS.c.id.is_not(None), APPROVALS.c.id.is_(None)]
     elif wanted.status in ("approved", "declined"):
         conditions.append(APPROVALS.c.decision == ("approve" if wanted.status == "approved" else "decline"))
+    if wanted.waiting_for:
+        if identity is None:
+            raise ValueError("waiting_for needs the signed-in identity")
+        conditions += _may_approve(identity)
+        query = query.where(and_(*conditions)).order_by(REQUESTS.c.requested_at, record.id)
+        return list(_approvable(engine, query, identity, limit))
     if conditions:
         query = query.where(and_(*conditions))
     query = query.order_by(record.id.desc()).limit(limit)
     with Session(engine, expire_on_commit=False) as session:
-        rows = session.execute(query).all()
-    found = []
-    for row in rows:
-        decision: DecisionRecord = row[0]
-        if decision.decided_at.tzinfo is None:  # SQLite keeps no zone; everything is written in UTC
-            decision.decided_at = decision.decided_at.replace(tzinfo=UTC)
-        found.append((decision, approval_json(row) if row.id is not None and row.decision else None))
-    return found
+        return [_found(row) for row in session.execute(query).all()]
 
 
-def with_approval(record: DecisionRecord, approval: dict[str, Any] | None) -> dict[str, Any]:
-    """A stored decision as the API shows it, with its approval status and the approval itself."""
-    return {**stored(record), "status": status_of(record.outcome, approval), "approval": approval}
+def _may_approve(identity: Identity) -> list[Any]:
+    """What the database can check of "may ``identity`` approve it": neither made nor asked by them (four eyes),
+    and naming at least one role they cover (the exact test, every role named, is ``acting_role``)."""
+    record, me = DecisionRecord, identity.name
+    coverable = sorted(role for role in APPROVERS if covers(identity.roles, role))
+    if not coverable:
+        return [false()]
+    spaced = literal(" ") + record.approvers + literal(" ")
+    return [
+        or_(record.user_name.is_(None), record.user_name != me),
+        or_(REQUESTS.c.user_name.is_(None), REQUESTS.c.user_name != me),
+        or_(*(spaced.like(f"% {role} %") for role in coverable)),
+    ]
+
+
+def _approvable(engine: Engine, query: Select[Any], identity: Identity, limit: int) -> Iterator[Found]:
+    with Session(engine, expire_on_commit=False) as session:
+        taken = 0
+        for row in session.execute(query.execution_options(yield_per=limit)):
+            found = _found(row)
+            if acting_role(identity.roles, needed_roles(found[0])) is None:
+                continue
+            yield found
+            taken += 1
+            if taken >= limit:
+                return
+
+
+def with_approval(
+    record: DecisionRecord, request: dict[str, Any] | None, approval: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A stored decision as the API shows it: its approval status, who asked for approval and who it waits for,
+    and the approval itself."""
+    status = status_of(record.outcome, request, approval)
+    asked = None if request is None else {**request, "waiting_for": needed_roles(record)}
+    return {**stored(record), "status": status, "approval_request": asked, "approval": approval}
 
 
 def needed_roles(record: DecisionRecord) -> list[str]:
     return (record.approvers or "").split()
 
 
+def made_or_asked_by(record: DecisionRecord, request: dict[str, Any] | None, name: str) -> bool:
+    """Four eyes: did ``name`` make this decision or ask for its approval."""
+    return record.user_name == name or (request is not None and request["by"] == name)
+
+
+def request_approval(store: WorkflowStore, record: DecisionRecord, identity: Identity, now: datetime) -> dict[str, Any]:
+    """Ask for approval of a checked decision: it becomes pending. 409 when its outcome needs no approval or
+    approval was already asked for (or decided); 403 without a role that checks placements."""
+    if not identity.holds(CHECK):
+        raise ApiError(403, "forbidden", f"{identity.name} may not ask for approval: it needs a broker's role")
+    if record.outcome != "needs_approval":
+        raise ApiError(409, "no_approval_needed", f"decision {record.id} is {record.outcome}: it needs no approval")
+    request, approval = store.state_of(record.id)
+    if approval is not None:
+        raise ApiError(409, "already_decided", f"decision {record.id} has already been approved or declined")
+    if request is not None:
+        raise ApiError(409, "already_requested", f"approval of decision {record.id} was already asked for")
+    try:
+        store.add_request(record.id, identity.name, now)
+    except AlreadyRequested:
+        raise ApiError(409, "already_requested", f"approval of decision {record.id} was already asked for") from None
+    return {
+        "decision_id": record.id,
+        "status": "pending",
+        "by": identity.name,
+        "at": now,
+        "waiting_for": needed_roles(record),
+    }
+
+
 def approve(
     store: WorkflowStore, record: DecisionRecord, identity: Identity, choice: str, reason: str, now: datetime
 ) -> dict[str, Any]:
-    """Record ``identity``'s approve/decline of ``record``: 409 when none is needed or it is already decided,
-    403 when the identity holds no role that covers the band."""
+    """Record ``identity``'s approve/decline of ``record``: 409 when none is needed, when approval was not asked
+    for, or when it is already decided; 403 when the identity holds no role that covers the band, or made or
+    asked for the decision itself (four eyes)."""
     if record.outcome != "needs_approval":
         raise ApiError(409, "no_approval_needed", f"decision {record.id} is {record.outcome}: it needs no approval")
+    request, approval = store.state_of(record.id)
+    if approval is not None:
+        raise ApiError(409, "already_decided", f"decision {record.id} has already been approved or declined")
+    if made_or_asked_by(record, request, identity.name):
+        raise ApiError(
+            403,
+            "four_eyes",
+            f"{identity.name} made or asked for decision {record.id}: someone else must approve or decline it",
+        )
+    if request is None:
+        raise ApiError(
+            409,
+            "not_requested",
+            f"decision {record.id} is a checked price: nobody has asked for its approval "
+            f"(POST /v1/decisions/{record.id}/request-approval)",
+        )
     needed = needed_roles(record)
     role = acting_role(identity.roles, needed)
     if role is None:
@@ -147,14 +286,17 @@ CSV_COLUMNS = (
     "approval_role",
     "approval_at",
     "approval_reason",
+    "requested_by",
+    "requested_at",
 )
 
 
-def as_csv(found: list[tuple[DecisionRecord, dict[str, Any] | None]]) -> str:
+def as_csv(found: list[Found]) -> str:
     """The decisions as CSV; every text cell through the audit outputs' formula neutraliser."""
     rows = []
-    for record, approval in found:
-        approval = approval or {}
+    for record, request, decided in found:
+        approval = decided or {}
+        asked = request or {}
         values = (
             record.id,
             record.decided_at,
@@ -166,11 +308,13 @@ def as_csv(found: list[tuple[DecisionRecord, dict[str, Any] | None]]) -> str:
             record.outcome,
             (record.rule_ids or "").strip(),
             record.approvers,
-            status_of(record.outcome, approval or None),
+            status_of(record.outcome, request, decided),
             approval.get("by"),
             approval.get("role"),
             approval.get("at"),
             approval.get("reason"),
+            asked.get("by"),
+            asked.get("at"),
         )
         rows.append([_text(value) for value in values])
     columns = {name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(CSV_COLUMNS)}

@@ -222,6 +222,21 @@ class ApprovalOut(Strict):
     reason: str
 
 
+class ApprovalRequestOut(Strict):
+    """Who asked for approval of a checked decision, when, and the roles it waits for (or a higher one)."""
+
+    by: str | None = Field(description="the signed-in user who asked (null: asked before users were recorded)")
+    at: datetime
+    waiting_for: list[str] = Field(description="the approver roles of the decision's findings")
+
+
+class ApprovalRequestedOut(ApprovalRequestOut):
+    """A request for approval, as recorded (never edited): the decision is now pending."""
+
+    decision_id: int
+    status: Literal["pending"]
+
+
 class StoredDecisionOut(Strict):
     id: int
     decided_at: datetime
@@ -230,7 +245,11 @@ class StoredDecisionOut(Strict):
     rulebook_version: str
     input: dict[str, Any]
     decision: DecisionOut
-    status: Literal["not_needed", "pending", "approved", "declined"]
+    status: Literal["not_needed", "checked", "pending", "approved", "declined"] = Field(
+        description="not_needed: the outcome needs no approval; checked: a price tried, approval not asked for; "
+        "pending: approval asked for, not yet decided; approved; declined"
+    )
+    approval_request: ApprovalRequestOut | None = Field(None, description="who asked for approval, and when")
     approval: ApprovalOut | None
 
 

@@ -1,13 +1,15 @@
-"""How the web page words a decision's workflow: where a refer goes, the price to quote. Presentation only."""
+"""How the web page words a decision's workflow: where a refer goes, the price to quote, and the approval state
+as it stands (SPEC §14.2: the page tells the truth about it). Presentation only."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from api.web_form import figure_label, humanise, money
-from engine.validate.values import parse_date
+from api.web_form import OUTCOMES, approvers, figure_label, humanise, money
+from engine.validate.values import enum_key, parse_date, parse_money
 
 DESTINATIONS = {
     "isp_panel": "the ISP panel",
@@ -156,3 +158,64 @@ def charging(decision: Mapping[str, Any], placement: Mapping[str, Any]) -> dict[
         "rows": rows,
         "to_provider": money(to_provider) if rows else None,
     }
+
+
+# The input field that holds the weekly price a broker agrees with the provider, by service; any other service
+# prices its package by weekly_cost (SPEC §16.1).
+PRICE_FIELDS = {"care_home": "core_weekly_fee", "supported_living": "sl_weekly_cost"}
+
+
+def when_words(value: datetime) -> str:
+    """A moment as a date in words: "2 November 2026"."""
+    return f"{value.day} {value:%B %Y}"
+
+
+def agreed_price(record: Mapping[str, Any]) -> str | None:
+    """The weekly price the decision was made at, as the broker entered it (the care home's fee, excluding FNC
+    and 1:1; the supported-living or package cost); None when it cannot be read."""
+    given = record["input"]
+    service = given.get("service")
+    name = PRICE_FIELDS.get(enum_key(service) if isinstance(service, str) else "", "weekly_cost")
+    try:
+        pence = parse_money(given.get(name))
+    except (TypeError, ValueError):
+        gross = record["decision"]["figures"].get("gross_weekly_cost")
+        return None if gross is None else money(gross)
+    return money(Decimal(pence) / 100)
+
+
+def _waiting_for(roles: list[str]) -> str:
+    return " and ".join(humanise(role) for role in roles) + " (or a higher role)"
+
+
+def state(record: Mapping[str, Any]) -> dict[str, str]:
+    """The banner's heading and its sentence for the decision's approval state: what the broker may do now."""
+    decision, status = record["decision"], record["status"]
+    title, explanation = OUTCOMES[decision["outcome"]]
+    price = agreed_price(record)
+    at_price = f" at {price} a week" if price else ""
+    approval, asked = record.get("approval"), record.get("approval_request")
+    if status in ("approved", "declined") and approval:
+        who = f"{approval['by']} ({humanise(approval['role'])}) on {when_words(approval['at'])}"
+        if status == "approved":
+            return {"heading": "Approved", "sentence": f"Approved by {who}: you may agree the placement{at_price}."}
+        return {
+            "heading": "Declined",
+            "sentence": f"Declined by {who}: do not agree the placement{at_price}. Reason: {approval['reason']}",
+        }
+    if status == "pending" and asked:
+        by = f" by {asked['by']}" if asked["by"] else ""
+        return {
+            "heading": f"{title}: waiting for approval",
+            "sentence": f"Waiting for approval by {_waiting_for(asked['waiting_for'])}, asked{by} on "
+            f"{when_words(asked['at'])}. Do not agree the placement{at_price} until it is approved.",
+        }
+    if status == "checked":
+        roles = [role for role, _ in approvers(decision)]
+        return {
+            "heading": title,
+            "sentence": f"{f'{price} a week' if price else 'This price'} needs approval by {_waiting_for(roles)} "
+            "before it can be agreed. "
+            "Nobody has asked for it yet: try other prices freely, and ask for approval of the one you mean to offer.",
+        }
+    return {"heading": title, "sentence": explanation}

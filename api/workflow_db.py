@@ -1,8 +1,9 @@
 """The brokerage workflow's tables in the decision-log database: users and their roles, browser sessions, and
-approvals. Approvals are appended, never edited: one row decides one decision, and a second attempt is refused
-by the database itself (a unique decision id), so two approvers at once cannot both decide it.
+requests for approval and approvals. Both are appended, never edited: one row asks for (or decides) one decision,
+and a second attempt is refused by the database itself (a unique decision id), so two approvers at once cannot
+both decide it.
 
-The schema is owned by the Alembic migration ``0002_workflow``.
+The schema is owned by the Alembic migrations ``0002_workflow`` and ``0003_approval_requests``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,19 @@ class ApprovalRecord(Base):
     reason: Mapped[str] = mapped_column(Text)
 
 
+class ApprovalRequestRecord(Base):
+    """A broker asking for approval of one checked decision (SPEC §14.2: trying prices is not asking)."""
+
+    __tablename__ = "approval_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_id: Mapped[int] = mapped_column(Integer, ForeignKey("decision_log.id"), unique=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_name: Mapped[str | None] = mapped_column(String(100), index=True)  # who asked (null: an old log's user)
+
+
 USERS, SESSIONS, APPROVALS = UserRecord.__table__, SessionRecord.__table__, ApprovalRecord.__table__
+REQUESTS = ApprovalRequestRecord.__table__
 
 
 def _utc(value: datetime) -> datetime:
@@ -76,6 +89,10 @@ class UserExists(Exception):
 
 
 class AlreadyDecided(Exception):
+    pass
+
+
+class AlreadyRequested(Exception):
     pass
 
 
@@ -170,6 +187,28 @@ class WorkflowStore:
             rows = connection.execute(select(APPROVALS).where(APPROVALS.c.decision_id.in_(ids)))
             return {row.decision_id: approval_json(row) for row in rows}
 
+    # requests for approval
+    def add_request(self, decision_id: int, user_name: str, now: datetime) -> None:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    insert(REQUESTS).values(decision_id=decision_id, user_name=user_name, requested_at=now)
+                )
+        except IntegrityError:
+            raise AlreadyRequested(decision_id) from None
+
+    def requests_of(self, decision_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        ids = list(decision_ids)
+        if not ids:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(REQUESTS).where(REQUESTS.c.decision_id.in_(ids)))
+            return {row.decision_id: request_json(row.user_name, row.requested_at) for row in rows}
+
+    def state_of(self, decision_id: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the request for approval, the approval) of one decision, each None when there is none."""
+        return self.requests_of([decision_id]).get(decision_id), self.approvals_of([decision_id]).get(decision_id)
+
 
 def approval_json(row: Any) -> dict[str, Any]:
     return {
@@ -181,13 +220,18 @@ def approval_json(row: Any) -> dict[str, Any]:
     }
 
 
-def status_of(outcome: str, approval: dict[str, Any] | None) -> str:
-    """not_needed | pending | approved | declined."""
+def request_json(user_name: str | None, requested_at: datetime) -> dict[str, Any]:
+    return {"by": user_name, "at": _utc(requested_at)}
+
+
+def status_of(outcome: str, request: dict[str, Any] | None, approval: dict[str, Any] | None) -> str:
+    """not_needed (the outcome needs no approval) | checked (a price tried, approval not asked for) | pending
+    (asked for, not yet decided) | approved | declined."""
     if outcome != "needs_approval":
         return "not_needed"
-    if approval is None:
-        return "pending"
-    return "approved" if approval["decision"] == "approve" else "declined"
+    if approval is not None:
+        return "approved" if approval["decision"] == "approve" else "declined"
+    return "checked" if request is None else "pending"
 
 
 def now_utc() -> datetime:

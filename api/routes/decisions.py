@@ -1,4 +1,5 @@
-"""POST /v1/decisions, /v1/decisions/batch; GET /v1/decisions, /v1/decisions/{id}, /v1/decisions/{id}/replay."""
+"""POST /v1/decisions, /v1/decisions/batch; GET /v1/decisions, /v1/decisions/{id}, /v1/decisions/{id}/replay;
+POST /v1/decisions/{id}/request-approval and /v1/decisions/{id}/approvals."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.approvals import LogFilter, approve, as_csv, search, with_approval
+from api.approvals import LogFilter, approve, as_csv, request_approval, search, with_approval
 from api.auth import AUDIT, CHECK
 from api.db import DecisionLog, DecisionRecord
 from api.deps import (
@@ -24,7 +25,15 @@ from api.deps import (
 )
 from api.guard import AUTH_RESPONSES, Approver, Checker, Reader, require
 from api.responses import ApiError, ExactJSONResponse
-from api.schemas import ApprovalOut, BatchOut, DecisionOut, ErrorOut, ReplayOut, StoredDecisionOut
+from api.schemas import (
+    ApprovalOut,
+    ApprovalRequestedOut,
+    BatchOut,
+    DecisionOut,
+    ErrorOut,
+    ReplayOut,
+    StoredDecisionOut,
+)
 from api.service import Decider, Logged, parse_json, replay
 from engine.validate.placement import InputError, field_messages
 
@@ -115,7 +124,8 @@ Text = Annotated[str | None, Query(max_length=200)]
 @router.get(
     "",
     response_class=ExactJSONResponse,
-    summary="Decisions in the log, newest first, filtered; as JSON, or as CSV (finance) with format=csv",
+    summary="Decisions in the log, newest first, filtered; as JSON, or as CSV (finance) with format=csv; "
+    "waiting_for=me: the pending decisions the signed-in user may approve, longest waiting first",
     responses={
         200: {
             "model": list[StoredDecisionOut],
@@ -130,26 +140,35 @@ def list_decisions(
     log: LogDep,
     identity: Reader,
     status: Annotated[
-        str | None, Query(description="pending, approved, declined or not_needed (no approval needed)")
+        str | None,
+        Query(
+            description="checked (needs approval, not asked for), pending (asked for), approved, declined or "
+            "not_needed (no approval needed)"
+        ),
     ] = None,
     placement_id: Text = None,
     provider: Annotated[str | None, Query(max_length=200, description="part of the provider's name")] = None,
     outcome: Annotated[str | None, Query(description="proceed, needs_approval, refer or not_permitted")] = None,
     rule_id: Annotated[str | None, Query(description="decisions on which this rule fired, e.g. CHP-03")] = None,
     user: Annotated[str | None, Query(max_length=200, description="who made the decision")] = None,
+    waiting_for: Annotated[
+        str | None,
+        Query(
+            description="me: the pending decisions the signed-in user's roles may approve (the band's role or a "
+            "higher one) and that they neither made nor asked for, longest waiting first"
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
     format: Annotated[str, Query(pattern="^(json|csv)$", description="json, or csv (finance only)")] = "json",
 ) -> Response:
-    wanted = LogFilter(status, placement_id, provider, outcome, rule_id, user).check()
+    wanted = LogFilter(status, placement_id, provider, outcome, rule_id, user, waiting_for).check()
     if format == "csv":
         if not identity.holds(AUDIT):
             raise ApiError(403, "forbidden", "the log as CSV needs the finance role")
-        found = search(log.engine, wanted, limit)
+        found = search(log.engine, wanted, limit, identity)
         headers = {"Content-Disposition": 'attachment; filename="decisions.csv"'}
         return Response(as_csv(found), media_type="text/csv; charset=utf-8", headers=headers)
-    return ExactJSONResponse(
-        [with_approval(record, approval) for record, approval in search(log.engine, wanted, limit)]
-    )
+    return ExactJSONResponse([with_approval(*found) for found in search(log.engine, wanted, limit, identity)])
 
 
 class ApprovalIn(BaseModel):
@@ -174,15 +193,52 @@ def approval_body() -> dict[str, Any]:
 
 
 @router.post(
+    "/{decision_id:int}/request-approval",
+    status_code=201,
+    response_class=ExactJSONResponse,
+    summary="Ask for approval of a checked decision whose outcome is needs_approval: it becomes pending",
+    description="Trying prices is not asking for approval: a decision is only `checked` until someone who checks "
+    "placements (a broker or an approver role) asks for its approval here. 201 the request, recorded once; 409 "
+    "when the outcome needs no approval or approval was already asked for or decided; 404 no such decision; 403 "
+    "without a role that checks placements.",
+    responses={
+        201: {"model": ApprovalRequestedOut},
+        404: {"model": ErrorOut},
+        409: {
+            "model": ErrorOut,
+            "description": "the decision needs no approval, or its approval was already asked for or decided",
+        },
+        **READ_ERRORS,
+    },
+)
+def create_approval_request(
+    decision_id: RecordId, log: LogDep, identity: Checker, request: Request
+) -> ExactJSONResponse:
+    record = found(log, decision_id)
+    result = request_approval(request.app.state.auth.store, record, identity, request.app.state.clock())
+    return ExactJSONResponse(result, status_code=201, headers={"Location": f"/v1/decisions/{decision_id}"})
+
+
+@router.post(
     "/{decision_id:int}/approvals",
     status_code=201,
     response_class=ExactJSONResponse,
-    summary="Approve or decline a decision that needs approval (a holder of the band's role or a higher one)",
+    summary="Approve or decline a pending decision (a holder of the band's role or a higher one, who neither made "
+    "nor asked for it)",
     responses={
         201: {"model": ApprovalOut},
         404: {"model": ErrorOut},
-        409: {"model": ErrorOut, "description": "the decision needs no approval, or was already approved or declined"},
+        409: {
+            "model": ErrorOut,
+            "description": "the decision is not pending: it needs no approval, nobody asked for its approval, or it "
+            "was already approved or declined",
+        },
         **READ_ERRORS,
+        403: {
+            "model": ErrorOut,
+            "description": "without the band's role (or a higher one), or the user made or asked for the decision "
+            "(code four_eyes)",
+        },
     },
     openapi_extra=approval_body(),
 )
@@ -208,8 +264,7 @@ def create_approval(
 )
 def get_decision(decision_id: RecordId, log: LogDep, identity: Reader, request: Request) -> ExactJSONResponse:
     record = found(log, decision_id)
-    approval = request.app.state.auth.store.approvals_of([decision_id]).get(decision_id)
-    return ExactJSONResponse(with_approval(record, approval))
+    return ExactJSONResponse(with_approval(record, *request.app.state.auth.store.state_of(decision_id)))
 
 
 @router.get(

@@ -17,8 +17,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api import web_form, web_view
-from api.approvals import LogFilter, approve, needed_roles, search, with_approval
-from api.auth import acting_role
+from api.approvals import (
+    LogFilter,
+    approve,
+    made_or_asked_by,
+    needed_roles,
+    request_approval,
+    search,
+    with_approval,
+)
+from api.auth import APPROVE, CHECK, acting_role
 from api.db import DecisionLog
 from api.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep
 from api.guard import CSRF_FIELD, Approver, Auditor, Checker, Reader, csrf_ok, csrf_token, set_csrf_cookie
@@ -39,6 +47,7 @@ templates.env.filters.update(
     show_parameter=web_form.show_parameter,
     destination=web_view.destination,
     date_words=web_view.date_words,
+    when_words=web_view.when_words,
 )
 templates.env.globals.update(
     sections=web_form.SECTIONS,
@@ -51,6 +60,8 @@ templates.env.globals.update(
     section_hidden=web_view.section_hidden,
     figures_shown=web_view.figures_shown,
     charging_of=web_view.charging,
+    state_of=web_view.state,
+    approver_roles=sorted(APPROVE),
 )
 
 
@@ -100,17 +111,27 @@ def recent(
     outcome: str | None = None,
     rule_id: str | None = None,
     user: str | None = None,
+    waiting_for: str | None = None,
 ) -> Response:
-    asked = LogFilter(status, placement_id, provider, outcome, rule_id, user)
+    asked = LogFilter(status, placement_id, provider, outcome, rule_id, user, waiting_for)
+    approver = identity.holds(APPROVE)
     try:
         wanted = asked.check()
     except InputError as exc:
-        return page(request, "decisions.html", status=422, records=[], wanted=asked, errors=exc.fields, query="")
-    records = [
-        with_approval(record, approval) for record, approval in search(log.engine, wanted, settings.recent_limit)
-    ]
+        return page(
+            request,
+            "decisions.html",
+            status=422,
+            records=[],
+            wanted=asked,
+            errors=exc.fields,
+            query="",
+            approver=approver,
+        )
+    found = search(log.engine, wanted, settings.recent_limit, identity)
+    records = [with_approval(*one) for one in found]
     query = urlencode(wanted.query_text())
-    return page(request, "decisions.html", records=records, wanted=wanted, errors={}, query=query)
+    return page(request, "decisions.html", records=records, wanted=wanted, errors={}, query=query, approver=approver)
 
 
 DecisionId = Annotated[int, PathParam(ge=1, le=2_147_483_647)]
@@ -120,16 +141,50 @@ def _decision_page(request: Request, log: DecisionLog, decision_id: int, status:
     record = log.get(decision_id)
     if record is None:
         return page(request, "missing.html", status=404, decision_id=decision_id)
-    approval = request.app.state.auth.store.approvals_of([decision_id]).get(decision_id)
-    shown = with_approval(record, approval)
+    asked, approval = request.app.state.auth.store.state_of(decision_id)
+    shown = with_approval(record, asked, approval)
     identity = request.state.identity
-    can_approve = shown["status"] == "pending" and acting_role(identity.roles, needed_roles(record)) is not None
-    return page(request, "decision.html", status=status, record=shown, can_approve=can_approve, **context)
+    covered = acting_role(identity.roles, needed_roles(record)) is not None
+    own = made_or_asked_by(record, asked, identity.name)
+    context.setdefault("approval_errors", {})
+    context.setdefault("request_errors", {})
+    return page(
+        request,
+        "decision.html",
+        status=status,
+        record=shown,
+        can_request=shown["status"] == "checked" and identity.holds(CHECK),
+        can_approve=shown["status"] == "pending" and covered and not own,
+        four_eyes=shown["status"] == "pending" and covered and own,
+        **context,
+    )
 
 
 @router.get("/decisions/{decision_id:int}")
 def show(request: Request, log: LogDep, decision_id: DecisionId, identity: Reader) -> Response:
-    return _decision_page(request, log, decision_id, approval_errors={})
+    return _decision_page(request, log, decision_id)
+
+
+@router.post("/decisions/{decision_id:int}/request-approval")
+async def ask_approval(request: Request, log: LogDep, decision_id: DecisionId, identity: Checker) -> Response:
+    """The "ask for approval" button on a checked decision: it becomes pending."""
+    form = await request.form()
+    errors: dict[str, list[str]] = {}
+    status = 403
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        errors = EXPIRED
+    else:
+        record = await run_in_threadpool(log.get, decision_id)
+        if record is None:
+            return page(request, "missing.html", status=404, decision_id=decision_id)
+        store, now = request.app.state.auth.store, request.app.state.clock()
+        try:
+            await run_in_threadpool(request_approval, store, record, identity, now)
+        except ApiError as exc:
+            errors, status = {"request": [exc.message]}, exc.status
+    if errors:
+        return await run_in_threadpool(_decision_page, request, log, decision_id, status, request_errors=errors)
+    return RedirectResponse(f"/decisions/{decision_id}", status_code=303)
 
 
 @router.post("/decisions/{decision_id:int}/approval")
@@ -137,12 +192,14 @@ async def decide_approval(request: Request, log: LogDep, decision_id: DecisionId
     form = await request.form()
     choice, reason = str(form.get("decision") or ""), str(form.get("reason") or "").strip()
     errors: dict[str, list[str]] = {}
+    status = 422
     if not csrf_ok(request, form.get(CSRF_FIELD)):
-        errors = EXPIRED
-    elif choice not in ("approve", "decline"):
-        errors["decision"] = ["Choose approve or decline"]
-    elif not reason or len(reason) > 2000:
-        errors["reason"] = ["Give the reason, in at most 2,000 characters"]
+        errors, status = EXPIRED, 403
+    else:
+        if choice not in ("approve", "decline"):
+            errors["decision"] = ["Choose approve or decline"]
+        if not reason or len(reason) > 2000:
+            errors["reason"] = ["Give the reason, in at most 2,000 characters"]
     if not errors:
         record = await run_in_threadpool(log.get, decision_id)
         if record is None:
@@ -151,11 +208,11 @@ async def decide_approval(request: Request, log: LogDep, decision_id: DecisionId
         try:
             await run_in_threadpool(approve, store, record, identity, choice, reason, now)
         except ApiError as exc:
-            errors["decision"] = [exc.message]
+            errors, status = {"decision": [exc.message]}, exc.status
     if errors:
-        status = 403 if CSRF_FIELD in errors else 422
+        # the page again with every choice made: the approve/decline chosen and the reason typed
         return await run_in_threadpool(
-            _decision_page, request, log, decision_id, status, approval_errors=errors, reason=reason
+            _decision_page, request, log, decision_id, status, approval_errors=errors, reason=reason, chosen=choice
         )
     return RedirectResponse(f"/decisions/{decision_id}", status_code=303)
 

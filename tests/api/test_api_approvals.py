@@ -34,6 +34,9 @@ def office(database_url):
             response = client.post("/v1/decisions", json=placement, headers=people["broker"])
             assert response.status_code == 201, response.text
             ids[placement["placement_id"]] = int(response.headers["location"].rsplit("/", 1)[1])
+        for asked in ("P-B1", "P-B2"):  # a checked price waits for no one until the broker asks (SPEC §14.2)
+            response = client.post(f"/v1/decisions/{ids[asked]}/request-approval", headers=people["broker"])
+            assert response.status_code == 201, response.text
         yield client, people, ids
 
 

@@ -125,7 +125,7 @@ def test_rules_page_lists_rules_and_parameters_in_force_at_a_date(browser, serve
 
 @pytest.fixture
 def office(tmp_path: Path):
-    """A server with users (so no local mode): a broker and a head of service, with their tokens."""
+    """A server with users (so no local mode): a broker, a head of service and a team manager, with their tokens."""
     from api.auth import new_token
     from api.db import DecisionLog
     from api.workflow_db import WorkflowStore, now_utc
@@ -134,7 +134,7 @@ def office(tmp_path: Path):
     log = DecisionLog(url)
     log.upgrade()
     tokens = {}
-    for name, role in (("Ann Broker", "broker"), ("Hana Head", "head_of_service")):
+    for name, role in (("Ann Broker", "broker"), ("Hana Head", "head_of_service"), ("Tim Manager", "team_manager")):
         token, key, hashed = new_token()
         WorkflowStore(log.engine).add_user(name, [role], key, hashed, now_utc())
         tokens[name] = token
@@ -186,6 +186,10 @@ def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(bro
     assert "up to £1,097.25" in guide and "up to £1,201.75" in guide
     assert "this price" in browser.find_element(By.CSS_SELECTOR, ".this-price").text  # £1,140: head of service
     assert "Head of service" in browser.find_element(By.CSS_SELECTOR, ".this-price").text
+    assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "checked"
+    before = browser.find_element(By.ID, "approval-status")
+    browser.find_element(By.ID, "request-approval").click()
+    WebDriverWait(browser, 15).until(staleness_of(before))
     assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "pending"
     assert not browser.find_elements(By.ID, "record-approval")  # a broker cannot approve it
     decision_url = browser.current_url
@@ -208,6 +212,89 @@ def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(bro
     assert "Approved by Hana Head (Head of service)" in record
     assert browser.find_element(By.ID, "approval-reason").text == "Care Cubed costing supports £1,140.00 for this home"
     browser.save_screenshot(str(tmp_path / "approved.png"))
+
+
+def check_price(driver, placement_id: str, fee: str) -> str:
+    """The form filled in for a Lot 6 nursing placement at ``fee`` a week and checked: the decision's address."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.find_element(By.LINK_TEXT, "Check a placement").click()
+    driver.find_element(By.ID, "placement_id").send_keys(placement_id)
+    driver.find_element(By.ID, "service-care_home").click()
+    driver.find_element(By.ID, "start_date").send_keys("04/05/2026")
+    driver.find_element(By.ID, "age").send_keys("84")
+    Select(driver.find_element(By.ID, "care_type")).select_by_value("nursing")
+    driver.find_element(By.ID, "core_weekly_fee").send_keys(fee)
+    driver.find_element(By.ID, "check").click()
+    assert driver.find_element(By.CSS_SELECTOR, "[data-outcome]").get_attribute("data-outcome") == "needs_approval"
+    return str(driver.current_url)
+
+
+def test_journey_trying_prices_asking_waiting_for_me_four_eyes_and_approved(browser, office, tmp_path):
+    """SPEC §14.2: a broker tries three prices (none pending) and asks approval of the last; a team manager finds
+    it waiting for them, cannot approve a decision of their own, approves the broker's; the broker reads that they
+    may agree the placement at that price."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, tokens = office
+
+    def click_and_wait(element_id: str) -> None:
+        before = browser.find_element(By.TAG_NAME, "main")
+        browser.find_element(By.ID, element_id).click()
+        WebDriverWait(browser, 15).until(staleness_of(before))
+
+    sign_in(browser, base, "Tim Manager", tokens["Tim Manager"])
+    own_url = check_price(browser, "TM-OWN", "1030.00")  # the manager's own price, in their own band
+    click_and_wait("request-approval")
+    assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "pending"
+    sign_out(browser)
+
+    sign_in(browser, base, "Ann Broker", tokens["Ann Broker"])
+    tried = [check_price(browser, "TRY-1", fee) for fee in ("1000.00", "1020.00", "1040.00")]
+    browser.find_element(By.LINK_TEXT, "Recent decisions").click()
+    for url in tried:
+        number = url.rsplit("/", 1)[1]
+        cell = browser.find_element(By.CSS_SELECTOR, f"tr[data-decision='{number}'] td[data-status]")
+        assert (cell.get_attribute("data-status"), cell.text) == ("checked", "Not asked for")
+    browser.get(tried[-1])
+    banner = browser.find_element(By.ID, "next-step").text
+    assert "£1,040.00 a week needs approval by Team manager" in banner and "Nobody has asked for it yet" in banner
+    click_and_wait("request-approval")
+    assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "pending"
+    assert "Waiting for approval by Team manager" in browser.find_element(By.ID, "next-step").text
+    sign_out(browser)
+
+    sign_in(browser, base, "Tim Manager", tokens["Tim Manager"])
+    browser.find_element(By.ID, "nav-waiting").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Waiting for me"
+    waiting = [
+        row.get_attribute("data-decision") for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-decision]")
+    ]
+    assert waiting == [tried[-1].rsplit("/", 1)[1]]  # not the two prices only tried, not the manager's own
+    browser.get(own_url)
+    assert not browser.find_elements(By.ID, "record-approval")
+    assert "someone else must approve or decline it" in browser.find_element(By.ID, "four-eyes").text
+    browser.find_element(By.LINK_TEXT, "Waiting for me").click()
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-decision='{waiting[0]}'] a").click()
+    browser.find_element(By.ID, "decision-approve").click()
+    click_and_wait("record-approval")  # no reason given: refused, the choice kept
+    assert "Give the reason" in browser.find_element(By.ID, "approval-problem").text
+    assert browser.find_element(By.ID, "decision-approve").is_selected()
+    browser.find_element(By.ID, "reason").send_keys("Within the team manager's band; home chosen by the family")
+    click_and_wait("record-approval")
+    assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "approved"
+    sign_out(browser)
+
+    sign_in(browser, base, "Ann Broker", tokens["Ann Broker"])
+    browser.get(tried[-1])
+    banner = browser.find_element(By.ID, "next-step").text
+    assert banner.startswith("Approved by Tim Manager (Team manager) on ")
+    assert banner.endswith(": you may agree the placement at £1,040.00 a week.")
+    assert "until it is approved" not in browser.find_element(By.ID, "main").text
+    browser.save_screenshot(str(tmp_path / "approved-price.png"))
 
 
 def test_api_docs_render_every_operation(browser, server):

@@ -72,6 +72,14 @@ def test_an_approver_decides_on_the_page_and_everyone_sees_who_when_and_why(sqli
         lot_7 = {**P_1001, "care_type": "nursing", "dementia": True, "core_weekly_fee": "1140.00"}  # CHP-03
         decision_id = client.post("/v1/decisions", json=lot_7, headers=broker).headers["location"].rsplit("/", 1)[1]
         path = f"/decisions/{decision_id}"
+        checked = client.get(path, headers=broker).text
+        assert 'data-status="checked"' in checked and 'data-status="pending"' not in checked
+        assert 'id="record-approval"' not in client.get(path, headers=head).text  # nobody asked: nothing to decide
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', checked).group(1)
+        asked = client.post(
+            f"{path}/request-approval", data={"csrf_token": csrf}, headers=broker, follow_redirects=False
+        )
+        assert asked.status_code == 303
         assert 'data-status="pending"' in client.get(path, headers=broker).text
         assert 'id="record-approval"' not in client.get(path, headers=broker).text  # a broker cannot approve
         assert 'id="record-approval"' not in client.get(path, headers=manager).text  # band 2: not a team manager
@@ -137,3 +145,90 @@ def test_the_top_up_line_only_when_a_top_up_is_proposed(client):
     )
     assert "The most a top-up may cover" in with_top_up
     assert 'data-figure="top_up_required_weekly">£45.00' in with_top_up
+
+
+def csrf_in(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_the_page_tells_the_truth_about_the_approval_state(sqlite_url):
+    with make_client(sqlite_url) as client:
+        broker = add_user(client, "Ann Broker", "broker")
+        manager = add_user(client, "Tim Manager", "team_manager")
+        other = add_user(client, "Tess Other", "team_manager")
+        lot_6 = {**P_1001, "core_weekly_fee": "£1,040.00"}  # CHP-02: team manager
+        decision_id = client.post("/v1/decisions", json=lot_6, headers=broker).headers["location"].rsplit("/", 1)[1]
+        path = f"/decisions/{decision_id}"
+
+        checked = client.get(path, headers=broker).text  # a price tried: not pending, not waiting for anyone
+        assert text_of(checked, "next-step") == (
+            "£1,040.00 a week needs approval by Team manager (or a higher role) before it can be agreed. Nobody has "
+            "asked for it yet: try other prices freely, and ask for approval of the one you mean to offer."
+        )
+        assert 'data-status="checked"' in checked and "Waiting for approval" not in checked
+        assert 'id="request-approval"' in checked
+        listing = client.get("/decisions?waiting_for=me", headers=manager).text
+        assert f'data-decision="{decision_id}"' not in listing and "No decisions match" in listing
+
+        asked = client.post(f"{path}/request-approval", data={"csrf_token": csrf_in(checked)}, headers=broker)
+        pending = asked.text  # followed to the decision page
+        assert text_of(pending, "next-step") == (
+            "Waiting for approval by Team manager (or a higher role), asked by Ann Broker on 2 November 2026. "
+            "Do not agree the placement at £1,040.00 a week until it is approved."
+        )
+        assert 'id="request-approval"' not in pending
+        again = client.post(f"{path}/request-approval", data={"csrf_token": csrf_in(pending)}, headers=broker)
+        assert again.status_code == 409 and "already asked for" in again.text
+
+        # waiting for the team managers, oldest first
+        listing = client.get("/decisions?waiting_for=me", headers=manager).text
+        assert "<h1>Waiting for me</h1>" in listing and f'data-decision="{decision_id}"' in listing
+        assert 'id="nav-waiting"' in listing and 'id="nav-waiting"' not in client.get("/decisions", headers=broker).text
+
+        # a form that fails validation keeps the choice made
+        page = client.get(path, headers=manager).text
+        form = {"decision": "decline", "reason": " ", "csrf_token": csrf_in(page)}
+        missing = client.post(f"{path}/approval", data=form, headers=manager)
+        assert missing.status_code == 422 and "Give the reason" in missing.text
+        assert re.search(r'id="decision-decline" value="decline"\s+checked', missing.text)
+        assert not re.search(r'id="decision-approve" value="approve"\s+checked', missing.text)
+        no_choice = client.post(f"{path}/approval", data={**form, "decision": "", "reason": "typed"}, headers=manager)
+        assert "Choose approve or decline" in no_choice.text and ">typed</textarea>" in no_choice.text
+
+        form = {"decision": "approve", "reason": "Within the team manager's band", "csrf_token": csrf_in(page)}
+        assert client.post(f"{path}/approval", data=form, headers=manager, follow_redirects=False).status_code == 303
+        approved = client.get(path, headers=broker).text
+        assert text_of(approved, "next-step") == (
+            "Approved by Tim Manager (Team manager) on 2 November 2026: "
+            "you may agree the placement at £1,040.00 a week."
+        )
+        assert "state-approved" in approved and "until it is approved" not in approved
+        assert "Do not agree" not in approved and "<title>Approved: P-1001" in approved
+        assert f'data-decision="{decision_id}"' not in client.get("/decisions?waiting_for=me", headers=other).text
+
+
+def test_a_declined_price_says_so_with_the_reason_and_four_eyes_on_the_page(sqlite_url):
+    with make_client(sqlite_url) as client:
+        manager = add_user(client, "Tim Manager", "team_manager")
+        other = add_user(client, "Tess Other", "team_manager")
+        decision_id = client.post("/v1/decisions", json=P_1001, headers=manager).headers["location"].rsplit("/", 1)[1]
+        path = f"/decisions/{decision_id}"
+        page = client.get(path, headers=manager).text
+        client.post(f"{path}/request-approval", data={"csrf_token": csrf_in(page)}, headers=manager)
+        own = client.get(path, headers=manager).text
+        assert 'id="record-approval"' not in own
+        assert "someone else must approve or decline it" in text_of(own, "four-eyes")
+        assert f'data-decision="{decision_id}"' not in client.get("/decisions?waiting_for=me", headers=manager).text
+        # posted anyway (an old page): refused, nothing recorded
+        form = {"decision": "approve", "reason": "mine", "csrf_token": csrf_in(own)}
+        refused = client.post(f"{path}/approval", data=form, headers=manager)
+        assert refused.status_code == 403 and "someone else must approve or decline it" in refused.text
+        page = client.get(path, headers=other).text
+        form = {"decision": "decline", "reason": "Use the block bed at Oak House", "csrf_token": csrf_in(page)}
+        assert client.post(f"{path}/approval", data=form, headers=other, follow_redirects=False).status_code == 303
+        declined = client.get(path, headers=manager).text
+        assert text_of(declined, "next-step") == (
+            "Declined by Tess Other (Team manager) on 2 November 2026: do not agree the placement at £1,040.00 a week. "
+            "Reason: Use the block bed at Oak House"
+        )
+        assert "state-declined" in declined
