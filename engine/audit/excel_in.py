@@ -14,12 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.columns import ColumnMap
-from engine.audit.read import Book, BookError, Limits, cell_text, check_header
+from engine.audit.columns import HEADER_SEARCH_ROWS, ColumnMap, header_at, header_names
+from engine.audit.read import Book, BookError, Limits, cell_text, check_header, skipped_note
 from engine.audit.xlsx import EXCEL_EPOCH
 from engine.validate.batch import SPECS
 
-HEADER_SEARCH_ROWS = 20
 LAST_SERIAL = 2_958_465  # 9999-12-31
 DATE_FIELDS = frozenset(name for name, spec in SPECS.items() if spec.kind == "day")
 CHUNK = 1 << 20
@@ -57,13 +56,6 @@ def _sheet_rows(sheet: Any, nrows: int | None = None) -> list[list[Any]]:
     return rows
 
 
-def _header_at(rows: list[list[Any]], columns: ColumnMap) -> int | None:
-    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if columns.known_count(row) >= 2:
-            return index
-    return None
-
-
 def _serial(value: Any) -> Any:
     """A number in a date column is an Excel serial date (a whole number of days; a time part is kept)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= LAST_SERIAL:
@@ -95,7 +87,7 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
                     f"{path}: sheet {name!r} has {height:,} rows, over the limit of {limits.max_rows:,} rows"
                 )
             rows = _sheet_rows(loaded)
-            at = _header_at(rows, columns)
+            at = header_at(rows, columns)
             if at is not None:
                 found = (name, at, rows)
                 break
@@ -132,10 +124,7 @@ def _column_text(cells: Sequence[Any], dates: bool) -> pa.Array:
 
 
 def _book(rows: list[list[Any]], at: int, name: str, columns: ColumnMap, names: list[str]) -> Book:
-    header = [(cell_text(cell) or "").strip() for cell in rows[at]]
-    while header and not header[-1]:
-        header.pop()
-    header = [text or f"column_{k + 1}" for k, text in enumerate(header)]
+    header = header_names([cell_text(cell) or "" for cell in rows[at]])
     check_header(header)
     width = len(header)
     body, numbers = [], []
@@ -151,7 +140,5 @@ def _book(rows: list[list[Any]], at: int, name: str, columns: ColumnMap, names: 
     table = pa.table(arrays) if arrays else pa.table({})
     notes = [f"read sheet {name!r}" + (f" of {len(names)}" if len(names) > 1 else "")]
     if at:
-        skipped = [cell_text(cell) for row in rows[:at] for cell in row if cell_text(cell)]
-        shown = f" ({'; '.join(str(s) for s in skipped[:3])[:120]})" if skipped else ""
-        notes.append(f"rows 1–{at} above the header skipped{shown}; the header is row {at + 1}")
+        notes.append(skipped_note(rows[:at], at + 1))
     return Book(table, np.asarray(numbers, dtype=np.int64), notes)
