@@ -147,6 +147,21 @@ def test_csv_encodings_are_read_and_reported(tmp_path: Path, encoding: str, name
     assert book.table.column_names[0] == "placement_id"  # no BOM left on the first name
 
 
+def test_csv_nameless_columns_are_named_as_excel_names_them(tmp_path: Path) -> None:
+    """A nameless column within the header is named by its position; the nameless columns after the header's last
+    name (a trailing separator on every line, a note beyond the last column) are not part of the table."""
+    path = tmp_path / "book.csv"
+    path.write_text(
+        "placement_id,,service,start_date,age,care_type,core_weekly_fee,,\n"
+        "A,x,care_home,04/05/2026,82,residential,900.00,,\n",
+        encoding="utf-8",
+    )
+    book = load_book(path)
+    assert book.table.column_names[:3] == ["placement_id", "column_2", "service"]
+    assert book.table.num_columns == 7
+    assert run_audit(path).table.column("outcome").to_pylist() == ["proceed"]
+
+
 def test_neither_utf8_nor_cp1252_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "book.csv"
     path.write_bytes(b"placement_id,service\nA\x81\x8d,care_home\n")
