@@ -42,18 +42,6 @@ class ColumnMap:
         return len({self.field(cell) for cell in cells if isinstance(cell, str) and self.field(cell)})
 
 
-HEADER_SEARCH_ROWS = 20  # a book's header is the first of its first 20 rows that names two known columns (SPEC §11)
-
-
-def header_at(rows: Sequence[Sequence[Any]], columns: ColumnMap) -> int | None:
-    """The index of the header row among the first ``HEADER_SEARCH_ROWS``: the first that names at least two
-    known columns (rows above it are titles and notes); None when there is none."""
-    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if columns.known_count(row) >= 2:
-            return index
-    return None
-
-
 def header_names(cells: Sequence[str]) -> list[str]:
     """A header row's names as a spreadsheet reads them: trimmed, a nameless column within the header named by
     its position (``column_3``); the nameless columns after the last name are not part of the table."""

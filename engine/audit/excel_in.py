@@ -14,11 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.columns import HEADER_SEARCH_ROWS, ColumnMap, header_at, header_names
-from engine.audit.read import Book, BookError, Limits, cell_text, check_header, skipped_note
+from engine.audit.columns import ColumnMap, header_names
+from engine.audit.read import Book, BookError, Limits, cell_text, check_header
 from engine.audit.xlsx import EXCEL_EPOCH
 from engine.validate.batch import SPECS
 
+HEADER_SEARCH_ROWS = 20  # the header is the first of the first 20 rows naming two known columns (SPEC §11)
 LAST_SERIAL = 2_958_465  # 9999-12-31
 DATE_FIELDS = frozenset(name for name, spec in SPECS.items() if spec.kind == "day")
 CHUNK = 1 << 20
@@ -54,6 +55,22 @@ def _too_big(path: Path, size: int, limit: int) -> str:
 def _sheet_rows(sheet: Any, nrows: int | None = None) -> list[list[Any]]:
     rows: list[list[Any]] = sheet.to_python(skip_empty_area=False, nrows=nrows)
     return rows
+
+
+def header_at(rows: Sequence[Sequence[Any]], columns: ColumnMap) -> int | None:
+    """The index of the header row among the first ``HEADER_SEARCH_ROWS`` (of a sheet, or of a CSV file): the
+    first that names at least two known columns (rows above it are titles and notes); None when none does."""
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if columns.known_count(row) >= 2:
+            return index
+    return None
+
+
+def skipped_note(above: Sequence[Sequence[Any]], header_row: int) -> str:
+    """The note that rows above the header were skipped (``header_row``: the header's row number, from 1)."""
+    skipped = [cell_text(cell) for row in above for cell in row if cell_text(cell)]
+    shown = f" ({'; '.join(str(s) for s in skipped[:3])[:120]})" if skipped else ""
+    return f"rows 1–{header_row - 1} above the header skipped{shown}; the header is row {header_row}"
 
 
 def _serial(value: Any) -> Any:

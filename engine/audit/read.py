@@ -27,14 +27,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from engine.audit.columns import (
-    HEADER_SEARCH_ROWS,
     REQUIRED,
     ColumnError,
     ColumnMap,
     Matched,
     column_map,
     duplicates,
-    header_at,
     header_names,
     match_header,
     refusal,
@@ -248,6 +246,8 @@ def _titled_header(text: str, cut: bool, columns: ColumnMap) -> tuple[str, int, 
     """A header below title, note or blank rows, found as an Excel sheet's is (the first of the first 20 rows
     naming two known columns), under the separator that finds it naming the most: the separator, the lines
     through the header, its cells and the rows above it. None when no such row is found."""
+    from engine.audit.excel_in import HEADER_SEARCH_ROWS, header_at  # the sheet's own rule, read the same way
+
     lines = LINE_BREAK.split(text)
     if cut and len(lines) > 1:
         lines = lines[:-1]
@@ -274,13 +274,6 @@ def _titled_header(text: str, cut: bool, columns: ColumnMap) -> tuple[str, int, 
     return separator, through, rows[-1], rows[:-1]
 
 
-def skipped_note(above: list[list[Any]], header_row: int) -> str:
-    """The note that rows above the header were skipped (``header_row``: the header's row number, from 1)."""
-    skipped = [cell_text(cell) for row in above for cell in row if cell_text(cell)]
-    shown = f" ({'; '.join(str(s) for s in skipped[:3])[:120]})" if skipped else ""
-    return f"rows 1–{header_row - 1} above the header skipped{shown}; the header is row {header_row}"
-
-
 def _parse_csv(path: Path, sample: bytes, encoding: str, columns: ColumnMap) -> Book:
     text = sample.decode(encoding, errors="ignore" if len(sample) == SAMPLE_BYTES else "strict")
     lines = text.splitlines()
@@ -293,6 +286,8 @@ def _parse_csv(path: Path, sample: bytes, encoding: str, columns: ColumnMap) -> 
     if titled is not None:  # the header is below title rows, as an Excel sheet's may be (SPEC §11)
         separator, skip, first, above = titled
         if skip > 1:
+            from engine.audit.excel_in import skipped_note
+
             notes.append(skipped_note(above, skip))
     elif not lines or not lines[0].strip():
         raise BookError(f"{path}: the first line is empty: expected a header row of column names")
