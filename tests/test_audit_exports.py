@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 import zipfile
 from datetime import date
@@ -145,6 +146,40 @@ def test_csv_encodings_are_read_and_reported(tmp_path: Path, encoding: str, name
     assert any(name + "," in note for note in book.notes)
     assert book.table.column("provider").to_pylist()[0] == "Café Lodge – £ rooms"
     assert book.table.column_names[0] == "placement_id"  # no BOM left on the first name
+
+
+def test_csv_nameless_columns_are_named_as_excel_names_them(tmp_path: Path) -> None:
+    """A nameless column within the header is named by its position; the nameless columns after the header's last
+    name (a trailing separator on every line, a note beyond the last column) are not part of the table."""
+    path = tmp_path / "book.csv"
+    path.write_text(
+        "placement_id,,service,start_date,age,care_type,core_weekly_fee,,\n"
+        "A,x,care_home,04/05/2026,82,residential,900.00,,\n",
+        encoding="utf-8",
+    )
+    book = load_book(path)
+    assert book.table.column_names[:3] == ["placement_id", "column_2", "service"]
+    assert book.table.num_columns == 7
+    assert run_audit(path).table.column("outcome").to_pylist() == ["proceed"]
+
+
+def test_an_amount_in_exponent_notation_is_a_field_message_in_check_and_in_an_audit(tmp_path: Path) -> None:
+    """docs/batch_audits.md once listed a traceback for ``1e400`` through ``carerules check``: both paths give the
+    same field message."""
+    placement = {**clean_book()[0], "core_weekly_fee": "1e400", "distance_miles": "1e400"}
+    single = tmp_path / "placement.json"
+    single.write_text(json.dumps(placement), encoding="utf-8")
+    result = runner.invoke(app, ["check", str(single)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    fields = json.loads(result.stdout)["error"]["fields"]
+    assert fields["core_weekly_fee"] == ["must be at most £10,000,000.00 a week"]
+    assert fields["distance_miles"] == ["must be at most 10,000,000"]
+    row = run_audit(table_from_records([placement])).table.to_pylist()[0]
+    assert row["outcome"] is None
+    assert (
+        row["errors"]
+        == "core_weekly_fee: must be at most £10,000,000.00 a week; distance_miles: must be at most 10,000,000"
+    )
 
 
 def test_neither_utf8_nor_cp1252_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The same placement book written the ways council systems and people write it gives the same outcomes, row
 for row, as the clean book: Title Case + UK dates + £ + Yes/No + labels in Windows-1252; an .xlsx with a title
-row and real date and number cells; `;` + BOM + UPPER_CASE + date-times at midnight + `82.0`."""
+row and real date and number cells; a CSV export with title and blank rows above its header; `;` + BOM + UPPER_CASE +
+date-times at midnight + `82.0`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from engine.audit.read import table_from_records
+from engine.audit.read import BookError, table_from_records
 from engine.audit.run import run_audit
 
 CLEAN: list[dict[str, str]] = [
@@ -81,6 +82,44 @@ def test_title_case_uk_dates_pounds_yes_no_labels_windows_1252(tmp_path: Path, c
     audit = run_audit(path, as_at=AS_AT)
     assert any("Windows-1252" in note for note in audit.notes)
     assert outcomes(audit) == clean
+
+
+@pytest.mark.parametrize(
+    ("separator", "above"),
+    [
+        # Excel's "CSV (Comma delimited)" of a sheet with a title in A1 and a blank row: every row as wide as
+        # the sheet, and a note beyond the last column of the header
+        (",", [["Placements report, all open packages (£ a week)", *[""] * 10, "Printed 06/12/2026"], [""] * 12]),
+        # a system's export: a title line, an empty line, then the header; semicolons, and commas in the title
+        (";", [["Care placements; run 06/12/2026, 09:14"], []]),
+    ],
+)
+def test_a_csv_export_with_title_rows_above_the_header_is_read_as_excel_reads_it(
+    tmp_path: Path, clean: list[tuple], separator: str, above: list[list[str]]
+) -> None:
+    path = tmp_path / "Placements export.csv"
+    names = header()
+    with path.open("w", newline="", encoding="cp1252") as handle:
+        writer = csv.writer(handle, delimiter=separator)
+        writer.writerows(above)
+        writer.writerow([name.replace("_", " ").title() for name in names])
+        for row in CLEAN:
+            writer.writerow([people_style(k, row[k]) if k in row else "" for k in names])
+    audit = run_audit(path, as_at=AS_AT)
+    assert any("Windows-1252" in note for note in audit.notes)
+    assert any(note.startswith("rows 1–2 above the header skipped (") for note in audit.notes)
+    assert any(note.endswith("the header is row 3") for note in audit.notes)
+    # the spreadsheet's own row numbers: title rows 1 and 2, header row 3, placements from row 4
+    assert [row[1] for row in outcomes(audit)] == [row[1] + 2 for row in clean]
+    assert [row[:1] + row[2:] for row in outcomes(audit)] == [row[:1] + row[2:] for row in clean]
+    assert not audit.warnings  # no nameless column from the title's width
+
+
+def test_a_csv_with_no_header_in_its_first_20_rows_is_refused_with_the_columns_expected(tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text("Title,,\n" + "a note,,\n" * 25 + "placement_id,service,age\n", encoding="utf-8")
+    with pytest.raises(BookError, match="no required column was recognised"):
+        run_audit(path)
 
 
 def test_xlsx_with_a_title_row_and_real_date_and_number_cells(tmp_path: Path, clean: list[tuple]) -> None:

@@ -42,6 +42,15 @@ class ColumnMap:
         return len({self.field(cell) for cell in cells if isinstance(cell, str) and self.field(cell)})
 
 
+def header_names(cells: Sequence[str]) -> list[str]:
+    """A header row's names as a spreadsheet reads them: trimmed, a nameless column within the header named by
+    its position (``column_3``); the nameless columns after the last name are not part of the table."""
+    names = [cell.strip() for cell in cells]
+    while names and not names[-1]:
+        names.pop()
+    return [name or f"column_{k + 1}" for k, name in enumerate(names)]
+
+
 def column_map(extra: Mapping[str, Any] | None = None) -> ColumnMap:
     """The fields under their own names, plus ``extra`` (field → a spelling or a list of spellings)."""
     aliases = {normalise(name): name for name in SPECS}

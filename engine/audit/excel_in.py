@@ -14,12 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.columns import ColumnMap
+from engine.audit.columns import ColumnMap, header_names
 from engine.audit.read import Book, BookError, Limits, cell_text, check_header
 from engine.audit.xlsx import EXCEL_EPOCH
 from engine.validate.batch import SPECS
 
-HEADER_SEARCH_ROWS = 20
+HEADER_SEARCH_ROWS = 20  # the header is the first of the first 20 rows naming two known columns (SPEC §11)
 LAST_SERIAL = 2_958_465  # 9999-12-31
 DATE_FIELDS = frozenset(name for name, spec in SPECS.items() if spec.kind == "day")
 CHUNK = 1 << 20
@@ -57,11 +57,20 @@ def _sheet_rows(sheet: Any, nrows: int | None = None) -> list[list[Any]]:
     return rows
 
 
-def _header_at(rows: list[list[Any]], columns: ColumnMap) -> int | None:
+def header_at(rows: Sequence[Sequence[Any]], columns: ColumnMap) -> int | None:
+    """The index of the header row among the first ``HEADER_SEARCH_ROWS`` (of a sheet, or of a CSV file): the
+    first that names at least two known columns (rows above it are titles and notes); None when none does."""
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         if columns.known_count(row) >= 2:
             return index
     return None
+
+
+def skipped_note(above: Sequence[Sequence[Any]], header_row: int) -> str:
+    """The note that rows above the header were skipped (``header_row``: the header's row number, from 1)."""
+    skipped = [cell_text(cell) for row in above for cell in row if cell_text(cell)]
+    shown = f" ({'; '.join(str(s) for s in skipped[:3])[:120]})" if skipped else ""
+    return f"rows 1–{header_row - 1} above the header skipped{shown}; the header is row {header_row}"
 
 
 def _serial(value: Any) -> Any:
@@ -95,7 +104,7 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
                     f"{path}: sheet {name!r} has {height:,} rows, over the limit of {limits.max_rows:,} rows"
                 )
             rows = _sheet_rows(loaded)
-            at = _header_at(rows, columns)
+            at = header_at(rows, columns)
             if at is not None:
                 found = (name, at, rows)
                 break
@@ -132,10 +141,7 @@ def _column_text(cells: Sequence[Any], dates: bool) -> pa.Array:
 
 
 def _book(rows: list[list[Any]], at: int, name: str, columns: ColumnMap, names: list[str]) -> Book:
-    header = [(cell_text(cell) or "").strip() for cell in rows[at]]
-    while header and not header[-1]:
-        header.pop()
-    header = [text or f"column_{k + 1}" for k, text in enumerate(header)]
+    header = header_names([cell_text(cell) or "" for cell in rows[at]])
     check_header(header)
     width = len(header)
     body, numbers = [], []
@@ -151,7 +157,5 @@ def _book(rows: list[list[Any]], at: int, name: str, columns: ColumnMap, names: 
     table = pa.table(arrays) if arrays else pa.table({})
     notes = [f"read sheet {name!r}" + (f" of {len(names)}" if len(names) > 1 else "")]
     if at:
-        skipped = [cell_text(cell) for row in rows[:at] for cell in row if cell_text(cell)]
-        shown = f" ({'; '.join(str(s) for s in skipped[:3])[:120]})" if skipped else ""
-        notes.append(f"rows 1–{at} above the header skipped{shown}; the header is row {at + 1}")
+        notes.append(skipped_note(rows[:at], at + 1))
     return Book(table, np.asarray(numbers, dtype=np.int64), notes)

@@ -18,8 +18,10 @@ import numpy as np
 
 from engine.arrays import pick
 from engine.audit.kpi_date import AtKpiDateKpis, kpis_at_kpi_date
+from engine.audit.kpis_health import MONTHS_IN_A_YEAR, months_before
 from engine.audit.kpis_health import gbp as _gbp
 from engine.audit.kpis_health import percent as _percent
+from engine.audit.lists import AtKpiDate
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
 from engine.money import round_half_up
 from engine.rulebook.facts import Kpi
@@ -35,9 +37,30 @@ class Period:
 
     @property
     def previous(self) -> Period:
-        length = self.end - self.start
+        """The period of the same length just before: the same number of calendar months when the period is
+        whole months (a quarter's is the quarter before it, 12 months' the 12 months before), else as many days."""
         end = self.start - timedelta(days=1)
-        return Period(end - length, end)
+        months = self.months
+        if months is None:
+            return Period(end - (self.end - self.start), end)
+        if self.start.day == 1:
+            return Period(months_before(self.start, months), end)
+        return Period(months_before(end, months) + timedelta(days=1), end)
+
+    @property
+    def months(self) -> int | None:
+        """How many calendar months the period is, when it is whole months: from the first of a month to the last
+        day of a month, or from the day after a date to the same date some months later."""
+        after = self.end + timedelta(days=1)
+        count = (after.year - self.start.year) * MONTHS_IN_A_YEAR + after.month - self.start.month
+        if count < 1:
+            return None
+        if self.start.day == 1 and after.day == 1:
+            return count
+        count = (self.end.year - self.start.year) * MONTHS_IN_A_YEAR + self.end.month - self.start.month
+        if count >= 1 and months_before(self.end, count) + timedelta(days=1) == self.start:
+            return count
+        return None
 
     def mask(self, days: np.ndarray) -> np.ndarray:
         return (days >= day_number(self.start)) & (days <= day_number(self.end))
@@ -78,17 +101,15 @@ def compute_kpis(
     valid = parsed.valid
     care_home = valid & at_start["is_care_home"].v
     supported = valid & at_start["is_supported_living"].v
-    end_day = np.array([day_number(period.end)])
-    minimum = evaluator.param("care_homes.minimum_age", end_day)
-    older = parsed.cols["age"].v >= (minimum.v[0] if minimum.ok[0] else 0)
-    minimum_age = int(minimum.v[0]) if minimum.ok[0] else None
+    older, minimum_age = at_or_over_minimum_age(book, parsed, period)
     new, previous = period.mask(start), period.previous.mask(start)
     define = book.kpis
     below = define["below_median_share"]
-    kpis = [_below_median(below, at_start, care_home & new & older, "all Lots")]
+    counted = below_median_rows(book, parsed, at_start, period)
+    kpis = [_below_median(below, at_start, counted, "all Lots")]
     lot = at_start["lot"].v
     for number in sorted(entry.number for entry in book.lots):
-        kpis.append(_below_median(below, at_start, care_home & new & older & (lot == number), f"Lot {number}"))
+        kpis.append(_below_median(below, at_start, counted & (lot == number), f"Lot {number}"))
     groups = {"all": care_home, "at_or_over_minimum_age": care_home & older, "under_minimum_age": care_home & ~older}
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
@@ -99,7 +120,8 @@ def compute_kpis(
     at_kpi = at_kpi or kpis_at_kpi_date(book, parsed, period.end)
     kpis += at_kpi.health
     kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
-    kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at_eval, valid & at_eval["is_supported_living"].v))
+    at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
+    kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v))
     kpis += at_kpi.charging
     return {
         "period": {
@@ -112,6 +134,22 @@ def compute_kpis(
         "kpis": kpis,
         "breakdowns": _breakdowns(book, parsed, at_eval, result),
     }
+
+
+def at_or_over_minimum_age(book: Rulebook, parsed: ParsedBook, period: Period) -> tuple[np.ndarray, int | None]:
+    """The rows at or over the pricing strategy's minimum age in force at the period's end, and that age."""
+    minimum = VectorEvaluator(book).param("care_homes.minimum_age", np.array([day_number(period.end)]))
+    minimum_age = int(minimum.v[0]) if minimum.ok[0] else None
+    return np.asarray(parsed.cols["age"].v >= (minimum_age or 0)), minimum_age
+
+
+def below_median_rows(book: Rulebook, parsed: ParsedBook, at_start: dict[str, Col], period: Period) -> np.ndarray:
+    """The rows the below-median KPI counts (``at_start``: the figures at the start dates): care homes starting
+    in the period for people at or over the minimum age. The report's chart by Lot draws these rows too."""
+    older, _ = at_or_over_minimum_age(book, parsed, period)
+    start = parsed.cols["start_date"].v
+    rows: np.ndarray = parsed.valid & at_start["is_care_home"].v & period.mask(start) & older
+    return rows
 
 
 def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
@@ -196,10 +234,10 @@ def _sl_within(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str,
     }
 
 
-def _sl_run_rate(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
-    gross = v["gross_weekly_cost"].v[population]
+def _sl_run_rate(kpi: Kpi, at: AtKpiDate, population: np.ndarray) -> dict[str, Any]:
+    gross = at.values["gross_weekly_cost"].v[population]
     return {
-        **kpi.head(None),
+        **kpi.head(None, kpi_date=at.day),
         "value": _gbp(int(gross.sum())),
         "unit": "GBP/week",
         "counts": {"services": int(population.sum())},

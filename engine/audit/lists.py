@@ -39,10 +39,35 @@ LIST_FIGURES = (
     "comparable_weekly",
     "benchmark_weekly",
     "over_benchmark_percent",
+    "care_cubed_weekly",
+    "over_care_cubed_percent",
     "top_up_required_weekly",
     "sl_reference_weekly",
     "sl_over_reference_weekly",
 )
+
+# Results carry the figures of the rule that decided the row (SPEC §19): where a figure of the working-age
+# CareCubed comparison is shown (rules/figures.yaml: shown for working_age_pricing), the over-65 median's, which
+# does not apply to the row, is left empty.
+SHOWN_INSTEAD = {
+    "benchmark_weekly": "over_care_cubed_weekly",
+    "over_benchmark_weekly": "over_care_cubed_weekly",
+    "over_benchmark_percent": "over_care_cubed_percent",
+}
+
+
+def figure_shown(result: VectorResult, name: str, rows: slice | np.ndarray) -> np.ndarray:
+    """Of ``rows``, those that show figure ``name``: it has a value, it applies to the row (its service and
+    ``shown`` flag), and no figure shown instead of it applies."""
+    col = result.figures[name] if name in result.figures else result.values[name]
+    shown: np.ndarray = col.ok[rows]
+    applies = result.figure_applies.get(name)
+    if applies is not None:
+        shown = shown & applies[rows]
+    instead = SHOWN_INSTEAD.get(name)
+    if instead is not None:
+        shown = shown & ~result.figure_applies[instead][rows]
+    return shown
 
 
 # the figures the KPIs at the KPI date read (derived first, on the other core; any other is derived when read)
@@ -234,6 +259,5 @@ def list_table(audit: AuditResult, mask: np.ndarray) -> pa.Table:
         col = at.result.values.get(name)
         if col is None:
             continue
-        applies = at.result.figure_applies.get(name, np.ones(len(mask), bool))
-        columns[name] = decimal_array(col.v[rows], (col.ok & applies)[rows])
+        columns[name] = decimal_array(col.v[rows], figure_shown(at.result, name, rows))
     return pa.table(columns)

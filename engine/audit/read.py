@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from engine.audit.columns import (
     Matched,
     column_map,
     duplicates,
+    header_names,
     match_header,
     refusal,
 )
@@ -176,7 +178,7 @@ def load_book(
     elif suffix in (".csv", ".txt", ".tsv"):
         if sheet is not None:
             raise BookError(f"{path}: --sheet is for Excel books; this is a CSV file")
-        book = _read_csv(path, limits)
+        book = _read_csv(path, columns)
     else:
         raise BookError(f"{path}: give a .csv or .xlsx file (got {suffix or 'no extension'})")
     if book.table.num_rows == 0:
@@ -218,16 +220,16 @@ def sniff_separator(lines: list[str]) -> str:
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252"}
 
 
-def _read_csv(path: Path, limits: Limits) -> Book:
+def _read_csv(path: Path, columns: ColumnMap) -> Book:
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     encoding = _encoding(path, sample)
     try:
-        return _parse_csv(path, sample, encoding)
+        return _parse_csv(path, sample, encoding, columns)
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
         if encoding == "utf-8" and ("UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError)):
             try:
-                return _parse_csv(path, sample, "cp1252")
+                return _parse_csv(path, sample, "cp1252", columns)
             except UnicodeDecodeError:
                 pass
             except pa.ArrowInvalid as again:
@@ -237,20 +239,69 @@ def _read_csv(path: Path, limits: Limits) -> Book:
         raise BookError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
 
 
-def _parse_csv(path: Path, sample: bytes, encoding: str) -> Book:
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the CSV parser takes for the end of a line
+
+
+def _titled_header(text: str, cut: bool, columns: ColumnMap) -> tuple[str, int, list[str], list[list[str]]] | None:
+    """A header below title, note or blank rows, found as an Excel sheet's is (the first of the first 20 rows
+    naming two known columns), under the separator that finds it naming the most: the separator, the lines
+    through the header, its cells and the rows above it. None when no such row is found."""
+    from engine.audit.excel_in import HEADER_SEARCH_ROWS, header_at  # the sheet's own rule, read the same way
+
+    lines = LINE_BREAK.split(text)
+    if cut and len(lines) > 1:
+        lines = lines[:-1]
+    found: list[tuple[int, int, str, int, list[list[str]]]] = []
+    for rank, separator in enumerate(SEPARATORS):
+        reader = csv.reader(lines, delimiter=separator)
+        rows: list[list[str]] = []
+        try:
+            for row in reader:
+                rows.append(row)
+                if len(rows) == HEADER_SEARCH_ROWS:
+                    break
+        except csv.Error:
+            pass
+        at = header_at(rows, columns)
+        if at is not None:
+            reader = csv.reader(lines, delimiter=separator)
+            for _ in range(at + 1):
+                next(reader)
+            found.append((-columns.known_count(rows[at]), rank, separator, reader.line_num, rows[: at + 1]))
+    if not found:
+        return None
+    _, _, separator, through, rows = min(found, key=lambda entry: entry[:2])
+    return separator, through, rows[-1], rows[:-1]
+
+
+def _parse_csv(path: Path, sample: bytes, encoding: str, columns: ColumnMap) -> Book:
     text = sample.decode(encoding, errors="ignore" if len(sample) == SAMPLE_BYTES else "strict")
     lines = text.splitlines()
     if len(sample) == SAMPLE_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut by the sample's end
-    if not lines or not lines[0].strip():
+    separator = sniff_separator(lines[:50]) if lines else ","
+    first = next(csv.reader(io.StringIO(lines[0] + "\n"), delimiter=separator)) if lines else []
+    skip, notes = 1, []
+    titled = _titled_header(text, len(sample) == SAMPLE_BYTES, columns) if columns.known_count(first) < 2 else None
+    if titled is not None:  # the header is below title rows, as an Excel sheet's may be (SPEC §11)
+        separator, skip, first, above = titled
+        if skip > 1:
+            from engine.audit.excel_in import skipped_note
+
+            notes.append(skipped_note(above, skip))
+    elif not lines or not lines[0].strip():
         raise BookError(f"{path}: the first line is empty: expected a header row of column names")
-    separator = sniff_separator(lines[:50])
-    names = [name.strip() for name in next(csv.reader(io.StringIO(lines[0] + "\n"), delimiter=separator))]
+    names = header_names(first)
     check_header(names)
+    width = len(names)
+    names += [f"column_{k + 1}" for k in range(width, len(first))]  # nameless columns after the header's last name
     table = pa_csv.read_csv(
         path,
         read_options=pa_csv.ReadOptions(
-            block_size=1 << 24, column_names=names, skip_rows=1, encoding="utf8" if encoding != "cp1252" else encoding
+            block_size=1 << 24,
+            column_names=names,
+            skip_rows=skip,
+            encoding="utf8" if encoding != "cp1252" else encoding,
         ),
         parse_options=pa_csv.ParseOptions(delimiter=separator),
         convert_options=pa_csv.ConvertOptions(
@@ -260,9 +311,11 @@ def _parse_csv(path: Path, sample: bytes, encoding: str) -> Book:
             quoted_strings_can_be_null=True,
         ),
     )
+    if table.num_columns > width:
+        table = table.select(range(width))
     shown = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}[separator]
-    notes = [f"read as CSV: {ENCODING_NAMES[encoding]}, {shown}-separated"]
-    return Book(table, np.arange(2, table.num_rows + 2, dtype=np.int64), notes)
+    notes.insert(0, f"read as CSV: {ENCODING_NAMES[encoding]}, {shown}-separated")
+    return Book(table, np.arange(skip + 1, table.num_rows + skip + 1, dtype=np.int64), notes)
 
 
 def decimal_array(values: Any, ok: Any, scale: int = 2) -> pa.Array:

@@ -41,8 +41,9 @@ def _png(figure: Any) -> str:
 
 
 def _price_stats(audit: AuditResult) -> tuple[list[dict[str, Any]], list[str]]:
-    """The comparable price as a % of the Lot's median, for the period's new care-home placements, by Lot."""
-    from engine.audit.kpis import Period
+    """The comparable price as a % of the Lot's median, by Lot, over the rows the below-median KPI counts (new
+    care-home placements in the period, at or over the minimum age)."""
+    from engine.audit.kpis import Period, below_median_rows
     from engine.evaluate.vector import VectorEvaluator, row_dates
 
     period = audit.kpis["period"]
@@ -52,7 +53,7 @@ def _price_stats(audit: AuditResult) -> tuple[list[dict[str, Any]], list[str]]:
         at_start = audit.values
     else:
         at_start = VectorEvaluator(audit.book).derive(parsed, start)
-    new = Period(period["start"], period["end"]).mask(start) & parsed.valid & at_start["is_care_home"].v
+    new = below_median_rows(audit.book, parsed, at_start, Period(period["start"], period["end"]))
     bench = at_start["benchmark_weekly"]
     stats, labels = [], []
     for lot in sorted(entry.number for entry in audit.book.lots):
@@ -145,6 +146,7 @@ def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
             "isp": _isp_figures(audit),
         },
         "period": summary["period"],
+        "minimum_age": summary["minimum_age"],
         "rows": audit.rows,
         "error_rows": audit.error_rows,
         "version": audit.rulebook_version,

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.audit.csv_out import CSV_BLOCK_ROWS, Leading, block_text, header_text, usable
-from engine.audit.lists import _strings, rule_texts
+from engine.audit.lists import _strings, figure_shown, rule_texts
 from engine.audit.read import decimal_array
 from engine.evaluate.vector import VectorResult
 from engine.rulebook.loader import Rulebook
@@ -30,6 +30,9 @@ FIGURE_COLUMNS = (
     "benchmark_weekly",
     "over_benchmark_weekly",
     "over_benchmark_percent",
+    "care_cubed_weekly",
+    "over_care_cubed_weekly",
+    "over_care_cubed_percent",
     "fnc_used_weekly",
     "personal_budget_weekly",
     "top_up_required_weekly",
@@ -163,9 +166,8 @@ def _figure_columns(book: Rulebook, result: VectorResult, valid: np.ndarray, row
     decimals); null where not shown."""
     columns: dict[str, pa.Array] = {}
     for name in FIGURE_COLUMNS:
-        col = result.figures[name]
-        values = col.v[rows]
-        shown = col.ok[rows] & result.figure_applies[name][rows] & valid
+        values = result.figures[name].v[rows]
+        shown = figure_shown(result, name, rows) & valid
         kind = book.compiled.figure_kinds[name]
         if kind in (Kind.MONEY, Kind.PERCENT):
             columns[OUTPUT_NAMES[name]] = decimal_array(values, shown)

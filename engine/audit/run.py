@@ -35,8 +35,8 @@ from engine.audit.reference import Progress, durable_result
 from engine.audit.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
-from engine.rulebook.whatif import load_overrides, with_overrides
-from engine.validate.batch import SPECS, ParsedBook, parse_columns, settle_doubtful
+from engine.rulebook.whatif import load_overrides, whatif_date, with_overrides
+from engine.validate.batch import SPECS, ParsedBook, day_number, parse_columns, settle_doubtful
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
 
@@ -147,6 +147,18 @@ def _rulebook(rules: Rulebook | Path | str | None, parameters: Any) -> tuple[Rul
     return base, with_overrides(base, overrides, source)
 
 
+def _whatif_after_the_book(base: Rulebook, book: Rulebook, parsed: ParsedBook, dates: np.ndarray) -> date | None:
+    """The what-if's first date, when it is after every valid row's own evaluation date (its as_at, else its start
+    date): then, evaluated at their own dates, no row could see the change."""
+    if book is base:
+        return None
+    first = whatif_date(base, book)
+    own = dates[parsed.valid]
+    if first is None or not len(own) or day_number(first) <= int(own.max()):
+        return None
+    return first
+
+
 def run_audit(
     source: pd.DataFrame | pa.Table | Path | str,
     as_at: date | None = None,
@@ -162,7 +174,8 @@ def run_audit(
 ) -> AuditResult:
     """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
     or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
-    start date) and ends the KPI period (else the latest start date ends it). ``columns`` maps other column
+    start date) and ends the KPI period (else the latest start date ends it); without it, a what-if whose changes
+    start after every row's own date is evaluated at the date they start (SPEC §18). ``columns`` maps other column
     spellings to fields; ``sheet`` picks an Excel sheet; ``limits`` bound what is read. ``results_csv``: write
     results.csv there, on the other core while the KPIs are computed (``write_outputs`` then leaves it)."""
     tick = progress or (lambda stage, done, total: None)
@@ -173,6 +186,7 @@ def run_audit(
     if read.matched is not None:
         warnings += missing_column_warnings(read.matched)
     base, book = _rulebook(rules, parameters)
+    notes = list(read.notes)
     if as_at is not None and as_at < book.earliest_as_at:
         raise BookError(f"--as-at {as_at.isoformat()}: rules are only held from {book.earliest_as_at.isoformat()}")
     stages.done("read")
@@ -191,6 +205,13 @@ def run_audit(
             parsed.errors.setdefault(index, {}).update(fields)
             parsed.valid[index] = False
         dates = row_dates(parsed, as_at)
+        later = _whatif_after_the_book(base, book, parsed, dates) if as_at is None else None
+        if later is not None:  # SPEC §18: a what-if dated after the book's placements is evaluated at its date
+            as_at, dates = later, row_dates(parsed, later)
+            notes.append(
+                f"the what-if changes parameters from {later.isoformat()}, after every placement's own date: every "
+                f"row is evaluated at {later.isoformat()} and the KPI period ends then (--as-at chooses another date)"
+            )
         starts = parsed.cols["start_date"].v[parsed.valid]
         end = as_at or (
             date.fromordinal(date(1970, 1, 1).toordinal() + int(starts.max())) if len(starts) else book.earliest_as_at
@@ -223,7 +244,7 @@ def run_audit(
         out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book, read.row_numbers, kpi_date.at
     )
     audit.results_csv = Path(results_csv) if results_csv is not None else None
-    audit.notes = read.notes
+    audit.notes = notes
     if book is not base:
         baseline = VectorEvaluator(base).evaluate(parsed, dates)
         audit.whatif, audit.whatif_changes = whatif_summary(base, book, parsed, baseline, result)

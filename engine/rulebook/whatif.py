@@ -80,3 +80,9 @@ def changed_parameters(base: Rulebook, book: Rulebook) -> list[dict[str, Any]]:
                         {"name": name, "from_date": when, "unit": parameter.unit, "was": before, "now": value}
                     )
     return changes
+
+
+def whatif_date(base: Rulebook, book: Rulebook) -> date | None:
+    """The first date from which the what-if rulebook's parameters differ from the base's (None: no change)."""
+    dates = [change["from_date"] for change in changed_parameters(base, book)]
+    return min(dates) if dates else None
