@@ -177,3 +177,19 @@ def test_the_page_says_s117_after_care_is_free() -> None:
     shown = charging(ENGINE.decide(placement).to_dict(), placement)
     assert shown is not None
     assert shown["sentence"] == "Section 117 after-care is free: you pay £0.00 a week towards your care."
+
+
+def test_a_supported_living_decision_lists_only_the_parameters_its_own_rules_read() -> None:
+    """choice_top_up now covers supported living for TOP-09 alone: TOP-06's reasonable distance is not read there."""
+    living = {
+        "placement_id": "S",
+        "service": "supported_living",
+        "start_date": "2026-05-04",
+        "age": 40,
+        "sl_day_hours": "20",
+        "sl_weekly_cost": "450.00",
+    }
+    names = {read.name for read in ENGINE.decide(living).parameters}
+    assert not {name for name in names if name.startswith(("choice.", "care_homes."))}
+    home = {**living, "service": "care_home", "care_type": "residential", "core_weekly_fee": "915.00", "age": 80}
+    assert "choice.reasonable_distance_miles" in {read.name for read in ENGINE.decide(home).parameters}
