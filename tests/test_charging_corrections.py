@@ -116,14 +116,19 @@ def test_the_audit_sums_the_amount_deferred_a_week() -> None:
         {**base, "placement_id": "A", "property_value": "150000.00"},
         {**base, "placement_id": "B", "property_value": "6000.00"},
         {**base, "placement_id": "C", "property_value": "6000.00", "deferred_payment_agreement": False},
+        # s117 with capital over the upper limit: nothing deferred, nothing charged, not a self-funder
+        {**base, "placement_id": "D", "capital": "30000.00", "s117": True, "nhs_contribution_weekly": "450.00"},
     ]
     audit = run_audit(table_from_records(records), as_at=date(2026, 9, 7))
     kpi = next(k for k in audit.kpis["kpis"] if k["id"] == "deferred_weekly")
     assert kpi["value"] == Decimal("638.80") and kpi["counts"]["deferring"] == 2
     assert kpi["name"] == "Deferred a week (deferred payment agreements)"
     net = next(k for k in audit.kpis["kpis"] if k["id"] == "council_net_cost_weekly")
-    # A and B: £900.00 − £268.20 each; C (the home counts: £16,000 → tariff £7): £900.00 − £275.20
-    assert net["value"] == Decimal("631.80") * 2 + Decimal("624.80")
+    # A and B: £900.00 − £268.20 each; C (the home counts: £16,000 → tariff £7): £900.00 − £275.20; D: £900.00 −
+    # NHS £450.00
+    assert net["value"] == Decimal("631.80") * 2 + Decimal("624.80") + Decimal("450.00")
+    income = next(k for k in audit.kpis["kpis"] if k["id"] == "client_income_weekly")
+    assert income["value"] == Decimal("268.20") * 2 + Decimal("275.20") and income["counts"]["self_funding"] == 0
 
 
 def test_a_top_up_on_a_care_home_is_never_top_09s() -> None:

@@ -23,7 +23,8 @@ def charging_kpis(define: dict[str, Kpi], at: AtKpiDate) -> list[dict[str, Any]]
     assessed = at.active & v["financial_assessment"].v & v["financial_assessment"].ok
     contribution, council = v["resident_contribution_weekly"], v["council_net_weekly"]
     computed = assessed & contribution.ok
-    self_funding = computed & v["self_funding"].v & v["self_funding"].ok
+    free = v["after_care_free"].v & v["after_care_free"].ok  # s117 after-care: nothing is charged, capital or not
+    self_funding = computed & v["self_funding"].v & v["self_funding"].ok & ~free
     income = int(contribution.v[computed].sum())
     net = int(council.v[computed & council.ok].sum())
     deferred = v["deferred_weekly"]
