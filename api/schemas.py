@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from engine.money import LARGEST, QUANTITY_PLACES
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
-from engine.validate.values import ENGINE_PLACES
+from engine.validate.values import ENGINE_PLACES, WRITTEN_PLACES
 
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
@@ -49,7 +49,8 @@ HOW_WRITTEN = {
     "pence": "Pounds, at most 2 decimal places, not negative; a leading £ and thousands commas are accepted "
     "(£1,040.00), a decimal comma is not (1.040,00 is an error).",
     "quantity": f"At most {QUANTITY_PLACES} decimal places (13.3333), not negative.",
-    "share": "A share between 0 and 1, at most 2 decimal places (0.5 for half).",
+    "share": f"A share between 0 and 1, at most {WRITTEN_PLACES['share']} decimal places (0.5 for half, 0.3333 "
+    "for a third).",
     "whole": "A whole number (82 or 82.0).",
     "flag": "true/false, yes/no, y/n or 1/0, in any case.",
     "enum": "Any case; spaces or hyphens for underscores (Care Home → care_home).",

@@ -123,7 +123,9 @@ def charging(decision: Mapping[str, Any], placement: Mapping[str, Any]) -> dict[
     if contribution is None:
         return {"sentence": "Your contribution cannot be worked out at this date: see the reasons below.", "rows": []}
     cost = money(figures["chargeable_cost_weekly"])
-    if figures.get("self_funding"):
+    if figures.get("after_care_free"):
+        sentence = f"Section 117 after-care is free: you pay {money(contribution)} a week towards your care"
+    elif figures.get("self_funding"):
         sentence = (
             f"You pay the full cost of your care, {money(contribution)} a week, "
             "because your capital is above the upper limit"

@@ -124,6 +124,32 @@ def test_people_style_cells_do_not_need_the_per_row_path(monkeypatch: pytest.Mon
     assert book.valid.all() and not book.errors
 
 
+def test_an_s117_share_to_four_places_is_read_column_wise_as_the_model_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SPEC §13.2: a third is 0.3333 (issue 21: refused as more than 2 decimal places before)."""
+    cells = ["0.3333", "0.5", "1", "0.0001", " 0.6667 "]
+    records = [
+        {
+            "placement_id": f"S-{i}",
+            "service": "care_home",
+            "start_date": "2026-05-04",
+            "age": "80",
+            "care_type": "residential",
+            "core_weekly_fee": "915.00",
+            "s117": "true",
+            "s117_council_share": cell,
+        }
+        for i, cell in enumerate(cells)
+    ]
+    monkeypatch.setattr(batch, "parse_placement", lambda cells: pytest.fail(f"the per-row path was used: {cells}"))
+    book = parse_book(table_from_records(records), BOOK)
+    assert book.valid.all()
+    assert book.cols["s117_council_share"].v.tolist() == [3_333, 5_000, 10_000, 1, 6_667]
+    monkeypatch.undo()
+    assert compare_engines(table_from_records(records), ENGINE).differences == []
+
+
 def test_shared_hours_to_four_places_are_read_column_wise_as_the_model_reads_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -155,7 +181,8 @@ BAD = [
     ("sl_day_hours", "13,3333", "decimal commas"),
     ("sl_day_hours", "13.33333", "at most 4 decimal places"),
     ("distance_miles", "2.000001", "at most 4 decimal places"),
-    ("s117_council_share", "0.333", "at most 2 decimal places"),
+    ("s117_council_share", "0.33333", "at most 4 decimal places"),
+    ("s117_council_share", "1.0001", "between 0 and 1"),
     ("s117_council_share", "1.5", "between 0 and 1"),
     ("start_date", "05/13/2026", "month-first"),
     ("start_date", "2026-05-04 10:30:00", "time of day"),

@@ -7,7 +7,7 @@ figures are worked with exact ``Decimal`` arithmetic from the rates the decision
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -151,6 +151,74 @@ def supported_livings(draw: st.DrawFn) -> dict[str, Any]:
 
 
 placements = st.one_of(care_homes(), supported_livings())
+
+
+@st.composite
+def assessed_placements(draw: st.DrawFn) -> dict[str, Any]:
+    """A placement of either service with a financial assessment: capital, a home (counted, disregarded or under a
+    deferred payment agreement), s117 with or without an agreed share, a payment model, and a top-up on either
+    service (a supported-living one is TOP-09's)."""
+    fields = draw(placements)
+    home = draw(st.sampled_from(["none", "counts", "disregarded", "deferred", "any"]))
+    if draw(st.booleans()) or home == "deferred":  # payment models are held from 2026-01-01
+        fields["start_date"] = draw(st.dates(date(2026, 1, 1), date(2027, 6, 30))).isoformat()
+    income, capital = st.integers(0, 90_000) | st.integers(15_000, 60_000), PENCE.map(lambda p: p * 5)
+    fields.update(weekly_income=pounds(draw(income)), capital=pounds(draw(capital)))
+    if home != "none":
+        value = st.one_of(st.integers(500_000, 50_000_000), st.integers(1, 2_000_000))  # £5,000 to £500,000, or less
+        fields["property_value"] = draw(st.one_of(st.none(), st.just("0.00"), value.map(pounds)))
+    if home == "disregarded":
+        fields["property_disregarded"] = True
+    elif home == "deferred":
+        fields["deferred_payment_agreement"] = True
+    elif home == "any":
+        fields["property_disregarded"] = draw(st.booleans())
+        fields["deferred_payment_agreement"] = draw(st.one_of(st.none(), st.booleans()))
+    if draw(st.booleans()) or home == "deferred":  # decided later, when a 12-week disregard may be over
+        days = st.integers(84, 400) if home == "deferred" else st.integers(0, 400)
+        later = date.fromisoformat(fields["start_date"]) + timedelta(days=draw(days))
+        fields["as_at"] = later.isoformat()
+    if draw(st.booleans()):
+        fields["s117"] = draw(st.booleans())
+    if draw(st.booleans()) and home != "deferred":
+        admitted = date.fromisoformat(fields["start_date"]) + timedelta(days=draw(st.integers(0, 60)))
+        fields["permanent_admission_date"] = admitted.isoformat()
+    if draw(st.booleans()):
+        fields["s117_council_share"] = draw(st.sampled_from(["0", "0.3333", "0.5", "0.6667", "1"]))
+    if draw(st.booleans()):
+        fields["payment_model"] = draw(st.sampled_from([None, "gross", "net"]))
+    if fields["service"] == "supported_living" and draw(st.booleans()):
+        fields["top_up_weekly"] = pounds(draw(st.integers(0, 30_000)))
+        fields["top_up_payer"] = draw(st.sampled_from(["none", "third_party", "first_party"]))
+    return fields
+
+
+DEFERRED = "deferred under the agreement"
+
+
+def council_by_lines(decision: dict[str, Any]) -> Decimal:
+    """The council's net cost read off the payment lines (SPEC §12.2): what it pays the provider less what it
+    collects (resident, third party and NHS → council), the deferred line apart (lent, not collected); never
+    below 0."""
+    lines = decision["payments"]
+    paid = sum((p["weekly"] for p in lines if p["payer"] == "council"), Decimal(0))
+    collected = sum((p["weekly"] for p in lines if p["payee"] == "council" and p["note"] != DEFERRED), Decimal(0))
+    return max(Decimal(0), paid - collected)
+
+
+@PROPERTY_SETTINGS
+@given(assessed_placements())
+def test_the_council_net_cost_is_what_the_payment_lines_say(placement):
+    decision = decide(placement)
+    figures = decision["figures"]
+    if "payments" not in decision or figures["council_net_weekly"] is None:
+        return  # no payment model in force at the date, or the contribution cannot be computed
+    assert figures["council_net_weekly"] == council_by_lines(decision)
+    if placement.get("s117"):  # s117 after-care is free (SPEC §12.2)
+        assert figures["resident_contribution_weekly"] == 0
+        assert not {"CHG-02", "CHG-05"} & {f["rule_id"] for f in decision["findings"]}
+    if placement["service"] == "supported_living":  # a top-up there is TOP-09's: no line names it
+        assert all("top-up" not in p["note"] for p in decision["payments"])
 
 
 @PROPERTY_SETTINGS
@@ -353,13 +421,17 @@ def test_the_supported_living_reference_cost_is_linear_in_hours_and_nights(a, b)
 
 
 @PROPERTY_SETTINGS
-@given(placements)
+@given(st.one_of(placements, assessed_placements()))
 def test_each_service_carries_only_its_own_modules_findings_and_figures(placement):
     decision = decide(placement)
     modules = {f["module"] for f in decision["findings"]}
     prefixes = {f["rule_id"].split("-")[0] for f in decision["findings"]}
-    if placement["service"] == "supported_living":
-        assert not modules & {"care_home_pricing", "choice_top_up"} and not prefixes & {"CHP", "TOP"}
+    if placement["service"] == "supported_living":  # a top-up on supported living is TOP-09's (SPEC §5)
+        top_up = Decimal(placement.get("top_up_weekly") or 0) > 0
+        assert not modules & {"care_home_pricing"} and not prefixes & {"CHP"}
+        assert {f["rule_id"] for f in decision["findings"] if f["module"] == "choice_top_up"} == (
+            {"TOP-09"} if top_up else set()
+        )
         assert not {"lot", "comparable_weekly", "benchmark_weekly", "top_up_required_weekly"} & set(decision["figures"])
     else:
         assert "supported_living" not in modules and "SL" not in prefixes

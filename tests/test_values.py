@@ -147,11 +147,16 @@ def test_hours_take_four_decimal_places_as_shared_hours_are_written() -> None:
         parse_quantity("13.33333")
 
 
-def test_a_share_of_one_takes_two_decimal_places_and_is_held_as_every_quantity() -> None:
+def test_a_share_takes_four_decimal_places_and_is_held_as_every_quantity() -> None:
+    """SPEC §13.2: a third is written 0.3333 (issue 21: 2 places were the limit before)."""
     assert parse_share("0.5") == 5_000
     assert parse_share("1") == 10_000
-    with pytest.raises(ValueError, match="at most 2 decimal places"):
-        parse_share("0.333")
+    assert parse_share("0.3333") == 3_333
+    assert parse_share("1.0000") == 10_000
+    with pytest.raises(ValueError, match="at most 4 decimal places"):
+        parse_share("0.33333")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        parse_share("1.0001")
     with pytest.raises(ValueError, match="between 0 and 1"):
         parse_share("1.5")
 

@@ -1,6 +1,6 @@
-"""Charging KPIs: the people's contributions (client income) and the council's net cost, a week, over the
-placements active at the KPI date, each evaluated at that date (as the ISP KPI and lists are). Their wording,
-sources and targets are in ``rules/kpis.yaml``."""
+"""Charging KPIs: the people's contributions (client income), the council's net cost and the amount deferred
+under deferred payment agreements, a week, over the placements active at the KPI date, each evaluated at that
+date (as the ISP KPI and lists are). Their wording, sources and targets are in ``rules/kpis.yaml``."""
 
 from __future__ import annotations
 
@@ -23,9 +23,12 @@ def charging_kpis(define: dict[str, Kpi], at: AtKpiDate) -> list[dict[str, Any]]
     assessed = at.active & v["financial_assessment"].v & v["financial_assessment"].ok
     contribution, council = v["resident_contribution_weekly"], v["council_net_weekly"]
     computed = assessed & contribution.ok
-    self_funding = computed & v["self_funding"].v & v["self_funding"].ok
+    free = v["after_care_free"].v & v["after_care_free"].ok  # s117 after-care: nothing is charged, capital or not
+    self_funding = computed & v["self_funding"].v & v["self_funding"].ok & ~free
     income = int(contribution.v[computed].sum())
     net = int(council.v[computed & council.ok].sum())
+    deferred = v["deferred_weekly"]
+    deferring = computed & deferred.ok & (deferred.v > 0)
     counts = {
         "active_at_kpi_date": int(at.active.sum()),
         "with_financial_assessment": int(assessed.sum()),
@@ -53,5 +56,12 @@ def charging_kpis(define: dict[str, Kpi], at: AtKpiDate) -> list[dict[str, Any]]
                 "council_net": _gbp(net),
                 "council_arranged": _gbp(int(np.where(computed, v["council_arranged_weekly"].v, 0).sum())),
             },
+        },
+        {
+            **define["deferred_weekly"].head(None, kpi_date=at.day),
+            "value": _gbp(int(deferred.v[deferring].sum())),
+            "unit": "GBP/week",
+            "counts": {**counts, "deferring": int(deferring.sum())},
+            "pounds_weekly": {"deferred": _gbp(int(deferred.v[deferring].sum()))},
         },
     ]

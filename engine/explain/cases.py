@@ -11,8 +11,9 @@ A case file is a list of cases, or a mapping with ``parameters`` (pinned for eve
   named takes exactly these values for the case (its whole history is replaced, as OpenFisca test
   ``parameters`` do), so a new edition of an illustrative rate does not change the case's answer;
 - ``expect``: a decision — ``outcome``, ``rule_ids`` (exact, in rulebook order), optionally ``approvers``,
-  ``figures`` (a subset; money and percentages as 2-dp strings, counts as ints, null when not applicable) and
-  ``message_contains`` ({rule_id: substring}) — or an input error: ``error_fields`` ({field: substring}).
+  ``figures`` (a subset; money and percentages as 2-dp strings, counts as ints, null when not applicable),
+  ``message_contains`` ({rule_id: substring}) and ``payments`` (every line, in order, as ``[payer, payee,
+  "weekly"]``; null when the decision has none) — or an input error: ``error_fields`` ({field: substring}).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from engine.validate.placement import InputError
 CASE_KEYS = {"name", "source", "input", "expect"}
 OPTIONAL_CASE_KEYS = {"as_at", "parameters"}
 DECISION_KEYS = {"outcome", "rule_ids"}
-OPTIONAL_DECISION_KEYS = {"approvers", "figures", "message_contains"}
+OPTIONAL_DECISION_KEYS = {"approvers", "figures", "message_contains", "payments"}
 
 
 class CaseFileError(Exception):
@@ -247,6 +248,12 @@ def _check_decision(expect: dict[str, Any], decision: dict[str, Any]) -> Outcome
         got = shown(decision["figures"][name])
         if type(got) is not type(wanted) or got != wanted:
             mismatches.append(Mismatch(f"figures.{name}", wanted, got))
+    if "payments" in expect:
+        wanted_lines = None if expect["payments"] is None else [list(line) for line in expect["payments"]]
+        lines = decision.get("payments")
+        got_lines = None if lines is None else [[p["payer"], p["payee"], shown(p["weekly"])] for p in lines]
+        if got_lines != wanted_lines:
+            mismatches.append(Mismatch("payments", wanted_lines, got_lines))
     by_rule = {f["rule_id"]: f["message"] for f in findings}
     for rule_id, substring in (expect.get("message_contains") or {}).items():
         if rule_id not in by_rule:

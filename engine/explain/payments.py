@@ -1,7 +1,8 @@
 """Who pays whom a week (the decision's ``payments``), read from the payment figures of ``rules/figures.yaml``.
 
 The amounts are figures, computed the same way by both evaluators; this module only names each line's payer
-and payee. The lines paid to the provider add up to the provider's full weekly charge (FNC included).
+and payee. The lines paid to the provider add up to the provider's full weekly charge (FNC included); the
+council's net cost is what it pays less what it collects on these lines, the deferred line apart.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from engine.money import pounds
 
+# a line the council lends rather than collects (secured on the home, recovered later): not in its net cost
+DEFERRED = "deferred under the agreement"
 # (figure, payer, payee, note); a payer of "top_up_payer" is the placement's top-up payer.
 LINES: tuple[tuple[str, str, str, str], ...] = (
     ("council_to_provider_weekly", "council", "provider", "the council's payment for the placement"),
@@ -21,6 +24,7 @@ LINES: tuple[tuple[str, str, str, str], ...] = (
     ("top_up_to_council_weekly", "top_up_payer", "council", "the agreed top-up, invoiced"),
     ("fnc_used_weekly", "nhs", "provider", "NHS-funded nursing care"),
     ("nhs_contribution_or_zero_weekly", "nhs", "council", "NHS contribution, recharged to the NHS"),
+    ("deferred_weekly", "resident", "council", DEFERRED),
 )
 PAYERS = {"first_party": "resident", "third_party": "third_party"}
 

@@ -72,6 +72,7 @@ class Rule:
     refer_to: str | None = None  # where a refer finding goes (isp_panel, chc_assessment, records_check, ...)
     parameters: tuple[str, ...] = ()
     messages: tuple[tuple[str, str], ...] = ()  # (service, message) when the message is written per service
+    services: tuple[str, ...] = ()  # the services it applies to: its module's, or some of them (``services``)
     path: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
 

@@ -29,7 +29,13 @@ class CompiledRulebook:
             service: tuple(
                 (name, f"params.{name}")
                 for name in sorted(
-                    {n for module in self.modules[service] for rule in module.rules for n in rule.parameters}
+                    {
+                        n
+                        for module in self.modules[service]
+                        for rule in module.rules
+                        if not rule.services or service in rule.services
+                        for n in rule.parameters
+                    }
                 )
             )
             for service in services

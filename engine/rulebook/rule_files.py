@@ -44,9 +44,11 @@ def load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str,
             raise node.error(str(exc), "when") from None
     if not isinstance(node["rules"], list):
         raise node.error("rules must be a list", "rules")
-    # which services a module applies to is decided by selecting modules, not by a condition in each rule
+    # which services a module applies to is decided by selecting modules, not by a condition in each rule; a
+    # rule that applies to only some of its module's services lists them (``services``)
     rules = tuple(
-        _load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters) for rule in node["rules"]
+        _load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters, tuple(services))
+        for rule in node["rules"]
     )
     return Module(
         name, str(node["title"]), tuple(services), load_reference(node["reference"], node), rules, module_when
@@ -54,18 +56,28 @@ def load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str,
 
 
 def _load_rule(
-    node: AnyType, module: str, guard: conditions.Cond, vocabulary: dict[str, Kind], parameters: dict[str, Parameter]
+    node: AnyType,
+    module: str,
+    guard: conditions.Cond,
+    vocabulary: dict[str, Kind],
+    parameters: dict[str, Parameter],
+    module_services: tuple[str, ...],
 ) -> Rule:
     node = check_keys(
         node,
         {"id", "label", "when", "action", "message", "reference"},
-        {"approver", "approver_from", "refer_to"},
+        {"approver", "approver_from", "refer_to", "services"},
         "rule",
     )
     rule_id = str(node["id"])
     if not RULE_ID.match(rule_id):
         raise node.error(f"rule id {rule_id!r} must look like CHP-01", "id")
+    services = _rule_services(node, rule_id, module_services)
     try:
+        if services != module_services:
+            guard = conditions.conjoin(
+                guard, conditions.parse(" or ".join(f"service == '{s}'" for s in services), vocabulary, ENUMS)
+            )
         condition = conditions.conjoin(guard, conditions.parse(node["when"], vocabulary, ENUMS))
     except conditions.ConditionError as exc:
         raise node.error(f"{rule_id}: {exc}", "when") from None
@@ -117,9 +129,22 @@ def _load_rule(
         refer_to=refer_to,
         parameters=tuple(used_parameters + ([approver_from] if approver_from else [])),
         messages=tuple((service, " ".join(str(text).split())) for service, text in per_service.items()),
+        services=services,
         path=node.path,
         line=node.line_of("id"),
     )
+
+
+def _rule_services(node: Node, rule_id: str, module_services: tuple[str, ...]) -> tuple[str, ...]:
+    """The services a rule applies to: its module's, or those of them it lists."""
+    listed = node.get("services")
+    if listed is None:
+        return module_services
+    if not isinstance(listed, list) or not listed or any(s not in module_services for s in listed):
+        raise node.error(
+            f"{rule_id}: services must list some of its module's ({', '.join(module_services)})", "services"
+        )
+    return tuple(s for s in module_services if s in listed)
 
 
 def _refer_to(node: Node, rule_id: str, action: str) -> str | None:

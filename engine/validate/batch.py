@@ -135,7 +135,7 @@ def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray
             plain = pc.replace_substring(plain, mark, "")
         values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), plain, pa.scalar(None, pa.string())), decimal))
     sure = readable & (values >= 0) & (values <= int(LARGEST) * 10**places)
-    if ENGINE_PLACES[kind] != places:  # a share: written to 2 places, held as every quantity
+    if ENGINE_PLACES[kind] != places:  # a kind written to fewer places than the engine holds it
         values = values * 10 ** (ENGINE_PLACES[kind] - places)
     return values * sure, given, sure | ~given  # 0 where not sure
 

@@ -85,7 +85,7 @@ def parse_money(value: Any) -> int:
 
 
 # Decimal places of each kind of amount: as people may write it, and as the engine holds it (integer units)
-WRITTEN_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": 2}
+WRITTEN_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}
 ENGINE_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}
 
 
@@ -99,13 +99,13 @@ def parse_quantity(value: Any) -> int:
 
 
 def parse_share(value: Any) -> int:
-    """A share between 0 and 1 (at most 2 decimal places: ``0.5``, ``0.60``) → integer ten-thousandths, as every
-    quantity (5000, 6000)."""
+    """A share between 0 and 1 (at most 4 decimal places: ``0.5``, ``0.60``, a third ``0.3333``) → integer
+    ten-thousandths, as every quantity (5000, 6000, 3333)."""
     try:
         share = exact_units(to_decimal(value), "10,000,000", WRITTEN_PLACES["share"])
     except MoneyError as exc:
         raise ValueError(str(exc)) from None
-    if share > 100:
+    if share > 10 ** WRITTEN_PLACES["share"]:
         raise ValueError(f"must be a share between 0 and 1 (0.5 for half), got {value!r}")
     return share * int(10 ** (ENGINE_PLACES["share"] - WRITTEN_PLACES["share"]))
 
