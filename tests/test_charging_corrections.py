@@ -104,9 +104,10 @@ def test_the_deferred_amount_is_the_difference_the_home_makes(
     assert [(p["payer"], p["payee"], p["weekly"]) for p in lines] == (
         [("resident", "council", deferred)] if deferred else []
     )
-    # lent, not collected: the council's net cost is its outlay less the contribution paid now
+    # lent and recovered from the home, so not the council's cost: its net cost is its outlay less the
+    # contribution paid now and the amount deferred
     assert deferring["figures"]["council_net_weekly"] == council_by_lines(deferring)
-    assert deferring["figures"]["council_net_weekly"] == max(Decimal(0), Decimal(pounds(fee)) - paid_now)
+    assert deferring["figures"]["council_net_weekly"] == max(Decimal(0), Decimal(pounds(fee)) - paid_now - deferred)
 
 
 def test_the_audit_sums_the_amount_deferred_a_week() -> None:
@@ -124,9 +125,9 @@ def test_the_audit_sums_the_amount_deferred_a_week() -> None:
     assert kpi["value"] == Decimal("638.80") and kpi["counts"]["deferring"] == 2
     assert kpi["name"] == "Deferred a week (deferred payment agreements)"
     net = next(k for k in audit.kpis["kpis"] if k["id"] == "council_net_cost_weekly")
-    # A and B: £900.00 − £268.20 each; C (the home counts: £16,000 → tariff £7): £900.00 − £275.20; D: £900.00 −
-    # NHS £450.00
-    assert net["value"] == Decimal("631.80") * 2 + Decimal("624.80") + Decimal("450.00")
+    # A: £900.00 − £268.20 − deferred £631.80 = £0.00; B: £900.00 − £268.20 − deferred £7.00 = £624.80; C (no
+    # agreement, the home counts: £16,000 → tariff £7): £900.00 − £275.20 = £624.80; D: £900.00 − NHS £450.00
+    assert net["value"] == Decimal("0.00") + Decimal("624.80") * 2 + Decimal("450.00")
     income = next(k for k in audit.kpis["kpis"] if k["id"] == "client_income_weekly")
     assert income["value"] == Decimal("268.20") * 2 + Decimal("275.20") and income["counts"]["self_funding"] == 0
 

@@ -197,12 +197,12 @@ DEFERRED = "deferred under the agreement"
 
 
 def council_by_lines(decision: dict[str, Any]) -> Decimal:
-    """The council's net cost read off the payment lines (SPEC §12.2): what it pays the provider less what it
-    collects (resident, third party and NHS → council), the deferred line apart (lent, not collected); never
-    below 0."""
+    """The council's net cost read off the payment lines (SPEC §12.2): what it pays the provider less every line
+    paid to it (resident, third party and NHS → council, and the amount deferred under a deferred payment
+    agreement: lent and recovered from the home, so excluded from its net cost); never below 0."""
     lines = decision["payments"]
     paid = sum((p["weekly"] for p in lines if p["payer"] == "council"), Decimal(0))
-    collected = sum((p["weekly"] for p in lines if p["payee"] == "council" and p["note"] != DEFERRED), Decimal(0))
+    collected = sum((p["weekly"] for p in lines if p["payee"] == "council"), Decimal(0))
     return max(Decimal(0), paid - collected)
 
 

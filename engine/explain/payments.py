@@ -2,7 +2,8 @@
 
 The amounts are figures, computed the same way by both evaluators; this module only names each line's payer
 and payee. The lines paid to the provider add up to the provider's full weekly charge (FNC included); the
-council's net cost is what it pays less what it collects on these lines, the deferred line apart.
+council's net cost is what it pays less every line paid to it, the deferred line included (lent and recovered
+from the home, so not the council's cost).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from engine.money import pounds
 
-# a line the council lends rather than collects (secured on the home, recovered later): not in its net cost
+# a line the council lends (secured on the home, recovered later): shown apart, and not in its net cost
 DEFERRED = "deferred under the agreement"
 # (figure, payer, payee, note); a payer of "top_up_payer" is the placement's top-up payer.
 LINES: tuple[tuple[str, str, str, str], ...] = (
