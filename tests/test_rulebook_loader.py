@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -239,3 +240,81 @@ def test_the_version_changes_when_a_value_changes_and_only_then(rules: Path) -> 
     assert str(decision.figures["benchmark_weekly"]) == "916.00" and decision.outcome == "proceed"
     replace(rules / LOT_1, "  2026-04-01: 916.00\n", "  2026-04-01: 915.00\n")
     assert load_rulebook(rules).version == original
+
+
+# Issue 22: the rulebook names its modules, rule ids, KPIs, approver roles and referral destinations
+# (rules/contents.yaml); losing or adding one by accident is refused, never a rulebook that decides differently.
+CONTENTS = Path("contents.yaml")
+TOP_UP_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "top_up.json"
+
+
+def test_the_top_up_example_is_not_permitted_by_the_shipped_rules() -> None:
+    decision = Engine(load_rulebook(DEFAULT_RULES_DIR)).decide(json.loads(TOP_UP_EXAMPLE.read_text(encoding="utf-8")))
+    assert decision.outcome == "not_permitted" and "TOP-01" in decision.rule_ids
+
+
+def test_a_module_file_deleted_is_refused_where_it_is_listed(rules: Path) -> None:
+    # without this the top-up example would go from not_permitted to proceed
+    (rules / TOP_UPS).unlink()
+    refused(rules, CONTENTS, line_of(rules / CONTENTS, r"^  2_choice_top_up\.yaml:"), "does not exist")
+
+
+def test_a_module_file_not_listed_is_refused(rules: Path) -> None:
+    extra = Path("modules/6_extra.yaml")
+    text = (rules / TOP_UPS).read_text(encoding="utf-8")
+    (rules / extra).write_text(text.replace("module: choice_top_up", "module: extra").replace("id: TOP-", "id: XTR-"))
+    refused(rules, extra, 1, "not listed in contents.yaml")
+
+
+def test_a_rule_deleted_is_refused_where_it_is_listed(rules: Path) -> None:
+    text = (rules / TOP_UPS).read_text(encoding="utf-8")
+    start, end = text.index("  - id: TOP-01"), text.index("  - id: TOP-02")
+    (rules / TOP_UPS).write_text(text[:start] + text[end:], encoding="utf-8")
+    refused(
+        rules, CONTENTS, line_of(rules / CONTENTS, r"^    - TOP-01$"), "TOP-01 is listed under 2_choice_top_up.yaml"
+    )
+
+
+def test_a_rule_not_listed_is_refused_at_its_id(rules: Path) -> None:
+    replace(rules / CONTENTS, "    - TOP-08\n", "")
+    refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"^  - id: TOP-08"), "TOP-08 is not listed")
+
+
+def test_a_rule_listed_under_another_module_is_refused(rules: Path) -> None:
+    replace(rules / CONTENTS, "    - TOP-08\n", "")
+    replace(rules / CONTENTS, "    - CHP-09\n", "    - CHP-09\n    - TOP-08\n")
+    refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"^  - id: TOP-08"), "listed under 1_care_home_pricing.yaml")
+
+
+def test_a_rule_id_listed_twice_is_refused_at_its_second_listing(rules: Path) -> None:
+    replace(rules / CONTENTS, "    - TOP-08\n", "    - TOP-08\n    - TOP-01\n")
+    refused(rules, CONTENTS, line_of(rules / CONTENTS, r"^    - TOP-08$") + 1, "listed twice")
+
+
+def test_a_misspelt_approver_on_a_rule_is_refused_at_its_line(rules: Path) -> None:
+    replace(rules / PRICING, "approver: team_manager", "approver: team_manger")
+    refused(rules, PRICING, line_of(rules / PRICING, r"approver: team_manger"), "'team_manger' is not a declared")
+
+
+def test_a_misspelt_approver_in_a_band_is_refused_at_its_line(rules: Path) -> None:
+    replace(rules / BANDS, "approver: head_of_service", "approver: head_of_servce")
+    refused(rules, BANDS, line_of(rules / BANDS, r"approver: head_of_servce"), "not a declared approver role")
+
+
+def test_a_misspelt_referral_destination_is_refused_at_its_line(rules: Path) -> None:
+    replace(rules / TOP_UPS, "refer_to: records_check", "refer_to: record_check")
+    refused(rules, TOP_UPS, line_of(rules / TOP_UPS, r"refer_to: record_check"), "not a declared referral destination")
+
+
+def test_a_kpi_deleted_is_refused_where_it_is_listed(rules: Path) -> None:
+    kpis = rules / "kpis.yaml"
+    text = kpis.read_text(encoding="utf-8")
+    start, end = text.index("  - id: nhs_commissioned_paying"), text.index("  - id: nhs_weekly_income")
+    kpis.write_text(text[:start] + text[end:], encoding="utf-8")
+    refused(rules, CONTENTS, line_of(rules / CONTENTS, r"^  - nhs_commissioned_paying$"), "no such KPI")
+
+
+def test_the_roles_and_destinations_are_on_the_rulebook() -> None:
+    book = load_rulebook(DEFAULT_RULES_DIR)
+    assert book.approver_roles["team_manager"] == "Team manager"
+    assert {rule.refer_to for rule in book.rules if rule.refer_to} <= set(book.referral_destinations)

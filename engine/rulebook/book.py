@@ -98,6 +98,8 @@ class Rulebook:
     kpis: dict[str, Kpi] = field(default_factory=dict)  # rules/kpis.yaml, in the file's order
     notes: dict[str, str] = field(default_factory=dict)  # wording shared by messages (rules/rulebook.yaml)
     first_party_bases: tuple[str, ...] = ()  # rules/tables/first_party_bases.yaml
+    approver_roles: dict[str, str] = field(default_factory=dict)  # role → who it is (rules/contents.yaml)
+    referral_destinations: dict[str, str] = field(default_factory=dict)  # refer_to → the page's words (contents.yaml)
 
     @cached_property
     def compiled(self) -> CompiledRulebook:

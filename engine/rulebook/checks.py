@@ -1,7 +1,7 @@
 """Checks that refuse a broken rulebook the loader would otherwise load, each with file, line and reason:
 
 - a file the loader never reads: a module renamed ``.yml``, a stray file, a rule file in a folder the loader
-  does not look in (its rules would silently not apply);
+  does not look in (its rules would silently not apply), refused at its line 1 (the whole file is at fault);
 - a parameter value outside its unit's plausible range (``minimum_age: -65``).
 
 Called from ``load_rulebook`` (``files_read`` around the loading, ``check_values`` after it). Malformed text —
@@ -48,14 +48,14 @@ def files_read(root: Path) -> Iterator[None]:
         if path.suffix != RULE_FILE_SUFFIX:
             kind = f"a {path.suffix} file" if path.suffix else "a file without an extension"
             raise RulebookError(
-                path, None, f"not a rule file: {kind} in the rulebook folder would be ignored (rule files are .yaml)"
+                path, 1, f"not a rule file: {kind} in the rulebook folder would be ignored (rule files are .yaml)"
             )
     with strict_yaml.recording() as read:
         yield
     for path in _files(root):
         if path.resolve() not in read:
             raise RulebookError(
-                path, None, "the loader never reads this file: it is not in a place where rule files are read"
+                path, 1, "the loader never reads this file: it is not in a place where rule files are read"
             )
 
 

@@ -166,6 +166,8 @@ def load_kpis(root: Path, vocabulary: dict[str, Kind]) -> dict[str, Kpi]:
         if row["met_when"] not in MET_WHEN:
             raise row.error(f"met_when must be one of {', '.join(MET_WHEN)}", "met_when")
         value = row.get("target_value")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | Decimal)):
+            raise row.error(f"target_value must be a number, not {value!r}", "target_value")
         if (value is None) != (row["met_when"] in ("falls", "maintained", "none")):
             raise row.error("a target_value is given exactly when met_when is at_least or at_most", "met_when")
         if row["id"] in kpis:

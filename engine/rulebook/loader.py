@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from engine.rulebook import checks
+from engine.rulebook import checks, contract
 from engine.rulebook.book import Module, Parameter, Reference, Rule, Rulebook
+from engine.rulebook.contents import check_band_roles, check_kpis, check_module_files, check_rules, load_contents
 from engine.rulebook.facts import load_first_party_bases, load_kpis, load_lots, load_rulebook_facts
 from engine.rulebook.figures import load_figures
 from engine.rulebook.parameters import check_index, engine_value, load_parameter
@@ -58,11 +59,14 @@ def _load_rulebook(root: Path) -> Rulebook:
             check_index(path)
         else:
             parameters[name] = load_parameter(path, name)
+    contents = load_contents(root)
+    check_band_roles(contents, root, parameters)
     lots = load_lots(root)
     earliest, notes = load_rulebook_facts(root)
     keys = {"lot": tuple(lot.number for lot in lots), **{name: ENUMS[name] for name in ENUMS}}
     figures = load_figures(root, parameters, FIELDS, keys)
-    modules = tuple(load_module(path, parameters, figures) for path in sorted((root / "modules").glob("*.yaml")))
+    module_files = check_module_files(contents, root)
+    modules = tuple(load_module(path, parameters, figures, contents) for path in module_files)
     seen: dict[str, Rule] = {}
     for module in modules:
         for rule in module.rules:
@@ -72,7 +76,8 @@ def _load_rulebook(root: Path) -> Rulebook:
                     rule.path, rule.line, f"rule id {rule.id} is already used at {first.path}:{first.line}"
                 )
             seen[rule.id] = rule
-    return Rulebook(
+    check_rules(contents, module_files, modules)
+    book = Rulebook(
         parameters=parameters,
         modules=modules,
         version=digest.hexdigest()[:12],
@@ -82,4 +87,9 @@ def _load_rulebook(root: Path) -> Rulebook:
         first_party_bases=load_first_party_bases(root),
         figures=figures,
         kpis=load_kpis(root, condition_vocabulary(parameters, figures)),
+        approver_roles=contents.approver_roles,
+        referral_destinations=contents.referral_destinations,
     )
+    check_kpis(contents, root, book.kpis)
+    contract.check(root, book, contents)
+    return book

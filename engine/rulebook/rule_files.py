@@ -9,6 +9,7 @@ from typing import Any as AnyType
 
 from engine.rulebook import conditions
 from engine.rulebook.book import Module, Parameter, Rule
+from engine.rulebook.contents import Contents, unknown_destination, unknown_role
 from engine.rulebook.figures import Figure
 from engine.rulebook.parameters import load_reference
 from engine.rulebook.strict_yaml import Node, check_keys, load_yaml
@@ -27,7 +28,7 @@ def condition_vocabulary(parameters: dict[str, Parameter], figures: dict[str, Fi
     return {**FIELDS, **derived, **{f"params.{p}": param.kind for p, param in parameters.items()}}
 
 
-def load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str, Figure]) -> Module:
+def load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str, Figure], contents: Contents) -> Module:
     node = check_keys(load_yaml(path), {"module", "title", "services", "reference", "rules"}, {"when"}, "rule file")
     name = node["module"]
     if not SNAKE.match(str(name)):
@@ -47,7 +48,7 @@ def load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str,
     # which services a module applies to is decided by selecting modules, not by a condition in each rule; a
     # rule that applies to only some of its module's services lists them (``services``)
     rules = tuple(
-        _load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters, tuple(services))
+        _load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters, tuple(services), contents)
         for rule in node["rules"]
     )
     return Module(
@@ -62,6 +63,7 @@ def _load_rule(
     vocabulary: dict[str, Kind],
     parameters: dict[str, Parameter],
     module_services: tuple[str, ...],
+    contents: Contents,
 ) -> Rule:
     node = check_keys(
         node,
@@ -87,6 +89,8 @@ def _load_rule(
     approver, approver_from = node.get("approver"), node.get("approver_from")
     if approver is not None and not SNAKE.match(str(approver)):
         raise node.error(f"{rule_id}: approver {approver!r} must be a role name like team_manager", "approver")
+    if approver is not None and approver not in contents.approver_roles:
+        raise node.error(f"{rule_id}: {unknown_role(contents, str(approver))}", "approver")
     if approver_from is not None and (
         approver_from not in parameters or parameters[approver_from].kind is not Kind.TABLE
     ):
@@ -100,6 +104,8 @@ def _load_rule(
     if action != "needs_approval" and (approver or approver_from):
         raise node.error(f"{rule_id}: only a needs_approval rule has an approver", "approver")
     refer_to = _refer_to(node, rule_id, action)
+    if refer_to is not None and refer_to not in contents.referral_destinations:
+        raise node.error(f"{rule_id}: {unknown_destination(contents, refer_to)}", "refer_to")
     written = node["message"]
     per_service = dict(written) if isinstance(written, Node) else {}
     if any(service not in ENUMS["service"] for service in per_service):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from engine.money import to_decimal
+from engine.money import MoneyError, to_decimal
 from engine.rulebook.strict_yaml import check_keys
 
 HIT_POLICIES = ("first", "unique")
@@ -62,10 +62,21 @@ def band_table(rows: Any, hit_policy: str) -> tuple[Band, ...]:
     return tuple(bands)
 
 
+def _percent(row: Any, key: str) -> Decimal:
+    try:
+        return to_decimal(row[key])
+    except (MoneyError, ValueError) as exc:
+        raise row.error(f"{key} must be a percentage (a number), not {row[key]!r}: {exc}", key) from None
+
+
 def _row(row: Any) -> Band:
     check_keys(row, ROW_KEYS, set(), "band row")
-    above = to_decimal(row["above_percent"])
-    up_to = None if row["up_to_percent"] is None else to_decimal(row["up_to_percent"])
+    above = _percent(row, "above_percent")
+    up_to = None if row["up_to_percent"] is None else _percent(row, "up_to_percent")
+    if isinstance(row["band"], bool) or not isinstance(row["band"], int):
+        raise row.error(f"band must be a whole number, not {row['band']!r}", "band")
+    if not isinstance(row["care_cubed_required"], bool):
+        raise row.error("care_cubed_required must be true or false", "care_cubed_required")
     if not ROLE.match(str(row["approver"])):
         raise row.error(f"approver {row['approver']!r} must be a role name like team_manager", "approver")
     if up_to is not None and up_to <= above:

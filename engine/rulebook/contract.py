@@ -1,0 +1,201 @@
+"""The load-time contract: every name in ``rules/`` that Python reads by name, declared once here and checked
+when the rulebook loads.
+
+The engine, the audit and the API look some of the rulebook's names up directly (a KPI's wording, a figure in a
+list or on the page, a parameter for the sample book, an approver role, a referral destination). A rulebook that
+lacked one would load and then fail with a ``KeyError`` at run time, or silently leave something out; instead it
+is refused at load with the file, the line and the name (``carerules`` exits 3).
+
+``tests/test_rulebook_contract.py`` reads every string in ``engine/`` and ``api/`` and checks that these lists are
+exactly the rulebook names the code mentions: a name the code starts to read must be added here, and a name it
+no longer reads must be taken out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.rulebook.strict_yaml import Node, RulebookError, load_yaml
+from engine.rulebook.vocabulary import ENUMS
+
+if TYPE_CHECKING:
+    from engine.rulebook.book import Rulebook
+    from engine.rulebook.contents import Contents
+
+# rules/figures.yaml: figures the audit's lists, KPIs, results and changes, the decision's explanation, the CLI's
+# summary and the web page read or label by name
+FIGURES = (
+    "after_care_free",
+    "assessable_income_weekly",
+    "benchmark_weekly",
+    "capital_counted",
+    "care_cubed_weekly",
+    "care_type",
+    "chargeable_cost_weekly",
+    "comparable_weekly",
+    "contribution_after_disregard_weekly",
+    "contribution_computed",
+    "contribution_to_council_weekly",
+    "contribution_to_provider_weekly",
+    "council_arranged_weekly",
+    "council_net_weekly",
+    "council_to_provider_weekly",
+    "deferred_weekly",
+    "expected_nhs_share_weekly",
+    "financial_assessment",
+    "fnc_used_weekly",
+    "gross_weekly_cost",
+    "home_counted",
+    "income_disregards_weekly",
+    "income_left_weekly",
+    "is_care_home",
+    "is_supported_living",
+    "isp_nhs_contribution_weekly",
+    "lot",
+    "mig_weekly",
+    "nhs_contribution_or_zero_weekly",
+    "nhs_contribution_recorded",
+    "over_benchmark_percent",
+    "over_benchmark_weekly",
+    "over_care_cubed_percent",
+    "over_care_cubed_weekly",
+    "payment_model",
+    "personal_budget_weekly",
+    "resident_contribution_weekly",
+    "s117_council_funding_weekly",
+    "s117_council_percent",
+    "s117_nhs_funding_weekly",
+    "self_funding",
+    "sl_day_support_weekly",
+    "sl_over_reference_weekly",
+    "sl_reference_weekly",
+    "sl_sleep_in_weekly",
+    "sl_waking_night_weekly",
+    "tariff_income_weekly",
+    "top_up_required_weekly",
+    "top_up_to_council_weekly",
+    "top_up_to_provider_weekly",
+    "working_age_pricing",
+)
+
+# rules/kpis.yaml: the KPIs the audit computes by id (the others are generic: share_of_active, ages)
+KPIS = (
+    "below_median_share",
+    "client_income_weekly",
+    "council_net_cost_weekly",
+    "deferred_weekly",
+    "isp_no_nhs_contribution",
+    "nhs_weekly_income",
+    "s117_council_run_rate",
+    "s117_council_share",
+    "s117_reviewed",
+    "sl_weekly_run_rate",
+    "sl_within_reference_share",
+)
+
+# rules/parameters/: parameters the audit, the sample book and the price guide read by name
+PARAMETERS = (
+    "care_homes.approval_bands",
+    "care_homes.fnc_standard_weekly",
+    "care_homes.minimum_age",
+    "isp.gross_cost_threshold_weekly",
+    "supported_living.day_hour_rate",
+    "supported_living.sleep_in_night_rate",
+    "supported_living.waking_night_hour_rate",
+    "working_age.approval_bands",
+)
+# and one parameter for each Lot in rules/tables/lots.yaml (the sample book's prices)
+PER_LOT_PARAMETERS = ("care_homes.benchmark.lot_{lot}",)
+
+# rules/modules/: rules the audit's NHS recharge list reads by id
+RULES = ("ISP-05", "ISP-06", "ISP-07", "ISP-08")
+
+# rules/rulebook.yaml notes: wording the decision's explanation reads by name
+NOTES = ("care_cubed_required",)
+
+# rules/tables/first_party_bases.yaml: every basis the placement's first_party_basis field accepts
+# (engine/validate/field_groups/choice.py)
+FIRST_PARTY_BASES = ENUMS["first_party_basis"]
+
+# rules/contents.yaml: the approver roles the API's sign-in and approvals know, and the referral destinations the
+# page words
+APPROVER_ROLES = ("team_manager", "head_of_service", "placement_panel", "commissioning_manager")
+REFERRAL_DESTINATIONS = (
+    "care_cubed_costing",
+    "chc_assessment",
+    "commissioning_team",
+    "financial_assessment",
+    "isp_panel",
+    "records_check",
+)
+
+
+@dataclass(frozen=True)
+class Missing:
+    kind: str  # figure, KPI, parameter, rule, note, first-party basis, approver role, referral destination
+    name: str
+    expected: str  # where rules/ should declare it
+
+
+def missing(book: Rulebook, contents: Contents) -> list[Missing]:
+    """Every name of the contract that the rulebook does not declare, in the order of the lists above."""
+    parameters = [*PARAMETERS, *(t.format(lot=lot.number) for t in PER_LOT_PARAMETERS for lot in book.lots)]
+    kinds: list[tuple[str, str, tuple[str, ...] | list[str], Collection[str]]] = [
+        ("figure", "figures.yaml", FIGURES, book.figures),
+        ("KPI", "kpis.yaml", KPIS, book.kpis),
+        ("parameter", "", parameters, book.parameters),
+        ("rule", "modules", RULES, {rule.id for rule in book.rules}),
+        ("note", "rulebook.yaml", NOTES, book.notes),
+        ("first-party basis", "tables/first_party_bases.yaml", FIRST_PARTY_BASES, book.first_party_bases),
+        ("approver role", "contents.yaml", APPROVER_ROLES, contents.approver_roles),
+        ("referral destination", "contents.yaml", REFERRAL_DESTINATIONS, contents.referral_destinations),
+    ]
+    return [
+        Missing(kind, name, expected or _parameter_file(name))
+        for kind, expected, names, declared in kinds
+        for name in names
+        if name not in declared
+    ]
+
+
+def _parameter_file(name: str) -> str:
+    return (Path("parameters") / Path(*name.split("."))).with_suffix(".yaml").as_posix()
+
+
+# where in each file the missing name belongs: the key whose line the refusal names
+_KEY = {
+    "figures.yaml": "figures",
+    "kpis.yaml": "kpis",
+    "rulebook.yaml": "notes",
+    "tables/first_party_bases.yaml": "bases",
+}
+_CONTENTS_KEY = {"approver role": "approver_roles", "referral destination": "referral_destinations", "rule": "modules"}
+
+
+def check(root: Path, book: Rulebook, contents: Contents) -> None:
+    """Refuse a rulebook that lacks a name the code reads: the file and line where it belongs, and the name."""
+    for gap in missing(book, contents):
+        reason = (
+            f"{gap.kind} {gap.name} is missing: the engine reads it by name (engine/rulebook/contract.py), so the "
+            f"rulebook must declare it"
+        )
+        if gap.kind in _CONTENTS_KEY:
+            raise contents.error(
+                f"{reason} ({'in a module file and here' if gap.kind == 'rule' else 'here'})", _CONTENTS_KEY[gap.kind]
+            )
+        if gap.kind == "parameter":
+            index = _nearest_index(root, root / gap.expected)
+            raise RulebookError(index, 1, f"{reason} (as {gap.expected})")
+        node: Node = load_yaml(root / gap.expected)
+        raise node.error(f"{reason} (in {gap.expected})", _KEY[gap.expected])
+
+
+def _nearest_index(root: Path, path: Path) -> Path:
+    """The index.yaml of the parameter group a missing parameter file belongs to (or of the nearest group above)."""
+    folder = path.parent
+    while folder != root and not (folder / "index.yaml").is_file():
+        folder = folder.parent
+    return folder / "index.yaml" if (folder / "index.yaml").is_file() else root / "parameters"
