@@ -4,6 +4,7 @@ configured timeout, and the server recovers when it answers again."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import P_1001, FIXED_NOW, make_client, postgres_schema, postgres_url
+from conftest import FIXED_NOW, P_1001, make_client, postgres_schema, postgres_url
 from sqlalchemy import create_engine, text
 
 from api.loadgen import served
@@ -85,10 +86,11 @@ def test_a_sqlite_lock_held_elsewhere_never_stops_the_event_loop(tmp_path, monke
         holder.execute("BEGIN EXCLUSIVE")
         try:
             writes: list[tuple[int, float]] = []
-            writers = [
-                threading.Thread(target=lambda: writes.append(request(port, "POST", "/v1/decisions", body, json_headers)))
-                for _ in range(3)
-            ]
+
+            def write() -> None:
+                writes.append(request(port, "POST", "/v1/decisions", body, json_headers))
+
+            writers = [threading.Thread(target=write) for _ in range(3)]
             for one in writers:
                 one.start()
             time.sleep(0.3)  # the decisions are waiting for the lock
@@ -133,18 +135,14 @@ class FreezingProxy:
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
 
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 while self.frozen.is_set():
                     time.sleep(0.01)
                 target.sendall(data)
-        except OSError:
-            pass
         for one in (source, target):
-            try:
+            with contextlib.suppress(OSError):
                 one.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def close(self) -> None:
         self.frozen.clear()
@@ -170,7 +168,8 @@ def postgres_server(url: str, proxy: FreezingProxy | None) -> Iterator[tuple[int
     served_url = url
     if proxy is not None:
         parts = urllib.parse.urlsplit(url)
-        served_url = urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.netloc.rsplit('@', 1)[0]}@127.0.0.1:{proxy.port}"))
+        user = parts.netloc.rsplit("@", 1)[0]
+        served_url = urllib.parse.urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}"))
     with served(served_url, workers=1) as (base, _pid):
         port = int(base.rsplit(":", 1)[1])
         yield port, tokens["seen"], tokens["unseen"]
@@ -230,9 +229,11 @@ def test_a_locked_postgresql_gives_every_route_a_503_within_the_timeout(postgres
         engine = create_engine(postgres)
         try:
             with engine.connect() as holder:
-                tables = holder.execute(
-                    text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-                ).scalars().all()
+                tables = (
+                    holder.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
+                    .scalars()
+                    .all()
+                )
                 holder.execute(text(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE"))
                 answers = every_route(port, seen, unseen)
                 holder.rollback()

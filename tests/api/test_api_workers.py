@@ -208,3 +208,42 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(tmp_
             assert stored is not None and stored.placement_id == placement_id, (record_id, placement_id)
     finally:
         log.dispose()
+
+
+def test_every_worker_serves_every_audits_downloads(tmp_path):
+    """An audit run on one worker: each of its outputs downloaded through 24 new connections (spread over both
+    workers by the kernel) is a 200 with the same bytes every time (they were kept in one worker's memory and
+    temporary folder, so about half were 404)."""
+    import http.client
+    import io
+    import json
+
+    import pandas as pd
+
+    examples = json.loads((Path(__file__).resolve().parents[2] / "examples" / "placements.json").read_text())
+    buffer = io.StringIO()
+    pd.DataFrame(examples).to_csv(buffer, index=False)
+    boundary = "carerules-test-boundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="book.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n{buffer.getvalue()}\r\n--{boundary}--\r\n").encode()  # fmt: skip
+    with served(f"sqlite:///{tmp_path / 'log.db'}", workers=2) as (base, pid):
+        port = int(base.rsplit(":", 1)[1])
+        workers_of(pid, 2)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("POST", "/v1/audits", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        reply = connection.getresponse()
+        answer = json.loads(reply.read())
+        connection.close()
+        assert reply.status == 200, answer
+        assert len(answer["downloads"]) >= 8
+        answers: dict[str, list[tuple[int, bytes]]] = {}
+        for name, link in answer["downloads"].items():
+            for _ in range(24):
+                one = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # a new connection each time
+                one.request("GET", link)
+                got = one.getresponse()
+                answers.setdefault(name, []).append((got.status, got.read()))
+                one.close()
+    for name, got in answers.items():
+        assert [status for status, _ in got] == [200] * 24, (name, [status for status, _ in got])
+        assert len({content for _, content in got}) == 1, name
