@@ -102,6 +102,7 @@ def _sqlite_pragmas(timeout_seconds: float) -> Any:
 
 PRIVATE_FILE = stat.S_IRUSR | stat.S_IWUSR  # 0600: the log holds personal data
 PRIVATE_FOLDER = stat.S_IRWXU  # 0700
+WATCH_SECONDS = 0.25  # how often the deadlines of calls to PostgreSQL are looked at (at most)
 
 
 def private_sqlite_file(database: str) -> None:
@@ -128,23 +129,23 @@ class Deadlines:
     or its host gone quiet) never answers, so its own ``statement_timeout`` cannot fire and the calling thread
     would wait for ever; here each statement, commit, rollback and ping is given ``seconds``, after which its
     connection's socket is shut down: the call fails at once (a 503), the thread is free again and the
-    connection is thrown away."""
+    connection is thrown away. One watcher thread a process looks a few times a second (arming costs a dict
+    entry, no wake-up)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.every = min(WATCH_SECONDS, seconds / 4)
         self._armed: dict[int, tuple[float, Any]] = {}  # id(DBAPI connection) → (deadline, the connection)
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._cut_ones: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def arm(self, connection: Any) -> None:
         with self._lock:
             self._armed[id(connection)] = (time.monotonic() + self.seconds, connection)
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="database-deadlines", daemon=True)
                 self._thread.start()
-        self._wake.set()
 
     def disarm(self, connection: Any) -> None:
         if connection is not None:
@@ -157,17 +158,7 @@ class Deadlines:
 
     def _watch(self) -> None:
         while True:
-            with self._lock:
-                soonest = min((deadline for deadline, _ in self._armed.values()), default=None)
-            if soonest is None:
-                self._wake.wait(60)
-                self._wake.clear()
-                continue
-            wait = soonest - time.monotonic()
-            if wait > 0:
-                self._wake.wait(min(wait, 1.0))
-                self._wake.clear()
-                continue
+            time.sleep(self.every)
             now = time.monotonic()
             with self._lock:
                 late = [key for key, (deadline, _) in self._armed.items() if deadline <= now]

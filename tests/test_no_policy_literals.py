@@ -37,8 +37,8 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "api/audit_worker.py": ({200}, "rows of each list in the JSON answer"),
     "api/audits_runner.py": ({5} | HTTP | {429}, "seconds to wait for a stopped child, HTTP codes"),
     "api/db.py": (
-        {8, 16, 32, 60, 64, 200, 400, 5.0, 1000},
-        "column sizes, pool settings, timeout, ms in a s, seconds an idle watcher sleeps",
+        {4, 8, 16, 32, 64, 200, 400, 5.0, 1000, 0.25},
+        "column sizes, pool settings, timeout, ms in a s, how often (seconds, times a timeout) deadlines are seen",
     ),
     "api/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
     "api/sqlite_writer.py": (

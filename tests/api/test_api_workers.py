@@ -160,17 +160,17 @@ def test_workers_that_cannot_start_stop_the_server_rather_than_restart_for_ever(
     assert time.monotonic() - began < 60
 
 
-def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(tmp_path):
-    """kill -9 of the whole server (parent and both workers) while 16 clients are deciding: every decision that
-    was answered 201 is in the log under the id its answer gave, with its own placement — a decision is answered
-    only once it is stored."""
+def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(database_url):
+    """kill -9 of the whole server (parent and both workers) while 32 clients are deciding, on SQLite and on
+    PostgreSQL: every decision that was answered 201 is in the log under the id its answer gave, with its own
+    placement — a decision is answered only once it is stored (docs/benchmarks.md, "Durability under kill -9")."""
     import http.client
     import json
     import threading
 
     from api.db import DecisionLog
 
-    url = f"sqlite:///{tmp_path / 'log.db'}"
+    url = database_url
     answered: list[tuple[int, str]] = []
     lock = threading.Lock()
 
@@ -192,7 +192,7 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(tmp_
     with served(url, workers=2) as (base, pid):
         port = int(base.rsplit(":", 1)[1])
         workers = workers_of(pid, 2)
-        threads = [threading.Thread(target=client, args=(f"K{index}", port)) for index in range(16)]
+        threads = [threading.Thread(target=client, args=(f"K{index}", port)) for index in range(32)]
         for thread in threads:
             thread.start()
         time.sleep(2)
@@ -206,6 +206,7 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(tmp_
         for record_id, placement_id in answered:
             stored = log.get(record_id)
             assert stored is not None and stored.placement_id == placement_id, (record_id, placement_id)
+        print(f"\n{url.split(':', 1)[0]}: {len(answered)} answered 201, all stored; {len(log.recent(1_000_000))} in the log")
     finally:
         log.dispose()
 
