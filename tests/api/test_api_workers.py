@@ -206,7 +206,8 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(data
         for record_id, placement_id in answered:
             stored = log.get(record_id)
             assert stored is not None and stored.placement_id == placement_id, (record_id, placement_id)
-        print(f"\n{url.split(':', 1)[0]}: {len(answered)} answered 201, all stored; {len(log.recent(1_000_000))} in the log")
+        stored_count = len(log.recent(1_000_000))
+        print(f"\n{url.split(':', 1)[0]}: {len(answered)} answered 201, all stored; {stored_count} in the log")
     finally:
         log.dispose()
 
