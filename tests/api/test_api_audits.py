@@ -163,8 +163,20 @@ def test_audit_downloads_are_deleted_after_the_retention_period(sqlite_url):
 
 
 def test_a_users_oldest_audits_go_beyond_the_most_kept(sqlite_url):
-    with make_client(sqlite_url, audit_results_per_user=2) as client:
-        links = [audit_as(client, {}).json()["downloads"]["kpis.json"] for _ in range(3)]
+    from datetime import timedelta
+
+    from conftest import FIXED_NOW
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    now = [FIXED_NOW]
+    settings = Settings(database_url=sqlite_url, allowed_hosts=["testserver"], audit_results_per_user=2)
+    with TestClient(create_app(settings, clock=lambda: now[0])) as client:
+        links = []
+        for minutes in range(3):
+            now[0] = FIXED_NOW + timedelta(minutes=minutes)
+            links.append(audit_as(client, {}).json()["downloads"]["kpis.json"])
         assert [client.get(link).status_code for link in links] == [404, 200, 200]
 
 
