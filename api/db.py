@@ -118,10 +118,12 @@ def private_sqlite_file(database: str) -> None:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     except FileExistsError:
         for one in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # gone meanwhile, or another user's: left as it is
                 mode = stat.S_IMODE(one.stat().st_mode)
                 if mode & stat.S_IRWXO:
                     one.chmod(mode & ~stat.S_IRWXO)
+    except OSError:
+        pass  # a place that cannot be written: SQLite says so in its own words when the log is opened
 
 
 class Deadlines:
