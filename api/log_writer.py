@@ -52,12 +52,17 @@ Answer = tuple[_Submission, "list[int] | BaseException"]
 S = TypeVar("S", bound=_Submission)
 
 
-def _store(write: Callable[[Sequence[S]], list[int]], group: Sequence[S]) -> list[Answer]:
+def _store(
+    write: Callable[[Sequence[S]], list[int]], group: Sequence[S], retry_on: type[Exception] | None = None
+) -> list[Answer]:
     """Write a group in one transaction (``write``: the group → its records' new ids, in order); on failure, each
-    submission alone. Each submission's ids, or the error its request gets."""
+    submission alone. Each submission's ids, or the error its request gets. ``retry_on``: an error that wrote
+    nothing and is raised for the caller to try again later (only from the whole group's first attempt)."""
     try:
         ids = write(group)
-    except Exception:
+    except Exception as exc:
+        if retry_on is not None and isinstance(exc, retry_on):
+            raise
         if len(group) > 1:
             return [answer for one in group for answer in _store(write, [one])]
         logger.exception("the decision log refused a write")

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_concurrent_audits: Positive = 1  # per worker process; others get 429
     # The decision log's database
     db_timeout_seconds: Seconds = 5.0  # connect and statement timeout; then 503
+    # Audit results (api/audit_store.py): kept in the decision log's database, so every worker serves them
+    audit_retention_days: Positive = 7  # an audit's downloads are deleted this long after it ran
+    audit_results_per_user: Positive = 20  # a user's older audits' downloads are deleted beyond this many
     # Connections
     keep_alive_seconds: Positive = 5
     request_read_seconds: Seconds = 30.0  # a client that takes longer to send its request is cut off

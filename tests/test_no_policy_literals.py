@@ -24,6 +24,7 @@ NOT_POLICY_FILES = {
     "api/loadgen.py",
     "api/migrations/versions/0001_decision_log.py",
     "api/migrations/versions/0002_workflow.py",
+    "api/migrations/versions/0004_audit_results.py",
 }
 # file → (allowed literals, why they are not policy)
 ALLOWED: dict[str, tuple[set[float], str]] = {
@@ -32,17 +33,18 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "api/guard.py": ({32} | HTTP, "random bytes of a CSRF token, HTTP codes"),
     "api/routes/signin.py": ({32, 3600} | HTTP, "random bytes of a session id, seconds in an hour, HTTP codes"),
     "api/workflow_db.py": ({16, 32, 64, 200}, "column sizes"),
-    "api/audit_store.py": ({8, 18, 3600.0}, "kept audits, hex id length, seconds in an hour"),
+    "api/audit_store.py": ({18, 20, 32, 64}, "random bytes of an id, a part's size (1 << 20), column sizes"),
     "api/audit_worker.py": ({200}, "rows of each list in the JSON answer"),
     "api/audits_runner.py": ({5} | HTTP | {429}, "seconds to wait for a stopped child, HTTP codes"),
     "api/db.py": (
-        {8, 16, 32, 64, 200, 400, 5.0, 1000},
-        "column sizes, pool settings, timeout, ms in a s",
+        {4, 8, 16, 32, 64, 200, 400, 5.0, 1000, 0.25},
+        "column sizes, pool settings, timeout, ms in a s, how often (seconds, times a timeout) deadlines are seen",
     ),
     "api/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
     "api/sqlite_writer.py": (
-        {512, 1000, 64, 0.0001},
-        "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn",
+        {512, 1000, 64, 0.0001, 0.0005, 0.02},
+        "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn "
+        "and for a database locked elsewhere",
     ),
     "api/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
     "api/observe.py": (
@@ -60,8 +62,9 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "api/routes/web.py": ({2000, 2147483647} | HTTP, "longest approval reason, the largest database id, HTTP codes"),
     "api/settings.py": (
-        {5, 30.0, 50, 120.0, 500, 32767, 1000000, 50000000, 300000000},
-        "request and upload bounds (bytes, rows, characters), timeouts in seconds",
+        {5, 7, 20, 30.0, 50, 120.0, 500, 32767, 1000000, 50000000, 300000000},
+        "request and upload bounds (bytes, rows, characters), timeouts in seconds, audit results kept (days, "
+        "audits a user)",
     ),
     "engine/audit/columns.py": ({0.5, 3, 30}, "how close a column name must be to suggest it"),
     "engine/audit/excel_in.py": ({3, 20, 120, 2958465}, "header rows searched, Excel's serial bound"),

@@ -3,25 +3,30 @@ act on; ``format=xlsx|csv|html`` answers with results.xlsx, results.csv or the r
 
 A thin wrapper over ``engine.audit.run_audit`` (the vectorised evaluator), run in a child process the API can
 stop (``api.audits_runner``: time limit, audits at once, client disconnects) with the rulebook the decisions
-use. An audit reviews a book; its rows are not decisions, so they are not written to the decision log. Its
-output files are kept for a while (see ``api.audit_store``) so the page can offer them for download.
+use. An audit reviews a book; its rows are not decisions, so they are not written to the decision log. The
+book and the outputs are written to a private temporary folder, deleted when the request ends; the outputs are
+kept for a while in the decision log's database (``api.audit_store``), where every worker process finds them,
+so the page can offer them for download to the user who ran the audit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import date
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response, StreamingResponse
 
-from api.audit_store import FILES, AuditStore
+from api.audit_store import FILES, AuditStore, StoredFile, new_audit_id
 from api.audit_worker import AuditJob
 from api.audits_runner import AuditRunner, ClientGone, check_unpacked_size
+from api.db import DecisionLog, off_loop
 from api.deps import EARLIEST_AS_AT, SettingsDep
 from api.guard import AUTH_RESPONSES, Auditor
 from api.responses import ApiError, ExactJSONResponse
@@ -41,7 +46,10 @@ FORMAT_FILES = {"xlsx": "results.xlsx", "csv": "results.csv", "html": "report.ht
 def _store(request: Request) -> AuditStore:
     store = getattr(request.app.state, "audit_store", None)
     if store is None:
-        store = request.app.state.audit_store = AuditStore()
+        settings: Settings = request.app.state.settings
+        retention = timedelta(days=settings.audit_retention_days)
+        store = AuditStore(request.app.state.log.engine, retention, settings.audit_results_per_user)
+        request.app.state.audit_store = store
     return store  # type: ignore[no-any-return]
 
 
@@ -105,24 +113,26 @@ async def create_audit(
     mapping = await columns.read(MAX_COLUMN_MAP_BYTES + 1) if columns is not None else None
     if mapping is not None and len(mapping) > MAX_COLUMN_MAP_BYTES:
         raise InputError({"columns": [f"the column map is over {MAX_COLUMN_MAP_BYTES:,} bytes"]})
-    store = _store(request)
-    audit_id, folder = store.new_folder()
+    store, log = _store(request), request.app.state.log
+    audit_id = new_audit_id()
+    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="carerules-audit-"))  # readable by us only
     try:
         body = await _audit(request, settings, audit_id, folder, file, suffix, mapping, sheet, as_at, period_start,
                             results_limit)  # fmt: skip
-    except BaseException:
-        store.discard(folder)
-        raise
-    store.keep(audit_id, folder)
-    if isinstance(body, Response):
-        return body
+        if isinstance(body, Response):
+            return body
+        # Each part's write is bounded by the database's timeout; the whole by the audit's time limit.
+        now = request.app.state.clock()
+        await off_loop(settings.max_audit_seconds, store.keep, audit_id, identity.name, folder, now)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
     if format == "json":
         return ExactJSONResponse(body)
     name = FORMAT_FILES[format]
-    path = store.file(body["audit_id"], name)
-    if path is None:
+    found = await off_loop(log.timeout_seconds, store.find, audit_id, name, identity.name, now)
+    if found is None:
         raise ApiError(404, "not_found", f"{name} was not written for this book")
-    return FileResponse(path, media_type=FILES[name], filename=name)
+    return await _download(log, store, found)
 
 
 async def _audit(
@@ -171,7 +181,7 @@ def _save(file: UploadFile, path: Path) -> None:
 
 @router.get(
     "/{audit_id}/files/{name}",
-    summary="Download an output of a recent audit (kept for a limited time)",
+    summary="Download an output of an audit you ran (kept for a limited time; others' audits are not found)",
     responses={200: {"content": {"application/octet-stream": {}}}, 404: {"model": ErrorOut}, **AUTH_RESPONSES},
 )
 async def audit_file(
@@ -180,7 +190,25 @@ async def audit_file(
     audit_id: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
     name: Annotated[str, PathParam(max_length=64)],
 ) -> Response:
-    path = _store(request).file(audit_id, name)
-    if path is None:
+    log: DecisionLog = request.app.state.log
+    store = _store(request)
+    found = await off_loop(log.timeout_seconds, store.find, audit_id, name, identity.name, request.app.state.clock())
+    if found is None:  # the same answer whether it never existed, has expired or is another user's
         raise ApiError(404, "not_found", "no such audit file (audits are kept for a limited time)")
-    return FileResponse(path, media_type=FILES[name], filename=name)
+    return await _download(log, store, found)
+
+
+async def _download(log: DecisionLog, store: AuditStore, found: StoredFile) -> Response:
+    """The file, read one part at a time (each off the event loop, within the database's timeout)."""
+    headers = {"Content-Disposition": f'attachment; filename="{found.name}"'}
+    first = await off_loop(log.timeout_seconds, store.part, found, 0)
+    if found.parts == 1:
+        return Response(first, media_type=found.media_type, headers=headers)
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield first
+        for part in range(1, found.parts):
+            yield await off_loop(log.timeout_seconds, store.part, found, part)
+
+    headers["Content-Length"] = str(found.size)
+    return StreamingResponse(parts(), media_type=found.media_type, headers=headers)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 from conftest import make_client
+from fastapi.testclient import TestClient
 
 from engine.audit.run import run_audit
 from engine.evaluate.engine import default_engine
@@ -105,3 +106,110 @@ def test_audit_refuses_a_book_with_no_known_column_and_a_bad_column_map(client):
         files={"file": ("book.csv", csv_book(EXAMPLES), "text/csv"), "columns": ("m.yaml", b"nope: [x]", "text/yaml")},
     )
     assert bad_map.status_code == 422 and "unknown field" in bad_map.json()["error"]["fields"]["columns"][0]
+
+
+# ---- where the outputs are kept (issue 22): the database, for the user who ran the audit, for a while ----
+
+
+def audit_as(client, headers: dict[str, str], **data: str):
+    return client.post("/v1/audits", files={"file": ("book.csv", csv_book(EXAMPLES), "text/csv")}, data=data,
+                       headers=headers)  # fmt: skip
+
+
+def test_audit_downloads_are_the_auditors_own(database_url):
+    """Only the user who ran the audit downloads its files; another finance officer gets the same 404 as for an
+    audit that never existed; both see their own."""
+    from conftest import add_user
+
+    with make_client(database_url) as client:
+        first, second = add_user(client, "fin-one", "finance"), add_user(client, "fin-two", "finance")
+        answer = audit_as(client, first).json()
+        assert answer["downloads"]
+        for name, link in answer["downloads"].items():
+            mine = client.get(link, headers=first)
+            assert mine.status_code == 200 and mine.content, name
+            theirs = client.get(link, headers=second)
+            assert theirs.status_code == 404, name
+            assert theirs.json() == client.get(f"/v1/audits/{'x' * 24}/files/{name}", headers=second).json()
+        other = audit_as(client, second).json()
+        assert client.get(other["downloads"]["results.csv"], headers=second).status_code == 200
+        assert client.get(other["downloads"]["results.csv"], headers=first).status_code == 404
+
+
+def test_audit_downloads_are_deleted_after_the_retention_period(sqlite_url):
+    from datetime import timedelta
+
+    from conftest import FIXED_NOW
+    from sqlalchemy import text
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    now = [FIXED_NOW]
+    settings = Settings(database_url=sqlite_url, allowed_hosts=["testserver"], audit_retention_days=7)
+    with TestClient(create_app(settings, clock=lambda: now[0])) as client:
+        answer = audit_as(client, {}).json()
+        link = answer["downloads"]["results.xlsx"]
+        now[0] = FIXED_NOW + timedelta(days=7) - timedelta(seconds=1)
+        assert client.get(link).status_code == 200
+        now[0] = FIXED_NOW + timedelta(days=7)
+        assert client.get(link).status_code == 404
+        engine = client.app.state.log.engine  # type: ignore[attr-defined]
+        with engine.connect() as connection:
+            count = text("SELECT count(*) FROM audit_results WHERE audit_id = :id")
+            assert connection.execute(count, {"id": answer["audit_id"]}).scalar() > 0
+            audit_as(client, {})  # the next audit deletes what has expired
+            assert connection.execute(count, {"id": answer["audit_id"]}).scalar() == 0
+
+
+def test_a_users_oldest_audits_go_beyond_the_most_kept(sqlite_url):
+    from datetime import timedelta
+
+    from conftest import FIXED_NOW
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    now = [FIXED_NOW]
+    settings = Settings(database_url=sqlite_url, allowed_hosts=["testserver"], audit_results_per_user=2)
+    with TestClient(create_app(settings, clock=lambda: now[0])) as client:
+        links = []
+        for minutes in range(3):
+            now[0] = FIXED_NOW + timedelta(minutes=minutes)
+            links.append(audit_as(client, {}).json()["downloads"]["kpis.json"])
+        assert [client.get(link).status_code for link in links] == [404, 200, 200]
+
+
+def test_audits_leave_nothing_in_the_temporary_folder(sqlite_url, tmp_path, monkeypatch):
+    """The upload and the outputs are written to a temporary folder deleted when the request ends: after a JSON
+    audit, a file answer and a book that cannot be read, the temporary folder is empty."""
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with make_client(sqlite_url) as client:
+        assert audit_as(client, {}).status_code == 200
+        assert audit_as(client, {}, format="csv").status_code == 200
+        assert client.post("/v1/audits", files={"file": ("book.csv", b"a,b\n1,2\n", "text/csv")}).status_code == 422
+        assert list(scratch.iterdir()) == []
+
+
+def test_a_large_audits_downloads_come_back_whole(sqlite_url):
+    """A book whose results.csv is several parts: the download is byte for byte what the library writes."""
+    from engine.audit.output import write_outputs
+
+    rows = [{**EXAMPLES[index % len(EXAMPLES)], "placement_id": f"P-{index:06d}"} for index in range(12_000)]
+    body = csv_book(rows)
+    with make_client(sqlite_url) as client:
+        answer = client.post("/v1/audits", files={"file": ("book.csv", body, "text/csv")}, data={"results_limit": "0"})
+        assert answer.status_code == 200
+        got = client.get(answer.json()["downloads"]["results.csv"])
+        assert got.status_code == 200 and int(got.headers["content-length"]) == len(got.content) > 1 << 20
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "book.csv").write_bytes(body)
+        outputs = write_outputs(run_audit(Path(folder) / "book.csv"), Path(folder) / "out")
+        written = {path.name: path for path in outputs.values()}
+        assert got.content == written["results.csv"].read_bytes()

@@ -160,17 +160,17 @@ def test_workers_that_cannot_start_stop_the_server_rather_than_restart_for_ever(
     assert time.monotonic() - began < 60
 
 
-def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(tmp_path):
-    """kill -9 of the whole server (parent and both workers) while 16 clients are deciding: every decision that
-    was answered 201 is in the log under the id its answer gave, with its own placement — a decision is answered
-    only once it is stored."""
+def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(database_url):
+    """kill -9 of the whole server (parent and both workers) while 32 clients are deciding, on SQLite and on
+    PostgreSQL: every decision that was answered 201 is in the log under the id its answer gave, with its own
+    placement — a decision is answered only once it is stored (docs/benchmarks.md, "Durability under kill -9")."""
     import http.client
     import json
     import threading
 
     from api.db import DecisionLog
 
-    url = f"sqlite:///{tmp_path / 'log.db'}"
+    url = database_url
     answered: list[tuple[int, str]] = []
     lock = threading.Lock()
 
@@ -192,7 +192,7 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(tmp_
     with served(url, workers=2) as (base, pid):
         port = int(base.rsplit(":", 1)[1])
         workers = workers_of(pid, 2)
-        threads = [threading.Thread(target=client, args=(f"K{index}", port)) for index in range(16)]
+        threads = [threading.Thread(target=client, args=(f"K{index}", port)) for index in range(32)]
         for thread in threads:
             thread.start()
         time.sleep(2)
@@ -206,5 +206,46 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(tmp_
         for record_id, placement_id in answered:
             stored = log.get(record_id)
             assert stored is not None and stored.placement_id == placement_id, (record_id, placement_id)
+        stored_count = len(log.recent(1_000_000))
+        print(f"\n{url.split(':', 1)[0]}: {len(answered)} answered 201, all stored; {stored_count} in the log")
     finally:
         log.dispose()
+
+
+def test_every_worker_serves_every_audits_downloads(tmp_path):
+    """An audit run on one worker: each of its outputs downloaded through 24 new connections (spread over both
+    workers by the kernel) is a 200 with the same bytes every time (they were kept in one worker's memory and
+    temporary folder, so about half were 404)."""
+    import http.client
+    import io
+    import json
+
+    import pandas as pd
+
+    examples = json.loads((Path(__file__).resolve().parents[2] / "examples" / "placements.json").read_text())
+    buffer = io.StringIO()
+    pd.DataFrame(examples).to_csv(buffer, index=False)
+    boundary = "carerules-test-boundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="book.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n{buffer.getvalue()}\r\n--{boundary}--\r\n").encode()  # fmt: skip
+    with served(f"sqlite:///{tmp_path / 'log.db'}", workers=2) as (base, pid):
+        port = int(base.rsplit(":", 1)[1])
+        workers_of(pid, 2)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("POST", "/v1/audits", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        reply = connection.getresponse()
+        answer = json.loads(reply.read())
+        connection.close()
+        assert reply.status == 200, answer
+        assert len(answer["downloads"]) >= 8
+        answers: dict[str, list[tuple[int, bytes]]] = {}
+        for name, link in answer["downloads"].items():
+            for _ in range(24):
+                one = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # a new connection each time
+                one.request("GET", link)
+                got = one.getresponse()
+                answers.setdefault(name, []).append((got.status, got.read()))
+                one.close()
+    for name, got in answers.items():
+        assert [status for status, _ in got] == [200] * 24, (name, [status for status, _ in got])
+        assert len({content for _, content in got}) == 1, name
