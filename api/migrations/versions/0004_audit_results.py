@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_audit_results"
-down_revision = "0002_workflow"
+down_revision = "0003_approval_requests"
 branch_labels = None
 depends_on = None
 
