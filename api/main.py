@@ -79,7 +79,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
     app.state.decider = Decider(engine, writer, clock)
     app.state.auth = auth
-    app.state.audits = AuditRunner(settings.max_concurrent_audits, settings.max_audit_seconds)
+    app.state.audits = AuditRunner(
+        settings.max_concurrent_audits, settings.max_audit_seconds, settings.audit_memory_bytes
+    )
 
     app.add_exception_handler(InputError, responses.input_error)
     app.add_exception_handler(responses.ApiError, responses.api_error)

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     sso_user_header: str = "X-Remote-User"
     sso_roles_header: str = ""  # optional: the proxy also sends the user's roles, comma-separated
     session_hours: Positive = 10  # a web sign-in lasts this long
+    # Upload and input hardening (issue 22; docs/security.md)
+    audit_memory_bytes: Positive = 6_000_000_000  # each upload audit's address space; past it the audit gets 422
 
     @field_validator("allowed_hosts", "trusted_proxies", mode="before")
     @classmethod

@@ -221,7 +221,7 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
             raise BookError(
                 f"{path}: sheet {name!r} has {len(rows) - at - 1:,} rows, over the limit of {limits.max_rows:,} rows"
             )
-    except BookError:
+    except (BookError, MemoryError):
         raise
     except Exception as exc:
         raise BookError(f"{path}: cannot read as Excel: {exc}") from None

@@ -1,10 +1,15 @@
-"""Uploads cannot take the server down (issue 13): each hostile book of the issue is refused or answered with a
-limit named, while another client's decisions keep being answered; at most N audits at once; an audit stops
-when its client disconnects; a client that sends its request too slowly is cut off. Against a real server."""
+"""Uploads cannot take the server down (issues 13 and 22): each hostile book of the issue is refused or answered
+with a limit named, while another client's decisions keep being answered; at most N audits at once; an audit
+stops when its client disconnects; a client that sends its request too slowly is cut off; a workbook whose used
+range is over the limits is refused before it is loaded, and an audit runs under a memory limit (the audit
+child's peak memory is measured). Against a real server."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import resource
 import socket
 import statistics
 import threading
@@ -13,11 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 from conftest import P_1001
-from hostile import many_cells_xlsx, one_huge_cell_xlsx, wide_header_csv
+from hostile import HEADER, ROW, many_cells_xlsx, one_huge_cell_xlsx, wide_header_csv
 
-from api.loadgen import local_server
+from api.loadgen import served
 
 SMALL_CSV = (
     b"placement_id,service,start_date,age,care_type,core_weekly_fee\nP-1,care_home,2026-05-04,82,nursing,1040.00\n"
@@ -34,13 +40,25 @@ HASTY_SECONDS = "3"
 SLOW_BOOK_ROWS = 99_000  # an .xlsx of this many rows takes seconds to audit (read, evaluate, write the outputs)
 
 
+SERVER_CAP_BYTES = 4_000_000_000  # the test server's own address space: a regression fails, not the machine
+LEAN_MEMORY_BYTES = 1_500_000_000
+
+
 def _server(tmp_path_factory: pytest.TempPathFactory, **changes: str) -> Iterator[str]:
+    with _served(tmp_path_factory, **changes) as (base, _pid):
+        yield base
+
+
+@contextlib.contextmanager
+def _served(tmp_path_factory: pytest.TempPathFactory, **changes: str) -> Iterator[tuple[str, int]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('uploads') / 'decisions.db'}"
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**LIMITS, **changes}.items():
             patch.setenv(name, value)
-        with local_server(url) as base:
-            yield base
+        with served(url) as (base, pid):
+            # Inherited by the audit processes it starts from now on (RLIMIT_AS), whatever the settings say.
+            resource.prlimit(pid, resource.RLIMIT_AS, (SERVER_CAP_BYTES, SERVER_CAP_BYTES))
+            yield base, pid
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +70,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def hasty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same limits but 3 seconds for an audit."""
     yield from _server(tmp_path_factory, CARERULES_MAX_AUDIT_SECONDS=HASTY_SECONDS)
+
+
+@pytest.fixture(scope="module")
+def lean_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """The same limits, each audit under a memory limit of 1.5 GB; its process id, to watch its audits."""
+    with _served(tmp_path_factory, CARERULES_AUDIT_MEMORY_BYTES=str(LEAN_MEMORY_BYTES)) as (base, pid):
+        yield base, pid
 
 
 def upload(base: str, name: str, content: bytes, timeout: float = 60) -> httpx.Response:
@@ -184,3 +209,83 @@ def test_sample_book_still_audits(server):
     book = (Path(__file__).resolve().parents[2] / "examples" / "sample_placements.csv").read_bytes()
     response = upload(server, "sample_placements.csv", book)
     assert response.status_code == 200 and response.json()["summary"]["rows"] > 0
+
+
+def book_with_cell_at(reference: str) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER)
+    sheet.append(ROW)
+    sheet[reference] = "x"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+class PeakMemory(threading.Thread):
+    """The highest peak resident memory (VmHWM) of any process below ``pid`` (the server's audit processes and
+    their fork server), read from /proc every few milliseconds until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.stop, self.peak = pid, threading.Event(), 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for child in _descendants(self.pid):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    status = Path(f"/proc/{child}/status").read_text()
+                    self.peak = max(self.peak, int(status.split("VmHWM:")[1].split()[0]) * 1024)
+            time.sleep(0.005)
+
+    def __enter__(self) -> PeakMemory:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.join()
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def test_a_workbook_whose_used_range_is_over_the_limits_is_refused_before_it_is_loaded(lean_server):
+    """Issue 22: a 5 KB book with one cell at XFD12000 made the audit allocate 7.6 GB (XFD100000: a 500)."""
+    base, pid = lean_server
+    for reference in ("XFD12000", "XFD100000"):
+        with PeakMemory(pid) as watched:
+            response = upload(base, "far.xlsx", book_with_cell_at(reference))
+        assert response.status_code == 422, response.text
+        message = response.json()["error"]["fields"]["file"][0]
+        assert f"far.xlsx: sheet 'Sheet' declares its used range as A1:{reference}" in message, message
+        assert "over the limit of 1,000 columns" in message and "not loaded" in message, message
+        assert 0 < watched.peak < 600_000_000, watched.peak  # the audit process read nothing
+    assert httpx.post(f"{base}/v1/decisions", json=P_1001).status_code == 201
+
+
+def test_an_audit_over_the_memory_limit_is_a_422_naming_it_and_stays_under_it(lean_server):
+    """A book within every limit whose grid is still too big for the memory allowed (1,000 × 60,000 cells, over
+    2 GB as calamine builds it): the audit process stops at the limit and the answer says so (not a 500)."""
+    base, pid = lean_server
+    with PeakMemory(pid) as watched:
+        response = upload(base, "big_grid.xlsx", book_with_cell_at("ALL60000"))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "audit_memory_limit" and "1,500,000,000 bytes" in error["message"], error
+    assert error["fields"]["file"], error
+    assert 0 < watched.peak <= LEAN_MEMORY_BYTES, watched.peak
+    assert httpx.post(f"{base}/v1/decisions", json=P_1001).status_code == 201
+    assert upload(base, "small.csv", SMALL_CSV).status_code == 200  # the next audit runs as usual
