@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(Exception, responses.unexpected_error)
     app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # innermost: every check above applies
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(guard.SignedInBeforeUpload)  # before the body limit reads a byte of an upload
     app.add_middleware(guard.SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(Observe)  # outermost: every response, refusals included, is logged and gets the headers

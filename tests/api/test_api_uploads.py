@@ -9,9 +9,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import resource
+import select
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -289,3 +293,87 @@ def test_an_audit_over_the_memory_limit_is_a_422_naming_it_and_stays_under_it(le
     assert 0 < watched.peak <= LEAN_MEMORY_BYTES, watched.peak
     assert httpx.post(f"{base}/v1/decisions", json=P_1001).status_code == 201
     assert upload(base, "small.csv", SMALL_CSV).status_code == 200  # the next audit runs as usual
+
+
+@pytest.fixture(scope="module")
+def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A server with a user (so not the local single-user mode): its base URL and a finance user's token."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('guarded') / 'decisions.db'}"
+    added = subprocess.run(
+        [sys.executable, "-c", "from engine.cli.main import app; app()", "users", "add", "Fay Finance", "--role",
+         "finance"],
+        env={**os.environ, "CARERULES_DATABASE_URL": url}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in LIMITS.items():
+            patch.setenv(name, value)
+        patch.setenv("CARERULES_REQUEST_READ_SECONDS", "30")  # the refusal must come from the check, not a timeout
+        with served(url) as (base, _pid):
+            yield base, added.stdout.strip()
+
+
+def _raw_post(base: str, headers: str) -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    raw = socket.create_connection((host, int(port)), timeout=10)
+    raw.sendall(f"POST /v1/audits HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+    return raw
+
+
+def _status(raw: socket.socket, within: float) -> tuple[int | None, bytes]:
+    """The status of the answer that comes within ``within`` seconds (None if none does), and what was received
+    of it until the server closed the connection or went quiet for a second."""
+    raw.settimeout(within)
+    try:
+        answer = raw.recv(65536)
+    except TimeoutError:
+        return None, b""
+    raw.settimeout(1)
+    with contextlib.suppress(TimeoutError, ConnectionResetError):
+        while more := raw.recv(65536):
+            answer += more
+    head = answer.split(b"\r\n", 1)[0].split()
+    return (int(head[1]) if len(head) > 1 and head[0].startswith(b"HTTP/") else None), answer
+
+
+def test_an_anonymous_upload_is_refused_before_its_body_is_read(guarded_server):
+    """Issue 22: an anonymous 49 MB upload was read (and saved) before its 401. The headers announce 49 MB; only
+    64 KB is sent: the 401 comes at once, with the rest of the body never sent (so never read)."""
+    base, token = guarded_server
+    body, boundary = _multipart("book.csv", SMALL_CSV)
+    announce = f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 49000000\r\n"
+    for extra, expected in (("", 401), ("Authorization: Bearer crt_not_a_real_token\r\n", 401)):
+        with _raw_post(base, announce + extra) as raw:
+            raw.sendall(body[:200] + b"x" * 65_536)
+            status, answer = _status(raw, within=5)
+            assert status == expected, answer[:300]
+            assert b"not_signed_in" in answer and b"connection: close" in answer.lower()
+    # Signed in, the same announcement is read as usual: no answer while the body is still to come.
+    with _raw_post(base, announce + f"Authorization: Bearer {token}\r\n") as raw:
+        raw.sendall(body[:200])
+        assert _status(raw, within=1.5)[0] is None
+    signed_in = httpx.post(f"{base}/v1/audits", files={"file": ("book.csv", SMALL_CSV)},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
+    assert signed_in.status_code == 200, signed_in.text
+
+
+def test_a_chunked_upload_over_the_limit_is_a_413_not_a_400(server):
+    """Issue 22: a 1 GB chunked upload (no Content-Length) got 400 "error parsing the body". Chunks of 1 MB are
+    sent until the server answers or well past the 50 MB limit."""
+    boundary = "carerulesboundary"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'.encode()
+    announce = f"Content-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\n"
+    chunk = b"P-1,care_home,2026-05-04,82,nursing,1040.00\n" * 23_000  # about 1 MB
+    sent = 0
+    with _raw_post(server, announce) as raw:
+        for part in (head, *(chunk for _ in range(80))):
+            try:
+                raw.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+            except (BrokenPipeError, ConnectionResetError):
+                break  # the server answered and closed
+            sent += len(part)
+            if select.select([raw], [], [], 0)[0]:
+                break
+        status, answer = _status(raw, within=10)
+    assert status == 413, answer[:300]
+    assert b"over the limit of 50,000,000 bytes" in answer
+    assert 50_000_000 < sent < 60_000_000  # the server stopped reading soon after the limit
