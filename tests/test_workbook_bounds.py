@@ -148,3 +148,19 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def test_a_sheet_stored_outside_xl_worksheets_is_found_through_the_workbook(tmp_path: Path) -> None:
+    source, out = zipfile.ZipFile(io.BytesIO(book_with_cell_at("XFD100", dimension=False))), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            data, name = source.read(info.filename), info.filename
+            if name == "xl/worksheets/sheet1.xml":
+                name = "xl/elsewhere/s.xml"
+            if name == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"worksheets/sheet1.xml", b"elsewhere/s.xml")
+            archive.writestr(name, data)
+    book = tmp_path / "moved.xlsx"
+    book.write_bytes(out.getvalue())
+    with pytest.raises(BookError, match=r"sheet 'Sheet' has a cell at XFD100, column 16,384: over the limit"):
+        load_book(book)

@@ -115,8 +115,8 @@ WORKBOOK_BYTES = 10_000_000  # a workbook.xml listing sheets is kilobytes; a big
 
 
 def _worksheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Each worksheet part with its sheet's name as the workbook lists it; every part under xl/worksheets/ is
-    scanned, named by its file when the workbook does not name it."""
+    """Each worksheet part with its sheet's name as the workbook lists it: the parts the workbook names (wherever
+    they are) and every part under xl/worksheets/, named by its file when the workbook does not name it."""
     parts = [item.filename for item in archive.infolist() if re.fullmatch(r"xl/worksheets/[^/]+\.xml", item.filename)]
     names: dict[str, str] = {}
     try:
@@ -129,12 +129,12 @@ def _worksheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
         rel_id, target = REL_ID.search(tag), TARGET.search(tag)
         if rel_id and target:
             text = target.group(1).decode("utf-8", "replace")
-            targets[rel_id.group(1)] = text.lstrip("/") if text.startswith("/") else "xl/" + text
+            targets[rel_id.group(1)] = text.lstrip("/") if text.startswith(("/", "xl/")) else "xl/" + text
     for tag in SHEET.findall(workbook):
         name, sheet_id = NAME.search(tag), SHEET_ID.search(tag)
         if name and sheet_id and sheet_id.group(1) in targets:
             names[targets[sheet_id.group(1)]] = html.unescape(name.group(1).decode("utf-8", "replace"))
-    return {part: names.get(part, part.rsplit("/", 1)[-1]) for part in parts}
+    return {part: names.get(part, part.rsplit("/", 1)[-1]) for part in [*parts, *names]}
 
 
 def _small_part(archive: zipfile.ZipFile, name: str) -> bytes:
