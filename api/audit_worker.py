@@ -31,14 +31,22 @@ class AuditJob:
     column_map: bytes | None
     results_limit: int
     limits: Limits
+    memory_limit_bytes: int | None = None  # the child's address space (set by the runner from the settings)
 
 
 def run_job(connection: Connection, job: AuditJob) -> None:
-    """Send back ("ok", body), ("file", message) or ("columns", message); anything else is ("failed", text)."""
+    """Send back ("ok", body), ("file", message), ("columns", message) or ("memory", message) when an allocation
+    failed under the memory limit; anything else is ("failed", text)."""
     os.nice(10)  # an audit never slows single decisions down more than it must
+    if job.memory_limit_bytes is not None:
+        from engine.audit.memory import limit_memory
+
+        limit_memory(job.memory_limit_bytes)
     outcome: tuple[str, Any]
     try:
         outcome = ("ok", audit(job))
+    except MemoryError:  # numpy, Arrow and Python say so; the parent names the limit
+        outcome = ("memory", "an allocation failed")
     except Exception as exc:
         from engine.audit.columns import ColumnError
         from engine.audit.run import BookError
@@ -49,7 +57,10 @@ def run_job(connection: Connection, job: AuditJob) -> None:
             outcome = ("file", str(exc).replace(str(job.path), job.filename))
         else:  # reported by the parent as a 500, the text kept in its log
             outcome = ("failed", f"{type(exc).__name__}: {exc}")
-    connection.send(outcome)
+    try:
+        connection.send(outcome)
+    except MemoryError:  # the answer itself did not fit under the limit
+        connection.send(("memory", "the answer did not fit"))
     connection.close()
 
 

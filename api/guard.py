@@ -2,7 +2,8 @@
 
 API routes answer 401/403 in the JSON error shape; web pages answer with the sign-in page (401) or a page that
 names the role needed (403). Every unsafe request a browser marks as cross-site, or whose Origin is another
-site, is refused (403) before any route runs; page forms also carry a CSRF token (double-submit cookie).
+site, is refused (403) before any route runs; page forms also carry a CSRF token (double-submit cookie). An
+upload from someone not signed in (or without the auditor role) is refused before its body is read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -127,3 +129,31 @@ def _cross_site(headers: Headers) -> bool:
     if origin == "null":  # a browser under Referrer-Policy: no-referrer says so: Sec-Fetch-Site above decides
         return False
     return urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+
+
+class SignedInBeforeUpload:
+    """Refuse an upload (a POST under ``prefix``) from a caller not signed in (401) or without a role uploads
+    need (403) before a byte of its body is read: FastAPI reads a form before a route's dependencies run, so an
+    anonymous 49 MB upload was read (and written to disk) before its 401. The route checks again as usual."""
+
+    def __init__(self, app: ASGIApp, prefix: str = "/v1/audits", allowed: frozenset[str] = AUDIT) -> None:
+        self.app, self.prefix, self.allowed = app, prefix, allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.prefix):
+            auth: Authenticator = scope["app"].state.auth
+            identity = await auth.identify(HTTPConnection(scope))
+            refusal = None
+            if identity is None:
+                refusal = responses.error(401, "not_signed_in", "sign in: send Authorization: Bearer <token>")
+                refusal.headers["WWW-Authenticate"] = "Bearer"
+            elif not identity.holds(self.allowed):
+                needed = ", ".join(sorted(self.allowed)).replace("_", " ")
+                refusal = responses.error(
+                    403, "forbidden", f"{identity.name} does not hold a role this needs ({needed})"
+                )
+            if refusal is not None:
+                refusal.headers["Connection"] = "close"  # the body is never read: the connection cannot be reused
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -45,19 +45,29 @@ class BodyLimit:
                     await _refuse(send, 413, "too_large", _too_large(limit))
                     return
         seen = 0
-        started = False
+        started = over = replaced = False
 
         async def counted_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    over = True
                     raise _TooLarge
             return message
 
         async def watched_send(message: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if over and not started:
+                # The app caught the cut-off itself (the form parser answers 400 "error parsing the body"): a
+                # body streamed past the limit is a 413 whoever noticed it.
+                if message["type"] == "http.response.start":
+                    started = replaced = True
+                    await _refuse(send, 413, "too_large", _too_large(limit))
+                return
+            if replaced:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -66,6 +76,8 @@ class BodyLimit:
             await self.app(scope, counted_receive, watched_send)
         except _TooLarge:
             if started:
+                if replaced:
+                    return
                 raise
             await _refuse(send, 413, "too_large", _too_large(limit))
 

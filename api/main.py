@@ -79,7 +79,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
     app.state.decider = Decider(engine, writer, clock)
     app.state.auth = auth
-    app.state.audits = AuditRunner(settings.max_concurrent_audits, settings.max_audit_seconds)
+    app.state.audits = AuditRunner(
+        settings.max_concurrent_audits, settings.max_audit_seconds, settings.audit_memory_bytes
+    )
 
     app.add_exception_handler(InputError, responses.input_error)
     app.add_exception_handler(responses.ApiError, responses.api_error)
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(Exception, responses.unexpected_error)
     app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # innermost: every check above applies
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(guard.SignedInBeforeUpload)  # before the body limit reads a byte of an upload
     app.add_middleware(guard.SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(Observe)  # outermost: every response, refusals included, is logged and gets the headers

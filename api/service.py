@@ -24,10 +24,12 @@ SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800 to \udfff: half o
 
 def parse_json(raw: bytes, what: str = "placement") -> Any:
     """Request bytes → JSON values with exact Decimals (as the CLI reads files), or an InputError that names the
-    field: an integer too long to read (over 4,300 digits) or text with an unpaired surrogate is the field's
-    fault, never a 500 or a 503."""
+    field: an integer too long to read (over 4,300 digits), text with an unpaired surrogate or a key given twice
+    in one object (JSON parsers keep the last: a fee sent twice was priced at the second) is the field's fault,
+    never a 500 or a 503."""
+    twice: list[_Twice] = []
     try:
-        value = json.loads(raw.decode("utf-8"), parse_float=Decimal)
+        value = json.loads(raw.decode("utf-8"), parse_float=Decimal, object_pairs_hook=_no_key_twice(twice))
     except UnicodeDecodeError:
         raise InputError({what: ["not valid UTF-8 text"]}) from None
     except json.JSONDecodeError as exc:
@@ -37,6 +39,10 @@ def parse_json(raw: bytes, what: str = "placement") -> Any:
     except ValueError:  # Python refuses to convert an integer of more than 4,300 digits
         marked = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_int=_int_or_too_long)
         raise InputError({field: ["a number far too long to be a value"] for field in _fields(marked, what)}) from None
+    if twice:
+        raise InputError(
+            {name: ["given more than once: each key may appear once in an object"] for name in _keys_twice(value, what)}
+        )
     if SURROGATE_ESCAPE.search(raw):
         bad = list(_fields(value, what))
         if bad:
@@ -46,6 +52,38 @@ def parse_json(raw: bytes, what: str = "placement") -> Any:
 
 class _TooLong:
     pass
+
+
+class _Twice(dict):  # type: ignore[type-arg]
+    """An object in which a key was given more than once; ``keys`` names them."""
+
+    keys_twice: list[str]
+
+
+def _no_key_twice(found: list[_Twice]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        built = dict(pairs)
+        if len(built) == len(pairs):
+            return built
+        seen: set[str] = set()
+        marked = _Twice(built)
+        marked.keys_twice = [key for key, _ in pairs if key in seen or seen.add(key)]  # type: ignore[func-returns-value]
+        found.append(marked)
+        return marked
+
+    return build
+
+
+def _keys_twice(value: Any, path: str) -> Any:
+    """The names of the keys given twice, as ``core_weekly_fee`` or ``placements[2].provider``."""
+    if isinstance(value, dict):
+        for key in getattr(value, "keys_twice", ()):
+            yield key if path in ("placement", "") else f"{path}.{key}"
+        for key, item in value.items():
+            yield from _keys_twice(item, key if path in ("placement", "") else f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _keys_twice(item, f"{path}[{index}]")
 
 
 def _int_or_too_long(text: str) -> Any:

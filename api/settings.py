@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     sso_user_header: str = "X-Remote-User"
     sso_roles_header: str = ""  # optional: the proxy also sends the user's roles, comma-separated
     session_hours: Positive = 10  # a web sign-in lasts this long
+    # Upload and input hardening (issue 22; docs/security.md)
+    # Each upload audit's address space (RLIMIT_AS); past it the audit stops with a 422. A 1,000,000-row CSV (the
+    # row limit) peaked at 6.2 GB of address space (4.3 GB resident): lower this with max_upload_rows.
+    audit_memory_bytes: Positive = 8_000_000_000
 
     @field_validator("allowed_hosts", "trusted_proxies", mode="before")
     @classmethod

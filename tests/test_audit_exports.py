@@ -356,7 +356,26 @@ def test_results_xlsx_is_typed(tmp_path: Path) -> None:
     assert "£#,##0.00" in styles and "<pane " in results and "autoFilter" in results
 
 
-@pytest.mark.parametrize("text", ['=HYPERLINK("http://x")', "+1+2", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)"])
+FORMULA_STARTS = "=+@\t\r\n\0\uff1d\uff0b\uff0d\uff20"  # a leading - is checked apart (negative numbers)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '=HYPERLINK("http://x")',
+        "+1+2",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(A1)",
+        # Issue 22: OWASP's list also has tab and carriage return (a spreadsheet skips them before a formula),
+        # and line feed; full-width signs are read as formulas by some spreadsheets.
+        '\t=HYPERLINK("http://x")',
+        "\r=1+1",
+        "\n=1+1",
+        '\uff1dHYPERLINK("http://x")',
+        "\uff0b1+2",
+        "\uff20SUM(A1)",
+    ],
+)
 def test_formula_looking_text_is_neutralised_in_every_output(tmp_path: Path, text: str) -> None:
     rows = [{**r, "notes": "plain"} for r in clean_book()]
     rows[0]["notes"] = text
@@ -368,13 +387,14 @@ def test_formula_looking_text_is_neutralised_in_every_output(tmp_path: Path, tex
             content = path.read_text(encoding="utf-8")
             assert "'" + text in content or text not in content, name
             for row in csv.reader(io.StringIO(content)):
-                assert not any(cell[:1] in "=+@" and cell for cell in row), (name, row)
+                assert not any(cell[:1] in FORMULA_STARTS and cell for cell in row), (name, row)
     workbook = CalamineWorkbook.from_path(str(paths["results_xlsx"]))
     for name in workbook.sheet_names:
         for row in workbook.get_sheet_by_name(name).to_python():
             for cell in row:
                 if isinstance(cell, str) and cell:
-                    assert cell[0] not in "=+@" and not (cell[0] == "-" and not cell[1:2].isdigit()), (name, cell)
+                    assert cell[0] not in FORMULA_STARTS, (name, cell)
+                    assert not (cell[0] == "-" and not cell[1:2].isdigit()), (name, cell)
 
 
 def test_negative_numbers_stay_numbers() -> None:
@@ -382,6 +402,15 @@ def test_negative_numbers_stay_numbers() -> None:
     safe = neutralise_table(table)
     assert safe.column("a").to_pylist() == ["-5", "-1040.00", "'-x", None]
     assert safe.column("b").to_pylist() == [-1, 2, 3, 4]
+
+
+def test_tab_cr_lf_nul_and_full_width_starts_are_neutralised_and_nothing_else_changes() -> None:
+    risky = ["\t=1+1", "\r@SUM(A1)", "\n+1", "\0=1", "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)"]
+    plain = ["ok", " =1 (a space first)", "a\t=1", "\uff21 full-width A", "\ufeffBOM", "caf\u00e9", "-5", None, ""]
+    table = pa.table({"a": risky + plain[: len(risky)], "b": plain[: len(risky)] * 2})
+    safe = neutralise_table(table)
+    assert safe.column("a").to_pylist() == ["'" + text for text in risky] + plain[: len(risky)]
+    assert safe.column("b").to_pylist() == table.column("b").to_pylist()
 
 
 def test_csv_writer_neutralises(tmp_path: Path) -> None:

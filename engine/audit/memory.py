@@ -8,6 +8,10 @@ heap and not to trim the heap, and gives Arrow's buffers to jemalloc (which hand
 while unused) instead of mimalloc, Arrow's default here. Nothing else changes: the same arrays, the same
 outputs; the peak memory was lower, not higher. Not used by the API server (a long-running process should give
 memory back as it goes).
+
+``limit_memory`` caps a process's address space (RLIMIT_AS): the API's audit children run under it, so a book
+that needs more memory than the setting fails inside its own process (MemoryError, or the process stops) and
+the API answers 422 with the limit named, while the server and other requests carry on.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ import contextlib
 import ctypes
 import ctypes.util
 import sys
+
+try:
+    import resource
+except ImportError:  # not on Windows: no limit there
+    resource = None  # type: ignore[assignment]
 
 import numpy as np
 import pyarrow as pa
@@ -42,3 +51,15 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, HEAP_UP_TO_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, NEVER_TRIM_BYTES))
+
+
+def limit_memory(limit_bytes: int) -> bool:
+    """Cap this process's address space at ``limit_bytes`` (soft and hard: it cannot be raised again); False where
+    the system has no such limit. Allocations past it fail: MemoryError in Python, numpy and Arrow; an abort in
+    native code that cannot report one (calamine)."""
+    if resource is None or not hasattr(resource, "RLIMIT_AS"):
+        return False
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = limit_bytes if hard == resource.RLIM_INFINITY else min(limit_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return True

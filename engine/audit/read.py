@@ -50,6 +50,7 @@ class Limits:
     max_rows: int = 5_000_000
     max_cell_chars: int = 32_767  # Excel's own limit for a cell
     max_xlsx_bytes: int = 2_000_000_000  # an .xlsx's parts once decompressed
+    max_columns: int = 1_000  # an Excel sheet's used range, checked before the sheet is loaded (excel_in.py)
 
 
 @dataclass

@@ -13,7 +13,8 @@ from typing import Any
 from engine.audit.report import render_context, warm_up
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, parent_end: Connection) -> None:
+    parent_end.close()  # else the parent's end stays open here and a parent that dies never gives end of file
     warm_up()
     try:
         message = connection.recv()
@@ -36,7 +37,7 @@ class ReportRenderer:
     def __init__(self) -> None:
         context = multiprocessing.get_context("fork")
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process = context.Process(target=_serve, args=(child, self._connection), daemon=True)
         self._process.start()
         child.close()
 

@@ -1,8 +1,11 @@
 """Text cells that are safe to write and to read back.
 
-- No spreadsheet formula reaches an output: a text cell beginning with ``=``, ``+``, ``-`` or ``@`` is written
-  with a leading ``'`` in every CSV and Excel file (a negative number written as text, ``-5`` or ``-1040.00``,
-  is a number and stays as it is). Every writer passes its table through ``neutralise_table``.
+- No spreadsheet formula reaches an output: a text cell beginning with ``=``, ``+``, ``-`` or ``@``, with a tab,
+  carriage return, line feed or NUL (OWASP's CSV injection list; spreadsheets skip leading white space before a
+  formula), or with a full-width ``＝ ＋ － ＠`` (which some spreadsheets in East Asian locales read as their
+  ASCII forms) is written with a leading ``'`` in every CSV and Excel file (a negative number written as text,
+  ``-5`` or ``-1040.00``, is a number and stays as it is). Every writer passes its table through
+  ``neutralise_table``; other cells are written byte for byte as before.
 - Control characters are looked for in a column's raw bytes first (two vector reductions), so a clean
   million-row book costs milliseconds; only a column that may hold one is searched cell by cell.
 
@@ -17,9 +20,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+FORMULA_FIRST = "=+-@\t\r\n\0"
+FULL_WIDTH = "\uff1d\uff0b\uff0d\uff20"  # ＝ ＋ － ＠: their UTF-8 begins with the byte 0xEF
 FORMULA_FIRST_BYTE = np.zeros(256, bool)
-FORMULA_FIRST_BYTE[np.frombuffer(b"=+-@", np.uint8)] = True
+FORMULA_FIRST_BYTE[np.frombuffer(FORMULA_FIRST.encode() + b"\xef", np.uint8)] = True
 NEGATIVE_NUMBER = re.compile(r"-[0-9]+(\.[0-9]+)?")
+
+
+def is_formula_like(text: str | None) -> bool:
+    """A cell a spreadsheet could take for a formula (see the module's docstring)."""
+    if not text:
+        return False
+    first = text[0]
+    if first == "-":
+        return not NEGATIVE_NUMBER.fullmatch(text)
+    return first in FORMULA_FIRST or first in FULL_WIDTH
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -51,7 +66,8 @@ def may_hold_control_characters(column: pa.Array | pa.ChunkedArray) -> bool:
 
 
 def _may_be_formulas(chunk: pa.Array) -> np.ndarray:
-    """The cells whose first byte is ``=``, ``+``, ``-`` or ``@`` (and some null cells: the caller checks)."""
+    """The cells whose first byte may begin a formula (and some null cells and other characters whose UTF-8
+    begins with 0xEF: the caller checks)."""
     offsets = _offsets(chunk)
     data = chunk.buffers()[2]
     if data is None or len(chunk) == 0 or offsets[-1] == offsets[0]:
@@ -70,7 +86,7 @@ def _neutralise_chunk(chunk: pa.Array) -> pa.Array | None:
         return None
     texts = chunk.take(pa.array(risky, pa.int64())).to_pylist()
     fix = np.zeros(len(chunk), bool)
-    fix[risky] = [text is not None and not NEGATIVE_NUMBER.fullmatch(text) for text in texts]
+    fix[risky] = [is_formula_like(text) for text in texts]
     if not fix.any():
         return None
     return pc.if_else(pa.array(fix), pc.binary_join_element_wise("'", chunk, ""), chunk)
