@@ -62,12 +62,16 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "api/routes/web.py": ({2000, 2147483647} | HTTP, "longest approval reason, the largest database id, HTTP codes"),
     "api/settings.py": (
-        {5, 7, 20, 30.0, 50, 120.0, 500, 32767, 1000000, 50000000, 300000000},
+        {5, 7, 20, 30.0, 50, 120.0, 500, 32767, 1000000, 50000000, 300000000, 8000000000},
         "request and upload bounds (bytes, rows, characters), timeouts in seconds, audit results kept (days, "
-        "audits a user)",
+        "audits a user), an upload audit's address space",
     ),
     "engine/audit/columns.py": ({0.5, 3, 30}, "how close a column name must be to suggest it"),
-    "engine/audit/excel_in.py": ({3, 20, 120, 2958465}, "header rows searched, Excel's serial bound"),
+    "engine/audit/excel_in.py": (
+        {3, 7, 20, 26, 64, 120, 2958465, 10000000},
+        "header rows searched, Excel's serial bound; the used-range scan: digits of Excel's last row, column letters "
+        "(26), a chunk's overlap and the largest workbook.xml read (bytes)",
+    ),
     "engine/audit/excel_out.py": ({3, 6, 31, 60, 500, 1048575}, "Excel's limits, column widths (a comma per 3 digits)"),
     "engine/audit/renderer.py": ({5}, "seconds to wait for the report renderer to stop"),
     "engine/audit/xlsx.py": (
@@ -82,8 +86,8 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/audit/memory.py": ({3, 1024, 32, 31}, "glibc's mallopt parameters and byte sizes"),
     "engine/audit/problems.py": ({3, 12}, "examples shown per error"),
     "engine/audit/read.py": (
-        {4, 16, 18, 24, 50, 63, 32767, 5000000, 2000000000, 1000000000000000.0},
-        "reading bounds, decimal precision, Excel cell limits",
+        {4, 16, 18, 24, 50, 63, 1000, 32767, 5000000, 2000000000, 1000000000000000.0},
+        "reading bounds (1,000 columns of a sheet's used range), decimal precision, Excel cell limits",
     ),
     "engine/audit/safe.py": ({32, 127, 256}, "ASCII control-character bounds (below space, DEL), byte values"),
     "engine/audit/report.py": ({0.5, 0.6, 2.8, 3.5, 5, 7, 8, 9, 25, 50, 75, 90, 95, 200}, "chart sizes, quartiles"),
