@@ -12,8 +12,8 @@ Every signed-in request is checked against the database (one indexed read): noth
 so removing a user, a new token or signing out bites on the next request on every worker.
 With no users ever, on a loopback address and with no proxy configured, the server runs as one local user with
 every role (and every page says so); once the database has had a user (``auth_state``, migration 0003), never
-again. Otherwise an anonymous request gets 401 and a missing role 403. A name the client sends (``X-User``) is
-never believed.
+again ("no user yet" is re-read once a second, so the first user added ends it within a second). Otherwise an
+anonymous request gets 401 and a missing role 403. A name the client sends (``X-User``) is never believed.
 """
 
 from __future__ import annotations
@@ -29,14 +29,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from api.db import LogUnavailable
 from api.workflow_db import SESSIONS, WorkflowStore, now_utc, session_hash
 from api.workflow_db import USERS as USER_TABLE
 
@@ -57,7 +60,11 @@ SESSION_COOKIE = "carerules_session"
 TOKEN_PREFIX = "crt"
 DIGEST = "sha256$"  # how a token's digest is stored: sha256$<64 hex digits>
 PROXY_SECRET_HEADER = "X-Carerules-Proxy-Secret"
+# Local mode re-reads "no user yet" this often, not on every request (the benchmarked path): the first user added
+# ends it within this long on every worker. Nothing signed in is remembered at all.
+LOCAL_RECHECK_SECONDS = 1.0
 
+T = TypeVar("T")
 _legacy_hasher = PasswordHasher()  # only to check, once, a token issued before digests (then replaced)
 AUTH_STATE = sa.table("auth_state", sa.column("id", sa.Integer), sa.column("users_seen", sa.Boolean))
 
@@ -161,9 +168,10 @@ class AuthConfig:
     sso_roles_header: str = ""  # optional: roles sent by the proxy, comma-separated; else the users table's
     sso_secret: str = ""  # optional: the proxy also sends this in PROXY_SECRET_HEADER
     secure_cookies: bool = False
-    signin_failures_per_client: int = 20
-    signin_failures_per_name: int = 10
+    signin_attempts_per_client: int = 20
+    signin_attempts_per_name: int = 10
     signin_window_seconds: float = 300.0
+    db_timeout_seconds: float = 5.0
 
 
 class StartRefused(RuntimeError):
@@ -178,9 +186,10 @@ def auth_config(settings: Any) -> AuthConfig:
         sso_roles_header=settings.sso_roles_header,
         sso_secret=settings.sso_secret.get_secret_value(),
         secure_cookies=settings.secure_cookies,
-        signin_failures_per_client=settings.signin_failures_per_client,
-        signin_failures_per_name=settings.signin_failures_per_name,
+        signin_attempts_per_client=settings.signin_attempts_per_client,
+        signin_attempts_per_name=settings.signin_attempts_per_name,
         signin_window_seconds=settings.signin_window_seconds,
+        db_timeout_seconds=settings.db_timeout_seconds,
     )
 
 
@@ -204,9 +213,10 @@ class Authenticator:
         self.proxies = [ipaddress.ip_network(proxy, strict=False) for proxy in config.trusted_proxies]
         self.loopback = is_loopback(config.host)
         self.users_seen = False  # once the database has had a user it always has: remembered for good once seen
+        self.no_users_until = 0.0  # local mode: "no user yet" is re-read after LOCAL_RECHECK_SECONDS
         self.legacy_turn = asyncio.Semaphore(1)  # one argon2 check (64 MiB) at a time per worker
         self.attempts = Attempts(
-            config.signin_failures_per_client, config.signin_failures_per_name, config.signin_window_seconds
+            config.signin_attempts_per_client, config.signin_attempts_per_name, config.signin_window_seconds
         )
 
     # -- the database, read on every request (each call runs on a worker thread)
@@ -247,6 +257,15 @@ class Authenticator:
                 seen = connection.execute(sa.select(AUTH_STATE.c.users_seen).where(AUTH_STATE.c.id == 1)).scalar()
             self.users_seen = seen is None or bool(seen)  # no row: the table was tampered with; fail closed
         return self.users_seen
+
+    async def read(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a look-up on a worker thread, waiting no longer than the database timeout (then 503): a frozen
+        database must not hold the request (the thread is left to finish or fail on its own)."""
+        try:
+            with anyio.fail_after(self.config.db_timeout_seconds):
+                return await anyio.to_thread.run_sync(function, *args, abandon_on_cancel=True)
+        except TimeoutError:
+            raise LogUnavailable("the decision log did not answer the sign-in check in time") from None
 
     # -- who is asking
     def local_mode_possible(self) -> bool:
@@ -294,10 +313,14 @@ class Authenticator:
                 return await self._by_sso(*sso)
         session_id = connection.cookies.get(SESSION_COOKIE)
         if session_id:
-            account = await run_in_threadpool(self.account_by_session, session_id)
+            account = await self.read(self.account_by_session, session_id)
             if account is not None:
                 return _identity(account, "session")
-        if self.local_mode_possible() and not await run_in_threadpool(self.had_users):
+        if self.local_mode_possible() and not self.users_seen:
+            if time.monotonic() >= self.no_users_until:
+                if await self.read(self.had_users):
+                    return None
+                self.no_users_until = time.monotonic() + LOCAL_RECHECK_SECONDS
             return Identity(LOCAL_USER, frozenset(ROLES), "local")
         return None
 
@@ -306,7 +329,7 @@ class Authenticator:
         The same work for every well-formed token, whoever's it is (an argon2 hash from before is checked once,
         one at a time per worker, then replaced by the digest)."""
         key = token_key(token) or "-"  # "-" is never a key: the same read for a malformed token
-        account = await run_in_threadpool(self.account_by_key, key)
+        account = await self.read(self.account_by_key, key)
         if account is None:
             return None
         if digest_matches(account.token_hash, token):
@@ -316,7 +339,7 @@ class Authenticator:
         async with self.legacy_turn:
             if not await run_in_threadpool(legacy_matches, account.token_hash, token):
                 return None
-        await run_in_threadpool(self.rehash, account, token)
+        await self.read(self.rehash, account, token)
         return account
 
     def peer(self, connection: HTTPConnection) -> str:
@@ -366,7 +389,7 @@ class Authenticator:
     async def _by_sso(self, name: str, roles: str | None) -> Identity:
         if roles is not None:
             return Identity(name, frozenset(r.strip() for r in roles.split(",") if r.strip() in ROLES), "sso")
-        account = await run_in_threadpool(self.account_by_name, name)
+        account = await self.read(self.account_by_name, name)
         return Identity(name, frozenset(account.roles) if account else frozenset(), "sso")
 
 
@@ -374,7 +397,7 @@ LOOPBACK = {4: ipaddress.ip_network("127.0.0.0/8"), 6: ipaddress.ip_network("::1
 
 
 class Attempts:
-    """Failed sign-ins counted per client address and per name over a sliding window, in this worker's memory.
+    """Sign-in attempts counted per client address and per name over a sliding window, in this worker's memory.
 
     Over either limit, a sign-in is refused (429, Retry-After) before any check: the same for a known and an
     unknown name, so the limit tells nothing about who has an account. With N workers an attacker gets at most N
@@ -383,39 +406,40 @@ class Attempts:
     def __init__(self, per_client: int, per_name: int, window_seconds: float, keep: int = 10_000) -> None:
         self.limits = {"client": per_client, "name": per_name}
         self.window, self.keep = window_seconds, keep
-        self.failures: dict[tuple[str, str], deque[float]] = {}
+        self.attempts: dict[tuple[str, str], deque[float]] = {}
         self.lock = threading.Lock()
 
-    def retry_after(self, client: str, name: str, now: float | None = None) -> int | None:
-        """Seconds until a sign-in from ``client`` naming ``name`` may be tried again, or None (go ahead)."""
+    def take(self, client: str, name: str, now: float | None = None) -> int | None:
+        """Count a sign-in attempt from ``client`` naming ``name`` and return None, or, over a limit, return the
+        seconds until one may be tried again (and count nothing). Checked and counted in one step, so attempts
+        sent at once cannot all slip under the limit."""
         now = time.monotonic() if now is None else now
+        keys = (("client", client), ("name", name.casefold()))
         wait = 0.0
         with self.lock:
-            for kind, value in (("client", client), ("name", name.casefold())):
-                times = self._recent((kind, value), now)
-                if times is not None and len(times) >= self.limits[kind]:
-                    wait = max(wait, times[len(times) - self.limits[kind]] + self.window - now)
-        return max(1, int(wait + 0.999)) if wait > 0 else None
-
-    def failed(self, client: str, name: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self.lock:
-            if len(self.failures) >= self.keep:
-                for key in [key for key in self.failures if self._recent(key, now) is None]:
-                    del self.failures[key]
-                if len(self.failures) >= self.keep:
-                    self.failures.clear()  # flooded with distinct names: forget rather than grow
-            for key in (("client", client), ("name", name.casefold())):
-                self.failures.setdefault(key, deque(maxlen=max(self.limits.values()))).append(now)
+            for key in keys:
+                times = self._recent(key, now)
+                if times is not None and len(times) >= self.limits[key[0]]:
+                    wait = max(wait, times[len(times) - self.limits[key[0]]] + self.window - now)
+            if wait > 0:
+                return max(1, int(wait + 0.999))
+            if len(self.attempts) >= self.keep:
+                for key in [key for key in self.attempts if self._recent(key, now) is None]:
+                    del self.attempts[key]
+                for key in list(self.attempts)[: max(0, len(self.attempts) - self.keep // 2)]:
+                    del self.attempts[key]  # flooded with distinct names: forget the oldest rather than grow
+            for key in keys:
+                self.attempts.setdefault(key, deque(maxlen=max(self.limits.values()))).append(now)
+        return None
 
     def _recent(self, key: tuple[str, str], now: float) -> deque[float] | None:
-        times = self.failures.get(key)
+        times = self.attempts.get(key)
         if times is None:
             return None
         while times and times[0] <= now - self.window:
             times.popleft()
         if not times:
-            del self.failures[key]
+            del self.attempts[key]
             return None
         return times
 

@@ -49,11 +49,11 @@ class Settings(BaseSettings):
     sso_user_header: str = "X-Remote-User"
     sso_roles_header: str = ""  # optional: the proxy also sends the user's roles, comma-separated
     session_hours: Positive = 10  # a web sign-in lasts this long
-    # Sign-in defences (docs/security.md): the proxy's shared secret, cookies over HTTPS, failed sign-ins
+    # Sign-in defences (docs/security.md): the proxy's shared secret, cookies over HTTPS, sign-in attempts
     sso_secret: SecretStr = SecretStr("")  # the proxy also sends it in X-Carerules-Proxy-Secret (needed on loopback)
     secure_cookies: bool = False  # cookies always Secure; otherwise when the request came over HTTPS
-    signin_failures_per_client: Positive = 20  # failed web sign-ins from one address within the window; then 429
-    signin_failures_per_name: Positive = 10  # failed web sign-ins naming one user within the window; then 429
+    signin_attempts_per_client: Positive = 20  # web sign-in attempts from one address per window; then 429
+    signin_attempts_per_name: Positive = 10  # web sign-in attempts naming one user per window; then 429
     signin_window_seconds: Positive = 300
 
     @field_validator("allowed_hosts", "trusted_proxies", mode="before")

@@ -3,8 +3,8 @@
 A signed-in browser holds a random session id in an HttpOnly, SameSite cookie (Secure over HTTPS, directly or
 through the trusted proxy); the database keeps only its SHA-256 and when it expires. Both forms carry the CSRF
 token. The token finds the user (by its public key and digest) and the name must then match: a name is never
-looked up on its own, so a known and an unknown name take the same work and get the same answer. Failed
-sign-ins are limited per client address and per name (429 with Retry-After).
+looked up on its own, so a known and an unknown name take the same work and get the same answer. Sign-in
+attempts are limited per client address and per name (429 with Retry-After).
 """
 
 from __future__ import annotations
@@ -51,14 +51,13 @@ async def signin(request: Request) -> Response:
     auth: Authenticator = request.app.state.auth
     attempts = auth.attempts
     client = auth.client_address(request)
-    wait = attempts.retry_after(client, name)
+    wait = attempts.take(client, name)
     if wait is not None:
-        response = signin_page(request, 429, next_path, "Too many failed sign-ins. Please wait and try again.")
+        response = signin_page(request, 429, next_path, "Too many sign-in attempts. Please wait and try again.")
         response.headers["Retry-After"] = str(wait)
         return response
     account = await auth.by_token(token)
     if account is None or not hmac.compare_digest(account.name.encode(), name.encode()):
-        attempts.failed(client, name)
         return signin_page(request, 401, next_path, "That name and token do not match a user.")
     session_id = secrets.token_urlsafe(32)
     now = auth.clock()
