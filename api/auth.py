@@ -203,6 +203,17 @@ class Account:
     token_hash: str
 
 
+# The reads made on every signed-in request, built once (half the cost of building them per request).
+_ACCOUNT = (USER_TABLE.c.name, USER_TABLE.c.roles, USER_TABLE.c.token_key, USER_TABLE.c.token_hash)
+BY_KEY = sa.select(*_ACCOUNT).where(USER_TABLE.c.token_key == sa.bindparam("value"))
+BY_NAME = sa.select(*_ACCOUNT).where(USER_TABLE.c.name == sa.bindparam("value"))
+BY_SESSION = (
+    sa.select(*_ACCOUNT, SESSIONS.c.expires_at)
+    .join(SESSIONS, SESSIONS.c.user_name == USER_TABLE.c.name)
+    .where(SESSIONS.c.id_hash == sa.bindparam("value"))
+)
+
+
 def _account(row: Any) -> Account:
     return Account(row.name, tuple(row.roles.split()), row.token_key, row.token_hash)
 
@@ -221,26 +232,24 @@ class Authenticator:
 
     # -- the database, read on every request (each call runs on a worker thread)
     def account_by_key(self, key: str) -> Account | None:
-        with self.store.engine.connect() as connection:
-            row = connection.execute(sa.select(USER_TABLE).where(USER_TABLE.c.token_key == key)).first()
-        return _account(row) if row else None
+        return self._account(BY_KEY, {"value": key})
 
     def account_by_session(self, session_id: str) -> Account | None:
-        query = (
-            sa.select(USER_TABLE, SESSIONS.c.expires_at)
-            .join(SESSIONS, SESSIONS.c.user_name == USER_TABLE.c.name)
-            .where(SESSIONS.c.id_hash == session_hash(session_id))
-        )
-        with self.store.engine.connect() as connection:
-            row = connection.execute(query).first()
+        row = self._row(BY_SESSION, {"value": session_hash(session_id)})
         if row is None or _utc(row.expires_at) <= self.clock():
             return None
         return _account(row)
 
     def account_by_name(self, name: str) -> Account | None:
-        with self.store.engine.connect() as connection:
-            row = connection.execute(sa.select(USER_TABLE).where(USER_TABLE.c.name == name)).first()
+        return self._account(BY_NAME, {"value": name})
+
+    def _account(self, query: Any, values: dict[str, str]) -> Account | None:
+        row = self._row(query, values)
         return _account(row) if row else None
+
+    def _row(self, query: Any, values: dict[str, str]) -> Any:
+        with self.store.engine.connect() as connection:
+            return connection.execute(query, values).first()
 
     def rehash(self, account: Account, token: str) -> None:
         """Replace a legacy argon2 hash by the token's digest (only if it is still the hash just checked)."""
