@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
 import threading
 import time
@@ -162,16 +163,18 @@ def acting_role(held: frozenset[str], needed: list[str]) -> str | None:
 
 @dataclass
 class AuthConfig:
-    host: str = "127.0.0.1"
-    trusted_proxies: tuple[str, ...] = ()
-    sso_user_header: str = "X-Remote-User"
-    sso_roles_header: str = ""  # optional: roles sent by the proxy, comma-separated; else the users table's
-    sso_secret: str = ""  # optional: the proxy also sends this in PROXY_SECRET_HEADER
-    secure_cookies: bool = False
-    signin_attempts_per_client: int = 20
-    signin_attempts_per_name: int = 10
-    signin_window_seconds: float = 300.0
-    db_timeout_seconds: float = 5.0
+    """The sign-in settings (api/settings.py) the authenticator reads."""
+
+    host: str
+    trusted_proxies: tuple[str, ...]
+    sso_user_header: str
+    sso_roles_header: str  # optional: roles sent by the proxy, comma-separated; else the users table's
+    sso_secret: str  # optional: the proxy also sends this in PROXY_SECRET_HEADER
+    secure_cookies: bool
+    signin_attempts_per_client: int
+    signin_attempts_per_name: int
+    signin_window_seconds: float
+    db_timeout_seconds: float
 
 
 class StartRefused(RuntimeError):
@@ -283,9 +286,12 @@ class Authenticator:
     def refusal(self) -> str | None:
         """Why the server must not start, or None."""
         if self.proxies:
-            if not self.config.sso_secret and any(
-                network.overlaps(LOOPBACK[network.version]) for network in self.proxies
-            ):
+            on_loopback = any(
+                network.version == loop.version and network.overlaps(loop)
+                for network in self.proxies
+                for loop in LOOPBACK
+            )
+            if on_loopback and not self.config.sso_secret:
                 return (
                     "carerules will not trust a single-sign-on proxy on a loopback address without a shared secret: "
                     "any process on this machine could send the user header. Set CARERULES_SSO_SECRET and have the "
@@ -402,7 +408,7 @@ class Authenticator:
         return Identity(name, frozenset(account.roles) if account else frozenset(), "sso")
 
 
-LOOPBACK = {4: ipaddress.ip_network("127.0.0.0/8"), 6: ipaddress.ip_network("::1/128")}
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 class Attempts:
@@ -431,7 +437,7 @@ class Attempts:
                 if times is not None and len(times) >= self.limits[key[0]]:
                     wait = max(wait, times[len(times) - self.limits[key[0]]] + self.window - now)
             if wait > 0:
-                return max(1, int(wait + 0.999))
+                return max(1, math.ceil(wait))
             if len(self.attempts) >= self.keep:
                 for key in [key for key in self.attempts if self._recent(key, now) is None]:
                     del self.attempts[key]
