@@ -146,6 +146,28 @@ def test_sign_in_attempts_are_limited_per_name_and_per_client(sqlite_url):
         assert sign_in(other, "Bo", "crt_0_wrong").status_code == 401  # another name from another address is not
 
 
+def test_behind_the_proxy_the_client_is_the_address_it_forwards_and_only_there(sqlite_url):
+    settings = Settings(
+        database_url=sqlite_url,
+        trusted_proxies=("10.0.0.5",),
+        allowed_hosts=["testserver"],
+        signin_attempts_per_client=2,
+    )
+    app = create_app(settings, clock=lambda: FIXED_NOW)
+    with TestClient(app, client=("10.0.0.5", 1)) as proxy:
+        for number in range(2):
+            assert sign_in(proxy, f"Name {number}", "crt_0_x", **{"X-Forwarded-For": "1.1.1.1"}).status_code == 401
+        assert sign_in(proxy, "Name 2", "crt_0_x", **{"X-Forwarded-For": "1.1.1.1"}).status_code == 429
+        # another browser behind the same proxy is not held up; a client cannot pick its own address either
+        assert sign_in(proxy, "Name 3", "crt_0_x", **{"X-Forwarded-For": "2.2.2.2"}).status_code == 401
+        assert sign_in(proxy, "Name 4", "crt_0_x", **{"X-Forwarded-For": "1.1.1.1, 2.2.2.2"}).status_code == 401
+        assert sign_in(proxy, "Name 5", "crt_0_x", **{"X-Forwarded-For": "9.9.9.9, 2.2.2.2"}).status_code == 429
+    with TestClient(app, client=("10.0.0.9", 1)) as direct:  # not the proxy: its X-Forwarded-For is not believed
+        for number, forwarded in enumerate(("3.3.3.3", "4.4.4.4")):
+            assert sign_in(direct, f"Other {number}", "crt_0_x", **{"X-Forwarded-For": forwarded}).status_code == 401
+        assert sign_in(direct, "Other 2", "crt_0_x", **{"X-Forwarded-For": "5.5.5.5"}).status_code == 429
+
+
 def test_sign_in_attempts_sent_at_once_cannot_slip_under_the_limit():
     from concurrent.futures import ThreadPoolExecutor
 
