@@ -1,32 +1,48 @@
 """Who is asking, and may they: users and roles from the decision-log database.
 
 A request is signed in by, in this order:
-1. a user header set by a trusted single-sign-on proxy, only when the request comes from a configured proxy address;
-2. ``Authorization: Bearer <token>``: the token printed once by ``carerules users add`` (stored only as an argon2
-   hash; a verified token is remembered for a short while so argon2 runs once, not on every request);
+1. ``Authorization: Bearer <token>``: the token printed once by ``carerules users add``. A token is 256 random
+   bits, not a password, so the database keeps its SHA-256 digest (a slow hash would only make every check cost
+   64 MiB and half a second, for anyone who sends one); an argon2 hash from before is checked once, on the token's
+   first use, and replaced by the digest;
+2. a user header set by a trusted single-sign-on proxy: only when the request's socket peer is a configured
+   proxy address (never on the strength of a forwarded header) and, when a shared secret is set, carries it;
 3. the web page's session cookie (a random id; the database keeps only its SHA-256).
-With no users at all, on a loopback address and with no proxy configured, the server runs as one local user with
-every role (and every page says so). Otherwise an anonymous request gets 401 and a missing role 403.
-A name the client sends (``X-User``) is never believed.
+Every signed-in request is checked against the database (one indexed read): nothing is remembered per worker,
+so removing a user, a new token or signing out bites on the next request on every worker.
+With no users ever, on a loopback address and with no proxy configured, the server runs as one local user with
+every role (and every page says so); once the database has had a user (``auth_state``, migration 0003), never
+again ("no user yet" is re-read once a second, so the first user added ends it within a second). Otherwise an
+anonymous request gets 401 and a missing role 403. A name the client sends (``X-User``) is never believed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from api.workflow_db import User, WorkflowStore, now_utc
+from api.db import LogUnavailable
+from api.workflow_db import SESSIONS, WorkflowStore, now_utc, session_hash
+from api.workflow_db import USERS as USER_TABLE
 
 BROKER, FINANCE, ADMIN = "broker", "finance", "admin"
 APPROVER_CHAIN = ("team_manager", "head_of_service", "placement_panel")  # a higher role may approve a lower band
@@ -43,9 +59,15 @@ USERS = frozenset({ADMIN})
 LOCAL_USER = "local"
 SESSION_COOKIE = "carerules_session"
 TOKEN_PREFIX = "crt"
-REMEMBER_SECONDS = 30.0  # a verified token, a session or a user's roles are re-read after this
+DIGEST = "sha256$"  # how a token's digest is stored: sha256$<64 hex digits>
+PROXY_SECRET_HEADER = "X-Carerules-Proxy-Secret"
+# Local mode re-reads "no user yet" this often, not on every request (the benchmarked path): the first user added
+# ends it within this long on every worker. Nothing signed in is remembered at all.
+LOCAL_RECHECK_SECONDS = 1.0
 
-_hasher = PasswordHasher()
+T = TypeVar("T")
+_legacy_hasher = PasswordHasher()  # only to check, once, a token issued before digests (then replaced)
+AUTH_STATE = sa.table("auth_state", sa.column("id", sa.Integer), sa.column("users_seen", sa.Boolean))
 
 
 @dataclass(frozen=True)
@@ -70,11 +92,16 @@ class Forbidden(Exception):
         self.message = message
 
 
+def token_digest(token: str) -> str:
+    """What the database keeps of a token: its SHA-256 (the token is 256 random bits: nothing to brute-force)."""
+    return DIGEST + hashlib.sha256(token.encode()).hexdigest()
+
+
 def new_token() -> tuple[str, str, str]:
-    """(token to print once, its public key, its argon2 hash)."""
+    """(token to print once, its public key, its digest)."""
     key = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}_{key}_{secrets.token_urlsafe(32)}"
-    return token, key, _hasher.hash(token)
+    return token, key, token_digest(token)
 
 
 def token_key(token: str) -> str | None:
@@ -84,9 +111,19 @@ def token_key(token: str) -> str | None:
     return parts[1]
 
 
-def verify(token_hash: str, token: str) -> bool:
+def is_legacy(stored: str) -> bool:
+    """An argon2 hash kept before tokens were digested (replaced by the digest on the token's first use)."""
+    return stored.startswith("$argon2")
+
+
+def digest_matches(stored: str, token: str) -> bool:
+    """Does ``token`` match a stored digest (in constant time)? False for a legacy hash: see ``legacy_matches``."""
+    return stored.startswith(DIGEST) and hmac.compare_digest(stored.encode(), token_digest(token).encode())
+
+
+def legacy_matches(stored: str, token: str) -> bool:
     try:
-        return _hasher.verify(token_hash, token)
+        return _legacy_hasher.verify(stored, token)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -124,34 +161,20 @@ def acting_role(held: frozenset[str], needed: list[str]) -> str | None:
     return None
 
 
-class _Memo:
-    """A small time-limited memory, so argon2 and the database are not asked on every request."""
-
-    def __init__(self, seconds: float = REMEMBER_SECONDS, size: int = 4096) -> None:
-        self.seconds, self.size = seconds, size
-        self.items: dict[Any, tuple[float, Any]] = {}
-
-    def get(self, key: Any) -> Any:
-        found = self.items.get(key)
-        if found is None or found[0] < time.monotonic():
-            return None
-        return found[1]
-
-    def put(self, key: Any, value: Any) -> None:
-        if len(self.items) >= self.size:
-            self.items.clear()
-        self.items[key] = (time.monotonic() + self.seconds, value)
-
-    def drop(self, key: Any) -> None:
-        self.items.pop(key, None)
-
-
 @dataclass
 class AuthConfig:
-    host: str = "127.0.0.1"
-    trusted_proxies: tuple[str, ...] = ()
-    sso_user_header: str = "X-Remote-User"
-    sso_roles_header: str = ""  # optional: roles sent by the proxy, comma-separated; else the users table's
+    """The sign-in settings (api/settings.py) the authenticator reads."""
+
+    host: str
+    trusted_proxies: tuple[str, ...]
+    sso_user_header: str
+    sso_roles_header: str  # optional: roles sent by the proxy, comma-separated; else the users table's
+    sso_secret: str  # optional: the proxy also sends this in PROXY_SECRET_HEADER
+    secure_cookies: bool
+    signin_attempts_per_client: int
+    signin_attempts_per_name: int
+    signin_window_seconds: float
+    db_timeout_seconds: float
 
 
 class StartRefused(RuntimeError):
@@ -164,30 +187,125 @@ def auth_config(settings: Any) -> AuthConfig:
         trusted_proxies=tuple(settings.trusted_proxies),
         sso_user_header=settings.sso_user_header,
         sso_roles_header=settings.sso_roles_header,
+        sso_secret=settings.sso_secret.get_secret_value(),
+        secure_cookies=settings.secure_cookies,
+        signin_attempts_per_client=settings.signin_attempts_per_client,
+        signin_attempts_per_name=settings.signin_attempts_per_name,
+        signin_window_seconds=settings.signin_window_seconds,
+        db_timeout_seconds=settings.db_timeout_seconds,
     )
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as one sign-in check reads them from the database."""
+
+    name: str
+    roles: tuple[str, ...]
+    token_key: str
+    token_hash: str
+
+
+# The reads made on every signed-in request, built once (half the cost of building them per request).
+_ACCOUNT = (USER_TABLE.c.name, USER_TABLE.c.roles, USER_TABLE.c.token_key, USER_TABLE.c.token_hash)
+BY_KEY = sa.select(*_ACCOUNT).where(USER_TABLE.c.token_key == sa.bindparam("value"))
+BY_NAME = sa.select(*_ACCOUNT).where(USER_TABLE.c.name == sa.bindparam("value"))
+BY_SESSION = (
+    sa.select(*_ACCOUNT, SESSIONS.c.expires_at)
+    .join(SESSIONS, SESSIONS.c.user_name == USER_TABLE.c.name)
+    .where(SESSIONS.c.id_hash == sa.bindparam("value"))
+)
+
+
+def _account(row: Any) -> Account:
+    return Account(row.name, tuple(row.roles.split()), row.token_key, row.token_hash)
 
 
 class Authenticator:
     def __init__(self, store: WorkflowStore, config: AuthConfig, clock: Callable[[], Any] = now_utc) -> None:
         self.store, self.config, self.clock = store, config, clock
-        self.tokens, self.sessions, self.named, self.count = _Memo(), _Memo(), _Memo(), _Memo(seconds=5.0)
         self.proxies = [ipaddress.ip_network(proxy, strict=False) for proxy in config.trusted_proxies]
         self.loopback = is_loopback(config.host)
+        self.users_seen = False  # once the database has had a user it always has: remembered for good once seen
+        self.no_users_until = 0.0  # local mode: "no user yet" is re-read after LOCAL_RECHECK_SECONDS
+        self.legacy_turn = asyncio.Semaphore(1)  # one argon2 check (64 MiB) at a time per worker
+        self.attempts = Attempts(
+            config.signin_attempts_per_client, config.signin_attempts_per_name, config.signin_window_seconds
+        )
 
-    def local_mode(self) -> bool:
-        """One local user: no users, no proxy, served on loopback."""
-        return not self.proxies and self.loopback and self.user_count() == 0
+    # -- the database, read on every request (each call runs on a worker thread)
+    def account_by_key(self, key: str) -> Account | None:
+        return self._account(BY_KEY, {"value": key})
 
-    def user_count(self) -> int:
-        count = self.count.get("users")
-        if count is None:
-            count = self.store.user_count()
-            self.count.put("users", count)
-        return int(count)
+    def account_by_session(self, session_id: str) -> Account | None:
+        row = self._row(BY_SESSION, {"value": session_hash(session_id)})
+        if row is None or _utc(row.expires_at) <= self.clock():
+            return None
+        return _account(row)
+
+    def account_by_name(self, name: str) -> Account | None:
+        return self._account(BY_NAME, {"value": name})
+
+    def _account(self, query: Any, values: dict[str, str]) -> Account | None:
+        row = self._row(query, values)
+        return _account(row) if row else None
+
+    def _row(self, query: Any, values: dict[str, str]) -> Any:
+        with self.store.engine.connect() as connection:
+            return connection.execute(query, values).first()
+
+    def rehash(self, account: Account, token: str) -> None:
+        """Replace a legacy argon2 hash by the token's digest (only if it is still the hash just checked)."""
+        with self.store.engine.begin() as connection:
+            connection.execute(
+                sa.update(USER_TABLE)
+                .where(USER_TABLE.c.token_key == account.token_key, USER_TABLE.c.token_hash == account.token_hash)
+                .values(token_hash=token_digest(token))
+            )
+
+    def had_users(self) -> bool:
+        if not self.users_seen:
+            with self.store.engine.connect() as connection:
+                seen = connection.execute(sa.select(AUTH_STATE.c.users_seen).where(AUTH_STATE.c.id == 1)).scalar()
+            self.users_seen = seen is None or bool(seen)  # no row: the table was tampered with; fail closed
+        return self.users_seen
+
+    async def read(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a look-up on a worker thread, waiting no longer than the database timeout (then 503): a frozen
+        database must not hold the request (the thread is left to finish or fail on its own)."""
+        try:
+            with anyio.fail_after(self.config.db_timeout_seconds):
+                return await anyio.to_thread.run_sync(function, *args, abandon_on_cancel=True)
+        except TimeoutError:
+            raise LogUnavailable("the decision log did not answer the sign-in check in time") from None
+
+    # -- who is asking
+    def local_mode_possible(self) -> bool:
+        return not self.proxies and self.loopback
 
     def refusal(self) -> str | None:
         """Why the server must not start, or None."""
-        if self.proxies or is_loopback(self.config.host) or self.store.user_count() > 0:
+        if self.proxies:
+            on_loopback = any(
+                network.version == loop.version and network.overlaps(loop)
+                for network in self.proxies
+                for loop in LOOPBACK
+            )
+            if on_loopback and not self.config.sso_secret:
+                return (
+                    "carerules will not trust a single-sign-on proxy on a loopback address without a shared secret: "
+                    "any process on this machine could send the user header. Set CARERULES_SSO_SECRET and have the "
+                    f"proxy send it in {PROXY_SECRET_HEADER} (and drop that header from its clients)."
+                )
+            return None
+        has_users = self.store.user_count() > 0
+        if not has_users and self.had_users():
+            return (
+                "carerules will not start: this database has had users and has none now, and it never goes back to "
+                "the local single user (anyone on this machine could then read and write its placements). Add a user "
+                "(carerules users add NAME --role ROLE) or configure a trusted single-sign-on proxy."
+            )
+        if is_loopback(self.config.host) or has_users:
             return None
         return (
             f"carerules will not serve {self.config.host} with no users: anyone who can reach it could read and "
@@ -196,35 +314,86 @@ class Authenticator:
         )
 
     async def identify(self, connection: HTTPConnection) -> Identity | None:
-        """The signed-in identity, or None; cached answers come back without a thread hop."""
+        """The signed-in identity, or None."""
         header = connection.headers.get("authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None
-            return await self._by_token(token.strip())
+            account = await self.by_token(token.strip())
+            return _identity(account, "token") if account else None
         if self.proxies:
             sso = self._from_proxy(connection)
             if sso is not None:
                 return await self._by_sso(*sso)
         session_id = connection.cookies.get(SESSION_COOKIE)
         if session_id:
-            found = await self._by_session(session_id)
-            if found is not None:
-                return found
-        if self.count.get("users") is None:
-            await run_in_threadpool(self.user_count)  # reads the database once in a while, off the event loop
-        if self.local_mode():
+            account = await self.read(self.account_by_session, session_id)
+            if account is not None:
+                return _identity(account, "session")
+        if self.local_mode_possible() and not self.users_seen:
+            if time.monotonic() >= self.no_users_until:
+                if await self.read(self.had_users):
+                    return None
+                self.no_users_until = time.monotonic() + LOCAL_RECHECK_SECONDS
             return Identity(LOCAL_USER, frozenset(ROLES), "local")
         return None
 
-    def _from_proxy(self, connection: HTTPConnection) -> tuple[str, str | None] | None:
-        client = connection.client.host if connection.client else ""
-        try:
-            address = ipaddress.ip_address(client)
-        except ValueError:
+    async def by_token(self, token: str) -> Account | None:
+        """The account whose token this is, or None: one read by the token's public key, one digest compared.
+        The same work for every well-formed token, whoever's it is (an argon2 hash from before is checked once,
+        one at a time per worker, then replaced by the digest)."""
+        key = token_key(token) or "-"  # "-" is never a key: the same read for a malformed token
+        account = await self.read(self.account_by_key, key)
+        if account is None:
             return None
+        if digest_matches(account.token_hash, token):
+            return account
+        if not is_legacy(account.token_hash):
+            return None
+        async with self.legacy_turn:
+            if not await run_in_threadpool(legacy_matches, account.token_hash, token):
+                return None
+        await self.read(self.rehash, account, token)
+        return account
+
+    def peer(self, connection: HTTPConnection) -> str:
+        """The socket peer's address (the server never rewrites it from X-Forwarded-For: api/server.py)."""
+        return connection.client.host if connection.client else ""
+
+    def from_proxy(self, connection: HTTPConnection) -> bool:
+        """Did this request come through a trusted proxy: its socket peer is one (and it sent the secret, if set)."""
+        if not self.proxies:
+            return False
+        try:
+            address = ipaddress.ip_address(self.peer(connection))
+        except ValueError:
+            return False
         if not any(address in network for network in self.proxies):
+            return False
+        if self.config.sso_secret:
+            sent = connection.headers.get(PROXY_SECRET_HEADER, "")
+            return hmac.compare_digest(sent.encode(), self.config.sso_secret.encode())
+        return True
+
+    def client_address(self, connection: HTTPConnection) -> str:
+        """Who is asking, for rate limits: the socket peer or, from a trusted proxy, the address it forwards."""
+        if self.from_proxy(connection):
+            forwarded = connection.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+            if forwarded:
+                return forwarded
+        return self.peer(connection)
+
+    def over_https(self, connection: HTTPConnection) -> bool:
+        """Should cookies be Secure: a setting, HTTPS to this server, or a trusted proxy saying its client used it."""
+        if self.config.secure_cookies or connection.url.scheme == "https":
+            return True
+        if self.from_proxy(connection):
+            return connection.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower() == "https"
+        return False
+
+    def _from_proxy(self, connection: HTTPConnection) -> tuple[str, str | None] | None:
+        if not self.from_proxy(connection):
             return None
         name = (connection.headers.get(self.config.sso_user_header) or "").strip()
         if not name or len(name) > 100 or not name.isprintable():
@@ -232,55 +401,70 @@ class Authenticator:
         roles = connection.headers.get(self.config.sso_roles_header) if self.config.sso_roles_header else None
         return name, roles
 
-    async def _by_token(self, token: str) -> Identity | None:
-        key = token_key(token)
-        if key is None:
-            return None
-        remembered = self.tokens.get(key)
-        if remembered is not None:
-            digest, identity = remembered
-            return identity if hmac.compare_digest(digest, _digest(token)) else None
-        user = await run_in_threadpool(self.store.user_by_token_key, key)
-        if user is None or not await run_in_threadpool(verify, user.token_hash, token):
-            return None
-        identity = _identity(user, "token")
-        self.tokens.put(key, (_digest(token), identity))
-        return identity
-
-    async def _by_session(self, session_id: str) -> Identity | None:
-        remembered = self.sessions.get(session_id)
-        if remembered is not None:
-            return remembered  # type: ignore[no-any-return]
-        name = await run_in_threadpool(self.store.session_user, session_id, self.clock())
-        user = await self._user(name) if name else None
-        identity = _identity(user, "session") if user else None
-        if identity is not None:
-            self.sessions.put(session_id, identity)
-        return identity
-
     async def _by_sso(self, name: str, roles: str | None) -> Identity:
         if roles is not None:
             return Identity(name, frozenset(r.strip() for r in roles.split(",") if r.strip() in ROLES), "sso")
-        user = await self._user(name)
-        return Identity(name, frozenset(user.roles) if user else frozenset(), "sso")
-
-    async def _user(self, name: str) -> User | None:
-        remembered = self.named.get(name)
-        if remembered is None:
-            remembered = (await run_in_threadpool(self.store.user_by_name, name),)
-            self.named.put(name, remembered)
-        return remembered[0]  # type: ignore[no-any-return]
-
-    def forget_session(self, session_id: str) -> None:
-        self.sessions.drop(session_id)
+        account = await self.read(self.account_by_name, name)
+        return Identity(name, frozenset(account.roles) if account else frozenset(), "sso")
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
-def _identity(user: User, via: str) -> Identity:
-    return Identity(user.name, frozenset(user.roles), via)
+class Attempts:
+    """Sign-in attempts counted per client address and per name over a sliding window, in this worker's memory.
+
+    Over either limit, a sign-in is refused (429, Retry-After) before any check: the same for a known and an
+    unknown name, so the limit tells nothing about who has an account. With N workers an attacker gets at most N
+    times the limit (each keeps its own count)."""
+
+    def __init__(self, per_client: int, per_name: int, window_seconds: float, keep: int = 10_000) -> None:
+        self.limits = {"client": per_client, "name": per_name}
+        self.window, self.keep = window_seconds, keep
+        self.attempts: dict[tuple[str, str], deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def take(self, client: str, name: str, now: float | None = None) -> int | None:
+        """Count a sign-in attempt from ``client`` naming ``name`` and return None, or, over a limit, return the
+        seconds until one may be tried again (and count nothing). Checked and counted in one step, so attempts
+        sent at once cannot all slip under the limit."""
+        now = time.monotonic() if now is None else now
+        keys = (("client", client), ("name", name.casefold()))
+        wait = 0.0
+        with self.lock:
+            for key in keys:
+                times = self._recent(key, now)
+                if times is not None and len(times) >= self.limits[key[0]]:
+                    wait = max(wait, times[len(times) - self.limits[key[0]]] + self.window - now)
+            if wait > 0:
+                return max(1, math.ceil(wait))
+            if len(self.attempts) >= self.keep:
+                for key in [key for key in self.attempts if self._recent(key, now) is None]:
+                    del self.attempts[key]
+                for key in list(self.attempts)[: max(0, len(self.attempts) - self.keep // 2)]:
+                    del self.attempts[key]  # flooded with distinct names: forget the oldest rather than grow
+            for key in keys:
+                self.attempts.setdefault(key, deque(maxlen=max(self.limits.values()))).append(now)
+        return None
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float] | None:
+        times = self.attempts.get(key)
+        if times is None:
+            return None
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self.attempts[key]
+            return None
+        return times
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite keeps no zone; all is written in UTC
+
+
+def _identity(account: Account, via: str) -> Identity:
+    return Identity(account.name, frozenset(account.roles), via)
 
 
 def refusal_for(settings: Any) -> str | None:

@@ -95,7 +95,7 @@ def csrf_token(request: Request) -> str:
 def set_csrf_cookie(request: Request, response: Response) -> None:
     new = getattr(request.state, "new_csrf", None)
     if new:
-        secure = request.url.scheme == "https"
+        secure = request.app.state.auth.over_https(request)  # HTTPS here or through the trusted proxy
         response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", secure=secure, path="/")
 
 

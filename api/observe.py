@@ -1,5 +1,6 @@
 """One JSON log line per request (request id, user, method, route, status, decision id, milliseconds) and the
-security headers on every response, in one pure ASGI middleware (cheap on the hot decision path)."""
+security headers (and ``Cache-Control: no-store`` on all but static files) on every response, in one pure ASGI
+middleware (cheap on the hot decision path)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+
+NO_STORE = (b"cache-control", b"no-store")
+STATIC_PATHS = ("/static/", "/docs-assets/")  # the only responses a browser or proxy may keep: no personal data
 
 
 class JsonFormatter(logging.Formatter):
@@ -132,6 +136,8 @@ class Observe:
                     if name == b"location" and (found := DECISION_PATH.match(value)):
                         decision_id = int(found.group(1))
                 headers.extend(SECURITY_HEADERS)
+                if not scope["path"].startswith(STATIC_PATHS) and all(name != b"cache-control" for name, _ in headers):
+                    headers.append(NO_STORE)  # pages and answers name people and placements: never kept by a cache
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)

@@ -93,6 +93,10 @@ def serve(host: str, port: int, workers: int, quiet: bool) -> None:
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,
         "server_header": False,
+        # The client address is the socket peer: never rewritten from X-Forwarded-For, which any local process
+        # could otherwise send to pose as the single-sign-on proxy (api/auth.py reads forwarded headers itself,
+        # and only from a trusted proxy).
+        "proxy_headers": False,
     }
     if workers > 1 and spreads_connections():
         logging.config.dictConfig(config["log_config"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.rulebook.loader import DEFAULT_RULES_DIR
@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     sso_user_header: str = "X-Remote-User"
     sso_roles_header: str = ""  # optional: the proxy also sends the user's roles, comma-separated
     session_hours: Positive = 10  # a web sign-in lasts this long
+    # Sign-in defences (docs/security.md): the proxy's shared secret, cookies over HTTPS, sign-in attempts
+    sso_secret: SecretStr = SecretStr("")  # the proxy also sends it in X-Carerules-Proxy-Secret (needed on loopback)
+    secure_cookies: bool = False  # cookies always Secure; otherwise when the request came over HTTPS
+    signin_attempts_per_client: Positive = 20  # web sign-in attempts from one address per window; then 429
+    signin_attempts_per_name: Positive = 10  # web sign-in attempts naming one user per window; then 429
+    signin_window_seconds: Positive = 300
     # Upload and input hardening (issue 22; docs/security.md)
     # Each upload audit's address space (RLIMIT_AS); past it the audit stops with a 422. A 1,000,000-row CSV (the
     # row limit) peaked at 6.2 GB of address space (4.3 GB resident): lower this with max_upload_rows.

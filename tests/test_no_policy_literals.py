@@ -29,9 +29,9 @@ NOT_POLICY_FILES = {
 # file → (allowed literals, why they are not policy)
 ALLOWED: dict[str, tuple[set[float], str]] = {
     "api/approvals.py": ({200} | HTTP, "longest filter text, HTTP codes"),
-    "api/auth.py": ({3, 5.0, 6, 30.0, 32, 4096}, "token parts and random bytes, seconds remembered, cache size"),
+    "api/auth.py": ({3, 6, 32, 10000}, "token parts and random bytes, sign-in attempt counts kept"),
     "api/guard.py": ({32} | HTTP, "random bytes of a CSRF token, HTTP codes"),
-    "api/routes/signin.py": ({32, 3600} | HTTP, "random bytes of a session id, seconds in an hour, HTTP codes"),
+    "api/routes/signin.py": ({32, 3600, 429} | HTTP, "random bytes of a session id, seconds in an hour, HTTP codes"),
     "api/workflow_db.py": ({16, 32, 64, 200}, "column sizes"),
     "api/audit_store.py": ({18, 20, 32, 64}, "random bytes of an id, a part's size (1 << 20), column sizes"),
     "api/audit_worker.py": ({200}, "rows of each list in the JSON answer"),
@@ -62,9 +62,9 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "api/routes/web.py": ({2000, 2147483647} | HTTP, "longest approval reason, the largest database id, HTTP codes"),
     "api/settings.py": (
-        {5, 7, 20, 30.0, 50, 120.0, 500, 32767, 1000000, 50000000, 300000000, 8000000000},
+        {5, 7, 20, 30.0, 50, 120.0, 300, 500, 32767, 1000000, 50000000, 300000000, 8000000000},
         "request and upload bounds (bytes, rows, characters), timeouts in seconds, audit results kept (days, "
-        "audits a user), an upload audit's address space",
+        "audits a user), an upload audit's address space, sign-in attempts per window",
     ),
     "engine/audit/columns.py": ({0.5, 3, 30}, "how close a column name must be to suggest it"),
     "engine/audit/excel_in.py": (

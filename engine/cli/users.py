@@ -1,7 +1,8 @@
 """``carerules users``: the people who may use the web page and the API, and their roles.
 
 Users live in the decision-log database (``CARERULES_DATABASE_URL``). Adding a user prints a token once: it is
-kept only as a hash, so a lost token is replaced (``users token``), never shown again.
+kept only as a SHA-256 digest, so a lost token is replaced (``users token``), never shown again. A change bites on
+the next request on every worker of a running server.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _name(name: str) -> str:
 def _print_token(name: str, token: str) -> None:
     typer.echo(token)
     typer.echo(
-        f"carerules: the token for {name} is shown once and kept only as a hash. Use it as "
+        f"carerules: the token for {name} is shown once and kept only as a digest. Use it as "
         "'Authorization: Bearer <token>' with the API, or with the name to sign in to the web page.",
         err=True,
     )
@@ -88,10 +89,17 @@ def token(name: Name) -> None:
 @users.command("remove")
 def remove(name: Name) -> None:
     """Remove a user (their token stops working; their web sessions end)."""
-    if not _store().remove_user(_name(name)):
+    store = _store()
+    if not store.remove_user(_name(name)):
         typer.echo(f"carerules: no user {name!r}", err=True)
         raise typer.Exit(2)
     typer.echo(f"removed {name}")
+    if store.user_count() == 0:
+        typer.echo(
+            "carerules: there are no users left. This database never goes back to the local single user: nobody "
+            "can sign in until a user is added (carerules users add NAME --role ROLE).",
+            err=True,
+        )
 
 
 @users.command("list")

@@ -94,7 +94,7 @@ def add_user(client: TestClient, name: str, *roles: str) -> dict[str, str]:
     token, key, hashed = new_token()
     auth = client.app.state.auth  # type: ignore[attr-defined]
     auth.store.add_user(name, roles, key, hashed, FIXED_NOW)
-    auth.count.drop("users")
+    auth.no_users_until = 0.0  # local mode ends on the next request, not within LOCAL_RECHECK_SECONDS
     return {"Authorization": f"Bearer {token}"}
 
 

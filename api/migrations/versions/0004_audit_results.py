@@ -1,7 +1,7 @@
 """Audit results: the downloadable outputs of recent audits, in parts, so that every worker process serves them.
 
 Revision ID: 0004_audit_results
-Revises: 0002_workflow
+Revises: 0003_approval_requests
 Create Date: 2026-12-06
 """
 
