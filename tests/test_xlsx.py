@@ -20,6 +20,7 @@ from engine.audit import xlsx
 from engine.audit.excel_out import MONEY_FORMAT, write_workbook
 from engine.audit.output import write_outputs
 from engine.audit.run import run_audit
+from engine.audit.safe import is_formula_like
 
 
 def _read(path: Path, sheet: str) -> list[list[object]]:
@@ -65,9 +66,9 @@ def test_every_type_reads_back_typed_with_its_format(tmp_path: Path) -> None:
 @given(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=8))
 def test_any_text_reads_back_as_written(tmp_path_factory: pytest.TempPathFactory, texts: list[str | None]) -> None:
     """XML's own characters, characters XML cannot hold or would change (a carriage return) and Excel's
-    ``_x0041_`` escapes: all come back as they were (formula-looking text is left out: the neutraliser gives it an
-    apostrophe, as in every output)."""
-    texts = [t if not t or t[0] not in "=+-@" else "x" + t for t in texts]
+    ``_x0041_`` escapes: all come back as they were (formula-looking text, as the neutraliser judges it, is left
+    out: it gains an apostrophe, as in every output, and tests/test_audit_exports.py checks that)."""
+    texts = [t if not is_formula_like(t) else "x" + t for t in texts]
     path = tmp_path_factory.mktemp("x") / "t.xlsx"
     write_workbook(path, [("S", pa.table({"text": pa.array(texts, pa.string())}))])
     read = [row[0] for row in _read(path, "S")[1:]]
