@@ -10,7 +10,7 @@
   const LIST_COLUMNS = [
     "row", "placement_id", "provider", "service", "start_date", "outcome_at_kpi_date", "rule_ids", "approvers",
     "gross_weekly_cost", "isp_nhs_contribution_weekly", "comparable_weekly", "benchmark_weekly",
-    "over_benchmark_percent",
+    "over_benchmark_percent", "care_cubed_weekly", "over_care_cubed_percent",
   ];
   const MONEY = /(_weekly|_cost)$/;
 

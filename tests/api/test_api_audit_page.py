@@ -18,6 +18,9 @@ BOOK = [
     {"Placement ID": "C-3", **NURSING, "Start Date": "2026-07-01", "Core Weekly Fee": "2800.00",
      "One To One Weekly": "300.00", "Nhs Contribution Weekly": "150.00"},
     {"Placement ID": "D-4", **NURSING, "Start Date": "2026-07-01", "Core Weekly Fee": "-5"},
+    # working age, priced against its CareCubed costing: £840.00 is £40.00 (5.00%) over £800.00 (WAP-02)
+    {"Placement ID": "E-5", "Service": "care_home", "Age": "40", "Care Type": "residential",
+     "Start Date": "2026-07-01", "Core Weekly Fee": "840.00", "Care Cubed Weekly": "800.00"},
 ]  # fmt: skip
 
 
@@ -46,7 +49,7 @@ def test_finance_officer_audits_a_council_export_and_downloads_the_workbook(brow
 
     WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "audit-results").is_displayed())
     summary = browser.find_element(By.ID, "audit-summary").text
-    assert "4 rows, 1 could not be decided" in summary
+    assert "5 rows, 1 could not be decided" in summary
     isp_row = browser.find_element(By.CSS_SELECTOR, "#kpi-table tr[data-kpi=isp_no_nhs_contribution]")
     assert "Over the ISP threshold, no NHS contribution" in isp_row.text
     assert isp_row.find_elements(By.TAG_NAME, "td")[0].text == "1"
@@ -55,6 +58,14 @@ def test_finance_officer_audits_a_council_export_and_downloads_the_workbook(brow
     listed = [row.get_attribute("data-placement") for row in isp_list.find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert listed == ["B-2"]
     assert "Café Court – £ rates" in isp_list.text and "£3,567.68" in isp_list.text
+    # a working-age row in a list shows its CareCubed comparison, and no over-65 median (SPEC §19)
+    approvals = browser.find_element(By.ID, "list-needs_approval")
+    heads = [th.text for th in approvals.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert "care cubed weekly" in heads and "over care cubed percent" in heads
+    row = approvals.find_element(By.CSS_SELECTOR, "tbody tr[data-placement='E-5']")
+    cells = dict(zip(heads, (td.text for td in row.find_elements(By.TAG_NAME, "td"))))
+    assert cells["care cubed weekly"] == "£800.00" and cells["over care cubed percent"] == "5"
+    assert cells["benchmark weekly"] == "" and cells["over benchmark percent"] == ""
     errors = browser.find_element(By.ID, "error-table").text
     assert "core_weekly_fee" in errors and "must not be negative" in errors and "5" in errors  # spreadsheet row 5
     notes = browser.find_element(By.ID, "audit-notes").text
