@@ -4,11 +4,9 @@ configured timeout, and the server recovers when it answers again."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
-import socket
 import sqlite3
 import stat
 import threading
@@ -18,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import FIXED_NOW, P_1001, make_client, postgres_schema, postgres_url
+from conftest import FIXED_NOW, P_1001, FreezableProxy, make_client, postgres_schema, postgres_url
 from sqlalchemy import create_engine, text
 
 from api.loadgen import served
@@ -113,44 +111,8 @@ def test_a_sqlite_lock_held_elsewhere_never_stops_the_event_loop(tmp_path, monke
 # ---- PostgreSQL that does not answer ----
 
 
-class FreezingProxy:
-    """A TCP relay to PostgreSQL that can stop passing bytes on (``frozen``), as a stopped server would: the
-    connections stay open, nothing is answered."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.frozen = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                while self.frozen.is_set():
-                    time.sleep(0.01)
-                target.sendall(data)
-        for one in (source, target):
-            with contextlib.suppress(OSError):
-                one.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.frozen.clear()
-        self.listener.close()
-
-
 @contextmanager
-def postgres_server(url: str, proxy: FreezingProxy | None) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
+def postgres_server(url: str, proxy: FreezableProxy | None) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
     """A server on ``url`` (through ``proxy``) with two users: (port, a token's headers seen before the trouble,
     another user's headers never seen)."""
     from api.auth import new_token
@@ -218,7 +180,7 @@ def postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def test_a_frozen_postgresql_gives_every_route_a_503_within_the_timeout(postgres):
     """As a SIGSTOP of the server: connections open, nothing answered (a relay that stops passing bytes)."""
     parts = urllib.parse.urlsplit(postgres)
-    proxy = FreezingProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    proxy = FreezableProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
     try:
         with postgres_server(postgres, proxy) as (port, seen, unseen):
             body = json.dumps(P_1001).encode()

@@ -7,13 +7,11 @@ import json
 import logging
 import re
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import P_1001, make_client, postgres_schema, postgres_url
+from conftest import P_1001, FreezableProxy, make_client, postgres_schema, postgres_url
 from sqlalchemy.engine import make_url
 
 from api.settings import Settings
@@ -113,40 +111,6 @@ def test_an_overlong_integer_or_a_lone_surrogate_is_a_422_naming_the_field(clien
     assert batch.status_code == 422 and list(batch.json()["error"]["fields"]) == ["placements[0].provider"]
     paired = json.dumps(P_1001)[:-1] + ', "provider": "Oak \\ud83c\\udf33 House"}'  # a tree emoji: real text
     assert client.post("/v1/decisions", content=paired).status_code == 201
-
-
-class FreezableProxy:
-    """A TCP proxy in front of the PostgreSQL server that can stop passing bytes, as a frozen server would
-    (connections stay open, nothing answers)."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target, self.frozen = target, threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                while self.frozen.is_set():
-                    time.sleep(0.05)
-                sink.sendall(data)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.frozen.clear()
-        self.listener.close()
 
 
 def test_a_frozen_postgresql_gives_503s_within_the_timeout():
