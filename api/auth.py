@@ -41,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from api.db import LogUnavailable
-from api.workflow_db import SESSIONS, WorkflowStore, now_utc, session_hash
+from api.workflow_db import SESSIONS, User, WorkflowStore, now_utc, session_hash, user_from_row
 from api.workflow_db import USERS as USER_TABLE
 
 BROKER, FINANCE, ADMIN = "broker", "finance", "admin"
@@ -196,16 +196,6 @@ def auth_config(settings: Any) -> AuthConfig:
     )
 
 
-@dataclass(frozen=True)
-class Account:
-    """A user as one sign-in check reads them from the database."""
-
-    name: str
-    roles: tuple[str, ...]
-    token_key: str
-    token_hash: str
-
-
 # The reads made on every signed-in request, built once (half the cost of building them per request).
 _ACCOUNT = (USER_TABLE.c.name, USER_TABLE.c.roles, USER_TABLE.c.token_key, USER_TABLE.c.token_hash)
 BY_KEY = sa.select(*_ACCOUNT).where(USER_TABLE.c.token_key == sa.bindparam("value"))
@@ -215,10 +205,6 @@ BY_SESSION = (
     .join(SESSIONS, SESSIONS.c.user_name == USER_TABLE.c.name)
     .where(SESSIONS.c.id_hash == sa.bindparam("value"))
 )
-
-
-def _account(row: Any) -> Account:
-    return Account(row.name, tuple(row.roles.split()), row.token_key, row.token_hash)
 
 
 class Authenticator:
@@ -234,27 +220,27 @@ class Authenticator:
         )
 
     # -- the database, read on every request (each call runs on a worker thread)
-    def account_by_key(self, key: str) -> Account | None:
+    def account_by_key(self, key: str) -> User | None:
         return self._account(BY_KEY, {"value": key})
 
-    def account_by_session(self, session_id: str) -> Account | None:
+    def account_by_session(self, session_id: str) -> User | None:
         row = self._row(BY_SESSION, {"value": session_hash(session_id)})
         if row is None or _utc(row.expires_at) <= self.clock():
             return None
-        return _account(row)
+        return user_from_row(row)
 
-    def account_by_name(self, name: str) -> Account | None:
+    def account_by_name(self, name: str) -> User | None:
         return self._account(BY_NAME, {"value": name})
 
-    def _account(self, query: Any, values: dict[str, str]) -> Account | None:
+    def _account(self, query: Any, values: dict[str, str]) -> User | None:
         row = self._row(query, values)
-        return _account(row) if row else None
+        return user_from_row(row) if row else None
 
     def _row(self, query: Any, values: dict[str, str]) -> Any:
         with self.store.engine.connect() as connection:
             return connection.execute(query, values).first()
 
-    def rehash(self, account: Account, token: str) -> None:
+    def rehash(self, account: User, token: str) -> None:
         """Replace a legacy argon2 hash by the token's digest (only if it is still the hash just checked)."""
         with self.store.engine.begin() as connection:
             connection.execute(
@@ -339,7 +325,7 @@ class Authenticator:
             return Identity(LOCAL_USER, frozenset(ROLES), "local")
         return None
 
-    async def by_token(self, token: str) -> Account | None:
+    async def by_token(self, token: str) -> User | None:
         """The account whose token this is, or None: one read by the token's public key, one digest compared.
         The same work for every well-formed token, whoever's it is (an argon2 hash from before is checked once,
         one at a time per worker, then replaced by the digest)."""
@@ -463,7 +449,7 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite keeps no zone; all is written in UTC
 
 
-def _identity(account: Account, via: str) -> Identity:
+def _identity(account: User, via: str) -> Identity:
     return Identity(account.name, frozenset(account.roles), via)
 
 

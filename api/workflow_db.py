@@ -96,7 +96,7 @@ class AlreadyRequested(Exception):
     pass
 
 
-def _user(row: Any) -> User:
+def user_from_row(row: Any) -> User:
     return User(row.name, tuple(row.roles.split()), row.token_key, row.token_hash)
 
 
@@ -130,7 +130,7 @@ class WorkflowStore:
 
     def users(self) -> list[User]:
         with self.engine.connect() as connection:
-            return [_user(row) for row in connection.execute(select(USERS).order_by(USERS.c.name))]
+            return [user_from_row(row) for row in connection.execute(select(USERS).order_by(USERS.c.name))]
 
     def user_count(self) -> int:
         with self.engine.connect() as connection:
@@ -139,12 +139,12 @@ class WorkflowStore:
     def user_by_name(self, name: str) -> User | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(USERS).where(USERS.c.name == name)).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     def user_by_token_key(self, token_key: str) -> User | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(USERS).where(USERS.c.token_key == token_key)).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     # sessions
     def add_session(self, session_id: str, user_name: str, now: datetime, expires: datetime) -> None:
