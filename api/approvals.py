@@ -32,7 +32,7 @@ from api.workflow_db import (
     request_json,
     status_of,
 )
-from engine.audit.safe import neutralise_table
+from engine.audit.outputs.safe import neutralise_table
 from engine.validate.placement import InputError
 
 STATUSES = ("checked", "pending", "approved", "declined", "not_needed")

@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from engine.audit.read import Limits
+from engine.audit.books.read import Limits
 from engine.rulebook.loader import Rulebook
 
 LIST_ROWS = 200  # rows of each list in the JSON answer; the CSVs and results.xlsx hold them all
@@ -48,7 +48,7 @@ def run_job(connection: Connection, job: AuditJob) -> None:
     except MemoryError:  # numpy, Arrow and Python say so; the parent names the limit
         outcome = ("memory", "an allocation failed")
     except Exception as exc:
-        from engine.audit.columns import ColumnError
+        from engine.audit.books.columns import ColumnError
         from engine.audit.run import BookError
 
         if isinstance(exc, ColumnError):
@@ -65,9 +65,9 @@ def run_job(connection: Connection, job: AuditJob) -> None:
 
 
 def audit(job: AuditJob) -> dict[str, Any]:
-    from engine.audit.columns import load_column_map
-    from engine.audit.lists import list_masks, list_table
-    from engine.audit.output import write_outputs
+    from engine.audit.books.columns import load_column_map
+    from engine.audit.lists.tables import list_masks, list_table
+    from engine.audit.outputs.write import write_outputs
     from engine.audit.run import run_audit
 
     result = run_audit(

@@ -21,7 +21,7 @@ from api.responses import ApiError
 from engine.validate.placement import InputError
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["api.audit_worker", "engine.audit.run", "engine.audit.output"])
+_CONTEXT.set_forkserver_preload(["api.audit_worker", "engine.audit.run", "engine.audit.outputs.write"])
 # The memory limit caps address space, so the audit processes must not reserve much more than they use: by
 # default Arrow's allocator (mimalloc) reserves 1 GiB up front and glibc 64 MB per thread. These are read when the
 # fork server starts (it passes them on to every audit process); the audit command makes the same choice of

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.audit.output import write_excel, write_outputs
-from engine.audit.read import BookError, read_book, table_from_records
+from engine.audit.books.read import BookError, read_book, table_from_records
+from engine.audit.outputs.write import write_excel, write_outputs
 from engine.audit.run import run_audit
 from engine.cli.main import app
 

@@ -17,12 +17,12 @@ import xlsxwriter
 from python_calamine import CalamineWorkbook
 from typer.testing import CliRunner
 
-from engine.audit.columns import ColumnError, load_column_map, normalise
-from engine.audit.lists import list_masks, list_table
-from engine.audit.output import write_csv, write_outputs
-from engine.audit.read import BookError, Limits, load_book, table_from_records
+from engine.audit.books.columns import ColumnError, load_column_map, normalise
+from engine.audit.books.read import BookError, Limits, load_book, table_from_records
+from engine.audit.lists.tables import list_masks, list_table
+from engine.audit.outputs.safe import neutralise_table
+from engine.audit.outputs.write import write_csv, write_outputs
 from engine.audit.run import run_audit
-from engine.audit.safe import neutralise_table
 from engine.cli.main import app
 
 runner = CliRunner()
@@ -266,7 +266,7 @@ def test_an_xlsx_that_inflates_past_the_limit_is_refused_unread(tmp_path: Path) 
 def test_a_wide_header_with_duplicates_is_checked_quickly() -> None:
     header = [f"c{k}" for k in range(50_000)] + ["c7"]
     with pytest.raises(BookError, match="more than once: 'c7'"):
-        from engine.audit.read import check_header
+        from engine.audit.books.read import check_header
 
         check_header(header)
 
@@ -424,7 +424,7 @@ def test_a_big_csv_written_in_blocks_has_the_bytes_of_one_pass(tmp_path: Path, m
     whole (neutralised) table at once, header once, nulls, quotes, line breaks and formulas on block edges."""
     import pyarrow.csv as pa_csv
 
-    from engine.audit import csv_out
+    from engine.audit.outputs import csv_out
 
     cells = ["=SUM(A1)", None, 'say "hi"', "two\nlines", "-5", "@x", "a,b", "plain", "+1", ""]
     table = pa.table(
@@ -450,7 +450,7 @@ def test_leading_columns_turned_into_text_ahead_give_the_bytes_of_one_pass(
     is written whole), and a ``leading`` that does not match the table is not used."""
     import pyarrow.csv as pa_csv
 
-    from engine.audit import csv_out
+    from engine.audit.outputs import csv_out
 
     monkeypatch.setattr(csv_out, "CSV_BLOCK_ROWS", 7)  # 50 rows: 8 blocks, the last one short
     n = 50
@@ -512,9 +512,9 @@ def test_an_audit_writes_results_csv_a_block_at_a_time_with_the_bytes_of_one_pas
     one made whole — with bad rows, a line break and formulas in cells, and blocks that end mid-book."""
     import pyarrow.csv as pa_csv
 
-    from engine.audit import csv_out, results
     from engine.audit import run as audit_run
-    from engine.audit.sample import sample_book
+    from engine.audit.books.sample import sample_book
+    from engine.audit.outputs import csv_out, results
 
     table = sample_book(60, seed=7)
     provider = table.column("provider").to_pylist()

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from engine.audit import report
-from engine.audit.kpis import Period, default_period
-from engine.audit.read import table_from_records
+from engine.audit.books.read import table_from_records
+from engine.audit.kpis.compute import Period, default_period
+from engine.audit.outputs import report
 from engine.audit.run import run_audit
 
 SL = {"service": "supported_living", "age": 40, "sl_day_hours": "40"}

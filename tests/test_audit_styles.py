@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from engine.audit.read import BookError, table_from_records
+from engine.audit.books.read import BookError, table_from_records
 from engine.audit.run import run_audit
 
 CLEAN: list[dict[str, str]] = [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.audit.output import write_csv
-from engine.audit.read import table_from_records
+from engine.audit.books.read import table_from_records
+from engine.audit.outputs.write import write_csv
 from engine.audit.run import run_audit
 from engine.cli.main import app
 

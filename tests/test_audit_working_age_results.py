@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit.output import write_outputs
-from engine.audit.read import read_book, table_from_records
+from engine.audit.books.read import read_book, table_from_records
+from engine.audit.outputs.write import write_outputs
 from engine.audit.run import run_audit
 
 HOME = {"service": "care_home", "care_type": "residential", "start_date": "2026-05-04", "nhs_contribution_weekly": "0"}

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_equivalence import ENGINE, placements
 
-from engine.audit.read import table_from_records
+from engine.audit.books.read import table_from_records
 from engine.evaluate.equivalence import compare_engines
 from engine.validate import batch
 from engine.validate.batch import SPECS, active_at, parse_book

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.web_view import charging
-from engine.audit.read import table_from_records
+from engine.audit.books.read import table_from_records
 from engine.audit.run import run_audit
 from engine.evaluate.engine import default_engine
 from engine.explain.cases import CaseRunner, iter_cases

@@ -61,7 +61,7 @@ SCRIPT = textwrap.dedent(
     from fastapi.testclient import TestClient
     from api.main import create_app
     from api.settings import Settings
-    from engine.audit.read import table_from_records
+    from engine.audit.books.read import table_from_records
     from engine.audit.run import run_audit
     from engine.rulebook.vocabulary import FIELDS
 

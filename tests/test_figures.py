@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.audit.read import table_from_records
+from engine.audit.books.read import table_from_records
 from engine.evaluate.derive import derive
 from engine.evaluate.vector import VectorEvaluator, row_dates
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook

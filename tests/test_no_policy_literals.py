@@ -16,7 +16,7 @@ HTTP = {200, 201, 303, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 500, 50
 # Files that are not policy at all: a synthetic sample book (made-up shares and price spreads), benchmarks,
 # load generators and database migrations (column sizes).
 NOT_POLICY_FILES = {
-    "engine/audit/sample.py",
+    "engine/audit/books/sample.py",
     "engine/bench/audits.py",
     "engine/bench/decisions.py",
     "engine/bench/validation.py",
@@ -66,31 +66,38 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "request and upload bounds (bytes, rows, characters), timeouts in seconds, audit results kept (days, "
         "audits a user), an upload audit's address space, sign-in attempts per window",
     ),
-    "engine/audit/columns.py": ({0.5, 3, 30}, "how close a column name must be to suggest it"),
-    "engine/audit/excel_in.py": (
+    "engine/audit/books/columns.py": ({0.5, 3, 30}, "how close a column name must be to suggest it"),
+    "engine/audit/books/excel_in.py": (
         {3, 7, 20, 26, 64, 120, 2958465, 10000000},
         "header rows searched, Excel's serial bound; the used-range scan: digits of Excel's last row, column letters "
         "(26), a chunk's overlap and the largest workbook.xml read (bytes)",
     ),
-    "engine/audit/excel_out.py": ({3, 6, 31, 60, 500, 1048575}, "Excel's limits, column widths (a comma per 3 digits)"),
-    "engine/audit/renderer.py": ({5}, "seconds to wait for the report renderer to stop"),
-    "engine/audit/xlsx.py": (
+    "engine/audit/outputs/excel_out.py": (
+        {3, 6, 31, 60, 500, 1048575},
+        "Excel's limits, column widths (a comma per 3 digits)",
+    ),
+    "engine/audit/outputs/renderer.py": ({5}, "seconds to wait for the report renderer to stop"),
+    "engine/audit/outputs/xlsx.py": (
         {3, 4, 5, 12, 26, 30, 65, 164, 165, 166, 1899, 1970, 20000},
         "rows per block, Excel's and Arrow's epochs, style and number-format ids, column letters (A is 65, 26 of them)",
     ),
-    "engine/audit/kpis.py": ({28}, "29 February has no anniversary: the 28th is used"),
-    "engine/audit/kpis_health.py": ({12}, "months in a year (calendar arithmetic; KPI windows are in rules/)"),
-    "engine/audit/lists.py": ({64}, "bits in a 64-bit key"),
+    "engine/audit/kpis/compute.py": ({28}, "29 February has no anniversary: the 28th is used"),
+    "engine/audit/kpis/health.py": ({12}, "months in a year (calendar arithmetic; KPI windows are in rules/)"),
+    "engine/audit/lists/tables.py": ({64}, "bits in a 64-bit key"),
     "engine/arrays.py": ({0.05}, "share of rows each way above which arithmetic is cheaper than branching"),
-    "engine/audit/csv_out.py": ({65_536}, "rows of a CSV turned into text at a time"),
+    "engine/audit/outputs/csv_out.py": ({65_536}, "rows of a CSV turned into text at a time"),
     "engine/audit/memory.py": ({3, 1024, 32, 31}, "glibc's mallopt parameters and byte sizes"),
-    "engine/audit/problems.py": ({3, 12}, "examples shown per error"),
-    "engine/audit/read.py": (
-        {4, 16, 18, 24, 50, 63, 1000, 32767, 5000000, 2000000000, 1000000000000000.0},
-        "reading bounds (1,000 columns of a sheet's used range), decimal precision, Excel cell limits",
+    "engine/audit/books/problems.py": ({3, 12}, "examples shown per error"),
+    "engine/audit/books/book.py": (
+        {1000, 32767, 5000000, 2000000000, 1000000000000000.0},
+        "reading bounds (1,000 columns of a sheet's used range), Excel cell limits",
     ),
-    "engine/audit/safe.py": ({32, 127, 256}, "ASCII control-character bounds (below space, DEL), byte values"),
-    "engine/audit/report.py": ({0.5, 0.6, 2.8, 3.5, 5, 7, 8, 9, 25, 50, 75, 90, 95, 200}, "chart sizes, quartiles"),
+    "engine/audit/books/read.py": ({4, 16, 18, 24, 50, 63}, "CSV sniffing (sample, block, lines), 128-bit decimals"),
+    "engine/audit/outputs/safe.py": ({32, 127, 256}, "ASCII control-character bounds (below space, DEL), byte values"),
+    "engine/audit/outputs/report.py": (
+        {0.5, 0.6, 2.8, 3.5, 5, 7, 8, 9, 25, 50, 75, 90, 95, 200},
+        "chart sizes, quartiles",
+    ),
     "engine/audit/reference.py": ({1999, 2000}, "progress every 2,000 rows"),
     "engine/audit/run.py": ({1970}, "the day-number epoch"),
     "engine/cli/audit.py": ({3, 5, 500, 2026, 2000000}, "exit code, progress, the sample's default seed"),

@@ -8,13 +8,15 @@ import pickle
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from engine.audit import renderer as renderer_module
-from engine.audit import report
-from engine.audit.output import write_outputs
-from engine.audit.renderer import ReportRenderer
+from engine.audit.outputs import renderer as renderer_module
+from engine.audit.outputs import report
+from engine.audit.outputs.renderer import ReportRenderer
+from engine.audit.outputs.write import write_outputs
 from engine.audit.run import run_audit
+from engine.audit.views import AuditViews
 from engine.evaluate.vector import VectorEvaluator
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_placements.csv"
@@ -35,18 +37,54 @@ def test_the_context_is_plain_data_and_renders_the_same_as_the_report(audit) -> 
 def test_price_figures_reused_from_the_audit_equal_figures_derived_at_the_start_dates(audit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     reused = report._price_stats(audit)
     assert reused[0], "the sample has new care-home placements in the period"
-    monkeypatch.setattr(audit, "as_at", date(2099, 1, 1))  # the rows' dates differ: the figures are derived again
-    monkeypatch.setattr(audit, "values", {})
+    assert audit.views.at_start() is audit.values  # the rows were evaluated at their start dates
+    fresh = AuditViews(audit.book, audit.parsed)  # no evaluation of the rows: the figures are derived again
+    monkeypatch.setattr(audit, "views", fresh)
     assert report._price_stats(audit) == reused
+    assert fresh.at_start() is not audit.values
 
 
 def test_with_as_at_the_price_figures_are_derived_at_the_start_dates() -> None:
     at = run_audit(SAMPLE, as_at=date(2026, 6, 30))
     start = at.parsed.cols["start_date"].v
     derived = VectorEvaluator(at.book).derive(at.parsed, start)
+    at_start = at.views.at_start()
+    assert at_start is not at.values
+    for name in ("lot", "is_care_home", "benchmark_weekly", "comparable_weekly"):
+        assert (at_start[name].ok == derived[name].ok).all() and (at_start[name].v == derived[name].v).all(), name
     stats, labels = report._price_stats(at)
-    at.values = derived
+    at.views = AuditViews(at.book, at.parsed)
+    at.views.own_figures(start)  # figures at the start dates given as the rows' own: reused as they are
     assert report._price_stats(at) == (stats, labels)
+
+
+def test_an_audit_derives_the_book_once_at_each_date(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One evaluator for the audit's own thread and one for the KPI date; the figures at the start dates are
+    derived once, for the KPIs and the report alike (here the rows' own dates are not their start dates)."""
+    built: list[object] = []
+    derived: list[np.ndarray] = []
+    init, derive = VectorEvaluator.__init__, VectorEvaluator.derive
+
+    def counted_init(self, book):  # type: ignore[no-untyped-def]
+        built.append(book)
+        init(self, book)
+
+    def counted_derive(self, parsed, as_at, only=None, into=None):  # type: ignore[no-untyped-def]
+        if only is None and into is None:
+            derived.append(as_at.copy())
+        return derive(self, parsed, as_at, only, into)
+
+    monkeypatch.setattr(VectorEvaluator, "__init__", counted_init)
+    monkeypatch.setattr(VectorEvaluator, "derive", counted_derive)
+    at = run_audit(SAMPLE, as_at=date(2026, 6, 30))
+    report.report_context(at)
+    assert len(built) == 1  # every row at the KPI date: the rows' own evaluation, by the audit's evaluator
+    start = at.parsed.cols["start_date"].v
+    assert sum(np.array_equal(days, start) for days in derived) == 1  # the KPIs' derivation, reused by the report
+    built.clear()
+    at = run_audit(SAMPLE)  # the KPI date is not every row's own date: it has an evaluator of its own
+    report.report_context(at)
+    assert len(built) == 2
 
 
 def test_the_renderer_writes_the_report(audit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -79,9 +117,9 @@ def test_the_evaluation_at_the_kpi_date_reuses_its_figures_and_decides_as_a_fres
     """The KPIs at the KPI date derive only the figures they read; another figure is derived when read; the
     lists evaluate every row at that date from those figures, completed in place; the outcome, fired rules and
     figures are those of an evaluation from scratch."""
-    from engine.audit.lists import KPI_FIGURES, FiguresAt, at_kpi_date, kpi_names
+    from engine.audit.views import KPI_FIGURES, FiguresAt, kpi_names
 
-    at = at_kpi_date(audit.book, audit.parsed, audit.at_kpi.day)
+    at = AuditViews(audit.book, audit.parsed).at_kpi_date(audit.at_kpi.day)
     evaluator = VectorEvaluator(audit.book)
     fresh = evaluator.evaluate(audit.parsed, at.days)
     assert isinstance(at.values, FiguresAt)

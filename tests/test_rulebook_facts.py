@@ -102,7 +102,7 @@ def test_an_earliest_date_that_is_not_a_date_is_refused(rules: Path) -> None:
 
 
 def test_an_audit_as_at_before_the_earliest_date_is_refused_as_a_single_decision_is() -> None:
-    from engine.audit.read import BookError
+    from engine.audit.books.read import BookError
     from engine.audit.run import run_audit
 
     book = Path(__file__).resolve().parent.parent / "examples" / "sample_placements.csv"

@@ -323,7 +323,7 @@ def test_the_earliest_date_and_the_lots_are_the_rulebooks(tmp_path) -> None:  # 
     """Change them in a copy of rules/: a single decision and a batch both follow, with the same messages."""
     import shutil
 
-    from engine.audit.read import table_from_records
+    from engine.audit.books.read import table_from_records
     from engine.evaluate.engine import Engine
     from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
     from engine.validate.batch import parse_book

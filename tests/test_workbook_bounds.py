@@ -18,7 +18,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from engine.audit.read import BookError, Limits, load_book
+from engine.audit.books.read import BookError, Limits, load_book
 
 HEADER = ["placement_id", "service", "start_date", "age", "care_type", "core_weekly_fee"]
 ROW = ["P-1", "care_home", "2026-05-04", 82, "nursing", "1040.00"]
@@ -115,7 +115,7 @@ def test_a_book_within_the_column_limit_still_loads(tmp_path: Path) -> None:
 
 
 def test_column_letters() -> None:
-    from engine.audit.excel_in import column_letters, column_number
+    from engine.audit.books.excel_in import column_letters, column_number
 
     assert [column_letters(n) for n in (1, 26, 27, 1000, 16_384)] == ["A", "Z", "AA", "ALL", "XFD"]
     assert all(column_number(column_letters(n)) == n for n in range(1, 20_000, 7))
@@ -125,7 +125,7 @@ def test_the_report_renderer_does_not_outlive_an_audit_that_dies() -> None:
     """An audit process that aborts (as calamine does when an allocation fails) left its report renderer waiting
     for ever (holding the audit's output pipes open, so whoever read them waited for ever too)."""
     script = (
-        "import os\nfrom engine.audit.renderer import ReportRenderer\n"
+        "import os\nfrom engine.audit.outputs.renderer import ReportRenderer\n"
         "print(ReportRenderer.start()._process.pid, flush=True)\nos.abort()\n"
     )
     with tempfile.TemporaryFile() as out:  # not a pipe: on main the renderer kept a pipe open for ever

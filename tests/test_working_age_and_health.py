@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.audit.read import table_from_records
+from engine.audit.books.read import table_from_records
 from engine.audit.run import run_audit
 from engine.evaluate.engine import Engine
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook

@@ -1,4 +1,4 @@
-"""The workbook writer (engine/audit/xlsx.py): what Excel's readers see is what was written — typed cells, text
+"""The workbook writer (engine/audit/outputs/xlsx.py): what Excel's readers see is what was written — typed cells, text
 exactly (XML's special and forbidden characters included), formats, frozen header, filters, widths, every row in
 order across blocks — read back with python-calamine (which decodes cells as Excel does) and openpyxl."""
 
@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
-from engine.audit import xlsx
-from engine.audit.excel_out import MONEY_FORMAT, write_workbook
-from engine.audit.output import write_outputs
+from engine.audit.outputs import xlsx
+from engine.audit.outputs.excel_out import MONEY_FORMAT, write_workbook
+from engine.audit.outputs.safe import is_formula_like
+from engine.audit.outputs.write import write_outputs
 from engine.audit.run import run_audit
-from engine.audit.safe import is_formula_like
 
 
 def _read(path: Path, sheet: str) -> list[list[object]]:

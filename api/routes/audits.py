@@ -32,8 +32,8 @@ from api.guard import AUTH_RESPONSES, Auditor
 from api.responses import ApiError, ExactJSONResponse
 from api.schemas import AuditOut, ErrorOut
 from api.settings import Settings
-from engine.audit.excel_out import EXCEL_MAX_ROWS
-from engine.audit.read import Limits
+from engine.audit.books.read import Limits
+from engine.audit.outputs.excel_out import EXCEL_MAX_ROWS
 from engine.validate.placement import InputError
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])

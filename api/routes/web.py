@@ -94,7 +94,7 @@ async def submit(request: Request, decider: DeciderDep, identity: Checker) -> Re
 
 @router.get("/audit")
 def audit_page(request: Request, identity: Auditor) -> Response:
-    from engine.audit.lists import LISTS, PURPOSE
+    from engine.audit.lists.tables import LISTS, PURPOSE
 
     return page(request, "audit.html", lists=LISTS, purposes=PURPOSE)
 

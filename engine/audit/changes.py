@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from engine.audit.read import decimal_array
+from engine.audit.books.read import decimal_array
+from engine.audit.kpis.health import gbp as _gbp
 from engine.evaluate.vector import VectorResult
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS
@@ -21,7 +22,6 @@ def whatif_summary(
     base: Rulebook, book: Rulebook, parsed: ParsedBook, before: VectorResult, after: VectorResult
 ) -> tuple[dict[str, Any], pa.Table]:
     """Placements whose outcome changes, and the £ a week above the medians / reference rates before and after."""
-    from engine.audit.kpis_health import gbp as _gbp
     from engine.explain.decision import parameter_value
 
     valid = parsed.valid

@@ -8,7 +8,6 @@ writes the results CSV/Excel, the KPIs as JSON and the HTML report.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -17,88 +16,23 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from engine.audit.books.columns import ColumnMap, load_column_map
+from engine.audit.books.problems import control_character_rows, missing_column_warnings
+from engine.audit.books.read import Book, BookError, Limits, load_book, recognise, table_from_frame
 from engine.audit.changes import whatif_summary
-from engine.audit.columns import ColumnMap, load_column_map
-from engine.audit.csv_out import CSV_BLOCK_ROWS, leading_text
-from engine.audit.kpi_date import kpis_at_kpi_date
-from engine.audit.kpis import compute_kpis, default_period
-from engine.audit.lists import AtKpiDate, at_one_day, list_masks
-from engine.audit.problems import (
-    control_character_rows,
-    error_lines,
-    error_summary,
-    group_errors,
-    missing_column_warnings,
-)
-from engine.audit.read import Book, BookError, Limits, load_book, recognise, table_from_frame
+from engine.audit.kpis.at_kpi_date import kpis_at_kpi_date
+from engine.audit.kpis.compute import compute_kpis, default_period
+from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, leading_text
+from engine.audit.outputs.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.audit.reference import Progress, durable_result
-from engine.audit.results import RESULT_COLUMNS, Stages, results_and_csv
-from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
+from engine.audit.result import AuditResult
+from engine.audit.views import AuditViews, at_one_day
+from engine.evaluate.vector import row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.rulebook.whatif import load_overrides, whatif_date, with_overrides
 from engine.validate.batch import SPECS, ParsedBook, day_number, parse_columns, settle_doubtful
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
-
-
-@dataclass
-class AuditResult:
-    """Per-row results (input columns first, unchanged, then the result columns), KPIs and what-if changes."""
-
-    table: pa.Table
-    kpis: dict[str, Any]
-    warnings: list[str]
-    rulebook_version: str
-    engine: str
-    as_at: date | None
-    parsed: ParsedBook
-    result: VectorResult
-    values: dict[str, Any]
-    book: Rulebook
-    row_numbers: np.ndarray
-    at_kpi: AtKpiDate
-    notes: list[str] = field(default_factory=list)
-    whatif: dict[str, Any] | None = None
-    whatif_changes: pa.Table | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    results_csv: Path | None = None  # where run_audit wrote results.csv, if it was asked to
-
-    @property
-    def rows(self) -> int:
-        rows: int = self.table.num_rows
-        return rows
-
-    @property
-    def error_rows(self) -> int:
-        return int((~self.parsed.valid).sum())
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every row was decided, 1 when some could not be (2, a book that cannot be used, is raised)."""
-        return 1 if self.error_rows else 0
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """The results as a DataFrame (arrow-backed: money stays exact decimal)."""
-        frame: pd.DataFrame = self.table.to_pandas(types_mapper=pd.ArrowDtype)
-        return frame
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready (Decimals; write with ``engine.decision.dumps``)."""
-        return {
-            "rulebook_version": self.rulebook_version,
-            "engine": self.engine,
-            "as_at": self.as_at,
-            "rows": self.rows,
-            "error_rows": self.error_rows,
-            "warnings": self.warnings,
-            "notes": self.notes,
-            **self.kpis,
-            "kpi_date": self.at_kpi.day,
-            "lists": {name: int(mask.sum()) for name, mask in list_masks(self).items()},
-            "errors": error_summary(group_errors(error_lines(self))),
-            "whatif": self.whatif,
-        }
 
 
 def _as_book(source: Any, columns: ColumnMap, sheet: str | None, limits: Limits | None) -> Book:
@@ -218,35 +152,47 @@ def run_audit(
         )
         stages.done("validate")
         tick("evaluate", 0, table.num_rows)
+        views = AuditViews(book, parsed)
         ahead = None
         if engine != "vector" or not at_one_day(parsed, dates, end):
-            ahead = other_core.submit(kpis_at_kpi_date, book, parsed, end)
-        evaluator = VectorEvaluator(book)
+            ahead = other_core.submit(kpis_at_kpi_date, views, end)
         if engine == "durable":
             result, errors = durable_result(book, table, parsed, as_at, tick)
-            values = evaluator.derive(parsed, dates)
+            values = views.own_figures(dates)
         else:
-            result, errors = evaluator.evaluate(parsed, dates), parsed.errors
+            result, errors = views.evaluate(dates), parsed.errors
             values = result.values
-        kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(book, parsed, end, (dates, result))
+        kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
         stages.done("evaluate")
         rows = read.row_numbers
         making = other_core.submit(
             results_and_csv, results_csv, leading, table, parsed, result, errors, book, dates, rows
         )
         tick("kpis", 0, table.num_rows)
-        kpis = compute_kpis(book, parsed, values, result, default_period(end, period_start), dates, kpi_date)
+        kpis = compute_kpis(views, result, default_period(end, period_start), kpi_date)
         stages.done("kpis")
         out, other = making.result()
         stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs
         stages.done("results_wait")
     audit = AuditResult(
-        out, kpis, warnings, book.version, engine, as_at, parsed, result, values, book, read.row_numbers, kpi_date.at
+        out,
+        kpis,
+        warnings,
+        book.version,
+        engine,
+        as_at,
+        parsed,
+        result,
+        values,
+        book,
+        read.row_numbers,
+        kpi_date.at,
+        views,
     )
     audit.results_csv = Path(results_csv) if results_csv is not None else None
     audit.notes = notes
     if book is not base:
-        baseline = VectorEvaluator(base).evaluate(parsed, dates)
+        baseline = AuditViews(base, parsed).evaluate(dates)  # the rows under the rules without the what-if
         audit.whatif, audit.whatif_changes = whatif_summary(base, book, parsed, baseline, result)
         stages.done("whatif")
     audit.timings = stages.timings

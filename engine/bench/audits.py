@@ -45,7 +45,7 @@ def measure(kind: str, book: str, out: str) -> None:
         wall = time.perf_counter() - start
         timings = audit.timings
         if kind == "report":
-            from engine.audit.report import render_report
+            from engine.audit.outputs.report import render_report
 
             report_start = time.perf_counter()
             Path(out).with_suffix(".html").write_text(render_report(audit), encoding="utf-8")
@@ -74,8 +74,8 @@ def _folder(workdir: Path | None) -> Path:
 
 def _sample_file(folder: Path, rows: int, suffix: str) -> Path:
     """``carerules sample`` book of ``rows`` rows (seeded by its size) as .csv or .xlsx, written once per folder."""
-    from engine.audit.output import write_csv, write_excel
-    from engine.audit.sample import sample_book
+    from engine.audit.books.sample import sample_book
+    from engine.audit.outputs.write import write_csv, write_excel
 
     book = folder / f"book_{rows}{suffix}"
     if not book.exists():

@@ -38,7 +38,7 @@ def people_style(table: pa.Table) -> pa.Table:
 
 
 def validation_benchmark(rows: int, repeats: int = 3) -> dict[str, Any]:
-    from engine.audit.sample import sample_book
+    from engine.audit.books.sample import sample_book
     from engine.rulebook.loader import load_rulebook
     from engine.validate.batch import parse_book
 

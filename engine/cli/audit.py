@@ -109,10 +109,10 @@ def audit_command(
     """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
     2 when the book cannot be used."""
-    from engine.audit.columns import ColumnError, load_column_map
+    from engine.audit.books.columns import ColumnError, load_column_map
+    from engine.audit.books.read import BookError
     from engine.audit.memory import keep_freed_memory
-    from engine.audit.output import kpi_lines, write_outputs
-    from engine.audit.read import BookError
+    from engine.audit.outputs.write import kpi_lines, write_outputs
     from engine.audit.run import run_audit
 
     when, first = _date("--as-at", as_at), _date("--period-start", period_start)
@@ -130,7 +130,7 @@ def audit_command(
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
     keep_freed_memory()  # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages
-    from engine.audit.renderer import ReportRenderer
+    from engine.audit.outputs.renderer import ReportRenderer
 
     renderer = ReportRenderer.start()  # imports the report's libraries on the other core while the book is read
     try:
@@ -180,7 +180,7 @@ def _rulebook(rules: Path) -> Any:
 
 
 def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None, sheet: str | None = None) -> None:
-    from engine.audit.read import BookError, read_book
+    from engine.audit.books.read import BookError, read_book
     from engine.evaluate.engine import Engine
     from engine.evaluate.equivalence import compare_engines
 
@@ -214,8 +214,8 @@ def sample_command(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """A synthetic placement book (no personal data) with realistic prices and a few bad rows."""
-    from engine.audit.output import write_csv, write_excel
-    from engine.audit.sample import sample_book
+    from engine.audit.books.sample import sample_book
+    from engine.audit.outputs.write import write_csv, write_excel
 
     table = sample_book(rows, seed, _rulebook(rules))
     if out is None:

@@ -197,7 +197,7 @@ def test_audits_leave_nothing_in_the_temporary_folder(sqlite_url, tmp_path, monk
 
 def test_a_large_audits_downloads_come_back_whole(sqlite_url):
     """A book whose results.csv is several parts: the download is byte for byte what the library writes."""
-    from engine.audit.output import write_outputs
+    from engine.audit.outputs.write import write_outputs
 
     rows = [{**EXAMPLES[index % len(EXAMPLES)], "placement_id": f"P-{index:06d}"} for index in range(12_000)]
     body = csv_book(rows)

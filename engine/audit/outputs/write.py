@@ -8,27 +8,27 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from engine.audit.csv_out import write_csv
-from engine.audit.excel_out import EXCEL_MAX_ROWS, kpi_table, typed_inputs, write_workbook
-from engine.audit.lists import list_masks, list_table
-from engine.audit.problems import Group, error_lines, error_lines_text, errors_table
-from engine.audit.show import show
+from engine.audit.books.problems import Group, error_lines, error_lines_text, errors_table
+from engine.audit.lists.tables import list_masks, list_table
+from engine.audit.outputs.csv_out import write_csv
+from engine.audit.outputs.excel_out import EXCEL_MAX_ROWS, kpi_table, typed_inputs, write_workbook
+from engine.audit.outputs.show import show
 from engine.explain.decision import dumps
 
 if TYPE_CHECKING:
-    from engine.audit.renderer import ReportRenderer
-    from engine.audit.run import AuditResult
+    from engine.audit.outputs.renderer import ReportRenderer
+    from engine.audit.result import AuditResult
 
 __all__ = ["kpi_lines", "write_csv", "write_excel", "write_outputs"]
 
 
 def write_excel(table: pa.Table, path: Path, sheet: str = "Results") -> None:
-    """One typed sheet (see ``engine.audit.excel_out``)."""
+    """One typed sheet (see ``engine.audit.outputs.excel_out``)."""
     write_workbook(path, [(sheet, table)])
 
 
 def _write_report(audit: AuditResult, path: Path) -> None:
-    from engine.audit.report import render_report
+    from engine.audit.outputs.report import render_report
 
     path.write_text(render_report(audit), encoding="utf-8")
 
@@ -42,13 +42,13 @@ def write_outputs(
 ) -> dict[str, Path]:
     """results.csv, results.xlsx (Results, KPIs and one sheet per list; any book that fits a sheet unless
     excel=False), one CSV per list, errors.csv, kpis.json, report.html. A ``renderer`` (started before the
-    audit, see ``engine.audit.renderer``) draws the report on the other core while the rest is written."""
+    audit, see ``engine.audit.outputs.renderer``) draws the report on the other core while the rest is written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if excel is not False and audit.rows > EXCEL_MAX_ROWS:
         audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.csv only")
     if renderer is not None and report:
-        from engine.audit.report import report_context
+        from engine.audit.outputs.report import report_context
 
         renderer.render(report_context(audit), out / "report.html")
     paths = {"results_csv": out / "results.csv"}

@@ -1,6 +1,6 @@
 """Typed Excel out: numbers as numbers, dates as dates, money in a £ format, a frozen header, filters and widths
 fitted to the first rows; the input columns typed where the row was read. Text goes through the formula
-neutraliser. The workbook is written by ``engine.audit.xlsx``."""
+neutraliser. The workbook is written by ``engine.audit.outputs.xlsx``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.read import decimal_array
-from engine.audit.safe import neutralise_table
-from engine.audit.xlsx import Column, Kind, Style, write_xlsx
+from engine.audit.books.read import decimal_array
+from engine.audit.outputs.safe import neutralise_table
+from engine.audit.outputs.xlsx import Column, Kind, Style, write_xlsx
 from engine.validate.batch import SPECS, ParsedBook
 from engine.validate.values import ENGINE_PLACES
 

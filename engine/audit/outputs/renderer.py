@@ -10,7 +10,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from engine.audit.report import render_context, warm_up
+from engine.audit.outputs.report import render_context, warm_up
 
 
 def _serve(connection: Connection, parent_end: Connection) -> None:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from engine.audit.safe import neutralise_table
+from engine.audit.outputs.safe import neutralise_table
 
 CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
 _LINE_END, _COMMA = ord("\n"), ord(",")

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from engine.audit.csv_out import CSV_BLOCK_ROWS, Leading, block_text, header_text, usable
-from engine.audit.lists import _strings, figure_shown, rule_texts
-from engine.audit.read import decimal_array
+from engine.audit.books.read import decimal_array
+from engine.audit.lists.tables import _strings, figure_shown, rule_texts
+from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, Leading, block_text, header_text, usable
 from engine.evaluate.vector import VectorResult
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind

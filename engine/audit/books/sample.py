@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.read import decimal_array
+from engine.audit.books.read import decimal_array
 from engine.evaluate.vector import VectorEvaluator
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.validate.batch import day_number

@@ -16,9 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.columns import ColumnMap, header_names
-from engine.audit.read import Book, BookError, Limits, cell_text, check_header
-from engine.audit.xlsx import EXCEL_EPOCH
+from engine.audit.books.book import Book, BookError, Limits, cell_text, check_header
+from engine.audit.books.columns import ColumnMap, header_names
+from engine.audit.outputs.xlsx import EXCEL_EPOCH
 from engine.validate.batch import SPECS
 
 HEADER_SEARCH_ROWS = 20  # the header is the first of the first 20 rows naming two known columns (SPEC §11)

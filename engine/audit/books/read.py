@@ -1,7 +1,7 @@
 """Placement books in: CSV and Excel as tables of text cells (no float money), read as a person would read them.
 
-Columns are matched ignoring case and punctuation (engine/audit/columns.py); a CSV's separator and encoding are
-sniffed; an Excel sheet's header row is found below any title rows (engine/audit/excel_in.py). Reading is
+Columns are matched ignoring case and punctuation (engine/audit/books/columns.py); a CSV's separator and encoding are
+sniffed; an Excel sheet's header row is found below any title rows (engine/audit/books/excel_in.py). Reading is
 bounded: rows, characters in a cell and (Excel) decompressed bytes are limits passed in, and going over one is
 a ``BookError`` naming it.
 """
@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,63 +22,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from engine.audit.columns import (
+from engine.audit.books.book import Book, BookError, Limits, cell_text, check_header
+from engine.audit.books.columns import (
     REQUIRED,
     ColumnError,
     ColumnMap,
-    Matched,
     column_map,
-    duplicates,
     header_names,
     match_header,
     refusal,
 )
+from engine.audit.books.excel_in import HEADER_SEARCH_ROWS, header_at, read_excel, skipped_note
 
-
-class BookError(ValueError):
-    """A placement book that cannot be used at all (missing, unreadable, empty, over a limit, no known column)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a book may hold before it is refused unread (the API passes tighter ones)."""
-
-    max_rows: int = 5_000_000
-    max_cell_chars: int = 32_767  # Excel's own limit for a cell
-    max_xlsx_bytes: int = 2_000_000_000  # an .xlsx's parts once decompressed
-    max_columns: int = 1_000  # an Excel sheet's used range, checked before the sheet is loaded (excel_in.py)
-
-
-@dataclass
-class Book:
-    """The cells as text, the spreadsheet's own row number for each row, and what the reading noticed."""
-
-    table: pa.Table
-    row_numbers: np.ndarray  # int64, as the spreadsheet numbers its rows (header and title rows included)
-    notes: list[str] = field(default_factory=list)
-    matched: Matched | None = None
-
-
-def cell_text(value: Any) -> str | None:
-    """One cell as the text a CSV would hold: None for empty; no float noise, no exponent for whole numbers."""
-    if type(value) is str:  # the common case first
-        return value or None
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):  # as Excel shows it: 15 significant digits (1092.0000000000002 → 1092)
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.15g}"
-    if isinstance(value, Decimal):
-        return f"{value:f}"
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value)
-    return text if text != "" else None
+__all__ = [
+    "Book",
+    "BookError",
+    "Limits",
+    "cell_text",
+    "check_header",
+    "decimal_array",
+    "load_book",
+    "read_book",
+    "recognise",
+    "table_from_frame",
+    "table_from_records",
+    "table_from_rows",
+]
 
 
 def table_from_rows(header: list[str], rows: Iterable[Iterable[Any]]) -> pa.Table:
@@ -104,17 +69,6 @@ def table_from_frame(frame: pd.DataFrame) -> pa.Table:
     header = [str(name) for name in frame.columns]
     check_header(header)
     return table_from_rows(header, frame.itertuples(index=False, name=None))
-
-
-def check_header(header: list[str]) -> None:
-    if not header or all(not name.strip() for name in header):
-        raise BookError("the file has no header row of column names")
-    twice = duplicates(header)
-    if twice:
-        shown = ", ".join(repr(name) for name in twice[:10]) + (
-            f" and {len(twice) - 10} more" if len(twice) > 10 else ""
-        )
-        raise BookError(f"the header names a column more than once: {shown}")
 
 
 def recognise(book: Book, columns: ColumnMap) -> Book:
@@ -173,8 +127,6 @@ def load_book(
         raise BookError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        from engine.audit.excel_in import read_excel
-
         book = read_excel(path, columns, sheet, limits)
     elif suffix in (".csv", ".txt", ".tsv"):
         if sheet is not None:
@@ -247,7 +199,6 @@ def _titled_header(text: str, cut: bool, columns: ColumnMap) -> tuple[str, int, 
     """A header below title, note or blank rows, found as an Excel sheet's is (the first of the first 20 rows
     naming two known columns), under the separator that finds it naming the most: the separator, the lines
     through the header, its cells and the rows above it. None when no such row is found."""
-    from engine.audit.excel_in import HEADER_SEARCH_ROWS, header_at  # the sheet's own rule, read the same way
 
     lines = LINE_BREAK.split(text)
     if cut and len(lines) > 1:
@@ -287,8 +238,6 @@ def _parse_csv(path: Path, sample: bytes, encoding: str, columns: ColumnMap) -> 
     if titled is not None:  # the header is below title rows, as an Excel sheet's may be (SPEC §11)
         separator, skip, first, above = titled
         if skip > 1:
-            from engine.audit.excel_in import skipped_note
-
             notes.append(skipped_note(above, skip))
     elif not lines or not lines[0].strip():
         raise BookError(f"{path}: the first line is empty: expected a header row of column names")

@@ -6,18 +6,27 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.columns import Matched
-from engine.audit.safe import may_hold_control_characters
-from engine.validate.batch import SPECS
+from engine.audit.books.columns import Matched
+from engine.audit.outputs.safe import may_hold_control_characters
+from engine.validate.batch import SPECS, ParsedBook
 
-if TYPE_CHECKING:
-    from engine.audit.run import AuditResult
+
+class Audited(Protocol):
+    """What the error lines read of an audit (``engine.audit.result.AuditResult``)."""
+
+    @property
+    def table(self) -> pa.Table: ...
+    @property
+    def row_numbers(self) -> np.ndarray: ...
+    @property
+    def parsed(self) -> ParsedBook: ...
+
 
 # C0 control characters other than tab, line feed and carriage return (which a cell may hold), and DEL
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -83,7 +92,7 @@ def _value(table: pa.Table, name: str, index: int) -> str:
     return "" if value is None else str(value)
 
 
-def error_lines(audit: AuditResult) -> list[tuple[int, str, str, str]]:
+def error_lines(audit: Audited) -> list[tuple[int, str, str, str]]:
     """(spreadsheet row, field, value as written, message) for every message of every row not decided."""
     table, numbers = audit.table, audit.row_numbers
     errors_column = table.column("errors")
@@ -95,7 +104,7 @@ def error_lines(audit: AuditResult) -> list[tuple[int, str, str, str]]:
     return lines
 
 
-def _fields(audit: AuditResult, index: int) -> dict[str, list[str]]:
+def _fields(audit: Audited, index: int) -> dict[str, list[str]]:
     fields = audit.parsed.errors.get(index)
     if fields is None:
         text = audit.table.column("errors")[index].as_py() or ""

@@ -4,24 +4,34 @@ to refer, not permitted, NHS recharge gaps; each row with its reasons and figure
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.read import decimal_array
-from engine.evaluate.vector import VectorEvaluator, VectorResult
-from engine.rulebook.conditions import names_in
+from engine.audit.books.read import decimal_array
+from engine.audit.views import AtKpiDate
+from engine.evaluate.vector import VectorResult
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.vocabulary import ACTIONS
-from engine.validate.batch import ParsedBook, active_at, day_number
+from engine.validate.batch import ParsedBook
 
-if TYPE_CHECKING:
-    from engine.audit.run import AuditResult
+
+class Audited(Protocol):
+    """What a list reads of an audit (``engine.audit.result.AuditResult``)."""
+
+    @property
+    def at_kpi(self) -> AtKpiDate: ...
+    @property
+    def book(self) -> Rulebook: ...
+    @property
+    def parsed(self) -> ParsedBook: ...
+    @property
+    def row_numbers(self) -> np.ndarray: ...
+
 
 LISTS = ("isp_no_nhs_contribution", "needs_approval", "refer", "not_permitted", "nhs_recharge_gaps")
 PURPOSE = {
@@ -70,108 +80,6 @@ def figure_shown(result: VectorResult, name: str, rows: slice | np.ndarray) -> n
     return shown
 
 
-# the figures the KPIs at the KPI date read (derived first, on the other core; any other is derived when read)
-KPI_FIGURES = (
-    "gross_weekly_cost",
-    "isp_nhs_contribution_weekly",
-    "nhs_contribution_or_zero_weekly",
-    "nhs_contribution_recorded",
-    "s117_council_funding_weekly",
-    "s117_council_share",
-    "resident_contribution_weekly",
-    "council_net_weekly",
-    "self_funding",
-    "council_arranged_weekly",
-)
-
-
-class FiguresAt(Mapping[str, Any]):
-    """Every row's figures at one date, each derived when first read (with the figures it reads): the KPIs need
-    a few; a list needs the whole evaluation (``complete``)."""
-
-    def __init__(self, evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray, first: Iterable[str]):
-        self._evaluator, self._parsed, self._days = evaluator, parsed, days
-        self._values = evaluator.derive(parsed, days, only=list(first))
-
-    def __getitem__(self, name: str) -> Any:
-        if name in self._evaluator.book.figures and name not in self._values["_derived"]:
-            self._evaluator.derive(self._parsed, self._days, only=[name], into=self._values)
-        return self._values[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def complete(self) -> dict[str, Any]:
-        """Every figure and rule parameter (what ``VectorEvaluator.evaluate`` reads)."""
-        return self._evaluator.derive(self._parsed, self._days, into=self._values)
-
-
-class AtKpiDate:
-    """Every row at the KPI date: its derived figures (for the ISP KPI), the rows active then, the ISP rows, and
-    (computed when a list needs it) the whole evaluation. Reuses the rows' own evaluation when every row was
-    evaluated at that date already (``--as-at``)."""
-
-    def __init__(self, book: Rulebook, parsed: ParsedBook, day: date, own: tuple[np.ndarray, VectorResult] | None):
-        self.day, self.book, self.parsed = day, book, parsed
-        number = day_number(day)
-        self.days = np.full(parsed.n, number, np.int64)
-        self.active = active_at(parsed, day)
-        evaluator = VectorEvaluator(book)
-        self._result: VectorResult | None = None
-        if own is not None and at_one_day(parsed, own[0], day):
-            self._result = own[1]
-        self.values: Mapping[str, Any] = (
-            self._result.values
-            if self._result is not None
-            else FiguresAt(evaluator, parsed, self.days, [*KPI_FIGURES, *kpi_names(book)])
-        )
-        found = evaluator.param("isp.gross_cost_threshold_weekly", np.array([number]))
-        self.threshold: int | None = int(found.v[0]) if found.ok[0] else None  # pence
-        gross, contribution = self.values["gross_weekly_cost"], self.values["isp_nhs_contribution_weekly"]
-        limit = self.threshold
-        self.isp_over = self.active & gross.ok & (gross.v > limit) if limit is not None else np.zeros(parsed.n, bool)
-        self.isp_zero = self.isp_over & contribution.ok & (contribution.v == 0)
-        self.isp_unrecorded = self.isp_over & ~contribution.ok
-
-    @property
-    def isp(self) -> np.ndarray:
-        flagged: np.ndarray = self.isp_zero | self.isp_unrecorded
-        return flagged
-
-    @property
-    def result(self) -> VectorResult:
-        if self._result is None:
-            values = self.values.complete() if isinstance(self.values, FiguresAt) else dict(self.values)
-            self._result = VectorEvaluator(self.book).evaluate(self.parsed, self.days, derived=values)
-        return self._result
-
-
-def kpi_names(book: Rulebook) -> set[str]:
-    """The names the KPIs' own conditions read."""
-    return {
-        name
-        for kpi in book.kpis.values()
-        if kpi.share_of_active
-        for cond in kpi.share_of_active
-        for name in names_in(cond)
-    }
-
-
-def at_one_day(parsed: ParsedBook, days: np.ndarray, day: date) -> bool:
-    """Whether every valid row was evaluated at ``day`` (then its evaluation serves the KPI date)."""
-    return bool((days[parsed.valid] == day_number(day)).all())
-
-
-def at_kpi_date(
-    book: Rulebook, parsed: ParsedBook, day: date, own: tuple[np.ndarray, VectorResult] | None = None
-) -> AtKpiDate:
-    """``own``: the rows' evaluation days and result, reused when they are all the KPI date."""
-    return AtKpiDate(book, parsed, day, own)
-
-
 def _strings(codes: np.ndarray, labels: Sequence[str | None]) -> pa.Array:
     return pc.take(pa.array(labels, pa.string()), pa.array(codes, pa.int64()))
 
@@ -216,7 +124,7 @@ def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple
     return codes, ids, approvers
 
 
-def list_masks(audit: AuditResult) -> dict[str, np.ndarray]:
+def list_masks(audit: Audited) -> dict[str, np.ndarray]:
     at = audit.at_kpi
     outcome = at.result.outcome
     recharge = [k for k, rule in enumerate(audit.book.rules) if rule.id in RECHARGE_RULES]
@@ -230,7 +138,7 @@ def list_masks(audit: AuditResult) -> dict[str, np.ndarray]:
     }
 
 
-def list_table(audit: AuditResult, mask: np.ndarray) -> pa.Table:
+def list_table(audit: Audited, mask: np.ndarray) -> pa.Table:
     """The rows of one list: who, the outcome at the KPI date, the reasons and the figures."""
     at = audit.at_kpi
     rows = np.flatnonzero(mask)

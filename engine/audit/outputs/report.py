@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from engine.audit.lists import PURPOSE, list_masks, list_table
-from engine.audit.show import show
+from engine.audit.kpis.compute import Period, below_median_rows
+from engine.audit.lists.tables import PURPOSE, list_masks, list_table
+from engine.audit.outputs.show import show
 from engine.rulebook.vocabulary import ACTIONS
 
 if TYPE_CHECKING:
-    from engine.audit.run import AuditResult
+    from engine.audit.result import AuditResult
 
 COLOURS = {
     "proceed": "#2e7d32",
@@ -43,17 +44,9 @@ def _png(figure: Any) -> str:
 def _price_stats(audit: AuditResult) -> tuple[list[dict[str, Any]], list[str]]:
     """The comparable price as a % of the Lot's median, by Lot, over the rows the below-median KPI counts (new
     care-home placements in the period, at or over the minimum age)."""
-    from engine.audit.kpis import Period, below_median_rows
-    from engine.evaluate.vector import VectorEvaluator, row_dates
-
     period = audit.kpis["period"]
-    parsed = audit.parsed
-    start = parsed.cols["start_date"].v
-    if np.array_equal(row_dates(parsed, audit.as_at), start):  # the audit's own figures are at the start dates
-        at_start = audit.values
-    else:
-        at_start = VectorEvaluator(audit.book).derive(parsed, start)
-    new = below_median_rows(audit.book, parsed, at_start, Period(period["start"], period["end"]))
+    at_start = audit.views.at_start()  # the figures the KPIs read, derived once
+    new = below_median_rows(audit.views, Period(period["start"], period["end"]))
     bench = at_start["benchmark_weekly"]
     stats, labels = [], []
     for lot in sorted(entry.number for entry in audit.book.lots):

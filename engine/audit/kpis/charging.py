@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.audit.lists import AtKpiDate
+from engine.audit.views import AtKpiDate
 from engine.money import pounds
 from engine.rulebook.facts import Kpi
 

@@ -9,6 +9,7 @@ only how each KPI is counted; the health-funding KPIs (ISP, NHS recharges, s117)
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from engine.arrays import pick
-from engine.audit.kpi_date import AtKpiDateKpis, kpis_at_kpi_date
-from engine.audit.kpis_health import MONTHS_IN_A_YEAR, months_before
-from engine.audit.kpis_health import gbp as _gbp
-from engine.audit.kpis_health import percent as _percent
-from engine.audit.lists import AtKpiDate
-from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
+from engine.audit.kpis.at_kpi_date import AtKpiDateKpis, kpis_at_kpi_date
+from engine.audit.kpis.health import MONTHS_IN_A_YEAR, months_before
+from engine.audit.kpis.health import gbp as _gbp
+from engine.audit.kpis.health import percent as _percent
+from engine.audit.views import AtKpiDate, AuditViews
+from engine.evaluate.vector import SEVERITY, VectorResult
 from engine.money import round_half_up
 from engine.rulebook.facts import Kpi
 from engine.rulebook.loader import Rulebook
@@ -83,29 +84,24 @@ def _mean_pence(values: np.ndarray) -> int | None:
 
 
 def compute_kpis(
-    book: Rulebook,
-    parsed: ParsedBook,
-    at_eval: dict[str, Any],
-    result: VectorResult,
-    period: Period,
-    dates: np.ndarray | None = None,
-    at_kpi: AtKpiDateKpis | None = None,
+    views: AuditViews, result: VectorResult, period: Period, at_kpi: AtKpiDateKpis | None = None
 ) -> dict[str, Any]:
-    """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``).
-    ``dates`` are the rows' evaluation days: when they are the start dates, ``at_eval`` serves both."""
-    evaluator = VectorEvaluator(book)
+    """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``), from
+    the audit's views of the book (its rows evaluated at their own dates: ``result``)."""
+    book, parsed = views.book, views.parsed
+    assert views.values is not None, "the rows are evaluated before their KPIs"
+    at_eval = views.values
     start = parsed.cols["start_date"].v
-    same = dates is not None and np.array_equal(dates[parsed.valid], start[parsed.valid])
     # new placements are each evaluated at their start date
-    at_start = at_eval if same else evaluator.derive(parsed, start)
+    at_start = views.at_start()
     valid = parsed.valid
     care_home = valid & at_start["is_care_home"].v
     supported = valid & at_start["is_supported_living"].v
-    older, minimum_age = at_or_over_minimum_age(book, parsed, period)
+    older, minimum_age = at_or_over_minimum_age(views, period)
     new, previous = period.mask(start), period.previous.mask(start)
     define = book.kpis
     below = define["below_median_share"]
-    counted = below_median_rows(book, parsed, at_start, period)
+    counted = below_median_rows(views, period)
     kpis = [_below_median(below, at_start, counted, "all Lots")]
     lot = at_start["lot"].v
     for number in sorted(entry.number for entry in book.lots):
@@ -117,7 +113,7 @@ def compute_kpis(
             if mean.ages is not None:
                 population = groups[mean.ages] & of_type
                 kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
-    at_kpi = at_kpi or kpis_at_kpi_date(book, parsed, period.end)
+    at_kpi = at_kpi or kpis_at_kpi_date(views, period.end)
     kpis += at_kpi.health
     kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
     at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
@@ -136,17 +132,18 @@ def compute_kpis(
     }
 
 
-def at_or_over_minimum_age(book: Rulebook, parsed: ParsedBook, period: Period) -> tuple[np.ndarray, int | None]:
+def at_or_over_minimum_age(views: AuditViews, period: Period) -> tuple[np.ndarray, int | None]:
     """The rows at or over the pricing strategy's minimum age in force at the period's end, and that age."""
-    minimum = VectorEvaluator(book).param("care_homes.minimum_age", np.array([day_number(period.end)]))
+    minimum = views.param_at("care_homes.minimum_age", period.end)
     minimum_age = int(minimum.v[0]) if minimum.ok[0] else None
-    return np.asarray(parsed.cols["age"].v >= (minimum_age or 0)), minimum_age
+    return np.asarray(views.parsed.cols["age"].v >= (minimum_age or 0)), minimum_age
 
 
-def below_median_rows(book: Rulebook, parsed: ParsedBook, at_start: dict[str, Col], period: Period) -> np.ndarray:
-    """The rows the below-median KPI counts (``at_start``: the figures at the start dates): care homes starting
-    in the period for people at or over the minimum age. The report's chart by Lot draws these rows too."""
-    older, _ = at_or_over_minimum_age(book, parsed, period)
+def below_median_rows(views: AuditViews, period: Period) -> np.ndarray:
+    """The rows the below-median KPI counts (with the figures at the start dates): care homes starting in the
+    period for people at or over the minimum age. The report's chart by Lot draws these rows too."""
+    older, _ = at_or_over_minimum_age(views, period)
+    parsed, at_start = views.parsed, views.at_start()
     start = parsed.cols["start_date"].v
     rows: np.ndarray = parsed.valid & at_start["is_care_home"].v & period.mask(start) & older
     return rows
@@ -160,7 +157,7 @@ def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.nd
     return assessed, within, above, _percent(int(within.sum()), int(assessed.sum()))
 
 
-def _below_median(kpi: Kpi, v: dict[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
+def _below_median(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
     benchmark = v["benchmark_weekly"]
     comparable = v["comparable_weekly"].v
     assessed, below, over, value = _within(comparable, benchmark, population)
@@ -184,7 +181,7 @@ def _below_median(kpi: Kpi, v: dict[str, Col], population: np.ndarray, scope: st
 
 def _mean_price(
     kpi: Kpi,
-    v: dict[str, Col],
+    v: Mapping[str, Col],
     population: np.ndarray,
     new: np.ndarray,
     previous: np.ndarray,
@@ -212,7 +209,7 @@ def _mean_price(
     }
 
 
-def _sl_within(kpi: Kpi, v: dict[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray) -> dict[str, Any]:
     reference = v["sl_reference_weekly"]
     cost = v["sl_weekly_cost"].v
     assessed, within, above, value = _within(cost, reference, population)
@@ -263,7 +260,7 @@ def module_outcomes(book: Rulebook, parsed: ParsedBook, result: VectorResult) ->
     return counts
 
 
-def _breakdowns(book: Rulebook, parsed: ParsedBook, v: dict[str, Col], result: VectorResult) -> dict[str, Any]:
+def _breakdowns(book: Rulebook, parsed: ParsedBook, v: Mapping[str, Col], result: VectorResult) -> dict[str, Any]:
     valid = parsed.valid
     outcome = result.outcome
     lots = v["lot"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.audit.lists import AtKpiDate
+from engine.audit.views import AtKpiDate
 from engine.evaluate.vector import VectorEvaluator
 from engine.money import pounds, round_half_up
 from engine.rulebook.facts import KPIS_FILE, Kpi
@@ -47,10 +47,9 @@ def _window(spec: Kpi) -> int:
 def health_kpis(book: Rulebook, parsed: ParsedBook, at: AtKpiDate) -> list[dict[str, Any]]:
     specs = book.kpis
     kpis = [_isp(specs["isp_no_nhs_contribution"], at)]
-    evaluator = VectorEvaluator(book)
     for spec in specs.values():
         if spec.share_of_active is not None:
-            kpis.append(_share_of_active(spec, evaluator, parsed, at))
+            kpis.append(_share_of_active(spec, parsed, at))
     kpis.append(_nhs_income(specs["nhs_weekly_income"], parsed, at))
     s117 = at.active & parsed.cols["s117"].v & parsed.cols["s117"].ok
     kpis.append(_s117_share(specs["s117_council_share"], at, s117))
@@ -82,12 +81,12 @@ def _isp(spec: Kpi, at: AtKpiDate) -> dict[str, Any]:
     }
 
 
-def _share_of_active(spec: Kpi, evaluator: VectorEvaluator, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
+def _share_of_active(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
     assert spec.share_of_active is not None
     of, counted = spec.share_of_active
     values = at.values
-    population = at.active & evaluator.mask(of, values, parsed.n)
-    hit = population & evaluator.mask(counted, values, parsed.n)
+    population = at.active & VectorEvaluator.mask(of, values, parsed.n)
+    hit = population & VectorEvaluator.mask(counted, values, parsed.n)
     value = percent(int(hit.sum()), int(population.sum()))
     contribution = values["nhs_contribution_or_zero_weekly"].v
     return {

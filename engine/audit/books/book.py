@@ -1,0 +1,73 @@
+"""A placement book as read: its cells as text with the spreadsheet's row numbers, the limits it is read within,
+and the error for a book that cannot be used. Both readers (CSV, ``read``; Excel, ``excel_in``) make one."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from engine.audit.books.columns import Matched, duplicates
+
+
+class BookError(ValueError):
+    """A placement book that cannot be used at all (missing, unreadable, empty, over a limit, no known column)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a book may hold before it is refused unread (the API passes tighter ones)."""
+
+    max_rows: int = 5_000_000
+    max_cell_chars: int = 32_767  # Excel's own limit for a cell
+    max_xlsx_bytes: int = 2_000_000_000  # an .xlsx's parts once decompressed
+    max_columns: int = 1_000  # an Excel sheet's used range, checked before the sheet is loaded (excel_in.py)
+
+
+@dataclass
+class Book:
+    """The cells as text, the spreadsheet's own row number for each row, and what the reading noticed."""
+
+    table: pa.Table
+    row_numbers: np.ndarray  # int64, as the spreadsheet numbers its rows (header and title rows included)
+    notes: list[str] = field(default_factory=list)
+    matched: Matched | None = None
+
+
+def cell_text(value: Any) -> str | None:
+    """One cell as the text a CSV would hold: None for empty; no float noise, no exponent for whole numbers."""
+    if type(value) is str:  # the common case first
+        return value or None
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):  # as Excel shows it: 15 significant digits (1092.0000000000002 → 1092)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.15g}"
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    return text if text != "" else None
+
+
+def check_header(header: list[str]) -> None:
+    if not header or all(not name.strip() for name in header):
+        raise BookError("the file has no header row of column names")
+    twice = duplicates(header)
+    if twice:
+        shown = ", ".join(repr(name) for name in twice[:10]) + (
+            f" and {len(twice) - 10} more" if len(twice) > 10 else ""
+        )
+        raise BookError(f"the header names a column more than once: {shown}")

@@ -1,0 +1,83 @@
+"""The result of an audit: per-row results (input columns first, unchanged, then the result columns), the KPIs,
+the views of the book at its dates, and what a what-if changed; its summary is what kpis.json holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from engine.audit.books.problems import error_lines, error_summary, group_errors
+from engine.audit.lists.tables import list_masks
+from engine.audit.views import AtKpiDate, AuditViews
+from engine.evaluate.vector import VectorResult
+from engine.rulebook.loader import Rulebook
+from engine.validate.batch import ParsedBook
+
+__all__ = ["AuditResult"]
+
+
+@dataclass
+class AuditResult:
+    """Per-row results (input columns first, unchanged, then the result columns), KPIs and what-if changes."""
+
+    table: pa.Table
+    kpis: dict[str, Any]
+    warnings: list[str]
+    rulebook_version: str
+    engine: str
+    as_at: date | None
+    parsed: ParsedBook
+    result: VectorResult
+    values: dict[str, Any]
+    book: Rulebook
+    row_numbers: np.ndarray
+    at_kpi: AtKpiDate
+    views: AuditViews  # the book at the rows' own dates, their start dates and the KPI date, each derived once
+    notes: list[str] = field(default_factory=list)
+    whatif: dict[str, Any] | None = None
+    whatif_changes: pa.Table | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    results_csv: Path | None = None  # where run_audit wrote results.csv, if it was asked to
+
+    @property
+    def rows(self) -> int:
+        rows: int = self.table.num_rows
+        return rows
+
+    @property
+    def error_rows(self) -> int:
+        return int((~self.parsed.valid).sum())
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row was decided, 1 when some could not be (2, a book that cannot be used, is raised)."""
+        return 1 if self.error_rows else 0
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The results as a DataFrame (arrow-backed: money stays exact decimal)."""
+        frame: pd.DataFrame = self.table.to_pandas(types_mapper=pd.ArrowDtype)
+        return frame
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready (Decimals; write with ``engine.decision.dumps``)."""
+        return {
+            "rulebook_version": self.rulebook_version,
+            "engine": self.engine,
+            "as_at": self.as_at,
+            "rows": self.rows,
+            "error_rows": self.error_rows,
+            "warnings": self.warnings,
+            "notes": self.notes,
+            **self.kpis,
+            "kpi_date": self.at_kpi.day,
+            "lists": {name: int(mask.sum()) for name, mask in list_masks(self).items()},
+            "errors": error_summary(group_errors(error_lines(self))),
+            "whatif": self.whatif,
+        }

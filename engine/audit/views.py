@@ -1,0 +1,179 @@
+"""The book's rows as an audit reads them at each date, each derived once per audit.
+
+- At their own evaluation dates (each row's ``as_at``, else its start date, or ``--as-at``): the results.
+  ``run_audit`` evaluates them here (``evaluate``) or records the reference path's figures (``own_figures``).
+- At their start dates: the new-placement KPIs and the report's price chart (``at_start``); the rows' own
+  figures when those dates are the start dates.
+- At the KPI date: the KPIs read there only and the lists (``at_kpi_date``, an ``AtKpiDate``): the figures the
+  KPIs read first, the whole evaluation when a list needs it; the rows' own evaluation when every row was
+  evaluated at that date already.
+
+One ``VectorEvaluator`` serves the audit's own thread (its own dates, the start dates, parameters at a date);
+the KPI date, derived on the other core while the rows are evaluated, has its own, since an evaluator shares
+its parameter lookups within one evaluation and two evaluations at once must not share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from engine.evaluate.vector import VectorEvaluator, VectorResult
+from engine.rulebook.conditions import names_in
+from engine.rulebook.loader import Rulebook
+from engine.validate.batch import Col, ParsedBook, active_at, day_number
+
+
+class AuditViews:
+    """The date views of one book (its rulebook and parsed rows) for one audit, each derived when first asked
+    for and kept."""
+
+    def __init__(self, book: Rulebook, parsed: ParsedBook) -> None:
+        self.book, self.parsed = book, parsed
+        self.evaluator = VectorEvaluator(book)  # the audit's own thread
+        self.days: np.ndarray | None = None  # the rows' own evaluation days, once evaluated
+        self.values: dict[str, Any] | None = None  # their figures at those days
+        self.result: VectorResult | None = None  # their evaluation (None on the reference path)
+        self._at_start: Mapping[str, Any] | None = None
+        self._at_kpi: dict[date, AtKpiDate] = {}
+
+    def evaluate(self, days: np.ndarray) -> VectorResult:
+        """Every row evaluated at its own day (kept: its figures serve the other dates where they are the same)."""
+        result = self.evaluator.evaluate(self.parsed, days)
+        self.days, self.values, self.result = days, result.values, result  # in this order: see ``at_kpi_date``
+        return result
+
+    def own_figures(self, days: np.ndarray) -> dict[str, Any]:
+        """Every row's figures at its own day, without the rules (the reference path decides the rows itself)."""
+        self.days, self.values = days, self.evaluator.derive(self.parsed, days)
+        return self.values
+
+    def at_start(self) -> Mapping[str, Any]:
+        """Every row's figures at its start date: its own figures when every valid row was evaluated then."""
+        if self._at_start is None:
+            start, valid = self.parsed.cols["start_date"].v, self.parsed.valid
+            own = self.days is not None and np.array_equal(self.days[valid], start[valid])
+            self._at_start = (
+                self.values if own and self.values is not None else self.evaluator.derive(self.parsed, start)
+            )
+        return self._at_start
+
+    def at_kpi_date(self, day: date) -> AtKpiDate:
+        """Every row at the KPI date: the rows' own evaluation when every row was evaluated at ``day``, else
+        derived with an evaluator of its own (``run_audit`` derives it on the other core while the rows are
+        evaluated)."""
+        if day not in self._at_kpi:
+            result, days = self.result, self.days
+            if result is not None and days is not None and at_one_day(self.parsed, days, day):
+                self._at_kpi[day] = AtKpiDate(self.evaluator, self.parsed, day, (days, result))
+            else:
+                self._at_kpi[day] = AtKpiDate(VectorEvaluator(self.book), self.parsed, day)
+        return self._at_kpi[day]
+
+    def param_at(self, name: str, day: date) -> Col:
+        """A parameter's value in force on ``day`` (one row)."""
+        return self.evaluator.param(name, np.array([day_number(day)]))
+
+
+# the figures the KPIs at the KPI date read (derived first, on the other core; any other is derived when read)
+KPI_FIGURES = (
+    "gross_weekly_cost",
+    "isp_nhs_contribution_weekly",
+    "nhs_contribution_or_zero_weekly",
+    "nhs_contribution_recorded",
+    "s117_council_funding_weekly",
+    "s117_council_share",
+    "resident_contribution_weekly",
+    "council_net_weekly",
+    "self_funding",
+    "council_arranged_weekly",
+)
+
+
+class FiguresAt(Mapping[str, Any]):
+    """Every row's figures at one date, each derived when first read (with the figures it reads): the KPIs need
+    a few; a list needs the whole evaluation (``complete``)."""
+
+    def __init__(self, evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray, first: Iterable[str]):
+        self._evaluator, self._parsed, self._days = evaluator, parsed, days
+        self._values = evaluator.derive(parsed, days, only=list(first))
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._evaluator.book.figures and name not in self._values["_derived"]:
+            self._evaluator.derive(self._parsed, self._days, only=[name], into=self._values)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def complete(self) -> dict[str, Any]:
+        """Every figure and rule parameter (what ``VectorEvaluator.evaluate`` reads)."""
+        return self._evaluator.derive(self._parsed, self._days, into=self._values)
+
+
+class AtKpiDate:
+    """Every row at the KPI date: its derived figures (for the ISP KPI), the rows active then, the ISP rows, and
+    (computed when a list needs it) the whole evaluation. Reuses the rows' own evaluation when every row was
+    evaluated at that date already (``--as-at``)."""
+
+    def __init__(
+        self,
+        evaluator: VectorEvaluator,
+        parsed: ParsedBook,
+        day: date,
+        own: tuple[np.ndarray, VectorResult] | None = None,
+    ):
+        book = evaluator.book
+        self.day, self.book, self.parsed, self._evaluator = day, book, parsed, evaluator
+        number = day_number(day)
+        self.days = np.full(parsed.n, number, np.int64)
+        self.active = active_at(parsed, day)
+        self._result: VectorResult | None = None
+        if own is not None and at_one_day(parsed, own[0], day):
+            self._result = own[1]
+        self.values: Mapping[str, Any] = (
+            self._result.values
+            if self._result is not None
+            else FiguresAt(evaluator, parsed, self.days, [*KPI_FIGURES, *kpi_names(book)])
+        )
+        found = evaluator.param("isp.gross_cost_threshold_weekly", np.array([number]))
+        self.threshold: int | None = int(found.v[0]) if found.ok[0] else None  # pence
+        gross, contribution = self.values["gross_weekly_cost"], self.values["isp_nhs_contribution_weekly"]
+        limit = self.threshold
+        self.isp_over = self.active & gross.ok & (gross.v > limit) if limit is not None else np.zeros(parsed.n, bool)
+        self.isp_zero = self.isp_over & contribution.ok & (contribution.v == 0)
+        self.isp_unrecorded = self.isp_over & ~contribution.ok
+
+    @property
+    def isp(self) -> np.ndarray:
+        flagged: np.ndarray = self.isp_zero | self.isp_unrecorded
+        return flagged
+
+    @property
+    def result(self) -> VectorResult:
+        if self._result is None:
+            values = self.values.complete() if isinstance(self.values, FiguresAt) else dict(self.values)
+            self._result = self._evaluator.evaluate(self.parsed, self.days, derived=values)
+        return self._result
+
+
+def kpi_names(book: Rulebook) -> set[str]:
+    """The names the KPIs' own conditions read."""
+    return {
+        name
+        for kpi in book.kpis.values()
+        if kpi.share_of_active
+        for cond in kpi.share_of_active
+        for name in names_in(cond)
+    }
+
+
+def at_one_day(parsed: ParsedBook, days: np.ndarray, day: date) -> bool:
+    """Whether every valid row was evaluated at ``day`` (then its evaluation serves the KPI date)."""
+    return bool((days[parsed.valid] == day_number(day)).all())
