@@ -1,10 +1,10 @@
 """Route guards: the signed-in identity and the roles a route needs; cross-site requests refused.
 
-A refusal is answered by api/web/refusals.py: API routes in the JSON error shape (401/403); web pages with the
-sign-in page (401) or a page that names the role needed (403). Every unsafe request a browser marks as cross-site,
-or whose Origin is another site, is refused (403) before any route runs; page forms also carry a CSRF token
-(double-submit cookie). An upload from someone not signed in (or without the auditor role) is refused before its
-body is read.
+API routes answer 401/403 in the JSON error shape; web pages answer with the sign-in page (401) or a page that
+names the role needed (403). Every unsafe request a browser marks as cross-site, or whose Origin is another
+site, is refused (403) before any route runs; page forms also carry a CSRF token (double-submit cookie). An
+upload from someone not signed in (or without the auditor role) is refused before its body is read.
+The 401 and 403 answers are api/web/refusals.py's.
 """
 
 from __future__ import annotations
