@@ -1,8 +1,9 @@
 """Package discovery for setuptools (everything else is in pyproject.toml).
 
-engine/ and api/ go in with their data folders (templates, static files, migrations) as packages; the shipped
-rulebook, kept at the top of the repository as rules/, goes in as ``engine.rulebook.shipped`` so that an installed
-``carerules`` finds it without the repository.
+engine/ and api/ go in with their data folders (templates, static files, migrations) as packages, but for the API
+benchmark and its load generator (api/bench/, run from a checkout); the shipped rulebook, kept at the top of the
+repository as rules/, goes in as ``engine.rulebook.shipped`` so that an installed ``carerules`` finds it without the
+repository.
 """
 
 import sys
@@ -25,6 +26,11 @@ if "editable_wheel" in sys.argv:
     setup(packages=find_namespace_packages(include=["engine", "engine.*", "api", "api.*"]), package_dir={"": "."})
 else:
     setup(
-        packages=[*find_namespace_packages(include=["engine", "engine.*", "api", "api.*"]), *shipped_rulebook()],
+        packages=[
+            *find_namespace_packages(
+                include=["engine", "engine.*", "api", "api.*"], exclude=["api.bench", "api.bench.*"]
+            ),
+            *shipped_rulebook(),
+        ],
         package_dir={SHIPPED: "rules"},
     )

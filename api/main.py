@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,21 +17,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
-from api import guard, responses
-from api.audits_runner import AuditRunner
-from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
-from api.db import DecisionLog, LogUnavailable
-from api.fast_path import DecisionFastPath
-from api.limits import BodyLimit
-from api.log_writer import LogWriter, Writer
-from api.observe import Observe, ensure_request_log
-from api.openapi_docs import SWAGGER_UI_DIR, document
-from api.routes import audits, catalogue, decisions, signin, web
-from api.schemas import placement_schema
-from api.service import Clock, Decider
-from api.settings import Settings
-from api.sqlite_writer import SqliteWriter
-from api.workflow_db import WorkflowStore
+from api.auth import guard
+from api.auth.identity import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
+from api.routes import audits, catalogue, decisions, responses
+from api.routes.fast_path import DecisionFastPath
+from api.routes.openapi_docs import SWAGGER_UI_DIR, document
+from api.routes.schemas import placement_schema
+from api.routes.service import Clock, Decider
+from api.serve.observe import Observe, ensure_request_log
+from api.serve.settings import Settings
+from api.store.decision_log import DecisionLog, LogUnavailable
+from api.store.log_writer import LogWriter, Writer
+from api.store.sqlite_writer import SqliteWriter
+from api.store.workflow import WorkflowStore
+from api.uploads.limits import BodyLimit
+from api.uploads.runner import AuditRunner
+from api.web import pages, refusals, signin
 from engine.evaluate.engine import Engine
 from engine.rulebook.loader import load_rulebook
 from engine.validate.placement import InputError
@@ -89,8 +89,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(StarletteHTTPException, responses.http_error)
     app.add_exception_handler(LogUnavailable, responses.log_unavailable)
     app.add_exception_handler(SQLAlchemyError, responses.log_unavailable)
-    app.add_exception_handler(NotSignedIn, guard.not_signed_in)
-    app.add_exception_handler(Forbidden, guard.forbidden)
+    app.add_exception_handler(NotSignedIn, refusals.not_signed_in)
+    app.add_exception_handler(Forbidden, refusals.forbidden)
     app.add_exception_handler(Exception, responses.unexpected_error)
     app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # innermost: every check above applies
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
@@ -102,14 +102,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.include_router(decisions.router)
     app.include_router(audits.router)
     app.include_router(catalogue.router)
-    app.include_router(web.router)
+    app.include_router(pages.router)
     app.include_router(signin.router)
-    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> Response:
-        return web.templates.TemplateResponse(request, "docs.html", {})
+        return pages.templates.TemplateResponse(request, "docs.html", {})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

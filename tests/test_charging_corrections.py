@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.web_view import charging
+from api.web.view import charging
 from engine.audit.books.read import table_from_records
 from engine.audit.run import run_audit
 from engine.evaluate.engine import default_engine

@@ -17,9 +17,9 @@ import textwrap
 from pathlib import Path
 
 from api.main import create_app
-from api.schemas import placement_schema
-from api.settings import Settings
-from api.web_form import FORM_FIELDS
+from api.routes.schemas import placement_schema
+from api.serve.settings import Settings
+from api.web.form import FORM_FIELDS
 from engine.rulebook.vocabulary import ENUMS, FIELDS
 from engine.validate.batch import SPECS
 from engine.validate.fields import field_specs
@@ -60,7 +60,7 @@ SCRIPT = textwrap.dedent(
 
     from fastapi.testclient import TestClient
     from api.main import create_app
-    from api.settings import Settings
+    from api.serve.settings import Settings
     from engine.audit.books.read import table_from_records
     from engine.audit.run import run_audit
     from engine.rulebook.vocabulary import FIELDS

@@ -55,7 +55,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     build_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     output = _run([sys.executable, "-m", "build", "--outdir", str(dist), str(REPO)], cwd=root, env=build_env)
     warnings = [line for line in output.splitlines() if "warn" in line.lower()]
-    assert not warnings, "\n".join(warnings)  # e.g. setuptools' "Package 'api.static' is absent"
+    assert not warnings, "\n".join(warnings)  # e.g. setuptools' "Package 'api.web.static' is absent"
     (wheel,) = dist.glob("*.whl")
     _run([sys.executable, "-m", "venv", str(root / "venv")], cwd=root)
     _run([str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)], cwd=root)
@@ -74,11 +74,22 @@ def test_the_wheel_is_installed_not_the_checkout(installed: Installed) -> None:
     assert str(REPO) not in where and "site-packages" in where
     files = {p.relative_to(installed.root / "venv") for p in (installed.root / "venv").rglob("*") if p.is_file()}
     names = {p.as_posix().split("site-packages/", 1)[-1] for p in files}
-    for expected in ("engine/py.typed", "api/py.typed", "api/static/style.css", "api/templates/base.html",
-                     "api/migrations/versions/0001_decision_log.py", "api/migrations/script.py.mako",
+    for expected in ("engine/py.typed", "api/py.typed", "api/web/static/style.css", "api/web/templates/base.html",
+                     "api/store/migrations/versions/0001_decision_log.py", "api/store/migrations/script.py.mako",
                      "engine/rulebook/shipped/modules/1_care_home_pricing.yaml"):  # fmt: skip
         assert expected in names
     assert any(name.endswith("dist-info/licenses/LICENSE") for name in names)
+    assert not [name for name in names if name.startswith("api/bench/")]  # the API benchmark stays in the checkout
+
+
+def test_the_api_commands_come_in_through_their_entry_point_but_not_the_api_benchmark(installed: Installed) -> None:
+    listed = installed.run("--help").stdout
+    assert "serve" in listed and "users" in listed
+    assert "--workers" in installed.run("serve", "--help").stdout
+    assert "add" in installed.run("users", "--help").stdout
+    assert "decision" in installed.run("bench", "--help").stdout
+    missing = installed.run("bench", "api", "--help", ok=False)
+    assert missing.returncode == 2 and "No such command" in missing.stderr
 
 
 def test_version(installed: Installed) -> None:

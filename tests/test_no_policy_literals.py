@@ -20,48 +20,50 @@ NOT_POLICY_FILES = {
     "engine/bench/audits.py",
     "engine/bench/decisions.py",
     "engine/bench/validation.py",
-    "api/bench.py",
-    "api/loadgen.py",
-    "api/migrations/versions/0001_decision_log.py",
-    "api/migrations/versions/0002_workflow.py",
-    "api/migrations/versions/0004_audit_results.py",
+    "api/bench/benchmark.py",
+    "api/bench/loadgen.py",
+    "api/store/migrations/versions/0001_decision_log.py",
+    "api/store/migrations/versions/0002_workflow.py",
+    "api/store/migrations/versions/0004_audit_results.py",
 }
 # file → (allowed literals, why they are not policy)
 ALLOWED: dict[str, tuple[set[float], str]] = {
-    "api/approvals.py": ({200} | HTTP, "longest filter text, HTTP codes"),
-    "api/auth.py": ({3, 6, 32, 10000}, "token parts and random bytes, sign-in attempt counts kept"),
-    "api/guard.py": ({32} | HTTP, "random bytes of a CSRF token, HTTP codes"),
-    "api/routes/signin.py": ({32, 3600, 429} | HTTP, "random bytes of a session id, seconds in an hour, HTTP codes"),
-    "api/workflow_db.py": ({16, 32, 64, 200}, "column sizes"),
-    "api/audit_store.py": ({18, 20, 32, 64}, "random bytes of an id, a part's size (1 << 20), column sizes"),
-    "api/audit_worker.py": ({200}, "rows of each list in the JSON answer"),
-    "api/audits_runner.py": ({5} | HTTP | {429}, "seconds to wait for a stopped child, HTTP codes"),
-    "api/db.py": (
+    "api/cli.py": ({8000, 32, 60.0, 2000, 20000}, "the default port, benchmark sizes"),
+    "api/routes/approvals.py": ({200} | HTTP, "longest filter text, HTTP codes"),
+    "api/auth/identity.py": ({3, 6, 32, 10000}, "token parts and random bytes, sign-in attempt counts kept"),
+    "api/auth/guard.py": ({32} | HTTP, "random bytes of a CSRF token, HTTP codes"),
+    "api/web/signin.py": ({32, 3600, 429} | HTTP, "random bytes of a session id, seconds in an hour, HTTP codes"),
+    "api/store/workflow.py": ({16, 32, 64, 200}, "column sizes"),
+    "api/store/audit_results.py": ({18, 20, 32, 64}, "random bytes of an id, a part's size (1 << 20), column sizes"),
+    "api/uploads/worker.py": ({200}, "rows of each list in the JSON answer"),
+    "api/uploads/runner.py": ({5} | HTTP | {429}, "seconds to wait for a stopped child, HTTP codes"),
+    "api/store/decision_log.py": (
         {4, 8, 16, 32, 64, 200, 400, 5.0, 1000, 0.25},
         "column sizes, pool settings, timeout, ms in a s, how often (seconds, times a timeout) deadlines are seen",
     ),
-    "api/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
-    "api/sqlite_writer.py": (
+    "api/store/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
+    "api/store/sqlite_writer.py": (
         {512, 1000, 64, 0.0001, 0.0005, 0.02},
         "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn "
         "and for a database locked elsewhere",
     ),
-    "api/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
-    "api/observe.py": (
+    "api/serve/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
+    "api/serve/observe.py": (
         {3, 8, 200, 500, 1000},
         "status before a response starts, random bytes of a request-id prefix, logged path length, ms rounding",
     ),
-    "api/fast_path.py": (HTTP, "HTTP status codes"),
-    "api/limits.py": (HTTP, "HTTP status codes"),
-    "api/responses.py": (HTTP, "HTTP status codes"),
+    "api/routes/fast_path.py": (HTTP, "HTTP status codes"),
+    "api/uploads/limits.py": (HTTP, "HTTP status codes"),
+    "api/routes/responses.py": (HTTP, "HTTP status codes"),
     "api/routes/audits.py": ({20, 31, 64, 1000, 100000, 429, 499} | HTTP, "page sizes, upload bounds, HTTP codes"),
     "api/routes/catalogue.py": (HTTP, "HTTP status codes"),
     "api/routes/decisions.py": (
         {20, 2000, 10000, 2147483647} | HTTP,
         "page sizes, longest approval reason, the largest database id, HTTP codes",
     ),
-    "api/routes/web.py": ({2000, 2147483647} | HTTP, "longest approval reason, the largest database id, HTTP codes"),
-    "api/settings.py": (
+    "api/web/refusals.py": (HTTP, "HTTP status codes"),
+    "api/web/pages.py": ({2000, 2147483647} | HTTP, "longest approval reason, the largest database id, HTTP codes"),
+    "api/serve/settings.py": (
         {5, 7, 20, 30.0, 50, 120.0, 300, 500, 32767, 1000000, 50000000, 300000000, 8000000000},
         "request and upload bounds (bytes, rows, characters), timeouts in seconds, audit results kept (days, "
         "audits a user), an upload audit's address space, sign-in attempts per window",
@@ -101,8 +103,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/audit/reference.py": ({1999, 2000}, "progress every 2,000 rows"),
     "engine/audit/run.py": ({1970}, "the day-number epoch"),
     "engine/cli/audit.py": ({3, 5, 500, 2026, 2000000}, "exit code, progress, the sample's default seed"),
-    "engine/cli/bench.py": ({32, 60.0, 2000, 20000, 200000}, "benchmark sizes"),
-    "engine/cli/main.py": ({8000}, "port"),
+    "engine/cli/bench.py": ({20000, 200000}, "benchmark sizes"),
     "engine/cli/options.py": ({3}, "exit code"),
     "engine/cli/worked.py": ({3}, "exit code"),
     "engine/evaluate/durable.py": ({16}, "hash length of a ruleset name"),

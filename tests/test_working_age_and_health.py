@@ -204,7 +204,7 @@ def test_kpis_yaml_is_checked_when_loaded(tmp_path: Path, old: str, new: str, er
 
 
 def test_the_form_offers_not_recorded_for_yes_no_fields_that_may_be_empty() -> None:
-    from api.web_form import FORM_FIELDS, placement_from_form
+    from api.web.form import FORM_FIELDS, placement_from_form
 
     aware = FORM_FIELDS["person_aware_of_nhs_contribution"]
     assert aware.kind == "select" and aware.choices == (("", "Not recorded"), ("true", "Yes"), ("false", "No"))

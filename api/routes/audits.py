@@ -2,10 +2,10 @@
 act on; ``format=xlsx|csv|html`` answers with results.xlsx, results.csv or the report instead of JSON.
 
 A thin wrapper over ``engine.audit.run_audit`` (the vectorised evaluator), run in a child process the API can
-stop (``api.audits_runner``: time limit, audits at once, client disconnects) with the rulebook the decisions
+stop (``api.uploads.runner``: time limit, audits at once, client disconnects) with the rulebook the decisions
 use. An audit reviews a book; its rows are not decisions, so they are not written to the decision log. The
 book and the outputs are written to a private temporary folder, deleted when the request ends; the outputs are
-kept for a while in the decision log's database (``api.audit_store``), where every worker process finds them,
+kept for a while in the decision log's database (``api.store.audit_results``), where every worker process finds them,
 so the page can offer them for download to the user who ran the audit.
 """
 
@@ -23,15 +23,15 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
 from starlette.responses import Response, StreamingResponse
 
-from api.audit_store import FILES, AuditStore, StoredFile, new_audit_id
-from api.audit_worker import AuditJob
-from api.audits_runner import AuditRunner, ClientGone, check_unpacked_size
-from api.db import DecisionLog, off_loop
-from api.deps import EARLIEST_AS_AT, SettingsDep
-from api.guard import AUTH_RESPONSES, Auditor
-from api.responses import ApiError, ExactJSONResponse
-from api.schemas import AuditOut, ErrorOut
-from api.settings import Settings
+from api.auth.guard import AUTH_RESPONSES, Auditor
+from api.routes.deps import EARLIEST_AS_AT, SettingsDep
+from api.routes.responses import ApiError, ExactJSONResponse
+from api.routes.schemas import AuditOut, ErrorOut
+from api.serve.settings import Settings
+from api.store.audit_results import FILES, AuditStore, StoredFile, new_audit_id
+from api.store.decision_log import DecisionLog, off_loop
+from api.uploads.runner import AuditRunner, ClientGone, check_unpacked_size
+from api.uploads.worker import AuditJob
 from engine.audit.books.read import Limits
 from engine.audit.outputs.excel_out import EXCEL_MAX_ROWS
 from engine.validate.placement import InputError

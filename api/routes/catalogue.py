@@ -7,10 +7,10 @@ import asyncio
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AsAtQuery, ClockDep, EngineDep, LogDep
-from api.guard import AUTH_RESPONSES, Reader
-from api.responses import ApiError, ExactJSONResponse
-from api.schemas import ErrorOut, HealthOut, ParametersOut, RulesOut
+from api.auth.guard import AUTH_RESPONSES, Reader
+from api.routes.deps import AsAtQuery, ClockDep, EngineDep, LogDep
+from api.routes.responses import ApiError, ExactJSONResponse
+from api.routes.schemas import ErrorOut, HealthOut, ParametersOut, RulesOut
 from engine.explain.catalogue import parameters_at, rule_catalogue
 
 router = APIRouter(tags=["rules"])

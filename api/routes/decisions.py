@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.approvals import LogFilter, approve, as_csv, request_approval, search, with_approval
-from api.auth import AUDIT, CHECK
-from api.db import DecisionLog, DecisionRecord
-from api.deps import (
+from api.auth.guard import AUTH_RESPONSES, Approver, Checker, Reader, require
+from api.auth.identity import AUDIT, CHECK
+from api.routes.approvals import LogFilter, approve, as_csv, request_approval, search, with_approval
+from api.routes.deps import (
     AsAtQuery,
     BodyDep,
     DeciderDep,
@@ -23,9 +23,8 @@ from api.deps import (
     SettingsDep,
     placement_body,
 )
-from api.guard import AUTH_RESPONSES, Approver, Checker, Reader, require
-from api.responses import ApiError, ExactJSONResponse
-from api.schemas import (
+from api.routes.responses import ApiError, ExactJSONResponse
+from api.routes.schemas import (
     ApprovalOut,
     ApprovalRequestedOut,
     BatchOut,
@@ -34,7 +33,8 @@ from api.schemas import (
     ReplayOut,
     StoredDecisionOut,
 )
-from api.service import Decider, Logged, parse_json, replay
+from api.routes.service import Decider, Logged, parse_json, replay
+from api.store.decision_log import DecisionLog, DecisionRecord
 from engine.validate.placement import InputError, field_messages
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
@@ -66,7 +66,7 @@ RecordId = Annotated[int, Path(ge=1, le=2_147_483_647, description="the decision
     openapi_extra=placement_body(),
 )
 async def create_decision(request: Request, as_at: AsAtQuery = None) -> Response:
-    # Without a query string this route is answered before routing, by api.fast_path, with the same function.
+    # Without a query string this route is answered before routing, by api.routes.fast_path, with the same function.
     return await decide_one(request, as_at)
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from datetime import date
 from decimal import Decimal
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -16,7 +16,6 @@ import typer
 from engine.cli.bench import bench
 from engine.cli.options import RULES_ENV, RulesDir, load_engine
 from engine.cli.summary import summary_line
-from engine.cli.users import users
 from engine.evaluate.engine import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
@@ -25,6 +24,8 @@ from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.placement import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
+
+COMMANDS = "carerules.commands"  # the entry point group of commands other packages add (pyproject.toml)
 
 AsAt = Annotated[str | None, typer.Option("--as-at", help="Take the rules and rates as at this date (YYYY-MM-DD).")]
 
@@ -184,7 +185,6 @@ def rates_import(
 
 
 app.add_typer(bench, name="bench")
-app.add_typer(users, name="users")
 
 
 @app.command()
@@ -201,41 +201,19 @@ def init(
     typer.echo(f"carerules: use it with --rules {folder} or {RULES_ENV}={folder}", err=True)
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[
-        int | None,
-        typer.Option(min=1, help="Worker processes (default: one per CPU core; durable_rules is serialised in each)."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No request log.")] = False,
-    rules: RulesDir = DEFAULT_RULES_DIR,
-) -> None:
-    """Start the HTTP API and the brokerage web page (settings: CARERULES_* environment variables, see README)."""
-    from api.auth import refusal_for
-    from api.server import serve as run_server
-    from api.settings import Settings
-
-    load_engine(rules)  # refuse a broken rulebook here, with its file and line, before any worker starts
-    os.environ[RULES_ENV] = str(rules)  # every worker process reads its settings from the environment
-    os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
-    from api.db import LogUnavailable
-
-    try:
-        refusal = refusal_for(Settings())
-        if refusal:
-            typer.echo(f"carerules: {refusal}", err=True)
-            raise typer.Exit(2)
-        run_server(host, port, workers or os.cpu_count() or 1, quiet)
-    except LogUnavailable as exc:  # the log cannot be reached or migrated: say which and why, no traceback
-        typer.echo(f"carerules: {exc}", err=True)
-        raise typer.Exit(2) from None
+def add_commands(app: typer.Typer) -> None:
+    """The commands other packages add (the API's ``serve``, ``users`` and ``bench api``, from api/cli.py): each
+    entry point of the group ``carerules.commands`` is a function given this app. The one seam between the engine's
+    command line and the API, so that nothing in engine/ imports api/."""
+    for point in entry_points(group=COMMANDS):
+        point.load()(app)
 
 
-from engine.cli.audit import audit_command, sample_command  # noqa: E402
+from engine.cli.audit import audit_command, bench_audit_command, sample_command  # noqa: E402
 from engine.cli.worked import test_command  # noqa: E402
 
+add_commands(app)  # here, so that `carerules --help` lists serve after init and bench api before bench audit
 app.command("test")(test_command)
 app.command("audit")(audit_command)
 app.command("sample")(sample_command)
+bench.command("audit")(bench_audit_command)

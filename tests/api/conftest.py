@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from api.main import create_app
-from api.settings import Settings
+from api.serve.settings import Settings
 
 FIXED_NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 P_1001 = {
@@ -93,7 +93,7 @@ def make_client(url: str, **settings: Any) -> TestClient:
 
 def add_user(client: TestClient, name: str, *roles: str) -> dict[str, str]:
     """A user in the app's database; the headers that sign in as them (the local single-user mode ends)."""
-    from api.auth import new_token
+    from api.auth.identity import new_token
 
     token, key, hashed = new_token()
     auth = client.app.state.auth  # type: ignore[attr-defined]

@@ -13,8 +13,8 @@ from alembic import command
 from conftest import FIXED_NOW, P_1001, add_user, make_client
 from sqlalchemy import insert
 
-from api.db import DecisionLog, alembic_config
-from api.workflow_db import APPROVALS
+from api.store.decision_log import DecisionLog, alembic_config
+from api.store.workflow import APPROVALS
 
 # Lot 6, median £995.00: up to £1,044.75 team manager (CHP-02), up to £1,144.25 head of service (CHP-03), above
 # that the placement panel (CHP-04); supported living over its reference rate: commissioning manager (SL-02).
@@ -204,7 +204,7 @@ def test_the_migration_keeps_what_was_pending_pending(database_url, tmp_path):
         f"sqlite:///{tmp_path / 'scratch.db'}"
     ) as scratch:  # decisions as the app stores them, to copy across
         made = [scratch.post("/v1/decisions", json=p).json() for p in (TEAM, HEAD, PROCEED)]
-    from api.db import NewRecord
+    from api.store.decision_log import NewRecord
 
     records = [
         NewRecord(

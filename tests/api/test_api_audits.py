@@ -143,7 +143,7 @@ def test_audit_downloads_are_deleted_after_the_retention_period(sqlite_url):
     from sqlalchemy import text
 
     from api.main import create_app
-    from api.settings import Settings
+    from api.serve.settings import Settings
 
     now = [FIXED_NOW]
     settings = Settings(database_url=sqlite_url, allowed_hosts=["testserver"], audit_retention_days=7)
@@ -168,7 +168,7 @@ def test_a_users_oldest_audits_go_beyond_the_most_kept(sqlite_url):
     from conftest import FIXED_NOW
 
     from api.main import create_app
-    from api.settings import Settings
+    from api.serve.settings import Settings
 
     now = [FIXED_NOW]
     settings = Settings(database_url=sqlite_url, allowed_hosts=["testserver"], audit_results_per_user=2)

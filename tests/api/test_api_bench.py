@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from api.bench import api_benchmark
-from api.loadgen import cpu_seconds
+from api.bench.benchmark import api_benchmark
+from api.bench.loadgen import cpu_seconds
 
 
 def test_bench_api_runs_and_reports_cpu_per_decision(tmp_path):

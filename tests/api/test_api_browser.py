@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api.loadgen import local_server
+from api.bench.loadgen import local_server
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -126,9 +126,9 @@ def test_rules_page_lists_rules_and_parameters_in_force_at_a_date(browser, serve
 @pytest.fixture
 def office(tmp_path: Path):
     """A server with users (so no local mode): a broker, a head of service and a team manager, with their tokens."""
-    from api.auth import new_token
-    from api.db import DecisionLog
-    from api.workflow_db import WorkflowStore, now_utc
+    from api.auth.identity import new_token
+    from api.store.decision_log import DecisionLog
+    from api.store.workflow import WorkflowStore, now_utc
 
     url = f"sqlite:///{tmp_path / 'office.db'}"
     log = DecisionLog(url)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import P_1001
 
-from api.loadgen import drive, local_server, request_bytes
+from api.bench.loadgen import drive, local_server, request_bytes
 
 EXAMPLES = json.loads((Path(__file__).resolve().parents[2] / "examples" / "placements.json").read_text())
 

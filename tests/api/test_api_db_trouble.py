@@ -19,7 +19,7 @@ import pytest
 from conftest import FIXED_NOW, P_1001, FreezableProxy, make_client, postgres_schema, postgres_url
 from sqlalchemy import create_engine, text
 
-from api.loadgen import served
+from api.bench.loadgen import served
 
 TIMEOUT = 2.0  # CARERULES_DB_TIMEOUT_SECONDS of the servers below
 MARGIN = 1.5  # scheduling on a busy two-core machine
@@ -115,9 +115,9 @@ def test_a_sqlite_lock_held_elsewhere_never_stops_the_event_loop(tmp_path, monke
 def postgres_server(url: str, proxy: FreezableProxy | None) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
     """A server on ``url`` (through ``proxy``) with two users: (port, a token's headers seen before the trouble,
     another user's headers never seen)."""
-    from api.auth import new_token
-    from api.db import DecisionLog
-    from api.workflow_db import WorkflowStore
+    from api.auth.identity import new_token
+    from api.store.decision_log import DecisionLog
+    from api.store.workflow import WorkflowStore
 
     log = DecisionLog(url)
     log.upgrade()

@@ -14,7 +14,7 @@ import pytest
 from conftest import P_1001, FreezableProxy, make_client, postgres_schema, postgres_url
 from sqlalchemy.engine import make_url
 
-from api.settings import Settings
+from api.serve.settings import Settings
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -75,7 +75,7 @@ def test_one_json_log_line_per_request(client, caplog):
     assert lines[0]["decision_id"] == decision_id and lines[0]["ms"] > 0
     assert lines[1]["route"] == "/v1/decisions/{decision_id:int}" and lines[1]["status"] == 404
     assert re.fullmatch(r"[0-9a-f]{32}", lines[1]["request_id"])
-    from api.observe import JsonFormatter
+    from api.serve.observe import JsonFormatter
 
     formatted = json.loads(JsonFormatter().format(caplog.records[0]))
     assert formatted["status"] == 201 and formatted["logger"] == "carerules.request"
@@ -156,7 +156,7 @@ def test_a_log_whose_tables_were_made_outside_the_migrations_is_refused_by_name(
     """A PostgreSQL schema with a users table the migrations did not make: refused, the table named."""
     from sqlalchemy import create_engine, text
 
-    from api.db import DecisionLog, LogUnavailable
+    from api.store.decision_log import DecisionLog, LogUnavailable
 
     base = postgres_url()
     with postgres_schema(base) as url:

@@ -1,4 +1,5 @@
-"""POST /v1/decisions is answered before routing (api/fast_path.py): every answer is the one the FastAPI route gives.
+"""POST /v1/decisions is answered before routing (api/routes/fast_path.py): every answer is the one the FastAPI route
+gives.
 
 Two apps on two logs, one with the fast path and one without it; the same requests to both; the same status,
 body, headers (but the request id) and stored decision — for a decision, each kind of bad input, a caller not
@@ -15,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from api.fast_path import DecisionFastPath
+from api.routes.fast_path import DecisionFastPath
 from tests.api.conftest import P_1001, add_user, make_client
 
 SAME_ORIGIN = {"Content-Type": "application/json"}
@@ -60,7 +61,7 @@ def stored(url: str) -> list[tuple[Any, ...]]:
 
 def counted_fast_path(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every request the fast path answers itself, counted."""
-    from api import fast_path
+    from api.routes import fast_path
 
     calls: list[str] = []
     decide_one = fast_path.decide_one

@@ -27,7 +27,7 @@ import pytest
 from conftest import P_1001
 from hostile import HEADER, ROW, many_cells_xlsx, one_huge_cell_xlsx, wide_header_csv
 
-from api.loadgen import served
+from api.bench.loadgen import served
 
 SMALL_CSV = (
     b"placement_id,service,start_date,age,care_type,core_weekly_fee\nP-1,care_home,2026-05-04,82,nursing,1040.00\n"

@@ -1,4 +1,4 @@
-"""``carerules serve --workers N`` (api/workers.py): each worker has its own socket on the port, so the kernel
+"""``carerules serve --workers N`` (api/serve/workers.py): each worker has its own socket on the port, so the kernel
 spreads connections over the workers; a worker that dies is replaced; workers do not outlive their parent."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from api.loadgen import children_of as children
-from api.loadgen import served
-from api.workers import spreads_connections
+from api.bench.loadgen import children_of as children
+from api.bench.loadgen import served
+from api.serve.workers import spreads_connections
 
 pytestmark = pytest.mark.skipif(not spreads_connections(), reason="one socket a worker needs Linux's SO_REUSEPORT")
 
@@ -118,7 +118,7 @@ def _state(pid: int) -> str:
 def test_a_port_another_server_listens_on_is_refused(tmp_path, other_shares):
     """Another server on the port — even one in a SO_REUSEPORT group of the same user, as another carerules would
     be — is not joined: carerules stops with the reason, as uvicorn's own bind does."""
-    from api.workers import bound_socket
+    from api.serve.workers import bound_socket
 
     other = bound_socket("127.0.0.1", 0, shared=other_shares)
     other.listen()
@@ -151,7 +151,7 @@ def test_a_port_another_server_listens_on_is_refused(tmp_path, other_shares):
 def test_workers_that_cannot_start_stop_the_server_rather_than_restart_for_ever():
     """An app that cannot be loaded in the workers: the supervisor stops with uvicorn's start-up failure code."""
     code = (
-        "import sys; from api.workers import serve_workers; "
+        "import sys; from api.serve.workers import serve_workers; "
         "sys.exit(serve_workers('127.0.0.1', 0, 2, {'app': 'no_such_module:app', 'log_level': 'critical'}))"
     )
     began = time.monotonic()
@@ -168,7 +168,7 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(data
     import json
     import threading
 
-    from api.db import DecisionLog
+    from api.store.decision_log import DecisionLog
 
     url = database_url
     answered: list[tuple[int, str]] = []

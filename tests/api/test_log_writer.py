@@ -1,7 +1,7 @@
-"""The decision log's writers: group commit, answers to the right request on the right event loop, one bad
-record failing only its own request, and a timed-out request's records never written later. ``LogWriter``
-(api/log_writer.py, for PostgreSQL) and ``SqliteWriter`` (api/sqlite_writer.py: worker processes taking turns at
-one SQLite file, a group a statement)."""
+"""The decision log's writers: group commit, answers to the right request on the right event loop, one bad record
+failing only its own request, and a timed-out request's records never written later. ``LogWriter``
+(api/store/log_writer.py, for PostgreSQL) and ``SqliteWriter`` (api/store/sqlite_writer.py: worker processes taking
+turns at one SQLite file, a group a statement)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from api.db import DecisionLog, LogUnavailable, NewRecord, WriterTurns
-from api.log_writer import LogWriter
 from api.main import writer_for
-from api.sqlite_writer import SqliteWriter
+from api.store.decision_log import DecisionLog, LogUnavailable, NewRecord, WriterTurns
+from api.store.log_writer import LogWriter
+from api.store.sqlite_writer import SqliteWriter
 
 RECORD = NewRecord(
     datetime(2026, 11, 2, tzinfo=UTC), "local", "api", "P-1", date(2026, 5, 4), "proceed", "v", "{}", "{}"
@@ -42,7 +42,7 @@ class FakeLog:
     def add(self, records: list[NewRecord]) -> list[int]:
         return self.insert([self.bind(one) for one in records])
 
-    # as api.sqlite_writer.SqliteInserter
+    # as api.store.sqlite_writer.SqliteInserter
     def bind(self, record: NewRecord) -> list[str]:
         return [record.placement_id]
 
@@ -237,7 +237,7 @@ def test_each_request_gets_the_ids_of_its_own_stored_records_when_two_workers_wr
     """Two writers on one SQLite file (as two worker processes: their own connections and lock files), many
     requests each, some with several records (a batch): every id a request is given is the row holding that
     request's record, stored exactly once — also when a group is written in several statements."""
-    monkeypatch.setattr("api.sqlite_writer.ROWS_PER_STATEMENT", per_statement)
+    monkeypatch.setattr("api.store.sqlite_writer.ROWS_PER_STATEMENT", per_statement)
     url = f"sqlite:///{tmp_path / 'log.db'}"
     DecisionLog(url).upgrade()
     logs = [DecisionLog(url), DecisionLog(url)]

@@ -1,0 +1,107 @@
+"""Run the app under uvicorn: worker processes, timeouts for slow clients, JSON logs (the app writes one line
+per request itself, so uvicorn's access log is off)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging.config
+import sys
+from functools import cache
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from api.main import create_app
+from api.serve.observe import log_config
+from api.serve.settings import Settings
+from api.serve.workers import serve_workers, spreads_connections
+from api.store.decision_log import DecisionLog
+
+
+@cache
+def _read_seconds() -> float:
+    return Settings.from_env().request_read_seconds  # read in each worker process from the environment
+
+
+class SlowClientProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline: a client must send each request (headers and body) within
+    ``CARERULES_REQUEST_READ_SECONDS`` of connecting or of starting it, or the connection is closed. (uvicorn
+    closes idle keep-alive connections itself, but would wait forever for a request sent a byte at a time.)"""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._deadline is None:
+            self._arm()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(_read_seconds(), self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.logger.info("closed a connection that sent no whole request within %s s", _read_seconds())
+            self.transport.close()
+
+
+def served_app() -> FastAPI:
+    """The app as each worker process serves it. Once it is made, everything made so far (modules, the loaded
+    rulebook, compiled figures) lives as long as the process: ``gc.freeze`` takes it out of the collector's
+    reach, so a full collection no longer walks ~170,000 objects that can never be garbage (it took 17% of a
+    worker's time under load; docs/benchmarks.md, "Third pass on the API")."""
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def serve(host: str, port: int, workers: int, quiet: bool) -> None:
+    settings = Settings.from_env()
+    # Migrate once here: worker processes starting together would otherwise race to create the tables.
+    log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
+    log.upgrade()
+    log.dispose()
+    config: dict[str, Any] = {
+        "app": "api.serve.server:served_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "http": SlowClientProtocol,
+        "access_log": False,
+        "log_config": log_config("WARNING" if quiet else "INFO"),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
+        "server_header": False,
+        # The client address is the socket peer: never rewritten from X-Forwarded-For, which any local process
+        # could otherwise send to pose as the single-sign-on proxy (api/auth/identity.py reads forwarded headers itself,
+        # and only from a trusted proxy).
+        "proxy_headers": False,
+    }
+    if workers > 1 and spreads_connections():
+        logging.config.dictConfig(config["log_config"])
+        code = serve_workers(host, port, workers, config)
+        if code:
+            sys.exit(code)
+        return
+    uvicorn.run(workers=workers, **config)

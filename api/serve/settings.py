@@ -1,0 +1,75 @@
+"""The API's settings: one class, read from ``CARERULES_*`` environment variables (README, "Settings").
+
+Service limits only; no policy numbers here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from engine.rulebook.loader import DEFAULT_RULES_DIR
+
+DEFAULT_DATABASE_URL = "sqlite:///carerules-decisions.db"  # relative to the working directory
+Positive = Annotated[int, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Each field ``name`` is read from ``CARERULES_NAME`` (case ignored)."""
+
+    model_config = SettingsConfigDict(env_prefix="CARERULES_", frozen=True, extra="forbid")
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, min_length=1)
+    rules_dir: Path = DEFAULT_RULES_DIR
+    # Requests
+    max_body_bytes: Positive = 1_000_000  # one placement is under 2 kB; a full batch well under this
+    max_batch: Positive = 500  # placements in one POST /v1/decisions/batch; bigger books go to /v1/audits
+    recent_limit: Positive = 50
+    allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1"]
+    # Uploads to POST /v1/audits
+    max_upload_bytes: Positive = 50_000_000
+    max_upload_rows: Positive = 1_000_000
+    max_cell_chars: Positive = 32_767  # Excel's own limit for a cell
+    max_decompressed_bytes: Positive = 300_000_000  # an .xlsx unpacked
+    max_audit_seconds: Seconds = 120.0
+    max_concurrent_audits: Positive = 1  # per worker process; others get 429
+    # The decision log's database
+    db_timeout_seconds: Seconds = 5.0  # connect and statement timeout; then 503
+    # Audit results (api/store/audit_results.py): kept in the decision log's database, so every worker serves them
+    audit_retention_days: Positive = 7  # an audit's downloads are deleted this long after it ran
+    audit_results_per_user: Positive = 20  # a user's older audits' downloads are deleted beyond this many
+    # Connections
+    keep_alive_seconds: Positive = 5
+    request_read_seconds: Seconds = 30.0  # a client that takes longer to send its request is cut off
+    max_connections: Positive | None = None  # per worker process; beyond it 503 (uvicorn's limit_concurrency)
+    # Sign-in (README, "Users, sign-in and approvals")
+    host: str = "127.0.0.1"  # the address served (carerules serve sets it): loopback allows the local single user
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()  # single-sign-on proxy addresses or networks
+    sso_user_header: str = "X-Remote-User"
+    sso_roles_header: str = ""  # optional: the proxy also sends the user's roles, comma-separated
+    session_hours: Positive = 10  # a web sign-in lasts this long
+    # Sign-in defences (docs/security.md): the proxy's shared secret, cookies over HTTPS, sign-in attempts
+    sso_secret: SecretStr = SecretStr("")  # the proxy also sends it in X-Carerules-Proxy-Secret (needed on loopback)
+    secure_cookies: bool = False  # cookies always Secure; otherwise when the request came over HTTPS
+    signin_attempts_per_client: Positive = 20  # web sign-in attempts from one address per window; then 429
+    signin_attempts_per_name: Positive = 10  # web sign-in attempts naming one user per window; then 429
+    signin_window_seconds: Positive = 300
+    # Upload and input hardening (issue 22; docs/security.md)
+    # Each upload audit's address space (RLIMIT_AS); past it the audit stops with a 422. A 1,000,000-row CSV (the
+    # row limit) peaked at 6.2 GB of address space (4.3 GB resident): lower this with max_upload_rows.
+    audit_memory_bytes: Positive = 8_000_000_000
+
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls()
