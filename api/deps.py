@@ -13,7 +13,7 @@ from fastapi import Depends, Query, Request
 from api.db import DecisionLog
 from api.service import Clock, Decider
 from api.settings import Settings
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.facts import load_rulebook_facts
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 

@@ -33,7 +33,7 @@ from api.service import Clock, Decider
 from api.settings import Settings
 from api.sqlite_writer import SqliteWriter
 from api.workflow_db import WorkflowStore
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.loader import load_rulebook
 from engine.validate.placement import InputError
 

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.cli.main import app
+from engine.language.vocabulary import ENUMS
 from engine.rulebook import contract
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
-from engine.rulebook.vocabulary import ENUMS
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_rulebook(DEFAULT_RULES_DIR)

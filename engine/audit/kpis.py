@@ -23,10 +23,10 @@ from engine.audit.kpis_health import gbp as _gbp
 from engine.audit.kpis_health import percent as _percent
 from engine.audit.lists import AtKpiDate
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, VectorResult
+from engine.language.vocabulary import ACTIONS, ENUMS
 from engine.money import round_half_up
 from engine.rulebook.facts import Kpi
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.vocabulary import ACTIONS, ENUMS
 from engine.validate.batch import Col, ParsedBook, day_number
 
 

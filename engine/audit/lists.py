@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 
 from engine.audit.read import decimal_array
 from engine.evaluate.vector import VectorEvaluator, VectorResult
-from engine.rulebook.conditions import names_in
+from engine.language.conditions import names_in
+from engine.language.vocabulary import ACTIONS
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.vocabulary import ACTIONS
 from engine.validate.batch import ParsedBook, active_at, day_number
 
 if TYPE_CHECKING:

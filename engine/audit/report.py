@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit.lists import PURPOSE, list_masks, list_table
 from engine.audit.show import show
-from engine.rulebook.vocabulary import ACTIONS
+from engine.language.vocabulary import ACTIONS
 
 if TYPE_CHECKING:
     from engine.audit.run import AuditResult

@@ -33,9 +33,9 @@ from engine.audit.problems import (
 from engine.audit.read import Book, BookError, Limits, load_book, recognise, table_from_frame
 from engine.audit.reference import Progress, durable_result
 from engine.audit.results import RESULT_COLUMNS, Stages, results_and_csv
+from engine.editions.whatif import load_overrides, whatif_date, with_overrides
 from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
-from engine.rulebook.whatif import load_overrides, whatif_date, with_overrides
 from engine.validate.batch import SPECS, ParsedBook, day_number, parse_columns, settle_doubtful
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
