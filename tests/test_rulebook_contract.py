@@ -98,6 +98,31 @@ def test_the_contract_lists_every_parameter_the_code_names_or_builds() -> None:
         ), pattern
 
 
+def test_the_pages_templates_and_scripts_name_only_rulebook_names_of_the_contract() -> None:
+    """Jinja templates and the page's scripts read figures, KPIs and roles by name too (``row.care_cubed_weekly``)."""
+    texts = [
+        path.read_text(encoding="utf-8")
+        for root in (REPO / "engine", REPO / "api")
+        for path in sorted(root.rglob("*"))
+        if path.suffix in {".html", ".js", ".j2"}
+    ]
+    assert texts
+    kinds = {
+        "figure": (set(BOOK.figures), contract.FIGURES),
+        "KPI": (set(BOOK.kpis), contract.KPIS),
+        "approver role": (set(BOOK.approver_roles), contract.APPROVER_ROLES),
+        "referral destination": (set(BOOK.referral_destinations), contract.REFERRAL_DESTINATIONS),
+        "note": (set(BOOK.notes), contract.NOTES),
+    }
+    unlisted = [
+        f"{kind} {name}"
+        for kind, (declared, listed) in kinds.items()
+        for name in sorted(declared - set(listed))
+        if any(re.search(rf"\b{re.escape(name)}\b", text) for text in texts)
+    ]
+    assert not unlisted
+
+
 def test_the_scan_finds_a_name_the_code_reads() -> None:
     # the audit's KPIs read their wording by id: the scan sees it
     assert "sl_within_reference_share" in _named_in_code(set(BOOK.kpis))

@@ -75,7 +75,9 @@ def load_figures(
             and shown is not True
             and declared.get(shown, (fields.get(shown), None))[0] is not Kind.BOOL
         ):
-            raise row.error(f"{name}: shown is true or names a true/false field or figure", "shown")
+            known = shown in declared or shown in fields
+            given = f"{shown!r} is not true/false" if known else f"there is no field or figure {shown}"
+            raise row.error(f"{name}: shown is true or names a true/false field or figure ({given})", "shown")
         figures[name] = Figure(
             name,
             kind,
