@@ -9,6 +9,8 @@ Every import statement is an edge, wherever it is written: at module level, insi
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,6 +138,18 @@ def test_the_engine_never_imports_the_api() -> None:
         if target.split(".")[0] == "api"
     )
     assert not offenders, "\n".join(offenders)
+
+
+def test_the_front_door_package_loads_no_stage_until_a_name_is_asked_for() -> None:
+    """``import engine`` is light (its names are re-exported lazily), and each name it offers resolves."""
+    code = (
+        "import sys, engine\nprint(sorted(m for m in sys.modules if m.startswith('engine')))\n"
+        "print(all(getattr(engine, name) is not None for name in engine.__all__))\n"
+        "print(engine.Engine.__module__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["['engine']", "True", "engine.decide"]
 
 
 def test_the_walker_finds_a_planted_circle_through_late_imports(tmp_path: Path) -> None:
