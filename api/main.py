@@ -33,7 +33,7 @@ from api.store.workflow import WorkflowStore
 from api.uploads.limits import BodyLimit
 from api.uploads.runner import AuditRunner
 from api.web import pages, refusals, signin
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.loader import load_rulebook
 from engine.validate.placement import InputError
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from engine.evaluate.engine import default_engine
+from engine.decide import default_engine
 from engine.explain.cases import Case, CaseRunner, Outcome, describe, load_cases
 
 _RUNNER: list[CaseRunner] = []

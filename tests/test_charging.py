@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.evaluate.engine import default_engine
+from engine.decide import default_engine
 from engine.evaluate.vector import VectorEvaluator, row_dates
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError

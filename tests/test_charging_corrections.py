@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from api.web.view import charging
 from engine.audit.books.read import table_from_records
 from engine.audit.run import run_audit
-from engine.evaluate.engine import default_engine
+from engine.decide import default_engine
 from engine.explain.cases import CaseRunner, iter_cases
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError

@@ -7,10 +7,10 @@ import random
 import pytest
 
 from engine.evaluate.durable import DurableEvaluator
-from engine.rulebook import conditions
-from engine.rulebook.conditions import All, Cmp, ConditionError, Const, Ref
+from engine.language import conditions
+from engine.language.conditions import All, Cmp, ConditionError, Const, Ref
+from engine.language.vocabulary import Kind
 from engine.rulebook.loader import Module, Reference, Rule, Rulebook
-from engine.rulebook.vocabulary import Kind
 
 VOCABULARY = {
     "fee": Kind.MONEY,

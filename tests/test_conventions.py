@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.explain.cases import CaseRunner, iter_cases
-from engine.rulebook.figure_language import params_in
+from engine.language.figure_language import params_in
 from engine.rulebook.loader import load_rulebook
 
 BOOK = load_rulebook()
@@ -54,8 +54,8 @@ def test_every_parameter_has_a_description_a_unit_and_a_reference() -> None:
 
 
 def test_every_figure_is_read_by_a_rule_or_another_figure_or_shown() -> None:
-    from engine.rulebook import conditions
-    from engine.rulebook.figure_language import depends_on
+    from engine.language import conditions
+    from engine.language.figure_language import depends_on
 
     used = {name for rule in BOOK.rules for name in conditions.names_in(rule.condition)}
     used |= {name for figure in BOOK.figures.values() for f in figure.formulas.values() for name in depends_on(f)}

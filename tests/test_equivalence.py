@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from engine.audit.books.read import read_book, table_from_records
 from engine.audit.books.sample import sample_book
-from engine.evaluate.engine import default_engine
+from engine.decide import default_engine
 from engine.evaluate.equivalence import compare_engines
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 

@@ -20,7 +20,7 @@ from api.main import create_app
 from api.routes.schemas import placement_schema
 from api.serve.settings import Settings
 from api.web.form import FORM_FIELDS
-from engine.rulebook.vocabulary import ENUMS, FIELDS
+from engine.language.vocabulary import ENUMS, FIELDS
 from engine.validate.batch import SPECS
 from engine.validate.fields import field_specs
 from engine.validate.placement import Placement
@@ -63,7 +63,7 @@ SCRIPT = textwrap.dedent(
     from api.serve.settings import Settings
     from engine.audit.books.read import table_from_records
     from engine.audit.run import run_audit
-    from engine.rulebook.vocabulary import FIELDS
+    from engine.language.vocabulary import FIELDS
 
     out = {"vocabulary": FIELDS.get("pets_allowed") and FIELDS["pets_allowed"].value}
     folder = tempfile.mkdtemp()

@@ -207,6 +207,8 @@ def _refused(tmp_path: Path, figure: str, reason: str) -> None:
         ('    kind: money\n    formula: param("care_homes.benchmark.band_{}", lot)\n', "no parameter"),
         ("    kind: count\n    formula: extra + 1\n", "unknown field"),
         ("    kind: money\n    shown: other_weekly\n    formula: other_weekly\n", "shown is true or names"),
+        ("    kind: money\n    shown: other_weekly\n    formula: other_weekly\n", "'other_weekly' is not true/false"),
+        ("    kind: money\n    shown: no_such_flag\n    formula: other_weekly\n", "no field or figure no_such_flag"),
         ("    kind: money\n    formula: __import__('os')\n", "unknown function"),
     ],
 )

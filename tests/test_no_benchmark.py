@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 
 LOT_6 = Path("parameters/care_homes/benchmark/lot_6.yaml")

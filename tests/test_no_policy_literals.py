@@ -107,7 +107,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/cli/options.py": ({3}, "exit code"),
     "engine/cli/worked.py": ({3}, "exit code"),
     "engine/evaluate/durable.py": ({16}, "hash length of a ruleset name"),
-    "engine/evaluate/engine.py": ({4}, "rulebooks kept loaded"),
+    "engine/decide.py": ({4}, "rulebooks kept loaded"),
     "engine/evaluate/equivalence.py": ({999, 1000}, "progress every 1,000 rows"),
     "engine/explain/price_guide.py": ({256}, "guides kept"),
     "engine/money.py": (
@@ -120,7 +120,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "plausibility bounds of each unit (a typo's guard, not a policy value)",
     ),
     "engine/rulebook/loader.py": ({12}, "hash length of the rulebook version"),
-    "engine/rulebook/whatif.py": ({12}, "hash length of the rulebook version"),
+    "engine/editions/whatif.py": ({12}, "hash length of the rulebook version"),
     "engine/validate/batch.py": ({18, 1970}, "decimal precision, epoch"),
     "engine/validate/values.py": ({3, 4, 5, 6, 7, 9, 12}, "regex group numbers, months in a year, Sept is month 9"),
     # The placement's field groups declare the input's bounds (days in a week, DST domains, ages a placement can

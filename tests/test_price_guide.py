@@ -8,8 +8,8 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.decide import default_engine
 from engine.evaluate.derive import band_of
-from engine.evaluate.engine import default_engine
 from engine.explain.price_guide import band_ceilings
 from engine.rulebook.tables import Band
 

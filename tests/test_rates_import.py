@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine import Engine, load_rulebook
+from engine.editions.rates_import import RatesImportError, apply, read_rows
 from engine.rulebook.loader import DEFAULT_RULES_DIR
-from engine.rulebook.rates_import import RatesImportError, apply, read_rows
 
 
 @pytest.fixture()

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.cli.main import app
+from engine.language.vocabulary import ENUMS
 from engine.rulebook import contract
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
-from engine.rulebook.vocabulary import ENUMS
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_rulebook(DEFAULT_RULES_DIR)
@@ -96,6 +96,31 @@ def test_the_contract_lists_every_parameter_the_code_names_or_builds() -> None:
         assert any(re.fullmatch(pattern, name) for name in contract.PARAMETERS) or any(
             re.fullmatch(pattern, t) or t.replace("{}", "x") == pattern.replace(r"\w+", "x") for t in per_lot
         ), pattern
+
+
+def test_the_pages_templates_and_scripts_name_only_rulebook_names_of_the_contract() -> None:
+    """Jinja templates and the page's scripts read figures, KPIs and roles by name too (``row.care_cubed_weekly``)."""
+    texts = [
+        path.read_text(encoding="utf-8")
+        for root in (REPO / "engine", REPO / "api")
+        for path in sorted(root.rglob("*"))
+        if path.suffix in {".html", ".js", ".j2"}
+    ]
+    assert texts
+    kinds = {
+        "figure": (set(BOOK.figures), contract.FIGURES),
+        "KPI": (set(BOOK.kpis), contract.KPIS),
+        "approver role": (set(BOOK.approver_roles), contract.APPROVER_ROLES),
+        "referral destination": (set(BOOK.referral_destinations), contract.REFERRAL_DESTINATIONS),
+        "note": (set(BOOK.notes), contract.NOTES),
+    }
+    unlisted = [
+        f"{kind} {name}"
+        for kind, (declared, listed) in kinds.items()
+        for name in sorted(declared - set(listed))
+        if any(re.search(rf"\b{re.escape(name)}\b", text) for text in texts)
+    ]
+    assert not unlisted
 
 
 def test_the_scan_finds_a_name_the_code_reads() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.placement import InputError
@@ -112,7 +112,7 @@ def test_an_audit_as_at_before_the_earliest_date_is_refused_as_a_single_decision
 
 def test_the_first_party_bases_table_is_the_list_the_placement_accepts() -> None:
     """Until the placement model reads the table (issue 9, fields), the two must agree."""
-    from engine.rulebook.vocabulary import ENUMS
+    from engine.language.vocabulary import ENUMS
 
     assert load_rulebook().first_party_bases == ENUMS["first_party_basis"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 

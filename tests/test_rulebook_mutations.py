@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from engine.audit.run import run_audit
+from engine.cli.main import app
 from engine.rulebook import contract
 from engine.rulebook.loader import DEFAULT_RULES_DIR, Rulebook, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
@@ -196,6 +198,11 @@ def breakages() -> Iterator[tuple[str, Mutation]]:
         "an approver role deleted where it is declared",
         _edit(CONTENTS, _once("  commissioning_manager: Commissioning manager\n", "")),
     )
+    for role in contract.APPROVER_ROLES:  # each role the code reads (sign-in, approvals), deleted where declared
+        yield (
+            f"approver role {role} deleted where it is declared",
+            _edit(CONTENTS, lambda t, r=role: re.sub(rf"^  {r}: .*\n", "", t, count=1, flags=re.M)),
+        )
     for destination in re.findall(r"^  ([a-z_]+): ", _text(CONTENTS).split("referral_destinations:")[1], flags=re.M):
         yield (
             f"referral destination {destination} deleted where it is declared",
@@ -398,6 +405,42 @@ def test_a_breakage_is_refused_with_file_line_and_reason(name: str, mutate: Muta
         assert f"{refused.path}:{refused.line}: " in str(refused)
     else:  # a required file deleted: the refusal names the missing file, which has no line
         assert name.endswith(" deleted") and "no " in refused.reason, refused
+
+
+# Issue 23: each name the code reads (engine/rulebook/contract.py) deleted where rules/ declares it: a figure, a KPI
+# (from kpis.yaml and contents.yaml), an approver role, a referral destination. Refused with the file, the line
+# and the name, and the CLI exits 3, whether the contract or a rule that also reads the name notices first.
+CONTRACT_BREAKAGES = [
+    *((f"figure {name} deleted", name) for name in contract.FIGURES),
+    *((f"KPI {kpi} deleted from kpis.yaml and contents.yaml", kpi) for kpi in contract.KPIS),
+    *((f"approver role {role} deleted where it is declared", role) for role in contract.APPROVER_ROLES),
+    *(
+        (f"referral destination {destination} deleted where it is declared", destination)
+        for destination in contract.REFERRAL_DESTINATIONS
+    ),
+]
+
+
+def test_every_name_of_the_contract_has_its_breakage() -> None:
+    assert {name for name, _ in CONTRACT_BREAKAGES} <= {name for name, _ in BREAKAGES}
+    assert len(CONTRACT_BREAKAGES) == sum(
+        map(len, (contract.FIGURES, contract.KPIS, contract.APPROVER_ROLES, contract.REFERRAL_DESTINATIONS))
+    )
+
+
+@pytest.mark.parametrize(("breakage", "name"), CONTRACT_BREAKAGES, ids=[b for b, _ in CONTRACT_BREAKAGES])
+def test_a_name_the_code_reads_deleted_is_refused_naming_it_and_exits_3(
+    breakage: str, name: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, root)
+    dict(BREAKAGES)[breakage](root)
+    result = CliRunner().invoke(app, ["rules", "--rules", str(root)])
+    assert result.exit_code == 3, f"{breakage}: {result.output}"
+    where = re.search(rf"({re.escape(str(root))}\S*):(\d+): (.*)", result.output)
+    assert where, f"{breakage}: no file and line in {result.output!r}"
+    assert Path(where[1]).is_file() and int(where[2]) >= 1, result.output
+    assert re.search(rf"\b{re.escape(name)}\b", where[3]), f"{breakage}: the refusal does not name {name}: {where[3]}"
 
 
 @pytest.mark.parametrize(("name", "mutate"), HARMLESS, ids=[name for name, _ in HARMLESS])

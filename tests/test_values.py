@@ -324,7 +324,7 @@ def test_the_earliest_date_and_the_lots_are_the_rulebooks(tmp_path) -> None:  # 
     import shutil
 
     from engine.audit.books.read import table_from_records
-    from engine.evaluate.engine import Engine
+    from engine.decide import Engine
     from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
     from engine.validate.batch import parse_book
 

@@ -13,7 +13,7 @@ import pytest
 
 from engine.audit.books.read import table_from_records
 from engine.audit.run import run_audit
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 

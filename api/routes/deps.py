@@ -13,7 +13,7 @@ from fastapi import Depends, Query, Request
 from api.routes.service import Clock, Decider
 from api.serve.settings import Settings
 from api.store.decision_log import DecisionLog
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.facts import load_rulebook_facts
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 

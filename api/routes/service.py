@@ -12,7 +12,7 @@ from typing import Any
 
 from api.store.decision_log import DecisionRecord, NewRecord
 from api.store.log_writer import Writer
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.explain.decision import Decision, dumps
 from engine.validate.placement import InputError
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from engine.language.vocabulary import Kind
 from engine.rulebook.loader import load_rulebook
-from engine.rulebook.vocabulary import Kind
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
 

@@ -11,10 +11,10 @@ import pyarrow as pa
 
 from engine.audit.books.read import decimal_array
 from engine.audit.kpis.health import gbp as _gbp
+from engine.editions.whatif import changed_parameters
 from engine.evaluate.vector import VectorResult
+from engine.language.vocabulary import ACTIONS
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.vocabulary import ACTIONS
-from engine.rulebook.whatif import changed_parameters
 from engine.validate.batch import ParsedBook
 
 

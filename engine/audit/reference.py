@@ -10,11 +10,11 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.evaluate.vector import VectorResult
+from engine.language.vocabulary import ACTIONS, ENUMS, Kind
 from engine.money import to_pence
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
 from engine.validate.batch import SPECS, Col, ParsedBook, parse_row
 from engine.validate.placement import InputError
 

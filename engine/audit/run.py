@@ -27,9 +27,9 @@ from engine.audit.outputs.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.audit.reference import Progress, durable_result
 from engine.audit.result import AuditResult
 from engine.audit.views import AuditViews, at_one_day
+from engine.editions.whatif import load_overrides, whatif_date, with_overrides
 from engine.evaluate.vector import row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
-from engine.rulebook.whatif import load_overrides, whatif_date, with_overrides
 from engine.validate.batch import SPECS, ParsedBook, day_number, parse_columns, settle_doubtful
 
 __all__ = ["AuditResult", "BookError", "run_audit"]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from engine.evaluate.vector import VectorEvaluator, VectorResult
-from engine.rulebook.conditions import names_in
+from engine.language.conditions import names_in
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, active_at, day_number
 

@@ -9,7 +9,7 @@ import statistics
 import time
 from typing import Any
 
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 
 EXAMPLES: list[dict[str, Any]] = [
     {

@@ -181,7 +181,7 @@ def _rulebook(rules: Path) -> Any:
 
 def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None, sheet: str | None = None) -> None:
     from engine.audit.books.read import BookError, read_book
-    from engine.evaluate.engine import Engine
+    from engine.decide import Engine
     from engine.evaluate.equivalence import compare_engines
 
     try:

@@ -16,7 +16,7 @@ import typer
 from engine.cli.bench import bench
 from engine.cli.options import RULES_ENV, RulesDir, load_engine
 from engine.cli.summary import summary_line
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
 from engine.rulebook.loader import DEFAULT_RULES_DIR
@@ -69,7 +69,7 @@ def _as_at(text: str | None) -> date | None:
 
 def _whatif(engine: Engine, path: Path) -> Engine:
     """The engine with the dated overrides of a what-if file (the same file ``audit --parameters`` takes)."""
-    from engine.rulebook.whatif import load_overrides, with_overrides
+    from engine.editions.whatif import load_overrides, with_overrides
 
     try:
         return Engine(with_overrides(engine.book, load_overrides(path), path.name))
@@ -172,7 +172,7 @@ def rates_import(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """Add dated values (a new edition of rates) to parameters, validated; no code changes needed."""
-    from engine.rulebook.rates_import import RatesImportError, apply, read_rows
+    from engine.editions.rates_import import RatesImportError, apply, read_rows
 
     try:
         values = read_rows(file, rules, replace)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 

@@ -1,6 +1,6 @@
 """Derived figures for one placement, computed before any rule fires, by the rulebook's compiled figures.
 
-The figures are declared once in ``rules/figures.yaml``; ``engine/rulebook/scalar_figures.py`` compiles them
+The figures are declared once in ``rules/figures.yaml``; ``engine/language/scalar_figures.py`` compiles them
 to one function per service. This module runs that function and adds the parameters the rules read.
 """
 
@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from engine.language.scalar_figures import band_of
+from engine.language.vocabulary import FIELDS
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.scalar_figures import band_of
 from engine.rulebook.tables import Band
-from engine.rulebook.vocabulary import FIELDS
 from engine.validate.placement import Placement
 
 __all__ = ["Derived", "band_of", "derive"]  # band_of: the engine's band lookup, for tests and the price guide

@@ -26,7 +26,7 @@ from typing import Any
 import durable.engine as durable_engine
 import durable_rules_engine as _rules  # the C engine under durable.engine
 
-from engine.rulebook import conditions
+from engine.language import conditions
 from engine.rulebook.loader import Module, Rulebook
 
 _LOCK = threading.Lock()

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
 from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
+from engine.language.vocabulary import ACTIONS, Kind
 from engine.money import pounds
-from engine.rulebook.vocabulary import ACTIONS, Kind
 from engine.validate.batch import SPECS, parse_book, parse_row
 from engine.validate.placement import InputError
 

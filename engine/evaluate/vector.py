@@ -1,9 +1,9 @@
 """The vectorised evaluator (SPEC §2): the same rule files as the durable one, compiled to numpy masks.
 
-- parameters are looked up per row by its as-at date (``engine.evaluate.vector_parameters``);
+- parameters are looked up per row by its as-at date (``engine.language.vector_parameters``);
 - derived figures are computed exactly as ``engine/derive.py`` computes them, in int64 pence / ten-thousandths,
   rounding half-up (away from zero) the same way;
-- a rule's condition becomes a boolean mask (``engine.evaluate.vector_conditions``); a comparison is true only
+- a rule's condition becomes a boolean mask (``engine.language.vector_conditions``); a comparison is true only
   where every value it reads is non-null, so null semantics are those of durable_rules, on purpose.
 """
 
@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 
 from engine.arrays import pick
-from engine.evaluate import vector_conditions
-from engine.evaluate.vector_figures import Context, compile_vector
-from engine.evaluate.vector_parameters import ParameterColumns
-from engine.rulebook import conditions
-from engine.rulebook.figure_language import depends_on
+from engine.language import conditions, vector_conditions
+from engine.language.figure_language import depends_on
+from engine.language.vector_figures import Context, compile_vector
+from engine.language.vector_parameters import ParameterColumns
+from engine.language.vocabulary import ACTIONS, ENUMS, Kind
 from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
 from engine.validate.batch import Col, ParsedBook, day_number
 
 SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}

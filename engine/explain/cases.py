@@ -27,10 +27,10 @@ from typing import Any
 
 import yaml
 
-from engine.evaluate.engine import Engine
+from engine.decide import Engine
+from engine.editions.whatif import with_overrides
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.strict_yaml import Node
-from engine.rulebook.whatif import with_overrides
 from engine.validate.placement import InputError
 
 CASE_KEYS = {"name", "source", "input", "expect"}

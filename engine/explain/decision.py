@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
 from engine.evaluate.derive import Derived
+from engine.explain.json_text import dumps
 from engine.explain.payments import Payment, payments
 from engine.explain.price_guide import copy_guide, price_guide
 from engine.explain.shown import FIGURE_WRITERS, parameter_value, render
+from engine.language.vocabulary import ACTIONS
 from engine.rulebook.loader import Rule, Rulebook
-from engine.rulebook.vocabulary import ACTIONS
 
 # parameter_value is imported from here by the catalogue and the audit's what-if comparison
 __all__ = ["SEVERITY", "Decision", "Finding", "ParameterRead", "build_decision", "dumps", "parameter_value"]
@@ -22,7 +22,6 @@ __all__ = ["SEVERITY", "Decision", "Finding", "ParameterRead", "build_decision",
 Outcome = Literal["proceed", "needs_approval", "refer", "not_permitted"]
 Action = Literal["info", "proceed", "needs_approval", "refer", "not_permitted"]
 SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
-_NUMBER = re.compile(r'"\\u0000(-?[0-9.]+)\\u0000"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,19 +139,6 @@ def _number_json(value: Any) -> str:
     if value is None:
         return "null"
     return f"{value:f}" if isinstance(value, Decimal) else _COMPACT.encode(value)
-
-
-def dumps(data: Any, indent: int | None = 2) -> str:
-    """JSON with Decimals written as exact numbers (``1040.00``, not ``"1040.00"`` or ``1040.0``)."""
-
-    def default(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return f"\u0000{value:f}\u0000"
-        if isinstance(value, date):
-            return value.isoformat()
-        raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-    return _NUMBER.sub(r"\1", json.dumps(data, default=default, indent=indent, ensure_ascii=False))
 
 
 def build_decision(placement_id: str, derived: Derived, fired: set[str], book: Rulebook) -> Decision:

@@ -17,6 +17,7 @@ from math import floor
 from typing import Any
 
 from engine.evaluate.derive import Derived
+from engine.explain.json_text import dumps
 from engine.money import pounds
 from engine.rulebook.tables import Band
 
@@ -72,8 +73,6 @@ def _guide(benchmark: int, table: tuple[Band, ...], basis: str) -> tuple[dict[st
                 "care_cubed_required": False if band is None else band.care_cubed_required,
             }
         )
-    from engine.explain.decision import dumps  # decision.py imports this module: read at call time, once per guide
-
     guide = {"basis": basis, "benchmark_weekly": pounds(benchmark), "bands": bands}
     return guide, dumps(guide, indent=None)
 

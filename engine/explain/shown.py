@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from engine.evaluate.derive import Derived
+from engine.language.vocabulary import FIELDS, UNIT_KINDS, Kind
 from engine.money import QUANTITY_PLACES, pounds, show_pounds
 from engine.rulebook.loader import PLACEHOLDER, Parameter, Rule, Rulebook
 from engine.rulebook.tables import Band
-from engine.rulebook.vocabulary import FIELDS, UNIT_KINDS, Kind
 
 
 def render(rule: Rule, derived: Derived, book: Rulebook) -> str:

@@ -13,10 +13,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from typing import Any as AnyType
 
-from engine.rulebook import conditions
+from engine.language import conditions
+from engine.language.vocabulary import UNIT_KINDS, Kind
 from engine.rulebook.facts import Kpi, Lot
 from engine.rulebook.figures import Figure
-from engine.rulebook.vocabulary import UNIT_KINDS, Kind
 
 if TYPE_CHECKING:
     from engine.rulebook.compiled import CompiledRulebook

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from engine.rulebook.scalar_figures import FigureFunction, compile_scalar
-from engine.rulebook.vocabulary import ENUMS, Kind
+from engine.language.scalar_figures import FigureFunction, compile_scalar
+from engine.language.vocabulary import ENUMS, Kind
 
 if TYPE_CHECKING:
     from engine.rulebook.book import Module, Rulebook

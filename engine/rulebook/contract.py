@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.language.vocabulary import ENUMS
 from engine.rulebook.strict_yaml import Node, RulebookError, load_yaml
-from engine.rulebook.vocabulary import ENUMS
 
 if TYPE_CHECKING:
     from engine.rulebook.book import Rulebook

@@ -14,9 +14,9 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from engine.rulebook import conditions
+from engine.language import conditions
+from engine.language.vocabulary import ENUMS, Kind
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
-from engine.rulebook.vocabulary import ENUMS, Kind
 
 LOTS_FILE = Path("tables") / "lots.yaml"
 RULEBOOK_FILE = Path("rulebook.yaml")

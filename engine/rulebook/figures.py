@@ -1,9 +1,9 @@
 """Derived figures declared once in ``rules/figures.yaml``: loaded, checked and put in dependency order.
 
 Each figure has a name, a kind, a description, a reference, a formula (one for every service, or one per
-service) in the figure language (``engine/rulebook/figure_language.py``), and ``shown`` when the decision
-reports it. The checked formulas are compiled twice: ``engine/rulebook/scalar_figures.py`` for single
-decisions, ``engine/evaluate/vector_figures.py`` for books.
+service) in the figure language (``engine/language/figure_language.py``), and ``shown`` when the decision
+reports it. The checked formulas are compiled twice: ``engine/language/scalar_figures.py`` for single
+decisions, ``engine/language/vector_figures.py`` for books.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.rulebook.figure_language import Checker, E, FigureError, depends_on
+from engine.language.figure_language import Checker, E, FigureError, depends_on
+from engine.language.vocabulary import ENUMS, Kind
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
-from engine.rulebook.vocabulary import ENUMS, Kind
 
 FIGURES_FILE = Path("figures.yaml")
 KINDS = {"money": Kind.MONEY, "quantity": Kind.QUANTITY, "percent": Kind.PERCENT, "count": Kind.COUNT}
@@ -75,7 +75,9 @@ def load_figures(
             and shown is not True
             and declared.get(shown, (fields.get(shown), None))[0] is not Kind.BOOL
         ):
-            raise row.error(f"{name}: shown is true or names a true/false field or figure", "shown")
+            known = shown in declared or shown in fields
+            given = f"{shown!r} is not true/false" if known else f"there is no field or figure {shown}"
+            raise row.error(f"{name}: shown is true or names a true/false field or figure ({given})", "shown")
         figures[name] = Figure(
             name,
             kind,

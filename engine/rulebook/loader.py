@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from engine.language.vocabulary import ENUMS, FIELDS
 from engine.rulebook import checks, contract
 from engine.rulebook.book import Module, Parameter, Reference, Rule, Rulebook
 from engine.rulebook.contents import check_band_roles, check_kpis, check_module_files, check_rules, load_contents
@@ -13,7 +14,6 @@ from engine.rulebook.figures import load_figures
 from engine.rulebook.parameters import check_index, engine_value, load_parameter
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
 from engine.rulebook.strict_yaml import RulebookError
-from engine.rulebook.vocabulary import ENUMS, FIELDS
 
 # Rulebook, its parts and engine_value are imported from here by the rest of the engine, the API and the tests.
 __all__ = [

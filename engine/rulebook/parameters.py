@@ -8,11 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any as AnyType
 
+from engine.language.vocabulary import UNIT_KINDS, Kind
 from engine.money import QUANTITY_PLACES, MoneyError, exact_units, to_decimal, to_pence
 from engine.rulebook.book import Parameter, Reference
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
 from engine.rulebook.tables import HIT_POLICIES, band_table
-from engine.rulebook.vocabulary import UNIT_KINDS, Kind
 
 
 def load_reference(node: AnyType, owner: Node, key: str = "reference") -> Reference:

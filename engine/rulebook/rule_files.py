@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 from typing import Any as AnyType
 
-from engine.rulebook import conditions
+from engine.language import conditions
+from engine.language.vocabulary import ACTIONS, ENUMS, FIELDS, Kind
 from engine.rulebook.book import Module, Parameter, Rule
 from engine.rulebook.contents import Contents, unknown_destination, unknown_role
 from engine.rulebook.figures import Figure
 from engine.rulebook.parameters import load_reference
 from engine.rulebook.strict_yaml import Node, check_keys, load_yaml
-from engine.rulebook.vocabulary import ACTIONS, ENUMS, FIELDS, Kind
 
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")

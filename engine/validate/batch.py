@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +26,7 @@ import pyarrow.compute as pc
 from engine.arrays import pick
 from engine.money import LARGEST
 from engine.validate.fields import FieldSpec, field_specs
-from engine.validate.placement import InputError, Placement, parse_placement
-
-if TYPE_CHECKING:
-    from engine.rulebook.loader import Rulebook
+from engine.validate.placement import InputError, Placement, RulebookFacts, parse_placement
 from engine.validate.values import ENGINE_PLACES, WRITTEN_PLACES, parse_date, parse_enum, parse_flag, parse_whole
 
 EPOCH = date(1970, 1, 1)
@@ -170,7 +167,7 @@ def _column(table: pa.Table, name: str, spec: FieldSpec) -> tuple[np.ndarray, np
     return _text(spec, table.column(name))
 
 
-def parse_book(table: pa.Table, rules: Rulebook) -> ParsedBook:
+def parse_book(table: pa.Table, rules: RulebookFacts) -> ParsedBook:
     """Typed columns with defaults applied, a mask of valid rows and the messages of the bad ones; the rulebook
     gives the facts a placement is checked against (the earliest date, the Lots)."""
     book, doubtful = parse_columns(table, rules)
@@ -178,7 +175,7 @@ def parse_book(table: pa.Table, rules: Rulebook) -> ParsedBook:
     return book
 
 
-def parse_columns(table: pa.Table, rules: Rulebook) -> tuple[ParsedBook, np.ndarray]:
+def parse_columns(table: pa.Table, rules: RulebookFacts) -> tuple[ParsedBook, np.ndarray]:
     """``parse_book``'s column-wise part: the book with every row the fast path is sure of, and the rows it is
     not sure of (not valid yet: ``settle_doubtful`` lets the model decide them)."""
     n = table.num_rows
@@ -209,7 +206,7 @@ def parse_columns(table: pa.Table, rules: Rulebook) -> tuple[ParsedBook, np.ndar
     return book, np.flatnonzero(uncertain)
 
 
-def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rules: Rulebook) -> np.ndarray:
+def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rules: RulebookFacts) -> np.ndarray:
     """Rows where the model's own cross-field checks, or the rulebook's facts (the earliest date, the Lots
     table), might object: let the model say why."""
     care_home = cols["service"].v == SPECS["service"].choices.index("care_home")
@@ -241,12 +238,12 @@ def row_dict(table: pa.Table, index: int) -> dict[str, Any]:
     }
 
 
-def parse_row(cells: dict[str, Any], rules: Rulebook) -> Placement:
+def parse_row(cells: dict[str, Any], rules: RulebookFacts) -> Placement:
     """One row's cells, parsed by the model (with the rulebook's facts) exactly as a single decision is."""
     return parse_placement(cells, rules)
 
 
-def settle_doubtful(table: pa.Table, book: ParsedBook, rows: np.ndarray, rules: Rulebook) -> None:
+def settle_doubtful(table: pa.Table, book: ParsedBook, rows: np.ndarray, rules: RulebookFacts) -> None:
     """These rows through the placement model itself, one at a time: valid and filled in where it accepts a row,
     else the messages a single decision would give."""
     known = [name for name in table.column_names if name in SPECS]

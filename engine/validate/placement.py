@@ -10,9 +10,10 @@ decimal places) as integer ten-thousandths; dates day first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -24,10 +25,26 @@ from engine.validate.field_groups.health import NhsAndS117, NhsContribution
 from engine.validate.field_groups.pricing import CareCubedPrice, PlacementAndPrice, Provider
 from engine.validate.field_groups.supported_living import SupportedLiving
 
-if TYPE_CHECKING:
-    from engine.rulebook.loader import Rulebook
+__all__ = ["InputError", "Placement", "RulebookFacts", "field_messages", "parse_placement"]
 
-__all__ = ["InputError", "Placement", "field_messages", "parse_placement"]
+
+class LotFacts(Protocol):
+    @property
+    def number(self) -> int: ...
+    @property
+    def care_type(self) -> str: ...
+    @property
+    def dementia(self) -> bool: ...
+
+
+class RulebookFacts(Protocol):
+    """What validation reads from a rulebook (``engine.rulebook.book.Rulebook``): the earliest date it holds rules
+    for and its Lots. Validation comes before the rulebook in the pipeline, so it names only these."""
+
+    @property
+    def earliest_as_at(self) -> date: ...
+    @property
+    def lots(self) -> Sequence[LotFacts]: ...
 
 
 # pydantic puts the fields of the last base first: the groups are listed here from the last field to the first,
@@ -92,7 +109,7 @@ class Placement(
             raise ValueError(problems)
         return self
 
-    def rulebook_problems(self, book: Rulebook) -> dict[str, str]:
+    def rulebook_problems(self, book: RulebookFacts) -> dict[str, str]:
         """What the rulebook's facts refuse: a date before its earliest, a Lot it does not hold or one that
         contradicts the care type or dementia given (the Lots table says which placements each Lot covers)."""
         problems: dict[str, str] = {}
@@ -126,11 +143,11 @@ def _choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
     return {name: spec.choices for name, spec in field_specs(model).items() if spec.choices}
 
 
-def lot_message(lot: int, book: Rulebook) -> str:
+def lot_message(lot: int, book: RulebookFacts) -> str:
     return f"must be {values.show_choices(sorted(entry.number for entry in book.lots))}, got {lot!r}"
 
 
-def parse_placement(data: Any, book: Rulebook | None = None) -> Placement:
+def parse_placement(data: Any, book: RulebookFacts | None = None) -> Placement:
     """The placement's fields → a Placement, or InputError with a message per field. With a rulebook, its facts
     are checked too (earliest date, Lots); ``Engine.decide`` always checks them against its own rulebook."""
     if not isinstance(data, dict):

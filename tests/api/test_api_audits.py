@@ -12,7 +12,7 @@ from conftest import make_client
 from fastapi.testclient import TestClient
 
 from engine.audit.run import run_audit
-from engine.evaluate.engine import default_engine
+from engine.decide import default_engine
 from engine.explain.decision import dumps
 
 EXAMPLES = json.loads((Path(__file__).resolve().parents[2] / "examples" / "placements.json").read_text())

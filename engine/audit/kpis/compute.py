@@ -24,10 +24,10 @@ from engine.audit.kpis.health import gbp as _gbp
 from engine.audit.kpis.health import percent as _percent
 from engine.audit.views import AtKpiDate, AuditViews
 from engine.evaluate.vector import SEVERITY, VectorResult
+from engine.language.vocabulary import ACTIONS, ENUMS
 from engine.money import round_half_up
 from engine.rulebook.facts import Kpi
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.vocabulary import ACTIONS, ENUMS
 from engine.validate.batch import Col, ParsedBook, day_number
 
 

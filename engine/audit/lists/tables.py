@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 from engine.audit.books.read import decimal_array
 from engine.audit.views import AtKpiDate
 from engine.evaluate.vector import VectorResult
+from engine.language.vocabulary import ACTIONS
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.vocabulary import ACTIONS
 from engine.validate.batch import ParsedBook
 
 

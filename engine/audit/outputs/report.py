@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from engine.audit.kpis.compute import Period, below_median_rows
 from engine.audit.lists.tables import PURPOSE, list_masks, list_table
 from engine.audit.outputs.show import show
-from engine.rulebook.vocabulary import ACTIONS
+from engine.language.vocabulary import ACTIONS
 
 if TYPE_CHECKING:
     from engine.audit.result import AuditResult

@@ -19,8 +19,8 @@ from engine.audit.books.read import decimal_array
 from engine.audit.lists.tables import _strings, figure_shown, rule_texts
 from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, Leading, block_text, header_text, usable
 from engine.evaluate.vector import VectorResult
+from engine.language.vocabulary import ACTIONS, ENUMS, Kind
 from engine.rulebook.loader import Rulebook
-from engine.rulebook.vocabulary import ACTIONS, ENUMS, Kind
 from engine.validate.batch import SPECS, ParsedBook
 
 FIGURE_COLUMNS = (

@@ -16,8 +16,8 @@ import ast
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.language.vocabulary import Kind
 from engine.money import QUANTITY_PLACES
-from engine.rulebook.vocabulary import Kind
 
 Value = int | str | bool
 

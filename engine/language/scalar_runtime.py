@@ -1,4 +1,4 @@
-"""What the compiled scalar figure functions call (``engine/rulebook/scalar_figures.py`` writes the calls): exact
+"""What the compiled scalar figure functions call (``engine/language/scalar_figures.py`` writes the calls): exact
 rounding of fractions and of quotients of whole numbers, band lookups by a table's rows, and ``min``/``max`` that
 are null when any value is null. Every function returns None for a null (a missing value), as the language says.
 """

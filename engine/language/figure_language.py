@@ -2,8 +2,8 @@
 
 A figure's ``formula`` is one expression (parsed with Python's ``ast``, never evaluated by Python) over
 placement fields, other figures and ``params.<name>``. The checked tree is compiled twice: to one Python
-function per service for single decisions (``engine/rulebook/scalar_figures.py``) and to numpy for books
-(``engine/evaluate/vector_figures.py``). docs/design.md describes the language; in short:
+function per service for single decisions (``engine/language/scalar_figures.py``) and to numpy for books
+(``engine/language/vector_figures.py``). docs/design.md describes the language; in short:
 
 - numbers are exact: money is pence, percentages hundredths, quantities ten-thousandths; ``/`` gives an exact fraction
   that must be rounded (``round_half_up(x, places)``, ``ceil(x, places)``, ``floor(x, places)``) before it
@@ -25,9 +25,8 @@ import ast
 from decimal import Decimal
 from typing import Any
 
-from engine.money import QUANTITY_PLACES
-from engine.rulebook.conditions import dotted
-from engine.rulebook.figure_tree import (
+from engine.language.conditions import dotted
+from engine.language.figure_tree import (
     NUMBER,
     E,
     FigureError,
@@ -41,7 +40,8 @@ from engine.rulebook.figure_tree import (
     result_kind,
     same,
 )
-from engine.rulebook.vocabulary import Kind
+from engine.language.vocabulary import Kind
+from engine.money import QUANTITY_PLACES
 
 # the tree's types and readers are imported from here too (figures, the scalar and vector compilers, the tests)
 __all__ = ["Checker", "E", "FigureError", "T", "depends_on", "params_in"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.rulebook import conditions
+from engine.language import conditions
 from engine.validate.batch import Col
 
 _CMP = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}

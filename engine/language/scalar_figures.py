@@ -13,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.rulebook.figure_language import E
-from engine.rulebook.figures import Figure, order
-from engine.rulebook.loader import Rulebook
-from engine.rulebook.scalar_runtime import (
+from engine.language.figure_language import E
+from engine.language.scalar_runtime import (
     band,
     band_of,
     band_q,
@@ -31,7 +29,11 @@ from engine.rulebook.scalar_runtime import (
     strict_choice,
     to_fraction,
 )
+from engine.rulebook.figures import Figure, order
 from engine.rulebook.tables import Band
+
+if TYPE_CHECKING:
+    from engine.rulebook.book import Rulebook  # the loaded rulebook this compiles (annotations only)
 
 __all__ = ["FigureFunction", "band_of", "compile_scalar", "whole_quotient"]  # band_of: derive.py reads it from here
 

@@ -1,8 +1,8 @@
 """The figure language's checked tree: ``E`` nodes and their types (``T``), what a tree reads, the unit rules that
 join two nodes (alike kinds, decimal places aligned), an enum figure's names tagged, and ``not`` pushed down.
 
-``engine/rulebook/figure_language.py`` builds the tree from a formula; ``scalar_figures.py`` and
-``engine/evaluate/vector_figures.py`` compile it.
+``engine/language/figure_language.py`` builds the tree from a formula; ``scalar_figures.py`` and
+``engine/language/vector_figures.py`` compile it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.rulebook.vocabulary import ENUMS, Kind
+from engine.language.vocabulary import ENUMS, Kind
 
 NUMBER = (Kind.MONEY, Kind.QUANTITY, Kind.PERCENT, Kind.COUNT, Kind.RATIO)
 

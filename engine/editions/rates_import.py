@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from engine.language.vocabulary import Kind
 from engine.money import MoneyError
 from engine.rulebook.loader import engine_value, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
-from engine.rulebook.vocabulary import Kind
 
 COLUMNS = ("parameter", "effective_from", "value")
 

@@ -1,7 +1,7 @@
 """The figure language compiled for a whole book: each checked expression becomes a numpy function over columns.
 
 A value is a ``Num``: int64 (or bool, or enum codes) values, a mask of non-null cells and, for an exact
-fraction, its int64 denominators (> 0). The null semantics are those of ``engine/rulebook/scalar_figures.py``:
+fraction, its int64 denominators (> 0). The null semantics are those of ``engine/language/scalar_figures.py``:
 a comparison with a null is false, ``coalesce`` takes the first non-null, everything else is null when any
 argument is. Rounding is exact integer arithmetic, half away from zero, as Decimal ROUND_HALF_UP.
 """
@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.arrays import pick
-from engine.rulebook.figure_language import E
+from engine.language.figure_language import E
+from engine.language.scalar_figures import whole_quotient as _quotient
+from engine.language.vocabulary import ENUMS
 from engine.rulebook.figures import Figure
-from engine.rulebook.loader import Rulebook
-from engine.rulebook.scalar_figures import whole_quotient as _quotient
-from engine.rulebook.vocabulary import ENUMS
 from engine.validate.batch import Col
+
+if TYPE_CHECKING:
+    from engine.rulebook.book import Rulebook  # the loaded rulebook this compiles (annotations only)
 
 
 @dataclass

@@ -5,21 +5,27 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.evaluate.derive import derive
-from engine.evaluate.durable import DurableEvaluator
 from engine.explain.decision import Decision, build_decision
 from engine.rulebook.loader import DEFAULT_RULES_DIR, Rulebook, load_rulebook
 from engine.validate.placement import InputError, Placement, parse_placement
+
+if TYPE_CHECKING:
+    from engine.evaluate.durable import DurableEvaluator
 
 
 class Engine:
     """A loaded rulebook and its durable_rules evaluator. Pure: no I/O after loading, never reads the clock."""
 
     def __init__(self, book: Rulebook | None = None) -> None:
+        # durable_rules is imported here, where its evaluator is built, not when the CLI, the vector path, the
+        # audit or the server imports this module
+        from engine.evaluate.durable import DurableEvaluator
+
         self.book = book or load_rulebook()
-        self.durable = DurableEvaluator(self.book)
+        self.durable: DurableEvaluator = DurableEvaluator(self.book)
 
     def decide(self, placement: Placement | dict[str, Any], as_at: date | None = None) -> Decision:
         """One placement (a Placement or its JSON fields) → its decision. Bad input raises InputError."""

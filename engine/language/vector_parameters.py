@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.rulebook.loader import Parameter, Rulebook
-from engine.rulebook.vocabulary import Kind
+from engine.language.vocabulary import Kind
 from engine.validate.batch import Col, day_number
+
+if TYPE_CHECKING:
+    from engine.rulebook.book import Parameter, Rulebook  # the loaded rulebook this compiles (annotations only)
 
 
 class ParameterColumns:

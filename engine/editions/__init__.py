@@ -1,0 +1,1 @@
+"""Editions of the rates: what-if overrides of a rulebook's parameters and importing a new edition of rates."""
