@@ -1,4 +1,4 @@
-"""The API's settings: one class, read from ``CARERULES_*`` environment variables (README, "Settings").
+"""The API's settings: one class, read from ``CARERULES_*`` environment variables (docs/operators.md, "Settings").
 
 Service limits only; no policy numbers here.
 """
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     keep_alive_seconds: Positive = 5
     request_read_seconds: Seconds = 30.0  # a client that takes longer to send its request is cut off
     max_connections: Positive | None = None  # per worker process; beyond it 503 (uvicorn's limit_concurrency)
-    # Sign-in (README, "Users, sign-in and approvals")
+    # Sign-in (docs/operators.md, "Users, sign-in and local mode")
     host: str = "127.0.0.1"  # the address served (carerules serve sets it): loopback allows the local single user
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()  # single-sign-on proxy addresses or networks
     sso_user_header: str = "X-Remote-User"

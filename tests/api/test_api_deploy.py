@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from api.serve.settings import Settings
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+OPERATORS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "operators.md"
 
 
 def test_every_setting_is_read_from_the_environment_and_documented_once(monkeypatch):
@@ -28,7 +28,7 @@ def test_every_setting_is_read_from_the_environment_and_documented_once(monkeypa
     monkeypatch.setenv("CARERULES_MAX_BATCH", "0")
     with pytest.raises(ValueError, match="max_batch"):
         Settings()
-    table = README.read_text(encoding="utf-8").split("## Settings", 1)[1].split("\n## ", 1)[0]
+    table = OPERATORS_PAGE.read_text(encoding="utf-8").split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `(CARERULES_[A-Z_]+)` \|", table, re.MULTILINE)
     assert documented == [f"CARERULES_{name.upper()}" for name in Settings.model_fields]
 
