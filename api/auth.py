@@ -295,8 +295,9 @@ class Authenticator:
             return None
         return (
             f"carerules will not serve {self.config.host} with no users: anyone who can reach it could read and "
-            "write placements. Add users (carerules users add NAME --role ROLE), configure a trusted single-sign-on "
-            "proxy (CARERULES_TRUSTED_PROXIES), or serve on 127.0.0.1 for one local user."
+            "write placements. Add users (carerules users add NAME --role ROLE), give the first administrator's token "
+            "in a secret file (CARERULES_ADMIN_TOKEN_FILE), configure a trusted single-sign-on proxy "
+            "(CARERULES_TRUSTED_PROXIES), or serve on 127.0.0.1 for one local user."
         )
 
     async def identify(self, connection: HTTPConnection) -> Identity | None:

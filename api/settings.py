@@ -62,13 +62,23 @@ class Settings(BaseSettings):
     # Each upload audit's address space (RLIMIT_AS); past it the audit stops with a 422. A 1,000,000-row CSV (the
     # row limit) peaked at 6.2 GB of address space (4.3 GB resident): lower this with max_upload_rows.
     audit_memory_bytes: Positive = 8_000_000_000
+    # The first administrator of a fresh database (api/bootstrap.py): no default token, ever
+    admin_token_file: Path | None = None  # a secret file holding the token (e.g. /run/secrets/carerules_admin_token)
+    admin_token: SecretStr = SecretStr("")  # or the token itself (the file is better: environments leak)
+    admin_name: str = "admin"
+    admin_roles: Annotated[list[str], NoDecode] = ["admin"]
 
-    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @field_validator("allowed_hosts", "trusted_proxies", "admin_roles", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             return [host.strip() for host in value.split(",") if host.strip()]
         return value
+
+    @field_validator("admin_token_file", mode="before")
+    @classmethod
+    def _no_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @classmethod
     def from_env(cls) -> Settings:
