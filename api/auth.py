@@ -41,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from api.db import LogUnavailable
+from api.forwarded import SOCKET_PEER
 from api.workflow_db import SESSIONS, User, WorkflowStore, now_utc, session_hash, user_from_row
 from api.workflow_db import USERS as USER_TABLE
 
@@ -345,8 +346,10 @@ class Authenticator:
         return account
 
     def peer(self, connection: HTTPConnection) -> str:
-        """The socket peer's address (the server never rewrites it from X-Forwarded-For: api/server.py)."""
-        return connection.client.host if connection.client else ""
+        """The socket peer's address (the server never rewrites it from X-Forwarded-For: api/server.py; an allowed
+        reverse proxy's forwarded client is kept apart from it: api/forwarded.py)."""
+        peer = connection.scope.get(SOCKET_PEER) or connection.client
+        return str(peer[0]) if peer else ""
 
     def from_proxy(self, connection: HTTPConnection) -> bool:
         """Did this request come through a trusted proxy: its socket peer is one (and it sent the secret, if set)."""
@@ -369,7 +372,7 @@ class Authenticator:
             forwarded = connection.headers.get("x-forwarded-for", "").split(",")[-1].strip()
             if forwarded:
                 return forwarded
-        return self.peer(connection)
+        return connection.client.host if connection.client else ""  # from an allowed reverse proxy: its client
 
     def over_https(self, connection: HTTPConnection) -> bool:
         """Should cookies be Secure: a setting, HTTPS to this server, or a trusted proxy saying its client used it."""

@@ -23,6 +23,7 @@ from api.audits_runner import AuditRunner
 from api.auth import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
 from api.db import DecisionLog, LogUnavailable
 from api.fast_path import DecisionFastPath
+from api.forwarded import ProxyHeaders, UnderRootPath
 from api.limits import BodyLimit
 from api.log_writer import LogWriter, Writer
 from api.observe import Observe, ensure_request_log
@@ -92,12 +93,15 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(NotSignedIn, guard.not_signed_in)
     app.add_exception_handler(Forbidden, guard.forbidden)
     app.add_exception_handler(Exception, responses.unexpected_error)
-    app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # innermost: every check above applies
+    app.add_middleware(UnderRootPath, root_path=settings.root_path)  # innermost: the sub-path back before routing
+    app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # every check above applies
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(guard.SignedInBeforeUpload)  # before the body limit reads a byte of an upload
     app.add_middleware(guard.SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(Observe)  # outermost: every response, refusals included, is logged and gets the headers
+    app.add_middleware(Observe)  # every response, refusals included, is logged and gets the headers
+    # outermost: the browser's scheme and address from an allowed reverse proxy; the sub-path off the path
+    app.add_middleware(ProxyHeaders, allow=settings.forwarded_allow_ips, root_path=settings.root_path)
 
     app.include_router(decisions.router)
     app.include_router(audits.router)
@@ -109,7 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> Response:
-        return web.templates.TemplateResponse(request, "docs.html", {})
+        return web.templates.TemplateResponse(request, "docs.html", {"root": request.scope.get("root_path", "")})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
