@@ -26,6 +26,8 @@ from api.fast_path import DecisionFastPath
 from api.forwarded import ProxyHeaders, UnderRootPath
 from api.limits import BodyLimit
 from api.log_writer import LogWriter, Writer
+from api.metrics import record_edition
+from api.metrics import router as metrics_router
 from api.observe import Observe, ensure_request_log
 from api.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes import audits, catalogue, decisions, signin, web
@@ -108,6 +110,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.include_router(catalogue.router)
     app.include_router(web.router)
     app.include_router(signin.router)
+    app.include_router(metrics_router)
+    record_edition(engine.book.version)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
 

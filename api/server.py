@@ -16,6 +16,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.db import DecisionLog
 from api.main import create_app
+from api.metrics import prepare_multiprocess
 from api.observe import log_config
 from api.settings import Settings
 from api.workers import serve_workers, spreads_connections
@@ -78,6 +79,7 @@ def served_app() -> FastAPI:
 
 def serve(host: str, port: int, workers: int, quiet: bool) -> None:
     settings = Settings.from_env()
+    prepare_multiprocess()  # every worker's counts in one folder, added up by /metrics on any worker
     # Migrate once here: worker processes starting together would otherwise race to create the tables.
     log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
     log.upgrade()

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     admin_token: SecretStr = SecretStr("")  # or the token itself (the file is better: environments leak)
     admin_name: str = "admin"
     admin_roles: Annotated[list[str], NoDecode] = ["admin"]
+    # Monitoring (api/metrics.py): /metrics for an admin, or for a scraper sending this token
+    metrics_token: SecretStr = SecretStr("")
 
     @field_validator("allowed_hosts", "trusted_proxies", "forwarded_allow_ips", "admin_roles", mode="before")
     @classmethod
