@@ -10,11 +10,10 @@ has had a user the secret is never read again (change tokens with ``carerules us
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
-from api.auth import TOKEN_PREFIX, Authenticator, auth_config, check_roles, token_digest, token_key
+from api.auth import TOKEN_PREFIX, Authenticator, auth_config, check_roles, new_token, token_digest, token_key
 from api.db import DecisionLog
 from api.workflow_db import UserExists, WorkflowStore, now_utc
 
@@ -27,7 +26,7 @@ class BootstrapError(ValueError):
 
 def fresh_token() -> str:
     """A token in the form the server accepts, for the operator to put in the secret file."""
-    return f"{TOKEN_PREFIX}_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+    return new_token()[0]
 
 
 def admin_token(settings: Any) -> str | None:

@@ -89,21 +89,33 @@ def route_label(scope: dict[str, Any]) -> str:
     return next((mount for mount in MOUNTS if path.startswith(mount + "/")), "unmatched")
 
 
+_children: dict[tuple[str, ...], tuple[Any, Any, Any]] = {}  # a route's series, found once (labels() costs µs)
+_outcomes: dict[str, Any] = {}
+
+
 def record_request(scope: dict[str, Any], status: int, seconds: float) -> None:
     if scope.get("type") != "http":
         return
     method, route = str(scope["method"]), route_label(scope)
-    found = _instruments()
-    found["requests"].labels(method, route, str(status)).inc()
-    found["latency"].labels(method, route).observe(seconds)
-    if (method, route) == AUDIT_ROUTE:
-        found["audits"].labels(str(status)).inc()
+    key = (method, route, str(status))
+    series = _children.get(key)
+    if series is None:
+        found = _instruments()
+        audits = found["audits"].labels(key[2]) if (method, route) == AUDIT_ROUTE else None
+        series = _children[key] = (found["requests"].labels(*key), found["latency"].labels(method, route), audits)
+    requests, latency, audits = series
+    requests.inc()
+    latency.observe(seconds)
+    if audits is not None:
+        audits.inc()
 
 
 def record_decisions(outcomes: list[str]) -> None:
-    counter = _instruments()["decisions"]
     for outcome in outcomes:
-        counter.labels(outcome).inc()
+        counter = _outcomes.get(outcome)
+        if counter is None:
+            counter = _outcomes[outcome] = _instruments()["decisions"].labels(outcome)
+        counter.inc()
 
 
 def record_edition(version: str) -> None:

@@ -52,6 +52,11 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "status before a response starts, random bytes of a request-id prefix, logged path length, ms rounding",
     ),
     "api/fast_path.py": (HTTP, "HTTP status codes"),
+    "api/bootstrap.py": ({32}, "fewest random characters in an operator's token (new_token gives 43: 256 bits)"),
+    "api/metrics.py": (
+        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0},
+        "latency histogram buckets in seconds (a decision's milliseconds to an audit's time limit)",
+    ),
     "api/limits.py": (HTTP, "HTTP status codes"),
     "api/responses.py": (HTTP, "HTTP status codes"),
     "api/routes/audits.py": ({20, 31, 64, 1000, 100000, 429, 499} | HTTP, "page sizes, upload bounds, HTTP codes"),
