@@ -21,8 +21,11 @@ COPY --from=build /wheels /tmp/wheels
 RUN pip install --no-cache-dir --no-index --find-links /tmp/wheels carerules && rm -rf /tmp/wheels
 USER carerules
 WORKDIR /srv/carerules
+# On a fresh volume the first administrator is added from the token in this secret file (api/auth/bootstrap.py; make
+# one with `carerules users new-token`): no default password. Without it, serve on 0.0.0.0 refuses to start.
 ENV PYTHONUNBUFFERED=1 \
-    CARERULES_DATABASE_URL=sqlite:////srv/carerules/data/decisions.db
+    CARERULES_DATABASE_URL=sqlite:////srv/carerules/data/decisions.db \
+    CARERULES_ADMIN_TOKEN_FILE=/run/secrets/carerules_admin_token
 VOLUME /srv/carerules/data
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -48,10 +48,19 @@ def serve(
     load_engine(rules)  # refuse a broken rulebook here, with its file and line, before any worker starts
     os.environ[RULES_ENV] = str(rules)  # every worker process reads its settings from the environment
     os.environ["CARERULES_HOST"] = host  # the app allows the local single user only on loopback
+    from api.auth.bootstrap import BootstrapError, bootstrap_admin
     from api.store.decision_log import LogUnavailable
 
     try:
-        refusal = refusal_for(Settings())
+        settings = Settings()
+        try:
+            added = bootstrap_admin(settings)  # a fresh database's first administrator, from a secret file
+        except BootstrapError as exc:
+            typer.echo(f"carerules: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if added:
+            typer.echo(f"carerules: {added}", err=True)
+        refusal = refusal_for(settings)
         if refusal:
             typer.echo(f"carerules: {refusal}", err=True)
             raise typer.Exit(2)

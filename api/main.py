@@ -24,6 +24,9 @@ from api.routes.fast_path import DecisionFastPath
 from api.routes.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes.schemas import placement_schema
 from api.routes.service import Clock, Decider
+from api.serve.forwarded import ProxyHeaders, UnderRootPath
+from api.serve.metrics import record_edition
+from api.serve.metrics import router as metrics_router
 from api.serve.observe import Observe, ensure_request_log
 from api.serve.settings import Settings
 from api.store.decision_log import DecisionLog, LogUnavailable
@@ -92,24 +95,29 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_exception_handler(NotSignedIn, refusals.not_signed_in)
     app.add_exception_handler(Forbidden, refusals.forbidden)
     app.add_exception_handler(Exception, responses.unexpected_error)
-    app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # innermost: every check above applies
+    app.add_middleware(UnderRootPath, root_path=settings.root_path)  # innermost: the sub-path back before routing
+    app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # every check above applies
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(guard.SignedInBeforeUpload)  # before the body limit reads a byte of an upload
     app.add_middleware(guard.SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(Observe)  # outermost: every response, refusals included, is logged and gets the headers
+    app.add_middleware(Observe)  # every response, refusals included, is logged and gets the headers
+    # outermost: the browser's scheme and address from an allowed reverse proxy; the sub-path off the path
+    app.add_middleware(ProxyHeaders, allow=settings.forwarded_allow_ips, root_path=settings.root_path)
 
     app.include_router(decisions.router)
     app.include_router(audits.router)
     app.include_router(catalogue.router)
     app.include_router(pages.router)
     app.include_router(signin.router)
+    app.include_router(metrics_router)
+    record_edition(engine.book.version)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> Response:
-        return pages.templates.TemplateResponse(request, "docs.html", {})
+        return pages.templates.TemplateResponse(request, "docs.html", {"root": request.scope.get("root_path", "")})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

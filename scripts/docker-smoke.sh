@@ -9,8 +9,13 @@ if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then
 fi
 tag=carerules:smoke
 docker build -t "$tag" .
-id=$(docker run -d -p 127.0.0.1::8000 "$tag")
-trap 'docker rm -f "$id" >/dev/null' EXIT
+# The first administrator comes from a secret file on a fresh volume (api/auth/bootstrap.py): a token made by the image.
+secrets=$(mktemp -d) && chmod 0755 "$secrets"
+docker run --rm "$tag" carerules users new-token >"$secrets/carerules_admin_token"
+chmod 0644 "$secrets/carerules_admin_token"  # readable by the image's non-root user through the bind mount
+token=$(cat "$secrets/carerules_admin_token")
+id=$(docker run -d -p 127.0.0.1::8000 -v "$secrets:/run/secrets:ro" -e CARERULES_ADMIN_ROLES=admin,broker "$tag")
+trap 'docker rm -f "$id" >/dev/null; rm -rf "$secrets"' EXIT
 port=$(docker port "$id" 8000/tcp | head -1 | sed 's/.*://')
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 60); do
@@ -20,9 +25,12 @@ done
 curl -fsS "$base/healthz"
 echo
 status=$(curl -s -o /tmp/carerules-smoke.json -w '%{http_code}' -X POST "$base/v1/decisions" \
-  -H 'Content-Type: application/json' --data-binary @examples/spec_example.json)
+  -H 'Content-Type: application/json' -H "Authorization: Bearer $token" --data-binary @examples/spec_example.json)
 cat /tmp/carerules-smoke.json
 echo
-[ "$status" = 201 ] || { echo "docker-smoke: POST /v1/decisions answered $status"; exit 1; }
+[ "$status" = 201 ] || { echo "docker-smoke: POST /v1/decisions answered $status"; docker logs "$id"; exit 1; }
+anonymous=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/v1/decisions" -H 'Content-Type: application/json' \
+  --data-binary @examples/spec_example.json)
+[ "$anonymous" = 401 ] || { echo "docker-smoke: an anonymous decision answered $anonymous, not 401"; exit 1; }
 [ "$(docker inspect -f '{{.Config.User}}' "$tag")" = carerules ] || { echo "docker-smoke: not non-root"; exit 1; }
-echo "docker-smoke: ok ($tag answered /healthz and one decision)"
+echo "docker-smoke: ok ($tag started on a fresh volume with its admin from a secret, answered /healthz, one decision with a token, 401 without)"

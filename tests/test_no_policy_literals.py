@@ -55,6 +55,11 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "api/routes/fast_path.py": (HTTP, "HTTP status codes"),
     "api/uploads/limits.py": (HTTP, "HTTP status codes"),
     "api/routes/responses.py": (HTTP, "HTTP status codes"),
+    "api/auth/bootstrap.py": ({32}, "fewest random characters in an operator's token (new_token gives 43: 256 bits)"),
+    "api/serve/metrics.py": (
+        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0},
+        "latency histogram buckets in seconds (a decision's milliseconds to an audit's time limit)",
+    ),
     "api/routes/audits.py": ({20, 31, 64, 1000, 100000, 429, 499} | HTTP, "page sizes, upload bounds, HTTP codes"),
     "api/routes/catalogue.py": (HTTP, "HTTP status codes"),
     "api/routes/decisions.py": (

@@ -40,6 +40,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from api.serve.forwarded import SOCKET_PEER
 from api.store.decision_log import LogUnavailable
 from api.store.workflow import SESSIONS, User, WorkflowStore, now_utc, session_hash, user_from_row
 from api.store.workflow import USERS as USER_TABLE
@@ -295,8 +296,9 @@ class Authenticator:
             return None
         return (
             f"carerules will not serve {self.config.host} with no users: anyone who can reach it could read and "
-            "write placements. Add users (carerules users add NAME --role ROLE), configure a trusted single-sign-on "
-            "proxy (CARERULES_TRUSTED_PROXIES), or serve on 127.0.0.1 for one local user."
+            "write placements. Add users (carerules users add NAME --role ROLE), give the first administrator's token "
+            "in a secret file (CARERULES_ADMIN_TOKEN_FILE), configure a trusted single-sign-on proxy "
+            "(CARERULES_TRUSTED_PROXIES), or serve on 127.0.0.1 for one local user."
         )
 
     async def identify(self, connection: HTTPConnection) -> Identity | None:
@@ -344,8 +346,10 @@ class Authenticator:
         return account
 
     def peer(self, connection: HTTPConnection) -> str:
-        """The socket peer's address (the server never rewrites it from X-Forwarded-For: api/serve/server.py)."""
-        return connection.client.host if connection.client else ""
+        """The socket peer's address (the server never rewrites it from X-Forwarded-For: api/serve/server.py; an allowed
+        reverse proxy's forwarded client is kept apart from it: api/serve/forwarded.py)."""
+        peer = connection.scope.get(SOCKET_PEER) or connection.client
+        return str(peer[0]) if peer else ""
 
     def from_proxy(self, connection: HTTPConnection) -> bool:
         """Did this request come through a trusted proxy: its socket peer is one (and it sent the secret, if set)."""
@@ -368,7 +372,7 @@ class Authenticator:
             forwarded = connection.headers.get("x-forwarded-for", "").split(",")[-1].strip()
             if forwarded:
                 return forwarded
-        return self.peer(connection)
+        return connection.client.host if connection.client else ""  # from an allowed reverse proxy: its client
 
     def over_https(self, connection: HTTPConnection) -> bool:
         """Should cookies be Secure: a setting, HTTPS to this server, or a trusted proxy saying its client used it."""

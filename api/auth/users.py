@@ -102,6 +102,14 @@ def remove(name: Name) -> None:
         )
 
 
+@users.command("new-token")
+def new_token_command() -> None:
+    """Print a fresh token, touching no database: for CARERULES_ADMIN_TOKEN_FILE (the first administrator)."""
+    from api.auth.bootstrap import fresh_token
+
+    typer.echo(fresh_token())
+
+
 @users.command("list")
 def listing() -> None:
     """Every user and their roles."""

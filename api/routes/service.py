@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from api.serve.metrics import record_decisions
 from api.store.decision_log import DecisionRecord, NewRecord
 from api.store.log_writer import Writer
 from engine.decide import Engine
@@ -148,6 +149,7 @@ class Decider:
         """One placement → decision, stored in the log. Bad input raises InputError and stores nothing."""
         decision, text, record = self.evaluate(data, as_at, user, channel)
         (record_id,) = await self.writer.add([record])
+        record_decisions([decision.outcome])
         return Logged(record_id, decision, text)
 
     def evaluate_many(
@@ -166,6 +168,7 @@ class Decider:
     ) -> list[Logged | InputError]:
         """Store every decision of a batch in one transaction; input errors stay in their places."""
         ids = iter(await self.writer.add([item[2] for item in evaluated if not isinstance(item, InputError)]))
+        record_decisions([item[0].outcome for item in evaluated if not isinstance(item, InputError)])
         return [item if isinstance(item, InputError) else Logged(next(ids), item[0], item[1]) for item in evaluated]
 
     def _record(self, data: Any, decision: Decision, text: str, user: str | None, channel: str) -> NewRecord:

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from api.serve.metrics import record_request
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -145,6 +147,7 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            record_request(scope, status, time.perf_counter() - started)  # /metrics (api/serve/metrics.py)
             if request_log.isEnabledFor(logging.INFO):
                 self._log(scope, request_id, status, decision_id, started)
 

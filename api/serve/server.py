@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.main import create_app
+from api.serve.metrics import prepare_multiprocess
 from api.serve.observe import log_config
 from api.serve.settings import Settings
 from api.serve.workers import serve_workers, spreads_connections
@@ -78,6 +79,7 @@ def served_app() -> FastAPI:
 
 def serve(host: str, port: int, workers: int, quiet: bool) -> None:
     settings = Settings.from_env()
+    prepare_multiprocess()  # every worker's counts in one folder, added up by /metrics on any worker
     # Migrate once here: worker processes starting together would otherwise race to create the tables.
     log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
     log.upgrade()

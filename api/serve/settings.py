@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.serve.forwarded import clean_root, networks
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 
 DEFAULT_DATABASE_URL = "sqlite:///carerules-decisions.db"  # relative to the working directory
@@ -62,13 +63,39 @@ class Settings(BaseSettings):
     # Each upload audit's address space (RLIMIT_AS); past it the audit stops with a 422. A 1,000,000-row CSV (the
     # row limit) peaked at 6.2 GB of address space (4.3 GB resident): lower this with max_upload_rows.
     audit_memory_bytes: Positive = 8_000_000_000
+    # Behind a reverse proxy (api/serve/forwarded.py)
+    forwarded_allow_ips: Annotated[tuple[str, ...], NoDecode] = ()  # proxies whose X-Forwarded-Proto/-For are believed
+    root_path: str = ""  # the sub-path the proxy serves the app under, e.g. /carerules
+    # The first administrator of a fresh database (api/auth/bootstrap.py): no default token, ever
+    admin_token_file: Path | None = None  # a secret file holding the token (e.g. /run/secrets/carerules_admin_token)
+    admin_token: SecretStr = SecretStr("")  # or the token itself (the file is better: environments leak)
+    admin_name: str = "admin"
+    admin_roles: Annotated[list[str], NoDecode] = ["admin"]
+    # Monitoring (api/serve/metrics.py): /metrics for an admin, or for a scraper sending this token
+    metrics_token: SecretStr = SecretStr("")
 
-    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @field_validator("allowed_hosts", "trusted_proxies", "forwarded_allow_ips", "admin_roles", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             return [host.strip() for host in value.split(",") if host.strip()]
         return value
+
+    @field_validator("admin_token_file", mode="before")
+    @classmethod
+    def _no_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        networks(value)  # an address or network that cannot be read is refused when the settings are read
+        return value
+
+    @field_validator("root_path")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        return clean_root(value)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -72,6 +72,7 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> Resp
     """A page with the signed-in identity (or the local single-user mode) and the forms' CSRF token."""
     context.setdefault("identity", getattr(request.state, "identity", None))
     context["csrf_token"] = csrf_token(request)
+    context["root"] = request.scope.get("root_path", "")  # every link starts with it (CARERULES_ROOT_PATH)
     response = templates.TemplateResponse(request, name, context, status_code=status)
     set_csrf_cookie(request, response)
     return response
@@ -92,7 +93,7 @@ async def submit(request: Request, decider: DeciderDep, identity: Checker) -> Re
         logged = await decider.decide(web_form.placement_from_form(values), None, identity.name, "web")
     except InputError as exc:
         return page(request, "form.html", status=422, values=values, errors=exc.fields)
-    return RedirectResponse(f"/decisions/{logged.id}", status_code=303)
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/decisions/{logged.id}", status_code=303)
 
 
 @router.get("/audit")
@@ -187,7 +188,7 @@ async def ask_approval(request: Request, log: LogDep, decision_id: DecisionId, i
             errors, status = {"request": [exc.message]}, exc.status
     if errors:
         return await run_in_threadpool(_decision_page, request, log, decision_id, status, request_errors=errors)
-    return RedirectResponse(f"/decisions/{decision_id}", status_code=303)
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/decisions/{decision_id}", status_code=303)
 
 
 @router.post("/decisions/{decision_id:int}/approval")
@@ -217,7 +218,7 @@ async def decide_approval(request: Request, log: LogDep, decision_id: DecisionId
         return await run_in_threadpool(
             _decision_page, request, log, decision_id, status, approval_errors=errors, reason=reason, chosen=choice
         )
-    return RedirectResponse(f"/decisions/{decision_id}", status_code=303)
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/decisions/{decision_id}", status_code=303)
 
 
 @router.get("/decisions/{decision_id:int}/replay")

@@ -31,6 +31,12 @@ def safe_next(path: object) -> str:
     return "/"
 
 
+def under_root(request: Request, path: str) -> str:
+    """``path`` on this site, under the sub-path it is served at (CARERULES_ROOT_PATH), unless already there."""
+    root = request.scope.get("root_path", "")
+    return path if root and (path == root or path.startswith(root + "/")) else root + path
+
+
 def signin_page(request: Request, status: int = 200, next_path: str = "/", error: str | None = None) -> Response:
     return page(request, "signin.html", status=status, next_path=safe_next(next_path), error=error)
 
@@ -62,7 +68,7 @@ async def signin(request: Request) -> Response:
     now = auth.clock()
     hours = request.app.state.settings.session_hours
     await run_in_threadpool(auth.store.add_session, session_id, account.name, now, now + timedelta(hours=hours))
-    response = RedirectResponse(next_path, status_code=303)
+    response = RedirectResponse(under_root(request, next_path), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         session_id,
@@ -83,6 +89,6 @@ async def signout(request: Request) -> Response:
     auth: Authenticator = request.app.state.auth
     if session_id:
         await run_in_threadpool(auth.store.end_session, session_id)
-    response = RedirectResponse("/signin", status_code=303)
+    response = RedirectResponse(under_root(request, "/signin"), status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

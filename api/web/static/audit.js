@@ -4,6 +4,7 @@
 
 (function () {
   const form = document.getElementById("audit-form");
+  const root = new URL(form.action, location.href).pathname.replace(/\/v1\/audits$/, "");
   if (!form) return;
   const $ = (id) => document.getElementById(id);
   const gbp = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP" });
@@ -115,7 +116,7 @@
     $("audit-downloads").replaceChildren(
       ...Object.entries(data.downloads).map(([name, href]) => {
         const a = el("a", name);
-        a.href = href;
+        a.href = root + href; // the API's links are from its root: under a sub-path (CARERULES_ROOT_PATH) prefix it
         a.download = name;
         a.id = "download-" + name.replace(/\W/g, "-");
         const li = el("li");

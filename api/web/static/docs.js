@@ -2,7 +2,7 @@
 // Content-Security-Policy allows no inline script.
 window.addEventListener("DOMContentLoaded", function () {
   window.ui = SwaggerUIBundle({
-    url: "/openapi.json",
+    url: "openapi.json", // relative: /docs and /openapi.json share a folder, under a sub-path too
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
     deepLinking: true,
