@@ -11,7 +11,15 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
+
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner
+
+from engine.audit.outputs import report
+from engine.cli.main import COMMANDS, app
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("engine", "api")
@@ -185,3 +193,21 @@ def test_the_circle_finder_reports_every_circle() -> None:
         "engine.language",
         "engine.language.vocabulary",
     ]
+
+
+def test_the_api_commands_come_in_through_one_entry_point() -> None:
+    (point,) = [point for point in entry_points(group=COMMANDS) if point.name == "api"]
+    assert point.value == "api.cli:register"
+    command = typer.main.get_command(app)
+    assert isinstance(command, TyperGroup)
+    # where `carerules --help` listed them when engine/cli/ defined serve and users itself
+    assert list(command.commands)[3:6] == ["init", "serve", "test"] and list(command.commands)[-1] == "users"
+    bench = command.commands["bench"]
+    assert isinstance(bench, TyperGroup)
+    assert list(bench.commands) == ["decision", "validate", "api", "audit"]  # a checkout has api/bench/
+    assert CliRunner().invoke(app, ["users", "--help"]).exit_code == 0
+
+
+def test_the_report_template_sits_beside_the_report() -> None:
+    assert report.TEMPLATES == ROOT / "engine" / "audit" / "outputs" / "templates"
+    assert (report.TEMPLATES / "report.html").is_file()

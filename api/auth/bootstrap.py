@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.auth import TOKEN_PREFIX, Authenticator, auth_config, check_roles, new_token, token_digest, token_key
+from api.auth.identity import TOKEN_PREFIX, Authenticator, auth_config, check_roles, new_token, token_digest, token_key
 from api.store.decision_log import DecisionLog
 from api.store.workflow import UserExists, WorkflowStore, now_utc
 

@@ -145,8 +145,8 @@ def _metrics_token(request: Request, configured: str) -> bool:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    from api.auth import ADMIN
     from api.auth.guard import require
+    from api.auth.identity import ADMIN
 
     if not _metrics_token(request, request.app.state.settings.metrics_token.get_secret_value()):
         await require(request, frozenset({ADMIN}))
