@@ -86,8 +86,15 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/audit/memory.py": ({3, 1024, 32, 31}, "glibc's mallopt parameters and byte sizes"),
     "engine/audit/problems.py": ({3, 12}, "examples shown per error"),
     "engine/audit/read.py": (
-        {4, 16, 18, 24, 50, 63, 1000, 32767, 5000000, 2000000000, 1000000000000000.0},
-        "reading bounds (1,000 columns of a sheet's used range), decimal precision, Excel cell limits",
+        {3, 4, 16, 18, 24, 50, 63, 1000, 32767, 5000000, 2000000000, 1000000000000000.0},
+        "reading bounds (1,000 columns of a sheet's used range), decimal precision, Excel cell limits, a third of "
+        "a sample's bytes NUL (UTF-16 without a BOM)",
+    ),
+    "engine/audit/arrow_in.py": ({1000000000000000.0}, "floats below 10^15 written as whole numbers, as Excel shows"),
+    "engine/audit/other_books.py": (
+        {4, 7, 12, 16, 64, 127, 128, 145, 148},
+        "MS-XLSB record types (0x91, 0x94), 7-bit groups of a record's type and size, a used range's 16 bytes, "
+        "records and bytes (4 KiB) read from a sheet's start",
     ),
     "engine/audit/safe.py": ({32, 127, 256}, "ASCII control-character bounds (below space, DEL), byte values"),
     "engine/audit/report.py": ({0.5, 0.6, 2.8, 3.5, 5, 7, 8, 9, 25, 50, 75, 90, 95, 200}, "chart sizes, quartiles"),

@@ -100,12 +100,6 @@ def table_from_records(records: list[dict[str, Any]]) -> pa.Table:
     return table_from_rows(header, ([record.get(key) for key in header] for record in records))
 
 
-def table_from_frame(frame: pd.DataFrame) -> pa.Table:
-    header = [str(name) for name in frame.columns]
-    check_header(header)
-    return table_from_rows(header, frame.itertuples(index=False, name=None))
-
-
 def check_header(header: list[str]) -> None:
     if not header or all(not name.strip() for name in header):
         raise BookError("the file has no header row of column names")
@@ -161,7 +155,8 @@ def load_book(
     sheet: str | None = None,
     limits: Limits | None = None,
 ) -> Book:
-    """Read a CSV or Excel placement book as text cells with its fields recognised; BookError if it cannot be."""
+    """Read a CSV, spreadsheet or Parquet placement book as text cells with its fields recognised; BookError if
+    it cannot be."""
     path = Path(path)
     limits = limits or Limits()
     columns = columns or column_map()
@@ -172,20 +167,29 @@ def load_book(
     if path.stat().st_size == 0:
         raise BookError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    if suffix in SPREADSHEETS:
         from engine.audit.excel_in import read_excel
 
         book = read_excel(path, columns, sheet, limits)
-    elif suffix in (".csv", ".txt", ".tsv"):
+    elif suffix in (".csv", ".txt", ".tsv", ".parquet"):
         if sheet is not None:
-            raise BookError(f"{path}: --sheet is for Excel books; this is a CSV file")
-        book = _read_csv(path, columns)
+            raise BookError(f"{path}: --sheet is for spreadsheets; this is a {suffix[1:].upper()} file")
+        if suffix == ".parquet":
+            from engine.audit.arrow_in import read_parquet
+
+            book = read_parquet(path, columns, limits)
+        else:
+            book = _read_csv(path, columns)
     else:
-        raise BookError(f"{path}: give a .csv or .xlsx file (got {suffix or 'no extension'})")
+        raise BookError(f"{path}: give a {BOOK_SUFFIXES} file (got {suffix or 'no extension'})")
     if book.table.num_rows == 0:
         raise BookError(f"{path}: the file has a header but no placements")
     check_limits(book, limits)
     return recognise(book, columns)
+
+
+SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")  # what calamine reads
+BOOK_SUFFIXES = ".csv, .xlsx, .xlsm, .xlsb, .xls, .ods or .parquet"
 
 
 def read_book(path: Path | str, columns: ColumnMap | None = None, sheet: str | None = None) -> pa.Table:
@@ -200,6 +204,10 @@ SAMPLE_BYTES = 1 << 16
 def _encoding(path: Path, sample: bytes) -> str:
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM: Excel's "Unicode text"
+        return "utf-16"
+    if len(sample) >= 4 and sample.count(0) * 3 > len(sample):  # no BOM, but every other byte NUL: UTF-16 text
+        return "utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0) else "utf-16-be"
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -218,7 +226,14 @@ def sniff_separator(lines: list[str]) -> str:
     return max(SEPARATORS, key=score) if lines else ","
 
 
-ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252"}
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "cp1252": "Windows-1252",
+    "utf-16": "UTF-16 with BOM (Excel's Unicode text)",
+    "utf-16-le": "UTF-16 little-endian without BOM",
+    "utf-16-be": "UTF-16 big-endian without BOM",
+}
 
 
 def _read_csv(path: Path, columns: ColumnMap) -> Book:
@@ -235,6 +250,8 @@ def _read_csv(path: Path, columns: ColumnMap) -> Book:
                 pass
             except pa.ArrowInvalid as again:
                 raise BookError(f"{path}: cannot read as CSV: {str(again).splitlines()[0]}") from None
+        if encoding.startswith("utf-16") and isinstance(exc, UnicodeDecodeError):
+            raise BookError(f"{path}: cannot read as {ENCODING_NAMES[encoding]}: {exc.reason}") from None
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc):
             raise BookError(f"{path}: not a text CSV file (neither UTF-8 nor Windows-1252)") from None
         raise BookError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
@@ -302,7 +319,7 @@ def _parse_csv(path: Path, sample: bytes, encoding: str, columns: ColumnMap) -> 
             block_size=1 << 24,
             column_names=names,
             skip_rows=skip,
-            encoding="utf8" if encoding != "cp1252" else encoding,
+            encoding="utf8" if encoding.startswith("utf-8") else encoding,
         ),
         parse_options=pa_csv.ParseOptions(delimiter=separator),
         convert_options=pa_csv.ConvertOptions(

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from engine.audit.arrow_in import table_from_frame, text_table
 from engine.audit.changes import whatif_summary
 from engine.audit.columns import ColumnMap, load_column_map
 from engine.audit.csv_out import CSV_BLOCK_ROWS, leading_text
@@ -30,7 +31,7 @@ from engine.audit.problems import (
     group_errors,
     missing_column_warnings,
 )
-from engine.audit.read import Book, BookError, Limits, load_book, recognise, table_from_frame
+from engine.audit.read import Book, BookError, Limits, load_book, recognise
 from engine.audit.reference import Progress, durable_result
 from engine.audit.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.evaluate.vector import VectorEvaluator, VectorResult, row_dates
@@ -114,9 +115,9 @@ def _as_book(source: Any, columns: ColumnMap, sheet: str | None, limits: Limits 
         if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in source.schema.types):
             table = source
         else:
-            table = table_from_frame(source.to_pandas())
+            table = text_table(source)
     else:
-        raise BookError(f"cannot audit a {type(source).__name__}: give a CSV/Excel path or a DataFrame")
+        raise BookError(f"cannot audit a {type(source).__name__}: give a book's path, a DataFrame or an Arrow table")
     # a table is numbered as it would be in a sheet: the header is row 1
     return recognise(Book(table, np.arange(2, table.num_rows + 2, dtype=np.int64)), columns)
 
