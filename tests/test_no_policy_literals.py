@@ -96,6 +96,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "MS-XLSB record types (0x91, 0x94), 7-bit groups of a record's type and size, a used range's 16 bytes, "
         "records and bytes (4 KiB) read from a sheet's start",
     ),
+    "engine/audit/parquet_out.py": ({131072}, "rows in a Parquet row group"),
     "engine/audit/safe.py": ({32, 127, 256}, "ASCII control-character bounds (below space, DEL), byte values"),
     "engine/audit/report.py": ({0.5, 0.6, 2.8, 3.5, 5, 7, 8, 9, 25, 50, 75, 90, 95, 200}, "chart sizes, quartiles"),
     "engine/audit/reference.py": ({1999, 2000}, "progress every 2,000 rows"),
