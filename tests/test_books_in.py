@@ -214,6 +214,14 @@ def test_utf16_without_a_bom_and_big_endian_are_read(tmp_path: Path, codec: str,
     assert outcomes(run_audit(path)) == outcomes(run_audit(table_from_records(clean_book())))
 
 
+def test_a_binary_file_named_csv_is_not_taken_for_utf16(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    path.write_bytes(bytes(range(256)) * 4 + b"\x00" * 2000)  # NUL bytes on both parities: not text
+    with pytest.raises(BookError) as refused:
+        load_book(path)
+    assert "UTF-16" not in str(refused.value)
+
+
 def test_utf16_cut_in_half_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "book.txt"
     path.write_bytes(b"\xff\xfe" + _tab_text(clean_book()).encode("utf-16-le") + b"\x00\xd8")  # a lone surrogate

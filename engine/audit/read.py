@@ -206,8 +206,10 @@ def _encoding(path: Path, sample: bytes) -> str:
         return "utf-8-sig"
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM: Excel's "Unicode text"
         return "utf-16"
-    if len(sample) >= 4 and sample.count(0) * 3 > len(sample):  # no BOM, but every other byte NUL: UTF-16 text
-        return "utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0) else "utf-16-be"
+    half = len(sample) // 2
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    if half >= 2 and max(odd, even) * 2 > half and min(odd, even) * 20 < half:  # no BOM, every other byte NUL
+        return "utf-16-le" if odd > even else "utf-16-be"  # (text mostly in Latin letters, as a book's is)
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:
