@@ -194,7 +194,7 @@ def test_cli_audits_the_shipped_sample(tmp_path: Path) -> None:
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
     kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
     assert kpis["rows"] == 500 and kpis["error_rows"] > 0
-    with (out / "results.csv").open(encoding="utf-8") as handle:
+    with (out / "results.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 500 and rows[0]["placement_id"] == "P0000001"
     assert all(r["errors"] for r in rows if not r["outcome"])

@@ -117,7 +117,7 @@ def test_exit_codes_0_when_all_decided_1_when_some_not(tmp_path: Path) -> None:
     result = runner.invoke(app, ["audit", str(bad), "--out", str(tmp_path / "b")])
     assert result.exit_code == 1
     assert (tmp_path / "b" / "results.xlsx").exists() and (tmp_path / "b" / "errors.csv").exists()
-    with (tmp_path / "b" / "errors.csv").open(encoding="utf-8") as handle:
+    with (tmp_path / "b" / "errors.csv").open(encoding="utf-8-sig") as handle:
         errors = list(csv.DictReader(handle))
     assert errors == [{"row": "4", "field": "core_weekly_fee", "value": "-5", "message": "must not be negative"}]
     assert "core_weekly_fee: must not be negative — 1 row (rows 4)" in result.output
@@ -283,7 +283,7 @@ def test_errors_are_grouped_by_field_and_mistake_with_rows_examples_and_hints(tm
     assert groups["core_weekly_fee"]["count"] == 2 and groups["core_weekly_fee"]["rows"] == [4, 5]
     assert "decimal comma" in groups["core_weekly_fee"]["message"] + (groups["core_weekly_fee"]["hint"] or "")
     paths = write_outputs(audit, tmp_path / "out", report=False)
-    with paths["errors_csv"].open(encoding="utf-8") as handle:
+    with paths["errors_csv"].open(encoding="utf-8-sig") as handle:
         lines = list(csv.DictReader(handle))
     assert [(r["row"], r["field"], r["value"]) for r in lines] == [
         ("2", "start_date", "05/13/2026"),
@@ -331,7 +331,7 @@ def test_isp_kpi_counts_exactly_the_isp_list_at_the_kpi_date(tmp_path: Path) -> 
     assert isp["value"] == len(listed) == 2
     assert listed[0]["gross_weekly_cost"] is not None and listed[0]["kpi_date"] == date(2026, 7, 31)
     paths = write_outputs(audit, tmp_path / "out")
-    with paths["isp_no_nhs_contribution_csv"].open(encoding="utf-8") as handle:
+    with paths["isp_no_nhs_contribution_csv"].open(encoding="utf-8-sig") as handle:
         assert [r["placement_id"] for r in csv.DictReader(handle)] == ["D", "E"]
     report = paths["report_html"].read_text(encoding="utf-8")
     assert (
@@ -416,7 +416,7 @@ def test_tab_cr_lf_nul_and_full_width_starts_are_neutralised_and_nothing_else_ch
 def test_csv_writer_neutralises(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     write_csv(pa.table({"a": ["=1+1", "ok"]}), path)
-    assert list(csv.reader(path.open(encoding="utf-8"))) == [["a"], ["'=1+1"], ["ok"]]
+    assert list(csv.reader(path.open(encoding="utf-8-sig"))) == [["a"], ["'=1+1"], ["ok"]]
 
 
 def test_a_big_csv_written_in_blocks_has_the_bytes_of_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -437,9 +437,11 @@ def test_a_big_csv_written_in_blocks_has_the_bytes_of_one_pass(tmp_path: Path, m
     pa_csv.write_csv(neutralise_table(table), whole, write_options=pa_csv.WriteOptions(quoting_style="needed"))
     monkeypatch.setattr(csv_out, "CSV_BLOCK_ROWS", 7)  # 50 rows: 8 blocks, the last one short
     blocks = tmp_path / "blocks.csv"
-    write_csv(table, blocks)
-    assert blocks.read_bytes() == whole.read_bytes()
+    told: list[int] = []
+    write_csv(table, blocks, written=told.append)
+    assert blocks.read_bytes() == csv_out.BOM + whole.read_bytes()  # UTF-8's BOM, then one pass's bytes
     assert blocks.read_bytes().count(b'"text","money"') == 1
+    assert told == [7] * 7 + [1]  # each block's rows, once it is written
 
 
 def test_leading_columns_turned_into_text_ahead_give_the_bytes_of_one_pass(
@@ -477,11 +479,11 @@ def test_leading_columns_turned_into_text_ahead_give_the_bytes_of_one_pass(
     join = csv_out._joined
     monkeypatch.setattr(csv_out, "_joined", lambda *args: calls.append(1) or join(*args))
     write_csv(results, joined, leading)
-    assert joined.read_bytes() == whole.read_bytes()
+    assert joined.read_bytes() == csv_out.BOM + whole.read_bytes()
     assert len(calls) == 6  # 8 blocks; rows 7-13 and 28-34 written whole
     other = csv_out.leading_text(inputs.rename_columns(["id", "fee", "blank"]))
     write_csv(results, joined, other)
-    assert joined.read_bytes() == whole.read_bytes()
+    assert joined.read_bytes() == csv_out.BOM + whole.read_bytes()
 
     def not_joined(*args: object) -> None:
         raise AssertionError("a leading text of other columns was used")
@@ -529,5 +531,5 @@ def test_an_audit_writes_results_csv_a_block_at_a_time_with_the_bytes_of_one_pas
     assert blocks.table.combine_chunks().equals(whole.table.combine_chunks())
     one_pass = pa.BufferOutputStream()
     pa_csv.write_csv(neutralise_table(whole.table), one_pass, write_options=pa_csv.WriteOptions(quoting_style="needed"))
-    assert path.read_bytes() == one_pass.getvalue().to_pybytes()
+    assert path.read_bytes() == csv_out.BOM + one_pass.getvalue().to_pybytes()
     assert whole.error_rows > 0 and b"'=HYPERLINK(1)" in path.read_bytes()

@@ -49,14 +49,14 @@ def test_a_working_age_row_shows_its_care_cubed_comparison_not_the_median(engine
 def test_results_csv_xlsx_and_the_lists_show_the_care_cubed_comparison(tmp_path: Path) -> None:
     audit = run_audit(table_from_records(BOOK), as_at=date(2026, 5, 4))
     paths = write_outputs(audit, tmp_path, report=False)
-    with paths["results_csv"].open(encoding="utf-8") as handle:
+    with paths["results_csv"].open(encoding="utf-8-sig") as handle:
         wa = next(csv.DictReader(handle))
     assert [wa[c] for c in CARE_CUBED] == ["1000.00", "50.00", "5.00"]
     assert [wa[c] for c in MEDIAN] == ["", "", ""]
     sheet = read_book(paths["results_xlsx"]).to_pylist()[0]
     assert [sheet[c] for c in CARE_CUBED] == ["1000", "50", "5"]
     assert [sheet[c] for c in MEDIAN] == [None, None, None]
-    with paths["needs_approval_csv"].open(encoding="utf-8") as handle:
+    with paths["needs_approval_csv"].open(encoding="utf-8-sig") as handle:
         listed = {row["placement_id"]: row for row in csv.DictReader(handle)}
     assert set(listed) == {"WA", "OLD"}
     assert (listed["WA"]["care_cubed_weekly"], listed["WA"]["over_care_cubed_percent"]) == ("1000.00", "5.00")

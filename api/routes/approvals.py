@@ -292,7 +292,8 @@ CSV_COLUMNS = (
 
 
 def as_csv(found: list[Found]) -> str:
-    """The decisions as CSV; every text cell through the audit outputs' formula neutraliser."""
+    """The decisions as CSV, after UTF-8's byte order mark (Excel then reads it as UTF-8, as the audit CSVs);
+    every text cell through the audit outputs' formula neutraliser."""
     rows = []
     for record, request, decided in found:
         approval = decided or {}
@@ -320,6 +321,7 @@ def as_csv(found: list[Found]) -> str:
     columns = {name: pa.array([row[i] for row in rows], pa.string()) for i, name in enumerate(CSV_COLUMNS)}
     table = neutralise_table(pa.table(columns))
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     writer.writerows(zip(*(table.column(name).to_pylist() for name in CSV_COLUMNS)))

@@ -32,12 +32,12 @@ from api.store.audit_results import FILES, AuditStore, StoredFile, new_audit_id
 from api.store.decision_log import DecisionLog, off_loop
 from api.uploads.runner import AuditRunner, ClientGone, check_unpacked_size
 from api.uploads.worker import AuditJob
-from engine.audit.books.read import Limits
+from engine.audit.books.read import BOOK_SUFFIXES, Limits
 from engine.audit.outputs.excel_out import EXCEL_MAX_ROWS
 from engine.validate.placement import InputError
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
-SUFFIXES = (".csv", ".xlsx", ".xlsm")
+SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".parquet")  # as load_book reads
 MAX_RESULT_ROWS = 100_000
 MAX_COLUMN_MAP_BYTES = 100_000
 FORMAT_FILES = {"xlsx": "results.xlsx", "csv": "results.csv", "html": "report.html"}
@@ -87,7 +87,10 @@ async def create_audit(
     request: Request,
     settings: SettingsDep,
     identity: Auditor,
-    file: Annotated[UploadFile, File(description="the placement book: .csv or .xlsx, one placement a row")],
+    file: Annotated[
+        UploadFile,
+        File(description="the placement book (.csv, .xlsx, .xls, .xlsb, .ods or .parquet), one placement a row"),
+    ],
     as_at: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="evaluate every row at this date")] = None,
     period_start: Annotated[date | None, Form(ge=EARLIEST_AS_AT, description="KPI period start")] = None,
     results_limit: Annotated[int, Form(ge=0, le=MAX_RESULT_ROWS, description="result rows returned")] = 1000,
@@ -107,8 +110,8 @@ async def create_audit(
         raise ApiError(
             415,
             "unsupported_media_type",
-            f"upload a .csv or .xlsx file (got {suffix or 'no extension'})",
-            {"file": [f"must be a .csv or .xlsx file, got {file.filename!r}"]},
+            f"upload a {BOOK_SUFFIXES} file (got {suffix or 'no extension'})",
+            {"file": [f"must be a {BOOK_SUFFIXES} file, got {file.filename!r}"]},
         )
     mapping = await columns.read(MAX_COLUMN_MAP_BYTES + 1) if columns is not None else None
     if mapping is not None and len(mapping) > MAX_COLUMN_MAP_BYTES:
@@ -151,7 +154,7 @@ async def _audit(
     path = folder / f"upload{suffix}"
     name = file.filename or "the upload"
     await asyncio.to_thread(_save, file, path)
-    if suffix != ".csv":
+    if suffix not in (".csv", ".txt", ".tsv"):
         await asyncio.to_thread(check_unpacked_size, path, name, settings.max_decompressed_bytes)
     job = AuditJob(
         path=path,

@@ -1,7 +1,7 @@
 """Batch audits (SPEC §9): every row of a placement book gets an outcome, reason codes, key figures or its
 input errors, in input order; the KPIs are computed; what-if runs list the placements whose outcome changes.
 
-``run_audit`` is the library function (the CLI and the API call it); ``engine.audit.output.write_outputs``
+``run_audit`` is the library function (the CLI and the API call it); ``engine.audit.outputs.write.write_outputs``
 writes the results CSV/Excel, the KPIs as JSON and the HTML report.
 """
 
@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from engine.audit.books.arrow_in import table_from_frame, text_table
 from engine.audit.books.columns import ColumnMap, load_column_map
 from engine.audit.books.problems import control_character_rows, missing_column_warnings
-from engine.audit.books.read import Book, BookError, Limits, load_book, recognise, table_from_frame
+from engine.audit.books.read import Book, BookError, Limits, load_book, recognise
 from engine.audit.changes import whatif_summary
 from engine.audit.kpis.at_kpi_date import kpis_at_kpi_date
 from engine.audit.kpis.compute import compute_kpis, default_period
@@ -48,9 +49,9 @@ def _as_book(source: Any, columns: ColumnMap, sheet: str | None, limits: Limits 
         if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in source.schema.types):
             table = source
         else:
-            table = table_from_frame(source.to_pandas())
+            table = text_table(source)
     else:
-        raise BookError(f"cannot audit a {type(source).__name__}: give a CSV/Excel path or a DataFrame")
+        raise BookError(f"cannot audit a {type(source).__name__}: give a book's path, a DataFrame or an Arrow table")
     # a table is numbered as it would be in a sheet: the header is row 1
     return recognise(Book(table, np.arange(2, table.num_rows + 2, dtype=np.int64)), columns)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,11 +30,14 @@ def _date(option: str, text: str | None) -> date | None:
 
 
 class _Bar:
-    """A progress bar on stderr (rich), for long runs only."""
+    """A progress bar on stderr (rich), for long runs only: the stage, its rows done and rows a second (over the
+    stage so far). Writing the outputs is a stage of its own, told a block of rows at a time."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.progress: Any = None
         self.task: Any = None
+        self.clock = clock
+        self.stage: tuple[str, float] = ("read", clock())
         if enabled:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -41,6 +46,7 @@ class _Bar:
                 TextColumn("{task.description:<10}"),
                 BarColumn(),
                 TextColumn("{task.completed:,.0f} rows"),
+                TextColumn("{task.fields[rate]}"),
                 TimeElapsedColumn(),
                 console=Console(stderr=True),
                 transient=True,
@@ -49,20 +55,31 @@ class _Bar:
     def __enter__(self) -> _Bar:
         if self.progress:
             self.progress.start()
-            self.task = self.progress.add_task("read", total=1)
+            self.task = self.progress.add_task("read", total=1, rate="")
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.progress:
             self.progress.stop()
 
+    def rate(self, stage: str, done: int) -> str:
+        """Rows a second in this stage so far ("" at its start)."""
+        if stage != self.stage[0]:
+            self.stage = (stage, self.clock())
+        elapsed = self.clock() - self.stage[1]
+        return f"{done / elapsed:,.0f} rows/s" if done and elapsed > 0 else ""
+
     def __call__(self, stage: str, done: int, total: int) -> None:
+        rate = self.rate(stage, done)
         if self.progress:
-            self.progress.update(self.task, description=stage, completed=done, total=max(total, 1))
+            self.progress.update(self.task, description=stage, completed=done, total=max(total, 1), rate=rate)
 
 
 def audit_command(
-    file: Annotated[Path, typer.Argument(help="The placement book: a .csv or .xlsx file with a header row.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="The placement book with a header row: .csv, .xlsx, .xlsm, .xlsb, .xls, .ods or .parquet."),
+    ],
     as_at: Annotated[
         str | None,
         typer.Option(
@@ -105,6 +122,13 @@ def audit_command(
     sheet: Annotated[
         str | None, typer.Option("--sheet", help="Excel sheet to read (default: the first with a header row).")
     ] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="csv (default) or parquet: the results, lists and errors as Parquet files (money as decimal(18,2)).",
+        ),
+    ] = "csv",
 ) -> None:
     """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
@@ -118,6 +142,9 @@ def audit_command(
     when, first = _date("--as-at", as_at), _date("--period-start", period_start)
     if engine not in ("vector", "durable"):
         typer.echo(f"carerules: --engine must be vector or durable, got {engine!r}", err=True)
+        raise typer.Exit(2)
+    if format not in ("csv", "parquet"):
+        typer.echo(f"carerules: --format must be csv or parquet, got {format!r}", err=True)
         raise typer.Exit(2)
     book = _rulebook(rules)
     try:
@@ -145,10 +172,9 @@ def audit_command(
                 progress=bar,
                 columns=mapping,
                 sheet=sheet,
-                results_csv=Path(out) / "results.csv",
+                results_csv=Path(out) / "results.csv" if format == "csv" else None,
             )
-            bar("write", audit.rows, audit.rows)
-            paths = write_outputs(audit, out, excel=excel, renderer=renderer)
+            paths = write_outputs(audit, out, excel=excel, renderer=renderer, format=format, progress=bar)  # type: ignore[arg-type]
     except BookError as exc:
         typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
         raise typer.Exit(2) from None

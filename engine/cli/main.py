@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from engine.cli.bench import bench
+from engine.cli.columns import columns
 from engine.cli.options import RULES_ENV, RulesDir, load_engine
 from engine.cli.summary import summary_line
 from engine.decide import Engine
@@ -185,6 +186,7 @@ def rates_import(
 
 
 app.add_typer(bench, name="bench")
+app.add_typer(columns, name="columns")
 
 
 @app.command()

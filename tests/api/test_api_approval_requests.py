@@ -98,7 +98,7 @@ def test_trying_prices_is_not_asking_for_approval(office):
     }
     assert listed(client, broker, status="pending") == [tried[-1]]
     assert listed(client, broker, status="checked") == tried[:2][::-1]
-    rows = client.get("/v1/decisions", params={"format": "csv"}, headers=people["finance"]).text
+    rows = client.get("/v1/decisions", params={"format": "csv"}, headers=people["finance"]).content.decode("utf-8-sig")
     by_id = {int(row["id"]): row for row in csv.DictReader(io.StringIO(rows))}
     assert (by_id[tried[-1]]["status"], by_id[tried[-1]]["requested_by"]) == ("pending", "broker user")
     assert (by_id[tried[0]]["status"], by_id[tried[0]]["requested_by"]) == ("checked", "")

@@ -121,7 +121,8 @@ def test_csv_export_for_finance_with_formula_safe_cells(office):
     assert client.get("/v1/decisions", params={"format": "csv"}, headers=people["broker"]).status_code == 403
     response = client.get("/v1/decisions", params={"format": "csv", "limit": 100}, headers=people["finance"])
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert response.content.startswith(b"\xef\xbb\xbfid,")  # UTF-8's BOM: Excel shows £ and accents as written
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     by_id = {row["placement_id"]: row for row in rows}
     assert by_id["P-F"]["provider"] == '\'=HYPERLINK("http://x")'
     assert by_id["P-B1"]["approval_reason"] == "'=1+1 agreed"
@@ -130,4 +131,5 @@ def test_csv_export_for_finance_with_formula_safe_cells(office):
     for row in rows:
         assert not any(value.startswith(("=", "+", "-", "@")) for value in row.values()), row
     filtered = client.get("/v1/decisions", params={"format": "csv", "status": "pending"}, headers=people["finance"])
-    assert [row["placement_id"] for row in csv.DictReader(io.StringIO(filtered.text))] == ["P-B2"]
+    pending = csv.DictReader(io.StringIO(filtered.content.decode("utf-8-sig")))
+    assert [row["placement_id"] for row in pending] == ["P-B2"]

@@ -89,7 +89,7 @@ def test_audit_formats_column_map_lists_and_downloads(client):
     assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
     assert client.get(f"/v1/audits/{answer['audit_id']}/files/secrets.txt").status_code == 404
     assert client.get("/v1/audits/nope/files/results.csv").status_code == 404
-    for fmt, start in [("xlsx", b"PK"), ("csv", b'"placement_id"'), ("html", b"<!doctype html>")]:
+    for fmt, start in [("xlsx", b"PK"), ("csv", b'\xef\xbb\xbf"placement_id"'), ("html", b"<!doctype html>")]:
         got = client.post(
             "/v1/audits",
             files={"file": ("book.csv", body, "text/csv"), "columns": ("map.yaml", mapping, "text/yaml")},
@@ -213,3 +213,24 @@ def test_a_large_audits_downloads_come_back_whole(sqlite_url):
         outputs = write_outputs(run_audit(Path(folder) / "book.csv"), Path(folder) / "out")
         written = {path.name: path for path in outputs.values()}
         assert got.content == written["results.csv"].read_bytes()
+
+
+def test_a_book_as_parquet_or_utf16_text_is_audited_as_the_same_book_as_csv(client, tmp_path):
+    """The upload takes the formats load_book reads (issue 28): a Parquet book and Excel's UTF-16 "Unicode text"
+    give the summary the CSV gives."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{key: "" if value is None else str(value) for key, value in item.items()} for item in EXAMPLES]
+    frame = pd.DataFrame(rows)
+    expected = client.post("/v1/audits", files={"file": ("book.csv", csv_book(rows), "text/csv")}).json()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "book.parquet")
+    text = "\ufeff" + frame.to_csv(index=False, sep="\t", lineterminator="\r\n")
+    for name, body in [
+        ("book.parquet", (tmp_path / "book.parquet").read_bytes()),
+        ("book.txt", text.encode("utf-16-le")),
+    ]:
+        got = client.post("/v1/audits", files={"file": (name, body, "application/octet-stream")})
+        assert got.status_code == 200, got.text
+        summary, want = got.json()["summary"], expected["summary"]
+        assert {k: v for k, v in summary.items() if k != "notes"} == {k: v for k, v in want.items() if k != "notes"}

@@ -62,6 +62,9 @@ def cell_text(value: Any) -> str | None:
     return text if text != "" else None
 
 
+HEADER_SEARCH_ROWS = 20  # the header is the first of the first 20 rows naming two known columns (SPEC §11)
+
+
 def check_header(header: list[str]) -> None:
     if not header or all(not name.strip() for name in header):
         raise BookError("the file has no header row of column names")

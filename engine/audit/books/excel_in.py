@@ -16,12 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.audit.books.book import Book, BookError, Limits, cell_text, check_header
+from engine.audit.books.book import HEADER_SEARCH_ROWS, Book, BookError, Limits, cell_text, check_header
 from engine.audit.books.columns import ColumnMap, header_names
 from engine.audit.outputs.xlsx import EXCEL_EPOCH
 from engine.validate.batch import SPECS
 
-HEADER_SEARCH_ROWS = 20  # the header is the first of the first 20 rows naming two known columns (SPEC §11)
 LAST_SERIAL = 2_958_465  # 9999-12-31
 DATE_FIELDS = frozenset(name for name, spec in SPECS.items() if spec.kind == "day")
 CHUNK = 1 << 20
@@ -78,7 +77,7 @@ def check_workbook(path: Path, limits: Limits) -> None:
                             _check_reference(path, sheet, reference, f"has a cell at {reference}", limits, most_rows)
                         tail = text[-OVERLAP:]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
-        raise BookError(f"{path}: cannot read as Excel: {exc}") from None
+        raise BookError(f"{path}: cannot read as {_kind(path)}: {exc}") from None
 
 
 def _too_big(path: Path, size: int, limit: int) -> str:
@@ -194,11 +193,20 @@ def _serial(value: Any) -> Any:
 def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits) -> Book:
     from python_calamine import CalamineWorkbook
 
-    check_workbook(path, limits)
+    if path.suffix.lower() == ".xls":
+        from engine.audit.books.other_books import check_xls
+
+        check_xls(path, limits)
+    else:
+        check_workbook(path, limits)  # .ods and .xlsb are zip packages too: their decompressed size is bounded
+    if path.suffix.lower() == ".xlsb":
+        from engine.audit.books.other_books import check_xlsb
+
+        check_xlsb(path, limits)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for a damaged or non-Excel file
-        raise BookError(f"{path}: cannot read as Excel: {exc}") from None
+        raise BookError(f"{path}: cannot read as {_kind(path)}: {exc}") from None
     names = list(workbook.sheet_names)
     if sheet is not None and sheet not in names:
         raise BookError(f"{path}: no sheet named {sheet!r}; the sheets are {', '.join(map(repr, names))}")
@@ -207,6 +215,11 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
         for name in [sheet] if sheet is not None else names:
             loaded = workbook.get_sheet_by_name(name)  # parses the sheet's XML: once
             height = loaded.height
+            if loaded.width > limits.max_columns:
+                raise BookError(
+                    f"{path}: sheet {name!r} has {loaded.width:,} columns, over the limit of {limits.max_columns:,} "
+                    "columns"
+                )
             if height - 1 > limits.max_rows + HEADER_SEARCH_ROWS:
                 raise BookError(
                     f"{path}: sheet {name!r} has {height:,} rows, over the limit of {limits.max_rows:,} rows"
@@ -233,8 +246,12 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
     except (BookError, MemoryError):
         raise
     except Exception as exc:
-        raise BookError(f"{path}: cannot read as Excel: {exc}") from None
+        raise BookError(f"{path}: cannot read as {_kind(path)}: {exc}") from None
     return _book(rows, at, name, columns, names)
+
+
+def _kind(path: Path) -> str:
+    return "OpenDocument" if path.suffix.lower() == ".ods" else "Excel"
 
 
 def _column_text(cells: Sequence[Any], dates: bool) -> pa.Array:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -44,7 +43,6 @@ __all__ = [
     "load_book",
     "read_book",
     "recognise",
-    "table_from_frame",
     "table_from_records",
     "table_from_rows",
 ]
@@ -63,12 +61,6 @@ def table_from_rows(header: list[str], rows: Iterable[Iterable[Any]]) -> pa.Tabl
 def table_from_records(records: list[dict[str, Any]]) -> pa.Table:
     header = list(dict.fromkeys(key for record in records for key in record))
     return table_from_rows(header, ([record.get(key) for key in header] for record in records))
-
-
-def table_from_frame(frame: pd.DataFrame) -> pa.Table:
-    header = [str(name) for name in frame.columns]
-    check_header(header)
-    return table_from_rows(header, frame.itertuples(index=False, name=None))
 
 
 def recognise(book: Book, columns: ColumnMap) -> Book:
@@ -115,7 +107,8 @@ def load_book(
     sheet: str | None = None,
     limits: Limits | None = None,
 ) -> Book:
-    """Read a CSV or Excel placement book as text cells with its fields recognised; BookError if it cannot be."""
+    """Read a CSV, spreadsheet or Parquet placement book as text cells with its fields recognised; BookError if
+    it cannot be."""
     path = Path(path)
     limits = limits or Limits()
     columns = columns or column_map()
@@ -126,18 +119,27 @@ def load_book(
     if path.stat().st_size == 0:
         raise BookError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    if suffix in SPREADSHEETS:
         book = read_excel(path, columns, sheet, limits)
-    elif suffix in (".csv", ".txt", ".tsv"):
+    elif suffix in (".csv", ".txt", ".tsv", ".parquet"):
         if sheet is not None:
-            raise BookError(f"{path}: --sheet is for Excel books; this is a CSV file")
-        book = _read_csv(path, columns)
+            raise BookError(f"{path}: --sheet is for spreadsheets; this is a {suffix[1:].upper()} file")
+        if suffix == ".parquet":
+            from engine.audit.books.arrow_in import read_parquet
+
+            book = read_parquet(path, columns, limits)
+        else:
+            book = _read_csv(path, columns)
     else:
-        raise BookError(f"{path}: give a .csv or .xlsx file (got {suffix or 'no extension'})")
+        raise BookError(f"{path}: give a {BOOK_SUFFIXES} file (got {suffix or 'no extension'})")
     if book.table.num_rows == 0:
         raise BookError(f"{path}: the file has a header but no placements")
     check_limits(book, limits)
     return recognise(book, columns)
+
+
+SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")  # what calamine reads
+BOOK_SUFFIXES = ".csv, .xlsx, .xlsm, .xlsb, .xls, .ods or .parquet"
 
 
 def read_book(path: Path | str, columns: ColumnMap | None = None, sheet: str | None = None) -> pa.Table:
@@ -152,6 +154,12 @@ SAMPLE_BYTES = 1 << 16
 def _encoding(path: Path, sample: bytes) -> str:
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM: Excel's "Unicode text"
+        return "utf-16"
+    half = len(sample) // 2
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    if half >= 2 and max(odd, even) * 2 > half and min(odd, even) * 20 < half:  # no BOM, every other byte NUL
+        return "utf-16-le" if odd > even else "utf-16-be"  # (text mostly in Latin letters, as a book's is)
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -170,7 +178,14 @@ def sniff_separator(lines: list[str]) -> str:
     return max(SEPARATORS, key=score) if lines else ","
 
 
-ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp1252": "Windows-1252"}
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "cp1252": "Windows-1252",
+    "utf-16": "UTF-16 with BOM (Excel's Unicode text)",
+    "utf-16-le": "UTF-16 little-endian without BOM",
+    "utf-16-be": "UTF-16 big-endian without BOM",
+}
 
 
 def _read_csv(path: Path, columns: ColumnMap) -> Book:
@@ -187,6 +202,8 @@ def _read_csv(path: Path, columns: ColumnMap) -> Book:
                 pass
             except pa.ArrowInvalid as again:
                 raise BookError(f"{path}: cannot read as CSV: {str(again).splitlines()[0]}") from None
+        if encoding.startswith("utf-16") and isinstance(exc, UnicodeDecodeError):
+            raise BookError(f"{path}: cannot read as {ENCODING_NAMES[encoding]}: {exc.reason}") from None
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc):
             raise BookError(f"{path}: not a text CSV file (neither UTF-8 nor Windows-1252)") from None
         raise BookError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
@@ -251,7 +268,7 @@ def _parse_csv(path: Path, sample: bytes, encoding: str, columns: ColumnMap) -> 
             block_size=1 << 24,
             column_names=names,
             skip_rows=skip,
-            encoding="utf8" if encoding != "cp1252" else encoding,
+            encoding="utf8" if encoding.startswith("utf-8") else encoding,
         ),
         parse_options=pa_csv.ParseOptions(delimiter=separator),
         convert_options=pa_csv.ConvertOptions(

@@ -1,5 +1,6 @@
 """CSV files out: every formula-looking text cell neutralised, always the bytes of one pass of Arrow's CSV
-writer over the neutralised table (strings quoted, nulls empty, ``\\n`` line ends).
+writer over the neutralised table (strings quoted, nulls empty, ``\\n`` line ends), after UTF-8's byte order
+mark, so that Excel, opening the file with a double click, reads it as UTF-8 (``£`` and accented names intact).
 
 A big table is turned into text a block of rows at a time, two blocks at once (Arrow's writer releases the
 GIL), and written in order. The columns a table starts with can be turned into text ahead (``leading_text``:
@@ -10,6 +11,7 @@ row is then joined to them. A block whose text has a line break inside a cell is
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ import pyarrow.csv as pa_csv
 
 from engine.audit.outputs.safe import neutralise_table
 
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: Excel opens the file as UTF-8 (£, accents), not the ANSI code page
 CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
 _LINE_END, _COMMA = ord("\n"), ord(",")
 
@@ -75,9 +78,10 @@ def _joined(first: pa.Array, rest: pa.Array) -> pa.Buffer:
     return joined.buffers()[2][:end]
 
 
-def header_text(names: list[str]) -> pa.Buffer:
-    """The header line of a table with these column names."""
-    return _text(pa.schema([(name, pa.string()) for name in names]).empty_table(), header=True)
+def header_text(names: list[str]) -> bytes:
+    """The start of a CSV file with these column names: the UTF-8 byte order mark, then the header line."""
+    line: bytes = _text(pa.schema([(name, pa.string()) for name in names]).empty_table(), header=True).to_pybytes()
+    return BOM + line
 
 
 def usable(leading: Leading | None, names: list[str], rows: int) -> Leading | None:
@@ -107,17 +111,26 @@ def block_text(part: pa.Table, start: int, leading: Leading | None) -> pa.Buffer
     return _text(part, header=False)
 
 
-def write_csv(table: pa.Table, path: Path, leading: Leading | None = None) -> None:
+def write_csv(
+    table: pa.Table, path: Path, leading: Leading | None = None, written: Callable[[int], None] | None = None
+) -> None:
     """A CSV with every formula-looking text cell neutralised. A big table's blocks of rows are turned into text
     on two threads and written in order: the same bytes as one pass. ``leading``: ``leading_text`` of the
-    table's first columns (used when it matches the table's columns, rows and blocks)."""
+    table's first columns (used when it matches the table's columns, rows and blocks). ``written`` is told the
+    rows of each block once it is written (a progress bar)."""
     if table.num_rows <= CSV_BLOCK_ROWS:
-        path.write_bytes(_text(table, header=True))
+        with open(path, "wb") as small:
+            small.write(BOM)
+            small.write(_text(table, header=True))
+        if written is not None:
+            written(table.num_rows)
         return
     leading = usable(leading, table.column_names, table.num_rows)
     starts = range(0, table.num_rows, CSV_BLOCK_ROWS)
     with ThreadPoolExecutor(max_workers=2) as pool, open(path, "wb") as handle:
         handle.write(header_text(table.column_names))
         blocks = deque(pool.submit(block_text, table.slice(start, CSV_BLOCK_ROWS), start, leading) for start in starts)
-        while blocks:
+        for start in starts:
             handle.write(blocks.popleft().result())
+            if written is not None:
+                written(min(CSV_BLOCK_ROWS, table.num_rows - start))

@@ -4,7 +4,7 @@ neutraliser. The workbook is written by ``engine.audit.outputs.xlsx``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +62,20 @@ def sheet_columns(table: pa.Table, typed: Mapping[str, Kind] | None = None) -> l
 
 
 def write_workbook(
-    path: Path, sheets: list[tuple[str, pa.Table]], typed: Mapping[str, Mapping[str, Kind]] | None = None
+    path: Path,
+    sheets: list[tuple[str, pa.Table]],
+    typed: Mapping[str, Mapping[str, Kind]] | None = None,
+    written: Callable[[int], None] | None = None,
 ) -> None:
-    """Typed sheets, frozen header, filters and fitted widths; ``typed`` by sheet name (see ``sheet_columns``)."""
+    """Typed sheets, frozen header, filters and fitted widths; ``typed`` by sheet name (see ``sheet_columns``);
+    ``written`` told the rows of each block written."""
     write_xlsx(
         path,
         [(name[:31], sheet_columns(table, (typed or {}).get(name)), table.num_rows) for name, table in sheets],
         money=MONEY_FORMAT,
         day=DATE_FORMAT,
         quantity=QUANTITY_FORMAT,
+        written=written,
     )
 
 

@@ -3,8 +3,9 @@ readable KPI table printed on the console."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -12,19 +13,35 @@ from engine.audit.books.problems import Group, error_lines, error_lines_text, er
 from engine.audit.lists.tables import list_masks, list_table
 from engine.audit.outputs.csv_out import write_csv
 from engine.audit.outputs.excel_out import EXCEL_MAX_ROWS, kpi_table, typed_inputs, write_workbook
+from engine.audit.outputs.parquet_out import write_parquet
 from engine.audit.outputs.show import show
 from engine.explain.decision import dumps
 
 if TYPE_CHECKING:
     from engine.audit.outputs.renderer import ReportRenderer
+    from engine.audit.reference import Progress
     from engine.audit.result import AuditResult
 
-__all__ = ["kpi_lines", "write_csv", "write_excel", "write_outputs"]
+__all__ = ["kpi_lines", "write_csv", "write_excel", "write_outputs", "write_parquet"]
 
 
 def write_excel(table: pa.Table, path: Path, sheet: str = "Results") -> None:
     """One typed sheet (see ``engine.audit.outputs.excel_out``)."""
     write_workbook(path, [(sheet, table)])
+
+
+@dataclass
+class WrittenRows:
+    """Counts the rows written, told a block at a time, and tells ``progress`` (stage ``write``)."""
+
+    progress: Progress | None
+    total: int
+    done: int = 0
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        if self.progress is not None:
+            self.progress("write", self.done, self.total)
 
 
 def _write_report(audit: AuditResult, path: Path) -> None:
@@ -39,34 +56,47 @@ def write_outputs(
     excel: bool | None = None,
     report: bool = True,
     renderer: ReportRenderer | None = None,
+    format: Literal["csv", "parquet"] = "csv",
+    progress: Progress | None = None,
 ) -> dict[str, Path]:
     """results.csv, results.xlsx (Results, KPIs and one sheet per list; any book that fits a sheet unless
-    excel=False), one CSV per list, errors.csv, kpis.json, report.html. A ``renderer`` (started before the
-    audit, see ``engine.audit.outputs.renderer``) draws the report on the other core while the rest is written."""
+    excel=False), one CSV per list, errors.csv, kpis.json, report.html. ``format="parquet"``: the results, lists,
+    errors and what-if changes as Parquet files instead of CSV (see ``engine.audit.outputs.parquet_out``). A
+    ``renderer`` (started before the audit, see ``engine.audit.outputs.renderer``) draws the report on the other
+    core while the rest is written. ``progress`` is told the rows written so far, a block at a time (stage
+    ``write``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    suffix = "csv" if format == "csv" else "parquet"
     if excel is not False and audit.rows > EXCEL_MAX_ROWS:
-        audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.csv only")
+        audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.{suffix} only")
     if renderer is not None and report:
         from engine.audit.outputs.report import report_context
 
         renderer.render(report_context(audit), out / "report.html")
-    paths = {"results_csv": out / "results.csv"}
-    if audit.results_csv is None or audit.results_csv.resolve() != paths["results_csv"].resolve():
-        write_csv(audit.table, paths["results_csv"])  # else run_audit wrote it while computing the KPIs
     lists = {name: list_table(audit, mask) for name, mask in list_masks(audit).items()}
     errors = errors_table(error_lines(audit))
-    for name, table in [*lists.items(), ("errors", errors)]:
-        paths[f"{name}_csv"] = out / f"{name}.csv"
-        write_csv(table, paths[f"{name}_csv"])
-    if excel is not False and audit.rows <= EXCEL_MAX_ROWS:
+    paths = {f"results_{suffix}": out / f"results.{suffix}"}
+    first = paths[f"results_{suffix}"]
+    ahead = format == "csv" and audit.results_csv is not None and audit.results_csv.resolve() == first.resolve()
+    tables = [] if ahead else [("results", audit.table)]  # else run_audit wrote results.csv during the KPIs
+    tables += [*lists.items(), ("errors", errors)]
+    whatif = [] if audit.whatif_changes is None else [("whatif_changes", audit.whatif_changes)]
+    workbook = excel is not False and audit.rows <= EXCEL_MAX_ROWS
+    sheets = [("Results", audit.table), ("KPIs", kpi_table(audit.summary())), *lists.items(), ("errors", errors)]
+    total = sum(t.num_rows for _, t in [*tables, *whatif]) + sum(t.num_rows for _, t in sheets) * workbook
+    rows = WrittenRows(progress, total)
+    write = write_csv if format == "csv" else write_parquet
+    for name, table in tables:
+        paths[f"{name}_{suffix}"] = out / f"{name}.{suffix}"
+        write(table, paths[f"{name}_{suffix}"], written=rows)
+    if workbook:
         paths["results_xlsx"] = out / "results.xlsx"
-        sheets = [("Results", audit.table), ("KPIs", kpi_table(audit.summary()))]
         typed = {"Results": typed_inputs(audit.table, audit.parsed)}
-        write_workbook(paths["results_xlsx"], [*sheets, *lists.items(), ("errors", errors)], typed)
-    if audit.whatif_changes is not None:
-        paths["whatif_csv"] = out / "whatif_changes.csv"
-        write_csv(audit.whatif_changes, paths["whatif_csv"])
+        write_workbook(paths["results_xlsx"], sheets, typed, written=rows)
+    for _, table in whatif:
+        paths[f"whatif_{suffix}"] = out / f"whatif_changes.{suffix}"
+        write(table, paths[f"whatif_{suffix}"], written=rows)
     paths["kpis_json"] = out / "kpis.json"
     paths["kpis_json"].write_text(dumps(audit.summary()) + "\n", encoding="utf-8")
     if report:

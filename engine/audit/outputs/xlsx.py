@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -264,8 +264,16 @@ def _quoted(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
-def write_xlsx(path: Path, sheets: list[tuple[str, list[Column], int]], money: str, day: str, quantity: str) -> None:
-    """A workbook of ``(sheet name, columns, rows)``; the first sheet is the one shown on opening."""
+def write_xlsx(
+    path: Path,
+    sheets: list[tuple[str, list[Column], int]],
+    money: str,
+    day: str,
+    quantity: str,
+    written: Callable[[int], None] | None = None,
+) -> None:
+    """A workbook of ``(sheet name, columns, rows)``; the first sheet is the one shown on opening. ``written`` is
+    told the rows of each block once it is written (a progress bar)."""
     names = [name for name, _, _ in sheets]
     shapes = [(columns, rows) for _, columns, rows in sheets]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
@@ -275,6 +283,8 @@ def write_xlsx(path: Path, sheets: list[tuple[str, list[Column], int]], money: s
         for index, (_, columns, rows) in enumerate(sheets):
             with archive.open(f"xl/worksheets/sheet{index + 1}.xml", "w", force_zip64=True) as part:
                 part.write(_sheet_start(columns, rows, index == 0).encode("utf-8"))
-                for block in _made_ahead(_sheet_rows(columns, rows)):
+                for start, block in enumerate(_made_ahead(_sheet_rows(columns, rows))):
                     part.write(block)
+                    if written is not None:
+                        written(min(BLOCK_ROWS, rows - start * BLOCK_ROWS))
                 part.write(_sheet_end(columns, rows).encode("utf-8"))
