@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from engine.audit.books.book import Book, BookError, Limits, cell_text, check_header
+from engine.audit.books.book import HEADER_SEARCH_ROWS, Book, BookError, Limits, cell_text, check_header
 from engine.audit.books.columns import (
     REQUIRED,
     ColumnError,
@@ -31,7 +31,7 @@ from engine.audit.books.columns import (
     match_header,
     refusal,
 )
-from engine.audit.books.excel_in import HEADER_SEARCH_ROWS, header_at, read_excel, skipped_note
+from engine.audit.books.excel_in import header_at, read_excel, skipped_note
 
 __all__ = [
     "Book",
