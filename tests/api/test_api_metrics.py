@@ -57,7 +57,9 @@ def test_requests_decisions_audits_and_the_edition_are_counted(sqlite_url):
         assert client.get("/v1/decisions/424242", headers=broker).status_code == 404
         audit = client.post("/v1/audits", files={"file": ("book.csv", BOOK.read_bytes(), "text/csv")}, headers=finance)
         assert audit.status_code == 200, audit.text
-        refused = client.post("/v1/audits", files={"file": ("book.txt", b"x", "text/plain")}, headers=finance)
+        refused = client.post(
+            "/v1/audits", files={"file": ("book.pdf", b"%PDF-1.4", "application/pdf")}, headers=finance
+        )
         assert refused.status_code == 415
         after = client.get("/metrics", headers=admin).text
 
