@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.rulebook.loader import RULES_ENV
+from tests.conftest import pinned_rules_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SHOWN_PORT = "127.0.0.1:8000"
@@ -113,6 +116,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory):
     (folder / ".venv").mkdir()
     (folder / ".venv" / "bin").symlink_to(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARERULES_")}
+    env[RULES_ENV] = str(pinned_rules_dir())  # the README's figures are the pinned illustrative ones
     env["COLUMNS"] = "200"
     port = free_port()
     server = subprocess.Popen(

@@ -11,7 +11,6 @@ a description, a label's wording) must load and decide the same (``HARMLESS``)."
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,11 +20,13 @@ import pytest
 
 from engine.audit.run import run_audit
 from engine.rulebook import contract
-from engine.rulebook.loader import DEFAULT_RULES_DIR, Rulebook, load_rulebook
+from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
+from tests.conftest import copy_rules, pinned_rules_dir
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_placements.csv"
-FILES = sorted(path.relative_to(DEFAULT_RULES_DIR) for path in DEFAULT_RULES_DIR.rglob("*.yaml"))
+RULES = pinned_rules_dir()  # the pinned test rulebook, whose decisions are known (tests/conftest.py)
+FILES = sorted(path.relative_to(RULES) for path in RULES.rglob("*.yaml"))
 PARAMETERS = [path for path in FILES if path.parts[0] == "parameters" and path.name != "index.yaml"]
 DATED_NUMBER = re.compile(r"^(\s+)(\d{4}-\d\d-\d\d): (-?[0-9][0-9_.]*)\s*$", re.MULTILINE)
 
@@ -60,7 +61,7 @@ def mutations() -> Iterator[tuple[str, Mutation]]:
         )
     for relative in PARAMETERS:
         yield f"{relative} deleted", lambda root, r=relative: (root / r).unlink()
-        if not DATED_NUMBER.search((DEFAULT_RULES_DIR / relative).read_text(encoding="utf-8")):
+        if not DATED_NUMBER.search((RULES / relative).read_text(encoding="utf-8")):
             continue
         yield f"{relative} negated", _edit(relative, _first_dated_number(lambda m: f"{m[1]}{m[2]}: -{m[3]}"))
         yield f"{relative} .nan", _edit(relative, _first_dated_number(lambda m: f"{m[1]}{m[2]}: .nan"))
@@ -90,13 +91,13 @@ def mutations() -> Iterator[tuple[str, Mutation]]:
 
 
 MODULES = sorted(path for path in FILES if path.parts[0] == "modules")
-TABLES = [path for path in PARAMETERS if "approver:" in (DEFAULT_RULES_DIR / path).read_text(encoding="utf-8")]
+TABLES = [path for path in PARAMETERS if "approver:" in (RULES / path).read_text(encoding="utf-8")]
 CONTENTS, FIGURES, KPIS = Path("contents.yaml"), Path("figures.yaml"), Path("kpis.yaml")
 LOTS, BASES, RULEBOOK = Path("tables/lots.yaml"), Path("tables/first_party_bases.yaml"), Path("rulebook.yaml")
 
 
 def _text(relative: Path) -> str:
-    return (DEFAULT_RULES_DIR / relative).read_text(encoding="utf-8")
+    return (RULES / relative).read_text(encoding="utf-8")
 
 
 def _items(relative: Path, indent: str, key: str) -> list[str]:
@@ -341,7 +342,7 @@ def decisions(book: Rulebook) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def shipped() -> pa.Table:
-    return decisions(load_rulebook(DEFAULT_RULES_DIR))
+    return decisions(load_rulebook(RULES))
 
 
 def test_there_are_at_least_fifty_ways() -> None:
@@ -352,7 +353,7 @@ def test_there_are_at_least_fifty_ways() -> None:
 @pytest.mark.parametrize(("name", "mutate"), MUTATIONS, ids=[name for name, _ in MUTATIONS])
 def test_a_broken_rulebook_is_refused_or_decides_the_same(name: str, mutate: Mutation, tmp_path, shipped) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     mutate(root)
     try:
         book = load_rulebook(root)
@@ -387,7 +388,7 @@ def _loaded_or_refusal(root: Path) -> Rulebook | RulebookError:
 @pytest.mark.parametrize(("name", "mutate"), BREAKAGES, ids=[name for name, _ in BREAKAGES])
 def test_a_breakage_is_refused_with_file_line_and_reason(name: str, mutate: Mutation, tmp_path: Path) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     mutate(root)
     refused = _loaded_or_refusal(root)
     assert isinstance(refused, RulebookError), f"{name}: the broken rulebook loaded"
@@ -403,6 +404,6 @@ def test_a_breakage_is_refused_with_file_line_and_reason(name: str, mutate: Muta
 @pytest.mark.parametrize(("name", "mutate"), HARMLESS, ids=[name for name, _ in HARMLESS])
 def test_a_harmless_change_loads_and_decides_the_same(name: str, mutate: Mutation, tmp_path: Path, shipped) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     mutate(root)
     assert decisions(load_rulebook(root)).equals(shipped), name
