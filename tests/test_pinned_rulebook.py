@@ -126,8 +126,12 @@ def test_a_new_edition_in_rules_does_not_reach_the_pinned_copy(tmp_path: Path, p
     assert repinned.version == load_rulebook(pinned_rules).version  # byte for byte the pinned test rulebook
 
 
-# Representative modules that pinned today's illustrative values before issue 23 (quick ones).
-REPRESENTATIVE = ("tests/test_no_benchmark.py", "tests/test_rates_import.py")
+# Quick tests that failed on a new edition of the rates before issue 23: in-process engines and a command.
+REPRESENTATIVE = (
+    "tests/test_price_guide.py",
+    "tests/test_decision_json.py",
+    "tests/test_cli.py::test_check_a_file_prints_the_spec_example_decision",
+)
 
 
 def test_the_tests_survive_a_new_edition_of_every_illustrative_value() -> None:
