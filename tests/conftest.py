@@ -1,7 +1,8 @@
 """What every Python test shares: the pinned test rulebook, copies of it to break, and one placement factory.
 
-The pinned test rulebook is a copy of ``rules/`` in which the illustrative values the tests rely on
-(``tests/rulebook_pins.yaml``) are pinned, as a worked case pins its ``parameters:``. It is built once per run,
+The pinned test rulebook is a copy of ``rules/`` in which the illustrative values the tests rely on, with the
+reference that says they are illustrative (``tests/rulebook_pins.yaml``), are pinned, as a worked case pins its
+``parameters:``. It is built once per run,
 before any test module is imported, and named by ``CARERULES_RULES_DIR``, so in-process engines
 (``load_rulebook()``, ``Engine()``, ``default_engine()``), ``carerules`` subprocesses and API servers all use it:
 after a council replaces the illustrative rates in ``rules/``, the tests stay green.
@@ -53,35 +54,41 @@ def placement(service: str = "care_home", *, drop: tuple[str, ...] = (), **field
     return made
 
 
-def pinned_blocks(pins: Path = PINS) -> dict[str, list[str]]:
-    """Each pinned parameter → the lines of its dated values, as they go under ``values:`` in its file."""
-    blocks: dict[str, list[str]] = {}
+def pinned_blocks(pins: Path = PINS) -> dict[str, dict[str, list[str]]]:
+    """Each pinned parameter → its pinned sections (``reference``, ``values``) → their lines, as they are written
+    in the parameter's own file."""
+    blocks: dict[str, dict[str, list[str]]] = {}
+    sections: dict[str, list[str]] | None = None
     current: list[str] | None = None
     for line in pins.read_text(encoding="utf-8").splitlines():
-        if line.startswith(" "):
-            assert current is not None, f"{pins}: an indented line before any parameter: {line!r}"
-            current.append(line)
-        elif line.strip() and not line.startswith("#"):
+        if not line.strip() or line.startswith("#"):
+            sections = current = None  # a blank or comment line at the margin ends a parameter
+        elif not line.startswith(" "):
             assert line.endswith(":") and line.count(":") == 1, f"{pins}: expected 'parameter.name:', not {line!r}"
-            current = blocks.setdefault(line[:-1], [])
+            sections, current = blocks.setdefault(line[:-1], {}), None
+        elif not line.startswith("   "):
+            assert sections is not None and line.endswith(":"), f"{pins}: expected '  section:', not {line!r}"
+            current = sections.setdefault(line.strip()[:-1], [line[2:]])
         else:
-            current = None  # a blank or comment line at the margin ends a block
+            assert current is not None, f"{pins}: a line outside any section: {line!r}"
+            current.append(line[2:])
     return blocks
 
 
 def pin(rules: Path, pins: Path = PINS) -> Path:
-    """Replace, in the rulebook folder ``rules``, each pinned parameter's values with the pinned ones."""
-    for name, block in pinned_blocks(pins).items():
+    """Replace, in the rulebook folder ``rules``, each pinned parameter's sections with the pinned ones."""
+    for name, sections in pinned_blocks(pins).items():
         path = rules / "parameters" / Path(*name.split(".")).with_suffix(".yaml")
         assert path.is_file(), f"{pins}: {name} is not a parameter of {rules}"
         lines = path.read_text(encoding="utf-8").splitlines()
-        start = lines.index("values:") + 1
-        end = start
-        while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
-            end += 1
-        while end > start and not lines[end - 1].strip():
-            end -= 1  # blank lines after the values stay where they were
-        lines[start:end] = block
+        for block in sections.values():
+            start = lines.index(block[0])
+            end = start + 1
+            while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
+                end += 1
+            while end > start + 1 and not lines[end - 1].strip():
+                end -= 1  # blank lines after the section stay where they were
+            lines[start:end] = block
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return rules
 

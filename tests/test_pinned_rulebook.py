@@ -17,7 +17,7 @@ from engine.evaluate.engine import Engine, default_engine
 from engine.rulebook.loader import DEFAULT_RULES_DIR, RULES_ENV, Rulebook, default_rules_dir, load_rulebook
 from engine.rulebook.parameters import engine_value
 from engine.rulebook.rates_import import apply, read_rows
-from engine.rulebook.whatif import load_overrides
+from engine.rulebook.strict_yaml import load_yaml
 from tests.conftest import PINS, build_pinned_rules, copy_rules, pinned_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +44,9 @@ def illustrative(book: Rulebook) -> list[str]:
 def pinned_values(book: Rulebook) -> dict[str, tuple[tuple[object, ...], tuple[object, ...]]]:
     """Each pinned parameter → its (dates, values) as the pins give them, in engine units."""
     pinned = {}
-    for name, values in load_overrides(PINS).items():
+    for name, sections in load_yaml(PINS).items():
         parameter = book.parameters[name]
-        ordered = sorted(values.items())
+        ordered = sorted(sections["values"].items())
         pinned[name] = (
             tuple(when for when, _ in ordered),
             tuple(engine_value(value, parameter.kind, parameter.hit_policy) for _, value in ordered),
@@ -76,10 +76,13 @@ def test_an_illustrative_parameter_left_unpinned_is_found(rules: Path) -> None:
     assert unpinned(load_rulebook(rules)) == {"care_homes.benchmark.lot_9"}
 
 
-def test_the_pinned_rulebook_takes_exactly_the_pinned_values(pinned_rules: Path) -> None:
+def test_the_pinned_rulebook_takes_exactly_the_pinned_values_and_references(pinned_rules: Path) -> None:
     book = load_rulebook(pinned_rules)
     for name, (dates, values) in pinned_values(book).items():
         assert (book.parameters[name].dates, book.parameters[name].values) == (dates, values), name
+        reference = load_yaml(PINS)[name]["reference"]
+        assert book.parameters[name].reference.title == reference["title"], name
+        assert book.parameters[name].reference.section == reference.get("section"), name
 
 
 def test_every_engine_of_the_tests_decides_on_the_pinned_rulebook(pinned_rules: Path) -> None:
