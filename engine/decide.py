@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.evaluate.derive import derive
 from engine.explain.decision import Decision, build_decision
-from engine.rulebook.loader import DEFAULT_RULES_DIR, Rulebook, load_rulebook
+from engine.rulebook.loader import Rulebook, default_rules_dir, load_rulebook
 from engine.validate.placement import InputError, Placement, parse_placement
 
 if TYPE_CHECKING:
@@ -41,8 +41,14 @@ class Engine:
         return build_decision(placement.placement_id, derived, fired, self.book)
 
 
+def default_engine(rules_dir: Path | None = None) -> Engine:
+    """The engine on ``rules_dir`` (default: the rulebook CARERULES_RULES_DIR names, else the shipped one), loaded
+    once per folder."""
+    return _engine_on(Path(rules_dir) if rules_dir is not None else default_rules_dir())
+
+
 @lru_cache(maxsize=4)
-def default_engine(rules_dir: Path = DEFAULT_RULES_DIR) -> Engine:
+def _engine_on(rules_dir: Path) -> Engine:
     return Engine(load_rulebook(rules_dir))
 
 

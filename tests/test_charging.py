@@ -4,7 +4,6 @@ only with a financial assessment, per-service messages and enum figures are chec
 from __future__ import annotations
 
 import json
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,11 +14,12 @@ from hypothesis import strategies as st
 
 from engine.decide import default_engine
 from engine.evaluate.vector import VectorEvaluator, row_dates
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.batch import parse_book
+from tests.conftest import placement
 
-ENGINE = default_engine(DEFAULT_RULES_DIR)
+ENGINE = default_engine()  # on the pinned test rulebook (tests/conftest.py)
 LINES = (
     "council_to_provider_weekly",
     "contribution_to_provider_weekly",
@@ -92,14 +92,7 @@ def test_the_vectorised_payment_lines_add_up_too(records: list[dict]) -> None:
         assert total == int(values["gross_weekly_cost"].v[index])
 
 
-RESIDENTIAL = {
-    "placement_id": "P",
-    "service": "care_home",
-    "start_date": "2026-05-04",
-    "age": 80,
-    "care_type": "residential",
-    "core_weekly_fee": "900.00",
-}
+RESIDENTIAL = placement(placement_id="P", age=80, care_type="residential", core_weekly_fee="900.00")
 
 
 def test_no_payments_without_a_financial_assessment() -> None:
@@ -125,13 +118,6 @@ def test_a_capital_without_income_is_fine_but_income_without_capital_is_an_input
     with pytest.raises(ValueError, match="capital"):
         ENGINE.decide({**RESIDENTIAL, "weekly_income": "170.00"})
     assert ENGINE.decide({**RESIDENTIAL, "capital": "1000.00"}).payments is None
-
-
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
-    return root
 
 
 def test_a_message_for_an_unknown_service_is_refused(rules: Path) -> None:

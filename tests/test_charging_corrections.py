@@ -6,7 +6,6 @@ its module's services; the web page says s117 after-care is free."""
 from __future__ import annotations
 
 import csv
-import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,12 +19,13 @@ from engine.audit.books.read import table_from_records
 from engine.audit.run import run_audit
 from engine.decide import default_engine
 from engine.explain.cases import CaseRunner, iter_cases
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
+from tests.conftest import placement
 from tests.test_properties import DEFERRED, council_by_lines
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINE = default_engine(DEFAULT_RULES_DIR)
+ENGINE = default_engine()  # on the pinned test rulebook (tests/conftest.py)
 
 
 def pounds(pence: int) -> str:
@@ -62,14 +62,9 @@ def test_the_council_net_agrees_with_the_payment_lines_on_every_row_of_the_sampl
     assert checked >= 100
 
 
-HOME = {
-    "placement_id": "DPA",
-    "service": "care_home",
-    "start_date": "2026-05-04",
-    "age": 82,
-    "care_type": "residential",
-    "deferred_payment_agreement": True,
-}
+HOME = placement(
+    placement_id="DPA", care_type="residential", deferred_payment_agreement=True, drop=("core_weekly_fee",)
+)
 
 
 @settings(max_examples=120, deadline=None)
@@ -86,7 +81,7 @@ def test_the_deferred_amount_is_the_difference_the_home_makes(
 ) -> None:
     """The oracle is the same placement with no agreement, where the home counts after the 12 weeks."""
     as_at = date(2026, 5, 4).toordinal() + days
-    placement = {
+    deferred = {
         **HOME,
         "core_weekly_fee": pounds(fee),
         "weekly_income": pounds(income),
@@ -95,8 +90,8 @@ def test_the_deferred_amount_is_the_difference_the_home_makes(
         "payment_model": model,
         "as_at": date.fromordinal(as_at).isoformat(),
     }
-    deferring = ENGINE.decide(placement).to_dict()
-    counted = ENGINE.decide({**placement, "deferred_payment_agreement": False}).to_dict()
+    deferring = ENGINE.decide(deferred).to_dict()
+    counted = ENGINE.decide({**deferred, "deferred_payment_agreement": False}).to_dict()
     paid_now = deferring["figures"]["resident_contribution_weekly"]
     deferred = counted["figures"]["resident_contribution_weekly"] - paid_now
     assert deferring["figures"]["deferred_weekly"] == deferred
@@ -152,13 +147,6 @@ def test_a_top_up_on_a_care_home_is_never_top_09s() -> None:
     assert rule.services == ("supported_living",) and rule.refer_to == "commissioning_team"
 
 
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
-    return root
-
-
 def test_a_rule_may_not_list_a_service_its_module_does_not_cover(rules: Path) -> None:
     path = rules / "modules" / "1_care_home_pricing.yaml"
     text = path.read_text(encoding="utf-8")
@@ -168,19 +156,17 @@ def test_a_rule_may_not_list_a_service_its_module_does_not_cover(rules: Path) ->
 
 
 def test_the_page_says_s117_after_care_is_free() -> None:
-    placement = {
-        "placement_id": "S",
-        "service": "care_home",
-        "start_date": "2026-05-04",
-        "age": 80,
-        "care_type": "residential",
-        "core_weekly_fee": "915.00",
-        "s117": True,
-        "nhs_contribution_weekly": "457.50",
-        "weekly_income": "250.00",
-        "capital": "30000.00",
-    }
-    shown = charging(ENGINE.decide(placement).to_dict(), placement)
+    after_care = placement(
+        placement_id="S",
+        age=80,
+        care_type="residential",
+        core_weekly_fee="915.00",
+        s117=True,
+        nhs_contribution_weekly="457.50",
+        weekly_income="250.00",
+        capital="30000.00",
+    )
+    shown = charging(ENGINE.decide(after_care).to_dict(), after_care)
     assert shown is not None
     assert shown["sentence"] == "Section 117 after-care is free: you pay £0.00 a week towards your care."
 

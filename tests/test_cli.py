@@ -12,17 +12,11 @@ from typing import Any
 import pytest
 
 from engine.rulebook.loader import load_rulebook
+from tests.conftest import placement
 
 CARERULES = Path(sys.executable).with_name("carerules")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SPEC_EXAMPLE = {
-    "placement_id": "P-1001",
-    "service": "care_home",
-    "start_date": "2026-05-04",
-    "age": 82,
-    "care_type": "nursing",
-    "core_weekly_fee": "1040.00",
-}
+SPEC_EXAMPLE = placement()
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

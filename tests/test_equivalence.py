@@ -18,10 +18,9 @@ from engine.audit.books.read import read_book, table_from_records
 from engine.audit.books.sample import sample_book
 from engine.decide import default_engine
 from engine.evaluate.equivalence import compare_engines
-from engine.rulebook.loader import DEFAULT_RULES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINE = default_engine(DEFAULT_RULES_DIR)
+ENGINE = default_engine()  # on the pinned test rulebook (tests/conftest.py)
 RATE_DATES = sorted({d for p in ENGINE.book.parameters.values() for d in p.dates})
 
 

@@ -7,7 +7,6 @@ scalar form (``derive``) and the vector form (``VectorEvaluator.derive``) and ev
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -18,10 +17,11 @@ from hypothesis import strategies as st
 from engine.audit.books.read import table_from_records
 from engine.evaluate.derive import derive
 from engine.evaluate.vector import VectorEvaluator, row_dates
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.batch import day_number, parse_book
 from engine.validate.placement import parse_placement
+from tests.conftest import copy_rules
 
 EXTRA = """
   - name: steps_of_fnc
@@ -88,7 +88,7 @@ NEW = [line.split(": ")[1] for line in EXTRA.splitlines() if line.startswith("  
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("figures") / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     with (root / "figures.yaml").open("a", encoding="utf-8") as stream:
         stream.write(EXTRA)
     return load_rulebook(root)
@@ -186,7 +186,7 @@ def test_the_extra_figures_compute_what_they_say(book) -> None:  # type: ignore[
 
 def _refused(tmp_path: Path, figure: str, reason: str) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     with (root / "figures.yaml").open("a", encoding="utf-8") as stream:
         stream.write("\n  - name: extra\n    description: test\n    reference: test\n" + figure)
     with pytest.raises(RulebookError, match=reason) as caught:
@@ -218,7 +218,7 @@ def test_a_bad_formula_is_refused_with_its_line(tmp_path: Path, figure: str, rea
 
 def test_figures_that_read_each_other_in_a_circle_are_refused(tmp_path: Path) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     with (root / "figures.yaml").open("a", encoding="utf-8") as stream:
         stream.write(
             "\n  - {name: one, kind: count, description: t, reference: t, formula: two + 1}"
@@ -273,7 +273,7 @@ NEXT_ISSUES = """
 def test_the_next_issues_figures_are_declared_without_new_python(tmp_path: Path) -> None:
     """Charging's tariff income (ceil-division), caps, a date plus days and a half rounded up, as data."""
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     folder = root / "parameters" / "example_charging"
     folder.mkdir()
     (folder / "index.yaml").write_text("description: charging\nreference: {title: SI 2014/2672}\n", encoding="utf-8")

@@ -8,29 +8,21 @@ later, or is ended with ``null`` (SPEC §6: "null ends a parameter; no value yet
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from engine.decide import Engine
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import load_rulebook
+from tests.conftest import copy_rules, placement
 
 LOT_6 = Path("parameters/care_homes/benchmark/lot_6.yaml")
-NURSING = {
-    "placement_id": "N-1",
-    "service": "care_home",
-    "start_date": "2026-05-04",
-    "age": 80,
-    "care_type": "nursing",
-    "core_weekly_fee": "1200.00",
-    "fnc_weekly": "267.68",
-}
+NURSING = placement(placement_id="N-1", age=80, core_weekly_fee="1200.00", fnc_weekly="267.68")
 
 
 def _engine_with_lot_6_values(tmp_path: Path, values: str) -> Engine:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     path = root / LOT_6
     text = path.read_text(encoding="utf-8")
     head = text[: text.index("values:")]

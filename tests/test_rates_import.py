@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -10,14 +9,7 @@ import pytest
 
 from engine import Engine, load_rulebook
 from engine.editions.rates_import import RatesImportError, apply, read_rows
-from engine.rulebook.loader import DEFAULT_RULES_DIR
-
-
-@pytest.fixture()
-def rules(tmp_path: Path) -> Path:
-    copy = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, copy)
-    return copy
+from tests.conftest import placement
 
 
 def write_csv(tmp_path: Path, body: str) -> Path:
@@ -33,17 +25,9 @@ def test_a_new_edition_changes_decisions_from_its_date_only(rules, tmp_path):
     )
     assert version != before
     engine = Engine(load_rulebook(rules))
-    placement = {
-        "placement_id": "R-1",
-        "service": "care_home",
-        "start_date": "2027-03-31",
-        "age": 80,
-        "care_type": "nursing",
-        "core_weekly_fee": "1040.00",
-        "fnc_weekly": "267.68",
-    }
-    assert engine.decide(placement).outcome == "needs_approval"  # 2026 median £995.00 still in force
-    later = engine.decide(placement, as_at=date(2027, 4, 1))
+    r_1 = placement(placement_id="R-1", start_date="2027-03-31", age=80, fnc_weekly="267.68")
+    assert engine.decide(r_1).outcome == "needs_approval"  # 2026 median £995.00 still in force
+    later = engine.decide(r_1, as_at=date(2027, 4, 1))
     assert later.outcome == "proceed" and later.figures["benchmark_weekly"] == 1050
     assert "2026-04-01: 995.00" in (rules / "parameters/care_homes/benchmark/lot_6.yaml").read_text()
 

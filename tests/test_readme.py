@@ -27,6 +27,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.rulebook.loader import RULES_ENV
+from tests.conftest import pinned_rules_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
@@ -143,6 +146,7 @@ def served_folder(folder: Path) -> Iterator[tuple[Path, int, dict[str, str]]]:
     (folder / ".venv").mkdir()
     (folder / ".venv" / "bin").symlink_to(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARERULES_")}
+    env[RULES_ENV] = str(pinned_rules_dir())  # the README's figures are the pinned illustrative ones
     env["COLUMNS"] = "200"
     port = free_port()
     server = subprocess.Popen(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -133,13 +132,6 @@ def test_the_shipped_rulebook_meets_the_contract() -> None:
     from engine.rulebook.contents import load_contents
 
     assert contract.missing(BOOK, load_contents(DEFAULT_RULES_DIR)) == []
-
-
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
-    return root
 
 
 def _without(path: Path, pattern: str) -> None:

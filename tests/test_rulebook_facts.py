@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from engine.decide import Engine
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.placement import InputError
 
 LOTS = Path("tables/lots.yaml")
-
-
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
-    return root
 
 
 def _edit(path: Path, old: str, new: str) -> None:

@@ -11,7 +11,6 @@ a description, a label's wording) must load and decide the same (``HARMLESS``)."
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,11 +22,13 @@ from typer.testing import CliRunner
 from engine.audit.run import run_audit
 from engine.cli.main import app
 from engine.rulebook import contract
-from engine.rulebook.loader import DEFAULT_RULES_DIR, Rulebook, load_rulebook
+from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
+from tests.conftest import copy_rules, pinned_rules_dir
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_placements.csv"
-FILES = sorted(path.relative_to(DEFAULT_RULES_DIR) for path in DEFAULT_RULES_DIR.rglob("*.yaml"))
+RULES = pinned_rules_dir()  # the pinned test rulebook, whose decisions are known (tests/conftest.py)
+FILES = sorted(path.relative_to(RULES) for path in RULES.rglob("*.yaml"))
 PARAMETERS = [path for path in FILES if path.parts[0] == "parameters" and path.name != "index.yaml"]
 DATED_NUMBER = re.compile(r"^(\s+)(\d{4}-\d\d-\d\d): (-?[0-9][0-9_.]*)\s*$", re.MULTILINE)
 
@@ -62,7 +63,7 @@ def mutations() -> Iterator[tuple[str, Mutation]]:
         )
     for relative in PARAMETERS:
         yield f"{relative} deleted", lambda root, r=relative: (root / r).unlink()
-        if not DATED_NUMBER.search((DEFAULT_RULES_DIR / relative).read_text(encoding="utf-8")):
+        if not DATED_NUMBER.search((RULES / relative).read_text(encoding="utf-8")):
             continue
         yield f"{relative} negated", _edit(relative, _first_dated_number(lambda m: f"{m[1]}{m[2]}: -{m[3]}"))
         yield f"{relative} .nan", _edit(relative, _first_dated_number(lambda m: f"{m[1]}{m[2]}: .nan"))
@@ -92,13 +93,13 @@ def mutations() -> Iterator[tuple[str, Mutation]]:
 
 
 MODULES = sorted(path for path in FILES if path.parts[0] == "modules")
-TABLES = [path for path in PARAMETERS if "approver:" in (DEFAULT_RULES_DIR / path).read_text(encoding="utf-8")]
+TABLES = [path for path in PARAMETERS if "approver:" in (RULES / path).read_text(encoding="utf-8")]
 CONTENTS, FIGURES, KPIS = Path("contents.yaml"), Path("figures.yaml"), Path("kpis.yaml")
 LOTS, BASES, RULEBOOK = Path("tables/lots.yaml"), Path("tables/first_party_bases.yaml"), Path("rulebook.yaml")
 
 
 def _text(relative: Path) -> str:
-    return (DEFAULT_RULES_DIR / relative).read_text(encoding="utf-8")
+    return (RULES / relative).read_text(encoding="utf-8")
 
 
 def _items(relative: Path, indent: str, key: str) -> list[str]:
@@ -348,7 +349,7 @@ def decisions(book: Rulebook) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def shipped() -> pa.Table:
-    return decisions(load_rulebook(DEFAULT_RULES_DIR))
+    return decisions(load_rulebook(RULES))
 
 
 def test_there_are_at_least_fifty_ways() -> None:
@@ -359,7 +360,7 @@ def test_there_are_at_least_fifty_ways() -> None:
 @pytest.mark.parametrize(("name", "mutate"), MUTATIONS, ids=[name for name, _ in MUTATIONS])
 def test_a_broken_rulebook_is_refused_or_decides_the_same(name: str, mutate: Mutation, tmp_path, shipped) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     mutate(root)
     try:
         book = load_rulebook(root)
@@ -394,7 +395,7 @@ def _loaded_or_refusal(root: Path) -> Rulebook | RulebookError:
 @pytest.mark.parametrize(("name", "mutate"), BREAKAGES, ids=[name for name, _ in BREAKAGES])
 def test_a_breakage_is_refused_with_file_line_and_reason(name: str, mutate: Mutation, tmp_path: Path) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     mutate(root)
     refused = _loaded_or_refusal(root)
     assert isinstance(refused, RulebookError), f"{name}: the broken rulebook loaded"
@@ -432,8 +433,7 @@ def test_every_name_of_the_contract_has_its_breakage() -> None:
 def test_a_name_the_code_reads_deleted_is_refused_naming_it_and_exits_3(
     breakage: str, name: str, tmp_path: Path
 ) -> None:
-    root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    root = copy_rules(tmp_path / "rules")
     dict(BREAKAGES)[breakage](root)
     result = CliRunner().invoke(app, ["rules", "--rules", str(root)])
     assert result.exit_code == 3, f"{breakage}: {result.output}"
@@ -446,6 +446,6 @@ def test_a_name_the_code_reads_deleted_is_refused_naming_it_and_exits_3(
 @pytest.mark.parametrize(("name", "mutate"), HARMLESS, ids=[name for name, _ in HARMLESS])
 def test_a_harmless_change_loads_and_decides_the_same(name: str, mutate: Mutation, tmp_path: Path, shipped) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     mutate(root)
     assert decisions(load_rulebook(root)).equals(shipped), name

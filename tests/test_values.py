@@ -21,6 +21,7 @@ from engine.validate.values import (
     parse_share,
     parse_whole,
 )
+from tests.conftest import copy_rules
 
 SERVICES = ("care_home", "supported_living")
 PAYERS = ("none", "third_party", "first_party")
@@ -321,15 +322,14 @@ def test_end_date_must_be_after_start_date_and_active_at_uses_it() -> None:
 
 def test_the_earliest_date_and_the_lots_are_the_rulebooks(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Change them in a copy of rules/: a single decision and a batch both follow, with the same messages."""
-    import shutil
 
     from engine.audit.books.read import table_from_records
     from engine.decide import Engine
-    from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+    from engine.rulebook.loader import load_rulebook
     from engine.validate.batch import parse_book
 
     rules = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    copy_rules(rules)
     facts = rules / "rulebook.yaml"
     facts.write_text(facts.read_text().replace("earliest_as_at: 2020-01-01", "earliest_as_at: 2021-01-01"))
     lots = rules / "tables" / "lots.yaml"

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -13,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.explain.cases import Case, CaseRunner, iter_cases
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import load_rulebook
+from tests.conftest import copy_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
@@ -37,7 +37,7 @@ def new_edition(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of rules/ with a council's own Lot 1 median and SL rates, loaded with ``carerules rates import``."""
     root = tmp_path_factory.mktemp("edition")
     rules = root / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    copy_rules(rules)
     csv = root / "rates.csv"
     csv.write_text(NEW_EDITION, encoding="utf-8")
     result = run("rates", "import", str(csv), "--replace", "--rules", str(rules))

@@ -3,7 +3,6 @@ figures shown only where they apply, batch validation of the new fields, and the
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,19 +13,14 @@ import pytest
 from engine.audit.books.read import table_from_records
 from engine.audit.run import run_audit
 from engine.decide import Engine
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
+from tests.conftest import copy_rules, placement
 
 ENGINE = Engine(load_rulebook())
-UNDER_65 = {
-    "placement_id": "W",
-    "service": "care_home",
-    "start_date": "2026-05-04",
-    "age": 50,
-    "care_type": "residential",
-    "core_weekly_fee": "1239.00",
-    "care_cubed_weekly": "1180.00",
-}
+UNDER_65 = placement(
+    placement_id="W", age=50, care_type="residential", core_weekly_fee="1239.00", care_cubed_weekly="1180.00"
+)
 
 
 def test_a_working_age_decision_has_a_price_guide_from_the_care_cubed_figure() -> None:
@@ -194,7 +188,7 @@ def test_mean_price_kpis_for_all_ages_and_each_age_group() -> None:
 )
 def test_kpis_yaml_is_checked_when_loaded(tmp_path: Path, old: str, new: str, error: str) -> None:
     root = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, root)
+    copy_rules(root)
     path = root / "kpis.yaml"
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, old

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from engine.language.vocabulary import ENUMS, FIELDS
@@ -19,11 +20,13 @@ from engine.rulebook.strict_yaml import RulebookError
 __all__ = [
     "DEFAULT_RULES_DIR",
     "PLACEHOLDER",
+    "RULES_ENV",
     "Module",
     "Parameter",
     "Reference",
     "Rule",
     "Rulebook",
+    "default_rules_dir",
     "engine_value",
     "load_rulebook",
 ]
@@ -35,9 +38,20 @@ DEFAULT_RULES_DIR = (
 )
 
 
-def load_rulebook(rules_dir: Path | str = DEFAULT_RULES_DIR) -> Rulebook:
-    """The rulebook in ``rules_dir``, or RulebookError with the file, line and reason it was refused."""
-    root = Path(rules_dir)
+# The folder of the rulebook in use when none is named: every command's --rules and the API's rules_dir read it too.
+RULES_ENV = "CARERULES_RULES_DIR"
+
+
+def default_rules_dir() -> Path:
+    """The rulebook named by CARERULES_RULES_DIR, as the commands and the API take it; unset, the shipped one."""
+    named = os.environ.get(RULES_ENV, "")
+    return Path(named) if named else DEFAULT_RULES_DIR
+
+
+def load_rulebook(rules_dir: Path | str | None = None) -> Rulebook:
+    """The rulebook in ``rules_dir`` (default: ``default_rules_dir()``), or RulebookError with the file, line and
+    reason it was refused."""
+    root = Path(rules_dir) if rules_dir is not None else default_rules_dir()
     with checks.files_read(root):
         book = _load_rulebook(root)
     checks.check_values(root, book.parameters)

@@ -23,16 +23,10 @@ from sqlalchemy import create_engine, text
 
 from api.main import create_app
 from api.serve.settings import Settings
+from tests.conftest import placement
 
 FIXED_NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-P_1001 = {
-    "placement_id": "P-1001",
-    "service": "care_home",
-    "start_date": "2026-05-04",
-    "age": 82,
-    "care_type": "nursing",
-    "core_weekly_fee": "1040.00",
-}
+P_1001 = placement()  # the SPEC's worked example
 
 
 def in_ci() -> bool:

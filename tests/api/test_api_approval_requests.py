@@ -15,20 +15,14 @@ from sqlalchemy import insert
 
 from api.store.decision_log import DecisionLog, alembic_config
 from api.store.workflow import APPROVALS
+from tests.conftest import placement
 
 # Lot 6, median £995.00: up to £1,044.75 team manager (CHP-02), up to £1,144.25 head of service (CHP-03), above
 # that the placement panel (CHP-04); supported living over its reference rate: commissioning manager (SL-02).
 TEAM = {**P_1001, "placement_id": "P-TM", "provider": "Oak House", "core_weekly_fee": "1040.00"}
 HEAD = {**P_1001, "placement_id": "P-HS", "provider": "Elm Court", "core_weekly_fee": "1100.00"}
 PANEL = {**P_1001, "placement_id": "P-PP", "provider": "Oak House", "core_weekly_fee": "1200.00"}
-SL = {
-    "placement_id": "P-SL",
-    "service": "supported_living",
-    "start_date": "2026-05-04",
-    "age": 34,
-    "sl_day_hours": "10",
-    "sl_weekly_cost": "400.00",
-}
+SL = placement("supported_living")
 PROCEED = {**P_1001, "placement_id": "P-OK", "core_weekly_fee": "990.00"}
 ROLES = ("broker", "team_manager", "head_of_service", "placement_panel", "commissioning_manager", "finance")
 

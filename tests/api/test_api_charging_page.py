@@ -6,21 +6,20 @@ from __future__ import annotations
 import re
 
 from tests.api.test_api_workflow_page import page_of, text_of
+from tests.conftest import placement
 
-TOP_UP = {
-    "placement_id": "CHG-WEB",
-    "service": "care_home",
-    "start_date": "2026-05-04",
-    "age": 84,
-    "care_type": "residential",
-    "core_weekly_fee": "965.00",
-    "top_up_weekly": "50.00",
-    "top_up_payer": "third_party",
-    "top_up_agreement_signed": True,
-    "top_up_affordability_confirmed": True,
-    "capital": "15250.00",
-    "weekly_income": "170.00",
-}
+TOP_UP = placement(
+    placement_id="CHG-WEB",
+    age=84,
+    care_type="residential",
+    core_weekly_fee="965.00",
+    top_up_weekly="50.00",
+    top_up_payer="third_party",
+    top_up_agreement_signed=True,
+    top_up_affordability_confirmed=True,
+    capital="15250.00",
+    weekly_income="170.00",
+)
 
 
 def test_the_form_folds_the_financial_assessment_until_asked(client):

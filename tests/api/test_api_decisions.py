@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,8 +11,8 @@ from conftest import FIXED_NOW, P_1001, add_user, make_client
 from typer.testing import CliRunner
 
 from engine.cli.main import app as cli
-from engine.rulebook.loader import DEFAULT_RULES_DIR
 from engine.validate.placement import Placement
+from tests.conftest import copy_rules
 
 EXAMPLES = json.loads((Path(__file__).resolve().parents[2] / "examples" / "placements.json").read_text())
 
@@ -193,7 +192,7 @@ def test_openapi_documents_the_placement_with_the_engines_fields(client):
 def changed_rules(tmp_path: Path) -> Path:
     """A copy of the rulebook whose Lot 6 median from 2026-04-01 is £1,050.00 instead of £995.00."""
     rules = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    copy_rules(rules)
     lot_6 = rules / "parameters" / "care_homes" / "benchmark" / "lot_6.yaml"
     text = lot_6.read_text()
     assert "2026-04-01: 995.00" in text

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from conftest import P_1001, FreezableProxy, make_client, postgres_schema, postg
 from sqlalchemy.engine import make_url
 
 from api.serve.settings import Settings
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
+from engine.rulebook.loader import load_rulebook
+from tests.conftest import copy_rules
 
 OPERATORS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "operators.md"
 
@@ -83,11 +83,11 @@ def test_one_json_log_line_per_request(client, caplog):
 
 def test_the_rulebook_named_by_the_setting_serves_every_route(sqlite_url, tmp_path, monkeypatch):
     rules = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    copy_rules(rules)
     lot_1 = rules / "parameters" / "care_homes" / "benchmark" / "lot_1.yaml"
     lot_1.write_text(lot_1.read_text(encoding="utf-8") + "\n# a council's copy\n", encoding="utf-8")
     version = load_rulebook(rules).version
-    assert version != load_rulebook(DEFAULT_RULES_DIR).version
+    assert version != load_rulebook().version
     monkeypatch.setenv("CARERULES_RULES_DIR", str(rules))
     with make_client(sqlite_url) as client:
         assert client.get("/healthz").json()["rulebook_version"] == version

@@ -17,6 +17,7 @@ import pytest
 from api.bench.loadgen import children_of as children
 from api.bench.loadgen import served
 from api.serve.workers import spreads_connections
+from tests.conftest import placement
 
 pytestmark = pytest.mark.skipif(not spreads_connections(), reason="one socket a worker needs Linux's SO_REUSEPORT")
 
@@ -177,17 +178,16 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(data
     def client(name: str, port: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for n in range(100_000):
-            placement = {"placement_id": f"{name}-{n}", "service": "care_home", "start_date": "2026-05-04",
-                         "age": 82, "care_type": "nursing", "core_weekly_fee": "1040.00"}  # fmt: skip
+            one = placement(placement_id=f"{name}-{n}")
             try:
-                connection.request("POST", "/v1/decisions", json.dumps(placement), {"Content-Type": "application/json"})
+                connection.request("POST", "/v1/decisions", json.dumps(one), {"Content-Type": "application/json"})
                 reply = connection.getresponse()
                 reply.read()
             except (OSError, http.client.HTTPException):
                 return  # the server is gone
             if reply.status == 201:
                 with lock:
-                    answered.append((int(reply.getheader("Location", "").rsplit("/", 1)[1]), placement["placement_id"]))
+                    answered.append((int(reply.getheader("Location", "").rsplit("/", 1)[1]), one["placement_id"]))
 
     with served(url, workers=2) as (base, pid):
         port = int(base.rsplit(":", 1)[1])
