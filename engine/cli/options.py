@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from engine.decide import Engine
-from engine.rulebook.loader import RULES_ENV, load_rulebook
+from engine.rulebook.loader import RULES_ENV as RULES_ENV
+from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 
 RulesDir = Annotated[
