@@ -129,3 +129,8 @@ def test_bad_input_exits_2_with_a_message(book, args: list[str], message: str) -
     result = RUNNER.invoke(app, ["whatif", str(book[0]), *args])
     assert result.exit_code == 2, result.output
     assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_a_book_that_cannot_be_read_exits_2(tmp_path: Path) -> None:
+    result = RUNNER.invoke(app, ["whatif", str(tmp_path / "none.csv"), "--uplift", "nursing=6", "--from", "2027-04-01"])
+    assert result.exit_code == 2 and "cannot use" in result.stderr and "Traceback" not in result.output

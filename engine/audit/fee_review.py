@@ -91,7 +91,7 @@ def fee_review(
     as_at: date | None = None,
     **read: Any,
 ) -> dict[str, Any]:
-    """The review as JSON-ready data (Decimals). ValueError for an uplift the rulebook cannot apply; BookError
+    """The review as JSON-ready data (Decimals). UpliftError for an uplift the rulebook cannot apply; BookError
     and RulebookError as ``run_audit`` raises them. ``budget`` in pence; ``read``: ``run_audit``'s columns,
     sheet, limits."""
     book = rules if isinstance(rules, Rulebook) else load_rulebook(rules) if rules else load_rulebook()

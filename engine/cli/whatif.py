@@ -60,6 +60,7 @@ def whatif_command(
     from engine.audit.books.columns import ColumnError, load_column_map
     from engine.audit.books.read import BookError
     from engine.audit.fee_review import fee_review
+    from engine.editions.whatif import UpliftError
 
     day, when = _when("--from", start), _when("--as-at", as_at)
     try:
@@ -73,9 +74,12 @@ def whatif_command(
     book = _rulebook(rules)
     try:
         review = fee_review(file, uplift, day, pence, book, when, columns=mapping, sheet=sheet)
-    except ValueError as exc:  # the uplift (BookError and RulebookError are ValueErrors too)
-        prefix = f"cannot read {file}: " if isinstance(exc, BookError) else "--uplift: "
-        raise _refuse(f"{prefix if not isinstance(exc, RulebookError) else ''}{exc}") from None
+    except UpliftError as exc:
+        raise _refuse(f"--uplift: {exc}") from None
+    except BookError as exc:
+        raise _refuse(f"cannot use {file}: {exc}") from None
+    except RulebookError as exc:
+        raise _refuse(f"the what-if rulebook was refused: {exc}") from None
     for note in review["notes"]:
         typer.echo(f"carerules: {note}", err=True)
     for warning in review["warnings"]:

@@ -89,6 +89,10 @@ def whatif_date(base: Rulebook, book: Rulebook) -> date | None:
     return min(dates) if dates else None
 
 
+class UpliftError(ValueError):
+    """An uplift the rulebook cannot apply: an unknown category, a percentage that is not one, no rate in force."""
+
+
 def uplift_categories(book: Rulebook) -> dict[str, tuple[str, ...]]:
     """What ``--uplift`` may name, each with the parameters it uplifts, from the rulebook: each care type of the
     Lots table (the medians of its Lots), each service that has its own money parameters (its reference rates,
@@ -113,24 +117,24 @@ def uplift_categories(book: Rulebook) -> dict[str, tuple[str, ...]]:
 
 
 def parse_uplifts(text: str, categories: dict[str, tuple[str, ...]]) -> dict[str, Decimal]:
-    """``residential=4.5,nursing=6`` → each category's percentage; ValueError with a message for a person."""
+    """``residential=4.5,nursing=6`` → each category's percentage; UpliftError with a message for a person."""
     uplifts: dict[str, Decimal] = {}
     covered: dict[str, str] = {}
     for part in text.split(","):
         name, equals, percent = (piece.strip() for piece in part.partition("="))
         if not equals or not name:
-            raise ValueError(f"give CATEGORY=PERCENT, e.g. residential=4.5, got {part.strip()!r}")
+            raise UpliftError(f"give CATEGORY=PERCENT, e.g. residential=4.5, got {part.strip()!r}")
         if name not in categories:
-            raise ValueError(f"unknown category {name!r}: choose from {', '.join(categories)}")
+            raise UpliftError(f"unknown category {name!r}: choose from {', '.join(categories)}")
         try:
             uplift = to_decimal(percent.removesuffix("%").strip())
         except MoneyError:
-            raise ValueError(f"{name}: the uplift must be a percentage such as 4.5, got {percent!r}") from None
+            raise UpliftError(f"{name}: the uplift must be a percentage such as 4.5, got {percent!r}") from None
         if uplift <= -100:
-            raise ValueError(f"{name}: an uplift must be more than -100%, got {percent!r}")
+            raise UpliftError(f"{name}: an uplift must be more than -100%, got {percent!r}")
         for parameter in categories[name]:
             if parameter in covered:
-                raise ValueError(f"{name}: {parameter} is already uplifted by {covered[parameter]}")
+                raise UpliftError(f"{name}: {parameter} is already uplifted by {covered[parameter]}")
             covered[parameter] = name
         uplifts[name] = uplift
     return uplifts
@@ -148,7 +152,7 @@ def uplifted_values(
         for name in categories[category]:
             found = book.parameters[name].at(start)
             if found is None:
-                raise ValueError(f"{category}: {name} has no value in force on {start.isoformat()}")
+                raise UpliftError(f"{category}: {name} has no value in force on {start.isoformat()}")
             was = int(found[0])
             now = int(round_half_up(Decimal(was) * (100 + uplift) / 100))
             overrides[name] = {start: pounds(now)}
