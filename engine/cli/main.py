@@ -212,10 +212,12 @@ def add_commands(app: typer.Typer) -> None:
 
 
 from engine.cli.audit import audit_command, bench_audit_command, sample_command  # noqa: E402
+from engine.cli.whatif import whatif_command  # noqa: E402
 from engine.cli.worked import test_command  # noqa: E402
 
 add_commands(app)  # here, so that `carerules --help` lists serve after init and bench api before bench audit
 app.command("test")(test_command)
 app.command("audit")(audit_command)
 app.command("sample")(sample_command)
+app.command("whatif")(whatif_command)
 bench.command("audit")(bench_audit_command)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine.money import MoneyError
+from engine.money import MoneyError, pounds, round_half_up, to_decimal
 from engine.rulebook.loader import Parameter, Rulebook, engine_value
 from engine.rulebook.strict_yaml import Node, RulebookError, load_yaml
 
@@ -86,3 +87,84 @@ def whatif_date(base: Rulebook, book: Rulebook) -> date | None:
     """The first date from which the what-if rulebook's parameters differ from the base's (None: no change)."""
     dates = [change["from_date"] for change in changed_parameters(base, book)]
     return min(dates) if dates else None
+
+
+class UpliftError(ValueError):
+    """An uplift the rulebook cannot apply: an unknown category, a percentage that is not one, no rate in force."""
+
+
+def uplift_categories(book: Rulebook) -> dict[str, tuple[str, ...]]:
+    """What ``--uplift`` may name, each with the parameters it uplifts, from the rulebook: each care type of the
+    Lots table (the medians of its Lots), each service that has its own money parameters (its reference rates,
+    ``supported_living``) and each of those rates by its file's name (``day_hour_rate``)."""
+    from engine.language.vocabulary import ENUMS, Kind
+    from engine.rulebook.contract import PER_LOT_PARAMETERS
+
+    categories: dict[str, tuple[str, ...]] = {}
+    for lot in book.lots:
+        named = tuple(pattern.format(lot=lot.number) for pattern in PER_LOT_PARAMETERS)
+        categories[lot.care_type] = categories.get(lot.care_type, ()) + named
+    for service in ENUMS["service"]:
+        rates = tuple(
+            name
+            for name, parameter in book.parameters.items()
+            if name.startswith(f"{service}.") and parameter.kind is Kind.MONEY
+        )
+        if rates:
+            categories[service] = rates
+            categories.update({name.rsplit(".", 1)[-1]: (name,) for name in rates})
+    return categories
+
+
+def parse_uplifts(text: str, categories: dict[str, tuple[str, ...]]) -> dict[str, Decimal]:
+    """``residential=4.5,nursing=6`` → each category's percentage; UpliftError with a message for a person."""
+    uplifts: dict[str, Decimal] = {}
+    covered: dict[str, str] = {}
+    for part in text.split(","):
+        name, equals, percent = (piece.strip() for piece in part.partition("="))
+        if not equals or not name:
+            raise UpliftError(f"give CATEGORY=PERCENT, e.g. residential=4.5, got {part.strip()!r}")
+        if name not in categories:
+            raise UpliftError(f"unknown category {name!r}: choose from {', '.join(categories)}")
+        try:
+            uplift = to_decimal(percent.removesuffix("%").strip())
+        except MoneyError:
+            raise UpliftError(f"{name}: the uplift must be a percentage such as 4.5, got {percent!r}") from None
+        if uplift <= -100:
+            raise UpliftError(f"{name}: an uplift must be more than -100%, got {percent!r}")
+        for parameter in categories[name]:
+            if parameter in covered:
+                raise UpliftError(f"{name}: {parameter} is already uplifted by {covered[parameter]}")
+            covered[parameter] = name
+        uplifts[name] = uplift
+    return uplifts
+
+
+def uplifted_values(
+    book: Rulebook, uplifts: dict[str, Decimal], start: date
+) -> tuple[dict[str, dict[date, Any]], list[dict[str, Any]]]:
+    """The overrides (each parameter's value in force on ``start`` × (1 + PCT/100), rounded half-up to the
+    penny, from ``start``) and, for each, its category, the value it replaces and the new one (pence)."""
+    categories = uplift_categories(book)
+    overrides: dict[str, dict[date, Any]] = {}
+    rates: list[dict[str, Any]] = []
+    for category, uplift in uplifts.items():
+        for name in categories[category]:
+            found = book.parameters[name].at(start)
+            if found is None:
+                raise UpliftError(f"{category}: {name} has no value in force on {start.isoformat()}")
+            was = int(found[0])
+            now = int(round_half_up(Decimal(was) * (100 + uplift) / 100))
+            overrides[name] = {start: pounds(now)}
+            rates.append(
+                {
+                    "category": category,
+                    "parameter": name,
+                    "unit": book.parameters[name].unit,
+                    "uplift_percent": uplift,
+                    "in_force_from": found[1],
+                    "was": was,
+                    "now": now,
+                }
+            )
+    return overrides, rates
