@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -240,6 +241,7 @@ def test_the_installed_packages_rulebook_is_refused_without_rules(rules, tmp_pat
     result = _cli(str(csv_path))
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
     assert "installed package" in result.output and "--rules" in result.output
+    assert json.loads(result.stdout)["error"]["fields"]["rules"]
     assert (rules / LOT_1).read_text() == before
     assert _cli(str(csv_path), "--dry-run").exit_code == 0  # validating writes nothing: allowed
     mine = Path(shutil.copytree(rules, tmp_path / "mine"))

@@ -195,6 +195,9 @@ def rates_import(
 
     try:
         folder = (rules or DEFAULT_RULES_DIR) if dry_run else target_rules_dir(rules)  # a dry run writes nothing
+    except RatesImportError as exc:
+        _fail({"rules": exc.problems}, code="invalid_rates")
+    try:
         values = read_rows(file, folder, replace, sheet)
         written = None if dry_run else write_edition(values, folder)
     except RatesImportError as exc:
