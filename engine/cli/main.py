@@ -167,22 +167,49 @@ app.add_typer(rates, name="rates")
 
 @rates.command("import")
 def rates_import(
-    file: Annotated[Path, typer.Argument(help="CSV with columns parameter,effective_from,value.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Rates file with columns parameter, effective_from, value: CSV (any encoding the audit reads) or "
+            "Excel, as a book is read."
+        ),
+    ],
     replace: Annotated[bool, typer.Option(help="Replace a value already dated the same day.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")] = False,
-    rules: RulesDir = DEFAULT_RULES_DIR,
+    sheet: Annotated[
+        str | None, typer.Option(help="The sheet of an Excel file (default: the first with the columns).")
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            envvar=RULES_ENV,
+            show_envvar=True,
+            help="Folder of the rulebook to change (default: a checkout's rules/; an installed carerules needs it: "
+            "copy the shipped rulebook with `carerules init FOLDER`).",
+        ),
+    ] = None,
 ) -> None:
     """Add dated values (a new edition of rates) to parameters, validated; no code changes needed."""
-    from engine.editions.rates_import import RatesImportError, apply, read_rows
+    from engine.editions.rates_import import RatesImportError, read_rows, target_rules_dir, write_edition
 
     try:
-        values = read_rows(file, rules, replace)
-        version = None if dry_run else apply(values, rules)
+        folder = (rules or DEFAULT_RULES_DIR) if dry_run else target_rules_dir(rules)  # a dry run writes nothing
+    except RatesImportError as exc:
+        _fail({"rules": exc.problems}, code="invalid_rates")
+    try:
+        values = read_rows(file, folder, replace, sheet)
+        written = None if dry_run else write_edition(values, folder)
     except RatesImportError as exc:
         _fail({"file": exc.problems}, code="invalid_rates")
     for value in values:
         typer.echo(f"{value.parameter}: {value.text} from {value.effective_from}")
-    typer.echo("dry run: nothing written" if dry_run else f"rulebook version is now {version}")
+    if written is None:
+        typer.echo("dry run: nothing written")
+        return
+    for path in written.files:
+        typer.echo(f"wrote {path.resolve()}")
+    typer.echo(f"rulebook version is now {written.version}")
 
 
 app.add_typer(bench, name="bench")

@@ -19,6 +19,7 @@ from engine.rulebook.strict_yaml import RulebookError
 # Rulebook, its parts and engine_value are imported from here by the rest of the engine, the API and the tests.
 __all__ = [
     "DEFAULT_RULES_DIR",
+    "INSTALLED_RULES_DIR",
     "PLACEHOLDER",
     "RULES_ENV",
     "Module",
@@ -32,9 +33,9 @@ __all__ = [
 ]
 
 # The shipped rulebook: rules/ at the top of a source checkout; engine/rulebook/shipped in an installed wheel.
-_INSTALLED_RULES_DIR = Path(__file__).resolve().parent / "shipped"
+INSTALLED_RULES_DIR = Path(__file__).resolve().parent / "shipped"
 DEFAULT_RULES_DIR = (
-    _INSTALLED_RULES_DIR if _INSTALLED_RULES_DIR.is_dir() else Path(__file__).resolve().parents[2] / "rules"
+    INSTALLED_RULES_DIR if INSTALLED_RULES_DIR.is_dir() else Path(__file__).resolve().parents[2] / "rules"
 )
 
 

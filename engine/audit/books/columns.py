@@ -33,6 +33,7 @@ class ColumnMap:
     """Normalised spelling → field name: every field under its own name, plus the map's other spellings."""
 
     aliases: Mapping[str, str]
+    examples: tuple[str, ...] = ("placement_id", "service", "start_date", "age")  # named when no header is found
 
     def field(self, header: str) -> str | None:
         return self.aliases.get(normalise(header))

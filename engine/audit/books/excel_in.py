@@ -235,7 +235,7 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
             header = [cell_text(cell) or "" for cell in (first[0] if first else [])]
             raise BookError(
                 f"{path}: no header row found in the first {HEADER_SEARCH_ROWS} rows of {where} (a header row "
-                "names at least two known columns such as placement_id, service, start_date, age)"
+                f"names at least two known columns such as {', '.join(columns.examples)})"
                 + (f"; the first row holds {', '.join(repr(h) for h in header[:20] if h)}" if any(header) else "")
             )
         name, at, rows = found

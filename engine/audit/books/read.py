@@ -41,6 +41,7 @@ __all__ = [
     "check_header",
     "decimal_array",
     "load_book",
+    "read_cells",
     "read_book",
     "recognise",
     "table_from_records",
@@ -101,17 +102,17 @@ def check_limits(book: Book, limits: Limits) -> None:
                 )
 
 
-def load_book(
+def read_cells(
     path: Path | str,
-    columns: ColumnMap | None = None,
+    columns: ColumnMap,
     sheet: str | None = None,
     limits: Limits | None = None,
 ) -> Book:
-    """Read a CSV, spreadsheet or Parquet placement book as text cells with its fields recognised; BookError if
-    it cannot be."""
+    """Read a CSV, spreadsheet or Parquet file as text cells, its header row found by the column map's names (below
+    any title rows), within the limits; nothing renamed. BookError if it cannot be read. ``load_book`` reads a
+    placement book with it; ``carerules rates import`` reads a rates file with it."""
     path = Path(path)
     limits = limits or Limits()
-    columns = columns or column_map()
     if not path.exists():
         raise BookError(f"{path}: no such file")
     if path.is_dir():
@@ -132,9 +133,22 @@ def load_book(
             book = _read_csv(path, columns)
     else:
         raise BookError(f"{path}: give a {BOOK_SUFFIXES} file (got {suffix or 'no extension'})")
+    check_limits(book, limits)
+    return book
+
+
+def load_book(
+    path: Path | str,
+    columns: ColumnMap | None = None,
+    sheet: str | None = None,
+    limits: Limits | None = None,
+) -> Book:
+    """Read a CSV, spreadsheet or Parquet placement book as text cells with its fields recognised; BookError if
+    it cannot be."""
+    columns = columns or column_map()
+    book = read_cells(path, columns, sheet, limits)
     if book.table.num_rows == 0:
         raise BookError(f"{path}: the file has a header but no placements")
-    check_limits(book, limits)
     return recognise(book, columns)
 
 
