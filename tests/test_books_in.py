@@ -342,7 +342,7 @@ def test_run_audit_of_a_frame_equals_the_audit_of_the_same_rows() -> None:
 def test_a_frame_of_text_is_converted_by_arrow_not_cell_by_cell(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 28: 50,000 text rows took 1.7 s to convert cell by cell. Columns Arrow can type never reach the
     cell-by-cell conversion."""
-    from engine.audit import arrow_in, read
+    from engine.audit.books import arrow_in, read
 
     def cell_by_cell(value: object) -> str | None:
         raise AssertionError("a column Arrow can type was converted cell by cell")

@@ -76,7 +76,7 @@ def test_every_csv_output_starts_with_utf8s_byte_order_mark(tmp_path: Path) -> N
 def test_the_progress_moves_a_block_at_a_time_while_the_outputs_are_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.audit import csv_out, parquet_out, xlsx
+    from engine.audit.outputs import csv_out, parquet_out, xlsx
 
     rows = [dict(clean_book()[k % 6], placement_id=f"P{k}") for k in range(40)]
     audit = run_audit(table_from_records(rows))
