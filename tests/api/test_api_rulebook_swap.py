@@ -125,7 +125,7 @@ def test_a_broken_rulebook_is_refused_logged_with_file_and_line_and_the_old_one_
         assert refused["file"].endswith(MEDIAN.name) and refused["line"] == line and refused["reason"]
         served_now = client.post("/v1/decisions", json=LOT_1).json()
         assert served_now["rulebook_version"] == version and served_now["outcome"] == decision["outcome"]
-        logged = [record for record in caplog.records if getattr(record, "fields", {}).get("event") == "rulebook_refused"]
+        logged = [one for one in caplog.records if getattr(one, "fields", {}).get("event") == "rulebook_refused"]
         assert len(logged) == 1  # once per change, not once per look
         fields = logged[0].fields  # type: ignore[attr-defined]
         assert fields["file"] == refused["file"] and fields["line"] == line and fields["serving"] == version
