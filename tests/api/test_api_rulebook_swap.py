@@ -8,6 +8,7 @@ import http.client
 import json
 import logging
 import os
+import signal
 import threading
 import time
 from decimal import Decimal
@@ -274,3 +275,33 @@ def test_two_workers_under_load_swap_atomically_and_refuse_a_broken_edition(tmp_
     assert len(refused_lines) == 2  # one per worker
     assert all(entry["line"] == line and entry["file"].endswith(MEDIAN.name) for entry in refused_lines)
     assert all(entry["serving"] == new_version and entry["level"] == "error" for entry in refused_lines)
+
+
+def test_wake_loads_the_folder_at_once(tmp_path):
+    """SIGHUP's handler (api/serve/server.py) only calls ``wake``: the watcher looks at once, not at its next turn."""
+    rules = copy_rules(tmp_path / "rules")
+    with make_client(f"sqlite:///{tmp_path / 'log.db'}", rules_dir=rules) as client:
+        editions = client.app.state.editions  # type: ignore[attr-defined]
+        editions.stop()
+        editions.check_seconds = 3600.0  # its own turn would never come within the test
+        editions.start()
+        time.sleep(0.1)  # the watcher is waiting for its turn
+        raise_median(rules)
+        new_version, _ = expected(rules)
+        editions.wake()
+        wait_for(lambda: client.get("/healthz").json()["rulebook_version"] == new_version, SWAP_SECONDS)
+
+
+@pytest.mark.skipif(not spreads_connections(), reason="one socket a worker needs Linux's SO_REUSEPORT")
+def test_sighup_reaches_every_worker_and_stops_no_process(tmp_path):
+    """SIGHUP to ``carerules serve``: its default action would end the server; here the parent passes it on and
+    every worker looks at its rulebook folder again (a forced load of an unchanged folder swaps nothing)."""
+    rules = copy_rules(tmp_path / "rules")
+    version, _ = expected(rules)
+    env = {"CARERULES_RULES_DIR": str(rules)}
+    with served(f"sqlite:///{tmp_path / 'log.db'}", workers=2, extra_env=env) as (base, pid):
+        healthz_of_every_worker(base, 2, version, 30)
+        os.kill(pid, signal.SIGHUP)
+        time.sleep(1.0)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # the server is still running
+        healthz_of_every_worker(base, 2, version, 5)
