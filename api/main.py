@@ -24,8 +24,8 @@ from api.routes.fast_path import DecisionFastPath
 from api.routes.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes.schemas import placement_schema
 from api.routes.service import Clock, Decider
+from api.serve.edition import Editions
 from api.serve.forwarded import ProxyHeaders, UnderRootPath
-from api.serve.metrics import record_edition
 from api.serve.metrics import router as metrics_router
 from api.serve.observe import Observe, ensure_request_log
 from api.serve.settings import Settings
@@ -36,8 +36,6 @@ from api.store.workflow import WorkflowStore
 from api.uploads.limits import BodyLimit
 from api.uploads.runner import AuditRunner
 from api.web import pages, refusals, signin
-from engine.decide import Engine
-from engine.rulebook.loader import load_rulebook
 from engine.validate.placement import InputError
 
 
@@ -54,7 +52,6 @@ def writer_for(log: DecisionLog) -> Writer:
 def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> FastAPI:
     settings = settings or Settings()
     ensure_request_log()
-    engine = Engine(load_rulebook(settings.rules_dir))
     log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
     log.upgrade()
     auth = Authenticator(WorkflowStore(log.engine), auth_config(settings), lambda: clock())
@@ -63,11 +60,18 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         log.dispose()
         raise StartRefused(refusal)
     writer = writer_for(log)
+    try:
+        editions = Editions(settings.rules_dir, lambda engine: Decider(engine, writer, clock))
+    except Exception:
+        log.dispose()
+        raise
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         writer.start()  # again when the app is started after a shutdown (as test clients may do)
+        editions.start()  # the rulebook folder is watched while the app serves
         yield
+        editions.stop()
         writer.close()
         log.dispose()
 
@@ -76,11 +80,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         redoc_url=None,
         title="carerules",
         summary="Care-placement pricing and charging decisions, as dated and cited rules",
-        version=engine.book.version,
+        version=editions.current.version,
         lifespan=lifespan,
     )
-    app.state.settings, app.state.engine, app.state.log, app.state.clock = settings, engine, log, clock
-    app.state.decider = Decider(engine, writer, clock)
+    # the edition in force (engine and decider) is app.state.editions.current, swapped when the rulebook changes
+    app.state.settings, app.state.editions, app.state.log, app.state.clock = settings, editions, log, clock
     app.state.auth = auth
     app.state.audits = AuditRunner(
         settings.max_concurrent_audits, settings.max_audit_seconds, settings.audit_memory_bytes
@@ -111,7 +115,6 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.include_router(pages.router)
     app.include_router(signin.router)
     app.include_router(metrics_router)
-    record_edition(engine.book.version)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
 
@@ -120,8 +123,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         return pages.templates.TemplateResponse(request, "docs.html", {"root": request.scope.get("root_path", "")})
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        version = editions.current.version  # the document names the edition in force
+        if app.openapi_schema is None or app.openapi_schema["info"]["version"] != version:
+            schema = get_openapi(title=app.title, version=version, summary=app.summary, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["PlacementIn"] = placement_schema()
             batch = schema["paths"]["/v1/decisions/batch"]["post"]["requestBody"]["content"]["application/json"]

@@ -50,6 +50,11 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "and for a database locked elsewhere",
     ),
     "api/serve/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
+    "api/serve/edition.py": (
+        {0.25, 4, 1e9},
+        "seconds between looks at the rulebook folder, bytes of a worker's random name, nanoseconds in a second",
+    ),
+    "engine/rulebook/strict_yaml.py": ({1024}, "parsed rule files kept (a few rulebooks' worth)"),
     "api/serve/observe.py": (
         {3, 8, 200, 500, 1000},
         "status before a response starts, random bytes of a request-id prefix, logged path length, ms rounding",

@@ -124,13 +124,20 @@ def cpu_seconds(pid: int) -> float | None:
 
 @contextmanager
 def served(
-    database_url: str, port: int | None = None, workers: int = 1, timeout_s: float = 60.0, request_log: bool = False
+    database_url: str,
+    port: int | None = None,
+    workers: int = 1,
+    timeout_s: float = 60.0,
+    request_log: bool = False,
+    log_file: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, int]]:
     """As ``local_server``, and the server's process id (for ``cpu_seconds``). With ``request_log`` the server
-    writes its JSON line per request (to its standard output, discarded here), as ``carerules serve`` does by
-    default; else it runs ``--quiet``."""
+    writes its JSON line per request, as ``carerules serve`` does by default; else it runs ``--quiet`` (warnings
+    and errors only). Its standard output goes to ``log_file``, or is discarded. ``extra_env``: more environment
+    variables (e.g. ``CARERULES_RULES_DIR``)."""
     port = port or free_port()
-    env = {**os.environ, "CARERULES_DATABASE_URL": database_url}
+    env = {**os.environ, **(extra_env or {}), "CARERULES_DATABASE_URL": database_url}
     command = [
         sys.executable,
         "-c",
@@ -144,8 +151,13 @@ def served(
         str(workers),
         *([] if request_log else ["--quiet"]),
     ]
+    out = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 (closed below)
     child = subprocess.Popen(
-        command, env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=out if out is not None else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -172,6 +184,8 @@ def served(
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        if out is not None:
+            out.close()
 
 
 def request_bytes(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> bytes:

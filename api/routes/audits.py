@@ -24,7 +24,7 @@ from fastapi import Path as PathParam
 from starlette.responses import Response, StreamingResponse
 
 from api.auth.guard import AUTH_RESPONSES, Auditor
-from api.routes.deps import EARLIEST_AS_AT, SettingsDep
+from api.routes.deps import EARLIEST_AS_AT, SettingsDep, edition_of
 from api.routes.responses import ApiError, ExactJSONResponse
 from api.routes.schemas import AuditOut, ErrorOut
 from api.serve.settings import Settings
@@ -105,6 +105,7 @@ async def create_audit(
         str | None, Form(max_length=31, description="Excel sheet (default: the first with a header)")
     ] = None,
 ) -> Response:
+    edition_of(request)  # the rulebook edition in force as the upload starts: its audit uses it to the end
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in SUFFIXES:
         raise ApiError(
@@ -159,7 +160,7 @@ async def _audit(
     job = AuditJob(
         path=path,
         filename=name,
-        book=request.app.state.engine.book,
+        book=edition_of(request).engine.book,  # the edition in force when the upload started, to its end
         audit_id=audit_id,
         folder=folder,
         downloads=frozenset(FILES),

@@ -21,6 +21,7 @@ from api.routes.deps import (
     EngineDep,
     LogDep,
     SettingsDep,
+    edition_of,
     placement_body,
 )
 from api.routes.responses import ApiError, ExactJSONResponse
@@ -33,7 +34,7 @@ from api.routes.schemas import (
     ReplayOut,
     StoredDecisionOut,
 )
-from api.routes.service import Decider, Logged, parse_json, replay
+from api.routes.service import Logged, parse_json, replay
 from api.store.decision_log import DecisionLog, DecisionRecord
 from engine.validate.placement import InputError, field_messages
 
@@ -74,7 +75,7 @@ async def decide_one(request: Request, as_at: date | None) -> Response:
     """The hot path: no dependency injection (it costs more than the engine here), state read directly.
     Evaluated on the event loop: short CPU work behind the engine's lock; only the log write is awaited."""
     identity = await require(request, CHECK)
-    decider: Decider = request.app.state.decider
+    decider = edition_of(request).decider  # one edition for the decision, its log record and its version
     body = parse_json(await request.body())
     logged = await decider.decide(body, as_at, identity.name, "api")
     return Response(

@@ -1,4 +1,4 @@
-"""Typed dependencies: the loaded engine, the decision log, the clock, the raw JSON body.
+"""Typed dependencies: the engine of the edition in force, the decision log, the clock, the raw JSON body.
 
 All are ``async def``: they do no I/O, and FastAPI would otherwise run each one on a worker thread.
 """
@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from api.routes.service import Clock, Decider
+from api.serve.edition import Edition
 from api.serve.settings import Settings
 from api.store.decision_log import DecisionLog
 from engine.decide import Engine
@@ -22,8 +23,18 @@ from engine.rulebook.loader import DEFAULT_RULES_DIR
 EARLIEST_AS_AT = load_rulebook_facts(DEFAULT_RULES_DIR)[0]
 
 
+def edition_of(request: Request) -> Edition:
+    """The rulebook edition this request uses, from its first look to its end: every engine, decider and page
+    footer of one request is one edition, whatever is swapped in meanwhile (api/serve/edition.py)."""
+    state = request.scope.setdefault("state", {})
+    edition = state.get("edition")
+    if edition is None:
+        edition = state["edition"] = request.app.state.editions.current
+    return edition  # type: ignore[no-any-return]
+
+
 async def get_engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return edition_of(request).engine
 
 
 async def get_log(request: Request) -> DecisionLog:
@@ -31,7 +42,7 @@ async def get_log(request: Request) -> DecisionLog:
 
 
 async def get_decider(request: Request) -> Decider:
-    return request.app.state.decider  # type: ignore[no-any-return]
+    return edition_of(request).decider
 
 
 async def get_settings(request: Request) -> Settings:

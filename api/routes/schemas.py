@@ -324,7 +324,29 @@ class AuditOut(Strict):
     downloads: dict[str, str]
 
 
+class EditionOut(Strict):
+    version: str = Field(description="the rulebook's content hash, as each decision's rulebook_version")
+    published_at: str | None = Field(description="the newest mtime of the rulebook's files (UTC)")
+    loaded_at: str = Field(description="when this worker process swapped the edition in (UTC)")
+
+
+class RefusedOut(Strict):
+    file: str | None
+    line: int | None
+    reason: str
+    published_at: str | None = Field(description="the newest mtime of the refused folder's files (UTC)")
+    refused_at: str
+
+
 class HealthOut(Strict):
     status: Literal["ok"]
     rulebook_version: str
     database: Literal["ok"]
+    worker: str = Field(description="a random name of the worker process that answered (one per process)")
+    edition: EditionOut = Field(description="the edition this worker serves")
+    refused: RefusedOut | None = Field(description="a newer rulebook this worker refused, still unfixed")
+
+
+class ReloadOut(Strict):
+    swapped: bool = Field(description="true when a new edition was swapped in")
+    edition: EditionOut

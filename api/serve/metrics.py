@@ -118,8 +118,13 @@ def record_decisions(outcomes: list[str]) -> None:
         counter.inc()
 
 
-def record_edition(version: str) -> None:
-    _instruments()["edition"].labels(version).set(1)
+def record_edition(version: str, previous: str | None = None) -> None:
+    """The edition this worker serves is 1; the one it served before, 0 (the gauge is the max over workers: an
+    edition reads 1 while any worker still serves it)."""
+    gauge = _instruments()["edition"]
+    if previous is not None and previous != version:
+        gauge.labels(previous).set(0)
+    gauge.labels(version).set(1)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging.config
+import signal
 import sys
+import threading
 from functools import cache
 from typing import Any
 
@@ -67,11 +69,16 @@ class SlowClientProtocol(HttpToolsProtocol):
 
 
 def served_app() -> FastAPI:
-    """The app as each worker process serves it. Once it is made, everything made so far (modules, the loaded
-    rulebook, compiled figures) lives as long as the process: ``gc.freeze`` takes it out of the collector's
-    reach, so a full collection no longer walks ~170,000 objects that can never be garbage (it took 17% of a
-    worker's time under load; docs/benchmarks.md, "Third pass on the API")."""
+    """The app as each worker process serves it (SIGHUP: its rulebook folder is loaded again). Once it is made,
+    everything made so far (modules, the first rulebook edition, compiled figures) is kept out of the collector's
+    reach by ``gc.freeze``, so a full collection no longer walks ~170,000 objects that are all but certain to
+    live as long as the process (it took 17% of a worker's time under load; docs/benchmarks.md, "Third pass on
+    the API"). An edition swapped out later is freed by reference counting (only reference cycles in it stay)."""
     app = create_app()
+    if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
+        # SIGHUP: look at the rulebook folder at once (api/serve/edition.py); the parent sends it on to each worker
+        editions = app.state.editions
+        signal.signal(signal.SIGHUP, lambda *_: editions.wake())
     gc.collect()
     gc.freeze()
     return app

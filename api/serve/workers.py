@@ -4,7 +4,8 @@ kernel spreads the connections over the workers.
 With one socket shared by every worker (uvicorn's own ``--workers``), whichever worker wakes first accepts every
 connection waiting: a client opening 32 keep-alive connections at once had all 32 served by one worker while
 the other sat idle (docs/benchmarks.md, "Fourth pass on the API"). Each worker here is uvicorn's ``Server``;
-this module only starts them, restarts one that dies, and stops them all on SIGINT or SIGTERM. Where the kernel
+this module only starts them, restarts one that dies, passes SIGHUP on to each (a rulebook reload), and stops them
+all on SIGINT or SIGTERM. Where the kernel
 does not spread connections this way (not Linux), ``carerules serve`` keeps uvicorn's shared socket.
 """
 
@@ -75,6 +76,13 @@ def serve_workers(host: str, port: int, workers: int, config: dict[str, Any]) ->
         return process
 
     processes = [start() for _ in range(workers)]
+
+    def reload(*_: object) -> None:  # SIGHUP: every worker loads the rulebook folder again (api/serve/edition.py)
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGHUP)
+
+    signal.signal(signal.SIGHUP, reload)
     code = 0
     try:
         while not stop.wait(0.5):

@@ -27,7 +27,7 @@ from api.routes.approvals import (
     search,
     with_approval,
 )
-from api.routes.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep
+from api.routes.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep, edition_of
 from api.routes.responses import ApiError
 from api.routes.service import loads, replay, stored
 from api.store.decision_log import DecisionLog
@@ -73,6 +73,7 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> Resp
     context.setdefault("identity", getattr(request.state, "identity", None))
     context["csrf_token"] = csrf_token(request)
     context["root"] = request.scope.get("root_path", "")  # every link starts with it (CARERULES_ROOT_PATH)
+    context["edition"] = edition_of(request)  # the footer names the edition this request used
     response = templates.TemplateResponse(request, name, context, status_code=status)
     set_csrf_cookie(request, response)
     return response

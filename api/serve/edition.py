@@ -1,0 +1,218 @@
+"""The rulebook edition a worker serves, swapped when the rulebook folder changes (SPEC §18, first point).
+
+Each worker process keeps one ``Editions``: its ``current`` edition is one immutable object (the engine, the
+decider that stores its decisions, the version and its publish time), replaced by a single assignment. A request
+reads it once (``edition_of`` in api/routes/deps.py keeps it on the request), so its decision, the stored log
+record and the ``rulebook_version`` both name come from one edition, whatever is swapped meanwhile.
+
+A watcher thread takes a cheap fingerprint of the folder (each ``*.yaml`` file's name, inode, size and mtime)
+every ``CHECK_SECONDS``; when it changes, the thread loads and compiles the new rulebook there, off the request
+path, and swaps it in. ``POST /v1/rulebook/reload`` (admin) and SIGHUP ask for a check at once. A rulebook that
+does not load is refused: a JSON log line with its file, line and reason, ``/healthz`` says so, and the previous
+edition keeps serving.
+
+An edition's publish time is the newest mtime of its files (the same on every worker, and what a policy officer
+saved); ``loaded_at`` is when this worker swapped it in.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from api.routes.service import Decider
+from api.serve.metrics import record_edition
+from engine.decide import Engine
+from engine.rulebook.loader import load_rulebook
+from engine.rulebook.strict_yaml import RulebookError
+
+logger = logging.getLogger("carerules.api")
+
+CHECK_SECONDS = 0.25  # the folder's fingerprint is a stat of each file (about 60): well under a millisecond
+
+Fingerprint = tuple[tuple[str, int, int, int], ...]
+
+
+def fingerprint(root: Path) -> Fingerprint:
+    """Each rule and parameter file's relative name, inode, size and mtime (ns): any save, copy or rename of a
+    file changes it. A file that goes away between listing and stat is left out (the next check sees the rest)."""
+    found = []
+    for path in sorted(root.rglob("*.yaml")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((path.relative_to(root).as_posix(), stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
+def newest(files: Fingerprint) -> datetime | None:
+    return datetime.fromtimestamp(max(mtime for *_, mtime in files) / 1e9, UTC) if files else None
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat(timespec="milliseconds") if when else None
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One loaded rulebook as served: what a request takes, all at once."""
+
+    engine: Engine
+    decider: Decider
+    published_at: datetime | None  # the newest mtime of its files
+    loaded_at: datetime
+    files: Fingerprint
+
+    @property
+    def version(self) -> str:
+        return self.engine.book.version
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "published_at": _iso(self.published_at), "loaded_at": _iso(self.loaded_at)}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A newer rulebook the worker refused, with where and why."""
+
+    file: str | None
+    line: int | None
+    reason: str
+    published_at: datetime | None
+    refused_at: datetime
+    files: Fingerprint
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "reason": self.reason,
+            "published_at": _iso(self.published_at),
+            "refused_at": _iso(self.refused_at),
+        }
+
+
+class Editions:
+    """The edition in force in this worker, and the watcher that swaps in a changed rulebook."""
+
+    def __init__(
+        self, rules_dir: Path, decider_for: Callable[[Engine], Decider], check_seconds: float = CHECK_SECONDS
+    ) -> None:
+        self.rules_dir = Path(rules_dir)
+        self.worker = secrets.token_hex(4)  # names this worker process in /healthz (never its pid)
+        self._decider_for = decider_for
+        self.check_seconds = check_seconds
+        files = fingerprint(self.rules_dir)
+        # the first edition loads on the caller's thread: a server whose rulebook does not load does not start
+        self.current = self._edition(load_rulebook(self.rules_dir), files)
+        self.refused: Refusal | None = None
+        self._seen = files
+        self._reloading = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        record_edition(self.current.version)
+
+    def _edition(self, book: Any, files: Fingerprint) -> Edition:
+        engine = Engine(book)
+        return Edition(engine, self._decider_for(engine), newest(files), datetime.now(UTC), files)
+
+    def check(self, force: bool = False) -> bool:
+        """Load the folder again if it changed since the last look (``force``: in any case); True when a new
+        edition was swapped in. Never raises for a bad rulebook: it is refused and logged."""
+        if not force and fingerprint(self.rules_dir) == self._seen:
+            return False
+        with self._reloading:
+            files = fingerprint(self.rules_dir)
+            if not force and files == self._seen:
+                return False
+            self._seen = files
+            try:
+                book = load_rulebook(self.rules_dir)
+            except Exception as exc:  # any rulebook that does not load is refused, never served half-read
+                self._refuse(exc, files)
+                return False
+            self.refused = None
+            if book.version == self.current.version:
+                return False
+            edition = self._edition(book, files)
+            before, self.current = self.current, edition  # the swap: one assignment
+            record_edition(edition.version, before.version)
+            logger.info(
+                "rulebook edition %s swapped in (was %s)",
+                edition.version,
+                before.version,
+                extra={"fields": {"event": "rulebook_swapped", **edition.to_json(), "previous": before.version}},
+            )
+            return True
+
+    def _refuse(self, exc: Exception, files: Fingerprint) -> None:
+        if isinstance(exc, RulebookError):
+            file, line, reason = exc.path, exc.line, exc.reason
+        else:
+            file, line, reason = None, None, f"{type(exc).__name__}: {exc}"
+        self.refused = Refusal(file, line, reason, newest(files), datetime.now(UTC), files)
+        logger.error(
+            "rulebook refused: %s:%s: %s; still serving %s",
+            file,
+            line,
+            reason,
+            self.current.version,
+            extra={
+                "fields": {
+                    "event": "rulebook_refused",
+                    "rules_dir": str(self.rules_dir),
+                    **self.refused.to_json(),
+                    "serving": self.current.version,
+                }
+            },
+        )
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker,
+            "edition": self.current.to_json(),
+            "refused": self.refused.to_json() if self.refused else None,
+        }
+
+    # The watcher thread
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, name="carerules-rulebook-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def wake(self) -> None:
+        """Check at once, loading even an unchanged folder (SIGHUP): safe from a signal handler."""
+        self._force = True
+        self._wake.set()
+
+    _force = False
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.check_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            force, self._force = self._force, False
+            try:
+                self.check(force)
+            except Exception:  # the watcher must outlive anything odd (a folder unmounted): log and look again
+                logger.exception("rulebook check failed")
