@@ -1,4 +1,4 @@
-"""``carerules audit``, ``carerules sample`` and ``carerules bench audit`` (registered in engine/cli.py)."""
+"""``carerules audit``, ``carerules sample`` and ``carerules bench audit`` (registered in engine/cli/main.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The vectorised evaluator (SPEC §2): the same rule files as the durable one, compiled to numpy masks.
 
 - parameters are looked up per row by its as-at date (``engine.language.vector_parameters``);
-- derived figures are computed exactly as ``engine/derive.py`` computes them, in int64 pence / ten-thousandths,
+- derived figures are computed exactly as ``engine/evaluate/derive.py`` computes them, in int64 pence / ten-thousandths,
   rounding half-up (away from zero) the same way;
 - a rule's condition becomes a boolean mask (``engine.language.vector_conditions``); a comparison is true only
   where every value it reads is non-null, so null semantics are those of durable_rules, on purpose.
