@@ -178,14 +178,19 @@ def served(
             time.sleep(0.1)
         yield base, child.pid
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child, 15)
         if out is not None:
             out.close()
+
+
+def stop(child: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Stop a server process: SIGTERM, then SIGKILL if it has not ended within ``timeout_s``."""
+    child.terminate()
+    try:
+        child.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def request_bytes(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> bytes:

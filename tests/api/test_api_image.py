@@ -22,7 +22,7 @@ import pytest
 from pydantic import SecretStr
 
 from api.auth.bootstrap import BootstrapError, bootstrap_admin, fresh_token
-from api.bench.loadgen import free_port
+from api.bench.loadgen import free_port, stop
 from api.serve.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,11 +155,7 @@ def test_the_image_command_serves_a_signed_in_page_from_the_secret_on_a_fresh_vo
         log_file = Path(image.env["CARERULES_DATABASE_URL"].removeprefix("sqlite:///"))
         assert log_file.is_file() and log_file.parent in image.moves.values()  # the decision log is on the volume
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        stop(child, 30)
     # The secret is read once: restarted without it, the database (which has had a user) still serves.
     image.secret("carerules_admin_token").unlink()
     again = image.start()
@@ -168,11 +164,7 @@ def test_the_image_command_serves_a_signed_in_page_from_the_secret_on_a_fresh_vo
         who = httpx.get(base + "/", headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert who.status_code == 200
     finally:
-        again.terminate()
-        try:
-            again.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            again.kill()
+        stop(again, 30)
 
 
 def test_bootstrap_only_on_a_database_that_never_had_a_user_and_only_from_a_real_token(tmp_path):
