@@ -7,7 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.evaluate.choice import Evaluator, choose
 from engine.evaluate.derive import derive
+from engine.evaluate.one_row import OneRowVector
 from engine.explain.decision import Decision, build_decision
 from engine.rulebook.loader import Rulebook, default_rules_dir, load_rulebook
 from engine.validate.placement import InputError, Placement, parse_placement
@@ -17,15 +19,24 @@ if TYPE_CHECKING:
 
 
 class Engine:
-    """A loaded rulebook and its durable_rules evaluator. Pure: no I/O after loading, never reads the clock."""
+    """A loaded rulebook and the evaluator that fires its rules for one placement: ``evaluator`` durable
+    (durable_rules) or vector (the vectorised evaluator's masks on one row); by default durable where
+    durable_rules is installed, else vector (engine/evaluate/choice.py). Both give the same decisions.
+    Pure: no I/O after loading, never reads the clock. Asking for durable where it cannot run raises
+    ``EvaluatorUnavailable``."""
 
-    def __init__(self, book: Rulebook | None = None) -> None:
-        # durable_rules is imported here, where its evaluator is built, not when the CLI, the vector path, the
-        # audit or the server imports this module
-        from engine.evaluate.durable import DurableEvaluator
-
+    def __init__(self, book: Rulebook | None = None, evaluator: Evaluator | None = None) -> None:
+        self.evaluator: Evaluator = choose(evaluator)
         self.book = book or load_rulebook()
-        self.durable: DurableEvaluator = DurableEvaluator(self.book)
+        self.firing: DurableEvaluator | OneRowVector
+        if self.evaluator == "durable":
+            # durable_rules is imported here, where its evaluator is built, not when the CLI, the vector path,
+            # the audit or the server imports this module
+            from engine.evaluate.durable import DurableEvaluator
+
+            self.firing = DurableEvaluator(self.book)
+        else:
+            self.firing = OneRowVector(self.book)
 
     def decide(self, placement: Placement | dict[str, Any], as_at: date | None = None) -> Decision:
         """One placement (a Placement or its JSON fields) → its decision. Bad input raises InputError."""
@@ -37,7 +48,7 @@ class Engine:
         if when < self.book.earliest_as_at:
             raise InputError({"as_at": [f"rules are only held from {self.book.earliest_as_at.isoformat()}"]})
         derived = derive(placement, self.book, when)
-        fired = self.durable.fire(self.book.modules_for(placement.service), derived.values)
+        fired = self.firing.fire(self.book.modules_for(placement.service), derived.values)
         return build_decision(placement.placement_id, derived, fired, self.book)
 
 

@@ -1,6 +1,6 @@
-"""durable_rules is imported only where its evaluator is built (``Engine``): the CLI, the vectorised path, the
-audit and the server's modules import without it, and a vectorised audit runs, byte for byte the same, in a
-Python where importing ``durable`` fails."""
+"""durable_rules is imported only where its evaluator is built (``Engine`` with the durable evaluator): the CLI,
+the vectorised path, the audit and the server's modules import without it, and a vectorised audit runs, byte for
+byte the same, in a Python where importing ``durable`` fails."""
 
 from __future__ import annotations
 
@@ -32,10 +32,14 @@ def test_the_cli_the_vector_path_the_audit_and_the_server_import_without_durable
 
 
 def test_the_planted_failure_is_felt_where_durable_runs() -> None:
-    """The wrapper works: a single decision, which runs durable_rules, fails under it."""
-    result = _python(WITHOUT_DURABLE + CLI, "check", str(REPO / "examples" / "spec_example.json"))
-    assert result.returncode != 0
-    assert "durable" in result.stderr
+    """The wrapper works: a single decision through durable_rules fails under it (a clear error, exit 2; without
+    ``--engine`` a single decision goes to the vector evaluator instead: tests/test_single_evaluators.py)."""
+    result = _python(
+        WITHOUT_DURABLE + CLI, "check", str(REPO / "examples" / "spec_example.json"), "--engine", "durable"
+    )
+    assert result.returncode == 2
+    assert "durable_rules cannot be imported" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_vectorised_audit_runs_without_durable_and_writes_the_same_files(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def durable_result(
     book: Rulebook, table: pa.Table, parsed: ParsedBook, as_at: date | None, tick: Progress
 ) -> tuple[VectorResult, dict[int, dict[str, list[str]]]]:
     """The reference path: ``Engine.decide`` one row at a time (slow; for cross-checks)."""
-    engine = Engine(book)
+    engine = Engine(book, "durable")
     n, rules = table.num_rows, book.rules
     position = {rule.id: k for k, rule in enumerate(rules)}
     fired = np.zeros((n, len(rules)), bool, order="F")  # as the vector evaluator's

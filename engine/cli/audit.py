@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.options import RulesDir
+from engine.cli.options import RulesDir, evaluator_option
 from engine.explain.decision import dumps
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
@@ -140,9 +140,9 @@ def audit_command(
     from engine.audit.run import run_audit
 
     when, first = _date("--as-at", as_at), _date("--period-start", period_start)
-    if engine not in ("vector", "durable"):
-        typer.echo(f"carerules: --engine must be vector or durable, got {engine!r}", err=True)
-        raise typer.Exit(2)
+    evaluator_option(engine)  # vector or durable; durable only where durable_rules runs
+    if check_engines:
+        evaluator_option("durable", "--check-engines")  # every row through durable_rules too
     if format not in ("csv", "parquet"):
         typer.echo(f"carerules: --format must be csv or parquet, got {format!r}", err=True)
         raise typer.Exit(2)
@@ -216,7 +216,7 @@ def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None
         typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
         raise typer.Exit(2) from None
     with _Bar(True) as bar:
-        report = compare_engines(table, Engine(book), when, tick=lambda k: bar("compare", k, table.num_rows))
+        report = compare_engines(table, Engine(book, "durable"), when, tick=lambda k: bar("compare", k, table.num_rows))
     typer.echo(
         dumps(
             {

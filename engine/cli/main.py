@@ -15,7 +15,7 @@ import typer
 
 from engine.cli.bench import bench
 from engine.cli.columns import columns
-from engine.cli.options import RULES_ENV, RulesDir, load_engine
+from engine.cli.options import RULES_ENV, EngineChoice, RulesDir, evaluator_option, load_engine
 from engine.cli.summary import summary_line
 from engine.decide import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
@@ -73,7 +73,7 @@ def _whatif(engine: Engine, path: Path) -> Engine:
     from engine.editions.whatif import load_overrides, with_overrides
 
     try:
-        return Engine(with_overrides(engine.book, load_overrides(path), path.name))
+        return Engine(with_overrides(engine.book, load_overrides(path), path.name), engine.evaluator)
     except RulebookError as exc:
         typer.echo(f"carerules: the what-if parameters file was refused: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -101,9 +101,17 @@ def check(
         Path | None, typer.Option("--parameters", help="What-if: a YAML file of dated parameter values to override.")
     ] = None,
     rules: RulesDir = DEFAULT_RULES_DIR,
+    evaluator: EngineChoice = None,
 ) -> None:
     """Decide one placement (or a list of them) and print the decision as JSON."""
-    data, when, engine = _read_json(file), _as_at(as_at), load_engine(rules)
+    chosen = evaluator_option(evaluator)
+    data, when, engine = _read_json(file), _as_at(as_at), load_engine(rules, chosen)
+    if chosen is None and engine.evaluator == "vector":  # durable_rules is not installed: say which one decided
+        typer.echo(
+            "carerules: note: durable_rules is not installed in this Python; the vector evaluator decided "
+            "(the same decisions)",
+            err=True,
+        )
     if parameters is not None:
         engine = _whatif(engine, parameters)
     if isinstance(data, list) or summary:

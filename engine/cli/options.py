@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from engine.decide import Engine
+from engine.evaluate import choice
+from engine.evaluate.choice import EVALUATORS, Evaluator, EvaluatorUnavailable
 from engine.rulebook.loader import RULES_ENV as RULES_ENV
 from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
@@ -23,10 +25,37 @@ RulesDir = Annotated[
 ]
 
 
-def load_engine(rules: Path) -> Engine:
+EngineChoice = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="durable (durable_rules) or vector (the vectorised evaluator on one row): the same decisions. "
+        "Default: durable where durable_rules is installed, else vector.",
+    ),
+]
+
+
+def evaluator_option(name: str | None, asked_by: str = "--engine durable") -> Evaluator | None:
+    """``--engine`` checked: durable or vector (or not given); anything else, or durable where durable_rules cannot
+    run, exits 2 with the reason."""
+    if name is None:
+        return None
+    if name not in EVALUATORS:
+        typer.echo(f"carerules: --engine must be vector or durable, got {name!r}", err=True)
+        raise typer.Exit(2)
+    if name == "durable" and (problem := choice.durable_problem()) is not None:
+        typer.echo(f"carerules: {asked_by}: {problem}; --engine vector gives the same decisions", err=True)
+        raise typer.Exit(2)
+    return name
+
+
+def load_engine(rules: Path, evaluator: Evaluator | None = None) -> Engine:
     """The engine on the rulebook in ``rules``; a rulebook that refuses to load exits 3 with its file and line."""
     try:
-        return Engine(load_rulebook(rules))
+        return Engine(load_rulebook(rules), evaluator)
     except RulebookError as exc:
         typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
         raise typer.Exit(3) from None
+    except EvaluatorUnavailable as exc:
+        typer.echo(f"carerules: {exc}", err=True)
+        raise typer.Exit(2) from None
