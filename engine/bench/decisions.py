@@ -80,7 +80,7 @@ def single_decision(engine: Engine, runs: int) -> dict[str, Any]:
         timings.append(time.perf_counter_ns() - start)
     timings.sort()
     return {
-        "benchmark": "single decision through the library (durable evaluator, validation included)",
+        "benchmark": f"single decision through the library ({engine.evaluator} evaluator, validation included)",
         "runs": runs,
         "median_us": round(statistics.median(timings) / 1000, 1),
         "p95_us": round(timings[int(len(timings) * 0.95)] / 1000, 1),
