@@ -56,7 +56,7 @@ def run(rows: int, folder: Path) -> dict[str, Any]:
 
     start = time.perf_counter()
     for council, seed in COUNCILS.items():
-        shutil.copytree(DEFAULT_RULES_DIR, rules / council, dirs_exist_ok=True)  # as `carerules init` copies it
+        shutil.copytree(DEFAULT_RULES_DIR, rules / council, dirs_exist_ok=True)  # the whole rulebook, its base too
         pq.write_table(sample_book(rows, seed), books / f"{council}.parquet", compression="zstd")
     timings["books_and_rulebooks_made"] = time.perf_counter() - start
 

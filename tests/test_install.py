@@ -76,7 +76,9 @@ def test_the_wheel_is_installed_not_the_checkout(installed: Installed) -> None:
     names = {p.as_posix().split("site-packages/", 1)[-1] for p in files}
     for expected in ("engine/py.typed", "api/py.typed", "api/web/static/style.css", "api/web/templates/base.html",
                      "api/store/migrations/versions/0001_decision_log.py", "api/store/migrations/script.py.mako",
-                     "engine/rulebook/shipped/modules/1_care_home_pricing.yaml"):  # fmt: skip
+                     "engine/rulebook/shipped/modules/1_care_home_pricing.yaml",
+                     "engine/rulebook/shipped/national/base.yaml",
+                     "engine/rulebook/shipped/national/parameters/charging/mig/index.yaml"):  # fmt: skip
         assert expected in names
     assert any(name.endswith("dist-info/licenses/LICENSE") for name in names)
     assert not [name for name in names if name.startswith("api/bench/")]  # the API benchmark stays in the checkout
@@ -107,9 +109,13 @@ def test_check_rules_parameters_sample_and_audit_work_outside_the_repository(ins
     assert (installed.work / "out" / "results.csv").is_file()
 
 
-def test_init_copies_the_rulebook_and_every_command_takes_it(installed: Installed) -> None:
+def test_init_writes_a_council_rulebook_and_every_command_takes_it(installed: Installed) -> None:
     installed.run("init", "myrules")
     assert installed.run("init", "myrules", ok=False).returncode == 2  # never over an existing rulebook
+    assert not (installed.work / "myrules" / "national").exists()  # it extends the base installed with carerules
+    extends = (installed.work / "myrules" / "rulebook.yaml").read_text(encoding="utf-8").split("\nextends: ")[1]
+    base = (installed.work / "myrules" / extends.splitlines()[0]).resolve()
+    assert base.as_posix().endswith("site-packages/engine/rulebook/shipped/national") and (base / "base.yaml").is_file()
     lot_1 = installed.work / "myrules" / "parameters" / "care_homes" / "benchmark" / "lot_1.yaml"
     lot_1.write_text(lot_1.read_text(encoding="utf-8") + "\n# edited by the council\n", encoding="utf-8")
     shipped = json.loads(installed.run("rules", "--json").stdout)["rulebook_version"]

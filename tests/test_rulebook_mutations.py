@@ -29,7 +29,11 @@ from tests.conftest import copy_rules, pinned_rules_dir
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample_placements.csv"
 RULES = pinned_rules_dir()  # the pinned test rulebook, whose decisions are known (tests/conftest.py)
 FILES = sorted(path.relative_to(RULES) for path in RULES.rglob("*.yaml"))
-PARAMETERS = [path for path in FILES if path.parts[0] == "parameters" and path.name != "index.yaml"]
+PARAMETERS = [
+    path
+    for path in FILES
+    if (path.parts[0] == "parameters" or path.parts[:2] == ("national", "parameters")) and path.name != "index.yaml"
+]
 DATED_NUMBER = re.compile(r"^(\s+)(\d{4}-\d\d-\d\d): (-?[0-9][0-9_.]*)\s*$", re.MULTILINE)
 
 Mutation = Callable[[Path], None]

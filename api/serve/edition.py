@@ -5,11 +5,11 @@ decider that stores its decisions, the version and its publish time), replaced b
 reads it once (``edition_of`` in api/routes/deps.py keeps it on the request), so its decision, the stored log
 record and the ``rulebook_version`` both name come from one edition, whatever is swapped meanwhile.
 
-A watcher thread takes a cheap fingerprint of the folder (each ``*.yaml`` file's name, inode, size and mtime)
-every ``CHECK_SECONDS``; when it changes, the thread loads and compiles the new rulebook there, off the request
-path, and swaps it in. ``POST /v1/rulebook/reload`` (admin) and SIGHUP ask for a check at once. A rulebook that
-does not load is refused: a JSON log line with its file, line and reason, ``/healthz`` says so, and the previous
-edition keeps serving.
+A watcher thread takes a cheap fingerprint of the folder and of the bases it extends (each ``*.yaml`` file's
+name, inode, size and mtime) every ``CHECK_SECONDS``; when it changes, the thread loads and compiles the new
+rulebook there, off the request path, and swaps it in. ``POST /v1/rulebook/reload`` (admin) and SIGHUP ask for
+a check at once. A rulebook that does not load is refused: a JSON log line with its file, line and reason,
+``/healthz`` says so, and the previous edition keeps serving.
 
 An edition's publish time is the newest mtime of its files (the same on every worker, and what a policy officer
 saved); ``loaded_at`` is when this worker swapped it in.
@@ -18,6 +18,7 @@ saved); ``loaded_at`` is when this worker swapped it in.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -39,17 +40,21 @@ CHECK_SECONDS = 0.25  # the folder's fingerprint is a stat of each file (about 6
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
 
-def fingerprint(root: Path) -> Fingerprint:
-    """Each rule and parameter file's relative name, inode, size and mtime (ns): any save, copy or rename of a
-    file changes it. A file that goes away between listing and stat is left out (the next check sees the rest)."""
-    found = []
-    for path in sorted(root.rglob("*.yaml")):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        found.append((path.relative_to(root).as_posix(), stat.st_ino, stat.st_size, stat.st_mtime_ns))
-    return tuple(found)
+def fingerprint(root: Path, bases: tuple[Path, ...] = ()) -> Fingerprint:
+    """Each rule and parameter file's name, inode, size and mtime (ns), in the folder and in the base folders its
+    rulebook extends (rules/national, or a folder elsewhere): any save, copy or rename of a file changes it. A
+    file is named by its path from ``root`` (../national/… for a base outside it). A file that goes away between
+    listing and stat is left out (the next check sees the rest)."""
+    found = {}
+    for folder in (root, *bases):
+        for path in sorted(folder.rglob("*.yaml")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            name = Path(os.path.relpath(path, root)).as_posix()
+            found[name] = (name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return tuple(found[name] for name in sorted(found))
 
 
 def newest(files: Fingerprint) -> datetime | None:
@@ -109,9 +114,9 @@ class Editions:
         self.worker = secrets.token_hex(4)  # names this worker process in /healthz (never its pid)
         self._decider_for = decider_for
         self.check_seconds = check_seconds
-        files = fingerprint(self.rules_dir)
-        # the first edition loads on the caller's thread: a server whose rulebook does not load does not start
-        self.current = self._edition(load_rulebook(self.rules_dir), files)
+        book = load_rulebook(self.rules_dir)  # on the caller's thread: a server whose rulebook won't load won't start
+        files = fingerprint(self.rules_dir, book.bases)
+        self.current = self._edition(book, files)
         self.refused: Refusal | None = None
         self._seen = files
         self._reloading = threading.Lock()
@@ -127,10 +132,10 @@ class Editions:
     def check(self, force: bool = False) -> bool:
         """Load the folder again if it changed since the last look (``force``: in any case); True when a new
         edition was swapped in. Never raises for a bad rulebook: it is refused and logged."""
-        if not force and fingerprint(self.rules_dir) == self._seen:
+        if not force and self._fingerprint() == self._seen:
             return False
         with self._reloading:
-            files = fingerprint(self.rules_dir)
+            files = self._fingerprint()
             if not force and files == self._seen:
                 return False
             self._seen = files
@@ -152,6 +157,11 @@ class Editions:
                 extra={"fields": {"event": "rulebook_swapped", **edition.to_json(), "previous": before.version}},
             )
             return True
+
+    def _fingerprint(self) -> Fingerprint:
+        """The folder's and its bases' files: the bases of the edition in force (an ``extends:`` changed is a
+        change of rulebook.yaml, so the new bases are watched once it loads)."""
+        return fingerprint(self.rules_dir, self.current.engine.book.bases)
 
     def _refuse(self, exc: Exception, files: Fingerprint) -> None:
         if isinstance(exc, RulebookError):

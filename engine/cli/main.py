@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from datetime import date
 from decimal import Decimal
@@ -226,15 +225,20 @@ app.add_typer(columns, name="columns")
 
 @app.command()
 def init(
-    folder: Annotated[Path, typer.Argument(help="A new (or empty) folder to copy the shipped rulebook into.")],
+    folder: Annotated[Path, typer.Argument(help="A new (or empty) folder to write the council's rulebook into.")],
 ) -> None:
-    """Copy the shipped rulebook into FOLDER to edit; then use it with --rules FOLDER or CARERULES_RULES_DIR."""
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        typer.echo(f"carerules: {folder} already exists and is not an empty folder: nothing copied", err=True)
-        raise typer.Exit(2)
-    shutil.copytree(DEFAULT_RULES_DIR, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    """Write a council rulebook into FOLDER that extends the shipped national base; then use it with --rules FOLDER
+    or CARERULES_RULES_DIR."""
+    from engine.rulebook.skeleton import SkeletonError, write_skeleton
+
+    try:
+        base = write_skeleton(folder, DEFAULT_RULES_DIR)
+    except SkeletonError as exc:
+        typer.echo(f"carerules: {exc}", err=True)
+        raise typer.Exit(2) from None
     version = load_engine(folder).book.version
-    typer.echo(f"carerules: copied the shipped rulebook (version {version}) to {folder}", err=True)
+    typer.echo(f"carerules: wrote a council rulebook (version {version}) to {folder}, extending {base}", err=True)
+    typer.echo("carerules: its own parameters are marked ILLUSTRATIVE until the council writes its own", err=True)
     typer.echo(f"carerules: use it with --rules {folder} or {RULES_ENV}={folder}", err=True)
 
 

@@ -173,10 +173,13 @@ def apply(values: list[NewValue], rules_dir: Path) -> str:
 def write_edition(values: list[NewValue], rules_dir: Path) -> Written:
     """Write the new values into their parameter files, validated on a copy of the rulebook first; every file is
     replaced atomically, and a failure part way leaves the old files."""
+    try:
+        bases = load_rulebook(rules_dir).bases
+    except RulebookError as exc:
+        raise RatesImportError([f"the rulebook in {rules_dir} refused to load: {exc}"]) from None
     texts = _edited_files(values, rules_dir)
     with tempfile.TemporaryDirectory() as scratch:
-        trial = Path(scratch) / "rules"
-        shutil.copytree(rules_dir, trial, ignore=shutil.ignore_patterns("__pycache__"))
+        trial = _trial_copy(rules_dir, bases, Path(scratch))
         for path, (_, new) in texts.items():
             (trial / path.relative_to(rules_dir)).write_text(new, encoding="utf-8")
         try:
@@ -192,12 +195,34 @@ def write_edition(values: list[NewValue], rules_dir: Path) -> Written:
     return Written(version, tuple(texts))
 
 
+def _trial_copy(rules_dir: Path, bases: tuple[Path, ...], scratch: Path) -> Path:
+    """A copy of the rulebook folder in ``scratch`` with each base it extends copied where its relative
+    ``extends:`` finds it: every folder at its place under the folders' common parent. The copy's folder."""
+    folders = [rules_dir.resolve(), *bases]
+    top = Path(os.path.commonpath(folders))
+    for folder in folders:
+        shutil.copytree(
+            folder, scratch / folder.relative_to(top), ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
+        )
+    return scratch / folders[0].relative_to(top)
+
+
 def _edited_files(values: list[NewValue], rules_dir: Path) -> dict[Path, tuple[str, str]]:
     """Each parameter file to change → its text now and its text with the new values."""
+    book = load_rulebook(rules_dir)
     by_file: dict[Path, list[NewValue]] = {}
     for value in values:
-        path = rules_dir / "parameters" / Path(*value.parameter.split(".")).with_suffix(".yaml")
-        by_file.setdefault(path, []).append(value)
+        path = Path(book.parameters[value.parameter].path)
+        if not path.resolve().is_relative_to(rules_dir.resolve()):
+            own = Path("parameters", *value.parameter.split(".")).with_suffix(".yaml")
+            raise RatesImportError(
+                [
+                    f"{value.parameter} is read from {path}, in the base this rulebook extends, not from {rules_dir}: "
+                    f"change the base there, or write the council's own {own} in {rules_dir} (it replaces the "
+                    f"base's) and import into that"
+                ]
+            )
+        by_file.setdefault(rules_dir / path.resolve().relative_to(rules_dir.resolve()), []).append(value)
     texts = {}
     for path, changes in by_file.items():
         try:

@@ -10,6 +10,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any as AnyType
 
@@ -44,6 +45,7 @@ class Parameter:
         AnyType, ...
     ]  # engine units: pence, ten-thousandths (miles), int, bool, Decimal ratio, tuple[Band, ...]
     hit_policy: str | None = None
+    path: str = field(default="", compare=False)  # the file it was read from: the council's, or a base's it extends
 
     @property
     def kind(self) -> Kind:
@@ -100,6 +102,7 @@ class Rulebook:
     first_party_bases: tuple[str, ...] = ()  # rules/tables/first_party_bases.yaml
     approver_roles: dict[str, str] = field(default_factory=dict)  # role → who it is (rules/contents.yaml)
     referral_destinations: dict[str, str] = field(default_factory=dict)  # refer_to → the page's words (contents.yaml)
+    bases: tuple[Path, ...] = ()  # the base folders the rulebook extends, nearest first (rules/national), resolved
 
     @cached_property
     def compiled(self) -> CompiledRulebook:

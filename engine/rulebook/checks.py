@@ -42,20 +42,29 @@ PLAUSIBLE: dict[str, tuple[Any, Any, str]] = {
 
 
 @contextmanager
-def files_read(root: Path) -> Iterator[None]:
-    """Refuse any file under ``root`` that is not ``.yaml``, or that the loading inside the block never read."""
-    for path in _files(root):
+def files_read(root: Path) -> Iterator[list[Path]]:
+    """Refuse any file under ``root``, or under a base folder the block adds to the list it is given, that is not
+    ``.yaml``, or that the loading inside the block never read."""
+    _check_suffixes(root)
+    bases: list[Path] = []
+    with strict_yaml.recording() as read:
+        yield bases
+    for folder in bases:
+        _check_suffixes(folder)
+    for folder in (root, *bases):
+        for path in _files(folder):
+            if path.resolve() not in read:
+                raise RulebookError(
+                    path, 1, "the loader never reads this file: it is not in a place where rule files are read"
+                )
+
+
+def _check_suffixes(folder: Path) -> None:
+    for path in _files(folder):
         if path.suffix != RULE_FILE_SUFFIX:
             kind = f"a {path.suffix} file" if path.suffix else "a file without an extension"
             raise RulebookError(
                 path, 1, f"not a rule file: {kind} in the rulebook folder would be ignored (rule files are .yaml)"
-            )
-    with strict_yaml.recording() as read:
-        yield
-    for path in _files(root):
-        if path.resolve() not in read:
-            raise RulebookError(
-                path, 1, "the loader never reads this file: it is not in a place where rule files are read"
             )
 
 
@@ -70,8 +79,8 @@ def _files(root: Path) -> list[Path]:
     )
 
 
-def check_values(root: Path, parameters: dict[str, Parameter]) -> None:
-    """Refuse a dated value outside its unit's plausible range, at the line of its date."""
+def check_values(parameters: dict[str, Parameter]) -> None:
+    """Refuse a dated value outside its unit's plausible range, at the line of its date in the parameter's file."""
     for parameter in parameters.values():
         bounds = PLAUSIBLE.get(parameter.unit)
         if bounds is None:
@@ -79,8 +88,7 @@ def check_values(root: Path, parameters: dict[str, Parameter]) -> None:
         low, high, words = bounds
         for when, value in zip(parameter.dates, parameter.values):
             if value is not None and not low <= value <= high:
-                path = root / "parameters" / Path(*parameter.name.split(".")).with_suffix(RULE_FILE_SUFFIX)
-                values = load_yaml(path)["values"]
+                values = load_yaml(Path(parameter.path))["values"]
                 raise values.error(
                     f"{when}: {values[when]} is not a plausible {parameter.unit} value ({words})", str(when)
                 )

@@ -196,7 +196,7 @@ def check_kpis(contents: Contents, root: Path, kpis: dict[str, Any]) -> None:
             )  # fmt: skip
 
 
-def check_band_roles(contents: Contents, root: Path, parameters: dict[str, Parameter]) -> None:
+def check_band_roles(contents: Contents, parameters: dict[str, Parameter]) -> None:
     """Every approval band's approver is a declared role, refused at the line of the band row's approver."""
     for parameter in parameters.values():
         if parameter.hit_policy is None:
@@ -204,8 +204,7 @@ def check_band_roles(contents: Contents, root: Path, parameters: dict[str, Param
         for when, bands in zip(parameter.dates, parameter.values):
             for index, band in enumerate(bands or ()):
                 if band.approver not in contents.approver_roles:
-                    path = root / "parameters" / Path(*parameter.name.split(".")).with_suffix(".yaml")
-                    row: Any = load_yaml(path)["values"][when][index]
+                    row: Any = load_yaml(Path(parameter.path))["values"][when][index]
                     raise row.error(unknown_role(contents, band.approver), "approver")
 
 

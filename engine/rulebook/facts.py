@@ -70,7 +70,7 @@ def load_rulebook_facts(root: Path) -> tuple[date, dict[str, str]]:
     if not path.is_file():
         raise RulebookError(path, None, "no rulebook.yaml (it gives earliest_as_at)")
     node: Node = check_keys(
-        load_yaml(path), {"description", "earliest_as_at", "reference", "notes"}, set(), "rulebook.yaml"
+        load_yaml(path), {"description", "earliest_as_at", "reference", "notes"}, {"extends"}, "rulebook.yaml"
     )
     earliest = node["earliest_as_at"]
     if not isinstance(earliest, date):

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from engine.language.vocabulary import ENUMS, FIELDS
 from engine.rulebook import checks, contract
+from engine.rulebook.bases import BASE_FILE, RULEBOOK_FILE, base_chain, merged_parameters
 from engine.rulebook.book import Module, Parameter, Reference, Rule, Rulebook
 from engine.rulebook.contents import check_band_roles, check_kpis, check_module_files, check_rules, load_contents
 from engine.rulebook.facts import load_first_party_bases, load_kpis, load_lots, load_rulebook_facts
 from engine.rulebook.figures import load_figures
-from engine.rulebook.parameters import check_index, engine_value, load_parameter
+from engine.rulebook.parameters import engine_value
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
 from engine.rulebook.strict_yaml import RulebookError
 
@@ -50,32 +51,33 @@ def default_rules_dir() -> Path:
 
 
 def load_rulebook(rules_dir: Path | str | None = None) -> Rulebook:
-    """The rulebook in ``rules_dir`` (default: ``default_rules_dir()``), or RulebookError with the file, line and
-    reason it was refused."""
+    """The rulebook in ``rules_dir`` (default: ``default_rules_dir()``) with the bases it extends, or RulebookError
+    with the file, line and reason it was refused."""
     root = Path(rules_dir) if rules_dir is not None else default_rules_dir()
-    with checks.files_read(root):
+    with checks.files_read(root) as bases:
         book = _load_rulebook(root)
-    checks.check_values(root, book.parameters)
+        bases.extend(book.bases)
+    checks.check_values(book.parameters)
     return book
 
 
 def _load_rulebook(root: Path) -> Rulebook:
-    files = sorted(root.rglob("*.yaml"))
+    if (root / BASE_FILE).is_file() and not (root / RULEBOOK_FILE).is_file():
+        raise RulebookError(
+            root / BASE_FILE, 1, f"a rulebook base, not a rulebook: a council's rulebook names it with extends: in "
+            f"its {RULEBOOK_FILE}"
+        )  # fmt: skip
+    bases = base_chain(root)
+    files = {path.resolve(): path for folder in (root, *bases) for path in sorted(folder.rglob("*.yaml"))}
     if not files:
         raise RulebookError(root, None, "no rule or parameter files found")
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    params_dir = root / "parameters"
-    parameters = {}
-    for path in sorted(params_dir.rglob("*.yaml")):
-        name = ".".join(path.relative_to(params_dir).with_suffix("").parts)
-        if path.name == "index.yaml":
-            check_index(path)
-        else:
-            parameters[name] = load_parameter(path, name)
+    # each file by its path from the rulebook's folder: a base's files (../national/...) count as the rulebook's own
+    for name, path in sorted((Path(os.path.relpath(path, root)).as_posix(), path) for path in files.values()):
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    parameters = merged_parameters(root, bases)
     contents = load_contents(root)
-    check_band_roles(contents, root, parameters)
+    check_band_roles(contents, parameters)
     lots = load_lots(root)
     earliest, notes = load_rulebook_facts(root)
     keys = {"lot": tuple(lot.number for lot in lots), **{name: ENUMS[name] for name in ENUMS}}
@@ -104,6 +106,7 @@ def _load_rulebook(root: Path) -> Rulebook:
         kpis=load_kpis(root, condition_vocabulary(parameters, figures)),
         approver_roles=contents.approver_roles,
         referral_destinations=contents.referral_destinations,
+        bases=bases,
     )
     check_kpis(contents, root, book.kpis)
     contract.check(root, book, contents)

@@ -66,6 +66,7 @@ def load_parameter(path: Path, name: str) -> Parameter:
         dates=tuple(d for d, _ in dated),
         values=tuple(v for _, v in dated),
         hit_policy=hit_policy,
+        path=str(path),
     )
 
 
