@@ -173,7 +173,7 @@ def apply(values: list[NewValue], rules_dir: Path) -> str:
 def write_edition(values: list[NewValue], rules_dir: Path) -> Written:
     """Write the new values into their parameter files, validated on a copy of the rulebook first; every file is
     replaced atomically, and a failure part way leaves the old files."""
-    texts = _edited_files(values, rules_dir)
+    texts = edited_files(values, rules_dir)
     with tempfile.TemporaryDirectory() as scratch:
         trial = Path(scratch) / "rules"
         shutil.copytree(rules_dir, trial, ignore=shutil.ignore_patterns("__pycache__"))
@@ -184,7 +184,7 @@ def write_edition(values: list[NewValue], rules_dir: Path) -> Written:
         except RulebookError as exc:
             shown = str(exc).replace(str(trial), str(rules_dir))
             raise RatesImportError([f"the rulebook would not load: {shown}"]) from None
-    _replace_all(texts)
+    replace_all(texts)
     try:
         version = load_rulebook(rules_dir).version
     except RulebookError as exc:  # changed by someone else in the meantime
@@ -192,7 +192,7 @@ def write_edition(values: list[NewValue], rules_dir: Path) -> Written:
     return Written(version, tuple(texts))
 
 
-def _edited_files(values: list[NewValue], rules_dir: Path) -> dict[Path, tuple[str, str]]:
+def edited_files(values: list[NewValue], rules_dir: Path) -> dict[Path, tuple[str, str]]:
     """Each parameter file to change → its text now and its text with the new values."""
     by_file: dict[Path, list[NewValue]] = {}
     for value in values:
@@ -257,7 +257,7 @@ def _with_values(text: str, path: Path, changes: list[NewValue]) -> str:
     return out.getvalue()
 
 
-def _replace_all(texts: dict[Path, tuple[str, str]]) -> None:
+def replace_all(texts: dict[Path, tuple[str, str]]) -> None:
     """Stage every new file beside its old one, then rename each over the old; on a failure, remove what was staged
     and put back the files already renamed."""
     staged: list[tuple[Path, Path]] = []
