@@ -36,7 +36,7 @@ from api.store.sqlite_writer import SqliteWriter
 from api.store.workflow import WorkflowStore
 from api.uploads.limits import BodyLimit
 from api.uploads.runner import AuditRunner
-from api.web import pages, refusals, signin
+from api.web import pages, rates, refusals, signin
 from engine.validate.placement import InputError
 
 
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.include_router(catalogue.router)
     app.include_router(edition_routes.router)
     app.include_router(pages.router)
+    app.include_router(rates.router)
     app.include_router(signin.router)
     app.include_router(metrics_router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api.auth.guard import CSRF_FIELD, Approver, Auditor, Checker, Reader, csrf_ok, csrf_token, set_csrf_cookie
-from api.auth.identity import APPROVE, CHECK, acting_role
+from api.auth.identity import APPROVE, CHECK, EDITIONS, acting_role
 from api.routes.approvals import (
     LogFilter,
     approve,
@@ -65,6 +65,7 @@ templates.env.globals.update(
     charging_of=web_view.charging,
     state_of=web_view.state,
     approver_roles=sorted(APPROVE),
+    edition_roles=sorted(EDITIONS),
 )
 
 
