@@ -24,6 +24,8 @@ from api.routes.deps import (
     edition_of,
     placement_body,
 )
+from api.routes.edition_work import engine_for
+from api.routes.editions import editions_store
 from api.routes.responses import ApiError, ExactJSONResponse
 from api.routes.schemas import (
     ApprovalOut,
@@ -34,8 +36,6 @@ from api.routes.schemas import (
     ReplayOut,
     StoredDecisionOut,
 )
-from api.routes.edition_work import engine_for
-from api.routes.editions import editions_store
 from api.routes.service import Logged, parse_json, replay
 from api.store.decision_log import DecisionLog, DecisionRecord
 from engine.validate.placement import InputError, field_messages

@@ -43,7 +43,9 @@ def check_text(name: str, text: str | None, label: str) -> str:
     """A required short text (why, reason), stripped; 422 naming the field otherwise."""
     text = (text or "").strip()
     if not text or len(text) > MAX_WHY:
-        raise ApiError(422, "invalid_input", f"give {label}", {name: [f"Give {label}, in at most {MAX_WHY:,} characters"]})
+        raise ApiError(
+            422, "invalid_input", f"give {label}", {name: [f"Give {label}, in at most {MAX_WHY:,} characters"]}
+        )
     return text
 
 
@@ -68,7 +70,11 @@ def last_audit_effect(audits: AuditStore, draft: Draft, now: datetime) -> dict[s
         try:
             effect = edition_effect(frame, draft.base, draft.book)
         except (BookError, RulebookError) as exc:
-            return {"audited": True, "audited_at": audited_at, "message": f"The last audit's book cannot be read: {exc}"}
+            return {
+                "audited": True,
+                "audited_at": audited_at,
+                "message": f"The last audit's book cannot be read: {exc}",
+            }
     return {"audited": True, "audited_at": audited_at, **effect}
 
 

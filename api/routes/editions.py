@@ -16,7 +16,7 @@ from api.auth.guard import AUTH_RESPONSES, allow
 from api.auth.identity import DRAFT, EDITIONS, PUBLISH, Identity
 from api.routes import edition_work as work
 from api.routes.audits import SUFFIXES, _store
-from api.routes.deps import SettingsDep, edition_of
+from api.routes.deps import edition_of
 from api.routes.responses import ApiError, ExactJSONResponse
 from api.routes.schemas import ErrorOut
 from api.store.editions import EditionStore, summary
@@ -78,7 +78,9 @@ async def create_draft(request: Request, file: UploadFile, why: str, replace: bo
 async def post_edition(
     request: Request,
     identity: Drafter,
-    file: Annotated[UploadFile, File(description="the rates file (.csv or a spreadsheet): parameter, effective_from, value")],
+    file: Annotated[
+        UploadFile, File(description="the rates file (.csv or a spreadsheet): parameter, effective_from, value")
+    ],
     why: Annotated[str, Form(max_length=work.MAX_WHY, description="why the rates change (kept with the edition)")],
     replace: Annotated[bool, Form(description="replace a value already given from the same date")] = False,
     sheet: Annotated[str | None, Form(max_length=31, description="the spreadsheet's sheet")] = None,
@@ -125,7 +127,9 @@ async def publish_edition(request: Request, edition_id: EditionId, identity: Pub
     summary="Reject someone else's draft, with a reason",
     responses={**DECIDE_ERRORS, 422: {"model": ErrorOut}},
 )
-async def reject_edition(request: Request, edition_id: EditionId, asked: RejectIn, identity: Publisher) -> ExactJSONResponse:
+async def reject_edition(
+    request: Request, edition_id: EditionId, asked: RejectIn, identity: Publisher
+) -> ExactJSONResponse:
     store, editions = editions_store(request), request.app.state.editions
     reason = work.check_text("reason", asked.reason, "the reason")
     await run_in_threadpool(

@@ -32,8 +32,17 @@ def edition_effect(source: Path | Any, base: Rulebook, book: Rulebook) -> dict[s
         "pounds_weekly": whatif.get("pounds_weekly", {}),
         "charging_weekly": whatif.get("charging_weekly", {}),
         "decisions_changed": [
-            {key: row[key] for key in ("placement_id", "outcome_before", "outcome_after", "rule_ids_before",
-                                       "rule_ids_after", "gross_weekly_cost")}  # fmt: skip
+            {
+                key: row[key]
+                for key in (
+                    "placement_id",
+                    "outcome_before",
+                    "outcome_after",
+                    "rule_ids_before",
+                    "rule_ids_after",
+                    "gross_weekly_cost",
+                )
+            }  # fmt: skip
             for row in listed
         ],
         "decisions_changed_cut": changes is not None and changes.num_rows > CHANGES_SHOWN,

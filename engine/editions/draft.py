@@ -113,9 +113,7 @@ def publish(files: RulebookFiles, base_version: str, version: str, rules_dir: Pa
     files already renamed are put back). Call it inside ``publishing(rules_dir)``."""
     now = load_rulebook(rules_dir)
     if now.version != base_version:
-        raise StaleDraft(
-            f"the rulebook in force is {now.version}, not {base_version} that this draft was made against"
-        )
+        raise StaleDraft(f"the rulebook in force is {now.version}, not {base_version} that this draft was made against")
     current = read_files(rules_dir)
     extra = sorted(set(current) - set(files))
     if extra:

@@ -82,7 +82,9 @@ def test_draft_four_eyes_publish_swap_stale_reject_and_replay(council):
     assert own.status_code == 403  # a policy officer does not publish
     olly = client.post(f"/v1/editions/{other.json()['id']}/publish", headers=people["Olly Both"])
     assert olly.status_code == 403 and olly.json()["error"]["code"] == "four_eyes"  # whatever roles the drafter holds
-    olly = client.post(f"/v1/editions/{other.json()['id']}/reject", json={"reason": "mine"}, headers=people["Olly Both"])
+    olly = client.post(
+        f"/v1/editions/{other.json()['id']}/reject", json={"reason": "mine"}, headers=people["Olly Both"]
+    )
     assert olly.status_code == 403 and olly.json()["error"]["code"] == "four_eyes"
     assert client.post(f"/v1/editions/{edition['id']}/publish", headers=people["Ann Broker"]).status_code == 403
 
@@ -101,7 +103,9 @@ def test_draft_four_eyes_publish_swap_stale_reject_and_replay(council):
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_draft"
     assert "redraft" in stale.json()["error"]["message"]
     assert load_rulebook(rules).version == edition["version"]
-    no_reason = client.post(f"/v1/editions/{other.json()['id']}/reject", json={"reason": " "}, headers=people["Ada Admin"])
+    no_reason = client.post(
+        f"/v1/editions/{other.json()['id']}/reject", json={"reason": " "}, headers=people["Ada Admin"]
+    )
     assert no_reason.status_code == 422
     rejected = client.post(
         f"/v1/editions/{other.json()['id']}/reject", json={"reason": "Made before the 2026 medians"},
