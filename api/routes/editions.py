@@ -73,7 +73,13 @@ async def create_draft(request: Request, file: UploadFile, why: str, replace: bo
     status_code=201,
     response_class=ExactJSONResponse,
     summary="Draft an edition from a rates file (parameter, effective_from, value): its changes and effect",
-    responses={**AUTH_RESPONSES, 415: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={
+        **AUTH_RESPONSES,
+        400: {"model": ErrorOut, "description": "not valid multipart/form-data"},
+        413: {"model": ErrorOut, "description": "over the request size limit"},
+        415: {"model": ErrorOut, "description": "not a .csv or spreadsheet file"},
+        422: {"model": ErrorOut, "description": "no reason why, or a rates file that cannot be used: every problem"},
+    },
 )
 async def post_edition(
     request: Request,
@@ -125,7 +131,11 @@ async def publish_edition(request: Request, edition_id: EditionId, identity: Pub
     "/{edition_id:int}/reject",
     response_class=ExactJSONResponse,
     summary="Reject someone else's draft, with a reason",
-    responses={**DECIDE_ERRORS, 422: {"model": ErrorOut}},
+    responses={
+        **DECIDE_ERRORS,
+        400: {"model": ErrorOut, "description": "the body is not JSON"},
+        422: {"model": ErrorOut, "description": "no reason given"},
+    },
 )
 async def reject_edition(
     request: Request, edition_id: EditionId, asked: RejectIn, identity: Publisher
