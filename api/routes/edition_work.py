@@ -10,7 +10,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,14 @@ from api.store.audit_results import AuditStore
 from api.store.editions import DRAFT, PUBLISHED, REJECTED, EditionStore, NewEdition, summary
 from engine.audit.books.read import BookError
 from engine.audit.edition_effect import edition_effect
+from engine.audit.fee_review import fee_review
 from engine.decide import Engine
 from engine.editions.draft import Draft, StaleDraft, draft_from_rates, loaded, publish, publishing
 from engine.editions.rates_import import RatesImportError
 from engine.editions.snapshot import pack, unpack
+from engine.editions.whatif import UpliftError
 from engine.explain.json_text import dumps
+from engine.rulebook.loader import Rulebook
 from engine.rulebook.strict_yaml import RulebookError
 
 MAX_WHY = MAX_REASON = 2000
@@ -49,33 +52,60 @@ def check_text(name: str, text: str | None, label: str) -> str:
     return text
 
 
-def last_audit_effect(audits: AuditStore, draft: Draft, now: datetime) -> dict[str, Any]:
-    """The draft's effect on the most recent audit's book (its results.csv: the input columns are read again,
-    the result columns left out), or why there is none."""
+def last_audited_book(audits: AuditStore, now: datetime) -> tuple[Any, datetime] | None:
+    """The most recent audit's book, as a table of text (its results.csv with the result columns left out: the
+    input columns as they were read), and when it ran; None when no audit is kept."""
+    import pandas as pd
+
     from engine.audit.outputs.results import RESULT_COLUMNS
 
     found = audits.latest("results.csv", now)
     if found is None:
-        return {"audited": False, "message": "No audit has been run (or kept): run one to see this draft's effect."}
+        return None
     stored, audited_at = found
     with tempfile.TemporaryDirectory(prefix="carerules-effect-") as scratch:
         path = Path(scratch) / "results.csv"
         with open(path, "wb") as out:
             for part in range(stored.parts):
                 out.write(audits.part(stored, part))
-        import pandas as pd
-
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        frame = frame.drop(columns=[name for name in RESULT_COLUMNS if name in frame.columns])
-        try:
-            effect = edition_effect(frame, draft.base, draft.book)
-        except (BookError, RulebookError) as exc:
-            return {
-                "audited": True,
-                "audited_at": audited_at,
-                "message": f"The last audit's book cannot be read: {exc}",
-            }
+    return frame.drop(columns=[name for name in RESULT_COLUMNS if name in frame.columns]), audited_at
+
+
+NO_AUDIT = "No audit has been run (or kept): run one to see this draft's effect."
+
+
+def last_audit_effect(audits: AuditStore, draft: Draft, now: datetime) -> dict[str, Any]:
+    """The draft's effect on the most recent audit's book, or why there is none."""
+    found = last_audited_book(audits, now)
+    if found is None:
+        return {"audited": False, "message": NO_AUDIT}
+    frame, audited_at = found
+    try:
+        effect = edition_effect(frame, draft.base, draft.book)
+    except (BookError, RulebookError) as exc:
+        return {"audited": True, "audited_at": audited_at, "message": f"The last audit's book cannot be read: {exc}"}
     return {"audited": True, "audited_at": audited_at, **effect}
+
+
+def fee_review_of_last_audit(
+    audits: AuditStore, book: Rulebook, uplift: str, start: date, budget: int | None, now: datetime
+) -> dict[str, Any]:
+    """The annual fee review (``carerules whatif --uplift``) on the most recent audit's book; 422 naming the
+    field for an uplift or a book that cannot be used."""
+    found = last_audited_book(audits, now)
+    if found is None:
+        raise ApiError(422, "no_audit", NO_AUDIT, {"uplift": ["No audit has been run (or kept): run one first"]})
+    frame, audited_at = found
+    try:
+        review = fee_review(frame, uplift, start, budget, rules=book)
+    except UpliftError as exc:
+        raise ApiError(422, "invalid_input", str(exc), {"uplift": [str(exc)]}) from None
+    except (BookError, RulebookError) as exc:
+        raise ApiError(
+            422, "invalid_input", str(exc), {"uplift": [f"The last audit's book cannot be read: {exc}"]}
+        ) from None
+    return {"audited_at": audited_at, **review}
 
 
 def draft_edition(

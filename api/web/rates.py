@@ -16,11 +16,14 @@ from starlette.responses import RedirectResponse, Response
 from api.auth.guard import CSRF_FIELD, allow, csrf_ok
 from api.auth.identity import DRAFT, EDITIONS, PUBLISH, Identity
 from api.routes import edition_work as work
+from api.routes.audits import _store as audit_store
 from api.routes.deps import edition_of
 from api.routes.editions import create_draft, editions_store
 from api.routes.responses import ApiError
 from api.store.editions import summary
-from api.web.pages import EXPIRED, page
+from api.web.pages import EXPIRED, loads_exact, page
+from engine.money import MoneyError, to_pence
+from engine.validate.values import parse_date
 
 router = APIRouter(include_in_schema=False)
 Drafter = Annotated[Identity, Depends(allow(DRAFT))]
@@ -35,6 +38,8 @@ async def _rates_page(request: Request, status: int = 200, **context: Any) -> Re
     identity: Identity = request.state.identity
     context.setdefault("errors", {})
     context.setdefault("why", "")
+    context.setdefault("asked", {})
+    context.setdefault("review", None)
     return page(request, "rates.html", status=status, editions=[summary(row, current.version) for row in rows],
                 can_draft=identity.holds(DRAFT), **context)  # fmt: skip
 
@@ -109,3 +114,34 @@ async def reject(request: Request, edition_id: EditionId, identity: Publisher) -
         errors = exc.fields or {"reason": [exc.message]}
         return await _edition_page(request, edition_id, exc.status, errors=errors, reason=reason)
     return RedirectResponse(f"{request.scope.get('root_path', '')}/rates/{edition_id}", status_code=303)
+
+
+@router.post("/rates/whatif")
+async def whatif(request: Request, identity: Viewer) -> Response:
+    """The annual fee review on the last audited book (SPEC §18: ``carerules whatif --uplift``, on this page)."""
+    form = await request.form()
+    asked = {name: str(form.get(name) or "").strip() for name in ("uplift", "from_date", "budget")}
+    if not csrf_ok(request, form.get(CSRF_FIELD)):
+        return await _rates_page(request, 403, errors=EXPIRED, asked=asked)
+    errors: dict[str, list[str]] = {}
+    if not asked["uplift"]:
+        errors["uplift"] = ["Give each category's uplift, e.g. residential=4.5,nursing=6"]
+    try:
+        start = parse_date(asked["from_date"])
+    except ValueError as exc:
+        errors["from_date"] = [f"From: {exc}"]
+    try:
+        budget = to_pence(asked["budget"]) if asked["budget"] else None
+    except (MoneyError, ValueError) as exc:
+        errors["budget"] = [f"Budget: {exc}"]
+    if errors:
+        return await _rates_page(request, 422, errors=errors, asked=asked)
+    book = edition_of(request).engine.book
+    try:
+        review = await run_in_threadpool(
+            work.fee_review_of_last_audit, audit_store(request), book, asked["uplift"], start,
+            budget, request.app.state.clock(),
+        )  # fmt: skip
+    except ApiError as exc:
+        return await _rates_page(request, exc.status, errors=exc.fields or {"uplift": [exc.message]}, asked=asked)
+    return await _rates_page(request, review=loads_exact(review), asked=asked)

@@ -59,7 +59,9 @@ def test_rates_page_draft_four_eyes_and_reject(sqlite_url, tmp_path):
 
         theirs = client.get(path, headers=hana)
         assert 'id="publish"' in theirs.text and 'id="reject"' in theirs.text
-        no_reason = client.post(f"{path}/reject", data={"csrf_token": csrf_in(theirs.text), "reason": " "}, headers=hana)
+        no_reason = client.post(
+            f"{path}/reject", data={"csrf_token": csrf_in(theirs.text), "reason": " "}, headers=hana
+        )
         assert no_reason.status_code == 422 and 'data-status="draft"' in no_reason.text
         done = client.post(
             f"{path}/reject", data={"csrf_token": csrf_in(theirs.text), "reason": "Wait for Cabinet"}, headers=hana
@@ -68,3 +70,27 @@ def test_rates_page_draft_four_eyes_and_reject(sqlite_url, tmp_path):
         listed = client.get("/rates", headers=hana).text
         assert 'data-status="rejected"' in listed and "LaingBuisson medians" in listed
         assert client.get("/rates/999", headers=hana).status_code == 404
+
+
+def test_rates_page_tries_an_uplift_on_the_last_audited_book(sqlite_url, tmp_path):
+    from tests.conftest import placement
+
+    with make_client(sqlite_url) as client:
+        hana = add_user(client, "Hana Head", "head_of_service")
+        finance = add_user(client, "Fay Finance", "finance")
+        page = client.get("/rates", headers=hana)
+        form = {"csrf_token": csrf_in(page.text), "uplift": "residential=10", "from_date": "1/4/2027", "budget": "£50"}
+        none_yet = client.post("/rates/whatif", data=form, headers=hana)
+        assert none_yet.status_code == 422 and "No audit has been run" in none_yet.text
+        row = placement(placement_id="W-1", care_type="residential", core_weekly_fee="900.00")
+        book = (",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n").encode()
+        assert (
+            client.post("/v1/audits", files={"file": ("b.csv", book, "text/csv")}, headers=finance).status_code == 200
+        )
+        bad = client.post("/rates/whatif", data={**form, "uplift": "caviar=3"}, headers=hana)
+        assert bad.status_code == 422 and "unknown category" in bad.text and 'value="£50"' in bad.text
+        tried = client.post("/rates/whatif", data=form, headers=hana)
+        assert tried.status_code == 200, tried.text
+        added = re.search(r'id="review-added">([^<]+)<', tried.text).group(1)
+        assert added.startswith("£") and added != "£0.00"  # the Lot's median raised 10%: the placement costs more
+        assert 'id="review-remaining">-£' in tried.text  # £50 a year does not cover it
