@@ -139,6 +139,11 @@ def test_draft_four_eyes_publish_swap_stale_reject_and_replay(council):
         missing = client.get(f"/v1/decisions/{decision_id}/replay?edition={unknown}", headers=people["Ann Broker"])
         assert missing.status_code == 404
     assert client.get("/v1/decisions/99999/replay", headers=people["Ann Broker"]).status_code == 404
+    shown = client.get(f"/decisions/{decision_id}/replay?edition={old_version}", headers=people["Ann Broker"])
+    assert shown.status_code == 200 and "No difference" in shown.text and old_version in shown.text
+    shown = client.get(f"/decisions/{decision_id}/replay", headers=people["Ann Broker"])
+    assert "would differ" in shown.text
+    assert client.get(f"/decisions/{decision_id}/replay?edition=999", headers=people["Ann Broker"]).status_code == 404
 
     # the next edition, drafted on the one in force, supersedes it when published
     newer = draft(client, people["Pat Policy"], rates_csv(rules, Decimal("5.00")), why="correction")
