@@ -84,7 +84,10 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/audit/edition_effect.py": ({50}, "placements listed in a draft (all are counted)"),
     "engine/editions/snapshot.py": ({6}, "zlib's compression level"),
     "api/web/refusals.py": (HTTP, "HTTP status codes"),
-    "api/web/pages.py": ({2000, 2147483647} | HTTP, "longest approval reason, the largest database id, HTTP codes"),
+    "api/web/pages.py": (
+        {64, 2000, 2147483647} | HTTP,
+        "longest edition name, longest approval reason, the largest database id, HTTP codes",
+    ),
     "api/serve/settings.py": (
         {5, 7, 20, 30.0, 50, 120.0, 300, 500, 32767, 1000000, 50000000, 300000000, 8000000000},
         "request and upload bounds (bytes, rows, characters), timeouts in seconds, audit results kept (days, "
