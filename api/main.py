@@ -18,8 +18,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
 from api.auth import guard
-from api.auth.identity import Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
+from api.auth.identity import EDITIONS, Authenticator, Forbidden, NotSignedIn, StartRefused, auth_config
 from api.routes import audits, catalogue, decisions, responses
+from api.routes import editions as edition_routes
 from api.routes.fast_path import DecisionFastPath
 from api.routes.openapi_docs import SWAGGER_UI_DIR, document
 from api.routes.schemas import placement_schema
@@ -35,7 +36,7 @@ from api.store.sqlite_writer import SqliteWriter
 from api.store.workflow import WorkflowStore
 from api.uploads.limits import BodyLimit
 from api.uploads.runner import AuditRunner
-from api.web import pages, refusals, signin
+from api.web import pages, rates, refusals, signin
 from engine.validate.placement import InputError
 
 
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_middleware(DecisionFastPath, handlers=app.exception_handlers)  # every check above applies
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(guard.SignedInBeforeUpload)  # before the body limit reads a byte of an upload
+    app.add_middleware(guard.SignedInBeforeUpload, prefix="/v1/editions", allowed=EDITIONS)  # rates files too
     app.add_middleware(guard.SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(Observe)  # every response, refusals included, is logged and gets the headers
@@ -112,7 +114,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.include_router(decisions.router)
     app.include_router(audits.router)
     app.include_router(catalogue.router)
+    app.include_router(edition_routes.router)
     app.include_router(pages.router)
+    app.include_router(rates.router)
     app.include_router(signin.router)
     app.include_router(metrics_router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

@@ -25,6 +25,7 @@ NOT_POLICY_FILES = {
     "api/store/migrations/versions/0001_decision_log.py",
     "api/store/migrations/versions/0002_workflow.py",
     "api/store/migrations/versions/0004_audit_results.py",
+    "api/store/migrations/versions/0006_editions.py",
 }
 # file → (allowed literals, why they are not policy)
 ALLOWED: dict[str, tuple[set[float], str]] = {
@@ -70,11 +71,23 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "api/routes/audits.py": ({20, 31, 64, 1000, 100000, 429, 499} | HTTP, "page sizes, upload bounds, HTTP codes"),
     "api/routes/catalogue.py": (HTTP, "HTTP status codes"),
     "api/routes/decisions.py": (
-        {20, 2000, 10000, 2147483647} | HTTP,
-        "page sizes, longest approval reason, the largest database id, HTTP codes",
+        {20, 64, 2000, 10000, 2147483647} | HTTP,
+        "page sizes, longest edition name, longest approval reason, the largest database id, HTTP codes",
     ),
+    "api/routes/edition_work.py": (
+        {8, 20, 255, 2000} | HTTP,
+        "rulebooks kept loaded, a copy's buffer (1 << 20), a file name's column size, longest why, HTTP codes",
+    ),
+    "api/routes/editions.py": ({31, 2147483647} | HTTP, "an Excel sheet name's length, the largest id, HTTP codes"),
+    "api/store/editions.py": ({16, 32, 255}, "column sizes"),
+    "api/web/rates.py": ({2147483647} | HTTP, "the largest database id, HTTP codes"),
+    "engine/audit/edition_effect.py": ({50}, "placements listed in a draft (all are counted)"),
+    "engine/editions/snapshot.py": ({6}, "zlib's compression level"),
     "api/web/refusals.py": (HTTP, "HTTP status codes"),
-    "api/web/pages.py": ({2000, 2147483647} | HTTP, "longest approval reason, the largest database id, HTTP codes"),
+    "api/web/pages.py": (
+        {64, 2000, 2147483647} | HTTP,
+        "longest edition name, longest approval reason, the largest database id, HTTP codes",
+    ),
     "api/serve/settings.py": (
         {5, 7, 20, 30.0, 50, 120.0, 300, 500, 32767, 1000000, 50000000, 300000000, 8000000000},
         "request and upload bounds (bytes, rows, characters), timeouts in seconds, audit results kept (days, "

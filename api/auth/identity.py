@@ -45,10 +45,10 @@ from api.store.decision_log import LogUnavailable
 from api.store.workflow import SESSIONS, User, WorkflowStore, now_utc, session_hash, user_from_row
 from api.store.workflow import USERS as USER_TABLE
 
-BROKER, FINANCE, ADMIN = "broker", "finance", "admin"
+BROKER, FINANCE, ADMIN, POLICY_OFFICER = "broker", "finance", "admin", "policy_officer"
 APPROVER_CHAIN = ("team_manager", "head_of_service", "placement_panel")  # a higher role may approve a lower band
 APPROVERS = (*APPROVER_CHAIN, "commissioning_manager")
-ROLES = (BROKER, *APPROVERS, FINANCE, ADMIN)
+ROLES = (BROKER, *APPROVERS, FINANCE, POLICY_OFFICER, ADMIN)
 
 # What each kind of route needs: any one of these roles.
 CHECK = frozenset({BROKER, *APPROVERS})  # decide placements
@@ -56,6 +56,9 @@ READ = frozenset(ROLES) - {ADMIN}  # read decisions, replay them, the rules and 
 APPROVE = frozenset(APPROVERS)  # and the band's role or a higher one, checked per decision
 AUDIT = frozenset({FINANCE})  # audits of a whole book, the log as CSV
 USERS = frozenset({ADMIN})
+DRAFT = frozenset({POLICY_OFFICER})  # draft an edition of the rates (SPEC §18)
+PUBLISH = frozenset({"head_of_service", ADMIN})  # publish or reject someone else's draft
+EDITIONS = DRAFT | PUBLISH  # see the editions
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "carerules_session"

@@ -24,6 +24,8 @@ from api.routes.deps import (
     edition_of,
     placement_body,
 )
+from api.routes.edition_work import engine_for
+from api.routes.editions import editions_store
 from api.routes.responses import ApiError, ExactJSONResponse
 from api.routes.schemas import (
     ApprovalOut,
@@ -271,17 +273,35 @@ def get_decision(decision_id: RecordId, log: LogDep, identity: Reader, request: 
 @router.get(
     "/{decision_id:int}/replay",
     response_class=ExactJSONResponse,
-    summary="Evaluate a stored decision's input again (same as_at, today's rulebook) and show what differs",
+    summary="Evaluate a stored decision's input again (same as_at) on the edition in force or a kept one; what differs",
     responses={
         200: {"model": ReplayOut},
-        404: {"model": ErrorOut},
-        409: {"model": ErrorOut, "description": "the stored input is not valid input under today's rulebook"},
+        404: {"model": ErrorOut, "description": "no such decision, or no such edition"},
+        409: {"model": ErrorOut, "description": "the stored input is not valid input under that edition's rulebook"},
         **READ_ERRORS,
     },
 )
-def replay_decision(decision_id: RecordId, log: LogDep, engine: EngineDep, identity: Reader) -> ExactJSONResponse:
+def replay_decision(
+    decision_id: RecordId,
+    log: LogDep,
+    engine: EngineDep,
+    identity: Reader,
+    request: Request,
+    edition: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[A-Za-z0-9]+$",
+            description="an edition's id or a rulebook version (default: the edition in force)",
+        ),
+    ] = None,
+) -> ExactJSONResponse:
     record = found(log, decision_id)
+    edition_id = None
+    if edition is not None:
+        engine, edition_id = engine_for(editions_store(request), request.app.state.editions, edition)
     try:
-        return ExactJSONResponse(replay(engine, record))
+        result = replay(engine, record)
     except InputError as exc:
         raise ApiError(409, "replay_input_invalid", "the stored input is no longer valid input", exc.fields) from None
+    return ExactJSONResponse({**result, "edition": {"id": edition_id, "version": engine.book.version}})

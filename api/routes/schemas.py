@@ -268,8 +268,13 @@ class DifferencesOut(Strict):
     figures: dict[str, Change]
 
 
+class ReplayEditionOut(Strict):
+    id: int | None = Field(description="the edition asked for by its id; null for the edition in force or a version")
+    version: str = Field(description="the version of the rulebook the input was evaluated on")
+
+
 class ReplayOut(Strict):
-    """The stored input evaluated again at its stored as_at with the rulebook in force now."""
+    """The stored input evaluated again at its stored as_at with the rulebook in force now (or a kept edition's)."""
 
     id: int
     as_at: date
@@ -277,6 +282,7 @@ class ReplayOut(Strict):
     differences: DifferencesOut
     stored: DecisionOut
     replayed: DecisionOut
+    edition: ReplayEditionOut
 
 
 class RuleOut(Strict):

@@ -135,6 +135,25 @@ class AuditStore:
             return None
         return StoredFile(audit_id, name, len(rows), sum(row.size for row in rows))
 
+    def latest(self, name: str, now: datetime) -> tuple[StoredFile, datetime] | None:
+        """The newest unexpired audit's file ``name``, whoever ran it, and when it ran (for a draft edition's
+        effect on the last audited book: only totals and placement ids are shown from it), or None."""
+        newest = (
+            select(RESULTS.c.audit_id, RESULTS.c.created_at)
+            .where(RESULTS.c.name == name, RESULTS.c.part == 0, RESULTS.c.expires_at > now)
+            .order_by(RESULTS.c.created_at.desc(), RESULTS.c.audit_id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(newest).first()
+            if row is None:
+                return None
+            sizes = connection.execute(
+                select(RESULTS.c.size).where(RESULTS.c.audit_id == row.audit_id, RESULTS.c.name == name)
+            ).scalars()
+            sizes = list(sizes)
+        return StoredFile(row.audit_id, name, len(sizes), sum(sizes)), _utc(row.created_at)
+
     def part(self, found: StoredFile, part: int) -> bytes:
         """One part of a file ``find`` found; LookupError if it has been deleted since."""
         query = select(RESULTS.c.data).where(

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api.auth.guard import CSRF_FIELD, Approver, Auditor, Checker, Reader, csrf_ok, csrf_token, set_csrf_cookie
-from api.auth.identity import APPROVE, CHECK, acting_role
+from api.auth.identity import APPROVE, CHECK, EDITIONS, acting_role
 from api.routes.approvals import (
     LogFilter,
     approve,
@@ -28,6 +28,8 @@ from api.routes.approvals import (
     with_approval,
 )
 from api.routes.deps import ClockDep, DeciderDep, EngineDep, LogDep, SettingsDep, edition_of
+from api.routes.edition_work import engine_for
+from api.routes.editions import editions_store
 from api.routes.responses import ApiError
 from api.routes.service import loads, replay, stored
 from api.store.decision_log import DecisionLog
@@ -65,6 +67,7 @@ templates.env.globals.update(
     charging_of=web_view.charging,
     state_of=web_view.state,
     approver_roles=sorted(APPROVE),
+    edition_roles=sorted(EDITIONS),
 )
 
 
@@ -224,11 +227,23 @@ async def decide_approval(request: Request, log: LogDep, decision_id: DecisionId
 
 @router.get("/decisions/{decision_id:int}/replay")
 def show_replay(
-    request: Request, log: LogDep, engine: EngineDep, decision_id: DecisionId, identity: Reader
+    request: Request,
+    log: LogDep,
+    engine: EngineDep,
+    decision_id: DecisionId,
+    identity: Reader,
+    edition: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9]+$")] = None,
 ) -> Response:
+    """The replay on the edition in force, or on a kept edition (``?edition=`` its id or rulebook version)."""
     record = log.get(decision_id)
     if record is None:
         return page(request, "missing.html", status=404, decision_id=decision_id)
+    if edition:
+        try:
+            engine, _ = engine_for(editions_store(request), request.app.state.editions, edition)
+        except ApiError as exc:
+            return page(request, "replay.html", status=404, record=stored(record), result=None,
+                        errors={"edition": [exc.message]})  # fmt: skip
     try:
         result = replay(engine, record)
     except InputError as exc:

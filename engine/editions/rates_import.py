@@ -177,7 +177,7 @@ def write_edition(values: list[NewValue], rules_dir: Path) -> Written:
         bases = load_rulebook(rules_dir).bases
     except RulebookError as exc:
         raise RatesImportError([f"the rulebook in {rules_dir} refused to load: {exc}"]) from None
-    texts = _edited_files(values, rules_dir)
+    texts = edited_files(values, rules_dir)
     with tempfile.TemporaryDirectory() as scratch:
         trial = _trial_copy(rules_dir, bases, Path(scratch))
         for path, (_, new) in texts.items():
@@ -187,7 +187,7 @@ def write_edition(values: list[NewValue], rules_dir: Path) -> Written:
         except RulebookError as exc:
             shown = str(exc).replace(str(trial), str(rules_dir))
             raise RatesImportError([f"the rulebook would not load: {shown}"]) from None
-    _replace_all(texts)
+    replace_all(texts)
     try:
         version = load_rulebook(rules_dir).version
     except RulebookError as exc:  # changed by someone else in the meantime
@@ -207,7 +207,7 @@ def _trial_copy(rules_dir: Path, bases: tuple[Path, ...], scratch: Path) -> Path
     return scratch / folders[0].relative_to(top)
 
 
-def _edited_files(values: list[NewValue], rules_dir: Path) -> dict[Path, tuple[str, str]]:
+def edited_files(values: list[NewValue], rules_dir: Path) -> dict[Path, tuple[str, str]]:
     """Each parameter file to change → its text now and its text with the new values."""
     book = load_rulebook(rules_dir)
     by_file: dict[Path, list[NewValue]] = {}
@@ -282,7 +282,7 @@ def _with_values(text: str, path: Path, changes: list[NewValue]) -> str:
     return out.getvalue()
 
 
-def _replace_all(texts: dict[Path, tuple[str, str]]) -> None:
+def replace_all(texts: dict[Path, tuple[str, str]]) -> None:
     """Stage every new file beside its old one, then rename each over the old; on a failure, remove what was staged
     and put back the files already renamed."""
     staged: list[tuple[Path, Path]] = []
