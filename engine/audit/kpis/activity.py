@@ -74,15 +74,16 @@ def activity_tables(views: AuditViews, start: date, end: date, at: AtKpiDate) ->
 
     people = keys(_settings(at.values["care_type"], service))[active]
     admissions = keys(_settings(views.at_start()["care_type"], service))[admitted]
+    cells = len(ENUMS["service"]) * sizes[0] * sizes[1] * sizes[2]
     counted = {
-        "people_at_kpi_date": dict(zip(*(a.tolist() for a in np.unique(people, return_counts=True)))),
-        "new_permanent_admissions": dict(zip(*(a.tolist() for a in np.unique(admissions, return_counts=True)))),
+        "people_at_kpi_date": np.bincount(people, minlength=cells),
+        "new_permanent_admissions": np.bincount(admissions, minlength=cells),
     }
     labels = band_labels(bands)
     weeks = at.param(WEEKS_A_YEAR)
     per_year = int(weeks.v[0]) if weeks.ok[0] else None
     table = []
-    for key in sorted(set(counted["people_at_kpi_date"]) | set(counted["new_permanent_admissions"])):
+    for key in np.flatnonzero(counted["people_at_kpi_date"] + counted["new_permanent_admissions"]).tolist():
         rest, in_area = divmod(key, sizes[2])
         rest, age = divmod(rest, sizes[1])
         code, setting = divmod(rest, sizes[0])
@@ -92,7 +93,7 @@ def activity_tables(views: AuditViews, start: date, end: date, at: AtKpiDate) ->
                 "setting": _setting_label(setting),
                 "age_band": labels[age],
                 "in_area": IN_AREA[in_area],
-                **{name: found.get(key, 0) for name, found in counted.items()},
+                **{name: int(found[key]) for name, found in counted.items()},
             }
         )
     return {
