@@ -104,6 +104,10 @@ async def create_audit(
     sheet: Annotated[
         str | None, Form(max_length=31, description="Excel sheet (default: the first with a header)")
     ] = None,
+    by: Annotated[
+        Literal["quarter", "month"] | None,
+        Form(description="every KPI also as a series over the period, by quarter or month (summary.series)"),
+    ] = None,
 ) -> Response:
     edition_of(request)  # the rulebook edition in force as the upload starts: its audit uses it to the end
     suffix = Path(file.filename or "").suffix.lower()
@@ -122,7 +126,7 @@ async def create_audit(
     folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="carerules-audit-"))  # readable by us only
     try:
         body = await _audit(request, settings, audit_id, folder, file, suffix, mapping, sheet, as_at, period_start,
-                            results_limit)  # fmt: skip
+                            results_limit, by)  # fmt: skip
         if isinstance(body, Response):
             return body
         # Each part's write is bounded by the database's timeout; the whole by the audit's time limit.
@@ -151,6 +155,7 @@ async def _audit(
     as_at: date | None,
     period_start: date | None,
     results_limit: int,
+    by: Literal["quarter", "month"] | None,
 ) -> dict[str, Any] | Response:
     path = folder / f"upload{suffix}"
     name = file.filename or "the upload"
@@ -170,6 +175,7 @@ async def _audit(
         column_map=mapping or None,
         results_limit=results_limit,
         limits=limits_for(settings),
+        by=by,
     )
     runner: AuditRunner = request.app.state.audits
     try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from engine.audit.books.read import Limits
 from engine.rulebook.loader import Rulebook
@@ -32,6 +32,7 @@ class AuditJob:
     results_limit: int
     limits: Limits
     memory_limit_bytes: int | None = None  # the child's address space (set by the runner from the settings)
+    by: Literal["quarter", "month"] | None = None  # every KPI also as a series by quarter or month
 
 
 def run_job(connection: Connection, job: AuditJob) -> None:
@@ -78,6 +79,7 @@ def audit(job: AuditJob) -> dict[str, Any]:
         columns=load_column_map(job.column_map),
         sheet=job.sheet,
         limits=job.limits,
+        by=job.by,
     )
     job.path.unlink()
     paths = [path for path in write_outputs(result, job.folder).values() if path.name in job.downloads]

@@ -23,6 +23,7 @@ from engine.audit.books.read import Book, BookError, Limits, load_book, recognis
 from engine.audit.changes import whatif_summary
 from engine.audit.kpis.at_kpi_date import kpis_at_kpi_date
 from engine.audit.kpis.compute import compute_kpis, default_period
+from engine.audit.kpis.series import BY, kpi_series
 from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, leading_text
 from engine.audit.outputs.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.audit.reference import Progress, durable_result
@@ -94,6 +95,16 @@ def _whatif_after_the_book(base: Rulebook, book: Rulebook, parsed: ParsedBook, d
     return first
 
 
+def _per_row(values: Any, rows: int, name: str) -> np.ndarray | None:
+    """One value per row (True, False, or None for not known) as 1, 0, -1; None when not given."""
+    if values is None:
+        return None
+    given = list(values)
+    if len(given) != rows:
+        raise ValueError(f"{name}: {len(given):,} values for a book of {rows:,} rows")
+    return np.array([-1 if v is None else int(bool(v)) for v in given], np.int8)
+
+
 def run_audit(
     source: pd.DataFrame | pa.Table | Path | str,
     as_at: date | None = None,
@@ -106,13 +117,21 @@ def run_audit(
     sheet: str | None = None,
     limits: Limits | None = None,
     results_csv: Path | str | None = None,
+    by: Literal["quarter", "month"] | None = None,
+    in_area: Any = None,
+    permanent: Any = None,
 ) -> AuditResult:
     """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
     or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
     start date) and ends the KPI period (else the latest start date ends it); without it, a what-if whose changes
     start after every row's own date is evaluated at the date they start (SPEC §18). ``columns`` maps other column
     spellings to fields; ``sheet`` picks an Excel sheet; ``limits`` bound what is read. ``results_csv``: write
-    results.csv there, on the other core while the KPIs are computed (``write_outputs`` then leaves it)."""
+    results.csv there, on the other core while the KPIs are computed (``write_outputs`` then leaves it). ``by``
+    adds each KPI as a series over the period, by quarter or month (SPEC §19). ``in_area`` and ``permanent``, one
+    value per row of the book (True, False or None for not known), give the activity tables whether each service
+    is in the council's area (from a provider register) and whether each start is a permanent admission."""
+    if by is not None and by not in BY:
+        raise ValueError(f"by must be one of {', '.join(BY)}, not {by!r}")
     tick = progress or (lambda stage, done, total: None)
     stages = Stages()
     mapping = columns if isinstance(columns, ColumnMap) else load_column_map(columns)
@@ -154,6 +173,9 @@ def run_audit(
         stages.done("validate")
         tick("evaluate", 0, table.num_rows)
         views = AuditViews(book, parsed)
+        views.in_area = _per_row(in_area, parsed.n, "in_area")
+        permanent_rows = _per_row(permanent, parsed.n, "permanent")
+        views.permanent = None if permanent_rows is None else permanent_rows == 1
         ahead = None
         if engine != "vector" or not at_one_day(parsed, dates, end):
             ahead = other_core.submit(kpis_at_kpi_date, views, end)
@@ -170,7 +192,10 @@ def run_audit(
             results_and_csv, results_csv, leading, table, parsed, result, errors, book, dates, rows
         )
         tick("kpis", 0, table.num_rows)
-        kpis = compute_kpis(views, result, default_period(end, period_start), kpi_date)
+        period = default_period(end, period_start)
+        kpis = compute_kpis(views, result, period, kpi_date)
+        if by is not None:
+            kpis["series"] = kpi_series(views, period, by)
         stages.done("kpis")
         out, other = making.result()
         stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs

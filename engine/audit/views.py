@@ -39,6 +39,11 @@ class AuditViews:
         self.result: VectorResult | None = None  # their evaluation (None on the reference path)
         self._at_start: Mapping[str, Any] | None = None
         self._at_kpi: dict[date, AtKpiDate] = {}
+        # Per row, from outside the book (the activity tables' dimensions): whether the service is in the council's
+        # area (1 yes, 0 no, -1 not known; None: no provider register given, every row not known), and whether a
+        # start is a permanent admission (None: no stay type recorded, every start counts).
+        self.in_area: np.ndarray | None = None
+        self.permanent: np.ndarray | None = None
 
     def evaluate(self, days: np.ndarray) -> VectorResult:
         """Every row evaluated at its own day (kept: its figures serve the other dates where they are the same)."""
@@ -72,6 +77,10 @@ class AuditViews:
             else:
                 self._at_kpi[day] = AtKpiDate(VectorEvaluator(self.book), self.parsed, day)
         return self._at_kpi[day]
+
+    def forget_kpi_date(self, day: date) -> None:
+        """Let the rows at ``day`` go (a KPI series reads each period's end once)."""
+        self._at_kpi.pop(day, None)
 
     def param_at(self, name: str, day: date) -> Col:
         """A parameter's value in force on ``day`` (one row)."""
@@ -142,13 +151,17 @@ class AtKpiDate:
             if self._result is not None
             else FiguresAt(evaluator, parsed, self.days, [*KPI_FIGURES, *kpi_names(book)])
         )
-        found = evaluator.param("isp.gross_cost_threshold_weekly", np.array([number]))
+        found = self.param("isp.gross_cost_threshold_weekly")
         self.threshold: int | None = int(found.v[0]) if found.ok[0] else None  # pence
         gross, contribution = self.values["gross_weekly_cost"], self.values["isp_nhs_contribution_weekly"]
         limit = self.threshold
         self.isp_over = self.active & gross.ok & (gross.v > limit) if limit is not None else np.zeros(parsed.n, bool)
         self.isp_zero = self.isp_over & contribution.ok & (contribution.v == 0)
         self.isp_unrecorded = self.isp_over & ~contribution.ok
+
+    def param(self, name: str) -> Col:
+        """A parameter's value in force at the KPI date (one row), looked up by this date's own evaluator."""
+        return self._evaluator.param(name, np.array([day_number(self.day)]))
 
     @property
     def isp(self) -> np.ndarray:

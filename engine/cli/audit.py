@@ -129,6 +129,14 @@ def audit_command(
             help="csv (default) or parquet: the results, lists and errors as Parquet files (money as decimal(18,2)).",
         ),
     ] = "csv",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="quarter or month: every KPI also as a series over the period (kpis.json, the KPI series sheet, "
+            "a trend chart per KPI in the report).",
+        ),
+    ] = None,
 ) -> None:
     """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
@@ -143,6 +151,9 @@ def audit_command(
     evaluator_option(engine)  # vector or durable; durable only where durable_rules runs
     if check_engines:
         evaluator_option("durable", "--check-engines")  # every row through durable_rules too
+    if by is not None and by not in ("quarter", "month"):
+        typer.echo(f"carerules: --by must be quarter or month, got {by!r}", err=True)
+        raise typer.Exit(2)
     if format not in ("csv", "parquet"):
         typer.echo(f"carerules: --format must be csv or parquet, got {format!r}", err=True)
         raise typer.Exit(2)
@@ -173,6 +184,7 @@ def audit_command(
                 columns=mapping,
                 sheet=sheet,
                 results_csv=Path(out) / "results.csv" if format == "csv" else None,
+                by=by,  # type: ignore[arg-type]
             )
             paths = write_outputs(audit, out, excel=excel, renderer=renderer, format=format, progress=bar)  # type: ignore[arg-type]
     except BookError as exc:

@@ -96,12 +96,17 @@ KPIS = (
     "sl_within_reference_share",
 )
 
-# rules/parameters/: parameters the audit, the sample book and the price guide read by name
+# rules/parameters/: parameters the audit, the sample book and the price guide read by name (reporting.*: only the
+# audit's reports read them, no rule or figure)
 PARAMETERS = (
     "care_homes.approval_bands",
     "care_homes.fnc_standard_weekly",
     "care_homes.minimum_age",
     "isp.gross_cost_threshold_weekly",
+    "reporting.adult_age_band_from",
+    "reporting.older_age_band_from",
+    "reporting.small_number_below",
+    "reporting.weeks_a_year",
     "supported_living.day_hour_rate",
     "supported_living.sleep_in_night_rate",
     "supported_living.waking_night_hour_rate",

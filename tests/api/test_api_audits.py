@@ -234,3 +234,17 @@ def test_a_book_as_parquet_or_utf16_text_is_audited_as_the_same_book_as_csv(clie
         assert got.status_code == 200, got.text
         summary, want = got.json()["summary"], expected["summary"]
         assert {k: v for k, v in summary.items() if k != "notes"} == {k: v for k, v in want.items() if k != "notes"}
+
+
+def test_an_upload_by_quarter_gives_the_kpi_series_and_a_bad_by_is_a_422(client, tmp_path):
+    body = csv_book(EXAMPLES)
+    (tmp_path / "book.csv").write_bytes(body)
+    data = {"as_at": "2026-08-01", "by": "quarter"}
+    response = client.post("/v1/audits", files={"file": ("book.csv", body, "text/csv")}, data=data)
+    assert response.status_code == 200
+    expected = run_audit(tmp_path / "book.csv", as_at=__import__("datetime").date(2026, 8, 1), by="quarter")
+    series = response.json(parse_float=Decimal)["summary"]["series"]
+    assert series == json.loads(dumps(expected.summary()["series"], indent=None), parse_float=Decimal)
+    assert [p["end"] for p in series["periods"]][-1] == "2026-08-01" and len(series["periods"]) == 4
+    bad = client.post("/v1/audits", files={"file": ("book.csv", body, "text/csv")}, data={"by": "week"})
+    assert bad.status_code == 422 and "by" in json.dumps(bad.json())

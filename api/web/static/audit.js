@@ -60,6 +60,10 @@
       row.append(el("th", kpi.name));
       row.firstChild.scope = "row";
       row.append(el("td", show(kpi.value, kpi.unit), "num"));
+      if (kpi.numerator !== undefined) {  // a percentage: the counts it divides, and whether they are few
+        row.lastChild.append(el("br"), el("small", show(kpi.numerator) + " of " + show(kpi.denominator)));
+        if (kpi.small_number) row.lastChild.append(el("br"), el("strong", "small number"));
+      }
       row.append(el("td", kpi.target || "–"));
       const met = kpi.target_met === true ? "yes" : kpi.target_met === false ? "no" : "–";
       row.append(el("td", met, "met-" + met));
@@ -137,7 +141,7 @@
     $("audit-error").hidden = true;
     $("audit-results").hidden = true;
     const body = new FormData(form);
-    for (const name of ["sheet", "as_at"]) if (!body.get(name)) body.delete(name);
+    for (const name of ["sheet", "as_at", "by"]) if (!body.get(name)) body.delete(name);
     const columns = body.get("columns");
     if (columns && !columns.size) body.delete("columns");
     const request = new XMLHttpRequest();

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.audit.kpis.charging import charging_kpis
 from engine.audit.kpis.health import health_kpis
+from engine.audit.kpis.small_numbers import small_number_below
 from engine.audit.views import AtKpiDate, AuditViews
 
 
@@ -24,4 +25,5 @@ class AtKpiDateKpis:
 def kpis_at_kpi_date(views: AuditViews, day: date) -> AtKpiDateKpis:
     """The rows at ``day`` (the audit's own evaluation when every row was evaluated then) and the KPIs there."""
     at = views.at_kpi_date(day)
-    return AtKpiDateKpis(at, health_kpis(views.book, views.parsed, at), charging_kpis(views.book.kpis, at))
+    health = health_kpis(views.book, views.parsed, at, small_number_below(at))
+    return AtKpiDateKpis(at, health, charging_kpis(views.book.kpis, at))

@@ -18,11 +18,19 @@ def _gbp(pence: int) -> Decimal:
     return pounds(int(pence))
 
 
-def charging_kpis(define: dict[str, Kpi], at: AtKpiDate) -> list[dict[str, Any]]:
+def assessed_rows(at: AtKpiDate) -> tuple[np.ndarray, np.ndarray]:
+    """The placements active at the KPI date with a financial assessment recorded, and those of them whose
+    contribution could be computed (the rows the charging KPIs, and the activity tables' council net, count)."""
     v = at.values  # figures only: the rules at the KPI date are not needed here
-    assessed = at.active & v["financial_assessment"].v & v["financial_assessment"].ok
+    assessed: np.ndarray = at.active & v["financial_assessment"].v & v["financial_assessment"].ok
+    computed: np.ndarray = assessed & v["resident_contribution_weekly"].ok
+    return assessed, computed
+
+
+def charging_kpis(define: dict[str, Kpi], at: AtKpiDate) -> list[dict[str, Any]]:
+    v = at.values
     contribution, council = v["resident_contribution_weekly"], v["council_net_weekly"]
-    computed = assessed & contribution.ok
+    assessed, computed = assessed_rows(at)
     free = v["after_care_free"].v & v["after_care_free"].ok  # s117 after-care: nothing is charged, capital or not
     self_funding = computed & v["self_funding"].v & v["self_funding"].ok & ~free
     income = int(contribution.v[computed].sum())

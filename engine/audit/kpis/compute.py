@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from engine.arrays import pick
+from engine.audit.kpis.activity import activity_tables
 from engine.audit.kpis.at_kpi_date import AtKpiDateKpis, kpis_at_kpi_date
 from engine.audit.kpis.health import MONTHS_IN_A_YEAR, months_before
 from engine.audit.kpis.health import gbp as _gbp
 from engine.audit.kpis.health import percent as _percent
+from engine.audit.kpis.small_numbers import fraction, small_number_below
 from engine.audit.views import AtKpiDate, AuditViews
 from engine.evaluate.vector import SEVERITY, VectorResult
 from engine.language.vocabulary import ACTIONS, ENUMS
@@ -87,38 +89,11 @@ def compute_kpis(
     views: AuditViews, result: VectorResult, period: Period, at_kpi: AtKpiDateKpis | None = None
 ) -> dict[str, Any]:
     """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``), from
-    the audit's views of the book (its rows evaluated at their own dates: ``result``)."""
-    book, parsed = views.book, views.parsed
+    the audit's views of the book (its rows evaluated at their own dates: ``result``), with the breakdowns of
+    outcomes and the activity tables."""
     assert views.values is not None, "the rows are evaluated before their KPIs"
-    at_eval = views.values
-    start = parsed.cols["start_date"].v
-    # new placements are each evaluated at their start date
-    at_start = views.at_start()
-    valid = parsed.valid
-    care_home = valid & at_start["is_care_home"].v
-    supported = valid & at_start["is_supported_living"].v
-    older, minimum_age = at_or_over_minimum_age(views, period)
-    new, previous = period.mask(start), period.previous.mask(start)
-    define = book.kpis
-    below = define["below_median_share"]
-    counted = below_median_rows(views, period)
-    kpis = [_below_median(below, at_start, counted, "all Lots")]
-    lot = at_start["lot"].v
-    for number in sorted(entry.number for entry in book.lots):
-        kpis.append(_below_median(below, at_start, counted & (lot == number), f"Lot {number}"))
-    groups = {"all": care_home, "at_or_over_minimum_age": care_home & older, "under_minimum_age": care_home & ~older}
-    for care in ENUMS["care_type"]:
-        of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
-        for mean in define.values():
-            if mean.ages is not None:
-                population = groups[mean.ages] & of_type
-                kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
     at_kpi = at_kpi or kpis_at_kpi_date(views, period.end)
-    kpis += at_kpi.health
-    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
-    at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
-    kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v))
-    kpis += at_kpi.charging
+    _, minimum_age = at_or_over_minimum_age(views, period)
     return {
         "period": {
             "start": period.start,
@@ -127,9 +102,46 @@ def compute_kpis(
             "previous_end": period.previous.end,
         },
         "minimum_age": minimum_age,
-        "kpis": kpis,
-        "breakdowns": _breakdowns(book, parsed, at_eval, result),
+        "small_number_below": small_number_below(at_kpi.at),
+        "kpis": kpi_list(views, period, at_kpi),
+        "breakdowns": _breakdowns(views.book, views.parsed, views.values, result),
+        "activity": activity_tables(views, period.start, period.end, at_kpi.at),
     }
+
+
+def kpi_list(views: AuditViews, period: Period, at_kpi: AtKpiDateKpis) -> list[dict[str, Any]]:
+    """The KPIs of one period: the new placements' at their start dates, the others at the period's end (the KPI
+    date, ``at_kpi``)."""
+    book, parsed = views.book, views.parsed
+    start = parsed.cols["start_date"].v
+    # new placements are each evaluated at their start date
+    at_start = views.at_start()
+    valid = parsed.valid
+    care_home = valid & at_start["is_care_home"].v
+    supported = valid & at_start["is_supported_living"].v
+    older, minimum_age = at_or_over_minimum_age(views, period)
+    new, previous = period.mask(start), period.previous.mask(start)
+    small = small_number_below(at_kpi.at)
+    define = book.kpis
+    below = define["below_median_share"]
+    counted = below_median_rows(views, period)
+    kpis = [_below_median(below, at_start, counted, "all Lots", small)]
+    lot = at_start["lot"].v
+    for number in sorted(entry.number for entry in book.lots):
+        kpis.append(_below_median(below, at_start, counted & (lot == number), f"Lot {number}", small))
+    groups = {"all": care_home, "at_or_over_minimum_age": care_home & older, "under_minimum_age": care_home & ~older}
+    for care in ENUMS["care_type"]:
+        of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
+        for mean in define.values():
+            if mean.ages is not None:
+                population = groups[mean.ages] & of_type
+                kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
+    kpis += at_kpi.health
+    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new, small))
+    at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
+    kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v))
+    kpis += at_kpi.charging
+    return kpis
 
 
 def at_or_over_minimum_age(views: AuditViews, period: Period) -> tuple[np.ndarray, int | None]:
@@ -157,7 +169,9 @@ def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.nd
     return assessed, within, above, _percent(int(within.sum()), int(assessed.sum()))
 
 
-def _below_median(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
+def _below_median(
+    kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope: str, below_count: int | None
+) -> dict[str, Any]:
     benchmark = v["benchmark_weekly"]
     comparable = v["comparable_weekly"].v
     assessed, below, over, value = _within(comparable, benchmark, population)
@@ -176,6 +190,7 @@ def _below_median(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope:
             "comparable_total": _gbp(int(comparable[assessed].sum())),
             "above_median_total": _gbp(int(over.sum())),
         },
+        **fraction(int(below.sum()), int(assessed.sum()), below_count),
     }
 
 
@@ -209,7 +224,7 @@ def _mean_price(
     }
 
 
-def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, below: int | None) -> dict[str, Any]:
     reference = v["sl_reference_weekly"]
     cost = v["sl_weekly_cost"].v
     assessed, within, above, value = _within(cost, reference, population)
@@ -228,6 +243,7 @@ def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray) -> dict[s
             "cost_total": _gbp(int(cost[assessed].sum())),
             "above_reference_total": _gbp(int(above.sum())),
         },
+        **fraction(int(within.sum()), int(assessed.sum()), below),
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.audit.kpis.small_numbers import fraction
 from engine.audit.views import AtKpiDate
 from engine.evaluate.vector import VectorEvaluator
 from engine.money import pounds, round_half_up
@@ -44,16 +45,17 @@ def _window(spec: Kpi) -> int:
     return spec.window_months
 
 
-def health_kpis(book: Rulebook, parsed: ParsedBook, at: AtKpiDate) -> list[dict[str, Any]]:
+def health_kpis(book: Rulebook, parsed: ParsedBook, at: AtKpiDate, small: int | None) -> list[dict[str, Any]]:
+    """``small``: the count below which a percentage is a small number (``engine.audit.kpis.small_numbers``)."""
     specs = book.kpis
     kpis = [_isp(specs["isp_no_nhs_contribution"], at)]
     for spec in specs.values():
         if spec.share_of_active is not None:
-            kpis.append(_share_of_active(spec, parsed, at))
+            kpis.append(_share_of_active(spec, parsed, at, small))
     kpis.append(_nhs_income(specs["nhs_weekly_income"], parsed, at))
     s117 = at.active & parsed.cols["s117"].v & parsed.cols["s117"].ok
-    kpis.append(_s117_share(specs["s117_council_share"], at, s117))
-    kpis.append(_s117_reviewed(specs["s117_reviewed"], parsed, at, s117))
+    kpis.append(_s117_share(specs["s117_council_share"], at, s117, small))
+    kpis.append(_s117_reviewed(specs["s117_reviewed"], parsed, at, s117, small))
     kpis.append(_s117_run_rate(specs["s117_council_run_rate"], at, s117))
     return kpis
 
@@ -81,7 +83,7 @@ def _isp(spec: Kpi, at: AtKpiDate) -> dict[str, Any]:
     }
 
 
-def _share_of_active(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
+def _share_of_active(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, small: int | None) -> dict[str, Any]:
     assert spec.share_of_active is not None
     of, counted = spec.share_of_active
     values = at.values
@@ -99,6 +101,7 @@ def _share_of_active(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, 
             "not_counted": int((population & ~hit).sum()),
         },
         "pounds_weekly": {"nhs_contribution_total": gbp(int(contribution[population].sum()))},
+        **fraction(int(hit.sum()), int(population.sum()), small),
     }
 
 
@@ -124,7 +127,7 @@ def _nhs_income(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
     }
 
 
-def _s117_share(spec: Kpi, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
+def _s117_share(spec: Kpi, at: AtKpiDate, s117: np.ndarray, small: int | None) -> dict[str, Any]:
     values = at.values
     gross, council = values["gross_weekly_cost"], values["s117_council_funding_weekly"]
     rows = s117 & gross.ok & council.ok
@@ -144,10 +147,11 @@ def _s117_share(spec: Kpi, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
             "council_share": gbp(council_total),
             "nhs_share": gbp(total - council_total),
         },
+        **fraction(gbp(council_total), gbp(total), small, people=int(rows.sum())),
     }
 
 
-def _s117_reviewed(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarray) -> dict[str, Any]:
+def _s117_reviewed(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarray, small: int | None) -> dict[str, Any]:
     review = parsed.cols["s117_last_review_date"]
     window_start = months_before(at.day, _window(spec))
     recent = s117 & review.ok & (review.v > day_number(window_start)) & (review.v <= day_number(at.day))
@@ -163,6 +167,7 @@ def _s117_reviewed(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarra
             "no_review_recorded": int((s117 & ~review.ok).sum()),
         },
         "pounds_weekly": {},
+        **fraction(int(recent.sum()), int(s117.sum()), small),
     }
 
 

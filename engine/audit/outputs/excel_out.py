@@ -115,6 +115,7 @@ def kpi_table(summary: dict[str, Any]) -> pa.Table:
             "unit": pa.array([k["unit"] for k in rows], pa.string()),
             "target": pa.array([k["target"] for k in rows], pa.string()),
             "target_met": pa.array([{True: "yes", False: "no", None: ""}[k["target_met"]] for k in rows]),
+            **_parts(rows),
             "counts": pa.array([text(k["counts"]) for k in rows], pa.string()),
             "pounds_weekly": pa.array([text(k["pounds_weekly"]) for k in rows], pa.string()),
             "definition": pa.array([k["definition"] for k in rows], pa.string()),
@@ -122,3 +123,73 @@ def kpi_table(summary: dict[str, Any]) -> pa.Table:
             "id": pa.array([k["id"] for k in rows], pa.string()),
         }
     )
+
+
+def _parts(rows: list[dict[str, Any]]) -> dict[str, pa.Array]:
+    """A percentage's numerator and denominator (counts, or £ for a share of money) and its small-number mark."""
+    return {
+        "numerator": pa.array([_number(k.get("numerator")) for k in rows], pa.float64()),
+        "denominator": pa.array([_number(k.get("denominator")) for k in rows], pa.float64()),
+        "small_number": pa.array([{True: "small number", False: "", None: ""}[k.get("small_number")] for k in rows]),
+    }
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def kpi_series_table(series: dict[str, Any]) -> pa.Table:
+    """The KPI series as a sheet: one row per KPI and period, oldest period first within each KPI."""
+    periods = series["periods"]
+    rows = [(kpi, periods[n], point) for kpi in series["kpis"] for n, point in enumerate(kpi["points"]) if point]
+    points = [point for _, _, point in rows]
+    return pa.table(
+        {
+            "kpi": pa.array([kpi["name"] for kpi, _, _ in rows], pa.string()),
+            "period": pa.array([period["label"] for _, period, _ in rows], pa.string()),
+            "start": pa.array([period["start"] for _, period, _ in rows], pa.date32()),
+            "end": pa.array([period["end"] for _, period, _ in rows], pa.date32()),
+            "value": pa.array([_number(point["value"]) for point in points], pa.float64()),
+            "unit": pa.array([kpi["unit"] for kpi, _, _ in rows], pa.string()),
+            "target": pa.array([kpi["target"] for kpi, _, _ in rows], pa.string()),
+            "target_met": pa.array([{True: "yes", False: "no", None: ""}[p["target_met"]] for p in points]),
+            **_parts(points),
+            "counts": pa.array(
+                ["; ".join(f"{k.replace('_', ' ')} {v}" for k, v in p["counts"].items()) for p in points]
+            ),
+            "id": pa.array([kpi["id"] for kpi, _, _ in rows], pa.string()),
+        }
+    )
+
+
+def activity_table(activity: dict[str, Any]) -> pa.Table:
+    """People at the KPI date and new permanent admissions in the period, by service, setting, age band and area."""
+    rows = activity["people_and_admissions"]
+    columns = ("service", "setting", "age_band", "in_area")
+    counts = ("people_at_kpi_date", "new_permanent_admissions")
+    return pa.table(
+        {
+            **{name: pa.array([r[name] for r in rows], pa.string()) for name in columns},
+            **{name: pa.array([r[name] for r in rows], pa.int64()) for name in counts},
+        }
+    )
+
+
+def activity_cost_table(activity: dict[str, Any]) -> pa.Table:
+    """The gross and council-net cost of each service at the KPI date, a week and a year (money as £)."""
+    rows = activity["cost_by_service"]
+    money = ("gross_weekly", "gross_annual", "council_net_weekly", "council_net_annual")
+    return pa.table(
+        {
+            "service": pa.array([r["service"] for r in rows], pa.string()),
+            "people_at_kpi_date": pa.array([r["people_at_kpi_date"] for r in rows], pa.int64()),
+            **{name: _pounds([r[name] for r in rows]) for name in money},
+            "council_net_not_known": pa.array([r["council_net_not_known"] for r in rows], pa.int64()),
+        }
+    )
+
+
+def _pounds(values: list[Any]) -> pa.Array:
+    """Exact pounds (Decimals, None for none) as a money column."""
+    pence = np.array([0 if v is None else int(v * 100) for v in values], np.int64)
+    return decimal_array(pence, np.array([v is not None for v in values], bool))

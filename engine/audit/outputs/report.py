@@ -111,6 +111,53 @@ def _isp_chart(counts: list[int], pounds: list[float]) -> str:
     return _png(figure)
 
 
+def _trend_figures(series: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each KPI's values over the series' periods (floats: the chart's scale only) and which are small numbers."""
+    if series is None:
+        return []
+    labels = [period["label"] for period in series["periods"]]
+    figures = []
+    for kpi in series["kpis"]:
+        points = kpi["points"] + [None] * (len(labels) - len(kpi["points"]))
+        figures.append(
+            {
+                "name": kpi["name"],
+                "unit": kpi["unit"],
+                "labels": labels,
+                "values": [None if p is None or p["value"] is None else float(p["value"]) for p in points],
+                "small": [bool(p and p.get("small_number")) for p in points],
+            }
+        )
+    return figures
+
+
+def _trend_chart(name: str, unit: str, labels: list[str], values: list[float | None], small: list[bool]) -> str:
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 2.2))
+    x = np.arange(len(labels))
+    y = np.array([np.nan if v is None else v for v in values], float)
+    axes.plot(x, y, color="#1565c0", marker="o")
+    marked = np.array(small, bool) & ~np.isnan(y)
+    if marked.any():
+        axes.plot(x[marked], y[marked], "o", color="white", markeredgecolor="#c62828", label="small number")
+        axes.legend(fontsize=8, loc="best")
+    axes.set_xticks(x, labels, fontsize=8)
+    axes.set_ylabel({"percent": "%", "GBP/week": "£ a week"}.get(unit, unit), fontsize=8)
+    axes.set_title(name, fontsize=9)
+    return _png(figure)
+
+
+def _activity_shown(activity: dict[str, Any]) -> dict[str, Any]:
+    money = ("gross_weekly", "gross_annual", "council_net_weekly", "council_net_annual")
+    return {
+        **activity,
+        "cost_by_service": [
+            {**row, **{name: show(row[name]) for name in money}} for row in activity["cost_by_service"]
+        ],
+    }
+
+
 def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
     """Everything the report shows, as plain data (small and picklable): the charts' figures, not the charts."""
     summary = audit.summary()
@@ -122,6 +169,7 @@ def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
                 "shown": show(kpi["value"], kpi["unit"]),
                 "counts_shown": [(k.replace("_", " "), show(v)) for k, v in kpi["counts"].items()],
                 "money_shown": [(k.replace("_", " "), show(v)) for k, v in kpi["pounds_weekly"].items()],
+                "parts_shown": f"{show(kpi['numerator'])} of {show(kpi['denominator'])}" if "numerator" in kpi else "",
             }
         )
     breakdowns = summary["breakdowns"]
@@ -137,7 +185,11 @@ def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
             "price": {"stats": stats, "labels": labels},
             "modules": {"by_module": breakdowns["by_module"]},
             "isp": _isp_figures(audit),
+            "trends": _trend_figures(summary.get("series")),
         },
+        "series": summary.get("series"),
+        "small_number_below": summary["small_number_below"],
+        "activity": _activity_shown(summary["activity"]),
         "period": summary["period"],
         "minimum_age": summary["minimum_age"],
         "rows": audit.rows,
@@ -184,6 +236,7 @@ def render_context(context: dict[str, Any]) -> str:
         "price": _price_chart(**charts["price"]),
         "modules": _module_chart(**charts["modules"]),
         "isp": _isp_chart(**charts["isp"]),
+        "trends": [_trend_chart(**trend) for trend in charts["trends"]],
     }
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     return env.get_template("report.html").render({**context, "charts": drawn})

@@ -12,7 +12,15 @@ import pyarrow as pa
 from engine.audit.books.problems import Group, error_lines, error_lines_text, errors_table
 from engine.audit.lists.tables import list_masks, list_table
 from engine.audit.outputs.csv_out import write_csv
-from engine.audit.outputs.excel_out import EXCEL_MAX_ROWS, kpi_table, typed_inputs, write_workbook
+from engine.audit.outputs.excel_out import (
+    EXCEL_MAX_ROWS,
+    activity_cost_table,
+    activity_table,
+    kpi_series_table,
+    kpi_table,
+    typed_inputs,
+    write_workbook,
+)
 from engine.audit.outputs.parquet_out import write_parquet
 from engine.audit.outputs.show import show
 from engine.explain.decision import dumps
@@ -83,7 +91,14 @@ def write_outputs(
     tables += [*lists.items(), ("errors", errors)]
     whatif = [] if audit.whatif_changes is None else [("whatif_changes", audit.whatif_changes)]
     workbook = excel is not False and audit.rows <= EXCEL_MAX_ROWS
-    sheets = [("Results", audit.table), ("KPIs", kpi_table(audit.summary())), *lists.items(), ("errors", errors)]
+    summary = audit.summary()
+    series = [("KPI series", kpi_series_table(summary["series"]))] if "series" in summary else []
+    activity = [
+        ("Activity", activity_table(summary["activity"])),
+        ("Activity cost", activity_cost_table(summary["activity"])),
+    ]
+    sheets = [("Results", audit.table), ("KPIs", kpi_table(summary)), *series, *lists.items(), ("errors", errors)]
+    sheets += activity
     total = sum(t.num_rows for _, t in [*tables, *whatif]) + sum(t.num_rows for _, t in sheets) * workbook
     rows = WrittenRows(progress, total)
     write = write_csv if format == "csv" else write_parquet
@@ -98,7 +113,7 @@ def write_outputs(
         paths[f"whatif_{suffix}"] = out / f"whatif_changes.{suffix}"
         write(table, paths[f"whatif_{suffix}"], written=rows)
     paths["kpis_json"] = out / "kpis.json"
-    paths["kpis_json"].write_text(dumps(audit.summary()) + "\n", encoding="utf-8")
+    paths["kpis_json"].write_text(dumps(summary) + "\n", encoding="utf-8")
     if report:
         paths["report_html"] = out / "report.html"
         if renderer is None or not renderer.wait():  # no renderer, or it failed: render it in this process
@@ -123,7 +138,10 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
         met = {True: "yes", False: "NO", None: "–"}[kpi["target_met"]]
         counts = ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in kpi["counts"].items())
         money = ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in kpi["pounds_weekly"].items())
-        lines.append(f"{kpi['name']:<48} {show(kpi['value'], kpi['unit']):>12}  {kpi['target'] or '–':<31} {met:<4}")
+        line = f"{kpi['name']:<48} {show(kpi['value'], kpi['unit']):>12}  {kpi['target'] or '–':<31} {met:<4}"
+        if kpi.get("small_number"):  # a share of fewer people than the rulebook's small-number count
+            line += f" small number: {show(kpi['numerator'])} of {show(kpi['denominator'])}"
+        lines.append(line)
         lines.append(f"    {counts}")
         if money:
             lines.append(f"    £ a week: {money}")
