@@ -37,8 +37,8 @@ def whatif_command(
         str,
         typer.Option(
             "--uplift",
-            help="CATEGORY=PCT[,…]: a care type of the Lots table (residential, nursing), supported_living, or one "
-            "of its reference rates (day_hour_rate, waking_night_hour_rate, sleep_in_night_rate).",
+            help="CATEGORY=PCT[,…]: a care type of the care categories (residential, nursing), supported_living, or "
+            "one of its reference rates (day_hour_rate, waking_night_hour_rate, sleep_in_night_rate).",
         ),
     ],
     start: Annotated[str, typer.Option("--from", help="The date the new benchmarks and rates take effect.")],
