@@ -97,6 +97,18 @@ BROKEN = [
         "not one of",
     ),
     (
+        "a need no category covers",
+        'when: care_type == "nursing" and dementia\n',
+        'when: care_type == "nursing" and not dementia\n',
+        "no care category covers placements with care_type nursing, dementia true",
+    ),
+    (
+        "a category that can never be chosen",
+        'when: care_type == "residential" and not dementia\n',
+        'when: care_type == "residential"\n',
+        "care category 2 is never chosen",
+    ),
+    (
         "a derivation that does not fix the care type",
         'when: care_type == "nursing" and dementia\n',
         'when: care_type != "residential" and dementia\n',

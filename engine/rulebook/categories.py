@@ -9,6 +9,7 @@ when the rulebook loads: a refusal names the file, the line and the reason.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,30 @@ def load_categories(root: Path, parameters: dict[str, Any]) -> Categories:
         raise node.error(
             f"the categories' benchmarks are not all of one unit ({', '.join(sorted(units))})", "categories"
         )
+    _check_coverage(node, items)
     return Categories(words, node["noun"].strip(), node["all_categories"].strip(), tuple(items))
+
+
+def _check_coverage(node: Node, items: list[Category]) -> None:
+    """When the derivations read only fields of names and flags, every combination of their values must fall in a
+    category, and every category must be the first to hold for one (else it could never be chosen)."""
+    names = sorted(set().union(*(conditions.names_in(category.condition) for category in items)))
+    choices = [ENUMS[name] if FIELDS[name] is Kind.ENUM else (False, True) for name in names if name in FIELDS]
+    if len(choices) != len(names) or any(FIELDS[name] not in (Kind.ENUM, Kind.BOOL) for name in names):
+        return  # a derivation reads a number: its coverage is the council's to test with worked cases
+    chosen: set[int] = set()
+    for values in itertools.product(*choices):
+        record = dict(zip(names, values, strict=True))
+        first = next((c for c in items if conditions.evaluate(c.condition, record)), None)
+        if first is None:
+            shown = ", ".join(f"{k} {str(v).lower() if isinstance(v, bool) else v}" for k, v in record.items())
+            raise node.error(f"no care category covers placements with {shown}", "categories")
+        chosen.add(first.id)
+    for category in items:
+        if category.id not in chosen:
+            raise node.error(
+                f"care category {category.id} is never chosen: a category before it covers it", "categories"
+            )
 
 
 def _category(
