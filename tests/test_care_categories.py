@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engine.audit.outputs.report import render_context, report_context
 from engine.audit.run import run_audit
 from engine.decide import Engine
 from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
@@ -229,13 +230,24 @@ def test_its_kpis_are_one_per_declared_category_in_its_words(rules: Path) -> Non
             [("residential", False, "690.00"), ("residential", True, "800.00"), ("nursing", True, "880.00")]
         )
     ]
-    kpis = {k["id"]: k for k in run_audit(pd.DataFrame(rows, dtype=str), rules=book).kpis["kpis"]}
+    audit = run_audit(pd.DataFrame(rows, dtype=str), rules=book)
+    kpis = {k["id"]: k for k in audit.kpis["kpis"]}
     shares = [k for k in kpis if k.startswith("below_median_share")]
     assert shares == ["below_median_share", *(f"below_median_share_lot_{n}" for n in (1, 2, 3, 4))]
     assert kpis["below_median_share"]["name"] == "At or below the usual cost, all categories"
     assert kpis["below_median_share_lot_2"]["name"] == "At or below the usual cost, residential enhanced"
     assert kpis["below_median_share_lot_2"]["counts"]["above_median"] == 1
     assert kpis["below_median_share_lot_4"]["counts"]["at_or_below_median"] == 1
+    assert list(audit.kpis["breakdowns"]["by_lot"])[:4] == [
+        "residential",
+        "residential enhanced",
+        "nursing",
+        "nursing enhanced",
+    ]
+    context = report_context(audit)
+    assert (context["category_noun"], context["benchmark_label"]) == ("category", "usual cost rate")
+    html = render_context(context)
+    assert "Comparable price against the usual cost, by category" in html and "Outcomes by category" in html
 
 
 def test_no_python_file_names_a_category_number_or_a_shipped_label() -> None:

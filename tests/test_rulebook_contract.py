@@ -188,7 +188,8 @@ def test_a_care_category_with_no_benchmark_parameter_is_refused_at_its_line(rule
     (rules / "parameters" / "care_homes" / "benchmark" / "lot_7.yaml").unlink()
     error = _refused(rules)
     categories = rules / "tables" / "care_categories.yaml"
-    assert (Path(error.path), error.line) == (categories, _line(categories, "    benchmark: care_homes.benchmark.lot_7"))
+    line = _line(categories, "    benchmark: care_homes.benchmark.lot_7")
+    assert (Path(error.path), error.line) == (categories, line)
     assert "no parameter 'care_homes.benchmark.lot_7'" in error.reason
 
 

@@ -105,12 +105,14 @@ def _check_coverage(node: Node, items: list[Category]) -> None:
     """When the derivations read only fields of names and flags, every combination of their values must fall in a
     category, and every category must be the first to hold for one (else it could never be chosen)."""
     names = sorted(set().union(*(conditions.names_in(category.condition) for category in items)))
-    choices = [ENUMS[name] if FIELDS[name] is Kind.ENUM else (False, True) for name in names if name in FIELDS]
+    choices: list[tuple[str | bool, ...]] = [
+        ENUMS[name] if FIELDS[name] is Kind.ENUM else (False, True) for name in names if name in FIELDS
+    ]
     if len(choices) != len(names) or any(FIELDS[name] not in (Kind.ENUM, Kind.BOOL) for name in names):
         return  # a derivation reads a number: its coverage is the council's to test with worked cases
     chosen: set[int] = set()
     for values in itertools.product(*choices):
-        record = dict(zip(names, values, strict=True))
+        record: dict[str, conditions.Value | None] = dict(zip(names, values, strict=True))
         first = next((c for c in items if conditions.evaluate(c.condition, record)), None)
         if first is None:
             shown = ", ".join(f"{k} {str(v).lower() if isinstance(v, bool) else v}" for k, v in record.items())
