@@ -90,11 +90,8 @@ def test_the_contract_lists_every_parameter_the_code_names_or_builds() -> None:
     for name in contract.PARAMETERS:
         assert name in literal or any(re.fullmatch(t.replace("{}", r"\w+"), name) for t in templates), name
     built = {t.replace("{}", r"\w+") for t in templates}
-    per_lot = {t.format(lot="{}") for t in contract.PER_LOT_PARAMETERS}
-    for pattern in built:  # each name the code builds is in the contract, as a name or a per-Lot template
-        assert any(re.fullmatch(pattern, name) for name in contract.PARAMETERS) or any(
-            re.fullmatch(pattern, t) or t.replace("{}", "x") == pattern.replace(r"\w+", "x") for t in per_lot
-        ), pattern
+    for pattern in built:  # each name the code builds is in the contract (a category's benchmark is named in rules/)
+        assert any(re.fullmatch(pattern, name) for name in contract.PARAMETERS), pattern
 
 
 def test_the_pages_templates_and_scripts_name_only_rulebook_names_of_the_contract() -> None:
@@ -187,14 +184,13 @@ def test_a_parameter_python_reads_missing_is_refused_at_its_group(rules: Path) -
     assert "parameters/isp/gross_cost_threshold_weekly.yaml" in error.reason
 
 
-def test_a_lot_with_no_benchmark_parameter_is_refused(rules: Path) -> None:
-    from engine.rulebook.contents import load_contents
-
-    parameters = {k: v for k, v in BOOK.parameters.items() if k != "care_homes.benchmark.lot_7"}
-    with pytest.raises(RulebookError) as caught:
-        contract.check(rules, replace(BOOK, parameters=parameters), load_contents(rules))
-    assert Path(caught.value.path) == rules / "parameters" / "care_homes" / "benchmark" / "index.yaml"
-    assert "parameter care_homes.benchmark.lot_7 is missing" in caught.value.reason
+def test_a_care_category_with_no_benchmark_parameter_is_refused_at_its_line(rules: Path) -> None:
+    (rules / "parameters" / "care_homes" / "benchmark" / "lot_7.yaml").unlink()
+    error = _refused(rules)
+    categories = rules / "tables" / "care_categories.yaml"
+    line = _line(categories, "    benchmark: care_homes.benchmark.lot_7")
+    assert (Path(error.path), error.line) == (categories, line)
+    assert "no parameter 'care_homes.benchmark.lot_7'" in error.reason
 
 
 def test_a_rule_python_reads_deleted_everywhere_is_refused(rules: Path) -> None:

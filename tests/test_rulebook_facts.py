@@ -1,4 +1,5 @@
-"""The Lots table and the earliest date are policy facts read from rules/, refused when malformed."""
+"""The earliest date and the KPIs' wording are policy facts read from rules/, refused when malformed (the care
+categories: tests/test_care_categories.py)."""
 
 from __future__ import annotations
 
@@ -12,63 +13,11 @@ from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
 from engine.validate.placement import InputError
 
-LOTS = Path("tables/lots.yaml")
-
 
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, old
     path.write_text(text.replace(old, new), encoding="utf-8")
-
-
-def test_every_care_type_and_dementia_need_has_exactly_one_lot() -> None:
-    book = load_rulebook()
-    covered = [(lot.care_type, lot.dementia) for lot in book.lots]
-    assert len(covered) == len(set(covered)) == 4
-    for lot in book.lots:
-        assert book.lot_for(lot.care_type, lot.dementia) == lot.number
-        assert book.lot(lot.number) == lot
-        assert lot.label
-    assert book.lot(max(lot.number for lot in book.lots) + 1) is None
-
-
-def test_the_decision_uses_the_lots_table(rules: Path) -> None:
-    """Renumbering a Lot in the table (and its median file) changes the Lot a decision reports."""
-    _edit(rules / LOTS, "  - lot: 6\n", "  - lot: 5\n")
-    (rules / "parameters/care_homes/benchmark/lot_6.yaml").rename(rules / "parameters/care_homes/benchmark/lot_5.yaml")
-    book = load_rulebook(rules)
-    assert book.lot_for("nursing", False) == 5
-    placement = {
-        "placement_id": "L",
-        "service": "care_home",
-        "start_date": "2026-05-04",
-        "age": 80,
-        "care_type": "nursing",
-        "core_weekly_fee": "995.00",
-        "fnc_weekly": "0",
-    }
-    decision = Engine(book).decide(placement)
-    assert decision.figures["lot"] == 5
-    assert decision.figures["benchmark_weekly"] is not None
-
-
-def test_a_lots_table_that_leaves_a_need_uncovered_is_refused(rules: Path) -> None:
-    _edit(rules / LOTS, "    care_type: nursing\n    dementia: true\n", "    care_type: nursing\n    dementia: false\n")
-    with pytest.raises(RulebookError, match="cover the same placements"):
-        load_rulebook(rules)
-
-
-def test_a_lot_listed_twice_is_refused(rules: Path) -> None:
-    _edit(rules / LOTS, "  - lot: 7\n", "  - lot: 6\n")
-    with pytest.raises(RulebookError, match="Lot 6 is listed twice") as caught:
-        load_rulebook(rules)
-    assert caught.value.path.endswith("lots.yaml") and caught.value.line
-
-
-def test_an_unknown_care_type_in_the_lots_table_is_refused(rules: Path) -> None:
-    _edit(rules / LOTS, "    care_type: nursing\n    dementia: true\n", "    care_type: hospice\n    dementia: true\n")
-    with pytest.raises(RulebookError, match="care_type must be one of"):
-        load_rulebook(rules)
 
 
 def test_the_earliest_date_is_read_from_the_rulebook(rules: Path) -> None:

@@ -99,7 +99,8 @@ def mutations() -> Iterator[tuple[str, Mutation]]:
 MODULES = sorted(path for path in FILES if path.parts[0] == "modules")
 TABLES = [path for path in PARAMETERS if "approver:" in (RULES / path).read_text(encoding="utf-8")]
 CONTENTS, FIGURES, KPIS = Path("contents.yaml"), Path("figures.yaml"), Path("kpis.yaml")
-LOTS, BASES, RULEBOOK = Path("tables/lots.yaml"), Path("tables/first_party_bases.yaml"), Path("rulebook.yaml")
+LOTS, BASES = Path("tables/care_categories.yaml"), Path("tables/first_party_bases.yaml")
+RULEBOOK = Path("rulebook.yaml")
 
 
 def _text(relative: Path) -> str:
@@ -225,8 +226,8 @@ def breakages() -> Iterator[tuple[str, Mutation]]:
                 or _edit(CONTENTS, lambda t: t.replace(f"  - {k}\n", "", 1))(root)
             ),
         )
-    for lot in _items(LOTS, "  ", "lot"):
-        yield f"Lot {lot} deleted", _edit(LOTS, _without_item("  ", "lot", lot))
+    for lot in _items(LOTS, "  ", "id"):
+        yield f"care category {lot} deleted", _edit(LOTS, _without_item("  ", "id", lot))
     for basis in _items(BASES, "  ", "basis"):
         yield f"first-party basis {basis} deleted", _edit(BASES, _without_item("  ", "basis", basis))
     yield (
@@ -276,7 +277,7 @@ def breakages() -> Iterator[tuple[str, Mutation]]:
         "a KPI's target_value written as text",
         _edit(KPIS, _once("    target_value: 90\n", "    target_value: ninety\n")),
     )
-    yield "a Lot number written as text", _edit(LOTS, _once("  - lot: 1\n", "  - lot: one\n"))
+    yield "a care category id written as text", _edit(LOTS, _once("  - id: 1\n", "  - id: one\n"))
     yield (
         "a band's percent written as text",
         _edit(TABLES[0], _once("      up_to_percent: 5\n", "      up_to_percent: five\n")),
@@ -293,7 +294,7 @@ def breakages() -> Iterator[tuple[str, Mutation]]:
         "an approver role's words written as a number",
         _edit(CONTENTS, _once("  team_manager: Team manager\n", "  team_manager: 1\n")),
     )
-    yield "a flag written as text", _edit(LOTS, _once("    dementia: false\n", "    dementia: no way\n"))
+    yield "a derivation's flag written as text", _edit(LOTS, _once(" and not dementia\n", " and dementia == no way\n"))
 
 
 def _nth(relative: Path, destination: str, n: int) -> int:
@@ -384,7 +385,7 @@ LOADED: list[str] = []
 def test_there_are_well_over_33_breakages_of_every_kind() -> None:
     names = [name for name, _ in BREAKAGES]
     assert len(names) == len(set(names)) and len(names) > 33
-    for kind in ("deleted from", "not listed", "approver", "refer_to", "band row", "figure ", "KPI ", "Lot ",
+    for kind in ("deleted from", "not listed", "approver", "refer_to", "band row", "figure ", "KPI ", "care category ",
                  "unknown key", "written as", "used twice", "note"):  # fmt: skip
         assert any(kind in name for name in names), kind
 

@@ -332,14 +332,14 @@ def test_the_earliest_date_and_the_lots_are_the_rulebooks(tmp_path) -> None:  # 
     copy_rules(rules)
     facts = rules / "rulebook.yaml"
     facts.write_text(facts.read_text().replace("earliest_as_at: 2020-01-01", "earliest_as_at: 2021-01-01"))
-    lots = rules / "tables" / "lots.yaml"
+    lots = rules / "tables" / "care_categories.yaml"
     text = lots.read_text()
-    assert "care_type: residential\n    dementia: false" in text
-    swapped = text.replace("care_type: residential\n    dementia: false", "SWAP", 1)
+    assert 'when: care_type == "residential" and not dementia' in text
+    swapped = text.replace('when: care_type == "residential" and not dementia', "SWAP", 1)
     swapped = swapped.replace(
-        "care_type: nursing\n    dementia: false", "care_type: residential\n    dementia: false", 1
+        'when: care_type == "nursing" and not dementia', 'when: care_type == "residential" and not dementia', 1
     )
-    lots.write_text(swapped.replace("SWAP", "care_type: nursing\n    dementia: false"))  # Lots 1 and 6 swapped
+    lots.write_text(swapped.replace("SWAP", 'when: care_type == "nursing" and not dementia'))  # Lots 1 and 6 swapped
 
     book = load_rulebook(rules)
     base = {"placement_id": "P", "service": "care_home", "age": 84, "core_weekly_fee": "915.00"}

@@ -50,9 +50,10 @@ def test_each_new_rate_is_the_rate_in_force_uplifted_and_rounded_half_up_to_the_
         now = (was * (1 + Decimal(percents[rate["category"]]) / 100)).quantize(Decimal("0.01"), ROUND_HALF_UP)
         assert (Decimal(str(rate["was"])), Decimal(str(rate["now"]))) == (was, now), rate
         seen[rate["parameter"]] = rate["category"]
-    lots = {lot.number: lot.care_type for lot in base.lots}  # the Lots table says which Lot is which care type
+    # the care categories say which benchmark is which care type
+    lots = {category.benchmark: category.fixed("care_type") for category in base.categories.items}
     assert seen == {
-        **{f"care_homes.benchmark.lot_{n}": care for n, care in lots.items()},
+        **lots,
         "supported_living.day_hour_rate": "day_hour_rate",
     }
 

@@ -152,7 +152,8 @@ class PriceBandOut(Strict):
 
 class PriceGuideOut(Strict):
     """What the broker can offer the provider: the ceiling of each approval band for the benchmark in force (the
-    Lot's median for people 65 and over; the placement's CareCubed figure under the working-age strategy)."""
+    care category's benchmark for people 65 and over; the placement's CareCubed figure under the working-age
+    strategy)."""
 
     basis: Literal["median", "care_cubed"]
     benchmark_weekly: Pounds

@@ -4,7 +4,7 @@ date, and what that costs on the active book, what it does to the KPI shares, an
 Each category's new value is the value in force on the date × (1 + PCT/100), rounded half-up to the penny
 (``engine.editions.whatif.uplifted_values``). The book is audited twice through ``run_audit``, without and with
 those values as what-if overrides, every row at the review's date (or ``as_at``). A placement's price moves
-with its rate: its added weekly cost is the rise in its benchmark cost (the median of its Lot for a care home,
+with its rate: its added weekly cost is the rise in its benchmark cost (its care category's benchmark for a care home,
 the cost of its hours at the reference rates for supported living), each as the rulebook's figures compute it,
 over the placements active on the date.
 """
@@ -43,7 +43,7 @@ def row_figure(audit: AuditResult, by_service: dict[str, str]) -> tuple[np.ndarr
 
 
 def row_categories(audit: AuditResult) -> np.ndarray:
-    """Each row's category: its care type for a care home (the Lots table's), else its service."""
+    """Each row's category: its care type for a care home (its care category's), else its service."""
     care_type = audit.result.values["care_type"]  # a care home's figure only
     names: np.ndarray = np.array(ENUMS["service"], object)[audit.parsed.cols["service"].v]
     names[care_type.ok] = np.array(ENUMS["care_type"], object)[care_type.v[care_type.ok]]
@@ -51,8 +51,8 @@ def row_categories(audit: AuditResult) -> np.ndarray:
 
 
 def _shares(groups: np.ndarray, counted: np.ndarray, before: AuditResult, after: AuditResult) -> dict[str, Any]:
-    """Over the active placements of each category: how many are at or below their benchmark (the median of
-    their Lot, or the cost at the reference rates) before and after, and the share."""
+    """Over the active placements of each category: how many are at or below their benchmark (their care
+    category's benchmark, or the cost at the reference rates) before and after, and the share."""
     (old, old_ok), (new, new_ok) = row_figure(before, ABOVE), row_figure(after, ABOVE)
     out = {}
     for name in sorted(set(groups[counted].tolist())):

@@ -37,8 +37,8 @@ def whatif_command(
         str,
         typer.Option(
             "--uplift",
-            help="CATEGORY=PCT[,…]: a care type of the Lots table (residential, nursing), supported_living, or one "
-            "of its reference rates (day_hour_rate, waking_night_hour_rate, sleep_in_night_rate).",
+            help="CATEGORY=PCT[,…]: a care type of the care categories (residential, nursing), supported_living, or "
+            "one of its reference rates (day_hour_rate, waking_night_hour_rate, sleep_in_night_rate).",
         ),
     ],
     start: Annotated[str, typer.Option("--from", help="The date the new benchmarks and rates take effect.")],
@@ -84,14 +84,15 @@ def whatif_command(
         typer.echo(f"carerules: {note}", err=True)
     for warning in review["warnings"]:
         typer.echo(f"carerules: warning: {warning}", err=True)
-    typer.echo(dumps(review) if as_json else "\n".join(review_lines(review)))
+    benchmark = book.categories.benchmark_words()[1]  # the care categories' benchmark, in its short word
+    typer.echo(dumps(review) if as_json else "\n".join(review_lines(review, benchmark)))
 
 
 def _money(value: Any) -> str:
     return show_pounds(int(value.scaleb(2)))
 
 
-def review_lines(review: dict[str, Any]) -> list[str]:
+def review_lines(review: dict[str, Any], benchmark: str) -> list[str]:
     versions = f"rulebook {review['rulebook_version']}, what-if {review['whatif_version']}"
     lines = [f"Fee review from {review['from']} ({versions})"]
     for rate in review["rates"]:
@@ -116,7 +117,7 @@ def review_lines(review: dict[str, Any]) -> list[str]:
         f"{_money(review['added_weekly']):>13} {_money(review['added_annual']):>15}  "
         f"(a year = {review['weeks_a_year']} weeks)"
     )
-    lines += ["", "At or below the median / reference rates, active placements: before → after"]
+    lines += ["", f"At or below the {benchmark} / reference rates, active placements: before → after"]
     for name, share in review["shares_at_or_below"].items():
         lines.append(
             f"  {name:<20} {share['at_or_below_before']:>5,} → {share['at_or_below_after']:>5,} of "

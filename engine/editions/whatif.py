@@ -94,16 +94,15 @@ class UpliftError(ValueError):
 
 
 def uplift_categories(book: Rulebook) -> dict[str, tuple[str, ...]]:
-    """What ``--uplift`` may name, each with the parameters it uplifts, from the rulebook: each care type of the
-    Lots table (the medians of its Lots), each service that has its own money parameters (its reference rates,
-    ``supported_living``) and each of those rates by its file's name (``day_hour_rate``)."""
+    """What ``--uplift`` may name, each with the parameters it uplifts, from the rulebook: each care type its care
+    categories fix (the benchmarks of those categories), each service that has its own money parameters (its
+    reference rates, ``supported_living``) and each of those rates by its file's name (``day_hour_rate``)."""
     from engine.language.vocabulary import ENUMS, Kind
-    from engine.rulebook.contract import PER_LOT_PARAMETERS
 
     categories: dict[str, tuple[str, ...]] = {}
-    for lot in book.lots:
-        named = tuple(pattern.format(lot=lot.number) for pattern in PER_LOT_PARAMETERS)
-        categories[lot.care_type] = categories.get(lot.care_type, ()) + named
+    for category in book.categories.items:
+        care_type = str(category.fixed("care_type"))  # every category fixes one (engine/rulebook/contract.py)
+        categories[care_type] = categories.get(care_type, ()) + (category.benchmark,)
     for service in ENUMS["service"]:
         rates = tuple(
             name

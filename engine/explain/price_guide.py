@@ -1,6 +1,7 @@
 """The price to quote: for the benchmark in force, the highest council-funded weekly price in each approval band.
-Over-65 care homes are measured against the Lot's median (basis ``median``); working-age care homes, under the
-working-age pricing strategy, against the placement's CareCubed figure by the working-age bands (``care_cubed``).
+Over-65 care homes are measured against their care category's benchmark (basis ``median``); working-age care
+homes, under the working-age pricing strategy, against the placement's CareCubed figure by the working-age bands
+(``care_cubed``).
 
 A broker on the phone to a home asks "what can I offer the provider?". Each ceiling is the benchmark raised by
 the band's upper percentage, rounded DOWN to the penny, so that the ceiling itself lies inside its band and a

@@ -12,9 +12,11 @@ function per service for single decisions (``engine/language/scalar_figures.py``
 - every other operation with a null gives null; ``coalesce(a, b, …)`` is the first value that is not null
   (evaluated lazily), ``known(a, …)`` is true when every argument is not null, ``null`` is the null value;
 - ``min``/``max``; ``add_days(date, days)``; ``param("care_homes.benchmark.lot_{}", lot)`` the parameter
-  named by a key whose values the rulebook lists (a Lot, an enum); ``band(table, x)`` the row of a table
+  named by a key whose values the rulebook lists (a care category, an enum); ``band(table, x)`` the row of a table
   parameter (approval bands) that holds ``x`` percent, by the table's hit policy, as its band number;
-  ``lot_for(care_type, dementia)`` and ``lot_care_type(lot)`` read the Lots table;
+  ``category()`` is the first care category whose derivation holds, ``category_fixes(lot, "care_type")`` the
+  value a category's derivation fixes for a field and ``benchmark(lot)`` the category's benchmark parameter
+  (the care categories table, ``engine/rulebook/categories.py``);
 - ``input.<field>`` is the field as given, where a figure of the same name refines it (``care_type``, ``lot``);
 - ``as_at`` is the date the placement is decided at (a date: compared with dates, moved by ``add_days``).
 """
@@ -66,8 +68,10 @@ class Checker:
         fields: dict[str, Kind],
         parameters: dict[str, Any],
         keys: dict[str, tuple[Any, ...]],
+        categories: Any = None,
     ) -> None:
         self.own, self.declared, self.fields, self.parameters, self.keys = name, declared, fields, parameters, keys
+        self.categories = categories  # the rulebook's care categories (engine/rulebook/categories.py), if any
 
     def figure(self, text: str, kind: Kind, enum: str | None) -> E:
         source = " ".join(text.split())
@@ -221,11 +225,37 @@ class Checker:
             if table.op != "param" or table.t.kind is not Kind.TABLE or x.t.kind not in NUMBER:
                 raise FigureError("band(params.<table>, a percentage)")
             return E("band", (table.args[0], x), T(Kind.COUNT))
-        if fn == "lot_for" and len(nodes) == 2:
-            return E("lot_for", (self.expr(nodes[0]), self.expr(nodes[1])), T(Kind.COUNT))
-        if fn == "lot_care_type" and len(nodes) == 1:
-            return E("lot_care_type", (self.expr(nodes[0]),), T(Kind.ENUM, enum="care_type"))
+        if fn in ("category", "category_fixes", "benchmark") and not self.categories:
+            raise FigureError(f"{fn}() reads the care categories, and the rulebook declares none")
+        if fn == "category" and not nodes:
+            return self.category()
+        if fn == "category_fixes" and len(nodes) == 2 and isinstance(nodes[1], ast.Constant):
+            return self.category_fixes(self.expr(nodes[0]), str(nodes[1].value))
+        if fn == "benchmark" and len(nodes) == 1:
+            names = {category.id: category.benchmark for category in self.categories.items}
+            return E("param_by", ("benchmark", self.expr(nodes[0]), names), self.param_type(names[min(names)]))
         raise FigureError(f"unknown function or wrong arguments: {fn}()")
+
+    def category(self) -> E:
+        """The first care category whose derivation holds, else null: ``c1 if when1 else c2 if when2 … else null``
+        (a derivation's comparisons and ``and``/``or``/``not`` are the figure language's own, so it compiles to
+        the scalar and the vector forms like any formula)."""
+        result = E("null", (), T(Kind.COUNT))
+        for category in reversed(self.categories.items):
+            try:
+                when = self.condition(ast.parse(category.when, mode="eval").body)
+            except (FigureError, SyntaxError) as exc:
+                raise FigureError(f"care category {category.id}: {exc}") from None
+            result = E("if", (when, E("literal", (category.id,), T(Kind.COUNT)), result), T(Kind.COUNT))
+        return result
+
+    def category_fixes(self, key: E, field: str) -> E:
+        """The value a care category's derivation fixes for ``field`` (``care_type == "nursing"``), else null."""
+        kind = self.fields.get(field)
+        if kind not in (Kind.ENUM, Kind.BOOL):
+            raise FigureError(f'category_fixes(lot, "field"): {field!r} is not a field of names or true/false')
+        fixed = {c.id: c.fixed(field) for c in self.categories.items if c.fixed(field) is not None}
+        return E("category_fixes", (key, field, fixed), T(kind, enum=field if kind is Kind.ENUM else None))
 
     def param_by(self, template: str, key: E) -> E:
         key_name = key.args[0] if key.op in ("field", "figure") else None

@@ -56,8 +56,6 @@ class _Writer:
             "_td": timedelta,
             "_min": strict_choice(min),
             "_max": strict_choice(max),
-            "_lots": {(lot.care_type, lot.dementia): lot.number for lot in book.lots},
-            "_lot_care": {lot.number: lot.care_type for lot in book.lots},
         }
         self.book = book
         self.temps = 0
@@ -163,10 +161,8 @@ class _Writer:
             return f'_band_q(param("{table}"), {fraction}, {10 ** args[1].t.scale}, bands, "{table}")'
         if op == "band":
             return f'_band(param("{args[0]}"), {self.expr(args[1])}, {args[1].t.scale}, bands, "{args[0]}")'
-        if op == "lot_for":
-            return self.strict("_lots.get(({0}, {1}))", *args)
-        if op == "lot_care_type":
-            return f"_lot_care.get({self.expr(args[0])})"
+        if op == "category_fixes":
+            return f"{self.constant(args[2])}.get({self.expr(args[0])})"
         if op == "as_at":
             return 'v["as_at"]'
         if op == "add_days":

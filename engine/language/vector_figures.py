@@ -18,7 +18,7 @@ import numpy as np
 from engine.arrays import pick
 from engine.language.figure_language import E
 from engine.language.scalar_figures import whole_quotient as _quotient
-from engine.language.vocabulary import ENUMS
+from engine.language.vocabulary import ENUMS, Kind
 from engine.rulebook.figures import Figure
 from engine.validate.batch import Col
 
@@ -76,8 +76,6 @@ def _round(x: Num, divisor: int, how: str) -> Any:
 
 def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict[str, Compiled]]:
     """figure → service → a function of the Context giving that service's formula over every row."""
-    lots = book.lots
-    care_codes = ENUMS["care_type"]
 
     def build(e: E, service: str) -> Compiled:  # noqa: C901 - one branch per operation of the language
         op, args = e.op, e.args
@@ -221,30 +219,19 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
             return lambda c: Num((inner(c).v == want) & inner(c).ok, True)
         if op == "band":
             return _band(book, args[0], parts[1], 10 ** args[1].t.scale)
-        if op == "lot_for":
-            care, dementia = parts
+        if op == "category_fixes":
+            inner, fixed = parts[0], args[2]
+            codes = ENUMS.get(args[1]) if e.t.kind is Kind.ENUM else None
 
-            def lot_for(c: Context) -> Num:
-                a, b = care(c), dementia(c)
-                out, found = np.zeros(c.n, np.int64), np.zeros(c.n, bool)
-                for lot in lots:
-                    rows = (a.v == care_codes.index(lot.care_type)) & (b.v == lot.dementia) & a.ok & b.ok
-                    out[rows], found[rows] = lot.number, True
-                return Num(out, found)
-
-            return lot_for
-        if op == "lot_care_type":
-            inner = parts[0]
-
-            def lot_care(c: Context) -> Num:
+            def category_fixes(c: Context) -> Num:
                 x = inner(c)
-                out, found = np.zeros(c.n, np.int8), np.zeros(c.n, bool)
-                for lot in lots:
-                    rows = x.ok & (x.v == lot.number)
-                    out[rows], found[rows] = care_codes.index(lot.care_type), True
-                return Num(out, found, None, care_codes)
+                out, found = np.zeros(c.n, np.int8 if codes else bool), np.zeros(c.n, bool)
+                for category_id, value in fixed.items():
+                    rows = x.ok & (x.v == category_id)
+                    out[rows], found[rows] = codes.index(value) if codes else value, True
+                return Num(out, found, None, codes)
 
-            return lot_care
+            return category_fixes
         if op == "as_at":
             return lambda c: Num(c.as_at, True)
         if op == "add_days":

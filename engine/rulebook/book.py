@@ -16,7 +16,8 @@ from typing import Any as AnyType
 
 from engine.language import conditions
 from engine.language.vocabulary import UNIT_KINDS, Kind
-from engine.rulebook.facts import Kpi, Lot
+from engine.rulebook.categories import Categories
+from engine.rulebook.facts import Kpi
 from engine.rulebook.figures import Figure
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class Rulebook:
     parameters: dict[str, Parameter]
     modules: tuple[Module, ...]
     version: str
-    lots: tuple[Lot, ...] = ()  # the framework's Lots (rules/tables/lots.yaml)
+    categories: Categories = Categories({}, "", "", ())  # the care categories (rules/tables/care_categories.yaml)
     earliest_as_at: date = date.min  # no decision before this date (rules/rulebook.yaml)
     figures: dict[str, Figure] = field(default_factory=dict)  # rules/figures.yaml, in the file's order
     kpis: dict[str, Kpi] = field(default_factory=dict)  # rules/kpis.yaml, in the file's order
@@ -114,13 +115,6 @@ class Rulebook:
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(rule for module in self.modules for rule in module.rules)
-
-    def lot_for(self, care_type: str, dementia: bool) -> int:
-        """The Lot covering a care type and dementia need (the Lots table covers every combination)."""
-        return next(lot.number for lot in self.lots if (lot.care_type, lot.dementia) == (care_type, dementia))
-
-    def lot(self, number: int) -> Lot | None:
-        return next((lot for lot in self.lots if lot.number == number), None)
 
     def modules_for(self, service: str) -> tuple[Module, ...]:
         return self.compiled.modules[service]

@@ -112,8 +112,12 @@ PARAMETERS = (
     "supported_living.waking_night_hour_rate",
     "working_age.approval_bands",
 )
-# and one parameter for each Lot in rules/tables/lots.yaml (the sample book's prices)
-PER_LOT_PARAMETERS = ("care_homes.benchmark.lot_{lot}",)
+# (and each care category's benchmark parameter, named in rules/tables/care_categories.yaml and checked there)
+
+# rules/tables/care_categories.yaml: the fields every care category's derivation must fix (a conjunct
+# ``care_type == "…"``): a placement giving only its category gets its care type, and the fee review and the
+# sample book group categories by care type
+CATEGORY_FIELDS = ("care_type",)
 
 # rules/modules/: rules the audit's NHS recharge list reads by id
 RULES = ("ISP-05", "ISP-06", "ISP-07", "ISP-08")
@@ -140,23 +144,29 @@ REFERRAL_DESTINATIONS = (
 
 @dataclass(frozen=True)
 class Missing:
-    kind: str  # figure, KPI, parameter, rule, note, first-party basis, approver role, referral destination
+    kind: str  # figure, KPI, parameter, rule, note, first-party basis, approver role, referral destination…
     name: str
     expected: str  # where rules/ should declare it
 
 
 def missing(book: Rulebook, contents: Contents) -> list[Missing]:
     """Every name of the contract that the rulebook does not declare, in the order of the lists above."""
-    parameters = [*PARAMETERS, *(t.format(lot=lot.number) for t in PER_LOT_PARAMETERS for lot in book.lots)]
+    unfixed = {
+        f"{name} (care category {category.id} does not fix it)"
+        for category in book.categories.items
+        for name in CATEGORY_FIELDS
+        if category.fixed(name) is None
+    }
     kinds: list[tuple[str, str, tuple[str, ...] | list[str], Collection[str]]] = [
         ("figure", "figures.yaml", FIGURES, book.figures),
         ("KPI", "kpis.yaml", KPIS, book.kpis),
-        ("parameter", "", parameters, book.parameters),
+        ("parameter", "", PARAMETERS, book.parameters),
         ("rule", "modules", RULES, {rule.id for rule in book.rules}),
         ("note", "rulebook.yaml", NOTES, book.notes),
         ("first-party basis", "tables/first_party_bases.yaml", FIRST_PARTY_BASES, book.first_party_bases),
         ("approver role", "contents.yaml", APPROVER_ROLES, contents.approver_roles),
         ("referral destination", "contents.yaml", REFERRAL_DESTINATIONS, contents.referral_destinations),
+        ("care category field", "tables/care_categories.yaml", sorted(unfixed), ()),
     ]
     return [
         Missing(kind, name, expected or _parameter_file(name))
@@ -176,6 +186,7 @@ _KEY = {
     "kpis.yaml": "kpis",
     "rulebook.yaml": "notes",
     "tables/first_party_bases.yaml": "bases",
+    "tables/care_categories.yaml": "categories",
 }
 _CONTENTS_KEY = {"approver role": "approver_roles", "referral destination": "referral_destinations", "rule": "modules"}
 

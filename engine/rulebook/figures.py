@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.language.figure_language import Checker, E, FigureError, depends_on
 from engine.language.vocabulary import ENUMS, Kind
+from engine.rulebook.categories import Categories, figure_undeclared
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
 
 FIGURES_FILE = Path("figures.yaml")
@@ -37,9 +38,14 @@ class Figure:
 
 
 def load_figures(
-    root: Path, parameters: dict[str, Any], fields: dict[str, Kind], keys: dict[str, tuple[Any, ...]]
+    root: Path,
+    parameters: dict[str, Any],
+    fields: dict[str, Kind],
+    keys: dict[str, tuple[Any, ...]],
+    categories: Categories | None = None,
 ) -> dict[str, Figure]:
-    """Read and check ``figures.yaml``; ``keys`` lists the values of each name ``param()`` may be keyed by."""
+    """Read and check ``figures.yaml``; ``keys`` lists the values of each name ``param()`` may be keyed by, and
+    ``categories`` are what ``category()``, ``category_fixes()`` and ``benchmark()`` read."""
     path = root / FIGURES_FILE
     if not path.is_file():
         raise RulebookError(path, None, "no figures.yaml")
@@ -65,10 +71,13 @@ def load_figures(
             if service not in ENUMS["service"]:
                 raise row.error(f"{name}: formula for unknown service {service!r}", "formula")
             try:
-                checker = Checker(name, declared, fields, parameters, keys)
+                checker = Checker(name, declared, fields, parameters, keys, categories)
                 checked[service] = checker.figure(str(text), kind, enum)
             except FigureError as exc:
                 raise row.error(f"{name}: {exc}", "formula") from None
+            undeclared = figure_undeclared(checked[service], keys.get("lot", ()))
+            if undeclared is not None:
+                raise row.error(f"{name}: names care category {undeclared!r}, not declared", "formula")
         shown = row.get("shown")
         if (
             shown is not None

@@ -10,8 +10,9 @@ from engine.language.vocabulary import ENUMS, FIELDS
 from engine.rulebook import checks, contract
 from engine.rulebook.bases import BASE_FILE, RULEBOOK_FILE, base_chain, merged_parameters
 from engine.rulebook.book import Module, Parameter, Reference, Rule, Rulebook
+from engine.rulebook.categories import load_categories, undeclared_in
 from engine.rulebook.contents import check_band_roles, check_kpis, check_module_files, check_rules, load_contents
-from engine.rulebook.facts import load_first_party_bases, load_kpis, load_lots, load_rulebook_facts
+from engine.rulebook.facts import load_first_party_bases, load_kpis, load_rulebook_facts
 from engine.rulebook.figures import load_figures
 from engine.rulebook.parameters import engine_value
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
@@ -78,10 +79,10 @@ def _load_rulebook(root: Path) -> Rulebook:
     parameters = merged_parameters(root, bases)
     contents = load_contents(root)
     check_band_roles(contents, parameters)
-    lots = load_lots(root)
+    categories = load_categories(root, parameters)
     earliest, notes = load_rulebook_facts(root)
-    keys = {"lot": tuple(lot.number for lot in lots), **{name: ENUMS[name] for name in ENUMS}}
-    figures = load_figures(root, parameters, FIELDS, keys)
+    keys = {"lot": categories.ids, **{name: ENUMS[name] for name in ENUMS}}
+    figures = load_figures(root, parameters, FIELDS, keys, categories)
     module_files = check_module_files(contents, root)
     modules = tuple(load_module(path, parameters, figures, contents) for path in module_files)
     seen: dict[str, Rule] = {}
@@ -94,11 +95,12 @@ def _load_rulebook(root: Path) -> Rulebook:
                 )
             seen[rule.id] = rule
     check_rules(contents, module_files, modules)
+    _check_rules_name_categories(categories.ids, modules)
     book = Rulebook(
         parameters=parameters,
         modules=modules,
         version=digest.hexdigest()[:12],
-        lots=lots,
+        categories=categories,
         earliest_as_at=earliest,
         notes=notes,
         first_party_bases=load_first_party_bases(root),
@@ -109,5 +111,19 @@ def _load_rulebook(root: Path) -> Rulebook:
         bases=bases,
     )
     check_kpis(contents, root, book.kpis)
+    for kpi in book.kpis.values():
+        undeclared = [undeclared_in(cond, categories.ids) for cond in kpi.share_of_active or ()]
+        if any(value is not None for value in undeclared):
+            named = next(value for value in undeclared if value is not None)
+            raise RulebookError(root / "kpis.yaml", None, f"KPI {kpi.id} names care category {named!r}, not declared")
     contract.check(root, book, contents)
     return book
+
+
+def _check_rules_name_categories(ids: tuple[int, ...], modules: tuple[Module, ...]) -> None:
+    """A rule that compares ``lot`` with a care category the rulebook does not declare is refused."""
+    for module in modules:
+        for rule in module.rules:
+            value = undeclared_in(rule.condition, ids)
+            if value is not None:
+                raise RulebookError(rule.path, rule.line, f"{rule.id} names care category {value!r}, not declared")

@@ -169,7 +169,7 @@ def _column(table: pa.Table, name: str, spec: FieldSpec) -> tuple[np.ndarray, np
 
 def parse_book(table: pa.Table, rules: RulebookFacts) -> ParsedBook:
     """Typed columns with defaults applied, a mask of valid rows and the messages of the bad ones; the rulebook
-    gives the facts a placement is checked against (the earliest date, the Lots)."""
+    gives the facts a placement is checked against (the earliest date, the care categories)."""
     book, doubtful = parse_columns(table, rules)
     settle_doubtful(table, book, doubtful, rules)
     return book
@@ -207,22 +207,22 @@ def parse_columns(table: pa.Table, rules: RulebookFacts) -> tuple[ParsedBook, np
 
 
 def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rules: RulebookFacts) -> np.ndarray:
-    """Rows where the model's own cross-field checks, or the rulebook's facts (the earliest date, the Lots
-    table), might object: let the model say why."""
+    """Rows where the model's own cross-field checks, or the rulebook's facts (the earliest date, the care
+    categories), might object: let the model say why."""
     care_home = cols["service"].v == SPECS["service"].choices.index("care_home")
     when = np.where(cols["as_at"].ok, cols["as_at"].v, cols["start_date"].v)
     doubt = when < day_number(rules.earliest_as_at)
     lot, lot_given = cols["lot"].v, cols["lot"].ok
-    lot_care_type, lot_dementia = np.full(len(lot), -1, np.int64), np.zeros(len(lot), bool)
-    for entry in rules.lots:
-        lot_care_type[lot == entry.number] = SPECS["care_type"].choices.index(entry.care_type)
-        lot_dementia[lot == entry.number] = entry.dementia
-    care_type = cols["care_type"]
-    doubt |= lot_given & (lot_care_type < 0)
+    declared = np.zeros(len(lot), bool)
+    for entry in rules.categories.items:
+        rows = lot_given & (lot == entry.id)
+        declared |= rows
+        for name, fixed in entry.fixes:  # a field the category's derivation fixes, given another value
+            code = fixed if isinstance(fixed, bool) else SPECS[name].choices.index(fixed)
+            doubt |= care_home & rows & given[name] & (cols[name].v != code)
+    doubt |= lot_given & ~declared
     doubt |= care_home & ~cols["core_weekly_fee"].ok
-    doubt |= care_home & ~care_type.ok & ~lot_given
-    doubt |= care_home & lot_given & care_type.ok & (care_type.v != lot_care_type)
-    doubt |= care_home & lot_given & given["dementia"] & (cols["dementia"].v != lot_dementia)
+    doubt |= care_home & ~cols["care_type"].ok & ~lot_given
     doubt |= ~care_home & ~cols["sl_weekly_cost"].ok
     doubt |= cols["end_date"].ok & (cols["end_date"].v <= cols["start_date"].v)
     doubt |= cols["weekly_income"].ok & ~cols["capital"].ok

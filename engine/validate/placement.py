@@ -28,23 +28,26 @@ from engine.validate.field_groups.supported_living import SupportedLiving
 __all__ = ["InputError", "Placement", "RulebookFacts", "field_messages", "parse_placement"]
 
 
-class LotFacts(Protocol):
+class CategoryFacts(Protocol):
     @property
-    def number(self) -> int: ...
+    def id(self) -> int: ...
     @property
-    def care_type(self) -> str: ...
+    def fixes(self) -> tuple[tuple[str, str | bool], ...]: ...  # the fields its derivation fixes, in order
+
+
+class CategoriesFacts(Protocol):
     @property
-    def dementia(self) -> bool: ...
+    def items(self) -> Sequence[CategoryFacts]: ...
 
 
 class RulebookFacts(Protocol):
     """What validation reads from a rulebook (``engine.rulebook.book.Rulebook``): the earliest date it holds rules
-    for and its Lots. Validation comes before the rulebook in the pipeline, so it names only these."""
+    for and its care categories. Validation comes before the rulebook in the pipeline, so it names only these."""
 
     @property
     def earliest_as_at(self) -> date: ...
     @property
-    def lots(self) -> Sequence[LotFacts]: ...
+    def categories(self) -> CategoriesFacts: ...
 
 
 # pydantic puts the fields of the last base first: the groups are listed here from the last field to the first,
@@ -84,7 +87,7 @@ class Placement(
     @classmethod
     def _one_of_the_lots(cls, lot: int | None, info: ValidationInfo) -> int | None:
         book = (info.context or {}).get("rulebook")
-        if lot is not None and book is not None and lot not in {entry.number for entry in book.lots}:
+        if lot is not None and book is not None and lot not in {entry.id for entry in book.categories.items}:
             raise ValueError(lot_message(lot, book))
         return lot
 
@@ -110,21 +113,23 @@ class Placement(
         return self
 
     def rulebook_problems(self, book: RulebookFacts) -> dict[str, str]:
-        """What the rulebook's facts refuse: a date before its earliest, a Lot it does not hold or one that
-        contradicts the care type or dementia given (the Lots table says which placements each Lot covers)."""
+        """What the rulebook's facts refuse: a date before its earliest, a care category (``lot``) it does not
+        hold or one whose derivation fixes a field (``care_type == "nursing"``) to another value than the one given."""
         problems: dict[str, str] = {}
         if self.as_at_date < book.earliest_as_at:
             problems["as_at" if self.as_at else "start_date"] = (
                 f"rules are only held from {book.earliest_as_at.isoformat()}"
             )
-        entry = next((entry for entry in book.lots if entry.number == self.lot), None)
+        entry = next((entry for entry in book.categories.items if entry.id == self.lot), None)
         if self.lot is not None and entry is None:
             problems["lot"] = lot_message(self.lot, book)
         if self.service == "care_home" and entry is not None:
-            if self.care_type is not None and self.care_type != entry.care_type:
-                problems["lot"] = f"lot {self.lot} contradicts care_type {self.care_type}"
-            if "dementia" in self.model_fields_set and self.dementia != entry.dementia:
-                problems["lot"] = f"lot {self.lot} contradicts dementia {str(self.dementia).lower()}"
+            for name, fixed in entry.fixes:
+                given = getattr(self, name)
+                stated = name in self.model_fields_set if isinstance(fixed, bool) else given is not None
+                if stated and given != fixed:
+                    shown = str(given).lower() if isinstance(given, bool) else given
+                    problems["lot"] = f"lot {self.lot} contradicts {name} {shown}"
         return problems
 
     @property
@@ -144,12 +149,12 @@ def _choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
 
 
 def lot_message(lot: int, book: RulebookFacts) -> str:
-    return f"must be {values.show_choices(sorted(entry.number for entry in book.lots))}, got {lot!r}"
+    return f"must be {values.show_choices(sorted(entry.id for entry in book.categories.items))}, got {lot!r}"
 
 
 def parse_placement(data: Any, book: RulebookFacts | None = None) -> Placement:
     """The placement's fields → a Placement, or InputError with a message per field. With a rulebook, its facts
-    are checked too (earliest date, Lots); ``Engine.decide`` always checks them against its own rulebook."""
+    are checked too (earliest date, care categories); ``Engine.decide`` always checks them against its own rulebook."""
     if not isinstance(data, dict):
         raise InputError({"placement": ["must be a JSON object with the placement's fields"]})
     try:

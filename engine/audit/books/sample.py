@@ -1,6 +1,6 @@
 """A synthetic placement book with realistic shapes and no personal data (``carerules sample``).
 
-Prices are spread around the LaingBuisson median of each Lot and the reference rates in force at each start
+Prices are spread around the benchmark of each care category and the reference rates in force at each start
 date, read from the rulebook (no policy number is written here); a few rows are deliberately bad so an audit
 shows its error handling. The same seed gives the same book.
 """
@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from engine.audit.books.read import decimal_array
 from engine.evaluate.vector import VectorEvaluator
+from engine.rulebook.categories import Category
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.validate.batch import day_number
 
@@ -77,14 +78,19 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
     care_home = yes(0.82)
     nursing = yes(0.45)
     dementia = yes(0.4)
-    lot = np.select([~nursing & ~dementia, ~nursing & dementia, nursing & ~dementia], [1, 2, 6], 7)
+    categories = book.categories.items
+    lot = np.select(
+        [_covers(category, nursing, dementia) for category in categories[:-1]],
+        [category.id for category in categories[:-1]],
+        categories[-1].id,
+    )
     evaluator = VectorEvaluator(book)
     start_sample = np.maximum(start, day_number(FIRST_START))
     median = np.zeros(n, np.int64)
-    for number in (1, 2, 6, 7):
-        found = evaluator.param(f"care_homes.benchmark.lot_{number}", start_sample)
-        earliest = next(v for v in book.parameters[f"care_homes.benchmark.lot_{number}"].values if v is not None)
-        median = np.where(lot == number, np.where(found.ok, found.v, earliest), median)
+    for category in categories:
+        found = evaluator.param(category.benchmark, start_sample)
+        earliest = next(v for v in book.parameters[category.benchmark].values if v is not None)
+        median = np.where(lot == category.id, np.where(found.ok, found.v, earliest), median)
     factor = np.where(yes(0.78), rng.uniform(0.84, 1.0, n), rng.uniform(1.0, 1.32, n))
     core = (median * factor).astype(np.int64)
     core = np.where(yes(0.5), core // 100 * 100, core)
@@ -277,3 +283,10 @@ def _spoil(table: pa.Table, rng: np.random.Generator) -> pa.Table:
         column = pc.if_else(pa.array(mask), pa.array(replacement, pa.string()), column)
         table = table.set_column(table.column_names.index(name), name, column)
     return table
+
+
+def _covers(category: Category, nursing: np.ndarray, dementia: np.ndarray) -> np.ndarray:
+    """The sample's rows a care category takes: its care type, and its dementia need where it fixes one."""
+    rows: np.ndarray = nursing == (category.fixed("care_type") == "nursing")
+    need = category.fixed("dementia")
+    return rows if need is None else rows & (dementia == need)

@@ -2,7 +2,7 @@
 
 Computed from exact integers (pence, counts); percentages are shown rounded half-up to 2 dp. The wording,
 source and target of each KPI are policy and come from ``rules/kpis.yaml`` (``Rulebook.kpis``); thresholds come
-from the rules' parameters (ISP threshold, minimum age) and the Lots from the Lots table. This module holds
+from the rules' parameters (ISP threshold, minimum age) and the care categories from their table. This module holds
 only how each KPI is counted; the health-funding KPIs (ISP, NHS recharges, s117) are in ``kpis_health``.
 """
 
@@ -125,10 +125,13 @@ def kpi_list(views: AuditViews, period: Period, at_kpi: AtKpiDateKpis) -> list[d
     define = book.kpis
     below = define["below_median_share"]
     counted = below_median_rows(views, period)
-    kpis = [_below_median(below, at_start, counted, "all Lots", small)]
+    categories = book.categories
+    words = categories.benchmark_words()[1]
+    kpis = [_below_median(below, at_start, counted, categories.all_scope, "", words, small)]
     lot = at_start["lot"].v
-    for number in sorted(entry.number for entry in book.lots):
-        kpis.append(_below_median(below, at_start, counted & (lot == number), f"Lot {number}", small))
+    for category in categories.items:  # one KPI per care category, as the rulebook declares them
+        rows = counted & (lot == category.id)
+        kpis.append(_below_median(below, at_start, rows, category.scope, f"_lot_{category.id}", category.kind_short, small))
     groups = {"all": care_home, "at_or_over_minimum_age": care_home & older, "under_minimum_age": care_home & ~older}
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
@@ -153,7 +156,7 @@ def at_or_over_minimum_age(views: AuditViews, period: Period) -> tuple[np.ndarra
 
 def below_median_rows(views: AuditViews, period: Period) -> np.ndarray:
     """The rows the below-median KPI counts (with the figures at the start dates): care homes starting in the
-    period for people at or over the minimum age. The report's chart by Lot draws these rows too."""
+    period for people at or over the minimum age. The report's chart by care category draws these rows too."""
     older, _ = at_or_over_minimum_age(views, period)
     parsed, at_start = views.parsed, views.at_start()
     start = parsed.cols["start_date"].v
@@ -170,13 +173,15 @@ def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.nd
 
 
 def _below_median(
-    kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope: str, below_count: int | None
+    kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope: str, suffix: str, words: str, below_count: int | None
 ) -> dict[str, Any]:
+    """The share of ``population`` at or below its benchmark; ``{scope}`` and ``{benchmark}`` (the benchmark
+    kind's words) fill the KPI's wording, ``suffix`` follows its id; ``below_count`` marks a small number."""
     benchmark = v["benchmark_weekly"]
     comparable = v["comparable_weekly"].v
     assessed, below, over, value = _within(comparable, benchmark, population)
     return {
-        **kpi.head(value, "" if scope == "all Lots" else "_lot_" + scope.split()[-1], scope=scope),
+        **kpi.head(value, suffix, scope=scope, benchmark=words),
         "value": value,
         "unit": "percent",
         "counts": {
@@ -281,9 +286,9 @@ def _breakdowns(book: Rulebook, parsed: ParsedBook, v: Mapping[str, Col], result
     outcome = result.outcome
     lots = v["lot"]
     by_lot: dict[str, dict[str, int]] = {}
-    for number in sorted(entry.number for entry in book.lots):
-        rows = valid & lots.ok & (lots.v == number)
-        by_lot[f"Lot {number}"] = _count_outcomes(outcome[rows])
+    for category in book.categories.items:
+        rows = valid & lots.ok & (lots.v == category.id)
+        by_lot[category.scope] = _count_outcomes(outcome[rows])
     by_lot["supported living"] = _count_outcomes(outcome[valid & v["is_supported_living"].v])
     return {
         "outcomes": _count_outcomes(outcome[valid]),

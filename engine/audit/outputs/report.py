@@ -42,33 +42,33 @@ def _png(figure: Any) -> str:
 
 
 def _price_stats(audit: AuditResult) -> tuple[list[dict[str, Any]], list[str]]:
-    """The comparable price as a % of the Lot's median, by Lot, over the rows the below-median KPI counts (new
-    care-home placements in the period, at or over the minimum age)."""
+    """The comparable price as a % of its care category's benchmark, by category, over the rows the below-median
+    KPI counts (new care-home placements in the period, at or over the minimum age)."""
     period = audit.kpis["period"]
     at_start = audit.views.at_start()  # the figures the KPIs read, derived once
     new = below_median_rows(audit.views, Period(period["start"], period["end"]))
     bench = at_start["benchmark_weekly"]
     stats, labels = [], []
-    for lot in sorted(entry.number for entry in audit.book.lots):
-        rows = new & bench.ok & (bench.v > 0) & (at_start["lot"].v == lot)
+    for category in audit.book.categories.items:
+        rows = new & bench.ok & (bench.v > 0) & (at_start["lot"].v == category.id)
         if rows.any():
             ratio = at_start["comparable_weekly"].v[rows] * 100 / bench.v[rows]
             q1, med, q3 = (float(x) for x in np.percentile(ratio, [25, 50, 75]))
             low, high = (float(x) for x in np.percentile(ratio, [5, 95]))
             stats.append({"med": med, "q1": q1, "q3": q3, "whislo": low, "whishi": high, "fliers": []})
-            labels.append(f"Lot {lot}\n(n={int(rows.sum()):,})")
+            labels.append(f"{category.scope}\n(n={int(rows.sum()):,})")
     return stats, labels
 
 
-def _price_chart(stats: list[dict[str, Any]], labels: list[str]) -> str:
+def _price_chart(stats: list[dict[str, Any]], labels: list[str], benchmark: tuple[str, str]) -> str:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 3.5))
     if stats:
         axes.bxp(stats, showfliers=False)
         axes.set_xticks(range(1, len(labels) + 1), labels)
-    axes.axhline(100, color="#c62828", linestyle="--", label="LaingBuisson median")
-    axes.set_ylabel("comparable price, % of median")
+    axes.axhline(100, color="#c62828", linestyle="--", label=benchmark[0])
+    axes.set_ylabel(f"comparable price, % of {benchmark[1]}")
     axes.legend(loc="upper right")
     axes.set_title("Boxes: quartiles; whiskers: 5th to 95th percentile", fontsize=9)
     return _png(figure)
@@ -182,7 +182,7 @@ def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
     stats, labels = _price_stats(audit)
     return {
         "charts": {
-            "price": {"stats": stats, "labels": labels},
+            "price": {"stats": stats, "labels": labels, "benchmark": audit.book.categories.benchmark_words()},
             "modules": {"by_module": breakdowns["by_module"]},
             "isp": _isp_figures(audit),
             "trends": _trend_figures(summary.get("series")),
@@ -209,6 +209,9 @@ def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
         ],
         "actions": [a for a in ACTIONS if a != "info"],
         "by_lot": list(breakdowns["by_lot"].items()),
+        "category_noun": audit.book.categories.noun,
+        "benchmark_label": audit.book.categories.benchmark_words()[0],
+        "benchmark_short": audit.book.categories.benchmark_words()[1],
         "by_provider": providers[:50],
         "providers_cut": len(providers) > 50,
         "error_groups": summary["errors"][:50],
