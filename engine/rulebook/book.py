@@ -15,8 +15,10 @@ from typing import Any as AnyType
 
 from engine.language import conditions
 from engine.language.vocabulary import UNIT_KINDS, Kind
+from engine.rulebook.approvers import Approvers
 from engine.rulebook.facts import Kpi, Lot
 from engine.rulebook.figures import Figure
+from engine.rulebook.wording import Wording
 
 if TYPE_CHECKING:
     from engine.rulebook.compiled import CompiledRulebook
@@ -69,7 +71,7 @@ class Rule:
     reference: Reference
     approver: str | None = None
     approver_from: str | None = None
-    refer_to: str | None = None  # where a refer finding goes (isp_panel, chc_assessment, records_check, ...)
+    refer_to: str | None = None  # where a refer finding goes: a referral destination of contents.yaml
     parameters: tuple[str, ...] = ()
     messages: tuple[tuple[str, str], ...] = ()  # (service, message) when the message is written per service
     services: tuple[str, ...] = ()  # the services it applies to: its module's, or some of them (``services``)
@@ -100,6 +102,8 @@ class Rulebook:
     first_party_bases: tuple[str, ...] = ()  # rules/tables/first_party_bases.yaml
     approver_roles: dict[str, str] = field(default_factory=dict)  # role → who it is (rules/contents.yaml)
     referral_destinations: dict[str, str] = field(default_factory=dict)  # refer_to → the page's words (contents.yaml)
+    approvers: Approvers = field(default_factory=Approvers)  # the roles in order of seniority: who approves what
+    wording: Wording = field(default_factory=Wording)  # the page's words for payers and payees (rules/wording.yaml)
 
     @cached_property
     def compiled(self) -> CompiledRulebook:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.language.vocabulary import ENUMS, FIELDS
 from engine.rulebook import checks, contract
+from engine.rulebook.approvers import Approvers
 from engine.rulebook.book import Module, Parameter, Reference, Rule, Rulebook
 from engine.rulebook.contents import check_band_roles, check_kpis, check_module_files, check_rules, load_contents
 from engine.rulebook.facts import load_first_party_bases, load_kpis, load_lots, load_rulebook_facts
@@ -15,6 +16,7 @@ from engine.rulebook.figures import load_figures
 from engine.rulebook.parameters import check_index, engine_value, load_parameter
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
 from engine.rulebook.strict_yaml import RulebookError
+from engine.rulebook.wording import load_wording
 
 # Rulebook, its parts and engine_value are imported from here by the rest of the engine, the API and the tests.
 __all__ = [
@@ -104,6 +106,8 @@ def _load_rulebook(root: Path) -> Rulebook:
         kpis=load_kpis(root, condition_vocabulary(parameters, figures)),
         approver_roles=contents.approver_roles,
         referral_destinations=contents.referral_destinations,
+        approvers=Approvers(contents.approver_roles, contents.also_approves),
+        wording=load_wording(root),
     )
     check_kpis(contents, root, book.kpis)
     contract.check(root, book, contents)
