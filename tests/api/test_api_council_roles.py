@@ -129,3 +129,21 @@ def test_a_role_the_rulebook_does_not_declare_approves_nothing(council):
     old_role = add_user(client, "Tim Manager", "team_manager")  # held before the council renamed its roles
     decision_id, _ = decided(client, {**P_1001, "core_weekly_fee": "1040.00"}, people["broker"])
     assert approve(client, decision_id, old_role).status_code == 403
+
+
+def test_users_add_takes_the_rulebooks_roles_and_exits_3_when_it_does_not_load(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from engine.cli.main import app as cli
+
+    rules = two_role_rules(tmp_path / "rules")
+    monkeypatch.setenv("CARERULES_DATABASE_URL", f"sqlite:///{tmp_path / 'log.db'}")
+    monkeypatch.setenv("CARERULES_RULES_DIR", str(rules))
+    added = CliRunner().invoke(cli, ["users", "add", "Dee Director", "--role", "director"])
+    assert added.exit_code == 0, added.output
+    refused = CliRunner().invoke(cli, ["users", "add", "Tim Manager", "--role", "team_manager"])
+    assert refused.exit_code == 2 and "choose from broker, service_manager, director, finance, admin" in refused.stderr
+    contents = rules / "contents.yaml"
+    contents.write_text(contents.read_text(encoding="utf-8").replace("also_approves: [service_manager]", "also: []"))
+    broken = CliRunner().invoke(cli, ["users", "add", "Sam Service", "--role", "service_manager"])
+    assert broken.exit_code == 3 and f"{contents}:" in broken.stderr
