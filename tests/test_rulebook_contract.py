@@ -1,7 +1,8 @@
 """The load-time contract (issue 23): every name in rules/ that Python reads by name is declared in
 engine/rulebook/contract.py, checked when the rulebook loads, and refused with file, line and name when missing
 (the CLI exits 3). The contract is read from the code's own use: every string in engine/ and api/ that names a
-figure, KPI, parameter, rule, note, approver role or referral destination of the shipped rulebook."""
+figure, KPI, parameter, rule or note of the shipped rulebook. Approver roles and referral destinations are not
+in it: no Python names one (tests/test_council_wording.py)."""
 
 from __future__ import annotations
 
@@ -68,18 +69,15 @@ def test_the_contract_lists_exactly_the_figures_kpis_rules_and_notes_the_code_na
     assert set(contract.NOTES) == _named_in_code(set(BOOK.notes))
 
 
-def test_the_contract_lists_exactly_the_roles_and_destinations_the_code_names() -> None:
-    roles = {rule.approver for rule in BOOK.rules if rule.approver} | {
-        band.approver
-        for parameter in BOOK.parameters.values()
-        if parameter.hit_policy
-        for bands in parameter.values
-        for band in bands or ()
-    }
-    assert set(contract.APPROVER_ROLES) == _named_in_code(roles | set(BOOK.approver_roles))
-    destinations = {rule.refer_to for rule in BOOK.rules if rule.refer_to} | set(BOOK.referral_destinations)
-    assert set(contract.REFERRAL_DESTINATIONS) == _named_in_code(destinations)
+def test_the_contract_lists_the_first_party_bases_and_payment_codes_the_engine_uses() -> None:
+    from engine.explain.payments import LINES, PAYERS
+
     assert ENUMS["first_party_basis"] == contract.FIRST_PARTY_BASES  # the input's own choices
+    payers = {payer for _, payer, _, _ in LINES if payer != "top_up_payer"} | set(PAYERS.values())
+    assert set(contract.PAYERS) == payers
+    assert set(contract.PAYEES) == {payee for _, _, payee, _ in LINES}
+    assert set(contract.TOP_UP_PAYERS) == set(ENUMS["top_up_payer"]) - {"none"}
+    assert set(PAYERS) == set(contract.TOP_UP_PAYERS)  # each top-up payer's line has a payer code
 
 
 def test_the_contract_lists_every_parameter_the_code_names_or_builds() -> None:
@@ -106,8 +104,6 @@ def test_the_pages_templates_and_scripts_name_only_rulebook_names_of_the_contrac
     kinds = {
         "figure": (set(BOOK.figures), contract.FIGURES),
         "KPI": (set(BOOK.kpis), contract.KPIS),
-        "approver role": (set(BOOK.approver_roles), contract.APPROVER_ROLES),
-        "referral destination": (set(BOOK.referral_destinations), contract.REFERRAL_DESTINATIONS),
         "note": (set(BOOK.notes), contract.NOTES),
     }
     unlisted = [
@@ -122,7 +118,7 @@ def test_the_pages_templates_and_scripts_name_only_rulebook_names_of_the_contrac
 def test_the_scan_finds_a_name_the_code_reads() -> None:
     # the audit's KPIs read their wording by id: the scan sees it
     assert "sl_within_reference_share" in _named_in_code(set(BOOK.kpis))
-    assert "team_manager" in _named_in_code({"team_manager"})
+    assert "top_up_required_weekly" in _named_in_code({"top_up_required_weekly"})
 
 
 def test_the_shipped_rulebook_meets_the_contract() -> None:
@@ -209,17 +205,44 @@ def test_a_note_python_reads_renamed_is_refused(rules: Path) -> None:
     assert "note care_cubed_required is missing" in error.reason
 
 
-def test_an_approver_role_the_api_knows_undeclared_is_refused(rules: Path) -> None:
-    # commissioning_manager is used by SL-02: take it out of the rule too, so only the contract can notice
-    path = rules / "contents.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("  commissioning_manager: Commissioning manager\n", ""))
-    module = rules / "modules" / "4_supported_living.yaml"
-    module.write_text(
-        module.read_text(encoding="utf-8").replace("approver: commissioning_manager", "approver: team_manager")
+def test_a_payers_words_deleted_are_refused_at_the_payers_line(rules: Path) -> None:
+    path = rules / "wording.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("  nhs: The NHS\n", ""))
+    error = _refused(rules)
+    assert (Path(error.path), error.line) == (path, _line(path, "payers:"))
+    assert "payers: the words for nhs are missing" in error.reason
+
+
+def test_a_payment_code_the_engine_does_not_use_is_refused_at_its_line(rules: Path) -> None:
+    path = rules / "wording.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "  provider: the provider\n", "  provider: the provider\n  home: the home\n"
+        )
     )
     error = _refused(rules)
-    assert (Path(error.path), error.line) == (path, _line(path, "approver_roles:"))
-    assert "approver role commissioning_manager is missing" in error.reason
+    assert (Path(error.path), error.line) == (path, _line(path, "  home: the home"))
+    assert "payees: home is not a code the engine uses" in error.reason
+
+
+def test_a_role_that_also_approves_an_undeclared_role_is_refused_at_its_line(rules: Path) -> None:
+    path = rules / "contents.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("    also_approves: [team_manager, head_of_service]\n", "    also_approves: [deputy]\n")
+    )
+    error = _refused(rules)
+    assert error.path == str(path) and error.line == _line(path, "    also_approves: [deputy]")
+    assert "placement_panel: also_approves 'deputy', which is not a declared approver role" in error.reason
+
+
+def test_a_role_that_also_approves_a_more_senior_role_is_refused(rules: Path) -> None:
+    path = rules / "contents.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    also_approves: [team_manager]\n", "    also_approves: [placement_panel]\n"))
+    error = _refused(rules)
+    assert error.line == _line(path, "    also_approves: [placement_panel]")
+    assert "not a more junior role" in error.reason
 
 
 def test_a_first_party_basis_the_input_accepts_deleted_is_refused(rules: Path) -> None:

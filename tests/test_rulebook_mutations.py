@@ -99,6 +99,7 @@ def mutations() -> Iterator[tuple[str, Mutation]]:
 MODULES = sorted(path for path in FILES if path.parts[0] == "modules")
 TABLES = [path for path in PARAMETERS if "approver:" in (RULES / path).read_text(encoding="utf-8")]
 CONTENTS, FIGURES, KPIS = Path("contents.yaml"), Path("figures.yaml"), Path("kpis.yaml")
+WORDING = Path("wording.yaml")
 LOTS, BASES = Path("tables/care_categories.yaml"), Path("tables/first_party_bases.yaml")
 RULEBOOK = Path("rulebook.yaml")
 
@@ -204,11 +205,45 @@ def breakages() -> Iterator[tuple[str, Mutation]]:
         "an approver role deleted where it is declared",
         _edit(CONTENTS, _once("  commissioning_manager: Commissioning manager\n", "")),
     )
-    for role in contract.APPROVER_ROLES:  # each role the code reads (sign-in, approvals), deleted where declared
+    roles = _text(CONTENTS).split("approver_roles:")[1].split("referral_destinations:")[0]
+    for role in re.findall(r"^  ([a-z_]+):", roles, flags=re.M):  # each declared role, with its indented lines
         yield (
             f"approver role {role} deleted where it is declared",
-            _edit(CONTENTS, lambda t, r=role: re.sub(rf"^  {r}: .*\n", "", t, count=1, flags=re.M)),
+            _edit(CONTENTS, lambda t, r=role: re.sub(rf"^  {r}:.*\n(    .*\n)*", "", t, count=1, flags=re.M)),
         )
+    yield (
+        "a role also_approves a role that is not declared",
+        _edit(CONTENTS, _once("    also_approves: [team_manager]\n", "    also_approves: [team_manger]\n")),
+    )
+    yield (
+        "a role also_approves a more senior role",
+        _edit(CONTENTS, _once("    also_approves: [team_manager]\n", "    also_approves: [placement_panel]\n")),
+    )
+    yield (
+        "a role also_approves itself",
+        _edit(CONTENTS, _once("    also_approves: [team_manager]\n", "    also_approves: [head_of_service]\n")),
+    )
+    yield (
+        "a role's also_approves written as text",
+        _edit(CONTENTS, _once("    also_approves: [team_manager]\n", "    also_approves: team_manager\n")),
+    )
+    yield (
+        "a role's entry with an unknown key",
+        _edit(CONTENTS, _once("    also_approves: [team_manager]\n", "    also_approve: [team_manager]\n")),
+    )
+    for group, codes in contract.WORDING.items():  # each code the engine words, deleted where it is worded
+        for code in codes:
+            yield (
+                f"{group} {code} deleted from wording.yaml",
+                _edit(WORDING, lambda t, g=group, c=code: _without_code(t, g, c)),
+            )
+    yield "a payer code misspelt in wording.yaml", _edit(WORDING, _once("  resident: ", "  resident_: "))
+    yield "a payee's words written as a number", _edit(WORDING, _once("  provider: the provider", "  provider: 1"))
+    yield "wording.yaml deleted", lambda root: (root / WORDING).unlink()
+    yield (
+        "a figure's label written as a number",
+        _edit(FIGURES, _once("    label: Personal budget\n", "    label: 12\n")),
+    )
     for destination in re.findall(r"^  ([a-z_]+): ", _text(CONTENTS).split("referral_destinations:")[1], flags=re.M):
         yield (
             f"referral destination {destination} deleted where it is declared",
@@ -297,6 +332,12 @@ def breakages() -> Iterator[tuple[str, Mutation]]:
     yield "a derivation's flag written as text", _edit(LOTS, _once(" and not dementia\n", " and dementia == no way\n"))
 
 
+def _without_code(text: str, group: str, code: str) -> str:
+    """wording.yaml without ``code``'s line under ``group``."""
+    head, _, rest = text.partition(f"\n{group}:\n")
+    return head + f"\n{group}:\n" + re.sub(rf"^  {code}: .*\n", "", rest, count=1, flags=re.M)
+
+
 def _nth(relative: Path, destination: str, n: int) -> int:
     """Which occurrence of ``refer_to: destination`` the ``n``th refer_to of the file is."""
     found = re.findall(r"^    refer_to: (\S+)", _text(relative), flags=re.M)
@@ -341,6 +382,12 @@ HARMLESS: list[tuple[str, Mutation]] = [
         "a role's words changed",
         _edit(CONTENTS, _once("  team_manager: Team manager", "  team_manager: The team manager")),
     ),
+    (
+        "a role's words written as its label",
+        _edit(CONTENTS, _once("  team_manager: Team manager\n", "  team_manager:\n    label: Team manager\n")),
+    ),
+    ("a figure's label reworded", _edit(FIGURES, _once("    label: Personal budget\n", "    label: Budget\n"))),
+    ("a payer's words reworded", _edit(WORDING, _once("  nhs: The NHS", "  nhs: The National Health Service"))),
 ]
 BREAKAGES = list(breakages())
 
@@ -414,24 +461,22 @@ def test_a_breakage_is_refused_with_file_line_and_reason(name: str, mutate: Muta
 
 
 # Issue 23: each name the code reads (engine/rulebook/contract.py) deleted where rules/ declares it: a figure, a KPI
-# (from kpis.yaml and contents.yaml), an approver role, a referral destination. Refused with the file, the line
+# (from kpis.yaml and contents.yaml), the words of a payment code (wording.yaml). Refused with the file, the line
 # and the name, and the CLI exits 3, whether the contract or a rule that also reads the name notices first.
 CONTRACT_BREAKAGES = [
     *((f"figure {name} deleted", name) for name in contract.FIGURES),
     *((f"KPI {kpi} deleted from kpis.yaml and contents.yaml", kpi) for kpi in contract.KPIS),
-    *((f"approver role {role} deleted where it is declared", role) for role in contract.APPROVER_ROLES),
     *(
-        (f"referral destination {destination} deleted where it is declared", destination)
-        for destination in contract.REFERRAL_DESTINATIONS
+        (f"{group} {code} deleted from wording.yaml", code)
+        for group, codes in contract.WORDING.items()
+        for code in codes
     ),
 ]
 
 
 def test_every_name_of_the_contract_has_its_breakage() -> None:
     assert {name for name, _ in CONTRACT_BREAKAGES} <= {name for name, _ in BREAKAGES}
-    assert len(CONTRACT_BREAKAGES) == sum(
-        map(len, (contract.FIGURES, contract.KPIS, contract.APPROVER_ROLES, contract.REFERRAL_DESTINATIONS))
-    )
+    assert len(CONTRACT_BREAKAGES) == sum(map(len, (contract.FIGURES, contract.KPIS, *contract.WORDING.values())))
 
 
 @pytest.mark.parametrize(("breakage", "name"), CONTRACT_BREAKAGES, ids=[b for b, _ in CONTRACT_BREAKAGES])

@@ -13,7 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.auth.identity import TOKEN_PREFIX, Authenticator, auth_config, check_roles, new_token, token_digest, token_key
+from api.auth.identity import (
+    TOKEN_PREFIX,
+    Authenticator,
+    auth_config,
+    check_roles,
+    declared_approvers,
+    new_token,
+    token_digest,
+    token_key,
+)
 from api.store.decision_log import DecisionLog
 from api.store.workflow import UserExists, WorkflowStore, now_utc
 
@@ -72,7 +81,7 @@ def bootstrap_admin(settings: Any) -> str | None:
         if not name or len(name) > 100 or not name.isprintable():
             raise BootstrapError("CARERULES_ADMIN_NAME must be 1 to 100 printable characters")
         try:
-            roles = check_roles(list(settings.admin_roles))
+            roles = check_roles(list(settings.admin_roles), declared_approvers(settings.rules_dir))
         except ValueError as exc:
             raise BootstrapError(f"CARERULES_ADMIN_ROLES: {exc}") from None
         key = token_key(token)

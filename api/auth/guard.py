@@ -21,30 +21,32 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth.identity import APPROVE, AUDIT, CHECK, READ, Authenticator, Forbidden, Identity, NotSignedIn
+from api.auth.identity import APPROVE, AUDIT, CHECK, READ, Authenticator, Forbidden, Identity, Needs, NotSignedIn
 from api.routes import responses
 from api.routes.schemas import ErrorOut
+from api.serve.in_force import edition_of
 
 CSRF_COOKIE = "carerules_csrf"
 CSRF_FIELD = "csrf_token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-async def require(request: Request, allowed: frozenset[str]) -> Identity:
-    """The caller's identity if it holds one of ``allowed``; else NotSignedIn (401) or Forbidden (403)."""
+async def require(request: Request, allowed: Needs) -> Identity:
+    """The caller's identity if it holds one of ``allowed`` (the approver roles: those of the edition this request
+    uses); else NotSignedIn (401) or Forbidden (403)."""
     auth: Authenticator = request.app.state.auth
-    identity = await auth.identify(request)
+    identity = await auth.identify(request, edition_of(request).engine.book.approvers)
     if identity is None:
         raise NotSignedIn()
     request.state.identity = identity
     request.state.user = identity.name  # the request log's "user"
     if not identity.holds(allowed):
-        needed = ", ".join(sorted(allowed)).replace("_", " ")
+        needed = ", ".join(sorted(allowed.roles(identity.approvers))).replace("_", " ")
         raise Forbidden(f"{identity.name} does not hold a role this needs ({needed})")
     return identity
 
 
-def allow(allowed: frozenset[str]) -> Callable[[Request], Awaitable[Identity]]:
+def allow(allowed: Needs) -> Callable[[Request], Awaitable[Identity]]:
     async def dependency(request: Request) -> Identity:
         return await require(request, allowed)
 
@@ -114,19 +116,20 @@ class SignedInBeforeUpload:
     need (403) before a byte of its body is read: FastAPI reads a form before a route's dependencies run, so an
     anonymous 49 MB upload was read (and written to disk) before its 401. The route checks again as usual."""
 
-    def __init__(self, app: ASGIApp, prefix: str = "/v1/audits", allowed: frozenset[str] = AUDIT) -> None:
+    def __init__(self, app: ASGIApp, prefix: str = "/v1/audits", allowed: Needs = AUDIT) -> None:
         self.app, self.prefix, self.allowed = app, prefix, allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.prefix):
             auth: Authenticator = scope["app"].state.auth
-            identity = await auth.identify(HTTPConnection(scope))
+            connection = HTTPConnection(scope)
+            identity = await auth.identify(connection, edition_of(connection).engine.book.approvers)
             refusal = None
             if identity is None:
                 refusal = responses.error(401, "not_signed_in", "sign in: send Authorization: Bearer <token>")
                 refusal.headers["WWW-Authenticate"] = "Bearer"
             elif not identity.holds(self.allowed):
-                needed = ", ".join(sorted(self.allowed)).replace("_", " ")
+                needed = ", ".join(sorted(self.allowed.roles(identity.approvers))).replace("_", " ")
                 refusal = responses.error(
                     403, "forbidden", f"{identity.name} does not hold a role this needs ({needed})"
                 )

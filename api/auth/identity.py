@@ -28,8 +28,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -44,21 +45,52 @@ from api.serve.forwarded import SOCKET_PEER
 from api.store.decision_log import LogUnavailable
 from api.store.workflow import SESSIONS, User, WorkflowStore, now_utc, session_hash, user_from_row
 from api.store.workflow import USERS as USER_TABLE
+from engine.rulebook.approvers import Approvers
+from engine.rulebook.contents import load_contents
 
 BROKER, FINANCE, ADMIN, POLICY_OFFICER = "broker", "finance", "admin", "policy_officer"
-APPROVER_CHAIN = ("team_manager", "head_of_service", "placement_panel")  # a higher role may approve a lower band
-APPROVERS = (*APPROVER_CHAIN, "commissioning_manager")
-ROLES = (BROKER, *APPROVERS, FINANCE, POLICY_OFFICER, ADMIN)
+SYSTEM_ROLES = (BROKER, FINANCE, POLICY_OFFICER, ADMIN)  # the approver roles are the rulebook's (rules/contents.yaml)
 
-# What each kind of route needs: any one of these roles.
-CHECK = frozenset({BROKER, *APPROVERS})  # decide placements
-READ = frozenset(ROLES) - {ADMIN}  # read decisions, replay them, the rules and parameters (admin: users only)
-APPROVE = frozenset(APPROVERS)  # and the band's role or a higher one, checked per decision
-AUDIT = frozenset({FINANCE})  # audits of a whole book, the log as CSV
-USERS = frozenset({ADMIN})
-DRAFT = frozenset({POLICY_OFFICER})  # draft an edition of the rates (SPEC §18)
-PUBLISH = frozenset({"head_of_service", ADMIN})  # publish or reject someone else's draft
-EDITIONS = DRAFT | PUBLISH  # see the editions
+
+@dataclass(frozen=True)
+class Needs:
+    """What a kind of route needs: any one of ``system``, or (``approvers``) any approver role the rulebook of
+    the edition in force declares, or (``publishers``) any approver role it declares may publish editions."""
+
+    system: frozenset[str] = frozenset()
+    approvers: bool = False
+    publishers: bool = False
+
+    def roles(self, approvers: Approvers) -> frozenset[str]:
+        found = set(self.system)
+        if self.approvers:
+            found |= set(approvers.order)
+        if self.publishers:
+            found |= set(approvers.publishers)
+        return frozenset(found)
+
+
+CHECK = Needs(frozenset({BROKER}), approvers=True)  # decide placements
+# read decisions, replay them, the rules and parameters (admin: users only)
+READ = Needs(frozenset({BROKER, FINANCE, POLICY_OFFICER}), approvers=True)
+APPROVE = Needs(approvers=True)  # and the band's role or one that approves for it, checked per decision
+AUDIT = Needs(frozenset({FINANCE}))  # audits of a whole book, the log as CSV
+USERS = Needs(frozenset({ADMIN}))  # users only
+DRAFT = Needs(frozenset({POLICY_OFFICER}))  # draft an edition of the rates (SPEC §18)
+PUBLISH = Needs(frozenset({ADMIN}), publishers=True)  # publish or reject someone else's draft
+EDITIONS = Needs(frozenset({POLICY_OFFICER, ADMIN}), publishers=True)  # see the editions
+
+
+def declared_approvers(rules_dir: Path) -> Approvers:
+    """The approver roles the rulebook in ``rules_dir`` declares (its contents.yaml), or RulebookError."""
+    contents = load_contents(rules_dir)
+    return Approvers(contents.approver_roles, contents.also_approves, contents.publishers)
+
+
+def all_roles(approvers: Approvers) -> tuple[str, ...]:
+    """Every role a user may hold: the system roles and the rulebook's approver roles (in this order)."""
+    return (BROKER, *approvers.order, FINANCE, POLICY_OFFICER, ADMIN)
+
 
 LOCAL_USER = "local"
 SESSION_COOKIE = "carerules_session"
@@ -79,9 +111,14 @@ class Identity:
     name: str
     roles: frozenset[str]
     via: str  # token | session | sso | local
+    approvers: Approvers = field(default_factory=Approvers, compare=False)  # those of the edition the request uses
 
-    def holds(self, allowed: frozenset[str]) -> bool:
-        return bool(self.roles & allowed)
+    def holds(self, allowed: Needs) -> bool:
+        return bool(self.roles & allowed.roles(self.approvers))
+
+    def acting_role(self, needed: list[str]) -> str | None:
+        """The role in which this identity approves every one of ``needed`` (the most junior that does), or None."""
+        return self.approvers.acting_role(self.roles, needed)
 
 
 class NotSignedIn(Exception):
@@ -132,10 +169,12 @@ def legacy_matches(stored: str, token: str) -> bool:
         return False
 
 
-def check_roles(roles: list[str]) -> list[str]:
-    unknown = [role for role in roles if role not in ROLES]
+def check_roles(roles: list[str], approvers: Approvers) -> list[str]:
+    """The roles given, once each, or ValueError: each must be a system role or an approver role of the rulebook."""
+    known = all_roles(approvers)
+    unknown = [role for role in roles if role not in known]
     if unknown or not roles:
-        raise ValueError(f"unknown role(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(ROLES)}")
+        raise ValueError(f"unknown role(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(known)}")
     return list(dict.fromkeys(roles))
 
 
@@ -146,23 +185,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def covers(held: frozenset[str], needed: str) -> bool:
-    """May a holder of ``held`` approve what needs ``needed``: the role itself or a higher one in the chain."""
-    if needed in held:
-        return True
-    if needed not in APPROVER_CHAIN:
-        return False
-    return any(role in APPROVER_CHAIN[APPROVER_CHAIN.index(needed) + 1 :] for role in held)
-
-
-def acting_role(held: frozenset[str], needed: list[str]) -> str | None:
-    """The role in which ``held`` approves every one of ``needed`` (the lowest that does), or None."""
-    for role in (*APPROVERS,):
-        if role in held and all(covers(frozenset({role}), one) for one in needed):
-            return role
-    return None
 
 
 @dataclass
@@ -304,30 +326,31 @@ class Authenticator:
             "(CARERULES_TRUSTED_PROXIES), or serve on 127.0.0.1 for one local user."
         )
 
-    async def identify(self, connection: HTTPConnection) -> Identity | None:
-        """The signed-in identity, or None."""
+    async def identify(self, connection: HTTPConnection, approvers: Approvers | None = None) -> Identity | None:
+        """The signed-in identity, or None; ``approvers``: the approver roles of the edition the request uses."""
+        approvers = approvers or Approvers()
         header = connection.headers.get("authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None
             account = await self.by_token(token.strip())
-            return _identity(account, "token") if account else None
+            return _identity(account, "token", approvers) if account else None
         if self.proxies:
             sso = self._from_proxy(connection)
             if sso is not None:
-                return await self._by_sso(*sso)
+                return await self._by_sso(*sso, approvers)
         session_id = connection.cookies.get(SESSION_COOKIE)
         if session_id:
             account = await self.read(self.account_by_session, session_id)
             if account is not None:
-                return _identity(account, "session")
+                return _identity(account, "session", approvers)
         if self.local_mode_possible() and not self.users_seen:
             if time.monotonic() >= self.no_users_until:
                 if await self.read(self.had_users):
                     return None
                 self.no_users_until = time.monotonic() + LOCAL_RECHECK_SECONDS
-            return Identity(LOCAL_USER, frozenset(ROLES), "local")
+            return Identity(LOCAL_USER, frozenset(all_roles(approvers)), "local", approvers)
         return None
 
     async def by_token(self, token: str) -> User | None:
@@ -394,11 +417,14 @@ class Authenticator:
         roles = connection.headers.get(self.config.sso_roles_header) if self.config.sso_roles_header else None
         return name, roles
 
-    async def _by_sso(self, name: str, roles: str | None) -> Identity:
+    async def _by_sso(self, name: str, roles: str | None, approvers: Approvers) -> Identity:
         if roles is not None:
-            return Identity(name, frozenset(r.strip() for r in roles.split(",") if r.strip() in ROLES), "sso")
+            known = all_roles(approvers)
+            return Identity(
+                name, frozenset(r.strip() for r in roles.split(",") if r.strip() in known), "sso", approvers
+            )
         account = await self.read(self.account_by_name, name)
-        return Identity(name, frozenset(account.roles) if account else frozenset(), "sso")
+        return Identity(name, frozenset(account.roles) if account else frozenset(), "sso", approvers)
 
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -456,8 +482,8 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite keeps no zone; all is written in UTC
 
 
-def _identity(account: User, via: str) -> Identity:
-    return Identity(account.name, frozenset(account.roles), via)
+def _identity(account: User, via: str, approvers: Approvers) -> Identity:
+    return Identity(account.name, frozenset(account.roles), via, approvers)
 
 
 def refusal_for(settings: Any) -> str | None:

@@ -50,15 +50,26 @@ def _print_token(name: str, token: str) -> None:
 @users.command("add")
 def add(
     name: Name,
-    role: Annotated[list[str], typer.Option("--role", help="A role (repeat for more): broker, team_manager, ...")],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role", help="A role (repeat for more): broker, finance, admin or an approver role of the rulebook."
+        ),
+    ],
 ) -> None:
     """Add a user with one or more roles and print their token (once)."""
-    from api.auth.identity import check_roles, new_token
+    from api.auth.identity import check_roles, declared_approvers, new_token
+    from api.serve.settings import Settings
     from api.store.workflow import UserExists, now_utc
+    from engine.rulebook.strict_yaml import RulebookError
 
     name = _name(name)
     try:
-        roles = check_roles([part.strip() for value in role for part in value.split(",") if part.strip()])
+        approvers = declared_approvers(Settings.from_env().rules_dir)
+        roles = check_roles([part.strip() for value in role for part in value.split(",") if part.strip()], approvers)
+    except RulebookError as exc:
+        typer.echo(f"carerules: the approver roles are the rulebook's, and it does not load: {exc}", err=True)
+        raise typer.Exit(3) from None
     except ValueError as exc:
         typer.echo(f"carerules: {exc}", err=True)
         raise typer.Exit(2) from None

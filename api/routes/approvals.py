@@ -19,7 +19,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, Select, and_, false, literal, or_, select
 from sqlalchemy.orm import Session
 
-from api.auth.identity import APPROVERS, CHECK, Identity, acting_role, covers
+from api.auth.identity import CHECK, Identity
 from api.routes.responses import ApiError
 from api.routes.service import stored
 from api.store.decision_log import DecisionRecord
@@ -156,9 +156,10 @@ def search(engine: Engine, wanted: LogFilter, limit: int, identity: Identity | N
 
 def _may_approve(identity: Identity) -> list[Any]:
     """What the database can check of "may ``identity`` approve it": neither made nor asked by them (four eyes),
-    and naming at least one role they cover (the exact test, every role named, is ``acting_role``)."""
+    and naming at least one role they cover (the exact test, every role named, is ``acting_role``). The roles are
+    the rulebook's of the edition the request uses (``identity.approvers``)."""
     record, me = DecisionRecord, identity.name
-    coverable = sorted(role for role in APPROVERS if covers(identity.roles, role))
+    coverable = identity.approvers.coverable(identity.roles)
     if not coverable:
         return [false()]
     spaced = literal(" ") + record.approvers + literal(" ")
@@ -174,7 +175,7 @@ def _approvable(engine: Engine, query: Select[Any], identity: Identity, limit: i
         taken = 0
         for row in session.execute(query.execution_options(yield_per=limit)):
             found = _found(row)
-            if acting_role(identity.roles, needed_roles(found[0])) is None:
+            if identity.acting_role(needed_roles(found[0])) is None:
                 continue
             yield found
             taken += 1
@@ -251,7 +252,7 @@ def approve(
             f"(POST /v1/decisions/{record.id}/request-approval)",
         )
     needed = needed_roles(record)
-    role = acting_role(identity.roles, needed)
+    role = identity.acting_role(needed)
     if role is None:
         wanted = " and ".join(n.replace("_", " ") for n in needed)
         raise ApiError(403, "forbidden", f"approving decision {record.id} needs {wanted} (or a higher role)")

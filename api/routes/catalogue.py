@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.guard import AUTH_RESPONSES, Reader, require
-from api.auth.identity import ADMIN
+from api.auth.identity import ADMIN, Needs
 from api.routes.deps import AsAtQuery, ClockDep, EngineDep, LogDep, edition_of
 from api.routes.responses import ApiError, ExactJSONResponse
 from api.routes.schemas import ErrorOut, HealthOut, ParametersOut, ReloadOut, RulesOut
@@ -82,7 +82,7 @@ async def healthz(request: Request, log: LogDep) -> ExactJSONResponse:
     "changed folder by itself within a second",
 )
 async def reload_rulebook(request: Request) -> ExactJSONResponse:
-    await require(request, frozenset({ADMIN}))
+    await require(request, Needs(frozenset({ADMIN})))
     editions: Editions = request.app.state.editions
     swapped = await run_in_threadpool(editions.check, True)  # loaded and compiled off the event loop
     refused = editions.refused

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from api.routes.service import Clock, Decider
-from api.serve.edition import Edition
+from api.serve.in_force import edition_of as edition_of  # re-exported: the routes and pages take it from here
 from api.serve.settings import Settings
 from api.store.decision_log import DecisionLog
 from engine.decide import Engine
@@ -21,16 +21,6 @@ from engine.rulebook.loader import DEFAULT_RULES_DIR
 # The shipped rulebook's earliest date, as the documented lower bound of date parameters (the engine checks
 # every date again against the app's own rulebook).
 EARLIEST_AS_AT = load_rulebook_facts(DEFAULT_RULES_DIR)[0]
-
-
-def edition_of(request: Request) -> Edition:
-    """The rulebook edition this request uses, from its first look to its end: every engine, decider and page
-    footer of one request is one edition, whatever is swapped in meanwhile (api/serve/edition.py)."""
-    state = request.scope.setdefault("state", {})
-    edition = state.get("edition")
-    if edition is None:
-        edition = state["edition"] = request.app.state.editions.current
-    return edition  # type: ignore[no-any-return]
 
 
 async def get_engine(request: Request) -> Engine:

@@ -124,7 +124,7 @@ class FindingOut(Strict):
     action: Action
     approver: str | None = Field(None, description="present when the rule names who must approve")
     refer_to: str | None = Field(
-        None, description="on a refer finding: where the case goes (isp_panel, chc_assessment, records_check, ...)"
+        None, description="on a refer finding: where the case goes, a referral destination the rulebook declares"
     )
     message: str
     reference: str

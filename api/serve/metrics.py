@@ -151,9 +151,9 @@ def _metrics_token(request: Request, configured: str) -> bool:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     from api.auth.guard import require
-    from api.auth.identity import ADMIN
+    from api.auth.identity import ADMIN, Needs
 
     if not _metrics_token(request, request.app.state.settings.metrics_token.get_secret_value()):
-        await require(request, frozenset({ADMIN}))
+        await require(request, Needs(frozenset({ADMIN})))
     body, media_type = exposition()
     return Response(body, media_type=media_type)

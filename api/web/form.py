@@ -1,4 +1,5 @@
-"""What the brokerage web page shows: the form's fields and the plain-English labels of figures and outcomes.
+"""What the brokerage web page shows: the form's fields and the plain-English labels of outcomes (the figures'
+labels are the rulebook's: api/web/words.py).
 
 Presentation only. The engine decides what is valid; no policy number or rule lives here. The form's fields
 (label, help text, section, choices) are generated from the placement model that declares them.
@@ -12,8 +13,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from api.web.words import humanise, role_label
 from engine.language.vocabulary import Kind
-from engine.rulebook.loader import load_rulebook
+from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.validate.fields import FieldSpec, field_specs
 from engine.validate.placement import Placement
 
@@ -109,64 +111,10 @@ ACTIONS = {
     "not_permitted": "Not permitted",
 }
 
-FIGURES = {
-    "lot": "Framework Lot",
-    "comparable_weekly": "Council-funded weekly price (excluding FNC and 1:1)",
-    "benchmark_weekly": "LaingBuisson median for the Lot",
-    "over_benchmark_weekly": "Above the median by",
-    "over_benchmark_percent": "Above the median by (%)",
-    "gross_weekly_cost": "Gross weekly cost of care",
-    "fnc_used_weekly": "FNC counted",
-    "personal_budget_weekly": "Personal budget",
-    "top_up_required_weekly": "Top-up needed to meet the fee",
-    "care_cubed_weekly": "CareCubed indicative weekly cost",
-    "over_care_cubed_weekly": "Above the CareCubed figure by",
-    "over_care_cubed_percent": "Above the CareCubed figure by (%)",
-    "s117_council_percent": "Council share of s117 funding (%)",
-    "s117_nhs_funding_weekly": "NHS funding counted for s117 (contribution and FNC)",
-    "expected_nhs_share_weekly": "Expected NHS share (s117)",
-    "s117_council_funding_weekly": "Council's s117 funding",
-    "sl_day_support_weekly": "Reference: support hours",
-    "sl_waking_night_weekly": "Reference: waking nights",
-    "sl_sleep_in_weekly": "Reference: sleep-ins",
-    "sl_reference_weekly": "Reference rate for the package",
-    "sl_over_reference_weekly": "Above the reference rate by",
-    "home_counted": "Main home counted as capital",
-    "capital_counted": "Capital counted",
-    "self_funding": "Pays the full cost (capital above the upper limit)",
-    "tariff_income_weekly": "Tariff income from capital",
-    "income_disregards_weekly": "Income disregarded",
-    "assessable_income_weekly": "Assessable income",
-    "mig_weekly": "Minimum Income Guarantee",
-    "income_left_weekly": "Income left after allowances",
-    "chargeable_cost_weekly": "Most that can be charged",
-    "resident_contribution_weekly": "The person's contribution",
-    "council_net_weekly": "Council's net cost",
-    "contribution_after_disregard_weekly": "Contribution once the home counts",
-    "payment_model": "How the provider is paid",
-    "council_to_provider_weekly": "Council pays the provider",
-    "contribution_to_provider_weekly": "Contribution paid to the provider",
-    "contribution_to_council_weekly": "Contribution invoiced by the council",
-    "top_up_to_provider_weekly": "Top-up paid to the provider",
-    "top_up_to_council_weekly": "Top-up invoiced by the council",
-}
-
-
-def humanise(name: str | None) -> str:
-    """team_manager → Team manager."""
-    if not name:
-        return ""
-    text = name.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
 
 def field_label(name: str) -> str:
     spec = FORM_FIELDS.get(name)
     return spec.label if spec else ("Your name" if name == "user_name" else humanise(name))
-
-
-def figure_label(name: str) -> str:
-    return FIGURES.get(name) or humanise(name)
 
 
 @lru_cache(maxsize=1)
@@ -194,11 +142,11 @@ def money(value: Any) -> str:
     return f"{sign}£{abs(number):,.2f}"
 
 
-def show_parameter(value: Any) -> str:
+def show_parameter(book: Rulebook | None, value: Any) -> str:
     if value is None:
         return "not in force"
     if isinstance(value, list):
-        return "; ".join(f"{row['description']}: {humanise(row['approver'])}" for row in value)
+        return "; ".join(f"{row['description']}: {role_label(book, row['approver'])}" for row in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

@@ -5,6 +5,7 @@ Server-rendered with Jinja2; every decision made here is stored in the decision 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,11 +14,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api.auth.guard import CSRF_FIELD, Approver, Auditor, Checker, Reader, csrf_ok, csrf_token, set_csrf_cookie
-from api.auth.identity import APPROVE, CHECK, EDITIONS, acting_role
+from api.auth.identity import APPROVE, CHECK, EDITIONS
 from api.routes.approvals import (
     LogFilter,
     approve,
@@ -35,8 +37,10 @@ from api.routes.service import loads, replay, stored
 from api.store.decision_log import DecisionLog
 from api.web import form as web_form
 from api.web import view as web_view
+from api.web import words
 from engine.explain.catalogue import parameters_at, rule_catalogue
 from engine.explain.decision import dumps
+from engine.rulebook.loader import Rulebook
 from engine.validate.placement import InputError
 
 router = APIRouter(include_in_schema=False)
@@ -44,13 +48,32 @@ EXPIRED = {CSRF_FIELD: ["The form had expired (or came from another site): pleas
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+def _book(context: Any) -> Rulebook | None:
+    """The rulebook of the edition the page's request uses (page() puts it in every page's context)."""
+    edition = context.get("edition")
+    return edition.engine.book if edition is not None else None
+
+
+def _worded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter or function of the templates that reads the words of the edition the request uses."""
+
+    @pass_context
+    def call(context: Any, *args: Any) -> Any:
+        return function(_book(context), *args)
+
+    return call
+
+
 templates.env.filters.update(
-    humanise=web_form.humanise,
+    humanise=words.humanise,
     money=web_form.money,
     field_label=web_form.field_label,
-    figure_label=web_form.figure_label,
-    show_parameter=web_form.show_parameter,
-    destination=web_view.destination,
+    figure_label=_worded(words.figure_label),
+    role=_worded(words.role_label),
+    show_parameter=_worded(web_form.show_parameter),
+    destination=_worded(words.destination),
     date_words=web_view.date_words,
     when_words=web_view.when_words,
 )
@@ -61,13 +84,13 @@ templates.env.globals.update(
     show_figure=web_form.show_figure,
     approvers_of=web_form.approvers,
     referrals_of=web_view.referrals,
-    price_rows_of=web_view.price_rows,
+    price_rows_of=_worded(web_view.price_rows),
     section_hidden=web_view.section_hidden,
-    figures_shown=web_view.figures_shown,
-    charging_of=web_view.charging,
-    state_of=web_view.state,
-    approver_roles=sorted(APPROVE),
-    edition_roles=sorted(EDITIONS),
+    figures_shown=_worded(web_view.figures_shown),
+    charging_of=_worded(web_view.charging),
+    state_of=_worded(web_view.state),
+    approve=APPROVE,
+    editions=EDITIONS,
 )
 
 
@@ -152,7 +175,7 @@ def _decision_page(request: Request, log: DecisionLog, decision_id: int, status:
     asked, approval = request.app.state.auth.store.state_of(decision_id)
     shown = with_approval(record, asked, approval)
     identity = request.state.identity
-    covered = acting_role(identity.roles, needed_roles(record)) is not None
+    covered = identity.acting_role(needed_roles(record)) is not None
     own = made_or_asked_by(record, asked, identity.name)
     context.setdefault("approval_errors", {})
     context.setdefault("request_errors", {})

@@ -1,5 +1,6 @@
 """How the web page words a decision's workflow: where a refer goes, the price to quote, and the approval state
-as it stands (SPEC §14.2: the page tells the truth about it). Presentation only."""
+as it stands (SPEC §14.2: the page tells the truth about it), in the words of the rulebook of the edition the
+request uses (``book``). Presentation only."""
 
 from __future__ import annotations
 
@@ -8,21 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from api.web.form import OUTCOMES, approvers, figure_label, humanise, money
+from api.web import words
+from api.web.form import OUTCOMES, approvers, money
+from api.web.words import figure_label, role_label
+from engine.rulebook.loader import Rulebook
 from engine.validate.values import enum_key, parse_date, parse_money
-
-DESTINATIONS = {
-    "isp_panel": "the ISP panel",
-    "chc_assessment": "an NHS Continuing Healthcare assessment",
-    "financial_assessment": "a financial assessment",
-    "care_cubed_costing": "a Care Cubed costing",
-    "records_check": "a check of the record",
-    "commissioning_team": "the commissioning team",
-}
-
-
-def destination(name: str) -> str:
-    return DESTINATIONS.get(name) or humanise(name)
 
 
 def referrals(decision: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
@@ -34,7 +25,7 @@ def referrals(decision: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     return list(found.items())
 
 
-def price_rows(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
+def price_rows(book: Rulebook, decision: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The price guide as the page shows it: "up to £1,044.75: team manager", the proposed price's row marked."""
     guide = decision.get("price_guide")
     if not guide:
@@ -50,7 +41,7 @@ def price_rows(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
             limit = f"up to {money(ceiling)}"
             low = Decimal("-1") if previous is None else Decimal(str(previous))
             here = price is not None and low < Decimal(str(price)) <= Decimal(str(ceiling))
-        who = "no approval needed" if band["approver"] is None else f"{humanise(band['approver'])} approves"
+        who = "no approval needed" if band["approver"] is None else f"{role_label(book, band['approver'])} approves"
         if band["care_cubed_required"]:
             who += "; a Care Cubed costing is required"
         rows.append({"band": band["band"], "limit": limit, "who": who, "approver": band["approver"], "here": here})
@@ -79,16 +70,17 @@ def date_words(value: Any) -> str:
     return f"{when.day} {when:%B %Y}"
 
 
-def figures_shown(decision: Mapping[str, Any], given: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-    """(name, label, value) of the figures to show: the top-up line only when a top-up is proposed, worded as
-    the most a top-up may cover."""
+def figures_shown(book: Rulebook, decision: Mapping[str, Any], given: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(name, label, value) of the figures to show: a figure worded for a proposed top-up (``label_with_top_up``)
+    only when a top-up is proposed, in those words."""
     shown = []
     for name, value in decision["figures"].items():
-        label = figure_label(name)
-        if name == "top_up_required_weekly":
+        figure = book.figures.get(name)
+        label = figure_label(book, name)
+        if figure is not None and figure.label_with_top_up:
             if not _proposed(given.get("top_up_weekly")):
                 continue
-            label = "The most a top-up may cover"
+            label = figure.label_with_top_up
         shown.append((name, label, value))
     return shown
 
@@ -100,20 +92,7 @@ def _proposed(amount: Any) -> bool:
         return False
 
 
-PAYERS = {
-    "council": "The council",
-    "resident": "The resident",
-    "third_party": "The top-up payer (family or friend)",
-    "nhs": "The NHS",
-}
-PAYEES = {"provider": "the provider", "council": "the council"}
-TOP_UP_BY = {
-    "third_party": "your family or friend has agreed to pay",
-    "first_party": "you have agreed to pay yourself",
-}
-
-
-def charging(decision: Mapping[str, Any], placement: Mapping[str, Any]) -> dict[str, Any] | None:
+def charging(book: Rulebook, decision: Mapping[str, Any], placement: Mapping[str, Any]) -> dict[str, Any] | None:
     """The financial assessment worded for the person and their family as well as for finance: what they pay,
     on top of which top-up, what the council pays, and the payments table. None when no assessment is recorded."""
     figures = decision["figures"]
@@ -134,14 +113,15 @@ def charging(decision: Mapping[str, Any], placement: Mapping[str, Any]) -> dict[
         sentence = f"You pay {money(contribution)} a week towards your care"
     top_up = Decimal(str(placement.get("top_up_weekly") or 0).replace("£", "").replace(",", "") or 0)
     payer = placement.get("top_up_payer")
-    if top_up > 0 and payer in TOP_UP_BY:
-        sentence += f", in addition to the top-up of {money(top_up)} that {TOP_UP_BY[str(payer)]}"
+    by = book.wording.top_up_payers.get(str(payer))
+    if top_up > 0 and by:
+        sentence += f", in addition to the top-up of {money(top_up)} that {by}"
     sentence += "."
     council = figures.get("council_net_weekly")
     rows = [
         {
-            "payer": PAYERS.get(p["payer"], humanise(p["payer"])),
-            "payee": PAYEES.get(p["payee"], p["payee"]),
+            "payer": words.payer(book, p["payer"]),
+            "payee": words.payee(book, p["payee"]),
             "weekly": money(p["weekly"]),
             "note": p["note"],
             "code": f"{p['payer']}-{p['payee']}",
@@ -186,11 +166,11 @@ def agreed_price(record: Mapping[str, Any]) -> str | None:
     return money(Decimal(pence) / 100)
 
 
-def _waiting_for(roles: list[str]) -> str:
-    return " and ".join(humanise(role) for role in roles) + " (or a higher role)"
+def _waiting_for(book: Rulebook, roles: list[str]) -> str:
+    return " and ".join(role_label(book, role) for role in roles) + " (or a higher role)"
 
 
-def state(record: Mapping[str, Any]) -> dict[str, str]:
+def state(book: Rulebook, record: Mapping[str, Any]) -> dict[str, str]:
     """The banner's heading and its sentence for the decision's approval state: what the broker may do now."""
     decision, status = record["decision"], record["status"]
     title, explanation = OUTCOMES[decision["outcome"]]
@@ -198,7 +178,7 @@ def state(record: Mapping[str, Any]) -> dict[str, str]:
     at_price = f" at {price} a week" if price else ""
     approval, asked = record.get("approval"), record.get("approval_request")
     if status in ("approved", "declined") and approval:
-        who = f"{approval['by']} ({humanise(approval['role'])}) on {when_words(approval['at'])}"
+        who = f"{approval['by']} ({role_label(book, approval['role'])}) on {when_words(approval['at'])}"
         if status == "approved":
             return {"heading": "Approved", "sentence": f"Approved by {who}: you may agree the placement{at_price}."}
         return {
@@ -209,14 +189,14 @@ def state(record: Mapping[str, Any]) -> dict[str, str]:
         by = f" by {asked['by']}" if asked["by"] else ""
         return {
             "heading": f"{title}: waiting for approval",
-            "sentence": f"Waiting for approval by {_waiting_for(asked['waiting_for'])}, asked{by} on "
+            "sentence": f"Waiting for approval by {_waiting_for(book, asked['waiting_for'])}, asked{by} on "
             f"{when_words(asked['at'])}. Do not agree the placement{at_price} until it is approved.",
         }
     if status == "checked":
         roles = [role for role, _ in approvers(decision)]
         return {
             "heading": title,
-            "sentence": f"{f'{price} a week' if price else 'This price'} needs approval by {_waiting_for(roles)} "
+            "sentence": f"{f'{price} a week' if price else 'This price'} needs approval by {_waiting_for(book, roles)} "
             "before it can be agreed. "
             "Nobody has asked for it yet: try other prices freely, and ask for approval of the one you mean to offer.",
         }

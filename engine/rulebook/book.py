@@ -16,9 +16,11 @@ from typing import Any as AnyType
 
 from engine.language import conditions
 from engine.language.vocabulary import UNIT_KINDS, Kind
+from engine.rulebook.approvers import Approvers
 from engine.rulebook.categories import Categories
 from engine.rulebook.facts import Kpi
 from engine.rulebook.figures import Figure
+from engine.rulebook.wording import Wording
 
 if TYPE_CHECKING:
     from engine.rulebook.compiled import CompiledRulebook
@@ -72,7 +74,7 @@ class Rule:
     reference: Reference
     approver: str | None = None
     approver_from: str | None = None
-    refer_to: str | None = None  # where a refer finding goes (isp_panel, chc_assessment, records_check, ...)
+    refer_to: str | None = None  # where a refer finding goes: a referral destination of contents.yaml
     parameters: tuple[str, ...] = ()
     messages: tuple[tuple[str, str], ...] = ()  # (service, message) when the message is written per service
     services: tuple[str, ...] = ()  # the services it applies to: its module's, or some of them (``services``)
@@ -104,6 +106,8 @@ class Rulebook:
     approver_roles: dict[str, str] = field(default_factory=dict)  # role → who it is (rules/contents.yaml)
     referral_destinations: dict[str, str] = field(default_factory=dict)  # refer_to → the page's words (contents.yaml)
     bases: tuple[Path, ...] = ()  # the base folders the rulebook extends, nearest first (rules/national), resolved
+    approvers: Approvers = field(default_factory=Approvers)  # the roles in order of seniority: who approves what
+    wording: Wording = field(default_factory=Wording)  # the page's words for payers and payees (rules/wording.yaml)
 
     @cached_property
     def compiled(self) -> CompiledRulebook:

@@ -34,7 +34,9 @@ class Contents:
     path: Path
     modules: dict[str, tuple[str, ...]]  # module file name → the ids of its rules, in the order listed
     kpis: tuple[str, ...]  # the id of each KPI of kpis.yaml
-    approver_roles: dict[str, str]  # role → who it is
+    approver_roles: dict[str, str]  # role → who it is, most junior first
+    also_approves: dict[str, tuple[str, ...]]  # role → the more junior roles it may also approve for
+    publishers: tuple[str, ...]  # the roles that may publish or reject an edition of the rates (publishes_editions)
     referral_destinations: dict[str, str]  # refer_to code → where the case goes, in the page's words
     node: Node = field(repr=False, compare=False)
     module_lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -99,7 +101,9 @@ def load_contents(root: Path) -> Contents:
         path=path,
         modules=listed,
         kpis=tuple(kpis),
-        approver_roles=_names(node, "approver_roles", "an approver role"),
+        approver_roles=_names(node, "approver_roles", "an approver role", ("also_approves", "publishes_editions")),
+        also_approves=_also_approves(node),
+        publishers=_publishers(node),
         referral_destinations=_names(node, "referral_destinations", "a referral destination"),
         node=node,
         module_lines={name: modules.line_of(name) for name in listed},
@@ -108,18 +112,62 @@ def load_contents(root: Path) -> Contents:
     )
 
 
-def _names(node: Node, key: str, what: str) -> dict[str, str]:
+def _names(node: Node, key: str, what: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each name with the words shown for it: ``name: words``, or (with ``extra`` keys) ``name: {label: words}``."""
     names = node[key]
     if not isinstance(names, Node) or not names:
         raise node.error(f"{key} must map each name to the words shown for it", key)
+    found = {}
     for name, words in names.items():
         if not isinstance(name, str) or not NAME.match(name):
-            raise names.error(
-                f"{name!r} is not {what} name like {'team_manager' if 'role' in what else 'isp_panel'}", str(name)
-            )
+            raise names.error(f"{name!r} is not {what} name (lower case letters, digits and underscores)", str(name))
+        if extra and isinstance(words, Node):
+            words = check_keys(words, {"label"}, set(extra), f"{what} ({name})")["label"]
         if not (isinstance(words, str) and words.strip()):
             raise names.error(f"{name}: give the words shown for {what} (text)", name)
-    return {str(name): " ".join(words.split()) for name, words in names.items()}
+        found[str(name)] = " ".join(words.split())
+    return found
+
+
+def _also_approves(node: Node) -> dict[str, tuple[str, ...]]:
+    """Each role's ``also_approves``: roles declared before it (more junior), each once, never itself."""
+    roles = node["approver_roles"]
+    also: dict[str, tuple[str, ...]] = {}
+    before: list[str] = []
+    for role, entry in roles.items():
+        if not isinstance(entry, Node) or "also_approves" not in entry:
+            before.append(str(role))
+            continue
+        named = entry["also_approves"]
+        if not isinstance(named, list) or not named or not all(isinstance(one, str) for one in named):
+            raise entry.error(f"{role}: also_approves lists the more junior roles it may approve for", "also_approves")
+        for one in named:
+            if one not in roles:
+                raise entry.error(
+                    f"{role}: also_approves {one!r}, which is not a declared approver role "
+                    f"({', '.join(roles)})", "also_approves"
+                )  # fmt: skip
+            if one not in before or named.count(one) > 1:
+                raise entry.error(
+                    f"{role}: also_approves {one!r}, which is not a more junior role listed once (approver roles "
+                    "are listed most junior first: a role may also approve for roles listed before it)", "also_approves"
+                )  # fmt: skip
+        also[str(role)] = tuple(named)
+        before.append(str(role))
+    return also
+
+
+def _publishers(node: Node) -> tuple[str, ...]:
+    """The roles declared with ``publishes_editions: true``: they (and an admin) may publish or reject someone
+    else's draft edition of the rates (SPEC §18)."""
+    found = []
+    for role, entry in node["approver_roles"].items():
+        if isinstance(entry, Node) and "publishes_editions" in entry:
+            if not isinstance(entry["publishes_editions"], bool):
+                raise entry.error(f"{role}: publishes_editions is true or false", "publishes_editions")
+            if entry["publishes_editions"]:
+                found.append(str(role))
+    return tuple(found)
 
 
 def _item_lines(path: Path) -> dict[str, list[int]]:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from engine.rulebook.contents import Contents
 
 # rules/figures.yaml: figures the audit's lists, KPIs, results and changes, the decision's explanation, the CLI's
-# summary and the web page read or label by name
+# summary and the web page read by name (the page's labels are the figures' own: label in figures.yaml)
 FIGURES = (
     "after_care_free",
     "assessable_income_weekly",
@@ -36,7 +36,6 @@ FIGURES = (
     "care_type",
     "chargeable_cost_weekly",
     "comparable_weekly",
-    "contribution_after_disregard_weekly",
     "contribution_computed",
     "contribution_to_council_weekly",
     "contribution_to_provider_weekly",
@@ -48,14 +47,10 @@ FIGURES = (
     "financial_assessment",
     "fnc_used_weekly",
     "gross_weekly_cost",
-    "home_counted",
-    "income_disregards_weekly",
-    "income_left_weekly",
     "is_care_home",
     "is_supported_living",
     "isp_nhs_contribution_weekly",
     "lot",
-    "mig_weekly",
     "nhs_contribution_or_zero_weekly",
     "nhs_contribution_recorded",
     "over_benchmark_percent",
@@ -66,14 +61,9 @@ FIGURES = (
     "personal_budget_weekly",
     "resident_contribution_weekly",
     "s117_council_funding_weekly",
-    "s117_council_percent",
-    "s117_nhs_funding_weekly",
     "self_funding",
-    "sl_day_support_weekly",
     "sl_over_reference_weekly",
     "sl_reference_weekly",
-    "sl_sleep_in_weekly",
-    "sl_waking_night_weekly",
     "tariff_income_weekly",
     "top_up_required_weekly",
     "top_up_to_council_weekly",
@@ -129,22 +119,18 @@ NOTES = ("care_cubed_required",)
 # (engine/validate/field_groups/choice.py)
 FIRST_PARTY_BASES = ENUMS["first_party_basis"]
 
-# rules/contents.yaml: the approver roles the API's sign-in and approvals know, and the referral destinations the
-# page words
-APPROVER_ROLES = ("team_manager", "head_of_service", "placement_panel", "commissioning_manager")
-REFERRAL_DESTINATIONS = (
-    "care_cubed_costing",
-    "chc_assessment",
-    "commissioning_team",
-    "financial_assessment",
-    "isp_panel",
-    "records_check",
-)
+# rules/wording.yaml: the codes of a decision's payment lines (engine/explain/payments.py) and of the top-up's
+# payer (the placement's top_up_payer, but none) whose words the page shows. The approver roles and referral
+# destinations are not here: no Python names one, the API and the page read whichever the rulebook declares.
+PAYERS = ("council", "resident", "third_party", "nhs")
+PAYEES = ("provider", "council")
+TOP_UP_PAYERS = tuple(payer for payer in ENUMS["top_up_payer"] if payer != "none")
+WORDING = {"payers": PAYERS, "payees": PAYEES, "top_up_payers": TOP_UP_PAYERS}
 
 
 @dataclass(frozen=True)
 class Missing:
-    kind: str  # figure, KPI, parameter, rule, note, first-party basis, approver role, referral destination…
+    kind: str  # figure, KPI, parameter, rule, note, first-party basis, care category field, payers, payees…
     name: str
     expected: str  # where rules/ should declare it
 
@@ -164,9 +150,8 @@ def missing(book: Rulebook, contents: Contents) -> list[Missing]:
         ("rule", "modules", RULES, {rule.id for rule in book.rules}),
         ("note", "rulebook.yaml", NOTES, book.notes),
         ("first-party basis", "tables/first_party_bases.yaml", FIRST_PARTY_BASES, book.first_party_bases),
-        ("approver role", "contents.yaml", APPROVER_ROLES, contents.approver_roles),
-        ("referral destination", "contents.yaml", REFERRAL_DESTINATIONS, contents.referral_destinations),
         ("care category field", "tables/care_categories.yaml", sorted(unfixed), ()),
+        *((group, "wording.yaml", codes, getattr(book.wording, group)) for group, codes in WORDING.items()),
     ]
     return [
         Missing(kind, name, expected or _parameter_file(name))
@@ -188,11 +173,13 @@ _KEY = {
     "tables/first_party_bases.yaml": "bases",
     "tables/care_categories.yaml": "categories",
 }
-_CONTENTS_KEY = {"approver role": "approver_roles", "referral destination": "referral_destinations", "rule": "modules"}
+_CONTENTS_KEY = {"rule": "modules"}
 
 
 def check(root: Path, book: Rulebook, contents: Contents) -> None:
-    """Refuse a rulebook that lacks a name the code reads: the file and line where it belongs, and the name."""
+    """Refuse a rulebook that lacks a name the code reads (the file and line where it belongs, and the name), or
+    words a payment code the code does not know (its line)."""
+    _check_wording_codes(book)
     for gap in missing(book, contents):
         reason = (
             f"{gap.kind} {gap.name} is missing: the engine reads it by name (engine/rulebook/contract.py), so the "
@@ -205,8 +192,31 @@ def check(root: Path, book: Rulebook, contents: Contents) -> None:
         if gap.kind == "parameter":
             index = _nearest_index(root, root / gap.expected)
             raise RulebookError(index, 1, f"{reason} (as {gap.expected})")
+        if gap.expected == "wording.yaml":
+            raise _wording_node(book).error(
+                f"{gap.kind}: the words for {gap.name} are missing: the engine uses this code "
+                "(engine/rulebook/contract.py), so the rulebook must word it (here)", gap.kind
+            )  # fmt: skip
         node: Node = load_yaml(root / gap.expected)
         raise node.error(f"{reason} (in {gap.expected})", _KEY[gap.expected])
+
+
+def _wording_node(book: Rulebook) -> Node:
+    node = book.wording.node
+    assert node is not None, "a loaded rulebook keeps wording.yaml's node"
+    return node
+
+
+def _check_wording_codes(book: Rulebook) -> None:
+    """Every code wording.yaml words is one the engine uses: a misspelt code would leave the right one unworded."""
+    for group, codes in WORDING.items():
+        for code in getattr(book.wording, group):
+            if code not in codes:
+                entries = _wording_node(book)[group]
+                raise entries.error(
+                    f"{group}: {code} is not a code the engine uses (it uses {', '.join(codes)}; "
+                    "engine/rulebook/contract.py)", code
+                )  # fmt: skip
 
 
 def _nearest_index(root: Path, path: Path) -> Path:

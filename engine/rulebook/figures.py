@@ -2,8 +2,8 @@
 
 Each figure has a name, a kind, a description, a reference, a formula (one for every service, or one per
 service) in the figure language (``engine/language/figure_language.py``), and ``shown`` when the decision
-reports it. The checked formulas are compiled twice: ``engine/language/scalar_figures.py`` for single
-decisions, ``engine/language/vector_figures.py`` for books.
+reports it, with the ``label`` the page shows for it. The checked formulas are compiled twice:
+``engine/language/scalar_figures.py`` for single decisions, ``engine/language/vector_figures.py`` for books.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class Figure:
     formulas: dict[str, E]  # service → expression (the figure is null for other services)
     shown: str | None  # None: not in the decision; "always" or a bool field/figure that must be true
     enum: str | None = None
+    label: str | None = None  # the words the page shows for it (None: its name, humanised)
+    label_with_top_up: str | None = None  # the page's words for it when a top-up is proposed
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -55,7 +57,12 @@ def load_figures(
         raise node.error("figures must be a list", "figures")
     declared: dict[str, tuple[Kind, str | None]] = {}
     for row in rows:
-        row = check_keys(row, {"name", "kind", "description", "reference", "formula"}, {"shown", "enum"}, "figure")
+        row = check_keys(
+            row,
+            {"name", "kind", "description", "reference", "formula"},
+            {"shown", "enum", "label", "label_with_top_up"},
+            "figure",
+        )
         if row["kind"] not in KINDS:
             raise row.error(f"kind must be one of {', '.join(KINDS)}", "kind")
         if row["name"] in declared:
@@ -95,9 +102,20 @@ def load_figures(
             checked,
             "always" if shown is True else shown,
             enum,
+            _words(row, "label"),
+            _words(row, "label_with_top_up"),
         )
     _check_cycles(figures, node)
     return figures
+
+
+def _words(row: Node, key: str) -> str | None:
+    words = row.get(key)
+    if words is None:
+        return None
+    if not (isinstance(words, str) and words.strip()):
+        raise row.error(f"{row['name']}: {key} is the words the page shows for it (text)", key)
+    return " ".join(words.split())
 
 
 def order(figures: dict[str, Figure], service: str) -> list[str]:

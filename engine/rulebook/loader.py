@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.language.vocabulary import ENUMS, FIELDS
 from engine.rulebook import checks, contract
+from engine.rulebook.approvers import Approvers
 from engine.rulebook.bases import BASE_FILE, RULEBOOK_FILE, base_chain, merged_parameters
 from engine.rulebook.book import Module, Parameter, Reference, Rule, Rulebook
 from engine.rulebook.categories import load_categories, undeclared_in
@@ -17,6 +18,7 @@ from engine.rulebook.figures import load_figures
 from engine.rulebook.parameters import engine_value
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
 from engine.rulebook.strict_yaml import RulebookError
+from engine.rulebook.wording import load_wording
 
 # Rulebook, its parts and engine_value are imported from here by the rest of the engine, the API and the tests.
 __all__ = [
@@ -109,6 +111,8 @@ def _load_rulebook(root: Path) -> Rulebook:
         approver_roles=contents.approver_roles,
         referral_destinations=contents.referral_destinations,
         bases=bases,
+        approvers=Approvers(contents.approver_roles, contents.also_approves, contents.publishers),
+        wording=load_wording(root),
     )
     check_kpis(contents, root, book.kpis)
     for kpi in book.kpis.values():

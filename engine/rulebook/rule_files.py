@@ -88,7 +88,10 @@ def _load_rule(
         raise node.error(f"{rule_id}: action must be one of {', '.join(ACTIONS)}", "action")
     approver, approver_from = node.get("approver"), node.get("approver_from")
     if approver is not None and not SNAKE.match(str(approver)):
-        raise node.error(f"{rule_id}: approver {approver!r} must be a role name like team_manager", "approver")
+        raise node.error(
+            f"{rule_id}: approver {approver!r} must be a role name (lower case letters, digits and underscores)",
+            "approver",
+        )
     if approver is not None and approver not in contents.approver_roles:
         raise node.error(f"{rule_id}: {unknown_role(contents, str(approver))}", "approver")
     if approver_from is not None and (
@@ -157,9 +160,15 @@ def _refer_to(node: Node, rule_id: str, action: str) -> str | None:
     """A refer rule names where the case goes (a snake_case destination); no other rule does."""
     refer_to = node.get("refer_to")
     if action == "refer" and refer_to is None:
-        raise node.error(f"{rule_id}: a refer rule names where the case goes (refer_to, e.g. isp_panel)", "action")
+        raise node.error(
+            f"{rule_id}: a refer rule names where the case goes (refer_to: a referral destination of contents.yaml)",
+            "action",
+        )
     if action != "refer" and refer_to is not None:
         raise node.error(f"{rule_id}: only a refer rule has refer_to", "refer_to")
     if refer_to is not None and not SNAKE.match(str(refer_to)):
-        raise node.error(f"{rule_id}: refer_to {refer_to!r} must be a destination name like isp_panel", "refer_to")
+        raise node.error(
+            f"{rule_id}: refer_to {refer_to!r} must be a destination name (lower case letters, digits and underscores)",
+            "refer_to",
+        )
     return None if refer_to is None else str(refer_to)

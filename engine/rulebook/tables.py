@@ -78,7 +78,9 @@ def _row(row: Any) -> Band:
     if not isinstance(row["care_cubed_required"], bool):
         raise row.error("care_cubed_required must be true or false", "care_cubed_required")
     if not ROLE.match(str(row["approver"])):
-        raise row.error(f"approver {row['approver']!r} must be a role name like team_manager", "approver")
+        raise row.error(
+            f"approver {row['approver']!r} must be a role name (lower case letters, digits and underscores)", "approver"
+        )
     if up_to is not None and up_to <= above:
         raise row.error(
             f"band {row['band']}: up_to_percent {up_to} is not above above_percent {above}", "up_to_percent"

@@ -10,9 +10,12 @@ from conftest import FIXED_NOW, P_1001, add_user, make_client
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from api.auth.identity import ROLES, StartRefused, token_digest
+from api.auth.identity import StartRefused, all_roles, token_digest
 from api.main import create_app
 from api.serve.settings import Settings
+from engine.rulebook.loader import load_rulebook
+
+ROLES = all_roles(load_rulebook().approvers)  # the system roles and the test rulebook's approver roles
 
 # Open to anyone: the health check (for load balancers), signing in and out, and the API's documentation.
 PUBLIC = {"/healthz", "/signin", "/signout", "/docs", "/openapi.json"}

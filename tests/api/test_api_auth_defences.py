@@ -20,12 +20,15 @@ from conftest import FIXED_NOW, P_1001, add_user, make_client
 from fastapi.testclient import TestClient
 from test_api_auth import routes
 
-from api.auth.identity import ROLES, StartRefused, token_digest
+from api.auth.identity import StartRefused, all_roles, token_digest
 from api.bench.loadgen import served
 from api.main import create_app
 from api.serve.settings import Settings
 from api.store.decision_log import DecisionLog, alembic_config
 from api.store.workflow import WorkflowStore, now_utc
+from engine.rulebook.loader import load_rulebook
+
+ROLES = all_roles(load_rulebook().approvers)  # the system roles and the test rulebook's approver roles
 
 
 def csrf_of(client: TestClient) -> str:
