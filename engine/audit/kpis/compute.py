@@ -131,7 +131,9 @@ def kpi_list(views: AuditViews, period: Period, at_kpi: AtKpiDateKpis) -> list[d
     lot = at_start["lot"].v
     for category in categories.items:  # one KPI per care category, as the rulebook declares them
         rows = counted & (lot == category.id)
-        kpis.append(_below_median(below, at_start, rows, category.scope, f"_lot_{category.id}", category.kind_short, small))
+        kpis.append(
+            _below_median(below, at_start, rows, category.scope, f"_lot_{category.id}", category.kind_short, small)
+        )
     groups = {"all": care_home, "at_or_over_minimum_age": care_home & older, "under_minimum_age": care_home & ~older}
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
