@@ -90,7 +90,7 @@ templates.env.globals.update(
     charging_of=_worded(web_view.charging),
     state_of=_worded(web_view.state),
     approve=APPROVE,
-    editions=EDITIONS,
+    edition_needs=EDITIONS,
 )
 
 
