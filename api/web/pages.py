@@ -61,6 +61,7 @@ templates.env.globals.update(
     referrals_of=web_view.referrals,
     price_rows_of=web_view.price_rows,
     section_hidden=web_view.section_hidden,
+    section_services=web_view.section_services,
     figures_shown=web_view.figures_shown,
     charging_of=web_view.charging,
     state_of=web_view.state,

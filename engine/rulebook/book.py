@@ -17,6 +17,8 @@ from engine.language import conditions
 from engine.language.vocabulary import UNIT_KINDS, Kind
 from engine.rulebook.facts import Kpi, Lot
 from engine.rulebook.figures import Figure
+from engine.rulebook.services import Service
+from engine.validate.values import enum_key
 
 if TYPE_CHECKING:
     from engine.rulebook.compiled import CompiledRulebook
@@ -73,6 +75,8 @@ class Rule:
     parameters: tuple[str, ...] = ()
     messages: tuple[tuple[str, str], ...] = ()  # (service, message) when the message is written per service
     services: tuple[str, ...] = ()  # the services it applies to: its module's, or some of them (``services``)
+    info_when: str | None = None  # where this holds, the finding is for information only (no outcome, no approver)
+    info_condition: conditions.Cond | None = None
     path: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
 
@@ -85,6 +89,8 @@ class Module:
     reference: Reference
     rules: tuple[Rule, ...]
     guard: conditions.Cond | None = None  # the module-wide ``when`` (already part of every rule's condition)
+    runs_on_all: bool = False  # ``services: all``: every service the rulebook declares (rules/services.yaml)
+    path: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class Rulebook:
     first_party_bases: tuple[str, ...] = ()  # rules/tables/first_party_bases.yaml
     approver_roles: dict[str, str] = field(default_factory=dict)  # role → who it is (rules/contents.yaml)
     referral_destinations: dict[str, str] = field(default_factory=dict)  # refer_to → the page's words (contents.yaml)
+    services: tuple[Service, ...] = ()  # the services the council funds (rules/services.yaml)
 
     @cached_property
     def compiled(self) -> CompiledRulebook:
@@ -111,6 +118,14 @@ class Rulebook:
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(rule for module in self.modules for rule in module.rules)
+
+    @cached_property
+    def service_aliases(self) -> dict[str, str]:
+        """Each service's id and other names, as ``enum_key`` writes them → the service's id."""
+        return {enum_key(name): s.id for s in self.services for name in (s.id, *s.aliases)}
+
+    def service(self, service_id: str) -> Service | None:
+        return next((s for s in self.services if s.id == service_id), None)
 
     def lot_for(self, care_type: str, dementia: bool) -> int:
         """The Lot covering a care type and dementia need (the Lots table covers every combination)."""

@@ -58,6 +58,7 @@ FIGURES = (
     "mig_weekly",
     "nhs_contribution_or_zero_weekly",
     "nhs_contribution_recorded",
+    "package_cost_weekly",
     "over_benchmark_percent",
     "over_benchmark_weekly",
     "over_care_cubed_percent",
@@ -133,6 +134,11 @@ REFERRAL_DESTINATIONS = (
 )
 
 
+# rules/services.yaml: the services whose own cost fields and form sections the code knows (every other service
+# is priced by its weekly_cost, SPEC §16.1)
+SERVICES = ("care_home", "supported_living", "home_care")
+
+
 @dataclass(frozen=True)
 class Missing:
     kind: str  # figure, KPI, parameter, rule, note, first-party basis, approver role, referral destination
@@ -152,6 +158,7 @@ def missing(book: Rulebook, contents: Contents) -> list[Missing]:
         ("first-party basis", "tables/first_party_bases.yaml", FIRST_PARTY_BASES, book.first_party_bases),
         ("approver role", "contents.yaml", APPROVER_ROLES, contents.approver_roles),
         ("referral destination", "contents.yaml", REFERRAL_DESTINATIONS, contents.referral_destinations),
+        ("service", "services.yaml", SERVICES, {service.id for service in book.services}),
     ]
     return [
         Missing(kind, name, expected or _parameter_file(name))
@@ -171,6 +178,7 @@ _KEY = {
     "kpis.yaml": "kpis",
     "rulebook.yaml": "notes",
     "tables/first_party_bases.yaml": "bases",
+    "services.yaml": "services",
 }
 _CONTENTS_KEY = {"approver role": "approver_roles", "referral destination": "referral_destinations", "rule": "modules"}
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.language.figure_language import Checker, E, FigureError, depends_on
-from engine.language.vocabulary import ENUMS, Kind
+from engine.language.vocabulary import Kind
+from engine.rulebook.services import OTHER_SERVICES, Service, expand
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
 
 FIGURES_FILE = Path("figures.yaml")
@@ -37,7 +38,11 @@ class Figure:
 
 
 def load_figures(
-    root: Path, parameters: dict[str, Any], fields: dict[str, Kind], keys: dict[str, tuple[Any, ...]]
+    root: Path,
+    parameters: dict[str, Any],
+    fields: dict[str, Kind],
+    keys: dict[str, tuple[Any, ...]],
+    services: tuple[Service, ...],
 ) -> dict[str, Figure]:
     """Read and check ``figures.yaml``; ``keys`` lists the values of each name ``param()`` may be keyed by."""
     path = root / FIGURES_FILE
@@ -59,11 +64,11 @@ def load_figures(
     for row in rows:
         name, (kind, enum) = row["name"], declared[row["name"]]
         formula = row["formula"]
-        formulas = dict(formula) if isinstance(formula, Node) else {service: formula for service in ENUMS["service"]}
+        formulas = expand(
+            dict(formula) if isinstance(formula, Node) else {OTHER_SERVICES: formula}, services, row, "formula"
+        )
         checked = {}
         for service, text in formulas.items():
-            if service not in ENUMS["service"]:
-                raise row.error(f"{name}: formula for unknown service {service!r}", "formula")
             try:
                 checker = Checker(name, declared, fields, parameters, keys)
                 checked[service] = checker.figure(str(text), kind, enum)

@@ -14,6 +14,7 @@ from engine.rulebook.facts import load_first_party_bases, load_kpis, load_lots, 
 from engine.rulebook.figures import load_figures
 from engine.rulebook.parameters import check_index, engine_value, load_parameter
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
+from engine.rulebook.services import check_pricing, load_services
 from engine.rulebook.strict_yaml import RulebookError
 
 # Rulebook, its parts and engine_value are imported from here by the rest of the engine, the API and the tests.
@@ -79,9 +80,11 @@ def _load_rulebook(root: Path) -> Rulebook:
     lots = load_lots(root)
     earliest, notes = load_rulebook_facts(root)
     keys = {"lot": tuple(lot.number for lot in lots), **{name: ENUMS[name] for name in ENUMS}}
-    figures = load_figures(root, parameters, FIELDS, keys)
+    services = load_services(root)
+    figures = load_figures(root, parameters, FIELDS, keys, services)
     module_files = check_module_files(contents, root)
-    modules = tuple(load_module(path, parameters, figures, contents) for path in module_files)
+    modules = tuple(load_module(path, parameters, figures, contents, services) for path in module_files)
+    check_pricing(services, modules)
     seen: dict[str, Rule] = {}
     for module in modules:
         for rule in module.rules:
@@ -104,6 +107,7 @@ def _load_rulebook(root: Path) -> Rulebook:
         kpis=load_kpis(root, condition_vocabulary(parameters, figures)),
         approver_roles=contents.approver_roles,
         referral_destinations=contents.referral_destinations,
+        services=services,
     )
     check_kpis(contents, root, book.kpis)
     contract.check(root, book, contents)

@@ -252,7 +252,7 @@ def module_outcomes(book: Rulebook, parsed: ParsedBook, result: VectorResult) ->
         worst = np.full(parsed.n, -1, np.int8)  # the most severe rank among the module's rules that fired, or -1
         for k in columns:
             if book.rules[k].action != "info":
-                worst = pick(result.fired[:, k], np.maximum(worst, np.int8(SEVERITY[book.rules[k].action])), worst)
+                worst = pick(result.acting(k), np.maximum(worst, np.int8(SEVERITY[book.rules[k].action])), worst)
         labels = np.bincount(worst[applies].astype(np.int64) + 1, minlength=len(ACTIONS) + 1)
         counts[module.name] = {
             ("no finding" if code == 0 else ACTIONS[code - 1]): int(count) for code, count in enumerate(labels) if count
