@@ -22,6 +22,7 @@ from engine.audit.kpis.at_kpi_date import AtKpiDateKpis, kpis_at_kpi_date
 from engine.audit.kpis.health import MONTHS_IN_A_YEAR, months_before
 from engine.audit.kpis.health import gbp as _gbp
 from engine.audit.kpis.health import percent as _percent
+from engine.audit.kpis.services import apart, by_service, independent, permanent
 from engine.audit.views import AtKpiDate, AuditViews
 from engine.evaluate.vector import SEVERITY, VectorResult
 from engine.language.vocabulary import ACTIONS, ENUMS
@@ -102,10 +103,14 @@ def compute_kpis(
     define = book.kpis
     below = define["below_median_share"]
     counted = below_median_rows(views, period)
-    kpis = [_below_median(below, at_start, counted, "all Lots")]
+    # new placements: permanent stays only; benchmark KPIs: independent providers only (the others counted apart)
+    new_care_homes = valid & at_start["is_care_home"].v & new & older
+    kpis = [_below_median(below, at_start, counted, "all Lots", apart(parsed, new_care_homes, True))]
     lot = at_start["lot"].v
     for number in sorted(entry.number for entry in book.lots):
-        kpis.append(_below_median(below, at_start, counted & (lot == number), f"Lot {number}"))
+        of_lot = apart(parsed, new_care_homes & (lot == number), True)
+        kpis.append(_below_median(below, at_start, counted & (lot == number), f"Lot {number}", of_lot))
+    care_home &= permanent(parsed)
     groups = {"all": care_home, "at_or_over_minimum_age": care_home & older, "under_minimum_age": care_home & ~older}
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
@@ -115,7 +120,10 @@ def compute_kpis(
                 kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
     at_kpi = at_kpi or kpis_at_kpi_date(views, period.end)
     kpis += at_kpi.health
-    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
+    new_services = supported & new
+    sl_counted = new_services & permanent(parsed) & independent(parsed)
+    sl_apart = apart(parsed, new_services, True)
+    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, sl_counted, sl_apart))
     at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
     kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v))
     kpis += at_kpi.charging
@@ -128,7 +136,7 @@ def compute_kpis(
         },
         "minimum_age": minimum_age,
         "kpis": kpis,
-        "breakdowns": _breakdowns(book, parsed, at_eval, result),
+        "breakdowns": {**_breakdowns(book, parsed, at_eval, result), "by_service": by_service(book, at)},
     }
 
 
@@ -141,12 +149,14 @@ def at_or_over_minimum_age(views: AuditViews, period: Period) -> tuple[np.ndarra
 
 def below_median_rows(views: AuditViews, period: Period) -> np.ndarray:
     """The rows the below-median KPI counts (with the figures at the start dates): care homes starting in the
-    period for people at or over the minimum age. The report's chart by Lot draws these rows too."""
+    period for people at or over the minimum age, permanent stays with independent providers (SPEC §16.1). The
+    report's chart by Lot draws these rows too."""
     older, _ = at_or_over_minimum_age(views, period)
     parsed, at_start = views.parsed, views.at_start()
     start = parsed.cols["start_date"].v
     rows: np.ndarray = parsed.valid & at_start["is_care_home"].v & period.mask(start) & older
-    return rows
+    counted: np.ndarray = rows & permanent(parsed) & independent(parsed)
+    return counted
 
 
 def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
@@ -157,7 +167,9 @@ def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.nd
     return assessed, within, above, _percent(int(within.sum()), int(assessed.sum()))
 
 
-def _below_median(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope: str) -> dict[str, Any]:
+def _below_median(
+    kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope: str, left_out: dict[str, int]
+) -> dict[str, Any]:
     benchmark = v["benchmark_weekly"]
     comparable = v["comparable_weekly"].v
     assessed, below, over, value = _within(comparable, benchmark, population)
@@ -171,6 +183,7 @@ def _below_median(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope:
             "at_or_below_median": int(below.sum()),
             "above_median": int((assessed & ~below).sum()),
             "no_median_in_force": int((population & ~benchmark.ok).sum()),
+            **left_out,
         },
         "pounds_weekly": {
             "comparable_total": _gbp(int(comparable[assessed].sum())),
@@ -209,7 +222,7 @@ def _mean_price(
     }
 
 
-def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray) -> dict[str, Any]:
+def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, left_out: dict[str, int]) -> dict[str, Any]:
     reference = v["sl_reference_weekly"]
     cost = v["sl_weekly_cost"].v
     assessed, within, above, value = _within(cost, reference, population)
@@ -223,6 +236,7 @@ def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray) -> dict[s
             "within_reference": int(within.sum()),
             "above_reference": int((assessed & ~within).sum()),
             "no_rates_in_force": int((population & ~reference.ok).sum()),
+            **left_out,
         },
         "pounds_weekly": {
             "cost_total": _gbp(int(cost[assessed].sum())),
