@@ -74,8 +74,10 @@ def _text(values: np.ndarray, ok: np.ndarray) -> pa.Array:
     return pa.array(np.where(ok, values.astype(str), None), pa.string())  # type: ignore[call-overload]
 
 
-def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa.Table:
-    """A placement book of ``rows`` rows as text cells, the way it would be read from CSV."""
+def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None, mixed: bool = True) -> pa.Table:
+    """A placement book of ``rows`` rows as text cells, the way it would be read from CSV; ``mixed``: about a
+    quarter community packages and some respite, temporary and in-house rows, else care homes and supported
+    living only (the benchmark's book to compare with)."""
     book = book or load_rulebook()
     rng = np.random.default_rng(seed)
     n = rows
@@ -151,8 +153,8 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
     )
     lot_given = care_home & yes(0.3)
     # about a quarter of the rows are community packages, from their own stream (the columns above stay as they were)
-    mixed = np.random.default_rng([seed, 25])
-    package = mixed.random(n) < 0.25
+    mixed, with_packages = np.random.default_rng([seed, 25]), mixed
+    package = (mixed.random(n) < 0.25) & with_packages
     care_home = care_home & ~package
     ch, sl = care_home, ~care_home & ~package
     packages, service, (package_nhs, package_nhs_ok) = _packages(mixed, n, package, start, evaluator)
@@ -193,11 +195,12 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
         "top_up_affordability_confirmed": _text(np.where(affordable, "true", "false"), top_up_ok),
         "provider": _text(provider, np.ones(n, bool)),
         **charging,
-        **packages,
+        **(packages if with_packages else {}),
     }
     extra = np.random.default_rng([seed, 117])  # its own stream: the columns above stay as they were
     columns |= _health_and_working_age(extra, n, care_home & (age < 65), core, s117, nhs * nhs_ok)
-    columns |= _stays_and_providers(mixed, n, ch, package)
+    if with_packages:
+        columns |= _stays_and_providers(mixed, n, ch, package)
     return _spoil(pa.table(columns), rng)
 
 
