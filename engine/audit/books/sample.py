@@ -339,7 +339,7 @@ def _spoil(table: pa.Table, rng: np.random.Generator) -> pa.Table:
     count = 0 if n < 10 else max(3, n // 200)
     rows = np.sort(rng.choice(n, count, replace=False))
     which = rng.integers(0, len(BAD_CELLS), count)
-    for name in dict.fromkeys(BAD_CELLS[k][0] for k in which):
+    for name in dict.fromkeys(BAD_CELLS[k][0] for k in which if BAD_CELLS[k][0] in table.column_names):
         column = table.column(name).combine_chunks()
         picks = [(int(row), BAD_CELLS[k][1]) for row, k in zip(rows, which) if BAD_CELLS[k][0] == name]
         mask = np.zeros(n, bool)
