@@ -77,3 +77,30 @@ def test_a_service_left_out_of_the_rulebook_is_an_input_error_and_aliases_follow
         engine.decide({**placement, "service": "day care"})
     assert caught.value.fields == {"service": ["day_care is not a service of this rulebook"]}
     assert engine.decide({**placement, "service": "Meals"}).outcome == "proceed"
+
+
+def test_in_house_benchmark_findings_in_a_book_have_no_outcome_and_no_approver() -> None:
+    """SPEC §16.1: in-house provision gets an info finding from CHP-01…04, WAP-01…04 and SL-01/02, in a batch too."""
+    from engine.audit.books.read import table_from_records
+    from engine.audit.run import run_audit
+
+    home = {"service": "care_home", "start_date": "2026-05-04", "age": 80, "care_type": "residential"}
+    records = [
+        {"placement_id": "A", **home, "core_weekly_fee": "1100.00", "provider_type": "in_house"},
+        {"placement_id": "B", **home, "core_weekly_fee": "1100.00"},
+        {
+            "placement_id": "C",
+            "service": "supported_living",
+            "start_date": "2026-05-04",
+            "age": 40,
+            "sl_day_hours": "20",
+            "sl_weekly_cost": "500.00",
+            "provider_type": "In-house",
+        },
+    ]
+    rows = run_audit(table_from_records(records)).table.to_pylist()
+    assert [(r["outcome"], r["rule_ids"], r["approvers"]) for r in rows] == [
+        ("proceed", "CHP-04", ""),
+        ("needs_approval", "CHP-04", "placement_panel"),
+        ("proceed", "SL-02", ""),
+    ]
