@@ -104,3 +104,29 @@ def test_in_house_benchmark_findings_in_a_book_have_no_outcome_and_no_approver()
         ("needs_approval", "CHP-04", "placement_panel"),
         ("proceed", "SL-02", ""),
     ]
+
+
+def test_bad_package_rows_are_error_rows_naming_the_fields_and_every_other_row_is_decided_in_order() -> None:
+    from engine.audit.books.read import table_from_records
+    from engine.audit.run import run_audit
+
+    package = {"service": "Home Care", "start_date": "2026-05-04", "age": 80, "nhs_contribution_weekly": "0"}
+    records = [
+        {"placement_id": "A", **package, "weekly_cost": "3000.01"},
+        {"placement_id": "B", **package},  # no cost at all
+        {"placement_id": "C", **package, "hc_hours": "-3", "hc_hourly_rate": "20.00"},
+        {"placement_id": "D", **package, "hc_hours": "130", "hc_hourly_rate": "23.08", "weekly_cost": "3000.42"},
+        {"placement_id": "E", **package, "hc_hours": "130", "hc_hourly_rate": "23.08", "weekly_cost": "3000.41"},
+        {"placement_id": "F", **package, "service": "DP", "weekly_cost": "3000.00"},
+    ]
+    rows = run_audit(table_from_records(records)).table.to_pylist()
+    assert [r["placement_id"] for r in rows] == list("ABCDEF")
+    assert [r["outcome"] for r in rows] == ["refer", None, None, None, "refer", "proceed"]
+    assert rows[1]["errors"].startswith("weekly_cost: required for home care")
+    assert rows[2]["errors"] == "hc_hours: must not be negative"
+    assert [part.split(":")[0] for part in rows[3]["errors"].split("; ")] == [
+        "weekly_cost",
+        "hc_hours",
+        "hc_hourly_rate",
+    ]
+    assert rows[4]["rule_ids"] == "ISP-01"  # £3,000.41 is within a penny of 130 × £23.08 = £3,000.40
