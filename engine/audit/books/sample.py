@@ -153,13 +153,13 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None, mixed
     )
     lot_given = care_home & yes(0.3)
     # about a quarter of the rows are community packages, from their own stream (the columns above stay as they were)
-    mixed, with_packages = np.random.default_rng([seed, 25]), mixed
-    package = (mixed.random(n) < 0.25) & with_packages
+    with_packages, stream = mixed, np.random.default_rng([seed, 25])
+    package = (stream.random(n) < 0.25) & with_packages
     care_home = care_home & ~package
     ch, sl = care_home, ~care_home & ~package
-    packages, service, (package_nhs, package_nhs_ok) = _packages(mixed, n, package, start, evaluator)
+    packages, service, (package_nhs, package_nhs_ok) = _packages(stream, n, package, start, evaluator)
     nhs, nhs_ok = np.where(package, package_nhs, nhs), np.where(package, package_nhs_ok, nhs_ok)
-    provider = np.where(package, mixed.choice(np.array(COMMUNITY_PROVIDERS), n), provider)
+    provider = np.where(package, stream.choice(np.array(COMMUNITY_PROVIDERS), n), provider)
     charging = _financial_assessment(rng, n, ch)
     dates = (np.datetime64("1970-01-01") + start.astype("timedelta64[D]")).astype(str)
     columns = {
@@ -200,7 +200,7 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None, mixed
     extra = np.random.default_rng([seed, 117])  # its own stream: the columns above stay as they were
     columns |= _health_and_working_age(extra, n, care_home & (age < 65), core, s117, nhs * nhs_ok)
     if with_packages:
-        columns |= _stays_and_providers(mixed, n, ch, package)
+        columns |= _stays_and_providers(stream, n, ch, package)
     return _spoil(pa.table(columns), rng)
 
 
