@@ -130,3 +130,12 @@ def test_bad_package_rows_are_error_rows_naming_the_fields_and_every_other_row_i
         "hc_hourly_rate",
     ]
     assert rows[4]["rule_ids"] == "ISP-01"  # £3,000.41 is within a penny of 130 × £23.08 = £3,000.40
+
+
+def test_home_care_hours_at_a_rate_beyond_any_weekly_amount_is_an_input_error(tmp_path: Path) -> None:
+    engine = Engine(load_rulebook(copy_rules(tmp_path / "rules")))
+    placement = {"placement_id": "H", "service": "home care", "start_date": "2026-05-04", "age": 80}
+    with pytest.raises(InputError) as caught:
+        engine.decide({**placement, "hc_hours": "9000000", "hc_hourly_rate": "9000000.00"})
+    assert set(caught.value.fields) == {"hc_hours", "hc_hourly_rate"}
+    assert "more than £10,000,000.00 a week" in caught.value.fields["hc_hours"][0]

@@ -250,6 +250,7 @@ def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rule
     small = (hours.v < SAFE_FACTOR) & (rate.v < SAFE_FACTOR)
     product = hours_times_rate(np.where(small, hours.v, 0), np.where(small, rate.v, 0))
     doubt |= both & ~(small & (np.abs(product - cost.v) <= 1))
+    doubt |= hours.ok & rate.ok & ~small  # the model checks that hours × rate is a weekly amount it can hold
     declared = np.zeros(len(SPECS["service"].choices), bool)
     for service in set(rules.service_aliases.values()):
         declared[SPECS["service"].choices.index(service)] = True

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
-from engine.money import QUANTITY_PLACES, show_pounds
+from engine.money import LARGEST, QUANTITY_PLACES, show_pounds, to_pence
 from engine.validate import values
 from engine.validate.errors import InputError, field_messages
 from engine.validate.field_groups.charging import FinancialAssessment
@@ -129,6 +129,9 @@ class Placement(
             return {
                 "weekly_cost": f"required for {self.service.replace('_', ' ')} (or give hc_hours and hc_hourly_rate)"
             }
+        if hours is not None and rate is not None and hours_times_rate(hours, rate) > LARGEST_PENCE:
+            message = f"hc_hours × hc_hourly_rate is more than {show_pounds(LARGEST_PENCE)} a week"
+            return {"hc_hours": message, "hc_hourly_rate": message}
         if (
             cost is not None
             and hours is not None
@@ -176,6 +179,9 @@ def _choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
     from engine.validate.fields import field_specs
 
     return {name: spec.choices for name, spec in field_specs(model).items() if spec.choices}
+
+
+LARGEST_PENCE = to_pence(LARGEST)  # the most a weekly amount may be (as every money field)
 
 
 def hours_times_rate(hours: Any, rate: Any) -> Any:
