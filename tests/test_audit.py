@@ -92,6 +92,61 @@ def test_unknown_columns_pass_through_with_a_warning() -> None:
     assert rows[0]["input_outcome"] == "old" and rows[0]["outcome"] == "proceed"
 
 
+def test_respite_and_in_house_are_counted_apart_and_every_service_is_broken_down() -> None:
+    """SPEC §16.1: new-placement KPIs count permanent stays; benchmark KPIs leave in-house provision out (both
+    counted apart); the KPIs break down by service at the KPI date (people, gross and council net £ a week)."""
+    book = _book() + [
+        {
+            "placement_id": "H",
+            **RESIDENTIAL,
+            "start_date": "2026-06-01",
+            "core_weekly_fee": "1200.00",
+            "stay_type": "respite",
+        },
+        {
+            "placement_id": "I",
+            **RESIDENTIAL,
+            "start_date": "2026-06-01",
+            "core_weekly_fee": "1200.00",
+            "provider_type": "in_house",
+        },
+        {
+            "placement_id": "J",
+            "service": "Home Care",
+            "age": 90,
+            "start_date": "2026-06-01",
+            "hc_hours": "140",
+            "hc_hourly_rate": "22.00",
+            "nhs_contribution_weekly": "0",
+        },
+        {
+            "placement_id": "K",
+            "service": "DP",
+            "age": 30,
+            "start_date": "2026-06-01",
+            "weekly_cost": "250.00",
+            "nhs_contribution_weekly": "50.00",
+        },
+    ]
+    audit = run_audit(table_from_records(book), as_at=date(2026, 7, 31))
+    below = _kpi(audit, "below_median_share")
+    assert below["counts"]["new_placements"] == 5  # as without H and I: each is counted apart
+    assert below["counts"]["temporary_or_respite_apart"] == 1 and below["counts"]["in_house_apart"] == 1
+    residential = next(k for k in audit.kpis["kpis"] if k["id"] == "mean_price_new_residential")
+    assert residential["counts"]["this_period"] == 2  # C and in-house I; respite H is not a new placement
+    by_service = audit.kpis["breakdowns"]["by_service"]
+    assert by_service["home_care"] == {
+        "label": "Home care",
+        "people": 1,
+        "gross_weekly": Decimal("3080.00"),  # 140 h × £22.00
+        "council_net_weekly": Decimal("3080.00"),
+    }
+    assert by_service["direct_payment"]["council_net_weekly"] == Decimal("200.00")  # £250.00 − NHS £50.00
+    assert by_service["care_home"]["people"] == 7 and by_service["extra_care"]["people"] == 0
+    isp = _kpi(audit, "isp_no_nhs_contribution")
+    assert isp["counts"]["no_nhs_contribution"] == 3  # E, F and the home-care package J
+
+
 def test_kpis_worked_by_hand() -> None:
     audit = run_audit(table_from_records(_book()), as_at=date(2026, 7, 31))
     below = _kpi(audit, "below_median_share")
@@ -102,6 +157,8 @@ def test_kpis_worked_by_hand() -> None:
         "at_or_below_median": 2,
         "above_median": 3,
         "no_median_in_force": 0,
+        "temporary_or_respite_apart": 0,
+        "in_house_apart": 0,
     }
     assert below["value"] == Decimal("40.00") and below["target_met"] is False
     assert below["pounds_weekly"]["above_median_total"] == Decimal("45.00") + Decimal("1805.00") + Decimal("1905.00")

@@ -53,7 +53,7 @@ def test_every_alias_says_its_system_and_source() -> None:
 
 
 def test_a_book_in_the_templates_names_is_audited_as_the_same_book(tmp_path: Path) -> None:
-    chosen = {"placement_id": "Client ID", "start_date": "Element Start Date", "core_weekly_fee": "Weekly Cost"}
+    chosen = {"placement_id": "Client ID", "start_date": "Element Start Date", "core_weekly_fee": "Agreed Weekly Rate"}
     rows = [{chosen.get(k, k): v for k, v in row.items()} for row in clean_book()]
     header = list(dict.fromkeys(k for r in rows for k in r))
     write_rows(tmp_path / "book.csv", header, [[r.get(k, "") for k in header] for r in rows])

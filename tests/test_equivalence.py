@@ -1,6 +1,6 @@
 """Both evaluators give the same outcome, fired rule ids, approvers and figures (SPEC §2, §10).
 
-Hypothesis generates placement books (both services, every field, nulls, values on each side of every
+Hypothesis generates placement books (every service, every field, nulls, values on each side of every
 threshold and rate date) and each row goes through the vectorised evaluator in one table and through
 ``Engine.decide`` one at a time. Rows the model refuses must get the same field messages both ways.
 """
@@ -8,6 +8,7 @@ threshold and rate date) and each row goes through the vectorised evaluator in o
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,20 @@ from engine.evaluate.equivalence import compare_engines
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = default_engine()  # on the pinned test rulebook (tests/conftest.py)
 RATE_DATES = sorted({d for p in ENGINE.book.parameters.values() for d in p.dates})
+
+
+# the services priced by their weekly cost, as people write them (rules/services.yaml names and aliases)
+PACKAGE_SERVICES = [
+    "home_care",
+    "Home Care",
+    "HC",
+    "direct_payment",
+    "DP",
+    "extra_care",
+    "shared lives",
+    "day_care",
+    "other",
+]
 
 
 def _dates() -> st.SearchStrategy[str]:
@@ -51,10 +66,13 @@ def _optional(strategy: st.SearchStrategy) -> st.SearchStrategy:
 
 @st.composite
 def placements(draw: st.DrawFn) -> dict:
-    care_home = draw(st.booleans())
+    service = draw(st.sampled_from(["care_home", "care_home", "supported_living", "package"]))
+    care_home = service == "care_home"
     record = {
         "placement_id": draw(st.text("ABCP-0123456789", min_size=1, max_size=12)),
-        "service": "care_home" if care_home else "supported_living",
+        "service": draw(st.sampled_from(PACKAGE_SERVICES)) if service == "package" else service,
+        "stay_type": draw(_optional(st.sampled_from(["permanent", "temporary", "Respite"]))),
+        "provider_type": draw(_optional(st.sampled_from(["independent", "in_house", "In-house"]))),
         "start_date": draw(_dates()),
         "as_at": draw(_optional(_dates())),
         "age": draw(st.one_of(st.integers(18, 120), st.sampled_from([64, 65, 66]))),
@@ -130,6 +148,19 @@ def placements(draw: st.DrawFn) -> dict:
                 _optional(st.one_of(st.sampled_from(["0.00", "1180.00", "1239.00", "1239.01"]), _pence()))
             ),
         )
+    elif service == "package":  # weekly cost, or home-care hours at a rate, or all three agreeing to the penny
+        hours = draw(_optional(_hours()))
+        rate = draw(_optional(_pence(0, 4000)))
+        cost = draw(_pence(0, 500000))
+        if hours is not None and rate is not None and draw(st.booleans()):
+            exact = Decimal(hours) * Decimal(rate)
+            cost = None if draw(st.booleans()) else str(exact.quantize(Decimal("0.01"), ROUND_HALF_UP))
+        record.update(
+            weekly_cost=cost,
+            hc_hours=hours,
+            hc_hourly_rate=rate,
+            top_up_weekly=draw(_optional(_pence(0, 3000))),
+        )
     else:
         record.update(
             sl_day_hours=draw(_optional(_hours())),
@@ -142,6 +173,13 @@ def placements(draw: st.DrawFn) -> dict:
 
 BAD_CELLS = st.sampled_from(
     [
+        ("hc_hours", "-1"),
+        ("weekly_cost", None),
+        ("weekly_cost", "0.02"),
+        ("service", "DP"),
+        ("service", "meals on wheels"),
+        ("stay_type", "short"),
+        ("provider_type", "council"),
         ("age", "17"),
         ("s117_council_share", "1.5"),
         ("nhs_invoice_issued", "maybe"),
@@ -198,9 +236,14 @@ def test_both_evaluators_agree_on_the_shipped_sample() -> None:
 
 
 def test_both_evaluators_agree_on_5000_generated_rows_as_at_a_date() -> None:
-    report = compare_engines(sample_book(5000, seed=7), ENGINE, as_at=date(2026, 6, 30))
+    table = sample_book(5000, seed=7)
+    report = compare_engines(table, ENGINE, as_at=date(2026, 6, 30))
     assert report.compared == 5000
     assert report.differences == []
+    services = set(table.column("service").to_pylist())  # a mixed book: every service, as people write them
+    assert {"care_home", "supported_living", "home_care", "Home Care", "DP", "day_care", "other"} <= services
+    assert {"respite", "temporary"} <= set(table.column("stay_type").to_pylist())
+    assert "in_house" in table.column("provider_type").to_pylist()
 
 
 def test_a_difference_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -162,7 +162,10 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "engine/rulebook/loader.py": ({12}, "hash length of the rulebook version"),
     "engine/editions/whatif.py": ({12}, "hash length of the rulebook version"),
-    "engine/validate/batch.py": ({18, 1970}, "decimal precision, epoch"),
+    "engine/validate/batch.py": (
+        {18, 1970, 26},
+        "decimal precision, epoch, 2**26: hours and rates that multiply within int64",
+    ),
     "engine/validate/values.py": ({3, 4, 5, 6, 7, 9, 12}, "regex group numbers, months in a year, Sept is month 9"),
     # The placement's field groups declare the input's bounds (days in a week, DST domains, ages a placement can
     # have, id and provider lengths) and one example per field; the earliest date and the Lots are the rulebook's.

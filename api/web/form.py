@@ -45,6 +45,11 @@ SECTION_TITLES: dict[str, tuple[str, str]] = {
     "care_home": ("Care home", "Fill in for a care-home placement."),
     "top_up": ("Top-up", "Only when someone pays a top-up for a more expensive home."),
     "supported_living": ("Supported living", "Fill in for a supported-living service."),
+    "package": ("The package", "Fill in for home care, a direct payment and every other community package."),
+    "home_care": (
+        "Home-care hours",
+        "Optional: with no weekly cost given, the cost is the hours at the hourly rate (to the penny).",
+    ),
     "health": ("Health funding", ""),
     "financial_assessment": (
         "Financial assessment",

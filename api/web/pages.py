@@ -86,6 +86,7 @@ templates.env.globals.update(
     referrals_of=web_view.referrals,
     price_rows_of=_worded(web_view.price_rows),
     section_hidden=web_view.section_hidden,
+    section_services=web_view.section_services,
     figures_shown=_worded(web_view.figures_shown),
     charging_of=_worded(web_view.charging),
     state_of=_worded(web_view.state),

@@ -13,6 +13,8 @@ from api.web import words
 from api.web.form import OUTCOMES, approvers, money
 from api.web.words import figure_label, role_label
 from engine.rulebook.loader import Rulebook
+from engine.validate.fields import field_specs
+from engine.validate.placement import Placement
 from engine.validate.values import enum_key, parse_date, parse_money
 
 
@@ -50,13 +52,27 @@ def price_rows(book: Rulebook, decision: Mapping[str, Any]) -> list[dict[str, An
 
 
 # The form's sections that belong to one service; the others (the placement, health funding) are always shown.
+# "package": every service priced by its weekly cost (SPEC §16.1), i.e. neither a care home nor supported living.
 SECTION_SERVICE = {"care_home": "care_home", "top_up": "care_home", "supported_living": "supported_living"}
+SECTION_SERVICE |= {"home_care": "home_care"}
+OWN_COST_SERVICES = ("care_home", "supported_living")
+
+
+def section_services(section_key: str) -> tuple[str, ...]:
+    """The services a form section belongs to (none: shown for every service)."""
+    if section_key == "package":
+        return tuple(s for s in SERVICES if s not in OWN_COST_SERVICES)
+    service = SECTION_SERVICE.get(section_key)
+    return () if service is None else (service,)
 
 
 def section_hidden(section_key: str, values: Mapping[str, Any]) -> bool:
-    """Hidden until its service is chosen, and hidden for the other service."""
-    service = SECTION_SERVICE.get(section_key)
-    return service is not None and values.get("service") != service
+    """Hidden until its service is chosen, and hidden for the other services."""
+    services = section_services(section_key)
+    return bool(services) and values.get("service") not in services
+
+
+SERVICES: tuple[str, ...] = tuple(field_specs(Placement)["service"].choices)
 
 
 def date_words(value: Any) -> str:

@@ -33,10 +33,13 @@ ABOVE = {"care_home": "over_benchmark_weekly", "supported_living": "sl_over_refe
 
 
 def row_figure(audit: AuditResult, by_service: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's figure (pence) named for its service, and whether it has one."""
+    """Each row's figure (pence) named for its service, and whether it has one (a service priced by no benchmark or
+    reference rate, such as home care, has none: a fee review leaves it out)."""
     service = audit.parsed.cols["service"].v
     price, ok = np.zeros(audit.parsed.n, np.int64), np.zeros(audit.parsed.n, bool)
     for code, name in enumerate(ENUMS["service"]):
+        if name not in by_service:
+            continue
         figure, here = audit.result.figures[by_service[name]], service == code
         price[here], ok[here] = figure.v[here], figure.ok[here]
     return price, ok & audit.parsed.valid

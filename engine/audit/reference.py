@@ -37,6 +37,7 @@ def durable_result(
     figures = {name: Col(np.zeros(n, np.int64), np.zeros(n, bool)) for name in shown}
     applies = {name: np.zeros(n, bool) for name in shown}
     errors: dict[int, dict[str, list[str]]] = {}
+    info_only: dict[int, np.ndarray] = {k: np.zeros(n, bool) for k, rule in enumerate(rules) if rule.info_condition}
     known = [name for name in table.column_names if name in SPECS]
     for index, record in enumerate(table.select(known).to_pylist()):
         try:
@@ -47,6 +48,11 @@ def durable_result(
         outcome[index] = ACTIONS.index(decision.outcome)
         for finding in decision.findings:
             fired[index, position[finding.rule_id]] = True
+            rule = rules[position[finding.rule_id]]
+            if rule.info_condition is not None:
+                info_only.setdefault(position[finding.rule_id], np.zeros(n, bool))[index] = (
+                    finding.action == "info" and rule.action != "info"
+                )
             if rules[position[finding.rule_id]].approver_from and finding.approver:
                 names += [] if finding.approver in names else [finding.approver]
                 band[index] = names.index(finding.approver)
@@ -63,4 +69,6 @@ def durable_result(
                 figures[name].ok[index] = True
         if index % 2000 == 1999:
             tick("evaluate", index + 1, n)
-    return VectorResult(fired, outcome, band, tuple(names), figures, applies, np.zeros(n, np.int64), {}), errors
+    return VectorResult(
+        fired, outcome, band, tuple(names), figures, applies, np.zeros(n, np.int64), {}, info_only
+    ), errors

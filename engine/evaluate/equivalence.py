@@ -42,7 +42,10 @@ def vector_row(
     fired = tuple(rule_ids[k] for k in np.flatnonzero(result.fired[index]))
     band = result.approvers[result.band_approver[index]] if result.band_approver[index] >= 0 else None
     who = tuple(
-        a if a != "" else band for k in np.flatnonzero(result.fired[index]) for a in [approvers[k]] if a is not None
+        a if a != "" else band
+        for k in np.flatnonzero(result.fired[index]).tolist()
+        for a in [approvers[k]]
+        if a is not None and not (k in result.info_only and result.info_only[k][index])
     )
     figures = {
         name: figure_value(kinds[name], int(col.v[index]), col.cats) if col.ok[index] else None

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,12 @@ class VectorResult:
     figure_applies: dict[str, np.ndarray]
     as_at: np.ndarray
     values: dict[str, Col]
+    info_only: dict[int, np.ndarray] = field(default_factory=dict)  # rule column → rows where it is only info
+
+    def acting(self, k: int) -> np.ndarray:
+        """The rows where rule column ``k`` fired with its own action (not for information only)."""
+        fired: np.ndarray = self.fired[:, k]
+        return fired & ~self.info_only[k] if k in self.info_only else fired
 
 
 class VectorEvaluator:
@@ -164,13 +170,17 @@ class VectorEvaluator:
         in_module = {}
         for module in self.book.modules:
             in_module[module.name] = book.valid & np.logical_or.reduce([by_service[s] for s in module.services])
+        info_only: dict[int, np.ndarray] = {}
         for column, rule in enumerate(self.rules):
             in_scope = in_module[rule.module]
             hit = self.mask(rule.condition, v, n) & in_scope
             fired[:, column] = hit
+            if rule.info_condition is not None:  # where it holds, the finding is for information only
+                info_only[column] = hit & self.mask(rule.info_condition, v, n)
+                hit = hit & ~info_only[column]
             if rule.action != "info":
                 outcome = pick(hit, np.maximum(outcome, SEVERITY[rule.action]), outcome)
-        band_approver, approver_names = self._band_approvers(v["_bands"], fired, n)
+        band_approver, approver_names = self._band_approvers(v["_bands"], fired, n, info_only)
         applies: dict[str, np.ndarray] = {}
         masks: dict[tuple[tuple[str, ...], str], np.ndarray] = {}  # one mask per (services, shown flag)
         for name, figure in self.shown.items():
@@ -184,17 +194,22 @@ class VectorEvaluator:
                 masks[key] = mask
             applies[name] = masks[key]
         figures = {name: v[name] for name in self.shown}
-        return VectorResult(fired, outcome, band_approver, approver_names, figures, applies, as_at, v)
+        return VectorResult(fired, outcome, band_approver, approver_names, figures, applies, as_at, v, info_only)
 
     def _band_approvers(
-        self, bands: dict[str, tuple[np.ndarray, tuple[str, ...]]], fired: np.ndarray, n: int
+        self,
+        bands: dict[str, tuple[np.ndarray, tuple[str, ...]]],
+        fired: np.ndarray,
+        n: int,
+        info_only: dict[int, np.ndarray],
     ) -> tuple[np.ndarray, tuple[str, ...]]:
         """Per row, the approver of the band table whose rule fired (each table's rules apply to people of
         different ages, so at most one does), as a code into one list of names."""
         approver, names = np.full(n, -1, np.int64), []
         for table, (codes, table_names) in bands.items():
             columns = [k for k, rule in enumerate(self.rules) if rule.approver_from == table]
-            rows = fired[:, columns].any(axis=1) & (codes >= 0) if columns else np.zeros(n, bool)
+            acting = [fired[:, k] & ~info_only[k] if k in info_only else fired[:, k] for k in columns]
+            rows = np.logical_or.reduce(acting) & (codes >= 0) if columns else np.zeros(n, bool)
             names += [name for name in table_names if name not in names]
             remap = np.array([names.index(name) for name in table_names] + [-1], np.int64)
             approver = np.where(rows, remap[codes], approver)

@@ -13,6 +13,7 @@ from engine.explain.json_text import dumps
 from engine.explain.payments import Payment, payments
 from engine.explain.price_guide import copy_guide, price_guide
 from engine.explain.shown import FIGURE_WRITERS, parameter_value, render
+from engine.language import conditions
 from engine.language.vocabulary import ACTIONS
 from engine.rulebook.loader import Rule, Rulebook
 
@@ -182,4 +183,7 @@ def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
     band = derived.bands.get(rule.approver_from) if rule.approver_from else None
     approver = rule.approver or (band.approver if band else None)
     message = render(rule, derived, book)
-    return Finding(rule.id, rule.module, rule.action, approver, message, rule.reference.text, rule.refer_to)  # type: ignore[arg-type]
+    action = rule.action
+    if rule.info_condition is not None and conditions.evaluate(rule.info_condition, derived.values):
+        action, approver = "info", None  # for information only here (an in-house provider: SPEC §16.1)
+    return Finding(rule.id, rule.module, action, approver, message, rule.reference.text, rule.refer_to)  # type: ignore[arg-type]

@@ -20,7 +20,9 @@ from engine.rulebook.approvers import Approvers
 from engine.rulebook.categories import Categories
 from engine.rulebook.facts import Kpi
 from engine.rulebook.figures import Figure
+from engine.rulebook.services import Service
 from engine.rulebook.wording import Wording
+from engine.validate.values import enum_key
 
 if TYPE_CHECKING:
     from engine.rulebook.compiled import CompiledRulebook
@@ -78,6 +80,8 @@ class Rule:
     parameters: tuple[str, ...] = ()
     messages: tuple[tuple[str, str], ...] = ()  # (service, message) when the message is written per service
     services: tuple[str, ...] = ()  # the services it applies to: its module's, or some of them (``services``)
+    info_when: str | None = None  # where this holds, the finding is for information only (no outcome, no approver)
+    info_condition: conditions.Cond | None = None
     path: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
 
@@ -90,6 +94,8 @@ class Module:
     reference: Reference
     rules: tuple[Rule, ...]
     guard: conditions.Cond | None = None  # the module-wide ``when`` (already part of every rule's condition)
+    runs_on_all: bool = False  # ``services: all``: every service the rulebook declares (rules/services.yaml)
+    path: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ class Rulebook:
     bases: tuple[Path, ...] = ()  # the base folders the rulebook extends, nearest first (rules/national), resolved
     approvers: Approvers = field(default_factory=Approvers)  # the roles in order of seniority: who approves what
     wording: Wording = field(default_factory=Wording)  # the page's words for payers and payees (rules/wording.yaml)
+    services: tuple[Service, ...] = ()  # the services the council funds (rules/services.yaml)
 
     @cached_property
     def compiled(self) -> CompiledRulebook:
@@ -119,6 +126,14 @@ class Rulebook:
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(rule for module in self.modules for rule in module.rules)
+
+    @cached_property
+    def service_aliases(self) -> dict[str, str]:
+        """Each service's id and other names, as ``enum_key`` writes them → the service's id."""
+        return {enum_key(name): s.id for s in self.services for name in (s.id, *s.aliases)}
+
+    def service(self, service_id: str) -> Service | None:
+        return next((s for s in self.services if s.id == service_id), None)
 
     def modules_for(self, service: str) -> tuple[Module, ...]:
         return self.compiled.modules[service]

@@ -53,6 +53,7 @@ FIGURES = (
     "lot",
     "nhs_contribution_or_zero_weekly",
     "nhs_contribution_recorded",
+    "package_cost_weekly",
     "over_benchmark_percent",
     "over_benchmark_weekly",
     "over_care_cubed_percent",
@@ -128,6 +129,11 @@ TOP_UP_PAYERS = tuple(payer for payer in ENUMS["top_up_payer"] if payer != "none
 WORDING = {"payers": PAYERS, "payees": PAYEES, "top_up_payers": TOP_UP_PAYERS}
 
 
+# rules/services.yaml: the services whose own cost fields and form sections the code knows (every other service
+# is priced by its weekly_cost, SPEC §16.1)
+SERVICES = ("care_home", "supported_living", "home_care")
+
+
 @dataclass(frozen=True)
 class Missing:
     kind: str  # figure, KPI, parameter, rule, note, first-party basis, care category field, payers, payees…
@@ -152,6 +158,7 @@ def missing(book: Rulebook, contents: Contents) -> list[Missing]:
         ("first-party basis", "tables/first_party_bases.yaml", FIRST_PARTY_BASES, book.first_party_bases),
         ("care category field", "tables/care_categories.yaml", sorted(unfixed), ()),
         *((group, "wording.yaml", codes, getattr(book.wording, group)) for group, codes in WORDING.items()),
+        ("service", "services.yaml", SERVICES, {service.id for service in book.services}),
     ]
     return [
         Missing(kind, name, expected or _parameter_file(name))
@@ -172,6 +179,7 @@ _KEY = {
     "rulebook.yaml": "notes",
     "tables/first_party_bases.yaml": "bases",
     "tables/care_categories.yaml": "categories",
+    "services.yaml": "services",
 }
 _CONTENTS_KEY = {"rule": "modules"}
 

@@ -15,6 +15,7 @@ from typing import Any
 from engine.language.figure_language import Checker, E, FigureError, depends_on
 from engine.language.vocabulary import ENUMS, Kind
 from engine.rulebook.categories import Categories, figure_undeclared
+from engine.rulebook.services import OTHER_SERVICES, Service, expand
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml
 
 FIGURES_FILE = Path("figures.yaml")
@@ -44,6 +45,7 @@ def load_figures(
     parameters: dict[str, Any],
     fields: dict[str, Kind],
     keys: dict[str, tuple[Any, ...]],
+    services: tuple[Service, ...],
     categories: Categories | None = None,
 ) -> dict[str, Figure]:
     """Read and check ``figures.yaml``; ``keys`` lists the values of each name ``param()`` may be keyed by, and
@@ -72,11 +74,11 @@ def load_figures(
     for row in rows:
         name, (kind, enum) = row["name"], declared[row["name"]]
         formula = row["formula"]
-        formulas = dict(formula) if isinstance(formula, Node) else {service: formula for service in ENUMS["service"]}
+        formulas = expand(
+            dict(formula) if isinstance(formula, Node) else {OTHER_SERVICES: formula}, services, row, "formula"
+        )
         checked = {}
         for service, text in formulas.items():
-            if service not in ENUMS["service"]:
-                raise row.error(f"{name}: formula for unknown service {service!r}", "formula")
             try:
                 checker = Checker(name, declared, fields, parameters, keys, categories)
                 checked[service] = checker.figure(str(text), kind, enum)

@@ -17,6 +17,7 @@ from engine.rulebook.facts import load_first_party_bases, load_kpis, load_rulebo
 from engine.rulebook.figures import load_figures
 from engine.rulebook.parameters import engine_value
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
+from engine.rulebook.services import check_pricing, load_services
 from engine.rulebook.strict_yaml import RulebookError
 from engine.rulebook.wording import load_wording
 
@@ -84,9 +85,11 @@ def _load_rulebook(root: Path) -> Rulebook:
     categories = load_categories(root, parameters)
     earliest, notes = load_rulebook_facts(root)
     keys = {"lot": categories.ids, **{name: ENUMS[name] for name in ENUMS}}
-    figures = load_figures(root, parameters, FIELDS, keys, categories)
+    services = load_services(root)
+    figures = load_figures(root, parameters, FIELDS, keys, services, categories)
     module_files = check_module_files(contents, root)
-    modules = tuple(load_module(path, parameters, figures, contents) for path in module_files)
+    modules = tuple(load_module(path, parameters, figures, contents, services) for path in module_files)
+    check_pricing(services, modules)
     seen: dict[str, Rule] = {}
     for module in modules:
         for rule in module.rules:
@@ -113,6 +116,7 @@ def _load_rulebook(root: Path) -> Rulebook:
         bases=bases,
         approvers=Approvers(contents.approver_roles, contents.also_approves, contents.publishers),
         wording=load_wording(root),
+        services=services,
     )
     check_kpis(contents, root, book.kpis)
     for kpi in book.kpis.values():

@@ -13,6 +13,7 @@ from engine.rulebook.book import Module, Parameter, Rule
 from engine.rulebook.contents import Contents, unknown_destination, unknown_role
 from engine.rulebook.figures import Figure
 from engine.rulebook.parameters import load_reference
+from engine.rulebook.services import ALL, Service, expand
 from engine.rulebook.strict_yaml import Node, check_keys, load_yaml
 
 RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
@@ -28,14 +29,22 @@ def condition_vocabulary(parameters: dict[str, Parameter], figures: dict[str, Fi
     return {**FIELDS, **derived, **{f"params.{p}": param.kind for p, param in parameters.items()}}
 
 
-def load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str, Figure], contents: Contents) -> Module:
+def load_module(
+    path: Path,
+    parameters: dict[str, Parameter],
+    figures: dict[str, Figure],
+    contents: Contents,
+    declared: tuple[Service, ...],
+) -> Module:
     node = check_keys(load_yaml(path), {"module", "title", "services", "reference", "rules"}, {"when"}, "rule file")
     name = node["module"]
     if not SNAKE.match(str(name)):
         raise node.error(f"module name {name!r} must be snake_case", "module")
-    services = node["services"]
-    if not isinstance(services, list) or not services or any(s not in ENUMS["service"] for s in services):
-        raise node.error(f"services must list some of {', '.join(ENUMS['service'])}", "services")
+    ids = [service.id for service in declared]
+    runs_on_all = node["services"] == ALL
+    services = ids if runs_on_all else node["services"]
+    if not isinstance(services, list) or not services or any(s not in ids for s in services):
+        raise node.error(f"services must be {ALL} or list some of {', '.join(ids)}", "services")
     vocabulary = condition_vocabulary(parameters, figures)
     module_when = None
     if "when" in node:
@@ -48,11 +57,20 @@ def load_module(path: Path, parameters: dict[str, Parameter], figures: dict[str,
     # which services a module applies to is decided by selecting modules, not by a condition in each rule; a
     # rule that applies to only some of its module's services lists them (``services``)
     rules = tuple(
-        _load_rule(rule, name, conditions.conjoin(module_when), vocabulary, parameters, tuple(services), contents)
+        _load_rule(
+            rule, name, conditions.conjoin(module_when), vocabulary, parameters, tuple(services), contents, declared
+        )
         for rule in node["rules"]
     )
     return Module(
-        name, str(node["title"]), tuple(services), load_reference(node["reference"], node), rules, module_when
+        name,
+        str(node["title"]),
+        tuple(services),
+        load_reference(node["reference"], node),
+        rules,
+        module_when,
+        runs_on_all=runs_on_all,
+        path=str(path),
     )
 
 
@@ -64,17 +82,18 @@ def _load_rule(
     parameters: dict[str, Parameter],
     module_services: tuple[str, ...],
     contents: Contents,
+    declared: tuple[Service, ...],
 ) -> Rule:
     node = check_keys(
         node,
         {"id", "label", "when", "action", "message", "reference"},
-        {"approver", "approver_from", "refer_to", "services"},
+        {"approver", "approver_from", "refer_to", "services", "info_when"},
         "rule",
     )
     rule_id = str(node["id"])
     if not RULE_ID.match(rule_id):
         raise node.error(f"rule id {rule_id!r} must look like CHP-01", "id")
-    services = _rule_services(node, rule_id, module_services)
+    services = _rule_services(node, rule_id, module_services, declared)
     try:
         if services != module_services:
             guard = conditions.conjoin(
@@ -83,6 +102,14 @@ def _load_rule(
         condition = conditions.conjoin(guard, conditions.parse(node["when"], vocabulary, ENUMS))
     except conditions.ConditionError as exc:
         raise node.error(f"{rule_id}: {exc}", "when") from None
+    # info_when: where this holds the rule's finding is for information only (an in-house provider's price is not
+    # checked against a benchmark, SPEC §16.1): no outcome and no approver
+    info_condition = None
+    if "info_when" in node:
+        try:
+            info_condition = conditions.parse(node["info_when"], vocabulary, ENUMS)
+        except conditions.ConditionError as exc:
+            raise node.error(f"{rule_id}: {exc}", "info_when") from None
     action = node["action"]
     if action not in ACTIONS:
         raise node.error(f"{rule_id}: action must be one of {', '.join(ACTIONS)}", "action")
@@ -110,9 +137,7 @@ def _load_rule(
     if refer_to is not None and refer_to not in contents.referral_destinations:
         raise node.error(f"{rule_id}: {unknown_destination(contents, refer_to)}", "refer_to")
     written = node["message"]
-    per_service = dict(written) if isinstance(written, Node) else {}
-    if any(service not in ENUMS["service"] for service in per_service):
-        raise node.error(f"{rule_id}: a message per service is keyed by {', '.join(ENUMS['service'])}", "message")
+    per_service = expand(dict(written), declared, node, "message") if isinstance(written, Node) else {}
     texts = [" ".join(str(text).split()) for text in (per_service.values() if per_service else [written])]
     message = texts[0]
     shown = {**vocabulary, **SHOWN_ONLY}
@@ -139,16 +164,22 @@ def _load_rule(
         parameters=tuple(used_parameters + ([approver_from] if approver_from else [])),
         messages=tuple((service, " ".join(str(text).split())) for service, text in per_service.items()),
         services=services,
+        info_when=" ".join(str(node["info_when"]).split()) if info_condition is not None else None,
+        info_condition=info_condition,
         path=node.path,
         line=node.line_of("id"),
     )
 
 
-def _rule_services(node: Node, rule_id: str, module_services: tuple[str, ...]) -> tuple[str, ...]:
-    """The services a rule applies to: its module's, or those of them it lists."""
+def _rule_services(
+    node: Node, rule_id: str, module_services: tuple[str, ...], declared: tuple[Service, ...]
+) -> tuple[str, ...]:
+    """The services a rule applies to: its module's, or those of them it lists (by service or charging kind)."""
     listed = node.get("services")
     if listed is None:
         return module_services
+    if isinstance(listed, list) and all(isinstance(s, str) for s in listed):
+        listed = [s.id for s in declared if s.id in listed or s.charging in listed]
     if not isinstance(listed, list) or not listed or any(s not in module_services for s in listed):
         raise node.error(
             f"{rule_id}: services must list some of its module's ({', '.join(module_services)})", "services"

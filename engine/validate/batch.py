@@ -26,10 +26,19 @@ import pyarrow.compute as pc
 from engine.arrays import pick
 from engine.money import LARGEST
 from engine.validate.fields import FieldSpec, field_specs
-from engine.validate.placement import InputError, Placement, RulebookFacts, parse_placement
-from engine.validate.values import ENGINE_PLACES, WRITTEN_PLACES, parse_date, parse_enum, parse_flag, parse_whole
+from engine.validate.placement import InputError, Placement, RulebookFacts, hours_times_rate, parse_placement
+from engine.validate.values import (
+    ENGINE_PLACES,
+    WRITTEN_PLACES,
+    enum_key,
+    parse_date,
+    parse_enum,
+    parse_flag,
+    parse_whole,
+)
 
 EPOCH = date(1970, 1, 1)
+SAFE_FACTOR = 2**26  # hours (ten-thousandths) and rates (pence) below this multiply within int64 exactly
 # Amounts as people write them that a decimal cast reads once the £, spaces and thousands commas are out
 
 
@@ -87,10 +96,15 @@ def _certain(spec: FieldSpec) -> Callable[[str], Any]:
     raise AssertionError(spec.kind)
 
 
-def _low_cardinality(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, given, certain) by validating each distinct text once."""
+def _low_cardinality(
+    spec: FieldSpec, column: pa.ChunkedArray, aliases: dict[str, str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, given, certain) by validating each distinct text once (a service by the rulebook's names)."""
     encoded = pc.dictionary_encode(column).combine_chunks()
     check = _certain(spec)
+    if aliases:
+        plain = check
+        check = lambda text: plain(aliases.get(enum_key(text), text) if isinstance(text, str) else text)  # noqa: E731
     dtype = {"flag": np.bool_, "enum": np.int8}.get(spec.kind, np.int64)
     table: npt.NDArray[Any]  # bool, int8 or int64 by kind
     table, good = np.zeros(len(encoded.dictionary) + 1, dtype=dtype), np.zeros(len(encoded.dictionary) + 1, bool)
@@ -151,7 +165,9 @@ def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     return np.zeros(len(column), np.int8), given, sure | ~given
 
 
-def _column(table: pa.Table, name: str, spec: FieldSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _column(
+    table: pa.Table, name: str, spec: FieldSpec, aliases: dict[str, str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One field's (values, given, certain); a column the book does not have is empty."""
     n = table.num_rows
     if name not in table.column_names:
@@ -163,7 +179,7 @@ def _column(table: pa.Table, name: str, spec: FieldSpec) -> tuple[np.ndarray, np
             sure &= ~given | (values <= spec.high)
         return values, given, sure
     if spec.kind in LOW_CARDINALITY:
-        return _low_cardinality(spec, table.column(name))
+        return _low_cardinality(spec, table.column(name), aliases if name == "service" else None)
     return _text(spec, table.column(name))
 
 
@@ -183,7 +199,8 @@ def parse_columns(table: pa.Table, rules: RulebookFacts) -> tuple[ParsedBook, np
     uncertain = np.zeros(n, bool)
     given_of: dict[str, np.ndarray] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:  # columns on both cores (Arrow's kernels release the GIL)
-        read = list(pool.map(lambda item: _column(table, *item), SPECS.items()))
+        aliases = dict(rules.service_aliases)
+        read = list(pool.map(lambda item: _column(table, item[0], item[1], aliases), SPECS.items()))
     for (name, spec), (values, given, sure) in zip(SPECS.items(), read):
         uncertain |= ~sure
         given_of[name] = given & sure
@@ -223,7 +240,21 @@ def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rule
     doubt |= lot_given & ~declared
     doubt |= care_home & ~cols["core_weekly_fee"].ok
     doubt |= care_home & ~cols["care_type"].ok & ~lot_given
-    doubt |= ~care_home & ~cols["sl_weekly_cost"].ok
+    supported_living = cols["service"].v == SPECS["service"].choices.index("supported_living")
+    doubt |= supported_living & ~cols["sl_weekly_cost"].ok
+    package = ~care_home & ~supported_living
+    hours, rate, cost = cols["hc_hours"], cols["hc_hourly_rate"], cols["weekly_cost"]
+    doubt |= package & ~cost.ok & ~(hours.ok & rate.ok)
+    # all three given must agree to the penny (as the model's hours_times_rate): sure where the product cannot overflow
+    both = package & cost.ok & hours.ok & rate.ok
+    small = (hours.v < SAFE_FACTOR) & (rate.v < SAFE_FACTOR)
+    product = hours_times_rate(np.where(small, hours.v, 0), np.where(small, rate.v, 0))
+    doubt |= both & ~(small & (np.abs(product - cost.v) <= 1))
+    doubt |= hours.ok & rate.ok & ~small  # the model checks that hours × rate is a weekly amount it can hold
+    services_declared = np.zeros(len(SPECS["service"].choices), bool)
+    for service in set(rules.service_aliases.values()):
+        services_declared[SPECS["service"].choices.index(service)] = True
+    doubt |= ~services_declared[cols["service"].v]
     doubt |= cols["end_date"].ok & (cols["end_date"].v <= cols["start_date"].v)
     doubt |= cols["weekly_income"].ok & ~cols["capital"].ok
     return doubt

@@ -10,18 +10,20 @@ decimal places) as integer ten-thousandths; dates day first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import cache
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
+from engine.money import LARGEST, QUANTITY_PLACES, show_pounds, to_pence
 from engine.validate import values
 from engine.validate.errors import InputError, field_messages
 from engine.validate.field_groups.charging import FinancialAssessment
 from engine.validate.field_groups.choice import ChoiceAndTopUps
 from engine.validate.field_groups.health import NhsAndS117, NhsContribution
+from engine.validate.field_groups.packages import Package
 from engine.validate.field_groups.pricing import CareCubedPrice, PlacementAndPrice, Provider
 from engine.validate.field_groups.supported_living import SupportedLiving
 
@@ -48,6 +50,8 @@ class RulebookFacts(Protocol):
     def earliest_as_at(self) -> date: ...
     @property
     def categories(self) -> CategoriesFacts: ...
+    @property
+    def service_aliases(self) -> Mapping[str, str]: ...
 
 
 # pydantic puts the fields of the last base first: the groups are listed here from the last field to the first,
@@ -60,6 +64,7 @@ class Placement(
     ChoiceAndTopUps,
     NhsContribution,
     SupportedLiving,
+    Package,
     PlacementAndPrice,
 ):
     """One placement. Money fields hold integer pence; hours, miles and shares integer ten-thousandths."""
@@ -68,11 +73,16 @@ class Placement(
 
     @model_validator(mode="before")
     @classmethod
-    def _as_people_write(cls, data: Any) -> Any:
-        """Names in any case with spaces or hyphens (``Care Home``)."""
+    def _as_people_write(cls, data: Any, info: ValidationInfo) -> Any:
+        """Names in any case with spaces or hyphens (``Care Home``); a service by the rulebook's other names for it
+        (``DP``)."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        book = (info.context or {}).get("rulebook")
+        service = data.get("service")
+        if book is not None and isinstance(service, str):
+            data["service"] = book.service_aliases.get(values.enum_key(service), service)
         for name, choices in _choices(cls).items():
             value = data.get(name)
             if value is None or isinstance(value, bool):
@@ -104,13 +114,39 @@ class Placement(
                 problems["core_weekly_fee"] = "required for a care home"
             if self.care_type is None and self.lot is None:
                 problems["care_type"] = "required for a care home (or give the lot)"
-        elif self.sl_weekly_cost is None:
-            problems["sl_weekly_cost"] = "required for supported living"
+        elif self.service == "supported_living":
+            if self.sl_weekly_cost is None:
+                problems["sl_weekly_cost"] = "required for supported living"
+        else:
+            problems.update(self.package_problems())
         if self.weekly_income is not None and self.capital is None:
             problems["capital"] = "required with weekly_income (a financial assessment records both)"
         if problems:
             raise ValueError(problems)
         return self
+
+    def package_problems(self) -> dict[str, str]:
+        """A package's weekly cost: given, or home-care hours × rate; all three given must agree to the penny."""
+        hours, rate, cost = self.hc_hours, self.hc_hourly_rate, self.weekly_cost
+        if cost is None and (hours is None or rate is None):
+            return {
+                "weekly_cost": f"required for {self.service.replace('_', ' ')} (or give hc_hours and hc_hourly_rate)"
+            }
+        if hours is not None and rate is not None and hours_times_rate(hours, rate) > LARGEST_PENCE:
+            message = f"hc_hours × hc_hourly_rate is more than {show_pounds(LARGEST_PENCE)} a week"
+            return {"hc_hours": message, "hc_hourly_rate": message}
+        if (
+            cost is not None
+            and hours is not None
+            and rate is not None
+            and abs(hours_times_rate(hours, rate) - cost) > 1
+        ):
+            message = (
+                f"hc_hours × hc_hourly_rate is {show_pounds(hours_times_rate(hours, rate))}, "
+                f"more than a penny from weekly_cost {show_pounds(cost)}"
+            )
+            return {"weekly_cost": message, "hc_hours": message, "hc_hourly_rate": message}
+        return {}
 
     def rulebook_problems(self, book: RulebookFacts) -> dict[str, str]:
         """What the rulebook's facts refuse: a date before its earliest, a care category (``lot``) it does not
@@ -121,6 +157,8 @@ class Placement(
                 f"rules are only held from {book.earliest_as_at.isoformat()}"
             )
         entry = next((entry for entry in book.categories.items if entry.id == self.lot), None)
+        if self.service not in set(book.service_aliases.values()):
+            problems["service"] = f"{self.service} is not a service of this rulebook"
         if self.lot is not None and entry is None:
             problems["lot"] = lot_message(self.lot, book)
         if self.service == "care_home" and entry is not None:
@@ -146,6 +184,15 @@ def _choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
     from engine.validate.fields import field_specs
 
     return {name: spec.choices for name, spec in field_specs(model).items() if spec.choices}
+
+
+LARGEST_PENCE = to_pence(LARGEST)  # the most a weekly amount may be (as every money field)
+
+
+def hours_times_rate(hours: Any, rate: Any) -> Any:
+    """Hours (ten-thousandths) × an hourly rate (pence) in pence, rounded half-up to the penny (ints or arrays)."""
+    scale = 10**QUANTITY_PLACES
+    return (hours * rate * 2 + scale) // (2 * scale)
 
 
 def lot_message(lot: int, book: RulebookFacts) -> str:

@@ -129,6 +129,36 @@ def test_the_form_shows_the_chosen_services_sections_and_reads_dates_day_first(c
     assert re.search(r'data-section="top_up"\s+hidden', again.text)
 
 
+def test_a_home_care_form_shows_the_package_and_home_care_fields_only(client):
+    """SPEC §16.1: the form shows only the fields of the chosen service; a package's sections name its services."""
+    form = client.get("/").text
+    assert re.search(
+        r'data-services="[^"]*\bhome_care\b[^"]*\bdirect_payment\b[^"]*" data-section="package"\s+hidden', form
+    )
+    assert re.search(r'data-services="home_care" data-section="home_care"\s+hidden', form)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    fields = {
+        "placement_id": "HC-1",
+        "service": "home_care",
+        "start_date": "11/05/2026",
+        "age": "x",
+        "hc_hours": "130",
+        "hc_hourly_rate": "23.08",
+        "csrf_token": csrf,
+    }
+    again = client.post("/", data=fields)  # an error page keeps the service chosen
+    assert again.status_code == 422
+    assert re.search(r'data-section="package"\s*>', again.text)
+    assert re.search(r'data-section="home_care"\s*>', again.text)
+    assert re.search(r'data-section="care_home"\s+hidden', again.text)
+    assert re.search(r'data-section="supported_living"\s+hidden', again.text)
+    posted = client.post("/", data={**fields, "age": "79"}, follow_redirects=False)
+    assert posted.status_code == 303
+    stored = client.get("/v1" + posted.headers["location"]).json()
+    assert stored["decision"]["figures"]["gross_weekly_cost"] == 3000.40
+    assert [f["rule_id"] for f in stored["decision"]["findings"]] == ["ISP-02"]
+
+
 def test_the_top_up_line_only_when_a_top_up_is_proposed(client):
     no_top_up = page_of(client, P_1001)  # £1,040.00 against a budget of £995.00, no top-up proposed
     assert 'data-figure="top_up_required_weekly"' not in no_top_up

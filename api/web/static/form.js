@@ -2,7 +2,6 @@
 // A script file (no inline script); the form works without it, all sections then shown by the server.
 (function () {
   "use strict";
-  var SERVICE_OF = { care_home: "care_home", top_up: "care_home", supported_living: "supported_living" };
   var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December"];
   var form = document.querySelector("form[action='/']");
@@ -16,10 +15,11 @@
   function showSections() {
     var service = chosenService();
     form.querySelectorAll("fieldset[data-section]").forEach(function (section) {
-      var owner = SERVICE_OF[section.getAttribute("data-section")];
-      var hide = owner !== undefined && owner !== service;
+      // the services a section belongs to, as the server writes them (none: every service)
+      var owners = (section.getAttribute("data-services") || "").split(" ").filter(Boolean);
+      var hide = owners.length > 0 && owners.indexOf(service) < 0;
       section.hidden = hide;
-      // a hidden section's values are not sent: they belong to the other service
+      // a hidden section's values are not sent: they belong to another service
       section.querySelectorAll("input, select, textarea").forEach(function (control) { control.disabled = hide; });
     });
   }

@@ -38,6 +38,19 @@ HOMES = [
     "Holly Bank",
 ]
 SL_PROVIDERS = ["Thrive Supported Living", "Pathways Support", "Open Doors Care", "Brightsteps"]
+COMMUNITY_PROVIDERS = ["Hometouch Care", "Caremark North", "Bluebird Care", "County Day Services", "Shared Lives Plus"]
+# The community packages of a mixed book: (service as people write it, share of the packages, weekly cost range in
+# pence); home care is priced by hours at a rate instead (see _packages)
+PACKAGES = [
+    ("home_care", 0.38, (0, 0)),
+    ("Home Care", 0.08, (0, 0)),
+    ("direct_payment", 0.16, (15_000, 120_000)),
+    ("DP", 0.06, (15_000, 120_000)),
+    ("extra_care", 0.1, (20_000, 90_000)),
+    ("shared_lives", 0.08, (30_000, 70_000)),
+    ("day_care", 0.1, (5_000, 40_000)),
+    ("other", 0.04, (5_000, 100_000)),
+]
 BAD_CELLS = [
     ("core_weekly_fee", "-120.00"),
     ("core_weekly_fee", "985.123"),
@@ -49,6 +62,7 @@ BAD_CELLS = [
     ("top_up_payer", "family"),
     ("care_type", "respite"),
     ("sl_sleep_in_nights", "9"),
+    ("hc_hours", "-4"),
 ]
 
 
@@ -61,8 +75,10 @@ def _text(values: np.ndarray, ok: np.ndarray) -> pa.Array:
     return pa.array(np.where(ok, values.astype(str), None), pa.string())  # type: ignore[call-overload]
 
 
-def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa.Table:
-    """A placement book of ``rows`` rows as text cells, the way it would be read from CSV."""
+def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None, mixed: bool = True) -> pa.Table:
+    """A placement book of ``rows`` rows as text cells, the way it would be read from CSV; ``mixed``: about a
+    quarter community packages and some respite, temporary and in-house rows, else care homes and supported
+    living only (the benchmark's book to compare with)."""
     book = book or load_rulebook()
     rng = np.random.default_rng(seed)
     n = rows
@@ -142,12 +158,19 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
         care_home, rng.choice(np.array([f"{h} Care Home" for h in HOMES]), n), rng.choice(np.array(SL_PROVIDERS), n)
     )
     lot_given = care_home & yes(0.3)
-    ch, sl = care_home, ~care_home
+    # about a quarter of the rows are community packages, from their own stream (the columns above stay as they were)
+    with_packages, stream = mixed, np.random.default_rng([seed, 25])
+    package = (stream.random(n) < 0.25) & with_packages
+    care_home = care_home & ~package
+    ch, sl = care_home, ~care_home & ~package
+    packages, service, (package_nhs, package_nhs_ok) = _packages(stream, n, package, start, evaluator)
+    nhs, nhs_ok = np.where(package, package_nhs, nhs), np.where(package, package_nhs_ok, nhs_ok)
+    provider = np.where(package, stream.choice(np.array(COMMUNITY_PROVIDERS), n), provider)
     charging = _financial_assessment(rng, n, ch)
     dates = (np.datetime64("1970-01-01") + start.astype("timedelta64[D]")).astype(str)
     columns = {
         "placement_id": pa.array(np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)), pa.string()),
-        "service": _text(np.where(ch, "care_home", "supported_living"), np.ones(n, bool)),
+        "service": _text(np.where(ch, "care_home", np.where(sl, "supported_living", service)), np.ones(n, bool)),
         "start_date": _text(dates, np.ones(n, bool)),
         "age": _text(age, np.ones(n, bool)),
         "care_type": _text(np.where(nursing, "nursing", "residential"), ch),
@@ -178,10 +201,59 @@ def sample_book(rows: int, seed: int = 2026, book: Rulebook | None = None) -> pa
         "top_up_affordability_confirmed": _text(np.where(affordable, "true", "false"), top_up_ok),
         "provider": _text(provider, np.ones(n, bool)),
         **charging,
+        **(packages if with_packages else {}),
     }
     extra = np.random.default_rng([seed, 117])  # its own stream: the columns above stay as they were
     columns |= _health_and_working_age(extra, n, care_home & (age < 65), core, s117, nhs * nhs_ok)
+    if with_packages:
+        columns |= _stays_and_providers(stream, n, ch, package)
     return _spoil(pa.table(columns), rng)
+
+
+def _packages(
+    rng: np.random.Generator, n: int, package: np.ndarray, start: np.ndarray, ev: VectorEvaluator
+) -> tuple[dict[str, pa.Array], np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Community packages: home care by hours at an hourly rate (a few complex packages over the ISP threshold,
+    some with the weekly cost written as well), the others by a weekly cost; the service as people write it, and
+    the NHS contribution (over the threshold: often none, or not recorded)."""
+    names = np.array([name for name, _, _ in PACKAGES])
+    kind = rng.choice(len(PACKAGES), n, p=[share for _, share, _ in PACKAGES])
+    low = np.array([span[0] for _, _, span in PACKAGES])[kind]
+    high = np.array([span[1] for _, _, span in PACKAGES])[kind]
+    cost = (low + rng.random(n) * (high - low)).astype(np.int64)
+    home_care = package & (kind < 2)
+    complex_care = home_care & (rng.random(n) < 0.08)
+    hours = np.where(complex_care, rng.integers(125, 169, n), rng.integers(4, 50, n)) * 10_000
+    rate = rng.integers(2_050, 2_700, n)
+    hc_cost = (hours * rate + 5_000) // 10_000
+    written = home_care & (rng.random(n) < 0.3)  # the weekly cost written beside the hours and the rate
+    threshold = ev.param("isp.gross_cost_threshold_weekly", np.maximum(start, day_number(FIRST_START)))
+    over = package & ~home_care & (rng.random(n) < 0.01)  # a few other packages over the threshold too
+    cost = np.where(over, np.where(threshold.ok, threshold.v, 300_000) + rng.integers(1, 60_000, n), cost)
+    gross = np.where(home_care, hc_cost, cost)
+    draw = rng.random(n)
+    high = gross > np.where(threshold.ok, threshold.v, 300_000)
+    nhs = np.where(high, np.where(draw < 0.4, 0, gross // 3), np.where(draw < 0.9, 0, gross // 4))
+    nhs_ok = np.where(high, draw < 0.75, draw < 0.3)
+    columns = {
+        "weekly_cost": _money(gross, package & (~home_care | written)),
+        "hc_hours": _money(hours // 100, home_care),
+        "hc_hourly_rate": _money(rate, home_care),
+    }
+    return columns, names[kind], (nhs, nhs_ok)
+
+
+def _stays_and_providers(
+    rng: np.random.Generator, n: int, care_home: np.ndarray, package: np.ndarray
+) -> dict[str, pa.Array]:
+    """Some respite and temporary care-home stays; some in-house care homes and day services."""
+    draw = rng.random(n)
+    stay = np.where(draw < 0.05, "respite", np.where(draw < 0.08, "temporary", "permanent"))
+    in_house = (care_home & (rng.random(n) < 0.06)) | (package & (rng.random(n) < 0.1))
+    return {
+        "stay_type": _text(stay, care_home & (draw < 0.5)),
+        "provider_type": _text(np.where(in_house, "in_house", "independent"), in_house | (rng.random(n) < 0.2)),
+    }
 
 
 def _flags(rng: np.random.Generator, rows: np.ndarray, p_true: float, p_false: float) -> pa.Array:
@@ -273,7 +345,7 @@ def _spoil(table: pa.Table, rng: np.random.Generator) -> pa.Table:
     count = 0 if n < 10 else max(3, n // 200)
     rows = np.sort(rng.choice(n, count, replace=False))
     which = rng.integers(0, len(BAD_CELLS), count)
-    for name in dict.fromkeys(BAD_CELLS[k][0] for k in which):
+    for name in dict.fromkeys(BAD_CELLS[k][0] for k in which if BAD_CELLS[k][0] in table.column_names):
         column = table.column(name).combine_chunks()
         picks = [(int(row), BAD_CELLS[k][1]) for row, k in zip(rows, which) if BAD_CELLS[k][0] == name]
         mask = np.zeros(n, bool)

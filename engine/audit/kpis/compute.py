@@ -23,6 +23,7 @@ from engine.audit.kpis.at_kpi_date import AtKpiDateKpis, kpis_at_kpi_date
 from engine.audit.kpis.health import MONTHS_IN_A_YEAR, months_before
 from engine.audit.kpis.health import gbp as _gbp
 from engine.audit.kpis.health import percent as _percent
+from engine.audit.kpis.services import apart, by_service, independent, permanent
 from engine.audit.kpis.small_numbers import fraction, small_number_below
 from engine.audit.views import AtKpiDate, AuditViews
 from engine.evaluate.vector import SEVERITY, VectorResult
@@ -104,7 +105,10 @@ def compute_kpis(
         "minimum_age": minimum_age,
         "small_number_below": small_number_below(at_kpi.at),
         "kpis": kpi_list(views, period, at_kpi),
-        "breakdowns": _breakdowns(views.book, views.parsed, views.values, result),
+        "breakdowns": {
+            **_breakdowns(views.book, views.parsed, views.values, result),
+            "by_service": by_service(views.book, at_kpi.at),
+        },
         "activity": activity_tables(views, period.start, period.end, at_kpi.at),
     }
 
@@ -125,15 +129,19 @@ def kpi_list(views: AuditViews, period: Period, at_kpi: AtKpiDateKpis) -> list[d
     define = book.kpis
     below = define["below_median_share"]
     counted = below_median_rows(views, period)
+    # new placements: permanent stays only; benchmark KPIs: independent providers only (the others counted apart)
+    new_care_homes = valid & at_start["is_care_home"].v & new & older
     categories = book.categories
     words = categories.benchmark_words()[1]
-    kpis = [_below_median(below, at_start, counted, categories.all_scope, "", words, small)]
+    left_out = apart(parsed, new_care_homes, True)
+    kpis = [_below_median(below, at_start, counted, categories.all_scope, "", words, small, left_out)]
     lot = at_start["lot"].v
     for category in categories.items:  # one KPI per care category, as the rulebook declares them
         rows = counted & (lot == category.id)
-        kpis.append(
-            _below_median(below, at_start, rows, category.scope, f"_lot_{category.id}", category.kind_short, small)
-        )
+        of_lot = apart(parsed, new_care_homes & (lot == category.id), True)
+        scope, suffix = category.scope, f"_lot_{category.id}"
+        kpis.append(_below_median(below, at_start, rows, scope, suffix, category.kind_short, small, of_lot))
+    care_home &= permanent(parsed)
     groups = {"all": care_home, "at_or_over_minimum_age": care_home & older, "under_minimum_age": care_home & ~older}
     for care in ENUMS["care_type"]:
         of_type = at_start["care_type"].v == ENUMS["care_type"].index(care)
@@ -142,7 +150,10 @@ def kpi_list(views: AuditViews, period: Period, at_kpi: AtKpiDateKpis) -> list[d
                 population = groups[mean.ages] & of_type
                 kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
     kpis += at_kpi.health
-    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new, small))
+    new_services = supported & new
+    sl_counted = new_services & permanent(parsed) & independent(parsed)
+    sl_apart = apart(parsed, new_services, True)
+    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, sl_counted, small, sl_apart))
     at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
     kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v))
     kpis += at_kpi.charging
@@ -158,12 +169,14 @@ def at_or_over_minimum_age(views: AuditViews, period: Period) -> tuple[np.ndarra
 
 def below_median_rows(views: AuditViews, period: Period) -> np.ndarray:
     """The rows the below-median KPI counts (with the figures at the start dates): care homes starting in the
-    period for people at or over the minimum age. The report's chart by care category draws these rows too."""
+    period for people at or over the minimum age, permanent stays with independent providers (SPEC §16.1). The
+    report's chart by care category draws these rows too."""
     older, _ = at_or_over_minimum_age(views, period)
     parsed, at_start = views.parsed, views.at_start()
     start = parsed.cols["start_date"].v
     rows: np.ndarray = parsed.valid & at_start["is_care_home"].v & period.mask(start) & older
-    return rows
+    counted: np.ndarray = rows & permanent(parsed) & independent(parsed)
+    return counted
 
 
 def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
@@ -175,7 +188,14 @@ def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.nd
 
 
 def _below_median(
-    kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, scope: str, suffix: str, words: str, below_count: int | None
+    kpi: Kpi,
+    v: Mapping[str, Col],
+    population: np.ndarray,
+    scope: str,
+    suffix: str,
+    words: str,
+    below_count: int | None,
+    left_out: dict[str, int],
 ) -> dict[str, Any]:
     """The share of ``population`` at or below its benchmark; ``{scope}`` and ``{benchmark}`` (the benchmark
     kind's words) fill the KPI's wording, ``suffix`` follows its id; ``below_count`` marks a small number."""
@@ -192,6 +212,7 @@ def _below_median(
             "at_or_below_median": int(below.sum()),
             "above_median": int((assessed & ~below).sum()),
             "no_median_in_force": int((population & ~benchmark.ok).sum()),
+            **left_out,
         },
         "pounds_weekly": {
             "comparable_total": _gbp(int(comparable[assessed].sum())),
@@ -231,7 +252,9 @@ def _mean_price(
     }
 
 
-def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, below: int | None) -> dict[str, Any]:
+def _sl_within(
+    kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, below: int | None, left_out: dict[str, int]
+) -> dict[str, Any]:
     reference = v["sl_reference_weekly"]
     cost = v["sl_weekly_cost"].v
     assessed, within, above, value = _within(cost, reference, population)
@@ -245,6 +268,7 @@ def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, below: in
             "within_reference": int(within.sum()),
             "above_reference": int((assessed & ~within).sum()),
             "no_rates_in_force": int((population & ~reference.ok).sum()),
+            **left_out,
         },
         "pounds_weekly": {
             "cost_total": _gbp(int(cost[assessed].sum())),

@@ -98,17 +98,30 @@ def _rule_texts(
         column = result.fired[:, k] if whole else result.fired[rows, k]
         fired |= column.astype(np.uint64) << np.uint64(k)
     combos, combo_values = pd.factorize(fired[rows] if whole else fired, sort=False)
+    # the rules fired only for information (an in-house provider), one bit each, so their approvers are left out
+    info_columns = sorted(result.info_only)
+    info_bits = np.zeros(len(rows), np.int64)
+    for bit, k in enumerate(info_columns):
+        info_bits |= result.info_only[k][rows].astype(np.int64) << bit
     key = combos.astype(np.int64) * (len(result.approvers) + 1) + (result.band_approver[rows] + 1)
+    key = key * (1 << len(info_columns)) + info_bits
     inverse, unique = pd.factorize(key, sort=False)
     ids, approvers, labels = [], [], []
     for value in unique.tolist():
+        value, info = divmod(value, 1 << len(info_columns))
+        only_info = {rules[k].id for bit, k in enumerate(info_columns) if info >> bit & 1}
         code, band = divmod(value, len(result.approvers) + 1)
         combo, hits = int(combo_values[code]), []
         while combo:  # the rules whose bits are set, lowest first (as in the rulebook's order)
             hits.append(rules[(combo & -combo).bit_length() - 1])
             combo &= combo - 1
         ids.append(" ".join(rule.id for rule in hits))
-        who = [rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None) for rule in hits]
+        who = [
+            None
+            if rule.id in only_info
+            else rule.approver or (result.approvers[band - 1] if rule.approver_from and band else None)
+            for rule in hits
+        ]
         approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
         if names:
             labels.append("; ".join(f"{rule.id} {rule.label}" for rule in hits))

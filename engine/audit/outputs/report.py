@@ -28,7 +28,15 @@ COLOURS = {
 }
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-ISP_COLUMNS = ("row", "placement_id", "provider", "start_date", "gross_weekly_cost", "isp_nhs_contribution_weekly")
+ISP_COLUMNS = (
+    "row",
+    "placement_id",
+    "service",
+    "provider",
+    "start_date",
+    "gross_weekly_cost",
+    "isp_nhs_contribution_weekly",
+)
 
 
 def _png(figure: Any) -> str:
@@ -212,6 +220,10 @@ def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
         "category_noun": audit.book.categories.noun,
         "benchmark_label": audit.book.categories.benchmark_words()[0],
         "benchmark_short": audit.book.categories.benchmark_words()[1],
+        "by_service": [
+            (row["label"], row["people"], show(row["gross_weekly"]), show(row["council_net_weekly"]))
+            for row in breakdowns["by_service"].values()
+        ],
         "by_provider": providers[:50],
         "providers_cut": len(providers) > 50,
         "error_groups": summary["errors"][:50],

@@ -19,8 +19,23 @@ class PlacementAndPrice(BaseModel):
         about("Placement or package id", "P-1001", "placement", "The council's id. No personal data needed."),
     ]
     service: Annotated[
-        Literal["care_home", "supported_living"],
-        about("Service", "care_home", "placement", labels={"care_home": "Care home"}),
+        Literal[
+            "care_home",
+            "supported_living",
+            "home_care",
+            "direct_payment",
+            "extra_care",
+            "shared_lives",
+            "day_care",
+            "other",
+        ],
+        about(
+            "Service",
+            "care_home",
+            "placement",
+            "The rulebook's services (rules/services.yaml) and the other names it gives them.",
+            labels={"care_home": "Care home"},
+        ),
     ]
     start_date: Annotated[Day, about("Start date", "2026-05-04", "placement")]
     as_at: Annotated[
