@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.language.figure_language import Checker, E, FigureError, depends_on
-from engine.language.vocabulary import ENUMS, Kind
+from engine.language.vocabulary import Kind
 from engine.rulebook.categories import Categories, figure_undeclared
 from engine.rulebook.services import OTHER_SERVICES, Service, expand
 from engine.rulebook.strict_yaml import Node, RulebookError, check_keys, load_yaml

@@ -142,7 +142,10 @@ def test_users_add_takes_the_rulebooks_roles_and_exits_3_when_it_does_not_load(t
     added = CliRunner().invoke(cli, ["users", "add", "Dee Director", "--role", "director"])
     assert added.exit_code == 0, added.output
     refused = CliRunner().invoke(cli, ["users", "add", "Tim Manager", "--role", "team_manager"])
-    assert refused.exit_code == 2 and "choose from broker, service_manager, director, finance, policy_officer, admin" in refused.stderr
+    assert (
+        refused.exit_code == 2
+        and "choose from broker, service_manager, director, finance, policy_officer, admin" in refused.stderr
+    )
     contents = rules / "contents.yaml"
     contents.write_text(contents.read_text(encoding="utf-8").replace("also_approves: [service_manager]", "also: []"))
     broken = CliRunner().invoke(cli, ["users", "add", "Sam Service", "--role", "service_manager"])
