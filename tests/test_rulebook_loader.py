@@ -90,7 +90,7 @@ def test_a_refer_rule_without_refer_to_is_refused(rules: Path) -> None:
 def test_refer_to_on_a_rule_that_does_not_refer_is_refused(rules: Path) -> None:
     replace(rules / PRICING, "    approver: team_manager\n", "    approver: team_manager\n    refer_to: isp_panel\n")
     refused(
-        rules, PRICING, line_of(rules / PRICING, r"^    refer_to: isp_panel"), "CHP-05: only a refer rule has refer_to"
+        rules, PRICING, line_of(rules / PRICING, r"^    refer_to: isp_panel"), "CHP-05: only a refer or not_permitted rule has refer_to"
     )
 
 

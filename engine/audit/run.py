@@ -32,6 +32,8 @@ from engine.editions.whatif import load_overrides, whatif_date, with_overrides
 from engine.evaluate.vector import row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.validate.batch import SPECS, ParsedBook, day_number, parse_columns, settle_doubtful
+from engine.validate.placement import REGISTER_FIELDS
+from engine.validate.register import ProviderRegister, join_table
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
 
@@ -71,6 +73,17 @@ def _column_warnings(table: pa.Table) -> tuple[pa.Table, list[str]]:
     return table, warnings
 
 
+def _register_columns(
+    table: pa.Table, providers: ProviderRegister | None, warnings: list[str]
+) -> tuple[pa.Table, list[str]]:
+    """The register's facts joined onto the book; a book's own columns of those names are never read."""
+    own = [name for name in REGISTER_FIELDS if name in table.column_names]
+    if own:
+        warnings = [*warnings, f"columns ignored (only the provider register gives them): {', '.join(own)}"]
+        table = table.drop_columns(own)
+    return (join_table(table, providers) if providers is not None else table), warnings
+
+
 def _rulebook(rules: Rulebook | Path | str | None, parameters: Any) -> tuple[Rulebook, Rulebook]:
     base = rules if isinstance(rules, Rulebook) else load_rulebook(rules) if rules else load_rulebook()
     if parameters is None:
@@ -106,18 +119,21 @@ def run_audit(
     sheet: str | None = None,
     limits: Limits | None = None,
     results_csv: Path | str | None = None,
+    providers: ProviderRegister | None = None,
 ) -> AuditResult:
     """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
     or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
     start date) and ends the KPI period (else the latest start date ends it); without it, a what-if whose changes
     start after every row's own date is evaluated at the date they start (SPEC §18). ``columns`` maps other column
     spellings to fields; ``sheet`` picks an Excel sheet; ``limits`` bound what is read. ``results_csv``: write
-    results.csv there, on the other core while the KPIs are computed (``write_outputs`` then leaves it)."""
+    results.csv there, on the other core while the KPIs are computed (``write_outputs`` then leaves it).
+    ``providers``: the provider register, joined by provider_id (the PRV rules and the KPIs that need it)."""
     tick = progress or (lambda stage, done, total: None)
     stages = Stages()
     mapping = columns if isinstance(columns, ColumnMap) else load_column_map(columns)
     read = _as_book(source, mapping, sheet, limits)
     table, warnings = _column_warnings(read.table)
+    table, warnings = _register_columns(table, providers, warnings)
     if read.matched is not None:
         warnings += missing_column_warnings(read.matched)
     base, book = _rulebook(rules, parameters)

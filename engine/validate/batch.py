@@ -240,7 +240,7 @@ def row_dict(table: pa.Table, index: int) -> dict[str, Any]:
 
 def parse_row(cells: dict[str, Any], rules: RulebookFacts) -> Placement:
     """One row's cells, parsed by the model (with the rulebook's facts) exactly as a single decision is."""
-    return parse_placement(cells, rules)
+    return parse_placement(cells, rules, register_joined=True)  # run_audit drops a book's own register columns
 
 
 def settle_doubtful(table: pa.Table, book: ParsedBook, rows: np.ndarray, rules: RulebookFacts) -> None:

@@ -23,6 +23,7 @@ from engine.validate.field_groups.charging import FinancialAssessment
 from engine.validate.field_groups.choice import ChoiceAndTopUps
 from engine.validate.field_groups.health import NhsAndS117, NhsContribution
 from engine.validate.field_groups.pricing import CareCubedPrice, PlacementAndPrice, Provider
+from engine.validate.field_groups.providers import ProviderAndSourcing, RegisterFacts, SupportedLivingRecords
 from engine.validate.field_groups.supported_living import SupportedLiving
 
 __all__ = ["InputError", "Placement", "RulebookFacts", "field_messages", "parse_placement"]
@@ -50,6 +51,9 @@ class RulebookFacts(Protocol):
 # pydantic puts the fields of the last base first: the groups are listed here from the last field to the first,
 # so the model's field order (the API schema, the form, the CSV columns) reads PlacementAndPrice upwards.
 class Placement(
+    RegisterFacts,
+    SupportedLivingRecords,
+    ProviderAndSourcing,
     FinancialAssessment,
     Provider,
     NhsAndS117,
@@ -136,6 +140,10 @@ class Placement(
         return self.start_date <= day and (self.end_date is None or day < self.end_date)
 
 
+REGISTER_FIELDS = tuple(RegisterFacts.model_fields)
+REGISTER_ONLY = "comes from the provider register (give the register, e.g. --providers FILE), not the placement"
+
+
 @cache
 def _choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
     from engine.validate.fields import field_specs
@@ -147,11 +155,14 @@ def lot_message(lot: int, book: RulebookFacts) -> str:
     return f"must be {values.show_choices(sorted(entry.number for entry in book.lots))}, got {lot!r}"
 
 
-def parse_placement(data: Any, book: RulebookFacts | None = None) -> Placement:
+def parse_placement(data: Any, book: RulebookFacts | None = None, register_joined: bool = False) -> Placement:
     """The placement's fields → a Placement, or InputError with a message per field. With a rulebook, its facts
-    are checked too (earliest date, Lots); ``Engine.decide`` always checks them against its own rulebook."""
+    are checked too (earliest date, Lots); ``Engine.decide`` always checks them against its own rulebook. The
+    provider register's facts are refused unless the register put them there (``register_joined``)."""
     if not isinstance(data, dict):
         raise InputError({"placement": ["must be a JSON object with the placement's fields"]})
+    if not register_joined and (given := [name for name in REGISTER_FIELDS if name in data]):
+        raise InputError({name: [REGISTER_ONLY] for name in given})
     try:
         return Placement.model_validate(data, context={"rulebook": book})
     except ValidationError as exc:

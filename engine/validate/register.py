@@ -1,0 +1,112 @@
+"""The provider register (SPEC §17) as the engine holds it, and its facts joined onto placements by
+``provider_id``: one placement's fields (``join_record``) or a whole book's columns (``join_table``), so both
+evaluators read the same facts through the same fields (``RegisterFacts``). Reading the register's file is
+``engine.audit.books.providers``; the engine itself does no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.validate.placement import REGISTER_FIELDS
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One provider as the register records it."""
+
+    provider_id: str
+    name: str | None = None
+    services: tuple[str, ...] = ()
+    in_area: bool | None = None
+    home_type: str | None = None  # residential | nursing | None
+    framework_from: date | None = None
+    framework_to: date | None = None
+    cqc_rating: str | None = None
+    cqc_rating_date: date | None = None
+    quality_status: str = "none"
+    quality_status_from: date | None = None
+    provider_type: str | None = None
+
+    def on_framework(self, day: date) -> bool:
+        """framework_from ≤ day ≤ framework_to, both inclusive; no framework_to is open-ended, no framework_from
+        means never on it."""
+        return self.framework_from is not None and self.framework_from <= day and (
+            self.framework_to is None or day <= self.framework_to
+        )
+
+    def facts(self) -> dict[str, Any]:
+        """The register's facts as a placement's fields (dates as ISO text, as a book's cells hold them)."""
+        return {
+            "provider_register_given": True,
+            "provider_in_register": True,
+            "provider_framework_from": _iso(self.framework_from),
+            "provider_framework_to": _iso(self.framework_to),
+            "provider_cqc_rating": self.cqc_rating,
+            "provider_quality_status": self.quality_status,
+            "provider_quality_status_from": _iso(self.quality_status_from),
+        }
+
+
+NOT_IN_REGISTER: dict[str, Any] = {name: None for name in REGISTER_FIELDS} | {
+    "provider_register_given": True,
+    "provider_in_register": False,
+}
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+@dataclass(frozen=True)
+class ProviderRegister:
+    """The council's providers by id, and where the register came from (for notes and reports)."""
+
+    providers: Mapping[str, Provider]
+    source: str = "the provider register"
+
+    def get(self, provider_id: Any) -> Provider | None:
+        if not isinstance(provider_id, str):
+            return None
+        return self.providers.get(provider_id.strip())
+
+    def __len__(self) -> int:
+        return len(self.providers)
+
+
+def join_record(data: Mapping[str, Any], register: ProviderRegister) -> dict[str, Any]:
+    """One placement's fields with the register's facts about its provider (not in the register: only that)."""
+    entry = register.get(data.get("provider_id"))
+    return {**data, **(entry.facts() if entry is not None else NOT_IN_REGISTER)}
+
+
+def join_table(table: pa.Table, register: ProviderRegister) -> pa.Table:
+    """A book's text columns with the register's facts as text columns, row by row by provider_id; any column of
+    the book with a register fact's name is replaced (the register, not the book, says it)."""
+    table = table.drop_columns([name for name in REGISTER_FIELDS if name in table.column_names])
+    ids = list(register.providers)
+    facts = [register.providers[key].facts() for key in ids]
+    if "provider_id" in table.column_names:
+        where = pc.index_in(pc.utf8_trim_whitespace(table.column("provider_id")), value_set=pa.array(ids, pa.string()))
+    else:
+        where = pa.nulls(table.num_rows, pa.int32())
+    found = pc.is_valid(where)
+    for name in REGISTER_FIELDS:
+        if name == "provider_register_given":
+            column = pa.array(["true"] * table.num_rows, pa.string())
+        elif name == "provider_in_register":
+            column = pc.if_else(found, "true", "false")
+        else:
+            values = pa.array([_text(entry[name]) for entry in facts], pa.string())
+            column = pc.take(values, where) if len(ids) else pa.nulls(table.num_rows, pa.string())
+        table = table.append_column(name, column)
+    return table
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
