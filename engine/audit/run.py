@@ -7,6 +7,7 @@ writes the results CSV/Excel, the KPIs as JSON and the HTML report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.audit.books.arrow_in import table_from_frame, text_table
+from engine.audit.books.block_beds import BlockBooking
 from engine.audit.books.columns import ColumnMap, load_column_map
 from engine.audit.books.problems import control_character_rows, missing_column_warnings
 from engine.audit.books.read import Book, BookError, Limits, load_book, recognise
@@ -32,8 +34,7 @@ from engine.editions.whatif import load_overrides, whatif_date, with_overrides
 from engine.evaluate.vector import row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.validate.batch import SPECS, ParsedBook, day_number, parse_columns, settle_doubtful
-from engine.validate.placement import REGISTER_FIELDS
-from engine.validate.register import ProviderRegister, join_table
+from engine.validate.register import ProviderRegister, own_register_columns, with_register
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
 
@@ -77,11 +78,10 @@ def _register_columns(
     table: pa.Table, providers: ProviderRegister | None, warnings: list[str]
 ) -> tuple[pa.Table, list[str]]:
     """The register's facts joined onto the book; a book's own columns of those names are never read."""
-    own = [name for name in REGISTER_FIELDS if name in table.column_names]
+    own = own_register_columns(table)
     if own:
         warnings = [*warnings, f"columns ignored (only the provider register gives them): {', '.join(own)}"]
-        table = table.drop_columns(own)
-    return (join_table(table, providers) if providers is not None else table), warnings
+    return with_register(table, providers), warnings
 
 
 def _rulebook(rules: Rulebook | Path | str | None, parameters: Any) -> tuple[Rulebook, Rulebook]:
@@ -120,6 +120,7 @@ def run_audit(
     limits: Limits | None = None,
     results_csv: Path | str | None = None,
     providers: ProviderRegister | None = None,
+    block_beds: Sequence[BlockBooking] | None = None,
 ) -> AuditResult:
     """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
     or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
@@ -127,7 +128,8 @@ def run_audit(
     start after every row's own date is evaluated at the date they start (SPEC §18). ``columns`` maps other column
     spellings to fields; ``sheet`` picks an Excel sheet; ``limits`` bound what is read. ``results_csv``: write
     results.csv there, on the other core while the KPIs are computed (``write_outputs`` then leaves it).
-    ``providers``: the provider register, joined by provider_id (the PRV rules and the KPIs that need it)."""
+    ``providers``: the provider register, joined by provider_id (the PRV rules and the KPIs that need it);
+    ``block_beds``: the block-bed file's blocks (block-bed occupancy)."""
     tick = progress or (lambda stage, done, total: None)
     stages = Stages()
     mapping = columns if isinstance(columns, ColumnMap) else load_column_map(columns)
@@ -186,7 +188,7 @@ def run_audit(
             results_and_csv, results_csv, leading, table, parsed, result, errors, book, dates, rows
         )
         tick("kpis", 0, table.num_rows)
-        kpis = compute_kpis(views, result, default_period(end, period_start), kpi_date)
+        kpis = compute_kpis(views, result, default_period(end, period_start), kpi_date, providers, block_beds)
         stages.done("kpis")
         out, other = making.result()
         stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs
@@ -207,6 +209,7 @@ def run_audit(
         views,
     )
     audit.results_csv = Path(results_csv) if results_csv is not None else None
+    audit.providers, audit.block_beds = providers, block_beds
     audit.notes = notes
     if book is not base:
         baseline = AuditViews(base, parsed).evaluate(dates)  # the rows under the rules without the what-if

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.options import RulesDir
+from engine.cli.options import BlockBedsFile, ProvidersFile, RulesDir, load_blocks, load_providers
 from engine.explain.decision import dumps
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
@@ -129,6 +129,8 @@ def audit_command(
             help="csv (default) or parquet: the results, lists and errors as Parquet files (money as decimal(18,2)).",
         ),
     ] = "csv",
+    providers: ProvidersFile = None,
+    block_beds: BlockBedsFile = None,
 ) -> None:
     """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
@@ -152,8 +154,9 @@ def audit_command(
     except ColumnError as exc:
         typer.echo(f"carerules: {columns}: {exc}", err=True)
         raise typer.Exit(2) from None
+    register, blocks = load_providers(providers), load_blocks(block_beds)
     if check_engines:
-        _check_engines(file, book, when, mapping, sheet)
+        _check_engines(file, book, when, mapping, sheet, register)
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
     keep_freed_memory()  # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages
@@ -173,6 +176,8 @@ def audit_command(
                 columns=mapping,
                 sheet=sheet,
                 results_csv=Path(out) / "results.csv" if format == "csv" else None,
+                providers=register,
+                block_beds=blocks,
             )
             paths = write_outputs(audit, out, excel=excel, renderer=renderer, format=format, progress=bar)  # type: ignore[arg-type]
     except BookError as exc:
@@ -205,7 +210,9 @@ def _rulebook(rules: Path) -> Any:
         raise typer.Exit(3) from None
 
 
-def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None, sheet: str | None = None) -> None:
+def _check_engines(
+    file: Path, book: Any, when: date | None, mapping: Any = None, sheet: str | None = None, register: Any = None
+) -> None:
     from engine.audit.books.read import BookError, read_book
     from engine.decide import Engine
     from engine.evaluate.equivalence import compare_engines
@@ -215,6 +222,9 @@ def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None
     except BookError as exc:
         typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
         raise typer.Exit(2) from None
+    from engine.validate.register import with_register
+
+    table = with_register(table, register)
     with _Bar(True) as bar:
         report = compare_engines(table, Engine(book), when, tick=lambda k: bar("compare", k, table.num_rows))
     typer.echo(

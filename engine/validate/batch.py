@@ -64,6 +64,7 @@ class ParsedBook:
     errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     placement_id: pa.Array | None = None
     provider: pa.Array | None = None
+    provider_id: pa.Array | None = None  # trimmed, as the provider register is looked up
     dementia_given: np.ndarray | None = None
 
 
@@ -203,6 +204,8 @@ def parse_columns(table: pa.Table, rules: RulebookFacts) -> tuple[ParsedBook, np
     )
     if "provider" in table.column_names:
         book.provider = table.column("provider").combine_chunks()
+    if "provider_id" in table.column_names:
+        book.provider_id = pc.utf8_trim_whitespace(table.column("provider_id").combine_chunks())
     return book, np.flatnonzero(uncertain)
 
 

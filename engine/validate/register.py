@@ -85,10 +85,21 @@ def join_record(data: Mapping[str, Any], register: ProviderRegister) -> dict[str
     return {**data, **(entry.facts() if entry is not None else NOT_IN_REGISTER)}
 
 
+def own_register_columns(table: pa.Table) -> list[str]:
+    """A book's columns named as the register's facts: never read (only the register gives them)."""
+    return [name for name in REGISTER_FIELDS if name in table.column_names]
+
+
+def with_register(table: pa.Table, register: ProviderRegister | None) -> pa.Table:
+    """The book without its own register-fact columns, with the register's joined when a register is given."""
+    table = table.drop_columns(own_register_columns(table))
+    return join_table(table, register) if register is not None else table
+
+
 def join_table(table: pa.Table, register: ProviderRegister) -> pa.Table:
     """A book's text columns with the register's facts as text columns, row by row by provider_id; any column of
     the book with a register fact's name is replaced (the register, not the book, says it)."""
-    table = table.drop_columns([name for name in REGISTER_FIELDS if name in table.column_names])
+    table = table.drop_columns(own_register_columns(table))
     ids = list(register.providers)
     facts = [register.providers[key].facts() for key in ids]
     if "provider_id" in table.column_names:

@@ -9,11 +9,11 @@ only how each KPI is counted; the health-funding KPIs (ISP, NHS recharges, s117)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from engine.audit.kpis.at_kpi_date import AtKpiDateKpis, kpis_at_kpi_date
 from engine.audit.kpis.health import MONTHS_IN_A_YEAR, months_before
 from engine.audit.kpis.health import gbp as _gbp
 from engine.audit.kpis.health import percent as _percent
+from engine.audit.kpis.providers import provider_kpis
 from engine.audit.views import AtKpiDate, AuditViews
 from engine.evaluate.vector import SEVERITY, VectorResult
 from engine.language.vocabulary import ACTIONS, ENUMS
@@ -29,6 +30,10 @@ from engine.money import round_half_up
 from engine.rulebook.facts import Kpi
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, day_number
+from engine.validate.register import ProviderRegister
+
+if TYPE_CHECKING:
+    from engine.audit.books.block_beds import BlockBooking
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,12 @@ def _mean_pence(values: np.ndarray) -> int | None:
 
 
 def compute_kpis(
-    views: AuditViews, result: VectorResult, period: Period, at_kpi: AtKpiDateKpis | None = None
+    views: AuditViews,
+    result: VectorResult,
+    period: Period,
+    at_kpi: AtKpiDateKpis | None = None,
+    providers: ProviderRegister | None = None,
+    block_beds: Sequence[BlockBooking] | None = None,
 ) -> dict[str, Any]:
     """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``), from
     the audit's views of the book (its rows evaluated at their own dates: ``result``)."""
@@ -118,6 +128,7 @@ def compute_kpis(
     kpis.append(_sl_within(define["sl_within_reference_share"], at_start, supported & new))
     at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
     kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v))
+    kpis += provider_kpis(views, at, period, providers, block_beds)
     kpis += at_kpi.charging
     return {
         "period": {
@@ -234,7 +245,7 @@ def _sl_within(kpi: Kpi, v: Mapping[str, Col], population: np.ndarray) -> dict[s
 def _sl_run_rate(kpi: Kpi, at: AtKpiDate, population: np.ndarray) -> dict[str, Any]:
     gross = at.values["gross_weekly_cost"].v[population]
     return {
-        **kpi.head(None, kpi_date=at.day),
+        **kpi.head(_gbp(int(gross.sum())), kpi_date=at.day),
         "value": _gbp(int(gross.sum())),
         "unit": "GBP/week",
         "counts": {"services": int(population.sum())},
