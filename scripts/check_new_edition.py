@@ -52,7 +52,10 @@ def _pinned_names(checkout: Path) -> list[str]:
 
 
 def new_value(text: str, unit: str) -> str:
-    """A different value of the same unit: money up £7.50, a ratio down 0.10 (up, below 0.10), a flag swapped."""
+    """A different value of the same unit: money up £7.50, a ratio down 0.10 (up, below 0.10), a flag swapped,
+    a whole number (days) up 7."""
+    if unit in ("days", "count", "years"):
+        return str(int(text) + 7)
     if unit == "bool":
         return "false" if text == "true" else "true"
     if unit == "ratio":

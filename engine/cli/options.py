@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from engine.audit.books.book import BookError
-
 from engine.decide import Engine
 from engine.rulebook.loader import RULES_ENV as RULES_ENV
 from engine.rulebook.loader import load_rulebook

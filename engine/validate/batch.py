@@ -229,6 +229,7 @@ def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rule
     doubt |= ~care_home & ~cols["sl_weekly_cost"].ok
     doubt |= cols["end_date"].ok & (cols["end_date"].v <= cols["start_date"].v)
     doubt |= cols["weekly_income"].ok & ~cols["capital"].ok
+    doubt |= cols["requested_date"].ok & cols["sourced_date"].ok & (cols["sourced_date"].v < cols["requested_date"].v)
     return doubt
 
 

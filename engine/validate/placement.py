@@ -107,6 +107,10 @@ class Placement(
                 problems["care_type"] = "required for a care home (or give the lot)"
         elif self.sl_weekly_cost is None:
             problems["sl_weekly_cost"] = "required for supported living"
+        if self.requested_date and self.sourced_date and self.sourced_date < self.requested_date:
+            problems["sourced_date"] = (
+                "must be on or after requested_date (the placement is sourced after it is asked for)"
+            )
         if self.weekly_income is not None and self.capital is None:
             problems["capital"] = "required with weekly_income (a financial assessment records both)"
         if problems:

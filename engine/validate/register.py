@@ -5,15 +5,19 @@ evaluators read the same facts through the same fields (``RegisterFacts``). Read
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.validate.field_groups.providers import CQC_RATINGS, QUALITY_STATUSES
 from engine.validate.placement import REGISTER_FIELDS
+from engine.validate.values import parse_date, parse_enum, parse_flag
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,10 @@ class Provider:
     def on_framework(self, day: date) -> bool:
         """framework_from ≤ day ≤ framework_to, both inclusive; no framework_to is open-ended, no framework_from
         means never on it."""
-        return self.framework_from is not None and self.framework_from <= day and (
-            self.framework_to is None or day <= self.framework_to
+        return (
+            self.framework_from is not None
+            and self.framework_from <= day
+            and (self.framework_to is None or day <= self.framework_to)
         )
 
     def facts(self) -> dict[str, Any]:
@@ -61,6 +67,61 @@ NOT_IN_REGISTER: dict[str, Any] = {name: None for name in REGISTER_FIELDS} | {
 
 def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
+
+
+HOME_TYPES = ("residential", "nursing")
+SERVICE_SEPARATORS = (",", ";", "|", "/")
+
+
+def _services(text: str) -> tuple[str, ...]:
+    for separator in SERVICE_SEPARATORS:
+        text = text.replace(separator, " ")
+    return tuple(part.strip().lower() for part in text.split() if part.strip())
+
+
+def read_provider(row: Mapping[str, str | None]) -> Provider:
+    """One register row → a Provider; ValueError({column: message}) naming every bad cell."""
+    problems: dict[str, str] = {}
+    provider_id = row.get("provider_id")
+    if provider_id is None:
+        problems["provider_id"] = "is required"
+    framework_from = field(row, "framework_from", parse_date, problems)
+    framework_to = field(row, "framework_to", parse_date, problems)
+    if framework_from and framework_to and framework_to < framework_from:
+        problems["framework_to"] = f"is before framework_from ({framework_from.isoformat()})"
+    status = field(row, "quality_status", lambda t: parse_enum(t, QUALITY_STATUSES), problems) or "none"
+    status_from = field(row, "quality_status_from", parse_date, problems)
+    if status in ("embargo", "large_scale_enquiry") and status_from is None and "quality_status" not in problems:
+        problems["quality_status_from"] = f"is required when quality_status is {status}"
+    provider = Provider(
+        provider_id=provider_id or "",
+        name=row.get("name"),
+        services=_services(row.get("services") or ""),
+        in_area=field(row, "in_area", parse_flag, problems),
+        home_type=field(row, "home_type", lambda t: parse_enum(t, HOME_TYPES), problems),
+        framework_from=framework_from,
+        framework_to=framework_to,
+        cqc_rating=field(row, "cqc_rating", lambda t: parse_enum(t, CQC_RATINGS), problems),
+        cqc_rating_date=field(row, "cqc_rating_date", parse_date, problems),
+        quality_status=status,
+        quality_status_from=status_from,
+        provider_type=row.get("provider_type"),
+    )
+    if problems:
+        raise ValueError(problems)
+    return provider
+
+
+def field(row: Mapping[str, str | None], name: str, parse: Callable[[str], T], problems: dict[str, str]) -> T | None:
+    """A cell parsed, or None when empty; a bad cell's message goes into ``problems``."""
+    text = row.get(name)
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        problems[name] = str(exc)
+        return None
 
 
 @dataclass(frozen=True)

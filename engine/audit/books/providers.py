@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.audit.books.book import Limits
-from engine.audit.books.side_files import Row, SideFileError, field, read_side_file
-from engine.validate.field_groups.providers import CQC_RATINGS, QUALITY_STATUSES
-from engine.validate.register import Provider, ProviderRegister
-from engine.validate.values import parse_date, parse_enum, parse_flag
+from engine.audit.books.side_files import SideFileError, read_side_file
+from engine.validate.register import Provider, ProviderRegister, read_provider
 
 REGISTER_COLUMNS = (
     "provider_id",
@@ -28,47 +26,6 @@ REGISTER_COLUMNS = (
     "provider_type",
 )
 REQUIRED = ("provider_id", "framework_from", "framework_to", "cqc_rating", "quality_status", "quality_status_from")
-HOME_TYPES = ("residential", "nursing")
-SERVICE_SEPARATORS = (",", ";", "|", "/")
-
-
-def _services(text: str) -> tuple[str, ...]:
-    for separator in SERVICE_SEPARATORS:
-        text = text.replace(separator, " ")
-    return tuple(part.strip().lower() for part in text.split() if part.strip())
-
-
-def read_provider(row: Row) -> Provider:
-    """One register row → a Provider; ValueError({column: message}) naming every bad cell."""
-    problems: dict[str, str] = {}
-    provider_id = row.get("provider_id")
-    if provider_id is None:
-        problems["provider_id"] = "is required"
-    framework_from = field(row, "framework_from", parse_date, problems)
-    framework_to = field(row, "framework_to", parse_date, problems)
-    if framework_from and framework_to and framework_to < framework_from:
-        problems["framework_to"] = f"is before framework_from ({framework_from.isoformat()})"
-    status = field(row, "quality_status", lambda t: parse_enum(t, QUALITY_STATUSES), problems) or "none"
-    status_from = field(row, "quality_status_from", parse_date, problems)
-    if status in ("embargo", "large_scale_enquiry") and status_from is None and "quality_status" not in problems:
-        problems["quality_status_from"] = f"is required when quality_status is {status}"
-    provider = Provider(
-        provider_id=provider_id or "",
-        name=row.get("name"),
-        services=_services(row.get("services") or ""),
-        in_area=field(row, "in_area", parse_flag, problems),
-        home_type=field(row, "home_type", lambda t: parse_enum(t, HOME_TYPES), problems),
-        framework_from=framework_from,
-        framework_to=framework_to,
-        cqc_rating=field(row, "cqc_rating", lambda t: parse_enum(t, CQC_RATINGS), problems),
-        cqc_rating_date=field(row, "cqc_rating_date", parse_date, problems),
-        quality_status=status,
-        quality_status_from=status_from,
-        provider_type=row.get("provider_type"),
-    )
-    if problems:
-        raise ValueError(problems)
-    return provider
 
 
 def load_register(

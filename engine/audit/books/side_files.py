@@ -15,6 +15,7 @@ from engine.audit.books.book import BookError, Limits
 from engine.audit.books.columns import ColumnError, ColumnMap, normalise
 from engine.audit.books.problems import error_lines_text, group_errors
 from engine.audit.books.read import read_cells
+from engine.validate.register import field as field
 
 T = TypeVar("T")
 Row = dict[str, str | None]
@@ -34,10 +35,12 @@ def side_columns(fields: Sequence[str], extra: Mapping[str, Any] | None = None) 
     for name, spellings in (extra or {}).items():
         if name not in fields:
             close = difflib.get_close_matches(str(name), list(fields), n=1)
-            raise ColumnError(f"the column map names an unknown column {name!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+            raise ColumnError(
+                f"the column map names an unknown column {name!r}" + (f" (did you mean {close[0]}?)" if close else "")
+            )
         for spelling in [spellings] if isinstance(spellings, str) else list(spellings):
             aliases[normalise(str(spelling))] = name
-    return ColumnMap(aliases, examples=tuple(fields[:4]))
+    return ColumnMap(aliases, examples=tuple(fields))
 
 
 def read_side_file(
@@ -93,15 +96,3 @@ def read_side_file(
 def _clean(cell: Any) -> str | None:
     text = None if cell is None else str(cell).strip()
     return text or None
-
-
-def field(row: Row, name: str, parse: Callable[[str], T], problems: dict[str, str]) -> T | None:
-    """A cell parsed, or None when empty; a bad cell's message goes into ``problems``."""
-    text = row.get(name)
-    if text is None:
-        return None
-    try:
-        return parse(text)
-    except ValueError as exc:
-        problems[name] = str(exc)
-        return None

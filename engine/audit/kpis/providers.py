@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.audit.kpis.health import gbp, months_before, percent
+from engine.audit.kpis.health import window_of as window
 from engine.audit.views import AtKpiDate, AuditViews
 from engine.language.vocabulary import ENUMS
 from engine.money import round_half_up
@@ -27,10 +28,7 @@ GOOD = ("outstanding", "good")
 NOT_INSPECTED = "not_yet_inspected"
 NEEDS_REGISTER = "needs the provider register (--providers, or upload it beside the book)"
 NEEDS_BLOCK_BEDS = "needs the block-bed file (--block-beds, or upload it beside the book)"
-TARGET_DAYS = {
-    "care_home": "sourcing.care_home_target_days",
-    "supported_living": "sourcing.supported_living_target_days",
-}
+SOURCED = ("care_home", "supported_living")  # the services whose sourcing the Delivery Plan's KPIs count
 CONTRACTED = ("contracted", "managed_budget", "self_directed")
 
 
@@ -57,7 +55,7 @@ def provider_kpis(
     return kpis
 
 
-def not_available(spec: Kpi, reason: str, unit: str = "percent", **fill: object) -> dict[str, Any]:
+def not_available(spec: Kpi, reason: str, unit: str = "percent", **fill: Any) -> dict[str, Any]:
     return {
         **spec.head(None, **fill),
         "value": None,
@@ -69,7 +67,7 @@ def not_available(spec: Kpi, reason: str, unit: str = "percent", **fill: object)
 
 
 def _share(
-    spec: Kpi, hit: int, of: int, counts: dict[str, int], pounds: dict[str, Any] | None = None, **fill: object
+    spec: Kpi, hit: int, of: int, counts: dict[str, int], pounds: dict[str, Any] | None = None, **fill: Any
 ) -> dict[str, Any]:
     value = percent(hit, of)
     return {
@@ -96,8 +94,8 @@ def _cqc_supported_living(
 ) -> dict[str, Any]:
     if register is None:
         return not_available(spec, NEEDS_REGISTER, kpi_date=at.day)
-    ids = parsed.provider_id.to_pylist() if parsed.provider_id is not None else [None] * parsed.n
-    with_active = {ids[k] for k in np.flatnonzero(supported) if ids[k]}
+    ids = provider_ids(parsed)
+    with_active = {key for k in np.flatnonzero(supported) if (key := ids[k])}
     services = [p for key in sorted(with_active) if (p := register.get(key)) is not None and p.on_framework(at.day)]
     inspected = [p for p in services if p.cqc_rating is not None and p.cqc_rating != NOT_INSPECTED]
     good = sum(p.cqc_rating in GOOD for p in inspected)
@@ -110,32 +108,29 @@ def _cqc_supported_living(
     return _share(spec, good, len(inspected), counts, kpi_date=at.day)
 
 
-def sourcing_days(parsed: ParsedBook) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's days from request to sourcing, and whether both dates are given."""
-    requested, sourced = parsed.cols["requested_date"], parsed.cols["sourced_date"]
-    both = parsed.valid & requested.ok & sourced.ok
-    return np.where(both, sourced.v - requested.v, 0), both
+def provider_ids(parsed: ParsedBook) -> list[str | None]:
+    """Each row's provider_id as given (trimmed), None where none is."""
+    ids: list[str | None] = parsed.provider_id.to_pylist() if parsed.provider_id is not None else [None] * parsed.n
+    return ids
 
 
-def sourced_late(views: AuditViews, period: Period, service: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """New placements of the service with both dates; those sourced within the target days in force at their
-    start date; and the target days of each row (-1 where none is in force)."""
-    parsed = views.parsed
+def sourced_late(views: AuditViews, period: Period, service: str) -> tuple[np.ndarray, np.ndarray]:
+    """New placements of the service with both sourcing dates and a target in force at their start date, and of
+    those the ones sourced within it (the figures at each row's start date)."""
+    parsed, at_start = views.parsed, views.at_start()
     start = parsed.cols["start_date"].v
-    of_service = parsed.cols["service"].v == ENUMS["service"].index(service)
-    days, both = sourcing_days(parsed)
-    target = views.evaluator.param(TARGET_DAYS[service], start)
-    assessed = both & of_service & period.mask(start) & target.ok
-    within = assessed & (days <= target.v)
-    return assessed, within, np.where(target.ok, target.v, -1)
+    of_service = parsed.valid & (parsed.cols["service"].v == ENUMS["service"].index(service))
+    target, within = at_start["sourcing_target_days"], at_start["sourced_within_timescale"]
+    assessed = of_service & period.mask(start) & at_start["sourcing_recorded"].v & target.ok
+    return assessed, assessed & within.ok & within.v
 
 
 def _sourced(spec: Kpi, views: AuditViews, period: Period, service: str) -> dict[str, Any]:
     parsed = views.parsed
     start = parsed.cols["start_date"].v
     new = parsed.valid & (parsed.cols["service"].v == ENUMS["service"].index(service)) & period.mask(start)
-    assessed, within, _ = sourced_late(views, period, service)
-    _, both = sourcing_days(parsed)
+    assessed, within = sourced_late(views, period, service)
+    both = views.at_start()["sourcing_recorded"].v
     counts = {
         "new_placements": int(new.sum()),
         "assessed": int(assessed.sum()),
@@ -150,18 +145,19 @@ def occupancy(blocks: Sequence[BlockBooking], at: AtKpiDate, parsed: ParsedBook)
     """Per provider with beds active and in payment at the KPI date: beds, occupied, empty, £ a week of the
     empty beds (at each block's price; None when a block with empty beds gives no price)."""
     paid = [b for b in blocks if b.in_payment and b.active_at(at.day)]
-    ids = parsed.provider_id.to_pylist() if parsed.provider_id is not None else [None] * parsed.n
+    ids = provider_ids(parsed)
     booked = at.active & parsed.cols["block_booked"].v & parsed.cols["block_booked"].ok
     placed: dict[str, int] = {}
     for k in np.flatnonzero(booked):
-        if ids[k]:
-            placed[ids[k]] = placed.get(ids[k], 0) + 1
+        if key := ids[k]:
+            placed[key] = placed.get(key, 0) + 1
     rows = []
     for provider_id in dict.fromkeys(b.provider_id for b in paid):
         mine = [b for b in paid if b.provider_id == provider_id]
         beds = sum(b.beds for b in mine)
         occupied = min(beds, placed.get(provider_id, 0))
-        empty, cost = beds - occupied, 0
+        empty = beds - occupied
+        cost: int | None = 0
         left = empty  # the empty beds are taken from the dearest block first: the £ shown is never understated
         for block in sorted(mine, key=lambda b: -(b.weekly_price or 0)):
             take = min(left, block.beds)
@@ -192,7 +188,7 @@ def _mean(values: np.ndarray) -> int | None:
 
 
 def _mean_all_active(spec: Kpi, views: AuditViews, at: AtKpiDate, care: str) -> dict[str, Any]:
-    before_day = months_before(at.day, spec.window_months or 12)
+    before_day = months_before(at.day, window(spec))
     before = views.at_kpi_date(before_day)
     code = ENUMS["care_type"].index(care)
 
@@ -250,4 +246,3 @@ def _supported_living_records(
         pounds = {"weekly_cost_not_counted": gbp(int(gross[population & ~hit].sum()))}
         out.append(_share(specs[spec_id], int(hit.sum()), int(population.sum()), counts, pounds, kpi_date=at.day))
     return out
-

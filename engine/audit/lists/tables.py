@@ -174,12 +174,12 @@ def _restricted(parsed: ParsedBook, at: AtKpiDate) -> np.ndarray:
 
 def _sourced_late(audit: Audited) -> np.ndarray:
     from engine.audit.kpis.compute import Period
-    from engine.audit.kpis.providers import TARGET_DAYS, sourced_late
+    from engine.audit.kpis.providers import SOURCED, sourced_late
 
     period = audit.kpis["period"]
     late = np.zeros(audit.parsed.n, bool)
-    for service in TARGET_DAYS:
-        assessed, within, _ = sourced_late(audit.views, Period(period["start"], period["end"]), service)
+    for service in SOURCED:
+        assessed, within = sourced_late(audit.views, Period(period["start"], period["end"]), service)
         late |= assessed & ~within
     return late
 
@@ -202,7 +202,6 @@ def side_lists(audit: Audited) -> dict[str, pa.Table]:
             }
         )
     }
-
 
 
 def list_table(audit: Audited, mask: np.ndarray) -> pa.Table:

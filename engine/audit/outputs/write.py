@@ -124,7 +124,9 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
         counts = ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in kpi["counts"].items())
         money = ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in kpi["pounds_weekly"].items())
         lines.append(f"{kpi['name']:<48} {show(kpi['value'], kpi['unit']):>12}  {kpi['target'] or '–':<31} {met:<4}")
-        lines.append(f"    {counts}" if counts or "not_available" not in kpi else f"    not available: {kpi['not_available']}")
+        lines.append(
+            f"    {counts}" if counts or "not_available" not in kpi else f"    not available: {kpi['not_available']}"
+        )
         if money:
             lines.append(f"    £ a week: {money}")
     outcomes = summary["breakdowns"]["outcomes"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-
 from pydantic import BaseModel, Field, field_validator
 
 from engine.validate.field_groups.kinds import Day, Flag, about
@@ -25,7 +24,9 @@ class ProviderAndSourcing(BaseModel):
     provider_id: Annotated[
         str | None,
         Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$"),
-        about("Provider id (optional)", "PRV-001", "placement", "The provider's id in the council's provider register."),
+        about(
+            "Provider id (optional)", "PRV-001", "placement", "The provider's id in the council's provider register."
+        ),
     ] = None
     requested_date: Annotated[
         Day | None, about("Date the placement was requested (optional)", "2026-04-27", "placement")
@@ -69,22 +70,16 @@ class RegisterFacts(BaseModel):
     """The provider register's facts about the placement's provider, joined by ``provider_id`` when a register is
     given; a placement never gives them itself (not on the form, not in the API's request schema)."""
 
-    provider_register_given: Annotated[Flag, about("A provider register was given", False, None, register=True)] = (
-        False
-    )
-    provider_in_register: Annotated[Flag, about("The provider is in the register", False, None, register=True)] = (
-        False
-    )
+    provider_register_given: Annotated[Flag, about("A provider register was given", False, None, register=True)] = False
+    provider_in_register: Annotated[Flag, about("The provider is in the register", False, None, register=True)] = False
     provider_framework_from: Annotated[
         Day | None, about("On the framework from", "2024-04-01", None, register=True)
     ] = None
-    provider_framework_to: Annotated[Day | None, about("On the framework to", "2028-03-31", None, register=True)] = (
+    provider_framework_to: Annotated[Day | None, about("On the framework to", "2028-03-31", None, register=True)] = None
+    provider_cqc_rating: Annotated[CqcRating | None, about("CQC rating", "good", None, register=True)] = None
+    provider_quality_status: Annotated[QualityStatus | None, about("Quality status", "none", None, register=True)] = (
         None
     )
-    provider_cqc_rating: Annotated[CqcRating | None, about("CQC rating", "good", None, register=True)] = None
-    provider_quality_status: Annotated[
-        QualityStatus | None, about("Quality status", "none", None, register=True)
-    ] = None
     provider_quality_status_from: Annotated[
         Day | None, about("Quality status from", "2026-01-05", None, register=True)
     ] = None
