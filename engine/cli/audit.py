@@ -248,12 +248,28 @@ def sample_command(
         Path | None, typer.Option("--out", help="Write to this .csv or .xlsx file (default: CSV on stdout).")
     ] = None,
     rules: RulesDir = DEFAULT_RULES_DIR,
+    providers_out: Annotated[
+        Path | None,
+        typer.Option("--providers-out", help="Also write the sample's provider register to this .csv or .xlsx file."),
+    ] = None,
+    block_beds_out: Annotated[
+        Path | None,
+        typer.Option("--block-beds-out", help="Also write the sample's block-bed file to this .csv or .xlsx file."),
+    ] = None,
 ) -> None:
-    """A synthetic placement book (no personal data) with realistic prices and a few bad rows."""
+    """A synthetic placement book (no personal data) with realistic prices and a few bad rows; with
+    --providers-out and --block-beds-out, the provider register and block-bed file that go with it."""
     from engine.audit.books.sample import sample_book
+    from engine.audit.books.sample_providers import sample_block_beds, sample_register, with_providers
     from engine.audit.outputs.write import write_csv, write_excel
 
-    table = sample_book(rows, seed, _rulebook(rules))
+    book = _rulebook(rules)
+    table = with_providers(sample_book(rows, seed, book), seed)
+    for side, made in ((providers_out, sample_register(seed)), (block_beds_out, sample_block_beds(seed, book))):
+        if side is not None:
+            side.parent.mkdir(parents=True, exist_ok=True)
+            (write_excel if side.suffix.lower() == ".xlsx" else write_csv)(made, side)
+            typer.echo(f"carerules: wrote {made.num_rows:,} rows to {side}", err=True)
     if out is None:
         import pyarrow.csv as pa_csv
 
