@@ -5,7 +5,7 @@ available", with the reason, never a 0%."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +13,11 @@ import numpy as np
 
 from engine.audit.kpis.health import gbp, months_before, percent
 from engine.audit.kpis.health import window_of as window
-from engine.audit.views import AtKpiDate, AuditViews
+from engine.audit.views import AtKpiDate, AuditViews, FiguresAt
 from engine.language.vocabulary import ENUMS
 from engine.money import round_half_up
 from engine.rulebook.facts import Kpi
-from engine.validate.batch import ParsedBook, day_number
+from engine.validate.batch import ParsedBook, active_at, day_number
 from engine.validate.register import ProviderRegister
 
 if TYPE_CHECKING:
@@ -187,17 +187,22 @@ def _mean(values: np.ndarray) -> int | None:
     return None if len(values) == 0 else int(round_half_up(Decimal(int(values.sum())) / Decimal(len(values))))
 
 
+MEAN_FIGURES = ("care_type", "is_care_home", "comparable_weekly")
+
+
 def _mean_all_active(spec: Kpi, views: AuditViews, at: AtKpiDate, care: str) -> dict[str, Any]:
+    parsed = views.parsed
     before_day = months_before(at.day, window(spec))
-    before = views.at_kpi_date(before_day)
+    # a year before: the few figures this KPI reads, by the audit's own evaluator (no whole evaluation)
+    before = FiguresAt(views.evaluator, parsed, np.full(parsed.n, day_number(before_day), np.int64), MEAN_FIGURES)
     code = ENUMS["care_type"].index(care)
 
-    def rows(when: AtKpiDate) -> np.ndarray:
-        care_type, home = when.values["care_type"], when.values["is_care_home"]
-        chosen: np.ndarray = when.active & home.v & care_type.ok & (care_type.v == code)
-        return np.asarray(when.values["comparable_weekly"].v[chosen])
+    def rows(active: np.ndarray, values: Mapping[str, Any]) -> np.ndarray:
+        care_type, home = values["care_type"], values["is_care_home"]
+        chosen: np.ndarray = active & home.v & care_type.ok & (care_type.v == code)
+        return np.asarray(values["comparable_weekly"].v[chosen])
 
-    now, then = rows(at), rows(before)
+    now, then = rows(at.active, at.values), rows(active_at(parsed, before_day), before)
     mean_now, mean_then = _mean(now), _mean(then)
     change = None if mean_now is None or mean_then is None else mean_now - mean_then
     return {
