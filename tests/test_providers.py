@@ -229,3 +229,33 @@ def test_check_and_audit_take_the_register(tmp_path: Path) -> None:
         [str(CARERULES), "check", "-", "--providers", str(bad)], input=one, capture_output=True, text=True, timeout=60
     )
     assert refused.returncode == 2 and "framework_from" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_sample_makes_the_register_and_block_beds_that_go_with_its_book(tmp_path: Path) -> None:
+    """`carerules sample --providers-out/--block-beds-out`: every provider_id of the book is in the register, both
+    files load, and the shipped examples are what the command makes."""
+    book, providers, beds = tmp_path / "book.csv", tmp_path / "providers.csv", tmp_path / "block_beds.csv"
+    made = subprocess.run(
+        [
+            str(CARERULES),
+            "sample",
+            "--out",
+            str(book),
+            "--providers-out",
+            str(providers),
+            "--block-beds-out",
+            str(beds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    register, blocks = load_register(providers), load_block_beds(beds)
+    ids = set(pd.read_csv(book, dtype=str)["provider_id"].dropna())
+    assert ids and ids <= set(register.providers)
+    assert {block.provider_id for block in blocks} <= set(register.providers)
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    for name in ("sample_placements.csv", "providers.csv", "block_beds.csv"):
+        ours = (tmp_path / ("book.csv" if name.startswith("sample") else name)).read_bytes().lstrip(b"\xef\xbb\xbf")
+        assert ours == (examples / name).read_bytes().lstrip(b"\xef\xbb\xbf"), name

@@ -59,7 +59,7 @@ def read_side_file(
         mapping = side_columns(fields, columns)
         cells = read_cells(path, mapping, sheet, limits)
     except (BookError, ColumnError) as exc:
-        raise SideFileError(what, [str(exc)]) from None
+        raise SideFileError(what, [str(exc).removeprefix(f"{path}: ")]) from None
     header = cells.table.column_names
     found: dict[str, str] = {}
     for title in header:
