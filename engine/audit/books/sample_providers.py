@@ -115,10 +115,10 @@ def sample_register(seed: int) -> pa.Table:
 
 
 def sample_block_beds(seed: int, book: Rulebook) -> pa.Table:
-    """Block-booked beds at a few of the sample's care homes, at the Lot 1 median in force at the sample's last
-    start date (a realistic price read from the rulebook)."""
+    """Block-booked beds at a few of the sample's care homes, at the first Lot's median in force at the sample's
+    last start date (a realistic price read from the rulebook)."""
     rng = np.random.default_rng([seed, STREAM, 2])
-    median = book.parameters["care_homes.benchmark.lot_1"]
+    median = book.parameters[f"care_homes.benchmark.lot_{book.lots[0].number}"]
     price = next((v for d, v in zip(reversed(median.dates), reversed(median.values)) if d <= LAST_START), None)
     chosen = [0, 2, 3, 5]
     return pa.table(
