@@ -37,6 +37,9 @@ from api.store.workflow import WorkflowStore
 from api.uploads.limits import BodyLimit
 from api.uploads.runner import AuditRunner
 from api.web import pages, rates, refusals, signin
+from engine.audit.books.block_beds import load_block_beds
+from engine.audit.books.book import BookError
+from engine.audit.books.providers import load_register
 from engine.validate.placement import InputError
 
 
@@ -62,7 +65,13 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         raise StartRefused(refusal)
     writer = writer_for(log)
     try:
-        editions = Editions(settings.rules_dir, lambda engine: Decider(engine, writer, clock))
+        register = load_register(settings.providers_file) if settings.providers_file is not None else None
+        if settings.block_beds_file is not None:
+            load_block_beds(settings.block_beds_file)  # refused at start, not at the first audit
+        editions = Editions(settings.rules_dir, lambda engine: Decider(engine, writer, clock, register))
+    except BookError as exc:
+        log.dispose()
+        raise StartRefused(str(exc)) from None
     except Exception:
         log.dispose()
         raise

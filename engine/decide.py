@@ -13,6 +13,7 @@ from engine.evaluate.one_row import OneRowVector
 from engine.explain.decision import Decision, build_decision
 from engine.rulebook.loader import Rulebook, default_rules_dir, load_rulebook
 from engine.validate.placement import InputError, Placement, parse_placement
+from engine.validate.register import ProviderRegister, join_record
 
 if TYPE_CHECKING:
     from engine.evaluate.durable import DurableEvaluator
@@ -38,10 +39,22 @@ class Engine:
         else:
             self.firing = OneRowVector(self.book)
 
-    def decide(self, placement: Placement | dict[str, Any], as_at: date | None = None) -> Decision:
-        """One placement (a Placement or its JSON fields) → its decision. Bad input raises InputError."""
+    def decide(
+        self,
+        placement: Placement | dict[str, Any],
+        as_at: date | None = None,
+        providers: ProviderRegister | None = None,
+    ) -> Decision:
+        """One placement (a Placement or its JSON fields) → its decision. Bad input raises InputError. With the
+        provider register (``providers``), its facts about the placement's provider are joined by provider_id."""
         if not isinstance(placement, Placement):
-            placement = parse_placement(placement, self.book)
+            if providers is not None:
+                if isinstance(placement, dict):
+                    parse_placement(placement, self.book)  # the placement's own fields first: never the register's
+                    placement = join_record(placement, providers)
+                placement = parse_placement(placement, self.book, register_joined=True)
+            else:
+                placement = parse_placement(placement, self.book)
         elif problems := placement.rulebook_problems(self.book):  # made without this rulebook's facts
             raise InputError({name: [message] for name, message in problems.items()})
         when = as_at or placement.as_at_date

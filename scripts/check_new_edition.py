@@ -52,10 +52,12 @@ def _pinned_names(checkout: Path) -> list[str]:
 
 
 def new_value(text: str, unit: str) -> str:
-    """A different value of the same unit: money up £7.50, a ratio down 0.10 (up, below 0.10), a flag swapped, a
-    count one more."""
+    """A different value of the same unit: money up £7.50, a ratio down 0.10 (up, below 0.10), a flag swapped,
+    a count one more, a whole number of days up 7."""
     if unit in ("count", "years"):
         return str(int(text) + 1)
+    if unit == "days":
+        return str(int(text) + 7)
     if unit == "bool":
         return "false" if text == "true" else "true"
     if unit == "ratio":

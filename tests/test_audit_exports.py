@@ -339,7 +339,8 @@ def test_isp_kpi_counts_exactly_the_isp_list_at_the_kpi_date(tmp_path: Path) -> 
     )
     sheets = CalamineWorkbook.from_path(str(paths["results_xlsx"])).sheet_names
     assert sheets == ["Results", "KPIs", "isp_no_nhs_contribution", "needs_approval", "refer", "not_permitted",
-                      "nhs_recharge_gaps", "errors", "Activity", "Activity cost"]  # fmt: skip
+                      "nhs_recharge_gaps", "embargo_or_enquiry", "sourced_late", "empty_block_beds",
+                      "errors", "Activity", "Activity cost"]  # fmt: skip
 
 
 def test_results_xlsx_is_typed(tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def test_every_rule_is_fired_by_at_least_one_worked_case() -> None:
     for case in iter_cases([CASES]):
         engine = runner.engine_for(case)
         try:
-            fired |= set(engine.decide(dict(case.input), case.as_at).rule_ids)
+            fired |= set(engine.decide(dict(case.input), case.as_at, case.providers).rule_ids)
         except ValueError:
             continue  # an input-error case
     never = [rule.id for rule in BOOK.rules if rule.id not in fired]

@@ -19,6 +19,7 @@ from engine.audit.books.read import read_book, table_from_records
 from engine.audit.books.sample import sample_book
 from engine.decide import default_engine
 from engine.evaluate.equivalence import compare_engines
+from engine.validate.register import Provider, ProviderRegister, with_register
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = default_engine()  # on the pinned test rulebook (tests/conftest.py)
@@ -277,18 +278,88 @@ def test_both_evaluators_agree_on_every_worked_case() -> None:
     runner = CaseRunner(ENGINE.book)
     groups: dict[tuple[int, date | None], list[dict]] = {}
     engines = {}
+    registers: dict[int, ProviderRegister | None] = {}
     for case in iter_cases([ROOT / "cases"]):
         engine = runner.engine_for(case)
         engines[id(engine)] = engine
+        registers[id(case.providers)] = case.providers
         record = {
             name: value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
             for name, value in case.input.items()
             if value is not None
         }
-        groups.setdefault((id(engine), case.as_at), []).append(record)
+        groups.setdefault((id(engine), case.as_at, id(case.providers)), []).append(record)
     compared = 0
-    for (key, as_at), records in groups.items():
-        report = compare_engines(table_from_records(records), engines[key], as_at)
+    for (key, as_at, register), records in groups.items():
+        report = compare_engines(with_register(table_from_records(records), registers[register]), engines[key], as_at)
         assert report.differences == [], (as_at, report.differences[:3])
         compared += report.compared
     assert compared == len(list(iter_cases([ROOT / "cases"])))
+
+
+NEAR_MAY = st.dates(date(2026, 4, 28), date(2026, 5, 10))
+
+
+@st.composite
+def registers(draw: st.DrawFn) -> ProviderRegister:
+    """A few providers whose framework and quality-status dates sit around the placements' dates."""
+    providers = {}
+    for key in ("R1", "R2", "R3", "R4"):
+        providers[key] = Provider(
+            key,
+            framework_from=draw(_optional(NEAR_MAY)),
+            framework_to=draw(_optional(NEAR_MAY)),
+            cqc_rating=draw(_optional(st.sampled_from(["outstanding", "good", "requires_improvement", "inadequate"]))),
+            quality_status=draw(st.sampled_from(["none", "monitoring", "embargo", "large_scale_enquiry"])),
+            quality_status_from=draw(_optional(NEAR_MAY)),
+        )
+    return ProviderRegister(providers)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    registers(),
+    st.lists(
+        st.tuples(
+            placements(),
+            st.sampled_from(["R1", "R2", "R3", "R4", "NOT-THERE", None]),
+            NEAR_MAY,
+            st.one_of(st.none(), NEAR_MAY),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+)
+def test_both_evaluators_agree_on_the_provider_rules(register: ProviderRegister, rows: list[tuple]) -> None:
+    """PRV-01..04 (SPEC §17): the register joined by provider_id, at dates either side of its own dates."""
+    records = []
+    for record, provider_id, start, as_at in rows:
+        record = {**record, "start_date": start.isoformat(), "as_at": as_at.isoformat() if as_at else None}
+        if provider_id is not None:
+            record["provider_id"] = provider_id
+        records.append({k: v for k, v in record.items() if v is not None})
+    report = compare_engines(with_register(table_from_records(records), register), ENGINE)
+    assert report.compared == len(records)
+    assert report.differences == []
+
+
+def test_the_provider_rules_fire_in_the_comparison() -> None:
+    """The comparison above is not vacuous: each PRV rule fires on some row of a fixed book."""
+    day = date(2026, 5, 4)
+    register = ProviderRegister(
+        {
+            "OFF": Provider("OFF", framework_from=day + timedelta(days=1)),
+            "BAD": Provider("BAD", framework_from=day, cqc_rating="inadequate"),
+            "EMB": Provider("EMB", framework_from=day, quality_status="embargo", quality_status_from=day),
+        }
+    )
+    base = {"service": "care_home", "start_date": day.isoformat(), "age": "80", "care_type": "residential"}
+    records = [
+        {**base, "placement_id": f"P{k}", "core_weekly_fee": "915.00", "provider_id": key}
+        for k, key in enumerate(["OFF", "BAD", "EMB", "GONE"])
+    ]
+    table = with_register(table_from_records(records), register)
+    report = compare_engines(table, ENGINE)
+    assert report.compared == 4 and report.differences == []
+    fired = {rule for k in range(4) for rule in ENGINE.decide(records[k], None, register).rule_ids}
+    assert {"PRV-01", "PRV-02", "PRV-03", "PRV-04"} <= fired

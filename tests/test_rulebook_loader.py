@@ -90,7 +90,10 @@ def test_a_refer_rule_without_refer_to_is_refused(rules: Path) -> None:
 def test_refer_to_on_a_rule_that_does_not_refer_is_refused(rules: Path) -> None:
     replace(rules / PRICING, "    approver: team_manager\n", "    approver: team_manager\n    refer_to: isp_panel\n")
     refused(
-        rules, PRICING, line_of(rules / PRICING, r"^    refer_to: isp_panel"), "CHP-05: only a refer rule has refer_to"
+        rules,
+        PRICING,
+        line_of(rules / PRICING, r"^    refer_to: isp_panel"),
+        "CHP-05: only a refer or not_permitted rule has refer_to",
     )
 
 
@@ -99,7 +102,8 @@ def test_every_refer_rule_names_where_the_case_goes(rules: Path) -> None:
     refers = [rule for rule in book.rules if rule.action == "refer"]
     assert refers and all(rule.refer_to for rule in refers)
     assert {"isp_panel", "chc_assessment", "records_check"} <= {rule.refer_to for rule in refers}
-    assert all(rule.refer_to is None for rule in book.rules if rule.action != "refer")
+    assert all(rule.refer_to is None for rule in book.rules if rule.action not in ("refer", "not_permitted"))
+    assert {"contracts", "quality_assurance"} <= {rule.refer_to for rule in book.rules}
 
 
 def test_a_rule_without_a_reference_is_refused(rules: Path) -> None:

@@ -108,6 +108,13 @@ async def create_audit(
         Literal["quarter", "month"] | None,
         Form(description="every KPI also as a series over the period, by quarter or month (summary.series)"),
     ] = None,
+    providers: Annotated[
+        UploadFile | None,
+        File(description="optional provider register (CSV or Excel): the PRV rules and the KPIs that need it"),
+    ] = None,
+    block_beds: Annotated[
+        UploadFile | None, File(description="optional block-bed file (CSV or Excel): block-bed occupancy")
+    ] = None,
 ) -> Response:
     edition_of(request)  # the rulebook edition in force as the upload starts: its audit uses it to the end
     suffix = Path(file.filename or "").suffix.lower()
@@ -125,8 +132,15 @@ async def create_audit(
     audit_id = new_audit_id()
     folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="carerules-audit-"))  # readable by us only
     try:
+        sides = {
+            name: await _side_file(settings, folder, name, upload, default)
+            for name, upload, default in (
+                ("providers", providers, settings.providers_file),
+                ("block_beds", block_beds, settings.block_beds_file),
+            )
+        }
         body = await _audit(request, settings, audit_id, folder, file, suffix, mapping, sheet, as_at, period_start,
-                            results_limit, by)  # fmt: skip
+                            results_limit, by, sides)  # fmt: skip
         if isinstance(body, Response):
             return body
         # Each part's write is bounded by the database's timeout; the whole by the audit's time limit.
@@ -156,6 +170,7 @@ async def _audit(
     period_start: date | None,
     results_limit: int,
     by: Literal["quarter", "month"] | None,
+    sides: dict[str, tuple[Path, str] | None],
 ) -> dict[str, Any] | Response:
     path = folder / f"upload{suffix}"
     name = file.filename or "the upload"
@@ -176,12 +191,37 @@ async def _audit(
         results_limit=results_limit,
         limits=limits_for(settings),
         by=by,
+        providers=sides["providers"],
+        block_beds=sides["block_beds"],
     )
     runner: AuditRunner = request.app.state.audits
     try:
         return await runner.run(job, request.receive)
     except ClientGone:
         return Response(status_code=499)  # nobody is listening; the request log records it
+
+
+async def _side_file(
+    settings: Settings, folder: Path, name: str, upload: UploadFile | None, default: Path | None
+) -> tuple[Path, str] | None:
+    """A file uploaded beside the book (saved in the audit's folder, within the book's limits), else the
+    server's own (its setting), else none: the path and the name messages use."""
+    if upload is None:
+        return None if default is None else (default, default.name)
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"upload the {name.replace('_', '-')} file as a {BOOK_SUFFIXES} file (got {suffix or 'no extension'})",
+            {name: [f"must be a {BOOK_SUFFIXES} file, got {upload.filename!r}"]},
+        )
+    path = folder / f"{name}{suffix}"
+    await asyncio.to_thread(_save, upload, path)
+    shown = upload.filename or name
+    if suffix not in (".csv", ".txt", ".tsv"):
+        await asyncio.to_thread(check_unpacked_size, path, shown, settings.max_decompressed_bytes)
+    return path, shown
 
 
 def _save(file: UploadFile, path: Path) -> None:

@@ -94,7 +94,7 @@ def _default(spec: FieldSpec) -> Any:
 def placement_schema() -> dict[str, Any]:
     """The OpenAPI schema of a placement, generated from the engine's placement model: same names, limits,
     labels, help and examples. (The API parses the body with the engine's model, so messages match the CLI.)"""
-    specs = field_specs(Placement)
+    specs = {name: spec for name, spec in field_specs(Placement).items() if not spec.register}  # never given
     properties: dict[str, Any] = {}
     for name, spec in specs.items():
         schema = _value_schema(spec)

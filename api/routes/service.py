@@ -16,6 +16,7 @@ from api.store.log_writer import Writer
 from engine.decide import Engine
 from engine.explain.decision import Decision, dumps
 from engine.validate.placement import InputError
+from engine.validate.register import ProviderRegister
 
 Clock = Callable[[], datetime]
 
@@ -137,11 +138,12 @@ class Decider:
     engine: Engine
     writer: Writer
     clock: Clock
+    providers: ProviderRegister | None = None  # the server's provider register (CARERULES_PROVIDERS_FILE)
 
     def evaluate(
         self, data: Any, as_at: date | None, user: str | None, channel: str
     ) -> tuple[Decision, str, NewRecord]:
-        decision = self.engine.decide(data, as_at)
+        decision = self.engine.decide(data, as_at, self.providers)
         text = decision.to_json(indent=None)
         return decision, text, self._record(data, decision, text, user, channel)
 

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, min_length=1)
     rules_dir: Path = DEFAULT_RULES_DIR
+    # The provider register and block-bed file (SPEC §17): read at start; single decisions then get the PRV
+    # rules, and an upload audit given no file of its own uses these
+    providers_file: Path | None = None
+    block_beds_file: Path | None = None
     # Requests
     max_body_bytes: Positive = 1_000_000  # one placement is under 2 kB; a full batch well under this
     max_batch: Positive = 500  # placements in one POST /v1/decisions/batch; bigger books go to /v1/audits
@@ -81,7 +85,7 @@ class Settings(BaseSettings):
             return [host.strip() for host in value.split(",") if host.strip()]
         return value
 
-    @field_validator("admin_token_file", mode="before")
+    @field_validator("admin_token_file", "providers_file", "block_beds_file", mode="before")
     @classmethod
     def _no_file(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -107,7 +107,7 @@ class AuditRunner:
             receiver.close()
         if kind == "ok":
             return value  # type: ignore[no-any-return]
-        if kind in ("file", "columns"):
+        if kind in ("file", "columns", "providers", "block_beds"):
             raise InputError({kind: [value]})
         if kind == "memory" or (kind == "ended" and self._out_of_memory(process.exitcode)):
             raise self._memory_error()

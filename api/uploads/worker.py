@@ -33,6 +33,8 @@ class AuditJob:
     limits: Limits
     memory_limit_bytes: int | None = None  # the child's address space (set by the runner from the settings)
     by: Literal["quarter", "month"] | None = None  # every KPI also as a series by quarter or month
+    providers: tuple[Path, str] | None = None  # the provider register's path and the name messages use
+    block_beds: tuple[Path, str] | None = None  # the block-bed file's path and the name messages use
 
 
 def run_job(connection: Connection, job: AuditJob) -> None:
@@ -48,6 +50,8 @@ def run_job(connection: Connection, job: AuditJob) -> None:
         outcome = ("ok", audit(job))
     except MemoryError:  # numpy, Arrow and Python say so; the parent names the limit
         outcome = ("memory", "an allocation failed")
+    except SideError as exc:
+        outcome = (exc.field, exc.message)
     except Exception as exc:
         from engine.audit.books.columns import ColumnError
         from engine.audit.run import BookError
@@ -65,12 +69,42 @@ def run_job(connection: Connection, job: AuditJob) -> None:
     connection.close()
 
 
+class SideError(Exception):
+    """A provider register or block-bed file that cannot be used: the field it was given in and why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(message)
+
+
+def _side_files(job: AuditJob) -> tuple[Any, Any]:
+    from engine.audit.books.block_beds import load_block_beds
+    from engine.audit.books.book import BookError
+    from engine.audit.books.providers import load_register
+
+    loaded = []
+    for field, given, load in (
+        ("providers", job.providers, load_register),
+        ("block_beds", job.block_beds, load_block_beds),
+    ):
+        if given is None:
+            loaded.append(None)
+            continue
+        path, shown = given
+        try:
+            loaded.append(load(path, limits=job.limits))
+        except BookError as exc:
+            raise SideError(field, str(exc).replace(str(path), shown)) from None
+    return loaded[0], loaded[1]
+
+
 def audit(job: AuditJob) -> dict[str, Any]:
     from engine.audit.books.columns import load_column_map
-    from engine.audit.lists.tables import list_masks, list_table
+    from engine.audit.lists.tables import list_masks, list_table, side_lists
     from engine.audit.outputs.write import write_outputs
     from engine.audit.run import run_audit
 
+    providers, block_beds = _side_files(job)
     result = run_audit(
         job.path,
         as_at=job.as_at,
@@ -80,6 +114,8 @@ def audit(job: AuditJob) -> dict[str, Any]:
         sheet=job.sheet,
         limits=job.limits,
         by=job.by,
+        providers=providers,
+        block_beds=block_beds,
     )
     job.path.unlink()
     paths = [path for path in write_outputs(result, job.folder).values() if path.name in job.downloads]
@@ -93,6 +129,10 @@ def audit(job: AuditJob) -> dict[str, Any]:
         "lists": {
             name: {"count": int(mask.sum()), "rows": list_table(result, mask).slice(0, LIST_ROWS).to_pylist()}
             for name, mask in masks.items()
+        }
+        | {
+            name: {"count": table.num_rows, "rows": table.slice(0, LIST_ROWS).to_pylist()}
+            for name, table in side_lists(result).items()
         },
         "downloads": {path.name: f"/v1/audits/{job.audit_id}/files/{path.name}" for path in paths},
     }

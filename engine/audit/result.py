@@ -3,21 +3,26 @@ the views of the book at its dates, and what a what-if changed; its summary is w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from engine.audit.books.problems import error_lines, error_summary, group_errors
-from engine.audit.lists.tables import list_masks
+from engine.audit.lists.tables import list_masks, side_lists
 from engine.audit.views import AtKpiDate, AuditViews
 from engine.evaluate.vector import VectorResult
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import ParsedBook
+from engine.validate.register import ProviderRegister
+
+if TYPE_CHECKING:
+    from engine.audit.books.block_beds import BlockBooking
 
 __all__ = ["AuditResult"]
 
@@ -44,6 +49,8 @@ class AuditResult:
     whatif_changes: pa.Table | None = None
     timings: dict[str, float] = field(default_factory=dict)
     results_csv: Path | None = None  # where run_audit wrote results.csv, if it was asked to
+    providers: ProviderRegister | None = None  # the provider register given with the book, if any
+    block_beds: Sequence[BlockBooking] | None = None  # the block-bed file's blocks, if given
 
     @property
     def rows(self) -> int:
@@ -77,7 +84,8 @@ class AuditResult:
             "notes": self.notes,
             **self.kpis,
             "kpi_date": self.at_kpi.day,
-            "lists": {name: int(mask.sum()) for name, mask in list_masks(self).items()},
+            "lists": {name: int(mask.sum()) for name, mask in list_masks(self).items()}
+            | {name: table.num_rows for name, table in side_lists(self).items()},
             "errors": error_summary(group_errors(error_lines(self))),
             "whatif": self.whatif,
         }

@@ -7,6 +7,7 @@ writes the results CSV/Excel, the KPIs as JSON and the HTML report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.audit.books.arrow_in import table_from_frame, text_table
+from engine.audit.books.block_beds import BlockBooking
 from engine.audit.books.columns import ColumnMap, load_column_map
 from engine.audit.books.problems import control_character_rows, missing_column_warnings
 from engine.audit.books.read import Book, BookError, Limits, load_book, recognise
@@ -33,6 +35,8 @@ from engine.editions.whatif import load_overrides, whatif_date, with_overrides
 from engine.evaluate.vector import row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.validate.batch import SPECS, ParsedBook, day_number, parse_columns, settle_doubtful
+from engine.audit.kpis.services import permanent as permanent_stays
+from engine.validate.register import ProviderRegister, own_register_columns, with_register
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
 
@@ -70,6 +74,16 @@ def _column_warnings(table: pa.Table) -> tuple[pa.Table, list[str]]:
             f"{', '.join(f'{n} → input_{n}' for n in clash)}"
         )
     return table, warnings
+
+
+def _register_columns(
+    table: pa.Table, providers: ProviderRegister | None, warnings: list[str]
+) -> tuple[pa.Table, list[str]]:
+    """The register's facts joined onto the book; a book's own columns of those names are never read."""
+    own = own_register_columns(table)
+    if own:
+        warnings = [*warnings, f"columns ignored (only the provider register gives them): {', '.join(own)}"]
+    return with_register(table, providers), warnings
 
 
 def _rulebook(rules: Rulebook | Path | str | None, parameters: Any) -> tuple[Rulebook, Rulebook]:
@@ -120,6 +134,8 @@ def run_audit(
     by: Literal["quarter", "month"] | None = None,
     in_area: Any = None,
     permanent: Any = None,
+    providers: ProviderRegister | None = None,
+    block_beds: Sequence[BlockBooking] | None = None,
 ) -> AuditResult:
     """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
     or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
@@ -129,7 +145,9 @@ def run_audit(
     results.csv there, on the other core while the KPIs are computed (``write_outputs`` then leaves it). ``by``
     adds each KPI as a series over the period, by quarter or month (SPEC §19). ``in_area`` and ``permanent``, one
     value per row of the book (True, False or None for not known), give the activity tables whether each service
-    is in the council's area (from a provider register) and whether each start is a permanent admission."""
+    is in the council's area and whether each start is a permanent admission (by default: from the provider
+    register, and from each row's stay_type). ``providers``: the provider register, joined by provider_id (the PRV
+    rules and the KPIs that need it); ``block_beds``: the block-bed file's blocks (block-bed occupancy)."""
     if by is not None and by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}, not {by!r}")
     tick = progress or (lambda stage, done, total: None)
@@ -137,6 +155,7 @@ def run_audit(
     mapping = columns if isinstance(columns, ColumnMap) else load_column_map(columns)
     read = _as_book(source, mapping, sheet, limits)
     table, warnings = _column_warnings(read.table)
+    table, warnings = _register_columns(table, providers, warnings)
     if read.matched is not None:
         warnings += missing_column_warnings(read.matched)
     base, book = _rulebook(rules, parameters)
@@ -173,9 +192,14 @@ def run_audit(
         stages.done("validate")
         tick("evaluate", 0, table.num_rows)
         views = AuditViews(book, parsed)
+        if in_area is None and providers is not None and "provider_id" in table.column_names:
+            # in the council's area: the register's in_area of each row's provider (not known: none or not in it)
+            ids = table.column("provider_id").to_pylist()
+            in_area = [None if (found := providers.get(given)) is None else found.in_area for given in ids]
         views.in_area = _per_row(in_area, parsed.n, "in_area")
         permanent_rows = _per_row(permanent, parsed.n, "permanent")
-        views.permanent = None if permanent_rows is None else permanent_rows == 1
+        # a permanent admission: as given, else each row's stay_type (temporary and respite stays are not)
+        views.permanent = permanent_stays(parsed) if permanent_rows is None else permanent_rows == 1
         ahead = None
         if engine != "vector" or not at_one_day(parsed, dates, end):
             ahead = other_core.submit(kpis_at_kpi_date, views, end)
@@ -193,9 +217,9 @@ def run_audit(
         )
         tick("kpis", 0, table.num_rows)
         period = default_period(end, period_start)
-        kpis = compute_kpis(views, result, period, kpi_date)
+        kpis = compute_kpis(views, result, period, kpi_date, providers, block_beds)
         if by is not None:
-            kpis["series"] = kpi_series(views, period, by)
+            kpis["series"] = kpi_series(views, period, by, providers, block_beds)
         stages.done("kpis")
         out, other = making.result()
         stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs
@@ -216,6 +240,7 @@ def run_audit(
         views,
     )
     audit.results_csv = Path(results_csv) if results_csv is not None else None
+    audit.providers, audit.block_beds = providers, block_beds
     audit.notes = notes
     if book is not base:
         baseline = AuditViews(base, parsed).evaluate(dates)  # the rows under the rules without the what-if

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.options import RulesDir, evaluator_option
+from engine.cli.options import BlockBedsFile, ProvidersFile, RulesDir, evaluator_option, load_blocks, load_providers
 from engine.explain.decision import dumps
 from engine.rulebook.loader import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
@@ -137,6 +137,8 @@ def audit_command(
             "a trend chart per KPI in the report).",
         ),
     ] = None,
+    providers: ProvidersFile = None,
+    block_beds: BlockBedsFile = None,
 ) -> None:
     """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
@@ -163,8 +165,9 @@ def audit_command(
     except ColumnError as exc:
         typer.echo(f"carerules: {columns}: {exc}", err=True)
         raise typer.Exit(2) from None
+    register, blocks = load_providers(providers), load_blocks(block_beds)
     if check_engines:
-        _check_engines(file, book, when, mapping, sheet)
+        _check_engines(file, book, when, mapping, sheet, register)
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
     keep_freed_memory()  # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages
@@ -185,6 +188,8 @@ def audit_command(
                 sheet=sheet,
                 results_csv=Path(out) / "results.csv" if format == "csv" else None,
                 by=by,  # type: ignore[arg-type]
+                providers=register,
+                block_beds=blocks,
             )
             paths = write_outputs(audit, out, excel=excel, renderer=renderer, format=format, progress=bar)  # type: ignore[arg-type]
     except BookError as exc:
@@ -217,7 +222,9 @@ def _rulebook(rules: Path) -> Any:
         raise typer.Exit(3) from None
 
 
-def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None, sheet: str | None = None) -> None:
+def _check_engines(
+    file: Path, book: Any, when: date | None, mapping: Any = None, sheet: str | None = None, register: Any = None
+) -> None:
     from engine.audit.books.read import BookError, read_book
     from engine.decide import Engine
     from engine.evaluate.equivalence import compare_engines
@@ -227,6 +234,9 @@ def _check_engines(file: Path, book: Any, when: date | None, mapping: Any = None
     except BookError as exc:
         typer.echo(f"carerules: cannot audit {file}: {exc}", err=True)
         raise typer.Exit(2) from None
+    from engine.validate.register import with_register
+
+    table = with_register(table, register)
     with _Bar(True) as bar:
         report = compare_engines(table, Engine(book, "durable"), when, tick=lambda k: bar("compare", k, table.num_rows))
     typer.echo(
@@ -250,12 +260,28 @@ def sample_command(
         Path | None, typer.Option("--out", help="Write to this .csv or .xlsx file (default: CSV on stdout).")
     ] = None,
     rules: RulesDir = DEFAULT_RULES_DIR,
+    providers_out: Annotated[
+        Path | None,
+        typer.Option("--providers-out", help="Also write the sample's provider register to this .csv or .xlsx file."),
+    ] = None,
+    block_beds_out: Annotated[
+        Path | None,
+        typer.Option("--block-beds-out", help="Also write the sample's block-bed file to this .csv or .xlsx file."),
+    ] = None,
 ) -> None:
-    """A synthetic placement book (no personal data) with realistic prices and a few bad rows."""
+    """A synthetic placement book (no personal data) with realistic prices and a few bad rows; with
+    --providers-out and --block-beds-out, the provider register and block-bed file that go with it."""
     from engine.audit.books.sample import sample_book
+    from engine.audit.books.sample_providers import sample_block_beds, sample_register, with_providers
     from engine.audit.outputs.write import write_csv, write_excel
 
-    table = sample_book(rows, seed, _rulebook(rules))
+    book = _rulebook(rules)
+    table = with_providers(sample_book(rows, seed, book), seed)
+    for side, made in ((providers_out, sample_register(seed)), (block_beds_out, sample_block_beds(seed, book))):
+        if side is not None:
+            side.parent.mkdir(parents=True, exist_ok=True)
+            (write_excel if side.suffix.lower() == ".xlsx" else write_csv)(made, side)
+            typer.echo(f"carerules: wrote {made.num_rows:,} rows to {side}", err=True)
     if out is None:
         import pyarrow.csv as pa_csv
 

@@ -14,7 +14,7 @@ import typer
 
 from engine.cli.bench import bench
 from engine.cli.columns import columns
-from engine.cli.options import RULES_ENV, EngineChoice, RulesDir, evaluator_option, load_engine
+from engine.cli.options import RULES_ENV, EngineChoice, ProvidersFile, RulesDir, evaluator_option, load_engine, load_providers
 from engine.cli.summary import summary_line
 from engine.decide import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue
@@ -101,6 +101,7 @@ def check(
     ] = None,
     rules: RulesDir = DEFAULT_RULES_DIR,
     evaluator: EngineChoice = None,
+    providers: ProvidersFile = None,
 ) -> None:
     """Decide one placement (or a list of them) and print the decision as JSON."""
     chosen = evaluator_option(evaluator)
@@ -111,13 +112,14 @@ def check(
             "(the same decisions)",
             err=True,
         )
+    register = load_providers(providers)
     if parameters is not None:
         engine = _whatif(engine, parameters)
     if isinstance(data, list) or summary:
         results, failed = [], False
         for index, item in enumerate(data if isinstance(data, list) else [data]):
             try:
-                results.append(engine.decide(item, when).to_dict())
+                results.append(engine.decide(item, when, register).to_dict())
             except InputError as exc:
                 failed = True
                 results.append({"index": index, **exc.to_json()})
@@ -125,7 +127,7 @@ def check(
         typer.echo("\n".join(map(summary_line, results)) if summary else dumps(results))
         raise typer.Exit(2 if failed else 0)
     try:
-        typer.echo(engine.decide(data, when).to_json())
+        typer.echo(engine.decide(data, when, register).to_json())
     except InputError as exc:
         _fail(exc.fields)
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from engine.audit.books.book import BookError
 from engine.decide import Engine
 from engine.evaluate import choice
 from engine.evaluate.choice import EVALUATORS, Evaluator, EvaluatorUnavailable
 from engine.rulebook.loader import RULES_ENV as RULES_ENV
 from engine.rulebook.loader import load_rulebook
 from engine.rulebook.strict_yaml import RulebookError
+
+if TYPE_CHECKING:
+    from engine.audit.books.block_beds import BlockBooking
+    from engine.validate.register import ProviderRegister
 
 RulesDir = Annotated[
     Path,
@@ -57,5 +62,44 @@ def load_engine(rules: Path, evaluator: Evaluator | None = None) -> Engine:
         typer.echo(f"carerules: the rulebook refused to load: {exc}", err=True)
         raise typer.Exit(3) from None
     except EvaluatorUnavailable as exc:
+        typer.echo(f"carerules: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+ProvidersFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--providers",
+        help="The provider register (CSV or Excel): checks the PRV rules and gives the KPIs that need it.",
+    ),
+]
+BlockBedsFile = Annotated[
+    Path | None,
+    typer.Option("--block-beds", help="The block-bed file (CSV or Excel): block-bed occupancy and the empty beds."),
+]
+
+
+def load_providers(path: Path | None) -> ProviderRegister | None:
+    """The provider register in ``path`` (None: none given); one that cannot be used exits 2 with its problems."""
+    if path is None:
+        return None
+    from engine.audit.books.providers import load_register
+
+    try:
+        return load_register(path)
+    except BookError as exc:
+        typer.echo(f"carerules: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def load_blocks(path: Path | None) -> tuple[BlockBooking, ...] | None:
+    """The block-bed file in ``path`` (None: none given); one that cannot be used exits 2 with its problems."""
+    if path is None:
+        return None
+    from engine.audit.books.block_beds import load_block_beds
+
+    try:
+        return load_block_beds(path)
+    except BookError as exc:
         typer.echo(f"carerules: {exc}", err=True)
         raise typer.Exit(2) from None

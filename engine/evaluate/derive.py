@@ -47,6 +47,8 @@ def derive(placement: Placement, book: Rulebook, as_at: date) -> Derived:
     service = placement.service
     values: dict[str, Any] = {name: getattr(placement, name) for name in FIELDS}
     values["as_at"] = as_at  # the figures' ``as_at``
+    values["start_date"] = placement.start_date  # shown in messages (rules read dates only through figures)
+    values["provider_id"] = placement.provider_id  # shown in the provider rules' messages
     derived = Derived(as_at, values, compiled.values_at(as_at), compiled.shown[service])
     compiled.figure_functions[service](placement, values, derived.param, derived.bands)
     for name, key in compiled.rule_parameters[service]:

@@ -1,8 +1,9 @@
 """Worked cases: read ``cases/**/*.yaml`` and run each case against a rulebook. One runner, two front ends:
 the pytest plugin (``cases/conftest.py``) and ``carerules test``.
 
-A case file is a list of cases, or a mapping with ``parameters`` (pinned for every case of the file) and
-``cases``. A case is a mapping with
+A case file is a list of cases, or a mapping with ``cases`` and optionally ``parameters`` (pinned for every case
+of the file) and ``providers`` (the provider register every case of the file is decided with). A case is a
+mapping with
 
 - ``name``: a sentence saying what the case shows; ``source``: where its expected figures come from;
 - ``input``: the placement's fields (money as strings like ``"1040.00"`` or as numbers);
@@ -10,6 +11,9 @@ A case file is a list of cases, or a mapping with ``parameters`` (pinned for eve
 - ``parameters`` (optional): dated values the case relies on, ``{name: {date: value}}``. Each parameter
   named takes exactly these values for the case (its whole history is replaced, as OpenFisca test
   ``parameters`` do), so a new edition of an illustrative rate does not change the case's answer;
+- ``providers`` (optional): the provider register, as a list of its rows ``{provider_id: ..., framework_from:
+  ..., cqc_rating: ..., quality_status: ..., quality_status_from: ...}`` written as in the register's file
+  (SPEC §17); it replaces the file's. Without one, no register is given (the PRV rules do not run);
 - ``expect``: a decision — ``outcome``, ``rule_ids`` (exact, in rulebook order), optionally ``approvers``,
   ``figures`` (a subset; money and percentages as 2-dp strings, counts as ints, null when not applicable),
   ``message_contains`` ({rule_id: substring}) and ``payments`` (every line, in order, as ``[payer, payee,
@@ -32,9 +36,11 @@ from engine.editions.whatif import with_overrides
 from engine.rulebook.loader import Rulebook
 from engine.rulebook.strict_yaml import Node
 from engine.validate.placement import InputError
+from engine.validate.register import ProviderRegister, read_provider
 
 CASE_KEYS = {"name", "source", "input", "expect"}
-OPTIONAL_CASE_KEYS = {"as_at", "parameters"}
+OPTIONAL_CASE_KEYS = {"as_at", "parameters", "providers"}
+FILE_KEYS = {"parameters", "providers"}
 DECISION_KEYS = {"outcome", "rule_ids"}
 OPTIONAL_DECISION_KEYS = {"approvers", "figures", "message_contains", "payments"}
 
@@ -52,6 +58,7 @@ class Case:
     expect: dict[str, Any]
     as_at: date | None = None
     parameters: dict[str, dict[date, Any]] = field(default_factory=dict)
+    providers: ProviderRegister | None = None
 
 
 @dataclass
@@ -121,15 +128,22 @@ def load_cases(path: Path) -> list[Case]:
     except yaml.YAMLError as exc:
         raise CaseFileError(f"{path}: not valid YAML: {exc}") from None
     shared: dict[str, Any] = {}
+    register = None
     if isinstance(loaded, dict):
-        if set(loaded) != {"parameters", "cases"}:
-            raise CaseFileError(f"{path}: a case file is a list of cases, or a mapping of parameters and cases")
-        shared, loaded = _parameters(path, "the file", loaded["parameters"]), loaded["cases"]
+        if "cases" not in loaded or set(loaded) - FILE_KEYS - {"cases"}:
+            raise CaseFileError(
+                f"{path}: a case file is a list of cases, or a mapping of cases with parameters and/or providers"
+            )
+        if "parameters" in loaded:
+            shared = _parameters(path, "the file", loaded["parameters"])
+        if "providers" in loaded:
+            register = _providers(path, "the file", loaded["providers"])
+        loaded = loaded["cases"]
     if not isinstance(loaded, list) or not loaded:
         raise CaseFileError(f"{path}: a case file is a non-empty list of cases")
     cases, names = [], set()
     for index, raw in enumerate(loaded):
-        case = _case(path, index, raw, shared)
+        case = _case(path, index, raw, shared, register)
         if case.name in names:
             raise CaseFileError(f"{path}: case name used twice: {case.name!r}")
         names.add(case.name)
@@ -146,7 +160,23 @@ def _parameters(path: Path, where: str, raw: Any) -> dict[str, dict[date, Any]]:
         raise CaseFileError(f"{path}: {where}: parameters are dated YYYY-MM-DD: {exc}") from None
 
 
-def _case(path: Path, index: int, case: Any, shared: dict[str, dict[date, Any]]) -> Case:
+def _providers(path: Path, where: str, raw: Any) -> ProviderRegister:
+    """A register written in a case file: a list of its rows, each read as the register's file is."""
+    if not isinstance(raw, list) or not all(isinstance(row, dict) and row.get("provider_id") for row in raw):
+        raise CaseFileError(f"{path}: {where}: providers is a list of register rows, each with its provider_id")
+    providers = {}
+    for row in raw:
+        try:
+            entry = read_provider({str(k): None if v is None else str(v) for k, v in row.items()})
+        except ValueError as exc:
+            raise CaseFileError(f"{path}: {where}: provider {row['provider_id']!r}: {exc}") from None
+        providers[entry.provider_id] = entry
+    return ProviderRegister(providers, f"{path.name} {where}")
+
+
+def _case(
+    path: Path, index: int, case: Any, shared: dict[str, dict[date, Any]], register: ProviderRegister | None = None
+) -> Case:
     where = f"{path}: case {index + 1}"
     if not isinstance(case, dict):
         raise CaseFileError(f"{where}: a case is a mapping")
@@ -170,8 +200,17 @@ def _case(path: Path, index: int, case: Any, shared: dict[str, dict[date, Any]])
                 raise CaseFileError(f"{where}: figure {name} must be written as a 2-dp string, not the float {value!r}")
     own = _parameters(path, where, case["parameters"]) if "parameters" in case else {}
     as_at = date.fromisoformat(case["as_at"]) if case.get("as_at") else None
+    if "providers" in case:
+        register = _providers(path, where, case["providers"])
     return Case(
-        path, str(case["name"]), str(case["source"]), dict(case["input"]), dict(expect), as_at, {**shared, **own}
+        path,
+        str(case["name"]),
+        str(case["source"]),
+        dict(case["input"]),
+        dict(expect),
+        as_at,
+        {**shared, **own},
+        register,
     )
 
 
@@ -198,7 +237,7 @@ class CaseRunner:
     def run(self, case: Case) -> Outcome:
         expect = case.expect
         try:
-            decision = self.engine_for(case).decide(dict(case.input), case.as_at).to_dict()
+            decision = self.engine_for(case).decide(dict(case.input), case.as_at, case.providers).to_dict()
         except InputError as exc:
             if "error_fields" not in expect:
                 return Outcome([Mismatch("result", "a decision", f"input error {exc.fields}")], str(exc.fields))

@@ -55,6 +55,11 @@ INPUT_ONLY = {
     "personal_budget_weekly": Kind.MONEY,
     "start_date": Kind.DATE,
     "permanent_admission_date": Kind.DATE,
+    "provider_framework_from": Kind.DATE,
+    "provider_framework_to": Kind.DATE,
+    "provider_quality_status_from": Kind.DATE,
+    "requested_date": Kind.DATE,
+    "sourced_date": Kind.DATE,
 }  # fields rules read only as figures
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}

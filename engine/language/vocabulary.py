@@ -53,6 +53,7 @@ UNIT_KINDS: dict[str, Kind] = {
     "GBP/night": Kind.MONEY,
     "miles": Kind.QUANTITY,
     "years": Kind.COUNT,
+    "days": Kind.COUNT,
     "count": Kind.COUNT,
     "bool": Kind.BOOL,
     "ratio": Kind.RATIO,

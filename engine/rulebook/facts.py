@@ -58,7 +58,7 @@ def load_first_party_bases(root: Path) -> tuple[str, ...]:
 
 
 KPIS_FILE = Path("kpis.yaml")
-MET_WHEN = ("at_least", "at_most", "falls", "maintained", "none")  # falls/maintained judge a change
+MET_WHEN = ("at_least", "at_most", "below", "falls", "maintained", "none")  # falls/maintained judge a change
 AGES = ("all", "at_or_over_minimum_age", "under_minimum_age")  # a care-home KPI's people, by the over-65 minimum age
 
 
@@ -96,6 +96,8 @@ class Kpi:
         if self.met_when == "maintained":
             return bool(value >= 0)  # the value judged is the change from a year before
         assert self.target_value is not None
+        if self.met_when == "below":
+            return bool(value < self.target_value)
         return bool(value >= self.target_value) if self.met_when == "at_least" else bool(value <= self.target_value)
 
 
@@ -124,7 +126,7 @@ def load_kpis(root: Path, vocabulary: dict[str, Kind]) -> dict[str, Kpi]:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | Decimal)):
             raise row.error(f"target_value must be a number, not {value!r}", "target_value")
         if (value is None) != (row["met_when"] in ("falls", "maintained", "none")):
-            raise row.error("a target_value is given exactly when met_when is at_least or at_most", "met_when")
+            raise row.error("a target_value is given exactly when met_when is at_least, at_most or below", "met_when")
         if row["id"] in kpis:
             raise row.error(f"KPI {row['id']} is listed twice", "id")
         target = None if row["target"] is None else str(row["target"])

@@ -20,7 +20,7 @@ RULE_ID = re.compile(r"^[A-Z]{2,4}-\d{2}$")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 BAND_PLACEHOLDERS = {"band.approver", "band.description", "band.care_cubed_note"}
-SHOWN_ONLY = {"as_at": Kind.DATE, "start_date": Kind.DATE, "placement_id": Kind.ENUM}
+SHOWN_ONLY = {"as_at": Kind.DATE, "start_date": Kind.DATE, "placement_id": Kind.ENUM, "provider_id": Kind.ENUM}
 
 
 def condition_vocabulary(parameters: dict[str, Parameter], figures: dict[str, Figure]) -> dict[str, Kind]:
@@ -188,15 +188,16 @@ def _rule_services(
 
 
 def _refer_to(node: Node, rule_id: str, action: str) -> str | None:
-    """A refer rule names where the case goes (a snake_case destination); no other rule does."""
+    """A refer rule names where the case goes (a snake_case destination); a not_permitted rule may name where it
+    is sent (PRV-03: quality assurance); no other rule does."""
     refer_to = node.get("refer_to")
     if action == "refer" and refer_to is None:
         raise node.error(
             f"{rule_id}: a refer rule names where the case goes (refer_to: a referral destination of contents.yaml)",
             "action",
         )
-    if action != "refer" and refer_to is not None:
-        raise node.error(f"{rule_id}: only a refer rule has refer_to", "refer_to")
+    if action not in ("refer", "not_permitted") and refer_to is not None:
+        raise node.error(f"{rule_id}: only a refer or not_permitted rule has refer_to", "refer_to")
     if refer_to is not None and not SNAKE.match(str(refer_to)):
         raise node.error(
             f"{rule_id}: refer_to {refer_to!r} must be a destination name (lower case letters, digits and underscores)",

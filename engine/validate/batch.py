@@ -73,6 +73,7 @@ class ParsedBook:
     errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     placement_id: pa.Array | None = None
     provider: pa.Array | None = None
+    provider_id: pa.Array | None = None  # trimmed, as the provider register is looked up
     dementia_given: np.ndarray | None = None
 
 
@@ -220,6 +221,8 @@ def parse_columns(table: pa.Table, rules: RulebookFacts) -> tuple[ParsedBook, np
     )
     if "provider" in table.column_names:
         book.provider = table.column("provider").combine_chunks()
+    if "provider_id" in table.column_names:
+        book.provider_id = pc.utf8_trim_whitespace(table.column("provider_id").combine_chunks())
     return book, np.flatnonzero(uncertain)
 
 
@@ -257,6 +260,7 @@ def _cross_field_doubts(cols: dict[str, Col], given: dict[str, np.ndarray], rule
     doubt |= ~services_declared[cols["service"].v]
     doubt |= cols["end_date"].ok & (cols["end_date"].v <= cols["start_date"].v)
     doubt |= cols["weekly_income"].ok & ~cols["capital"].ok
+    doubt |= cols["requested_date"].ok & cols["sourced_date"].ok & (cols["sourced_date"].v < cols["requested_date"].v)
     return doubt
 
 
@@ -271,7 +275,7 @@ def row_dict(table: pa.Table, index: int) -> dict[str, Any]:
 
 def parse_row(cells: dict[str, Any], rules: RulebookFacts) -> Placement:
     """One row's cells, parsed by the model (with the rulebook's facts) exactly as a single decision is."""
-    return parse_placement(cells, rules)
+    return parse_placement(cells, rules, register_joined=True)  # run_audit drops a book's own register columns
 
 
 def settle_doubtful(table: pa.Table, book: ParsedBook, rows: np.ndarray, rules: RulebookFacts) -> None:

@@ -27,6 +27,7 @@ class FieldSpec:
     help: str = ""
     section: str | None = None  # the form section; None: not on the form
     derived: bool = False  # when not given, a derived figure stands for it (rules name the figure)
+    register: bool = False  # a provider register's fact: joined from the register, never given (SPEC §17)
     example: Any = None
     choices: tuple[Any, ...] = ()
     choice_labels: dict[str, str] = field(default_factory=dict)
@@ -74,6 +75,7 @@ def spec_of(name: str, info: FieldInfo) -> FieldSpec:
         help=info.description or "",
         section=typing.cast("str | None", extra.get("section")),
         derived=bool(extra.get("derived")),
+        register=bool(extra.get("register")),
         example=(info.examples or [None])[0],
         choices=choices,
         choice_labels=dict(typing.cast("dict[str, str]", labels)),

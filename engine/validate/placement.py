@@ -25,6 +25,7 @@ from engine.validate.field_groups.choice import ChoiceAndTopUps
 from engine.validate.field_groups.health import NhsAndS117, NhsContribution
 from engine.validate.field_groups.packages import Package
 from engine.validate.field_groups.pricing import CareCubedPrice, PlacementAndPrice, Provider
+from engine.validate.field_groups.providers import ProviderAndSourcing, RegisterFacts, SupportedLivingRecords
 from engine.validate.field_groups.supported_living import SupportedLiving
 
 __all__ = ["InputError", "Placement", "RulebookFacts", "field_messages", "parse_placement"]
@@ -57,6 +58,9 @@ class RulebookFacts(Protocol):
 # pydantic puts the fields of the last base first: the groups are listed here from the last field to the first,
 # so the model's field order (the API schema, the form, the CSV columns) reads PlacementAndPrice upwards.
 class Placement(
+    RegisterFacts,
+    SupportedLivingRecords,
+    ProviderAndSourcing,
     FinancialAssessment,
     Provider,
     NhsAndS117,
@@ -119,6 +123,10 @@ class Placement(
                 problems["sl_weekly_cost"] = "required for supported living"
         else:
             problems.update(self.package_problems())
+        if self.requested_date and self.sourced_date and self.sourced_date < self.requested_date:
+            problems["sourced_date"] = (
+                "must be on or after requested_date (the placement is sourced after it is asked for)"
+            )
         if self.weekly_income is not None and self.capital is None:
             problems["capital"] = "required with weekly_income (a financial assessment records both)"
         if problems:
@@ -179,6 +187,10 @@ class Placement(
         return self.start_date <= day and (self.end_date is None or day < self.end_date)
 
 
+REGISTER_FIELDS = tuple(RegisterFacts.model_fields)
+REGISTER_ONLY = "comes from the provider register (give the register, e.g. --providers FILE), not the placement"
+
+
 @cache
 def _choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
     from engine.validate.fields import field_specs
@@ -199,11 +211,14 @@ def lot_message(lot: int, book: RulebookFacts) -> str:
     return f"must be {values.show_choices(sorted(entry.id for entry in book.categories.items))}, got {lot!r}"
 
 
-def parse_placement(data: Any, book: RulebookFacts | None = None) -> Placement:
+def parse_placement(data: Any, book: RulebookFacts | None = None, register_joined: bool = False) -> Placement:
     """The placement's fields → a Placement, or InputError with a message per field. With a rulebook, its facts
-    are checked too (earliest date, care categories); ``Engine.decide`` always checks them against its own rulebook."""
+    are checked too (earliest date, care categories); ``Engine.decide`` always checks them against its own
+    rulebook. The provider register's facts are refused unless the register put them there (``register_joined``)."""
     if not isinstance(data, dict):
         raise InputError({"placement": ["must be a JSON object with the placement's fields"]})
+    if not register_joined and (given := [name for name in REGISTER_FIELDS if name in data]):
+        raise InputError({name: [REGISTER_ONLY] for name in given})
     try:
         return Placement.model_validate(data, context={"rulebook": book})
     except ValidationError as exc:

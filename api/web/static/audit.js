@@ -9,7 +9,8 @@
   const $ = (id) => document.getElementById(id);
   const gbp = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP" });
   const LIST_COLUMNS = [
-    "row", "placement_id", "provider", "service", "start_date", "outcome_at_kpi_date", "rule_ids", "approvers",
+    "row", "placement_id", "provider", "provider_id", "service", "start_date", "outcome_at_kpi_date", "rule_ids",
+    "approvers", "beds_in_payment", "occupied", "empty", "empty_beds_weekly",
     "gross_weekly_cost", "isp_nhs_contribution_weekly", "comparable_weekly", "benchmark_weekly",
     "over_benchmark_percent", "care_cubed_weekly", "over_care_cubed_percent",
   ];
@@ -67,7 +68,9 @@
       row.append(el("td", kpi.target || "–"));
       const met = kpi.target_met === true ? "yes" : kpi.target_met === false ? "no" : "–";
       row.append(el("td", met, "met-" + met));
-      const counts = Object.entries(kpi.counts).map(([k, v]) => k.replace(/_/g, " ") + " " + show(v)).join(", ");
+      const counts = kpi.not_available
+        ? "not available: " + kpi.not_available
+        : Object.entries(kpi.counts).map(([k, v]) => k.replace(/_/g, " ") + " " + show(v)).join(", ");
       row.append(el("td", counts));
       body.append(row);
     }
@@ -142,8 +145,10 @@
     $("audit-results").hidden = true;
     const body = new FormData(form);
     for (const name of ["sheet", "as_at", "by"]) if (!body.get(name)) body.delete(name);
-    const columns = body.get("columns");
-    if (columns && !columns.size) body.delete("columns");
+    for (const name of ["columns", "providers", "block_beds"]) {
+      const given = body.get(name);
+      if (given && !given.size) body.delete(name);
+    }
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
     request.responseType = "json";

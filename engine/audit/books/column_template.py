@@ -52,6 +52,8 @@ def template_text() -> str:
         "",
     ]
     for name, spec in SPECS.items():
+        if spec.register:
+            continue  # the provider register gives it, never the book
         need = "required" if spec.required else "optional"
         choices = f"; one of {', '.join(map(str, spec.choices))}" if spec.choices else ""
         lines.append(f"# {name}: {_comment(spec.label)} ({spec.kind}, {need}{choices})")

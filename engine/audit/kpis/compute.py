@@ -9,11 +9,11 @@ only how each KPI is counted; the health-funding KPIs (ISP, NHS recharges, s117)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from engine.audit.kpis.at_kpi_date import AtKpiDateKpis, kpis_at_kpi_date
 from engine.audit.kpis.health import MONTHS_IN_A_YEAR, months_before
 from engine.audit.kpis.health import gbp as _gbp
 from engine.audit.kpis.health import percent as _percent
+from engine.audit.kpis.providers import provider_kpis
 from engine.audit.kpis.services import apart, by_service, independent, permanent
 from engine.audit.kpis.small_numbers import fraction, small_number_below
 from engine.audit.views import AtKpiDate, AuditViews
@@ -32,6 +33,10 @@ from engine.money import round_half_up
 from engine.rulebook.facts import Kpi
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, day_number
+from engine.validate.register import ProviderRegister
+
+if TYPE_CHECKING:
+    from engine.audit.books.block_beds import BlockBooking
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,12 @@ def _mean_pence(values: np.ndarray) -> int | None:
 
 
 def compute_kpis(
-    views: AuditViews, result: VectorResult, period: Period, at_kpi: AtKpiDateKpis | None = None
+    views: AuditViews,
+    result: VectorResult,
+    period: Period,
+    at_kpi: AtKpiDateKpis | None = None,
+    providers: ProviderRegister | None = None,
+    block_beds: Sequence[BlockBooking] | None = None,
 ) -> dict[str, Any]:
     """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``), from
     the audit's views of the book (its rows evaluated at their own dates: ``result``), with the breakdowns of
@@ -104,7 +114,7 @@ def compute_kpis(
         },
         "minimum_age": minimum_age,
         "small_number_below": small_number_below(at_kpi.at),
-        "kpis": kpi_list(views, period, at_kpi),
+        "kpis": kpi_list(views, period, at_kpi, providers, block_beds),
         "breakdowns": {
             **_breakdowns(views.book, views.parsed, views.values, result),
             "by_service": by_service(views.book, at_kpi.at),
@@ -113,9 +123,15 @@ def compute_kpis(
     }
 
 
-def kpi_list(views: AuditViews, period: Period, at_kpi: AtKpiDateKpis) -> list[dict[str, Any]]:
+def kpi_list(
+    views: AuditViews,
+    period: Period,
+    at_kpi: AtKpiDateKpis,
+    providers: ProviderRegister | None = None,
+    block_beds: Sequence[BlockBooking] | None = None,
+) -> list[dict[str, Any]]:
     """The KPIs of one period: the new placements' at their start dates, the others at the period's end (the KPI
-    date, ``at_kpi``)."""
+    date, ``at_kpi``); those of the provider register and the block-bed file when they are given."""
     book, parsed = views.book, views.parsed
     start = parsed.cols["start_date"].v
     # new placements are each evaluated at their start date
@@ -156,6 +172,7 @@ def kpi_list(views: AuditViews, period: Period, at_kpi: AtKpiDateKpis) -> list[d
     kpis.append(_sl_within(define["sl_within_reference_share"], at_start, sl_counted, small, sl_apart))
     at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
     kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v))
+    kpis += provider_kpis(views, at, period, providers, block_beds)
     kpis += at_kpi.charging
     return kpis
 
@@ -281,7 +298,7 @@ def _sl_within(
 def _sl_run_rate(kpi: Kpi, at: AtKpiDate, population: np.ndarray) -> dict[str, Any]:
     gross = at.values["gross_weekly_cost"].v[population]
     return {
-        **kpi.head(None, kpi_date=at.day),
+        **kpi.head(_gbp(int(gross.sum())), kpi_date=at.day),
         "value": _gbp(int(gross.sum())),
         "unit": "GBP/week",
         "counts": {"services": int(population.sum())},

@@ -39,7 +39,7 @@ def months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def _window(spec: Kpi) -> int:
+def window_of(spec: Kpi) -> int:
     if spec.window_months is None:
         raise RulebookError(KPIS_FILE, None, f"KPI {spec.id} needs window_months")
     return spec.window_months
@@ -108,7 +108,7 @@ def _share_of_active(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, small: int | 
 def _nhs_income(spec: Kpi, parsed: ParsedBook, at: AtKpiDate) -> dict[str, Any]:
     contribution = parsed.cols["nhs_contribution_weekly"]
     income = np.where(contribution.ok, contribution.v, 0)
-    year_before = months_before(at.day, _window(spec))
+    year_before = months_before(at.day, window_of(spec))
     before = active_at(parsed, year_before)
     now_total, before_total = int(income[at.active].sum()), int(income[before].sum())
     return {
@@ -153,7 +153,7 @@ def _s117_share(spec: Kpi, at: AtKpiDate, s117: np.ndarray, small: int | None) -
 
 def _s117_reviewed(spec: Kpi, parsed: ParsedBook, at: AtKpiDate, s117: np.ndarray, small: int | None) -> dict[str, Any]:
     review = parsed.cols["s117_last_review_date"]
-    window_start = months_before(at.day, _window(spec))
+    window_start = months_before(at.day, window_of(spec))
     recent = s117 & review.ok & (review.v > day_number(window_start)) & (review.v <= day_number(at.day))
     value = percent(int(recent.sum()), int(s117.sum()))
     return {

@@ -41,14 +41,14 @@ def label(part: Period, by: str) -> str:
     return f"{start:%b}-{end:%b %Y}" if start.year == end.year else f"{start:%b %Y}-{end:%b %Y}"
 
 
-def kpi_series(views: AuditViews, period: Period, by: str) -> dict[str, Any]:
+def kpi_series(views: AuditViews, period: Period, by: str, providers: Any = None, block_beds: Any = None) -> dict[str, Any]:
     """The ``series`` block of kpis.json: the periods, and for each KPI (by id, in the order of the KPI table)
     its value, target met, parts and counts in each period."""
     parts = periods_by(period, by)
     kpis: dict[str, dict[str, Any]] = {}
     for number, part in enumerate(parts):
         at_kpi = kpis_at_kpi_date(views, part.end)
-        for kpi in kpi_list(views, part, at_kpi):
+        for kpi in kpi_list(views, part, at_kpi, providers, block_beds):
             entry = kpis.setdefault(
                 kpi["id"],
                 {"id": kpi["id"], "name": kpi["name"], "unit": kpi["unit"], "target": kpi["target"], "points": []},

@@ -5,7 +5,7 @@ to refer, not permitted, NHS recharge gaps; each row with its reasons and figure
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -13,11 +13,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.audit.books.read import decimal_array
-from engine.audit.views import AtKpiDate
+from engine.audit.views import AtKpiDate, AuditViews
 from engine.evaluate.vector import VectorResult
-from engine.language.vocabulary import ACTIONS
+from engine.language.vocabulary import ACTIONS, ENUMS
 from engine.rulebook.loader import Rulebook
-from engine.validate.batch import ParsedBook
+from engine.validate.batch import ParsedBook, day_number
+
+if TYPE_CHECKING:
+    from engine.audit.books.block_beds import BlockBooking
 
 
 class Audited(Protocol):
@@ -31,9 +34,24 @@ class Audited(Protocol):
     def parsed(self) -> ParsedBook: ...
     @property
     def row_numbers(self) -> np.ndarray: ...
+    @property
+    def views(self) -> AuditViews: ...
+    @property
+    def kpis(self) -> dict[str, Any]: ...
+    @property
+    def block_beds(self) -> Sequence[BlockBooking] | None: ...
 
 
-LISTS = ("isp_no_nhs_contribution", "needs_approval", "refer", "not_permitted", "nhs_recharge_gaps")
+LISTS = (
+    "isp_no_nhs_contribution",
+    "needs_approval",
+    "refer",
+    "not_permitted",
+    "nhs_recharge_gaps",
+    "embargo_or_enquiry",
+    "sourced_late",
+    "empty_block_beds",
+)
 PURPOSE = {
     "isp_no_nhs_contribution": "packages over the ISP threshold with no NHS contribution (0 or not recorded): "
     "seek the NHS share",
@@ -41,7 +59,13 @@ PURPOSE = {
     "refer": "placements to refer (CHC checklist, brokerage review)",
     "not_permitted": "placements the rules do not permit as they stand",
     "nhs_recharge_gaps": "placements where an NHS recharge looks missing (ISP-05 to ISP-08)",
+    "embargo_or_enquiry": "placements at providers under an embargo or a large-scale enquiry at the KPI "
+    "date (needs the provider register)",
+    "sourced_late": "new placements in the period sourced later than the target days after the request",
+    "empty_block_beds": "providers with block-booked beds in payment that are empty, and their cost a week "
+    "(needs the block-bed file)",
 }
+RESTRICTED = ("embargo", "large_scale_enquiry")
 RECHARGE_RULES = ("ISP-05", "ISP-06", "ISP-07", "ISP-08")
 LIST_FIGURES = (
     "gross_weekly_cost",
@@ -138,6 +162,7 @@ def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple
 
 
 def list_masks(audit: Audited) -> dict[str, np.ndarray]:
+    """The lists of placements, each as the rows it holds (``side_lists`` holds the list that is not of rows)."""
     at = audit.at_kpi
     outcome = at.result.outcome
     recharge = [k for k, rule in enumerate(audit.book.rules) if rule.id in RECHARGE_RULES]
@@ -148,6 +173,47 @@ def list_masks(audit: Audited) -> dict[str, np.ndarray]:
         "refer": at.active & (outcome == ACTIONS.index("refer")),
         "not_permitted": at.active & (outcome == ACTIONS.index("not_permitted")),
         "nhs_recharge_gaps": at.active & gaps,
+        "embargo_or_enquiry": _restricted(audit.parsed, at),
+        "sourced_late": _sourced_late(audit),
+    }
+
+
+def _restricted(parsed: ParsedBook, at: AtKpiDate) -> np.ndarray:
+    """Active at the KPI date at a provider whose register status then is an embargo or a large-scale enquiry."""
+    status, since = parsed.cols["provider_quality_status"], parsed.cols["provider_quality_status_from"]
+    codes = [ENUMS["provider_quality_status"].index(name) for name in RESTRICTED]
+    return np.asarray(at.active & status.ok & np.isin(status.v, codes) & since.ok & (since.v <= day_number(at.day)))
+
+
+def _sourced_late(audit: Audited) -> np.ndarray:
+    from engine.audit.kpis.compute import Period
+    from engine.audit.kpis.providers import SOURCED, sourced_late
+
+    period = audit.kpis["period"]
+    late = np.zeros(audit.parsed.n, bool)
+    for service in SOURCED:
+        assessed, within = sourced_late(audit.views, Period(period["start"], period["end"]), service)
+        late |= assessed & ~within
+    return late
+
+
+def side_lists(audit: Audited) -> dict[str, pa.Table]:
+    """The lists that are not of placements: providers with empty block-booked beds in payment at the KPI date."""
+    from engine.audit.kpis.providers import occupancy
+
+    rows = [row for row in occupancy(audit.block_beds or (), audit.at_kpi, audit.parsed) if row["empty"]]
+    pence = np.array([row["empty_weekly"] or 0 for row in rows], np.int64)
+    return {
+        "empty_block_beds": pa.table(
+            {
+                "provider_id": pa.array([row["provider_id"] for row in rows], pa.string()),
+                "kpi_date": pa.array([audit.at_kpi.day] * len(rows), pa.date32()),
+                "beds_in_payment": pa.array([row["beds"] for row in rows], pa.int64()),
+                "occupied": pa.array([row["occupied"] for row in rows], pa.int64()),
+                "empty": pa.array([row["empty"] for row in rows], pa.int64()),
+                "empty_beds_weekly": decimal_array(pence, np.array([row["empty_weekly"] is not None for row in rows])),
+            }
+        )
     }
 
 
@@ -164,6 +230,8 @@ def list_table(audit: Audited, mask: np.ndarray) -> pa.Table:
     }
     if parsed.provider is not None:
         columns["provider"] = parsed.provider.take(take)
+    if parsed.provider_id is not None:
+        columns["provider_id"] = parsed.provider_id.take(take)
     service = parsed.cols["service"]
     columns["service"] = _strings(service.v[rows].astype(np.int64), list(service.cats or ()))
     for name in ("start_date", "end_date"):

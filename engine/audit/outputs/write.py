@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from engine.audit.books.problems import Group, error_lines, error_lines_text, errors_table
-from engine.audit.lists.tables import list_masks, list_table
+from engine.audit.lists.tables import list_masks, list_table, side_lists
 from engine.audit.outputs.csv_out import write_csv
 from engine.audit.outputs.excel_out import (
     EXCEL_MAX_ROWS,
@@ -82,7 +82,7 @@ def write_outputs(
         from engine.audit.outputs.report import report_context
 
         renderer.render(report_context(audit), out / "report.html")
-    lists = {name: list_table(audit, mask) for name, mask in list_masks(audit).items()}
+    lists = {name: list_table(audit, mask) for name, mask in list_masks(audit).items()} | side_lists(audit)
     errors = errors_table(error_lines(audit))
     paths = {f"results_{suffix}": out / f"results.{suffix}"}
     first = paths[f"results_{suffix}"]
@@ -142,7 +142,9 @@ def kpi_lines(summary: dict[str, Any]) -> list[str]:
         if kpi.get("small_number"):  # a share of fewer people than the rulebook's small-number count
             line += f" small number: {show(kpi['numerator'])} of {show(kpi['denominator'])}"
         lines.append(line)
-        lines.append(f"    {counts}")
+        lines.append(
+            f"    {counts}" if counts or "not_available" not in kpi else f"    not available: {kpi['not_available']}"
+        )
         if money:
             lines.append(f"    £ a week: {money}")
     outcomes = summary["breakdowns"]["outcomes"]
