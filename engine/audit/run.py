@@ -26,6 +26,7 @@ from engine.audit.changes import whatif_summary
 from engine.audit.kpis.at_kpi_date import kpis_at_kpi_date
 from engine.audit.kpis.compute import compute_kpis, default_period
 from engine.audit.kpis.series import BY, kpi_series
+from engine.audit.kpis.services import permanent as permanent_stays
 from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, leading_text
 from engine.audit.outputs.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.audit.reference import Progress, durable_result
@@ -35,7 +36,6 @@ from engine.editions.whatif import load_overrides, whatif_date, with_overrides
 from engine.evaluate.vector import row_dates
 from engine.rulebook.loader import Rulebook, load_rulebook
 from engine.validate.batch import SPECS, ParsedBook, day_number, parse_columns, settle_doubtful
-from engine.audit.kpis.services import permanent as permanent_stays
 from engine.validate.register import ProviderRegister, own_register_columns, with_register
 
 __all__ = ["AuditResult", "BookError", "run_audit"]

@@ -14,7 +14,15 @@ import typer
 
 from engine.cli.bench import bench
 from engine.cli.columns import columns
-from engine.cli.options import RULES_ENV, EngineChoice, ProvidersFile, RulesDir, evaluator_option, load_engine, load_providers
+from engine.cli.options import (
+    RULES_ENV,
+    EngineChoice,
+    ProvidersFile,
+    RulesDir,
+    evaluator_option,
+    load_engine,
+    load_providers,
+)
 from engine.cli.summary import summary_line
 from engine.decide import Engine
 from engine.explain.catalogue import parameters_at, rule_catalogue

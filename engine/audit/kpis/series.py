@@ -41,7 +41,9 @@ def label(part: Period, by: str) -> str:
     return f"{start:%b}-{end:%b %Y}" if start.year == end.year else f"{start:%b %Y}-{end:%b %Y}"
 
 
-def kpi_series(views: AuditViews, period: Period, by: str, providers: Any = None, block_beds: Any = None) -> dict[str, Any]:
+def kpi_series(
+    views: AuditViews, period: Period, by: str, providers: Any = None, block_beds: Any = None
+) -> dict[str, Any]:
     """The ``series`` block of kpis.json: the periods, and for each KPI (by id, in the order of the KPI table)
     its value, target met, parts and counts in each period."""
     parts = periods_by(period, by)
