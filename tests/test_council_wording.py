@@ -148,3 +148,30 @@ def test_a_figure_worded_for_a_top_up_shows_only_with_one_in_those_words() -> No
     assert [name for name, _, _ in without] == ["personal_budget_weekly"]
     label = SHIPPED.figures["top_up_required_weekly"].label_with_top_up
     assert label and ("top_up_required_weekly", label, 45.25) in with_top_up
+
+
+def test_the_roles_that_publish_editions_are_the_rulebooks(tmp_path: Path) -> None:
+    """Who may publish someone else's draft edition of the rates (SPEC §18) is declared with the approver roles
+    (`publishes_editions: true`), never named in Python: as shipped the head of service; another rulebook's own
+    role instead; a value that is not true or false is refused at load with the file and line."""
+    import pytest
+    from conftest import copy_rules
+
+    from api.auth.identity import ADMIN, PUBLISH
+    from engine.rulebook.strict_yaml import RulebookError
+
+    assert PUBLISH.roles(SHIPPED.approvers) == {ADMIN, "head_of_service"}
+    rules = copy_rules(tmp_path / "rules")
+    contents = rules / "contents.yaml"
+    text = contents.read_text(encoding="utf-8")
+    moved = text.replace("    publishes_editions: true", "").replace(
+        "    also_approves: [team_manager, head_of_service]\n",
+        "    also_approves: [team_manager, head_of_service]\n    publishes_editions: true\n",
+    )
+    assert moved != text
+    contents.write_text(moved, encoding="utf-8")
+    assert PUBLISH.roles(load_rulebook(rules).approvers) == {ADMIN, "placement_panel"}
+    contents.write_text(moved.replace("publishes_editions: true", "publishes_editions: perhaps"), encoding="utf-8")
+    with pytest.raises(RulebookError, match="publishes_editions is true or false") as refused:
+        load_rulebook(rules)
+    assert "contents.yaml" in str(refused.value)
