@@ -13,6 +13,8 @@ import numpy as np
 
 from engine.audit.kpis.health import gbp, months_before, percent
 from engine.audit.kpis.health import window_of as window
+from engine.audit.kpis.services import permanent
+from engine.audit.kpis.small_numbers import fraction, small_number_below
 from engine.audit.views import AtKpiDate, AuditViews, FiguresAt
 from engine.language.vocabulary import ENUMS
 from engine.money import round_half_up
@@ -52,6 +54,10 @@ def provider_kpis(
     for care in ENUMS["care_type"]:
         kpis.append(_mean_all_active(specs["mean_price_all_active"], views, at, care))
     kpis += _supported_living_records(specs, parsed, at, supported)
+    below = small_number_below(at)  # a share of fewer than this many is marked a small number (SPEC §19)
+    for kpi in kpis:
+        if "denominator" in kpi:
+            kpi.update(fraction(kpi["numerator"], kpi["denominator"], below))
     return kpis
 
 
@@ -76,6 +82,8 @@ def _share(
         "unit": "percent",
         "counts": counts,
         "pounds_weekly": pounds or {},
+        "numerator": hit,
+        "denominator": of,
     }
 
 
@@ -115,11 +123,12 @@ def provider_ids(parsed: ParsedBook) -> list[str | None]:
 
 
 def sourced_late(views: AuditViews, period: Period, service: str) -> tuple[np.ndarray, np.ndarray]:
-    """New placements of the service with both sourcing dates and a target in force at their start date, and of
-    those the ones sourced within it (the figures at each row's start date)."""
+    """New permanent placements of the service with both sourcing dates and a target in force at their start date,
+    and of those the ones sourced within it (the figures at each row's start date); temporary and respite stays
+    are counted apart (SPEC §16.1)."""
     parsed, at_start = views.parsed, views.at_start()
     start = parsed.cols["start_date"].v
-    of_service = parsed.valid & (parsed.cols["service"].v == ENUMS["service"].index(service))
+    of_service = parsed.valid & (parsed.cols["service"].v == ENUMS["service"].index(service)) & permanent(parsed)
     target, within = at_start["sourcing_target_days"], at_start["sourced_within_timescale"]
     assessed = of_service & period.mask(start) & at_start["sourcing_recorded"].v & target.ok
     return assessed, assessed & within.ok & within.v
@@ -128,7 +137,8 @@ def sourced_late(views: AuditViews, period: Period, service: str) -> tuple[np.nd
 def _sourced(spec: Kpi, views: AuditViews, period: Period, service: str) -> dict[str, Any]:
     parsed = views.parsed
     start = parsed.cols["start_date"].v
-    new = parsed.valid & (parsed.cols["service"].v == ENUMS["service"].index(service)) & period.mask(start)
+    every = parsed.valid & (parsed.cols["service"].v == ENUMS["service"].index(service)) & period.mask(start)
+    new = every & permanent(parsed)
     assessed, within = sourced_late(views, period, service)
     both = views.at_start()["sourcing_recorded"].v
     counts = {
@@ -137,6 +147,7 @@ def _sourced(spec: Kpi, views: AuditViews, period: Period, service: str) -> dict
         "within_timescale": int(within.sum()),
         "late": int((assessed & ~within).sum()),
         "dates_not_recorded": int((new & ~both).sum()),
+        "temporary_or_respite_apart": int((every & ~new).sum()),
     }
     return _share(spec, int(within.sum()), int(assessed.sum()), counts)
 
