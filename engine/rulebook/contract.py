@@ -53,7 +53,6 @@ FIGURES = (
     "lot",
     "nhs_contribution_or_zero_weekly",
     "nhs_contribution_recorded",
-    "package_cost_weekly",
     "over_benchmark_percent",
     "over_benchmark_weekly",
     "over_care_cubed_percent",

@@ -94,7 +94,7 @@ def sample_register(seed: int) -> pa.Table:
     status[4], status_from[4] = "Large Scale Enquiry", "15/03/2026"
     status[6], status_from[6] = "Monitoring", "01/02/2026"
     framework_to = np.full(n, "", object)
-    framework_to[9] = "31/03/2026"  # left the framework: a later placement there goes to contracts
+    framework_to[9] = "31/03/2026"  # left the framework: a later placement there is referred (PRV-02)
     first = FIRST_START.strftime("%d/%m/%Y")
     return pa.table(
         {
