@@ -1,7 +1,7 @@
 """The API benchmark's ceiling (``carerules bench api --compare-bare``): a bare FastAPI endpoint served exactly as
 ``carerules serve`` serves the API (the same uvicorn settings and protocol, the same worker processes on their
-own sockets), answering the same ``POST /v1/decisions`` requests with 201 once FastAPI has read the body as a JSON object —
-no validation, no decision, no log. The API's decisions/s over its requests/s is the share of the ceiling.
+own sockets), answering the same ``POST /v1/decisions`` requests with 201 once FastAPI has read the body as a
+JSON object — no validation, no decision, no log. The API's decisions/s over its requests/s is the share of the ceiling.
 
 Run as ``python -m api.bench.bare PORT WORKERS`` (by ``api.bench.loadgen.served``); loopback only.
 """
