@@ -84,6 +84,13 @@ def bench_api(
     request_log: Annotated[
         bool, typer.Option(help="Serve with the request log on (as carerules serve), not --quiet.")
     ] = False,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port on 127.0.0.1 to serve on (default: a free one).")
+    ] = None,
+    compare_bare: Annotated[
+        bool,
+        typer.Option(help="Also run the same load against a bare FastAPI endpoint served the same way; the ratio."),
+    ] = False,
 ) -> None:
     """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
     from api.bench.benchmark import api_benchmark
@@ -92,7 +99,13 @@ def bench_api(
 
     processes = workers or os.cpu_count() or 1
     try:
-        typer.echo(dumps(api_benchmark(single, concurrent, connections, seconds, database_url, processes, request_log)))
+        typer.echo(
+            dumps(
+                api_benchmark(
+                    single, concurrent, connections, seconds, database_url, processes, request_log, port, compare_bare
+                )
+            )
+        )
     except (LogUnavailable, ServerNotStarted) as exc:  # the log, or the server started on it, is not usable
         typer.echo(f"carerules: {exc}", err=True)
         raise typer.Exit(2) from None

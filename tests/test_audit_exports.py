@@ -293,6 +293,19 @@ def test_errors_are_grouped_by_field_and_mistake_with_rows_examples_and_hints(tm
     ]
 
 
+def test_each_error_line_shows_its_own_rows_value_in_a_book_read_in_chunks() -> None:
+    from engine.audit.books.problems import error_lines
+
+    rows = [dict(r) for r in clean_book()] * 3
+    for index in (1, len(rows) // 2, len(rows) - 1):  # one in the first chunk, the middle and the last
+        rows[index] = {**rows[index], "core_weekly_fee": f"{index},00"}
+    whole = table_from_records(rows)
+    chunked = pa.concat_tables([whole.slice(0, 2), whole.slice(2, len(rows) // 2), whole.slice(2 + len(rows) // 2)])
+    lines = error_lines(run_audit(chunked))
+    expected = [(index + 2, "core_weekly_fee", f"{index},00") for index in (1, len(rows) // 2, len(rows) - 1)]
+    assert [line[:3] for line in lines] == expected
+
+
 def test_a_placement_that_ended_before_the_kpi_date_is_not_listed() -> None:
     rows = clean_book()
     rows[3]["end_date"] = "2026-07-01"  # D: over the threshold, no contribution, but ended

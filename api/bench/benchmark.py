@@ -27,6 +27,8 @@ def api_benchmark(
     database_url: str | None = None,
     workers: int = 1,
     request_log: bool = False,
+    port: int | None = None,
+    compare_bare: bool = False,
 ) -> dict[str, Any]:
     requests = [
         request_bytes("POST", "/v1/decisions", EXAMPLES[index % len(EXAMPLES)], {"X-User": "bench"})
@@ -35,7 +37,7 @@ def api_benchmark(
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         stored_before = stored(url)
-        with served(url, workers=workers, request_log=request_log) as (base, pid):
+        with served(url, port, workers=workers, request_log=request_log) as (base, pid):
             warm = drive(base, requests[:500], 4, deadline_s, keep=False)
             one = drive(base, requests[:single], 1, deadline_s, keep=False)
             server_before, client_before, machine_before = cpu_seconds(pid), time.process_time(), machine_ticks()
@@ -44,9 +46,14 @@ def api_benchmark(
         # every 201 is a decision the server said it had stored: count the log's rows to check
         answered = sum(1 for status in warm.statuses + one.statuses + many.statuses if status == 201)
         stored_now = stored(url) - stored_before
+        bare = (
+            bare_endpoint(requests, single, concurrent, connections, deadline_s, workers, port)
+            if compare_bare
+            else None
+        )
     failures = sum(1 for status in one.statuses + many.statuses if status != 201)
     latencies = sorted(one.latencies_ns)
-    return {
+    result: dict[str, Any] = {
         "benchmark": "HTTP API on loopback: POST /v1/decisions (decide and store before answering)",
         "workers": workers,
         "request_log": "on (one JSON line a request, as carerules serve)" if request_log else "off (--quiet)",
@@ -77,7 +84,40 @@ def api_benchmark(
         "decisions_answered_201": answered,
         "decisions_in_the_log": stored_now,
         "every_answered_decision_stored": stored_now == answered,
-        "machine": machine(),
+    }
+    if bare is not None:
+        result["bare_fastapi_endpoint"] = bare
+        result["ratio_to_bare"] = {
+            # the API's decisions/s over the bare endpoint's requests/s (issue 29: at least 0.3)
+            "throughput_concurrent": round(result["concurrent"]["decisions_per_s"] / bare["requests_per_s"], 3),
+            "median_one_connection": round(result["one_connection"]["median_ms"] / bare["median_ms_one_connection"], 2),
+            "target_throughput_concurrent": 0.3,
+        }
+    result["machine"] = machine()
+    return result
+
+
+def bare_endpoint(
+    requests: list[bytes],
+    single: int,
+    concurrent: int,
+    connections: int,
+    deadline_s: float,
+    workers: int,
+    port: int | None,
+) -> dict[str, Any]:
+    """The same requests, the same phases and load generator against a bare FastAPI endpoint served the same way
+    (api/bench/bare.py): the ceiling this machine, uvicorn and FastAPI put on the API."""
+    with served("sqlite://", port, workers=workers, bare=True) as (base, _pid):
+        drive(base, requests[:500], 4, deadline_s, keep=False)
+        one = drive(base, requests[:single], 1, deadline_s, keep=False)
+        many = drive(base, requests[:concurrent], connections, deadline_s, keep=False)
+    return {
+        "workers": workers,
+        "median_ms_one_connection": round(statistics.median(one.latencies_ns) / 1e6, 3),
+        "requests_per_s": round(len(many.latencies_ns) / many.elapsed_s),
+        "median_ms_concurrent": round(statistics.median(many.latencies_ns) / 1e6, 3),
+        "non_201_replies": sum(1 for status in one.statuses + many.statuses if status != 201),
     }
 
 

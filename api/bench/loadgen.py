@@ -131,26 +131,32 @@ def served(
     request_log: bool = False,
     log_file: Path | None = None,
     extra_env: dict[str, str] | None = None,
+    bare: bool = False,
 ) -> Iterator[tuple[str, int]]:
     """As ``local_server``, and the server's process id (for ``cpu_seconds``). With ``request_log`` the server
     writes its JSON line per request, as ``carerules serve`` does by default; else it runs ``--quiet`` (warnings
     and errors only). Its standard output goes to ``log_file``, or is discarded. ``extra_env``: more environment
-    variables (e.g. ``CARERULES_RULES_DIR``)."""
+    variables (e.g. ``CARERULES_RULES_DIR``). ``bare``: the benchmark's bare FastAPI endpoint (api/bench/bare.py),
+    served the same way, instead of the API."""
     port = port or free_port()
     env = {**os.environ, **(extra_env or {}), "CARERULES_DATABASE_URL": database_url}
-    command = [
-        sys.executable,
-        "-c",
-        "from engine.cli.main import app; app()",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        *([] if request_log else ["--quiet"]),
-    ]
+    command = (
+        [sys.executable, "-m", "api.bench.bare", str(port), str(workers)]
+        if bare
+        else [
+            sys.executable,
+            "-c",
+            "from engine.cli.main import app; app()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            *([] if request_log else ["--quiet"]),
+        ]
+    )
     out = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 (closed below)
     child = subprocess.Popen(
         command,

@@ -91,8 +91,13 @@ def serve(host: str, port: int, workers: int, quiet: bool) -> None:
     log = DecisionLog(settings.database_url, settings.db_timeout_seconds)
     log.upgrade()
     log.dispose()
-    config: dict[str, Any] = {
-        "app": "api.serve.server:served_app",
+    run(uvicorn_config("api.serve.server:served_app", host, port, quiet, settings), workers)
+
+
+def uvicorn_config(app: str, host: str, port: int, quiet: bool, settings: Settings) -> dict[str, Any]:
+    """``uvicorn.Config`` keywords for ``app`` (an app factory's import string), as ``carerules serve`` runs it."""
+    return {
+        "app": app,
         "factory": True,
         "host": host,
         "port": port,
@@ -107,9 +112,14 @@ def serve(host: str, port: int, workers: int, quiet: bool) -> None:
         # and only from a trusted proxy).
         "proxy_headers": False,
     }
+
+
+def run(config: dict[str, Any], workers: int) -> None:
+    """Serve ``config`` with ``workers`` processes: each with its own socket where the kernel spreads connections
+    over them (api/serve/workers.py), else uvicorn's own workers on one shared socket."""
     if workers > 1 and spreads_connections():
         logging.config.dictConfig(config["log_config"])
-        code = serve_workers(host, port, workers, config)
+        code = serve_workers(config["host"], config["port"], workers, config)
         if code:
             sys.exit(code)
         return

@@ -45,7 +45,8 @@ class Derived:
 def derive(placement: Placement, book: Rulebook, as_at: date) -> Derived:
     compiled = book.compiled
     service = placement.service
-    values: dict[str, Any] = {name: getattr(placement, name) for name in FIELDS}
+    fields = placement.__dict__  # a pydantic model's field values (every name in FIELDS is one of its fields)
+    values: dict[str, Any] = {name: fields[name] for name in FIELDS}
     values["as_at"] = as_at  # the figures' ``as_at``
     values["start_date"] = placement.start_date  # shown in messages (rules read dates only through figures)
     values["provider_id"] = placement.provider_id  # shown in the provider rules' messages

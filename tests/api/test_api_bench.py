@@ -41,3 +41,58 @@ def test_cpu_seconds_counts_a_process_and_the_processes_under_it():
         parent.wait()
     assert used >= 0.2
     assert cpu_seconds(os.getpid()) is not None and cpu_seconds(2**22 + 7) is None  # no such process
+
+
+def test_bench_api_compares_with_a_bare_endpoint_served_the_same_way_on_the_port_asked(tmp_path):
+    from api.bench.loadgen import free_port
+
+    port = free_port()
+    result = api_benchmark(
+        single=10,
+        concurrent=30,
+        connections=2,
+        database_url=f"sqlite:///{tmp_path / 'b.db'}",
+        workers=2,
+        port=port,
+        compare_bare=True,
+    )
+    bare = result["bare_fastapi_endpoint"]
+    assert bare["non_201_replies"] == 0 and bare["workers"] == 2 and bare["requests_per_s"] > 0
+    ratio = result["ratio_to_bare"]
+    assert ratio["throughput_concurrent"] == round(result["concurrent"]["decisions_per_s"] / bare["requests_per_s"], 3)
+    assert ratio["target_throughput_concurrent"] == 0.3
+    assert result["every_answered_decision_stored"] is True
+
+
+def test_the_bare_endpoint_reads_the_json_and_answers_201():
+    from fastapi.testclient import TestClient
+
+    from api.bench.bare import bare_app
+
+    with TestClient(bare_app()) as client:
+        answer = client.post("/v1/decisions", json={"service": "care_home", "lot": 1})
+        assert answer.status_code == 201 and answer.json() == {"received": 2}
+        assert client.get("/healthz").status_code == 200
+        assert (
+            client.post("/v1/decisions", content=b"{not json", headers={"content-type": "application/json"}).status_code
+            >= 400
+        )
+
+
+def test_bench_api_options_parse(monkeypatch):
+    from typer.testing import CliRunner
+
+    import api.bench.benchmark as benchmark
+    from engine.cli.main import app
+
+    seen = {}
+
+    def fake(*args):
+        seen["args"] = args
+        return {"ok": True}
+
+    monkeypatch.setattr(benchmark, "api_benchmark", fake)
+    result = CliRunner().invoke(app, ["bench", "api", "--workers", "2", "--port", "8123", "--compare-bare"])
+    assert result.exit_code == 0, result.output
+    assert seen["args"][-2:] == (8123, True) and seen["args"][5] == 2
+    assert CliRunner().invoke(app, ["bench", "api", "--port", "0"]).exit_code == 2

@@ -85,30 +85,34 @@ class Group:
     hint: str | None = None
 
 
-def _value(table: pa.Table, name: str, index: int) -> str:
-    if name not in table.column_names:
-        return ""
-    value = table.column(name)[index].as_py()
-    return "" if value is None else str(value)
-
-
 def error_lines(audit: Audited) -> list[tuple[int, str, str, str]]:
-    """(spreadsheet row, field, value as written, message) for every message of every row not decided."""
+    """(spreadsheet row, field, value as written, message) for every message of every row not decided. The values
+    of the rows not decided are taken a column at a time: indexing a chunked column one row at a time walks its
+    chunks each time (tens of µs a value on a 1,000,000-row book)."""
     table, numbers = audit.table, audit.row_numbers
     errors_column = table.column("errors")
+    rows = np.flatnonzero(np.asarray(errors_column.is_valid()))
+    if not len(rows):
+        return []
+    taken = pa.array(rows)
+    texts = errors_column.take(taken).to_pylist()
+    fields = [_fields(audit, index, text) for index, text in zip(rows.tolist(), texts, strict=True)]
+    names = {name for row_fields in fields for name in row_fields} & set(table.column_names)
+    written = {name: table.column(name).take(taken).to_pylist() for name in sorted(names)}
     lines = []
-    for index in np.flatnonzero(np.asarray(errors_column.is_valid())).tolist():
-        for name, messages in _fields(audit, index).items():
+    for position, (index, row_fields) in enumerate(zip(rows.tolist(), fields, strict=True)):
+        for name, messages in row_fields.items():
+            value = written[name][position] if name in written else None
+            shown = "" if value is None else str(value)
             for message in messages:
-                lines.append((int(numbers[index]), name, _value(table, name, index), message))
+                lines.append((int(numbers[index]), name, shown, message))
     return lines
 
 
-def _fields(audit: Audited, index: int) -> dict[str, list[str]]:
+def _fields(audit: Audited, index: int, text: str | None) -> dict[str, list[str]]:
     fields = audit.parsed.errors.get(index)
     if fields is None:
-        text = audit.table.column("errors")[index].as_py() or ""
-        return {"row": [text]}
+        return {"row": [text or ""]}
     return fields
 
 
