@@ -37,7 +37,12 @@ def test_libyaml_and_pyyaml_read_every_rule_file_the_same() -> None:
     assert len(files) > 20
     for path in files:
         text = path.read_text(encoding="utf-8")
-        own = yaml.load(text, Loader=strict_yaml._loader_for(path))
+        try:
+            own = yaml.load(text, Loader=strict_yaml._loader_for(path))
+        except yaml.YAMLError as refused:  # not a rule file (worked cases use merge keys): refused by both alike
+            with pytest.raises(type(refused)):
+                yaml.load(text, Loader=strict_yaml._loader_for(path, yaml.CSafeLoader))
+            continue
         fast = yaml.load(text, Loader=strict_yaml._loader_for(path, yaml.CSafeLoader))
         assert _shape(fast) == _shape(own), path
 
