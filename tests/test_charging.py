@@ -124,9 +124,9 @@ def test_a_message_for_an_unknown_service_is_refused(rules: Path) -> None:
     path = rules / "modules" / "5_charging.yaml"
     text = path.read_text(encoding="utf-8")
     path.write_text(
-        text.replace("      supported_living: >-\n        Capital", "      day_centre: >-\n        Capital", 1)
+        text.replace("      non_residential: >-\n        Capital", "      day_centre: >-\n        Capital", 1)
     )
-    with pytest.raises(RulebookError, match="message per service"):
+    with pytest.raises(RulebookError, match="'day_centre' is not a service"):
         load_rulebook(rules)
 
 

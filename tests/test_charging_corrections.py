@@ -167,7 +167,7 @@ def test_the_page_says_s117_after_care_is_free() -> None:
         weekly_income="250.00",
         capital="30000.00",
     )
-    shown = charging(ENGINE.decide(after_care).to_dict(), after_care)
+    shown = charging(ENGINE.book, ENGINE.decide(after_care).to_dict(), after_care)
     assert shown is not None
     assert shown["sentence"] == "Section 117 after-care is free: you pay £0.00 a week towards your care."
 
