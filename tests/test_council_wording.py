@@ -155,10 +155,10 @@ def test_the_roles_that_publish_editions_are_the_rulebooks(tmp_path: Path) -> No
     (`publishes_editions: true`), never named in Python: as shipped the head of service; another rulebook's own
     role instead; a value that is not true or false is refused at load with the file and line."""
     import pytest
-    from conftest import copy_rules
 
     from api.auth.identity import ADMIN, PUBLISH
     from engine.rulebook.strict_yaml import RulebookError
+    from tests.conftest import copy_rules
 
     assert PUBLISH.roles(SHIPPED.approvers) == {ADMIN, "head_of_service"}
     rules = copy_rules(tmp_path / "rules")
