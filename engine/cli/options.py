@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -81,25 +82,27 @@ BlockBedsFile = Annotated[
 
 def load_providers(path: Path | None) -> ProviderRegister | None:
     """The provider register in ``path`` (None: none given); one that cannot be used exits 2 with its problems."""
-    if path is None:
-        return None
     from engine.audit.books.providers import load_register
 
-    try:
-        return load_register(path)
-    except BookError as exc:
-        typer.echo(f"carerules: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return _side_file(path, load_register)
 
 
 def load_blocks(path: Path | None) -> tuple[BlockBooking, ...] | None:
     """The block-bed file in ``path`` (None: none given); one that cannot be used exits 2 with its problems."""
-    if path is None:
-        return None
     from engine.audit.books.block_beds import load_block_beds
 
+    return _side_file(path, load_block_beds)
+
+
+T = TypeVar("T")
+
+
+def _side_file(path: Path | None, load: Callable[[Path], T]) -> T | None:
+    """A file read beside the book by ``load`` (None: none given); one that cannot be used exits 2 with its problems."""
+    if path is None:
+        return None
     try:
-        return load_block_beds(path)
+        return load(path)
     except BookError as exc:
         typer.echo(f"carerules: {exc}", err=True)
         raise typer.Exit(2) from None
