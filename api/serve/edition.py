@@ -44,17 +44,44 @@ def fingerprint(root: Path, bases: tuple[Path, ...] = ()) -> Fingerprint:
     """Each rule and parameter file's name, inode, size and mtime (ns), in the folder and in the base folders its
     rulebook extends (rules/national, or a folder elsewhere): any save, copy or rename of a file changes it. A
     file is named by its path from ``root`` (../national/… for a base outside it). A file that goes away between
-    listing and stat is left out (the next check sees the rest)."""
-    found = {}
+    listing and stat is left out (the next check sees the rest).
+
+    Walked with ``os.scandir`` (what ``Path.rglob("*.yaml")`` walks: every ``*.yaml`` entry, directories entered
+    unless they are symbolic links), from absolute paths made once: the watcher does this four times a second in
+    every worker, and through pathlib and ``os.path.relpath`` a file it cost 16 ms of the worker's CPU a look
+    (docs/benchmarks.md, "The API (6 Dec 2026)")."""
+    found: dict[str, tuple[str, int, int, int]] = {}
+    start = os.path.abspath(root)
     for folder in (root, *bases):
-        for path in sorted(folder.rglob("*.yaml")):
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            name = Path(os.path.relpath(path, root)).as_posix()
-            found[name] = (name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        _walk(os.path.abspath(folder), start, found)
     return tuple(found[name] for name in sorted(found))
+
+
+def _walk(folder: str, root: str, found: dict[str, tuple[str, int, int, int]]) -> None:
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError:  # not a folder, gone meanwhile, or not ours to read: nothing in it is watched
+        return
+    start = os.path.relpath(folder, root)  # both absolute: no look at the working folder
+    prefix = "" if start == "." else start + "/"
+    for entry in entries:
+        if entry.name.endswith(".yaml"):
+            try:
+                stat = entry.stat()
+            except OSError:
+                pass
+            else:
+                path = entry.path
+                # the folder's name and the file's, unless the root is inside this entry (a folder named *.yaml)
+                name = os.path.relpath(path, root) if root.startswith(path) else prefix + entry.name
+                found[name] = (name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        try:
+            inner = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        if inner:
+            _walk(entry.path, root, found)
 
 
 def newest(files: Fingerprint) -> datetime | None:
