@@ -91,18 +91,36 @@ def bench_api(
         bool,
         typer.Option(help="Also run the same load against a bare FastAPI endpoint served the same way; the ratio."),
     ] = False,
+    sqlite_synchronous: Annotated[
+        str,
+        typer.Option(
+            help="A SQLite log's commits: full (synced to the disk before each 201, the default) or normal (in the "
+            "log's WAL file before each 201), as CARERULES_SQLITE_SYNCHRONOUS.",
+        ),
+    ] = "full",
 ) -> None:
     """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
     from api.bench.benchmark import api_benchmark
     from api.bench.loadgen import ServerNotStarted
     from api.store.decision_log import LogUnavailable
 
+    if sqlite_synchronous not in ("full", "normal"):
+        raise typer.BadParameter("full or normal", param_hint="--sqlite-synchronous")
     processes = workers or os.cpu_count() or 1
     try:
         typer.echo(
             dumps(
                 api_benchmark(
-                    single, concurrent, connections, seconds, database_url, processes, request_log, port, compare_bare
+                    single,
+                    concurrent,
+                    connections,
+                    seconds,
+                    database_url,
+                    processes,
+                    request_log,
+                    port,
+                    compare_bare,
+                    sqlite_synchronous,
                 )
             )
         )

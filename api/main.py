@@ -32,7 +32,7 @@ from api.serve.observe import Observe, ensure_request_log
 from api.serve.settings import Settings
 from api.store.decision_log import DecisionLog, LogUnavailable
 from api.store.log_writer import LogWriter, Writer
-from api.store.sqlite_writer import SqliteWriter
+from api.store.sqlite_writer import SqliteInserter, SqliteWriter
 from api.store.workflow import WorkflowStore
 from api.uploads.limits import BodyLimit
 from api.uploads.runner import AuditRunner
@@ -47,10 +47,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def writer_for(log: DecisionLog) -> Writer:
-    """SQLite: the worker processes take turns at one file; anything else (PostgreSQL): a writer thread with a
-    timeout on every request."""
-    return SqliteWriter(log) if make_url(log.url).get_backend_name() == "sqlite" else LogWriter(log)
+def writer_for(log: DecisionLog, synchronous: str = "full") -> Writer:
+    """SQLite: the worker processes take turns at one file, its commits synced as ``synchronous`` says; anything
+    else (PostgreSQL): a writer thread with a timeout on every request."""
+    if make_url(log.url).get_backend_name() == "sqlite":
+        return SqliteWriter(log, inserter=SqliteInserter(log, synchronous))
+    return LogWriter(log)
 
 
 def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> FastAPI:
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     if refusal:
         log.dispose()
         raise StartRefused(refusal)
-    writer = writer_for(log)
+    writer = writer_for(log, settings.sqlite_synchronous)
     try:
         register = load_register(settings.providers_file) if settings.providers_file is not None else None
         if settings.block_beds_file is not None:

@@ -29,6 +29,7 @@ def api_benchmark(
     request_log: bool = False,
     port: int | None = None,
     compare_bare: bool = False,
+    sqlite_synchronous: str = "full",
 ) -> dict[str, Any]:
     requests = [
         request_bytes("POST", "/v1/decisions", EXAMPLES[index % len(EXAMPLES)], {"X-User": "bench"})
@@ -37,7 +38,8 @@ def api_benchmark(
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         stored_before = stored(url)
-        with served(url, port, workers=workers, request_log=request_log) as (base, pid):
+        sync = {"CARERULES_SQLITE_SYNCHRONOUS": sqlite_synchronous}
+        with served(url, port, workers=workers, request_log=request_log, extra_env=sync) as (base, pid):
             warm = drive(base, requests[:500], 4, deadline_s, keep=False)
             one = drive(base, requests[:single], 1, deadline_s, keep=False)
             server_before, client_before, machine_before = cpu_seconds(pid), time.process_time(), machine_ticks()
@@ -58,6 +60,8 @@ def api_benchmark(
         "workers": workers,
         "request_log": "on (one JSON line a request, as carerules serve)" if request_log else "off (--quiet)",
         "database": url.split(":", 1)[0] if database_url else "sqlite (temporary file)",
+        # how a SQLite log's commits are synced (CARERULES_SQLITE_SYNCHRONOUS): full, to the disk before each 201
+        "sqlite_synchronous": sqlite_synchronous if url.startswith("sqlite") else None,
         "one_connection": {
             "requests": len(one.latencies_ns),
             "median_ms": round(statistics.median(latencies) / 1e6, 3),

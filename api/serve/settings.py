@@ -6,7 +6,7 @@ Service limits only; no policy numbers here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     max_concurrent_audits: Positive = 1  # per worker process; others get 429
     # The decision log's database
     db_timeout_seconds: Seconds = 5.0  # connect and statement timeout; then 503
+    # SQLite: how the decision writer's commits are synced (api/store/sqlite_writer.py). full: each commit is on the
+    # disk before its 201 (survives a power cut); normal: in the log file (WAL) before its 201, the disk synced at
+    # each checkpoint (survives the server's crash or kill -9; a power cut may lose the last few decisions)
+    sqlite_synchronous: Literal["full", "normal"] = "full"
     # Audit results (api/store/audit_results.py): kept in the decision log's database, so every worker serves them
     audit_retention_days: Positive = 7  # an audit's downloads are deleted this long after it ran
     audit_results_per_user: Positive = 20  # a user's older audits' downloads are deleted beyond this many

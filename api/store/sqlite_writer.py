@@ -1,6 +1,7 @@
 """Group commit for a SQLite decision log, on the event loop's own thread: the decisions waiting at one turn of
-the loop are written in one multi-row ``INSERT`` — one SQLite statement, so one transaction, one commit and one
-sync of the log (``synchronous=FULL``) — and each is answered only once that statement has returned.
+the loop are written in one multi-row ``INSERT`` — one SQLite statement, so one transaction and one commit (synced
+to the disk with ``synchronous=FULL``, the default; in the log's WAL file with ``CARERULES_SQLITE_SYNCHRONOUS=normal``)
+— and each is answered only once that statement has returned.
 
 Worker processes take turns through the writers' lock file (``api.store.decision_log.WriterTurns``) without waiting:
 a worker that finds the turn taken keeps serving and looks again on the loop's next turn, and the decisions that
@@ -32,6 +33,7 @@ LOCKED_RETRY_SECONDS = (0.0005, 0.02)  # the database locked by someone else: fi
 ROWS_PER_STATEMENT = 1000  # 12 values a row; SQLite allows 32,766 in one statement
 CACHED_STATEMENTS = 64  # the statements for groups of up to 64 rows are kept
 _NAMES = tuple(one.name for one in fields(NewRecord))
+SYNCHRONOUS = ("full", "normal")  # CARERULES_SQLITE_SYNCHRONOUS
 
 
 class Locked(Exception):
@@ -47,8 +49,11 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
 class SqliteInserter:
     """Inserts on the writer's own connection (autocommit: one statement is one transaction)."""
 
-    def __init__(self, log: DecisionLog) -> None:
+    def __init__(self, log: DecisionLog, synchronous: str = "full") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         self.log = log
+        self.synchronous = synchronous
         table, dialect = record_table(), log.engine.dialect
         self.binders: list[Callable[[Any], Any] | None] = [
             table.c[name].type.bind_processor(dialect) for name in _NAMES
@@ -108,6 +113,10 @@ class SqliteInserter:
             self._raw = self.log.engine.raw_connection()  # with the log's pragmas (WAL, FULL, busy timeout)
             self._raw.driver_connection.isolation_level = None  # autocommit: no implicit BEGIN
             self._raw.driver_connection.execute("PRAGMA busy_timeout=0")  # never wait for the lock on the loop
+            # this connection's commits only (the log's other connections keep FULL): in WAL mode NORMAL writes each
+            # commit to the WAL file before the statement returns and syncs the disk at checkpoints (SQLite docs,
+            # "PRAGMA synchronous"); FULL also syncs the WAL at every commit
+            self._raw.driver_connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         connection: sqlite3.Connection = self._raw.driver_connection
         return connection
 

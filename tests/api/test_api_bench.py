@@ -18,6 +18,7 @@ def test_bench_api_runs_and_reports_cpu_per_decision(tmp_path):
     # the warm-up's too (it sends the 60 requests once): every 201 is a row in the log, counted by the benchmark
     assert result["decisions_answered_201"] == result["decisions_in_the_log"] == 60 + 20 + 60
     assert result["every_answered_decision_stored"] is True
+    assert result["sqlite_synchronous"] == "full"  # the server's default, measured unless asked otherwise
     assert 0 <= result["concurrent"]["machine_idle_share"] <= 1
     if sys.platform == "linux":
         assert result["concurrent"]["server_cpu_us_per_decision"] > 0
@@ -94,5 +95,9 @@ def test_bench_api_options_parse(monkeypatch):
     monkeypatch.setattr(benchmark, "api_benchmark", fake)
     result = CliRunner().invoke(app, ["bench", "api", "--workers", "2", "--port", "8123", "--compare-bare"])
     assert result.exit_code == 0, result.output
-    assert seen["args"][-2:] == (8123, True) and seen["args"][5] == 2
+    assert seen["args"][-3:] == (8123, True, "full") and seen["args"][5] == 2
+    result = CliRunner().invoke(app, ["bench", "api", "--sqlite-synchronous", "normal"])
+    assert result.exit_code == 0, result.output
+    assert seen["args"][-1] == "normal"
+    assert CliRunner().invoke(app, ["bench", "api", "--sqlite-synchronous", "off"]).exit_code == 2
     assert CliRunner().invoke(app, ["bench", "api", "--port", "0"]).exit_code == 2

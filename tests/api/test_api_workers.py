@@ -165,13 +165,22 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(data
     """kill -9 of the whole server (parent and both workers) while 32 clients are deciding, on SQLite and on
     PostgreSQL: every decision that was answered 201 is in the log under the id its answer gave, with its own
     placement — a decision is answered only once it is stored (docs/benchmarks.md, "Durability under kill -9")."""
+    killed_while_deciding(database_url)
+
+
+def test_with_sqlite_synchronous_normal_every_decision_answered_before_the_kill_is_in_the_log(tmp_path):
+    """The same with ``CARERULES_SQLITE_SYNCHRONOUS=normal``: each commit is in the WAL file before its 201, which
+    outlives the server's processes."""
+    killed_while_deciding(f"sqlite:///{tmp_path / 'decisions.db'}", {"CARERULES_SQLITE_SYNCHRONOUS": "normal"})
+
+
+def killed_while_deciding(url: str, extra_env: dict[str, str] | None = None) -> None:
     import http.client
     import json
     import threading
 
     from api.store.decision_log import DecisionLog
 
-    url = database_url
     answered: list[tuple[int, str]] = []
     lock = threading.Lock()
 
@@ -189,7 +198,7 @@ def test_every_decision_answered_before_the_server_was_killed_is_in_the_log(data
                 with lock:
                     answered.append((int(reply.getheader("Location", "").rsplit("/", 1)[1]), one["placement_id"]))
 
-    with served(url, workers=2) as (base, pid):
+    with served(url, workers=2, extra_env=extra_env) as (base, pid):
         port = int(base.rsplit(":", 1)[1])
         workers = workers_of(pid, 2)
         threads = [threading.Thread(target=client, args=(f"K{index}", port)) for index in range(32)]

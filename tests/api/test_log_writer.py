@@ -152,6 +152,45 @@ def test_sqlite_is_written_by_turns_at_the_file_and_postgresql_on_a_thread(tmp_p
     postgresql.dispose()
 
 
+@pytest.mark.parametrize(("setting", "pragma"), [(None, 2), ("full", 2), ("normal", 1)])
+def test_the_sqlite_writers_commits_are_synced_as_the_setting_says(tmp_path, monkeypatch, setting, pragma):
+    from api.serve.settings import Settings
+
+    if setting is not None:
+        monkeypatch.setenv("CARERULES_SQLITE_SYNCHRONOUS", setting)
+    chosen = Settings.from_env().sqlite_synchronous
+    assert chosen == (setting or "full")  # FULL unless asked: each 201 synced to the disk
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    log.upgrade()
+    writer = writer_for(log, chosen)
+    assert isinstance(writer, SqliteWriter)
+    (first,) = asyncio.run(writer.add([record("P-1")]))
+    writer_connection = writer.inserter._connection()
+    # the writer's own connection (1 NORMAL, 2 FULL); the log's other connections keep FULL
+    assert writer_connection.execute("PRAGMA synchronous").fetchone()[0] == pragma
+    with log.engine.connect() as other:
+        assert other.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        assert other.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    writer.close()
+    assert log.get(first) is not None  # stored, whichever
+    log.dispose()
+
+
+def test_a_synchronous_setting_sqlite_does_not_offer_is_refused(tmp_path, monkeypatch):
+    from pydantic import ValidationError
+
+    from api.serve.settings import Settings
+    from api.store.sqlite_writer import SqliteInserter
+
+    monkeypatch.setenv("CARERULES_SQLITE_SYNCHRONOUS", "off")
+    with pytest.raises(ValidationError):
+        Settings.from_env()
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    with pytest.raises(ValueError, match="full, normal"):
+        SqliteInserter(log, "off")
+    log.dispose()
+
+
 @pytest.mark.parametrize(("kind", "one_at_a_time"), [(kind, one) for kind in WRITERS for one in (False, True)])
 def test_requests_on_several_event_loops_each_get_their_answers(kind, one_at_a_time):
     log = FakeLog()
