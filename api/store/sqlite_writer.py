@@ -27,6 +27,7 @@ from typing import Any
 
 from api.store.decision_log import DecisionLog, LogUnavailable, NewRecord, record_table
 from api.store.log_writer import Answer, _deliver, _store, _Submission
+from api.store.sqlite_checkpoint import Checkpointer
 
 TURN_RETRY_SECONDS = 0.0001  # the next turn of the event loop: a SQLite commit here takes 0.2–0.5 ms
 LOCKED_RETRY_SECONDS = (0.0005, 0.02)  # the database locked by someone else: first wait, doubling up to the last
@@ -54,6 +55,7 @@ class SqliteInserter:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         self.log = log
         self.synchronous = synchronous
+        self.autocheckpoint = True  # off while a Checkpointer thread does it (api/store/sqlite_checkpoint.py)
         table, dialect = record_table(), log.engine.dialect
         self.binders: list[Callable[[Any], Any] | None] = [
             table.c[name].type.bind_processor(dialect) for name in _NAMES
@@ -117,8 +119,19 @@ class SqliteInserter:
             # commit to the WAL file before the statement returns and syncs the disk at checkpoints (SQLite docs,
             # "PRAGMA synchronous"); FULL also syncs the WAL at every commit
             self._raw.driver_connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            self._apply_autocheckpoint()
         connection: sqlite3.Connection = self._raw.driver_connection
         return connection
+
+    def checkpoint_here(self, here: bool) -> None:
+        """Whether this connection's commits also checkpoint the WAL (SQLite's default, 1,000 pages) or never."""
+        self.autocheckpoint = here
+        self._apply_autocheckpoint()
+
+    def _apply_autocheckpoint(self) -> None:
+        if self._raw is not None:
+            pages = 1000 if self.autocheckpoint else 0
+            self._raw.driver_connection.execute(f"PRAGMA wal_autocheckpoint={pages}")
 
     def close(self) -> None:
         if self._raw is not None:
@@ -140,13 +153,19 @@ class SqliteWriter:
         self.log = log
         self.max_group = max_group
         self.inserter = inserter or SqliteInserter(log)
+        self.checkpointer = Checkpointer(log)
         self._waiting: dict[asyncio.AbstractEventLoop, list[_Bound]] = {}
 
     def start(self) -> None:
-        """Nothing to start (as ``LogWriter.start``)."""
+        """The WAL's checkpoints go to their own thread, off the event loop (api/store/sqlite_checkpoint.py)."""
+        if self.checkpointer.start():
+            self.inserter.checkpoint_here(False)
 
     def close(self) -> None:
-        """Nothing waits beyond the loop's turn; the writing connection goes."""
+        """Nothing waits beyond the loop's turn; the checkpoints stop and the writing connection goes."""
+        if self.checkpointer.usable:
+            self.checkpointer.stop()
+            self.inserter.checkpoint_here(True)
         self.inserter.close()
 
     async def add(self, records: list[NewRecord]) -> list[int]:

@@ -308,3 +308,36 @@ def test_each_request_gets_the_ids_of_its_own_stored_records_when_two_workers_wr
     assert stored is not None and stored.decided_at == RECORD.decided_at and stored.as_at == RECORD.as_at
     for one in logs:
         one.dispose()
+
+
+def test_the_sqlite_writer_leaves_the_wals_checkpoints_to_a_thread_of_their_own(tmp_path):
+    """While the writer serves, its commits on the event loop never checkpoint (a checkpoint's syncs held every
+    request of the worker); the checkpointer thread copies the WAL into the database instead."""
+    import time
+
+    from api.store.sqlite_checkpoint import Checkpointer
+
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    log.upgrade()
+    writer = writer_for(log, "normal")
+    assert isinstance(writer, SqliteWriter)
+    writer.checkpointer = Checkpointer(log, every=0.05)
+    writer.start()
+    big = replace(RECORD, input_json="x" * 4000)  # a page of WAL or more a row
+
+    async def write() -> None:
+        for start in range(0, 1500, 100):
+            await asyncio.gather(*(writer.add([replace(big, placement_id=f"P-{n}")]) for n in range(start, start + 100)))
+
+    asyncio.run(write())
+    connection = writer.inserter._connection()
+    assert connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    deadline = time.monotonic() + 10
+    while (tmp_path / "log.db").stat().st_size < 1500 * 4000:  # the rows copied from the WAL into the database
+        assert time.monotonic() < deadline, (tmp_path / "log.db").stat().st_size
+        time.sleep(0.05)
+    writer.close()
+    assert log.recent(2000) and len(log.recent(2000)) == 1500
+    with log.engine.connect() as other:  # the log's other connections keep SQLite's own checkpoints
+        assert other.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    log.dispose()
