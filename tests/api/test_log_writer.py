@@ -327,7 +327,9 @@ def test_the_sqlite_writer_leaves_the_wals_checkpoints_to_a_thread_of_their_own(
 
     async def write() -> None:
         for start in range(0, 1500, 100):
-            await asyncio.gather(*(writer.add([replace(big, placement_id=f"P-{n}")]) for n in range(start, start + 100)))
+            await asyncio.gather(
+                *(writer.add([replace(big, placement_id=f"P-{n}")]) for n in range(start, start + 100))
+            )
 
     asyncio.run(write())
     connection = writer.inserter._connection()
