@@ -21,7 +21,7 @@ from engine.language.figure_language import depends_on
 from engine.language.vector_figures import Context, compile_vector
 from engine.language.vector_parameters import ParameterColumns
 from engine.language.vocabulary import ACTIONS, ENUMS, Kind
-from engine.rulebook.figures import figure_order
+from engine.rulebook.figures import Figure, figure_order
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, day_number
 
@@ -31,6 +31,22 @@ SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
 def _one_formula(formulas: dict[str, Any]) -> bool:
     first = next(iter(formulas.values()))
     return all(formula == first for formula in formulas.values())
+
+
+def formula_groups(figures: Mapping[str, Figure], name: str) -> list[tuple[str, tuple[str, ...]]]:
+    """A figure's services grouped by the formula they compile to (the same tree, reading the same figures that
+    apply to them), in the order each first appears: a service of the group and the group's services. The
+    vector evaluator computes each group's formula once, over every row, and takes it for the group's rows."""
+    groups: list[tuple[Any, tuple[bool, ...], list[str]]] = []
+    for service, formula in figures[name].formulas.items():
+        reads = tuple(service in figures[read].formulas for read in sorted(depends_on(formula)))
+        for same, same_reads, services in groups:
+            if same_reads == reads and same == formula:
+                services.append(service)
+                break
+        else:
+            groups.append((formula, reads, [service]))
+    return [(services[0], tuple(services)) for _, _, services in groups]
 
 
 def _column(values: Any, n: int) -> np.ndarray:
@@ -71,6 +87,7 @@ class VectorEvaluator:
             for name, figure in book.figures.items()
         }
         self._same = {name: _one_formula(figure.formulas) for name, figure in book.figures.items()}
+        self._groups = {name: formula_groups(book.figures, name) for name in book.figures}
         shown = {name: figure for name, figure in book.figures.items() if figure.shown}
         self.shown = shown
 
@@ -123,6 +140,7 @@ class VectorEvaluator:
         context = Context(c, v, param, lambda name: self.index(name, as_at), n, as_at)
         service = c["service"].v
         of_service = {name: service == code for code, name in enumerate(ENUMS["service"])}
+        of_services: dict[tuple[str, ...], np.ndarray] = {}  # the rows of a group of services
         everyone = len(ENUMS["service"])
         for name in self._order if only is None else self.needed(only):
             if name in done:
@@ -137,9 +155,11 @@ class VectorEvaluator:
                 continue
             out_v: Any = None
             out_ok: Any = np.zeros(n, bool)
-            for service_name, formula in formulas.items():
-                value = formula(context)
-                rows = of_service[service_name]
+            for first, services in self._groups[name]:  # each distinct formula once, for its services' rows
+                value = formulas[first](context)
+                if services not in of_services:
+                    of_services[services] = np.logical_or.reduce([of_service[s] for s in services])
+                rows = of_services[services]
                 out_v = value.v if out_v is None else pick(rows, value.v, out_v)
                 out_ok = pick(rows, value.ok, out_ok)
             v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
