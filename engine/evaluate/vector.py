@@ -68,6 +68,9 @@ class VectorResult:
     as_at: np.ndarray
     values: dict[str, Col]
     info_only: dict[int, np.ndarray] = field(default_factory=dict)  # rule column → rows where it is only info
+    # what is made once from the result for its readers (e.g. each row's combination of fired rules: the results'
+    # and every list's reason codes); a result is not changed once made
+    made: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def acting(self, k: int) -> np.ndarray:
         """The rows where rule column ``k`` fired with its own action (not for information only)."""

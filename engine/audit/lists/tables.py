@@ -115,13 +115,8 @@ def _rule_texts(
     approver (fast on a million rows: each row's fired rules make one 64-bit key), and the texts by code: reason
     codes, approvers, and rule names."""
     rules = book.rules
-    assert len(rules) <= 64, "more than 64 rules: widen the combination key"
-    whole = 2 * len(rows) >= len(result.outcome)  # most rows: the key over whole columns, then these rows of it
-    fired = np.zeros(len(result.outcome) if whole else len(rows), np.uint64)  # bit k: rule k fired
-    for k in range(len(rules)):  # a rule, i.e. a column of ``fired``, at a time
-        column = result.fired[:, k] if whole else result.fired[rows, k]
-        fired |= column.astype(np.uint64) << np.uint64(k)
-    combos, combo_values = pd.factorize(fired[rows] if whole else fired, sort=False)
+    every, combo_values = _combinations(book, result)
+    combos = every[rows]
     # the rules fired only for information (an in-house provider), one bit each, so their approvers are left out
     info_columns = sorted(result.info_only)
     info_bits = np.zeros(len(rows), np.int64)
@@ -150,6 +145,19 @@ def _rule_texts(
         if names:
             labels.append("; ".join(f"{rule.id} {rule.label}" for rule in hits))
     return inverse.astype(np.int64), [ids, approvers, labels]
+
+
+def _combinations(book: Rulebook, result: VectorResult) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's combination of fired rules as a code, and the combinations by code (bit k: rule k fired), made
+    once per result (the results and every list read them)."""
+    made = result.made.get("fired_combinations")
+    if made is None:
+        assert len(book.rules) <= 64, "more than 64 rules: widen the combination key"
+        fired = np.zeros(len(result.outcome), np.uint64)
+        for k in range(len(book.rules)):  # a rule, i.e. a column of ``fired``, at a time
+            fired |= result.fired[:, k].astype(np.uint64) << np.uint64(k)
+        made = result.made["fired_combinations"] = pd.factorize(fired, sort=False)
+    return made  # type: ignore[no-any-return]
 
 
 def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
