@@ -28,7 +28,7 @@ def test_every_subset_of_rows_gets_its_own_fired_rules() -> None:
         codes, (ids, _, labels) = _rule_texts(book, result, rows)
         assert [ids[c] for c in codes] == [own(r) for r in rows]
         assert [label.split(" ")[0] for label in labels] == [i.split(" ")[0] for i in ids]
-    assert "fired_combinations" in result.made
+    assert "reason_texts" in result.made
     codes, ids, _ = rule_texts(book, result, parsed.valid)
     assert [ids[c] if ok else None for c, ok in zip(codes, parsed.valid)] == [
         own(r) if ok else None for r, ok in enumerate(parsed.valid)

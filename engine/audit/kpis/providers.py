@@ -158,6 +158,8 @@ def occupancy(blocks: Sequence[BlockBooking], at: AtKpiDate, parsed: ParsedBook)
     """Per provider with beds active and in payment at the KPI date: beds, occupied, empty, £ a week of the
     empty beds (at each block's price; None when a block with empty beds gives no price)."""
     paid = [b for b in blocks if b.in_payment and b.active_at(at.day)]
+    if not paid:
+        return []
     booked = at.active & parsed.cols["block_booked"].v & parsed.cols["block_booked"].ok
     placed: dict[str, int] = {}
     for key in provider_ids(parsed, np.flatnonzero(booked)):
