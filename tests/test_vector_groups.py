@@ -3,13 +3,16 @@ are exactly (values, nulls, types) those of computing each service's formula on 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from engine.audit.books.sample import sample_book
-from engine.evaluate.vector import VectorEvaluator, formula_groups, row_dates
+from engine.evaluate.vector import VectorEvaluator, compiled_figures, formula_groups, row_dates
 from engine.language.figure_language import E, depends_on
 from engine.rulebook.loader import load_rulebook
 from engine.validate.batch import parse_columns, settle_doubtful
+from tests.conftest import copy_rules
 
 
 def _figures(evaluator: VectorEvaluator, rows: int = 3000) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -54,3 +57,29 @@ def test_services_are_grouped_only_where_their_formulas_compile_alike() -> None:
 
 def _reads(formula: E) -> set[str]:
     return depends_on(formula)
+
+
+def test_figures_are_compiled_once_per_rulebook_and_again_for_changed_rules(tmp_path: Path) -> None:
+    book = load_rulebook()
+    first, second = VectorEvaluator(book), VectorEvaluator(book)
+    assert first._figures is second._figures  # compiled once for this rulebook
+    assert first.parameters is not second.parameters  # each evaluator's parameter lookups are its own
+    rules = copy_rules(tmp_path / "rules")
+    figures = rules / "figures.yaml"
+    text = figures.read_text(encoding="utf-8")
+    old = "care_home: coalesce(core_weekly_fee, 0) - top_up_weekly"
+    assert old in text
+    figures.write_text(text.replace(old, "care_home: coalesce(core_weekly_fee, 0)"), encoding="utf-8")
+    changed = load_rulebook(rules)
+    assert compiled_figures(changed) is not compiled_figures(book)
+    table = sample_book(500, seed=5, book=book)
+    parsed, doubtful = parse_columns(table, book)
+    settle_doubtful(table, parsed, doubtful, book)
+    dates = row_dates(parsed)
+    before = VectorEvaluator(book).derive(parsed, dates, only=["comparable_weekly"])["comparable_weekly"]
+    after = VectorEvaluator(changed).derive(parsed, dates, only=["comparable_weekly"])["comparable_weekly"]
+    fee = parsed.cols["core_weekly_fee"]
+    care_home = before.ok & after.ok
+    assert care_home.any()
+    assert np.array_equal(after.v[care_home], np.where(fee.ok, fee.v, 0)[care_home])
+    assert not np.array_equal(before.v[care_home], after.v[care_home])  # the sample has top-ups: the rules changed

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,21 +80,64 @@ class VectorResult:
         return fired & ~self.info_only[k] if k in self.info_only else fired
 
 
+@dataclass(frozen=True)
+class CompiledFigures:
+    """What a vector evaluator makes of a rulebook's figures, made once per rulebook (``compiled_figures``) and
+    shared by its evaluators: each has its own parameter lookups, so that two evaluations at once share none."""
+
+    figures: dict[str, dict[str, Any]]  # figure → service → its compiled formula
+    order: list[str]  # the order the figures are computed in
+    reads: dict[str, list[str]]  # figure → the figures it reads
+    same: dict[str, bool]  # figure → one formula for every service it has
+    groups: dict[str, list[tuple[str, tuple[str, ...]]]]  # figure → its services by formula (``formula_groups``)
+    shown: dict[str, Figure]
+
+    @classmethod
+    def of(cls, book: Rulebook) -> CompiledFigures:
+        figures = book.figures
+        return cls(
+            compile_vector(book, figures),
+            figure_order(figures),
+            {
+                name: sorted(set().union(*(depends_on(f) for f in figure.formulas.values())))
+                for name, figure in figures.items()
+            },
+            {name: _one_formula(figure.formulas) for name, figure in figures.items()},
+            {name: formula_groups(figures, name) for name in figures},
+            {name: figure for name, figure in figures.items() if figure.shown},
+        )
+
+
+_COMPILED: dict[int, tuple[weakref.ref[Rulebook], CompiledFigures]] = {}  # id(rulebook) → its compiled figures
+_COMPILED_LOCK = threading.Lock()
+
+
+def compiled_figures(book: Rulebook) -> CompiledFigures:
+    """The rulebook's figures compiled, once per rulebook object while it lives (another rulebook, such as a
+    what-if's or one loaded again from changed rules, is compiled for itself)."""
+    key = id(book)
+    with _COMPILED_LOCK:
+        found = _COMPILED.get(key)
+        if found is not None and found[0]() is book:
+            return found[1]
+    made = CompiledFigures.of(book)
+    with _COMPILED_LOCK:
+        found = _COMPILED.get(key)
+        if found is not None and found[0]() is book:
+            return found[1]
+        _COMPILED[key] = (weakref.ref(book), made)
+        weakref.finalize(book, _COMPILED.pop, key, None)
+    return made
+
+
 class VectorEvaluator:
     def __init__(self, book: Rulebook) -> None:
         self.book = book
         self.rules = book.rules
-        self.parameters = ParameterColumns(book)
-        self._figures = compile_vector(book, book.figures)
-        self._order = figure_order(book.figures)
-        self._reads = {
-            name: sorted(set().union(*(depends_on(f) for f in figure.formulas.values())))
-            for name, figure in book.figures.items()
-        }
-        self._same = {name: _one_formula(figure.formulas) for name, figure in book.figures.items()}
-        self._groups = {name: formula_groups(book.figures, name) for name in book.figures}
-        shown = {name: figure for name, figure in book.figures.items() if figure.shown}
-        self.shown = shown
+        self.parameters = ParameterColumns(book)  # this evaluator's own (see ``CompiledFigures``)
+        compiled = compiled_figures(book)
+        self._figures, self._order, self._reads = compiled.figures, compiled.order, compiled.reads
+        self._same, self._groups, self.shown = compiled.same, compiled.groups, compiled.shown
 
     # parameters -------------------------------------------------------------------------------------------
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
