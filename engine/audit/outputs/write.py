@@ -78,11 +78,15 @@ def write_outputs(
     suffix = "csv" if format == "csv" else "parquet"
     if excel is not False and audit.rows > EXCEL_MAX_ROWS:
         audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.{suffix} only")
+    summary = audit.summary()  # once: the report, kpis.json and the workbook's KPIs read it
+    masks = list_masks(audit)
+    isp = list_table(audit, masks["isp_no_nhs_contribution"])
     if renderer is not None and report:
         from engine.audit.outputs.report import report_context
 
-        renderer.render(report_context(audit), out / "report.html")
-    lists = {name: list_table(audit, mask) for name, mask in list_masks(audit).items()} | side_lists(audit)
+        renderer.render(report_context(audit, summary=summary, masks=masks, isp=isp), out / "report.html")
+    lists = {name: list_table(audit, rows) for name, rows in masks.items() if name != "isp_no_nhs_contribution"}
+    lists = {"isp_no_nhs_contribution": isp, **lists, **side_lists(audit)}
     errors = errors_table(error_lines(audit))
     paths = {f"results_{suffix}": out / f"results.{suffix}"}
     first = paths[f"results_{suffix}"]
@@ -91,7 +95,6 @@ def write_outputs(
     tables += [*lists.items(), ("errors", errors)]
     whatif = [] if audit.whatif_changes is None else [("whatif_changes", audit.whatif_changes)]
     workbook = excel is not False and audit.rows <= EXCEL_MAX_ROWS
-    summary = audit.summary()
     series = [("KPI series", kpi_series_table(summary["series"]))] if "series" in summary else []
     activity = [
         ("Activity", activity_table(summary["activity"])),
