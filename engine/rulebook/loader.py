@@ -15,6 +15,7 @@ from engine.rulebook.categories import load_categories, undeclared_in
 from engine.rulebook.contents import check_band_roles, check_kpis, check_module_files, check_rules, load_contents
 from engine.rulebook.facts import load_first_party_bases, load_kpis, load_rulebook_facts
 from engine.rulebook.figures import load_figures
+from engine.rulebook.folders import DEFAULT_RULES_DIR, INSTALLED_RULES_DIR, RULES_ENV, default_rules_dir
 from engine.rulebook.parameters import engine_value
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
 from engine.rulebook.services import check_pricing, load_services
@@ -36,22 +37,6 @@ __all__ = [
     "engine_value",
     "load_rulebook",
 ]
-
-# The shipped rulebook: rules/ at the top of a source checkout; engine/rulebook/shipped in an installed wheel.
-INSTALLED_RULES_DIR = Path(__file__).resolve().parent / "shipped"
-DEFAULT_RULES_DIR = (
-    INSTALLED_RULES_DIR if INSTALLED_RULES_DIR.is_dir() else Path(__file__).resolve().parents[2] / "rules"
-)
-
-
-# The folder of the rulebook in use when none is named: every command's --rules and the API's rules_dir read it too.
-RULES_ENV = "CARERULES_RULES_DIR"
-
-
-def default_rules_dir() -> Path:
-    """The rulebook named by CARERULES_RULES_DIR, as the commands and the API take it; unset, the shipped one."""
-    named = os.environ.get(RULES_ENV, "")
-    return Path(named) if named else DEFAULT_RULES_DIR
 
 
 def load_rulebook(rules_dir: Path | str | None = None) -> Rulebook:
