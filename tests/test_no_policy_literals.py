@@ -169,6 +169,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "plausibility bounds of each unit (a typo's guard, not a policy value)",
     ),
     "engine/rulebook/loader.py": ({12}, "hash length of the rulebook version"),
+    "engine/rulebook/cache.py": ({8, 32, 0o700}, "rulebooks kept, a cache file name's length, the folder's mode"),
     "engine/editions/whatif.py": ({12}, "hash length of the rulebook version"),
     "engine/validate/batch.py": (
         {18, 1970, 26},

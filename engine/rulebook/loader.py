@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from engine.language.vocabulary import ENUMS, FIELDS
-from engine.rulebook import checks, contract
+from engine.rulebook import cache, checks, contract
 from engine.rulebook.approvers import Approvers
 from engine.rulebook.bases import BASE_FILE, RULEBOOK_FILE, base_chain, merged_parameters
 from engine.rulebook.book import Module, Parameter, Reference, Rule, Rulebook
@@ -41,12 +41,17 @@ __all__ = [
 
 def load_rulebook(rules_dir: Path | str | None = None) -> Rulebook:
     """The rulebook in ``rules_dir`` (default: ``default_rules_dir()``) with the bases it extends, or RulebookError
-    with the file, line and reason it was refused."""
+    with the file, line and reason it was refused. A rulebook whose files are as when it last loaded is taken from
+    the cache (``engine.rulebook.cache``)."""
     root = Path(rules_dir) if rules_dir is not None else default_rules_dir()
+    book = cache.cached(root)
+    if book is not None:
+        return book
     with checks.files_read(root) as bases:
         book = _load_rulebook(root)
         bases.extend(book.bases)
     checks.check_values(book.parameters)
+    cache.keep(root, book)
     return book
 
 
