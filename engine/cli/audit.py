@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.cli.leave import leave
 from engine.cli.options import BlockBedsFile, ProvidersFile, RulesDir, evaluator_option, load_blocks, load_providers
 from engine.explain.json_text import dumps
 from engine.rulebook.folders import DEFAULT_RULES_DIR
@@ -212,7 +213,7 @@ def audit_command(
     typer.echo("")
     for name, path in paths.items():
         typer.echo(f"{name.replace('_', ' '):<28} {path}")
-    raise typer.Exit(audit.exit_code)
+    leave(audit.exit_code)  # every file is written and closed: from the console script, without the teardown
 
 
 def _rulebook(rules: Path) -> Any:

@@ -262,6 +262,15 @@ def init(
     typer.echo(f"carerules: use it with --rules {folder} or {RULES_ENV}={folder}", err=True)
 
 
+def main() -> None:
+    """The ``carerules`` console script: the commands, each free to leave without the interpreter's teardown once
+    it has written everything (``engine.cli.leave``)."""
+    from engine.cli.leave import from_script
+
+    from_script()
+    app()
+
+
 def add_commands(app: typer.Typer) -> None:
     """The commands other packages add (the API's ``serve``, ``users`` and ``bench api``, from api/cli.py): each
     entry point of the group ``carerules.commands`` is a function given this app. The one seam between the engine's

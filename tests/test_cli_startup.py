@@ -109,3 +109,23 @@ def test_the_command_line_starts_without_the_engine() -> None:
     code = "import sys, engine.cli.main; print(' '.join(m for m in sys.argv[1:] if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", code, *heavy], capture_output=True, text=True, check=True)
     assert run.stdout.split() == []
+
+
+def test_the_console_script_leaves_with_everything_written_and_printed(tmp_path: Path) -> None:
+    """From the console script an audit leaves without the interpreter's teardown (engine/cli/leave.py): the same
+    exit code, the same printed KPIs and paths, the same files as the same audit run in process (``app()``)."""
+    sample = Path(__file__).resolve().parents[1] / "examples" / "sample_placements.csv"
+    runs = {}
+    for name, code in (
+        ("script", "from engine.cli.main import main; main()"),
+        ("app", "from engine.cli.main import app; app()"),
+    ):
+        out = tmp_path / name
+        done = subprocess.run(
+            [sys.executable, "-c", code, "audit", str(sample), "--out", str(out)], capture_output=True, text=True
+        )
+        files = {path.name: path.read_bytes() for path in sorted(out.iterdir()) if path.suffix != ".xlsx"}
+        runs[name] = (done.returncode, done.stdout.replace(str(out), "OUT"), files)
+    assert runs["script"] == runs["app"]
+    code, printed, files = runs["script"]
+    assert code in (0, 1) and printed.rstrip().endswith("OUT/report.html") and "report.html" in files
