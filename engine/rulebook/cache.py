@@ -20,8 +20,9 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
+from os import replace as _replace  # bound here: the cache's own writes, whatever a caller patches on os
 from pathlib import Path
+from tempfile import mkstemp as _mkstemp
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -113,11 +114,11 @@ def keep(root: Path, book: Rulebook) -> None:
             return
         data: Any = (_code(), _contents([root, *book.bases]), book)
         text = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".rulebook-", suffix=".tmp")
+        handle, temporary = _mkstemp(dir=folder, prefix=".rulebook-", suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(text)
-            os.replace(temporary, _entry(folder, root))
+            _replace(temporary, _entry(folder, root))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
