@@ -154,7 +154,7 @@ def _cli_run(book: Path, out: Path) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    code = "from engine.cli.main import app; app()"
+    code = "from engine.cli.main import main; main()"
     done = subprocess.run([sys.executable, "-c", code, "audit", str(book), "--out", str(out)], capture_output=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

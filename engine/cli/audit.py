@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.cli.leave import leave
 from engine.cli.options import BlockBedsFile, ProvidersFile, RulesDir, evaluator_option, load_blocks, load_providers
-from engine.explain.decision import dumps
-from engine.rulebook.loader import DEFAULT_RULES_DIR
+from engine.explain.json_text import dumps
+from engine.rulebook.folders import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
 
 PROGRESS_BYTES = 2_000_000  # show a progress bar for books larger than this (about 10,000 rows)
@@ -143,6 +144,9 @@ def audit_command(
     """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
     2 when the book cannot be used."""
+    from engine.audit.books.excel_ahead import read_ahead
+
+    read_ahead(file, sheet)  # an Excel book is parsed on a thread (calamine lets go of the GIL) while the rest loads
     from engine.audit.books.columns import ColumnError, load_column_map
     from engine.audit.books.read import BookError
     from engine.audit.memory import keep_freed_memory
@@ -209,7 +213,7 @@ def audit_command(
     typer.echo("")
     for name, path in paths.items():
         typer.echo(f"{name.replace('_', ' '):<28} {path}")
-    raise typer.Exit(audit.exit_code)
+    leave(audit.exit_code)  # every file is written and closed: from the console script, without the teardown
 
 
 def _rulebook(rules: Path) -> Any:
