@@ -158,13 +158,32 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
         outcome=outcome,
         figures={name: writers[name](values.get(name)) for name in derived.figures},
         findings=tuple(findings),
-        parameters=tuple(
-            _parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())
-        ),
+        parameters=_parameters_read(book, derived),
         price_guide=guide[0] if guide else None,
         price_guide_json=guide[1] if guide else "",
         payments=payments(values),
     )
+
+
+# (id of the parameters in force, the names read in the order read) → (those parameters in force, the entries):
+# the same names read at the same as-at date of the same rulebook give the same entries. The mapping in force is
+# kept with its entries, so its id cannot be reused by another while the key stands.
+_PARAMETERS_READ: dict[tuple[int, tuple[str, ...]], tuple[object, tuple[ParameterRead, ...]]] = {}
+PARAMETERS_READ_KEPT = 1024  # distinct (as-at date, names read) kept (a memory bound, not policy)
+
+
+def _parameters_read(book: Rulebook, derived: Derived) -> tuple[ParameterRead, ...]:
+    """Every parameter the decision read, by name: built once per rulebook, as-at date and set of names read."""
+    read, in_force = derived.read, derived.in_force
+    key = (id(in_force), tuple(read))
+    found = _PARAMETERS_READ.get(key)
+    if found is not None and found[0] is in_force:
+        return found[1]
+    entries = tuple(_parameter_read(book, name, value, effective) for name, (value, effective) in sorted(read.items()))
+    if len(_PARAMETERS_READ) >= PARAMETERS_READ_KEPT:
+        _PARAMETERS_READ.clear()
+    _PARAMETERS_READ[key] = (in_force, entries)
+    return entries
 
 
 def _parameter_read(book: Rulebook, name: str, value: Any, effective: date | None) -> ParameterRead:
