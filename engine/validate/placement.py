@@ -87,8 +87,9 @@ class Placement(
         service = data.get("service")
         if book is not None and isinstance(service, str):
             data["service"] = book.service_aliases.get(values.enum_key(service), service)
-        for name, choices in _choices(cls).items():
-            value = data.get(name)
+        table = _choices(cls)
+        for name in [name for name in data if name in table]:
+            value, choices = data[name], table[name]
             if value is None or isinstance(value, bool):
                 continue
             try:
