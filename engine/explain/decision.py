@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Literal
 
 from engine.evaluate.derive import Derived
@@ -156,7 +157,11 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
         as_at=derived.as_at,
         rulebook_version=book.version,
         outcome=outcome,
-        figures={name: writers[name](values.get(name)) for name in derived.figures},
+        figures={
+            name: writers[name](values.get(name))
+            for name, flag in derived.shown
+            if flag == "always" or values.get(flag) is True  # as ``derived.figures``, in one pass
+        },
         findings=tuple(findings),
         parameters=_parameters_read(book, derived),
         price_guide=guide[0] if guide else None,
@@ -165,24 +170,26 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
     )
 
 
-# (id of the parameters in force, the names read in the order read) → (those parameters in force, the entries):
-# the same names read at the same as-at date of the same rulebook give the same entries. The mapping in force is
-# kept with its entries, so its id cannot be reused by another while the key stands.
-_PARAMETERS_READ: dict[tuple[int, tuple[str, ...]], tuple[object, tuple[ParameterRead, ...]]] = {}
-PARAMETERS_READ_KEPT = 1024  # distinct (as-at date, names read) kept (a memory bound, not policy)
+# (id of the rulebook's entries, the names read in the order read, the editions read) → (those entries, the
+# parameters read): the same names read at the same editions of the same rulebook give the same entries, whatever
+# the date decided. The rulebook's entries are kept with the list, so their id cannot be reused while it stands.
+_PARAMETERS_READ: dict[tuple[int, tuple[str, ...], tuple[date | None, ...]], tuple[object, tuple[ParameterRead, ...]]]
+_PARAMETERS_READ = {}
+PARAMETERS_READ_KEPT = 1024  # distinct lists kept (a memory bound, not policy)
+_EDITION = itemgetter(1)
 
 
 def _parameters_read(book: Rulebook, derived: Derived) -> tuple[ParameterRead, ...]:
-    """Every parameter the decision read, by name: built once per rulebook, as-at date and set of names read."""
-    read, in_force = derived.read, derived.in_force
-    key = (id(in_force), tuple(read))
+    """Every parameter the decision read, by name: built once per rulebook, names read and their editions."""
+    read, reads = derived.read, book.compiled.parameter_reads
+    key = (id(reads), tuple(read), tuple(map(_EDITION, read.values())))
     found = _PARAMETERS_READ.get(key)
-    if found is not None and found[0] is in_force:
+    if found is not None and found[0] is reads:
         return found[1]
     entries = tuple(_parameter_read(book, name, value, effective) for name, (value, effective) in sorted(read.items()))
     if len(_PARAMETERS_READ) >= PARAMETERS_READ_KEPT:
         _PARAMETERS_READ.clear()
-    _PARAMETERS_READ[key] = (in_force, entries)
+    _PARAMETERS_READ[key] = (reads, entries)
     return entries
 
 

@@ -44,6 +44,8 @@ def enum_key(text: str) -> str:
 
 
 def parse_enum(value: Any, choices: Sequence[str]) -> str:
+    if value in choices and isinstance(value, str):  # written as the engine writes it (choices are enum keys)
+        return value
     if isinstance(value, str):
         key = enum_key(value)
         if key in choices:
