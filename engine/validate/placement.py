@@ -166,7 +166,7 @@ class Placement(
                 f"rules are only held from {book.earliest_as_at.isoformat()}"
             )
         entry = next((entry for entry in book.categories.items if entry.id == self.lot), None)
-        if self.service not in set(book.service_aliases.values()):
+        if self.service not in book.service_aliases.values():
             problems["service"] = f"{self.service} is not a service of this rulebook"
         if self.lot is not None and entry is None:
             problems["lot"] = lot_message(self.lot, book)
