@@ -30,7 +30,7 @@ def render(rule: Rule, derived: Derived, book: Rulebook) -> str:
         band = derived.bands.get(rule.approver_from) if rule.approver_from else None
         for show, literal in rest:
             out += show(derived, band) + literal
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def _shower(name: str, book: Rulebook) -> Callable[[Derived, Band | None], str]:

@@ -85,7 +85,7 @@ def parse_money(value: Any) -> int:
     # the commonest forms read directly, to the same pence as to_pence: a whole number of pounds, and plain
     # ``1040.00``-style text (no sign, spaces, £, commas or exponent; under the largest amount)
     if value.__class__ is int and 0 <= value <= _LARGEST_POUNDS:
-        return value * 100  # type: ignore[no-any-return]
+        return value * 100
     if value.__class__ is str and (plain := _PLAIN_POUNDS.fullmatch(value)):
         pounds, pence = plain.group(1, 2)
         return int(pounds) * 100 + (int(pence.ljust(2, "0")) if pence else 0)
