@@ -86,3 +86,17 @@ def test_parameters_read_are_each_rulebooks_own(tmp_path: Path) -> None:
     assert "Edited." not in before
     assert "Edited." in reference(edited)
     assert reference(shipped) == before
+
+
+def test_plain_iso_dates_read_as_the_general_reading_reads_them() -> None:
+    from datetime import date, timedelta
+
+    from engine.validate.values import parse_date
+
+    rng = random.Random(29)
+    for _ in range(2000):
+        day = date(1900, 1, 1) + timedelta(days=rng.randint(0, 80000))
+        assert parse_date(day.isoformat()) == parse_date(f" {day.isoformat()} ") == day  # spaces: the general path
+    for unreal in ("2026-02-30", "2026-13-01", "0000-01-01"):
+        with pytest.raises(ValueError, match="is not a real date"):
+            parse_date(unreal)

@@ -24,6 +24,7 @@ MONTHS = "january february march april may june july august september october no
 MONTH_NUMBERS = {name: n for n, month in enumerate(MONTHS, 1) for name in (month, month[:3])} | {"sept": 9}
 _TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?)?"
 ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME, re.ASCII)
+_PLAIN_ISO = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 DAY_FIRST = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME, re.ASCII)
 NAMED_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?([ -])([A-Za-z]{3,9})\.?\2(\d{4})" + _TIME, re.ASCII)
 _LARGEST_POUNDS = int(LARGEST)
@@ -124,6 +125,11 @@ def parse_share(value: Any) -> int:
 def parse_date(value: Any) -> date:
     """A calendar date, day first always: ISO, ``04/05/2026``, ``4 May 2026``, ``04-May-2026``, a midnight
     date-time, or a date/datetime object (an Excel date cell). Never a guessed or swapped month."""
+    if value.__class__ is str and _PLAIN_ISO.fullmatch(value):  # the commonest form, read as the ISO branch reads it
+        try:
+            return date(int(value[:4]), int(value[5:7]), int(value[8:]))
+        except ValueError:
+            pass  # not a real date: the general reading below says so
     if isinstance(value, datetime):
         if value.time() != time(0):
             raise ValueError(f"must be a date without a time of day, got {value.isoformat(sep=' ')}")
