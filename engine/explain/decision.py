@@ -16,6 +16,7 @@ from engine.explain.price_guide import copy_guide, price_guide
 from engine.explain.shown import FIGURE_WRITERS, parameter_value, render
 from engine.language import conditions
 from engine.language.vocabulary import ACTIONS
+from engine.rulebook.compiled import VALUES_AT_KEPT
 from engine.rulebook.loader import Rule, Rulebook
 
 # parameter_value is imported from here by the catalogue and the audit's what-if comparison
@@ -175,7 +176,7 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
 # the date decided. The rulebook's entries are kept with the list, so their id cannot be reused while it stands.
 _PARAMETERS_READ: dict[tuple[int, tuple[str, ...], tuple[date | None, ...]], tuple[object, tuple[ParameterRead, ...]]]
 _PARAMETERS_READ = {}
-PARAMETERS_READ_KEPT = 1024  # distinct lists kept (a memory bound, not policy)
+PARAMETERS_READ_KEPT = VALUES_AT_KEPT  # distinct lists kept: the bound on dates' values kept (memory, not policy)
 _EDITION = itemgetter(1)
 
 

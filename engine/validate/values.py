@@ -127,7 +127,8 @@ def parse_date(value: Any) -> date:
     date-time, or a date/datetime object (an Excel date cell). Never a guessed or swapped month."""
     if value.__class__ is str and _PLAIN_ISO.fullmatch(value):  # the commonest form, read as the ISO branch reads it
         try:
-            return date(int(value[:4]), int(value[5:7]), int(value[8:]))
+            parts = value.split("-")
+            return date(int(parts[0]), int(parts[1]), int(parts[2]))
         except ValueError:
             pass  # not a real date: the general reading below says so
     if isinstance(value, datetime):
