@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Literal
 
 from engine.evaluate.derive import Derived
@@ -15,6 +16,7 @@ from engine.explain.price_guide import copy_guide, price_guide
 from engine.explain.shown import FIGURE_WRITERS, parameter_value, render
 from engine.language import conditions
 from engine.language.vocabulary import ACTIONS
+from engine.rulebook.compiled import VALUES_AT_KEPT
 from engine.rulebook.loader import Rule, Rulebook
 
 # parameter_value is imported from here by the catalogue and the audit's what-if comparison
@@ -156,15 +158,40 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
         as_at=derived.as_at,
         rulebook_version=book.version,
         outcome=outcome,
-        figures={name: writers[name](values.get(name)) for name in derived.figures},
+        figures={
+            name: writers[name](values.get(name))
+            for name, flag in derived.shown
+            if flag == "always" or values.get(flag) is True  # as ``derived.figures``, in one pass
+        },
         findings=tuple(findings),
-        parameters=tuple(
-            _parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())
-        ),
+        parameters=_parameters_read(book, derived),
         price_guide=guide[0] if guide else None,
         price_guide_json=guide[1] if guide else "",
         payments=payments(values),
     )
+
+
+# (id of the rulebook's entries, the names read in the order read, the editions read) → (those entries, the
+# parameters read): the same names read at the same editions of the same rulebook give the same entries, whatever
+# the date decided. The rulebook's entries are kept with the list, so their id cannot be reused while it stands.
+_PARAMETERS_READ: dict[tuple[int, tuple[str, ...], tuple[date | None, ...]], tuple[object, tuple[ParameterRead, ...]]]
+_PARAMETERS_READ = {}
+PARAMETERS_READ_KEPT = VALUES_AT_KEPT  # distinct lists kept: the bound on dates' values kept (memory, not policy)
+_EDITION = itemgetter(1)
+
+
+def _parameters_read(book: Rulebook, derived: Derived) -> tuple[ParameterRead, ...]:
+    """Every parameter the decision read, by name: built once per rulebook, names read and their editions."""
+    read, reads = derived.read, book.compiled.parameter_reads
+    key = (id(reads), tuple(read), tuple(map(_EDITION, read.values())))
+    found = _PARAMETERS_READ.get(key)
+    if found is not None and found[0] is reads:
+        return found[1]
+    entries = tuple(_parameter_read(book, name, value, effective) for name, (value, effective) in sorted(read.items()))
+    if len(_PARAMETERS_READ) >= PARAMETERS_READ_KEPT:
+        _PARAMETERS_READ.clear()
+    _PARAMETERS_READ[key] = (reads, entries)
+    return entries
 
 
 def _parameter_read(book: Rulebook, name: str, value: Any, effective: date | None) -> ParameterRead:

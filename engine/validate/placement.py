@@ -87,8 +87,9 @@ class Placement(
         service = data.get("service")
         if book is not None and isinstance(service, str):
             data["service"] = book.service_aliases.get(values.enum_key(service), service)
-        for name, choices in _choices(cls).items():
-            value = data.get(name)
+        table = _choices(cls)
+        for name in [name for name in data if name in table]:
+            value, choices = data[name], table[name]
             if value is None or isinstance(value, bool):
                 continue
             try:
@@ -165,7 +166,7 @@ class Placement(
                 f"rules are only held from {book.earliest_as_at.isoformat()}"
             )
         entry = next((entry for entry in book.categories.items if entry.id == self.lot), None)
-        if self.service not in set(book.service_aliases.values()):
+        if self.service not in book.service_aliases.values():
             problems["service"] = f"{self.service} is not a service of this rulebook"
         if self.lot is not None and entry is None:
             problems["lot"] = lot_message(self.lot, book)
