@@ -53,6 +53,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn "
         "and for a database locked elsewhere",
     ),
+    "api/store/sqlite_checkpoint.py": ({0.25}, "seconds between checkpoints of the decision log's WAL"),
     "api/serve/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
     "api/serve/edition.py": (
         {0.25, 4, 1e9},
