@@ -190,6 +190,7 @@ def audit_command(
                 by=by,  # type: ignore[arg-type]
                 providers=register,
                 block_beds=blocks,
+                keep_table=excel is not False,  # results.xlsx reads the whole table; else results.csv is enough
             )
             paths = write_outputs(audit, out, excel=excel, renderer=renderer, format=format, progress=bar)  # type: ignore[arg-type]
     except BookError as exc:
