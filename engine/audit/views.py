@@ -69,9 +69,7 @@ class AuditViews:
             start, valid = self.parsed.cols["start_date"].v, self.parsed.valid
             own = self.days is not None and np.array_equal(self.days[valid], start[valid])
             self._at_start = (
-                self.values
-                if own and self.values is not None
-                else self.evaluator.derive(self.parsed, start, into=self.shared())
+                self.values if own and self.values is not None else self.evaluator.derive(self.parsed, start)
             )
         return self._at_start
 
