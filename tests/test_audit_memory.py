@@ -14,7 +14,9 @@ from engine.audit.books.problems import error_lines
 from engine.audit.books.sample import sample_book
 from engine.audit.outputs.write import write_outputs
 from engine.audit.run import KEPT, run_audit
+from engine.evaluate.vector import VectorEvaluator, _parameters_read, row_dates
 from engine.rulebook.loader import load_rulebook
+from engine.validate.batch import parse_columns, settle_doubtful
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +96,26 @@ def test_the_kpi_date_takes_the_rows_own_date_free_figures(book: pa.Table, tmp_p
     assert np.array_equal(at.result.outcome, again.outcome) and np.array_equal(at.result.fired, again.fired)
     for name, col in again.figures.items():
         assert np.array_equal(at.result.figures[name].v, col.v) and np.array_equal(at.result.figures[name].ok, col.ok)
+
+
+def test_parameter_columns_let_go_after_their_last_reader(book: pa.Table) -> None:
+    """A derivation lets each parameter's column go once no later figure reads it: every parameter a figure
+    reads is let go at or after that figure, and the figures are the same as when every column is kept."""
+    rules = load_rulebook()
+    evaluator = VectorEvaluator(rules)
+    order = evaluator._order
+    let_go = {parameter: order.index(name) for name, gone in evaluator._let_go.items() for parameter in gone}
+    read = {p for name in order for f in rules.figures[name].formulas.values() for p in _parameters_read(f)}
+    assert read and set(let_go) == read
+    for position, name in enumerate(order):
+        for formula in rules.figures[name].formulas.values():
+            assert all(let_go[parameter] >= position for parameter in _parameters_read(formula))
+    parsed, doubtful = parse_columns(book, rules)
+    settle_doubtful(book, parsed, doubtful, rules)
+    days = row_dates(parsed)
+    lean = evaluator.derive(parsed, days)
+    evaluator._let_go = {}
+    kept = evaluator.derive(parsed, days)
+    assert set(lean) == set(kept)
+    for name in rules.figures:
+        assert np.array_equal(lean[name].v, kept[name].v) and np.array_equal(lean[name].ok, kept[name].ok)

@@ -18,6 +18,7 @@ import numpy as np
 from engine.arrays import pick
 from engine.language import conditions, vector_conditions
 from engine.language.figure_language import depends_on
+from engine.language.figure_tree import E
 from engine.language.vector_figures import Context, compile_vector
 from engine.language.vector_parameters import ParameterColumns
 from engine.language.vocabulary import ACTIONS, ENUMS, Kind
@@ -31,6 +32,31 @@ SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
 def _one_formula(formulas: dict[str, Any]) -> bool:
     first = next(iter(formulas.values()))
     return all(formula == first for formula in formulas.values())
+
+
+def _parameters_read(expr: Any) -> set[str]:
+    """The parameters a formula reads as columns (``param``, ``param_by``), however its arguments hold them."""
+    if isinstance(expr, E):
+        own = {expr.args[0]} if expr.op == "param" else set(expr.args[2].values()) if expr.op == "param_by" else set()
+        return own.union(*(_parameters_read(arg) for arg in expr.args))
+    if isinstance(expr, (tuple, list)):
+        return set().union(*(_parameters_read(item) for item in expr))
+    if isinstance(expr, dict):
+        return set().union(*(_parameters_read(item) for item in expr.values()))
+    return set()
+
+
+def _last_readers(book: Rulebook, order: list[str]) -> dict[str, list[str]]:
+    """Per figure, the parameters no figure after it (in ``order``) reads: a derivation lets their columns go
+    once it is derived."""
+    last: dict[str, str] = {}
+    for name in order:
+        for parameter in set().union(*(_parameters_read(f) for f in book.figures[name].formulas.values())):
+            last[parameter] = name
+    after: dict[str, list[str]] = {}
+    for parameter, name in last.items():
+        after.setdefault(name, []).append(parameter)
+    return after
 
 
 def _column(values: Any, n: int) -> np.ndarray:
@@ -66,6 +92,7 @@ class VectorEvaluator:
         self.parameters = ParameterColumns(book)
         self._figures = compile_vector(book, book.figures)
         self._order = figure_order(book.figures)
+        self._let_go = _last_readers(book, self._order)  # parameters' columns let go once their last reader is derived
         self._reads = {
             name: sorted(set().union(*(depends_on(f) for f in figure.formulas.values())))
             for name, figure in book.figures.items()
@@ -134,15 +161,17 @@ class VectorEvaluator:
             if len(formulas) == everyone and self._same[name]:  # one formula for every service
                 value = next(iter(formulas.values()))(context)
                 v[name] = Col(_column(value.v, n), _column(value.ok, n), cats)
-                continue
-            out_v: Any = None
-            out_ok: Any = np.zeros(n, bool)
-            for service_name, formula in formulas.items():
-                value = formula(context)
-                rows = of_service[service_name]
-                out_v = value.v if out_v is None else pick(rows, value.v, out_v)
-                out_ok = pick(rows, value.ok, out_ok)
-            v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
+            else:
+                out_v: Any = None
+                out_ok: Any = np.zeros(n, bool)
+                for service_name, formula in formulas.items():
+                    value = formula(context)
+                    rows = of_service[service_name]
+                    out_v = value.v if out_v is None else pick(rows, value.v, out_v)
+                    out_ok = pick(rows, value.ok, out_ok)
+                v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
+            for parameter in self._let_go.get(name, ()):  # no figure after this one reads it
+                params.pop(parameter, None)
         v.setdefault("_bands", {}).update(context.bands)  # band table → (approver code per row, approver names)
         if only is not None:
             return v
