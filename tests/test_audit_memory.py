@@ -4,6 +4,9 @@ writes the same files and gives the same results table when asked for it."""
 from __future__ import annotations
 
 import filecmp
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +122,34 @@ def test_parameter_columns_let_go_after_their_last_reader(book: pa.Table) -> Non
     assert set(lean) == set(kept)
     for name in rules.figures:
         assert np.array_equal(lean[name].v, kept[name].v) and np.array_equal(lean[name].ok, kept[name].ok)
+
+
+_HEAPS = """
+import ctypes, sys, threading
+if sys.argv[1] == "one": assert one_heap()
+import numpy as np, pyarrow
+libc = ctypes.CDLL("libc.so.6")
+libc.open_memstream.restype = ctypes.c_void_p
+libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+def work(): [np.ones(1 << 16) for _ in range(200)]
+threads = [threading.Thread(target=work) for _ in range(3)]
+[t.start() for t in threads]; work(); [t.join() for t in threads]
+text, size = ctypes.c_char_p(), ctypes.c_size_t()
+stream = libc.open_memstream(ctypes.byref(text), ctypes.byref(size))
+libc.malloc_info(0, stream); libc.fclose(stream)
+print(text.value.decode().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc's heaps only"
+)
+def test_one_heap_serves_every_thread() -> None:
+    """Asked first (as the CLI does for an audit), glibc serves every thread from one heap, so memory one thread
+    frees another reuses; without it each thread allocating gets a heap of its own."""
+    code = "from engine.audit.memory import one_heap\n" + _HEAPS
+    heaps = {
+        mode: int(subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True).stdout)
+        for mode in ("one", "default")
+    }
+    assert heaps["one"] == 1 < heaps["default"]
