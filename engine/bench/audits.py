@@ -16,7 +16,11 @@ from engine.bench.decisions import machine
 
 
 def _child(kind: str, book: Path, out: Path) -> dict[str, Any]:
-    code = f"from engine.bench.audits import measure; measure({kind!r}, {str(book)!r}, {str(out)!r})"
+    # one heap for every thread, asked before pyarrow starts its threads (as `carerules audit` does)
+    code = (
+        "from engine.audit.memory import one_heap; one_heap(); from engine.bench.audits import measure; "
+        f"measure({kind!r}, {str(book)!r}, {str(out)!r})"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
