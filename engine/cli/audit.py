@@ -150,6 +150,10 @@ def audit_command(
     from engine.audit.books.columns import ColumnError, load_column_map
     from engine.audit.books.read import BookError
     from engine.audit.memory import keep_freed_memory
+
+    # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages (first, before any
+    # import or thread has made a heap of its own, so that every thread shares one)
+    keep_freed_memory()
     from engine.audit.outputs.write import kpi_lines, write_outputs
     from engine.audit.run import run_audit
 
@@ -174,7 +178,6 @@ def audit_command(
         _check_engines(file, book, when, mapping, sheet, register)
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
-    keep_freed_memory()  # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages
     from engine.audit.outputs.renderer import ReportRenderer
 
     renderer = ReportRenderer.start()  # imports the report's libraries on the other core while the book is read
@@ -194,6 +197,7 @@ def audit_command(
                 by=by,  # type: ignore[arg-type]
                 providers=register,
                 block_beds=blocks,
+                keep_table=excel is not False,  # results.xlsx reads the whole table; else results.csv is enough
             )
             paths = write_outputs(audit, out, excel=excel, renderer=renderer, format=format, progress=bar)  # type: ignore[arg-type]
     except BookError as exc:

@@ -20,6 +20,7 @@ import numpy as np
 from engine.arrays import pick
 from engine.language import conditions, vector_conditions
 from engine.language.figure_language import depends_on
+from engine.language.figure_tree import E
 from engine.language.vector_figures import Context, compile_vector
 from engine.language.vector_parameters import ParameterColumns
 from engine.language.vocabulary import ACTIONS, ENUMS, Kind
@@ -49,6 +50,31 @@ def formula_groups(figures: Mapping[str, Figure], name: str) -> list[tuple[str, 
         else:
             groups.append((formula, reads, [service]))
     return [(services[0], tuple(services)) for _, _, services in groups]
+
+
+def _parameters_read(expr: Any) -> set[str]:
+    """The parameters a formula reads as columns (``param``, ``param_by``), however its arguments hold them."""
+    if isinstance(expr, E):
+        own = {expr.args[0]} if expr.op == "param" else set(expr.args[2].values()) if expr.op == "param_by" else set()
+        return own.union(*(_parameters_read(arg) for arg in expr.args))
+    if isinstance(expr, (tuple, list)):
+        return set().union(*(_parameters_read(item) for item in expr))
+    if isinstance(expr, dict):
+        return set().union(*(_parameters_read(item) for item in expr.values()))
+    return set()
+
+
+def _last_readers(book: Rulebook, order: list[str]) -> dict[str, list[str]]:
+    """Per figure, the parameters no figure after it (in ``order``) reads: a derivation lets their columns go
+    once it is derived."""
+    last: dict[str, str] = {}
+    for name in order:
+        for parameter in set().union(*(_parameters_read(f) for f in book.figures[name].formulas.values())):
+            last[parameter] = name
+    after: dict[str, list[str]] = {}
+    for parameter, name in last.items():
+        after.setdefault(name, []).append(parameter)
+    return after
 
 
 def _column(values: Any, n: int) -> np.ndarray:
@@ -138,6 +164,7 @@ class VectorEvaluator:
         compiled = compiled_figures(book)
         self._figures, self._order, self._reads = compiled.figures, compiled.order, compiled.reads
         self._same, self._groups, self.shown = compiled.same, compiled.groups, compiled.shown
+        self._let_go = _last_readers(book, self._order)  # parameters' columns let go once their last reader is derived
 
     # parameters -------------------------------------------------------------------------------------------
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
@@ -200,17 +227,19 @@ class VectorEvaluator:
             if len(formulas) == everyone and self._same[name]:  # one formula for every service
                 value = next(iter(formulas.values()))(context)
                 v[name] = Col(_column(value.v, n), _column(value.ok, n), cats)
-                continue
-            out_v: Any = None
-            out_ok: Any = np.zeros(n, bool)
-            for first, services in self._groups[name]:  # each distinct formula once, for its services' rows
-                value = formulas[first](context)
-                if services not in of_services:
-                    of_services[services] = np.logical_or.reduce([of_service[s] for s in services])
-                rows = of_services[services]
-                out_v = value.v if out_v is None else pick(rows, value.v, out_v)
-                out_ok = pick(rows, value.ok, out_ok)
-            v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
+            else:
+                out_v: Any = None
+                out_ok: Any = np.zeros(n, bool)
+                for first, services in self._groups[name]:  # each distinct formula once, for its services' rows
+                    value = formulas[first](context)
+                    if services not in of_services:
+                        of_services[services] = np.logical_or.reduce([of_service[s] for s in services])
+                    rows = of_services[services]
+                    out_v = value.v if out_v is None else pick(rows, value.v, out_v)
+                    out_ok = pick(rows, value.ok, out_ok)
+                v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
+            for parameter in self._let_go.get(name, ()):  # no figure after this one reads it
+                params.pop(parameter, None)
         v.setdefault("_bands", {}).update(context.bands)  # band table → (approver code per row, approver names)
         if only is not None:
             return v
