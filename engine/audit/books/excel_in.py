@@ -120,10 +120,13 @@ def read_excel(path: Path, columns: ColumnMap, sheet: str | None, limits: Limits
 
 
 def _column_text(cells: Sequence[Any], dates: bool) -> pa.Array:
-    """One column's cells as the text a CSV would hold (``cell_text``); a column of text cells only, the common
-    case, is taken as it is, empty cells made null."""
-    if set(map(type, cells)) <= {str}:
+    """One column's cells as the text a CSV would hold (``cell_text``); a column of text and empty cells only, the
+    common case, is taken as it is in one call (Arrow refuses any other type of cell), empty cells made null."""
+    try:
         text = pa.array(cells, pa.string())
+    except pa.ArrowTypeError:  # numbers, dates, booleans: cell by cell
+        pass
+    else:
         return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     if dates:
         cells = [_serial(cell) for cell in cells]
@@ -136,9 +139,13 @@ def _book(rows: list[list[Any]], at: int, name: str, columns: ColumnMap, names: 
     width = len(header)
     body, numbers = [], []
     for index in range(at + 1, len(rows)):
-        row = rows[index][:width]
-        if row.count("") + row.count(None) < len(row):  # a row with something in it (C-speed scans)
-            body.append(row + [""] * (width - len(row)))
+        row = rows[index]
+        if len(row) != width:
+            row = row[:width] + [""] * (width - len(row))
+        # a row with something in it: a cell that is true (most rows, at their first cell), else one that is
+        # neither empty nor None (a 0 or a false); C-speed scans
+        if any(row) or row.count("") + row.count(None) < width:
+            body.append(row)
             numbers.append(index + 1)
     cells_by_column = list(zip(*body)) if body else [() for _ in header]
     arrays = {

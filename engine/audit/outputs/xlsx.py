@@ -139,13 +139,13 @@ def _value_text(kind: Kind) -> tuple[pa.Array, str, str]:
 
 
 def _cells(kinds: Iterable[Kind], letter: str, rows: pa.Array) -> pa.Array:
-    """Each row's ``<c>`` element for one column ("" where the row has no value)."""
-    cells = pa.nulls(len(rows), pa.string())
+    """Each row's ``<c>`` element for one column (null where the row has no value)."""
+    cells = None
     for kind in reversed(list(kinds)):  # the first kind with a value wins
         text, opening, closing = _value_text(kind)
         made = pc.binary_join_element_wise(f'<c r="{letter}', rows, f'"{opening}', text, closing, "")
-        cells = pc.coalesce(made, cells)
-    return pc.fill_null(cells, "")
+        cells = made if cells is None else pc.coalesce(made, cells)
+    return pa.nulls(len(rows), pa.string()) if cells is None else cells
 
 
 def _concatenated(values: pa.Array) -> bytes:
@@ -175,7 +175,8 @@ def _sheet_rows(columns: list[Column], rows: int) -> Iterator[bytes]:
             _cells((kind.slice(start, stop - start) for kind in column.kinds), column_letters(i), numbers)
             for i, column in enumerate(columns)
         ]
-        yield _concatenated(pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", ""))
+        row = pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "", null_handling="replace")
+        yield _concatenated(row)  # a cell with no value (null) is left out
 
 
 def _made_ahead(blocks: Iterator[bytes]) -> Iterator[bytes]:
