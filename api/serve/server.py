@@ -37,7 +37,7 @@ class SlowClientProtocol(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(OneWrite(transport, self.loop))  # type: ignore[arg-type]
         self._arm()
 
     def on_message_begin(self) -> None:
@@ -66,6 +66,48 @@ class SlowClientProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.logger.info("closed a connection that sent no whole request within %s s", _read_seconds())
             self.transport.close()
+
+
+class OneWrite:
+    """The connection's transport, sending a response's head together with its body: uvicorn writes the status
+    line and headers, then the body, as two writes, two ``send`` system calls and two packets for a decision's 1 KB
+    answer (docs/benchmarks.md, "The API, second pass"). A head is held until the next write (the body, in the same
+    turn of the event loop) and joined to it; one that no body follows in that turn (a HEAD, a stream whose first
+    part is slow) is sent on the loop's next turn, or before the connection is closed. Anything else is the
+    transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head + data)
+        elif data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n"):
+            self._head = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            if not self._transport.is_closing():  # the client has gone: nothing to send it
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def served_app() -> FastAPI:

@@ -10,6 +10,7 @@ import itertools
 import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -342,4 +343,48 @@ def test_the_sqlite_writer_leaves_the_wals_checkpoints_to_a_thread_of_their_own(
     assert log.recent(2000) and len(log.recent(2000)) == 1500
     with log.engine.connect() as other:  # the log's other connections keep SQLite's own checkpoints
         assert other.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    log.dispose()
+
+
+def test_a_writer_waiting_for_the_turn_looks_again_less_and_less_often(tmp_path, monkeypatch):
+    """The looks at the lock file while another worker writes: 0.1 ms after the first, the waits doubling up to
+    1 ms (not a lock-file system call every 0.1 ms for the whole of the other's synced commit)."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = DecisionLog(url)
+    log.upgrade()
+    other = WriterTurns(url)
+    assert other.try_take()
+    writer = SqliteWriter(log)
+    waits: list[float] = []
+    looks = 0
+    take = log.turns.try_take
+
+    def counted() -> bool:
+        nonlocal looks
+        looks += 1
+        return take()
+
+    monkeypatch.setattr(log.turns, "try_take", counted)
+
+    async def run() -> list[int]:
+        loop = asyncio.get_running_loop()
+        call_later = loop.call_later
+
+        def recorded(delay: float, callback: Any, *args: object) -> asyncio.TimerHandle:
+            if callback == writer._commit:
+                waits.append(delay)
+            return call_later(delay, callback, *args)
+
+        monkeypatch.setattr(loop, "call_later", recorded)
+        added = asyncio.ensure_future(writer.add([record("waited")]))
+        while len(waits) < 8:
+            await asyncio.sleep(0.0005)
+        other.give_back()
+        return await added
+
+    assert asyncio.run(run()) == [1]
+    assert waits[:6] == [0.0001, 0.0002, 0.0004, 0.0008, 0.001, 0.001]
+    assert looks == len(waits) + 1  # the last look took the turn
+    writer.close()
+    other.close()
     log.dispose()
