@@ -49,7 +49,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "api/store/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
     "api/store/sqlite_writer.py": (
-        {512, 1000, 64, 0.0001, 0.0005, 0.02},
+        {512, 1000, 64, 0.0001, 0.001, 0.0005, 0.02},
         "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn "
         "and for a database locked elsewhere",
     ),
