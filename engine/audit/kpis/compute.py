@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.arrays import pick
 from engine.audit.kpis.activity import activity_tables
 from engine.audit.kpis.at_kpi_date import AtKpiDateKpis, kpis_at_kpi_date
 from engine.audit.kpis.health import MONTHS_IN_A_YEAR, months_before
@@ -307,17 +306,25 @@ def _sl_run_rate(kpi: Kpi, at: AtKpiDate, population: np.ndarray) -> dict[str, A
 
 
 def module_outcomes(book: Rulebook, parsed: ParsedBook, result: VectorResult) -> dict[str, dict[str, int]]:
-    """Per module, each row's most severe finding among that module's rules ("no finding" when none fired)."""
+    """Per module, each row's most severe finding among that module's rules ("no finding" when none fired).
+
+    Counted in one ``bincount`` per module of each valid row's service and finding (a row not valid in a bucket
+    of its own), then summed over the module's services: no pass to pick the module's rows out."""
+    services, levels = len(ENUMS["service"]), len(ACTIONS) + 1  # levels: "no finding", then each action
     service = parsed.cols["service"].v
+    if service.dtype.kind != "i" or (len(service) and (int(service.min()) < 0 or int(service.max()) >= services)):
+        service = np.where(np.isin(service, range(services)), service, services)  # not a service: in no module
+    bucket = np.where(parsed.valid, service, services).astype(np.intp) * levels
     counts: dict[str, dict[str, int]] = {}
     for module in book.modules:
-        columns = [k for k, rule in enumerate(book.rules) if rule.module == module.name]
-        applies = parsed.valid & np.isin(service, [ENUMS["service"].index(s) for s in module.services])
-        worst = np.full(parsed.n, -1, np.int8)  # the most severe rank among the module's rules that fired, or -1
-        for k in columns:
-            if book.rules[k].action != "info":
-                worst = pick(result.fired[:, k], np.maximum(worst, np.int8(SEVERITY[book.rules[k].action])), worst)
-        labels = np.bincount(worst[applies].astype(np.int64) + 1, minlength=len(ACTIONS) + 1)
+        worst = np.zeros(parsed.n, np.int8)  # 1 + the most severe rank among the module's rules that fired, or 0
+        for k, rule in enumerate(book.rules):
+            if rule.module == module.name and rule.action != "info":
+                rank = np.int8(SEVERITY[rule.action] + 1)
+                np.maximum(worst, result.fired[:, k].view(np.int8) * rank, out=worst)
+        table = np.bincount(bucket + worst, minlength=(services + 1) * levels).reshape(services + 1, levels)
+        codes = sorted({ENUMS["service"].index(s) for s in module.services})
+        labels = table[codes].sum(axis=0)
         counts[module.name] = {
             ("no finding" if code == 0 else ACTIONS[code - 1]): int(count) for code, count in enumerate(labels) if count
         }
