@@ -195,12 +195,16 @@ def below_median_rows(views: AuditViews, period: Period) -> np.ndarray:
     return counted
 
 
-def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
-    """Rows of the population with a limit in force, those at or below it, the pence above it, and the % within."""
-    assessed = population & limit.ok
-    within = assessed & (cost <= limit.v)
-    above = np.where(assessed, np.maximum(cost - limit.v, 0), 0)
-    return assessed, within, above, _percent(int(within.sum()), int(assessed.sum()))
+def _within(
+    cost: np.ndarray, limit: Col, population: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Of the population's rows (picked out once, so each count reads those alone): the costs, those with a limit
+    in force, those at or below it, the pence above it; and the % within."""
+    index = np.flatnonzero(population)
+    costs, assessed, limits = cost[index], limit.ok[index], limit.v[index]
+    within = assessed & (costs <= limits)
+    above = np.where(assessed, np.maximum(costs - limits, 0), 0)
+    return costs, assessed, within, above, _percent(int(within.sum()), int(assessed.sum()))
 
 
 def _below_median(
@@ -215,19 +219,17 @@ def _below_median(
 ) -> dict[str, Any]:
     """The share of ``population`` at or below its benchmark; ``{scope}`` and ``{benchmark}`` (the benchmark
     kind's words) fill the KPI's wording, ``suffix`` follows its id; ``below_count`` marks a small number."""
-    benchmark = v["benchmark_weekly"]
-    comparable = v["comparable_weekly"].v
-    assessed, below, over, value = _within(comparable, benchmark, population)
+    comparable, assessed, below, over, value = _within(v["comparable_weekly"].v, v["benchmark_weekly"], population)
     return {
         **kpi.head(value, suffix, scope=scope, benchmark=words),
         "value": value,
         "unit": "percent",
         "counts": {
-            "new_placements": int(population.sum()),
+            "new_placements": len(comparable),
             "assessed": int(assessed.sum()),
             "at_or_below_median": int(below.sum()),
             "above_median": int((assessed & ~below).sum()),
-            "no_median_in_force": int((population & ~benchmark.ok).sum()),
+            "no_median_in_force": int((~assessed).sum()),
             **left_out,
         },
         "pounds_weekly": {
@@ -271,19 +273,17 @@ def _mean_price(
 def _sl_within(
     kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, below: int | None, left_out: dict[str, int]
 ) -> dict[str, Any]:
-    reference = v["sl_reference_weekly"]
-    cost = v["sl_weekly_cost"].v
-    assessed, within, above, value = _within(cost, reference, population)
+    cost, assessed, within, above, value = _within(v["sl_weekly_cost"].v, v["sl_reference_weekly"], population)
     return {
         **kpi.head(value),
         "value": value,
         "unit": "percent",
         "counts": {
-            "new_services": int(population.sum()),
+            "new_services": len(cost),
             "assessed": int(assessed.sum()),
             "within_reference": int(within.sum()),
             "above_reference": int((assessed & ~within).sum()),
-            "no_rates_in_force": int((population & ~reference.ok).sum()),
+            "no_rates_in_force": int((~assessed).sum()),
             **left_out,
         },
         "pounds_weekly": {
