@@ -121,29 +121,22 @@ def _cost_by_service(
     a year of it; a council net not known (no financial assessment recorded, or not computed) is counted apart."""
     gross, net = at.values["gross_weekly_cost"], at.values["council_net_weekly"]
     netted = assessed_rows(at)[1] & net.ok  # as the KPI "council net cost a week" counts them
-    # the active rows only, picked out once: each service's sums then read those alone
-    index = np.flatnonzero(active)
-    services, known = service[index], netted[index]
-    gross_of = np.where(gross.ok[index], gross.v[index], 0)
-    net_of = np.where(known, net.v[index], 0)
-    people = np.bincount(services, minlength=len(ENUMS["service"]))
-    not_known = np.bincount(services[~known], minlength=len(ENUMS["service"]))
     rows = []
     for code, name in enumerate(ENUMS["service"]):
-        if not people[code]:
+        of = active & (service == code)
+        if not of.any():
             continue
-        of = services == code
-        gross_pence = int(gross_of[of].sum())
-        net_pence = int(net_of[of].sum())
+        gross_pence = int(gross.v[of & gross.ok].sum())
+        net_pence = int(net.v[of & netted].sum())
         rows.append(
             {
                 "service": name,
-                "people_at_kpi_date": int(people[code]),
+                "people_at_kpi_date": int(of.sum()),
                 "gross_weekly": gbp(gross_pence),
                 "gross_annual": gbp(None if per_year is None else gross_pence * per_year),
                 "council_net_weekly": gbp(net_pence),
                 "council_net_annual": gbp(None if per_year is None else net_pence * per_year),
-                "council_net_not_known": int(not_known[code]),
+                "council_net_not_known": int((of & ~netted).sum()),
             }
         )
     return rows
