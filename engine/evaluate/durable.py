@@ -28,6 +28,7 @@ import durable.engine as durable_engine
 import durable_rules_engine as _rules  # the C engine under durable.engine
 
 from engine.language import conditions
+from engine.language.scalar_conditions import compiled
 from engine.rulebook.loader import Module, Rulebook
 
 _LOCK = threading.Lock()
@@ -115,7 +116,7 @@ class DurableEvaluator:
         for module in modules:
             # every rule of the module tests its module-wide ``when``: when that is false none can fire, so the
             # fact is not asserted at all (the charging module, with no financial assessment, costs nothing)
-            if module.guard is not None and not conditions.evaluate(module.guard, values):
+            if module.guard is not None and not compiled(module.guard)(values):
                 continue
             if module.name in handles:
                 text = posted[module.name](values)

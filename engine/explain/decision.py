@@ -13,8 +13,8 @@ from engine.evaluate.derive import Derived
 from engine.explain.json_text import dumps
 from engine.explain.payments import Payment, payments
 from engine.explain.price_guide import copy_guide, price_guide
-from engine.explain.shown import FIGURE_WRITERS, parameter_value, render
-from engine.language import conditions
+from engine.explain.shown import FIGURE_WRITERS, as_is, parameter_value, render
+from engine.language.scalar_conditions import compiled
 from engine.language.vocabulary import ACTIONS
 from engine.rulebook.compiled import VALUES_AT_KEPT
 from engine.rulebook.loader import Rule, Rulebook
@@ -149,26 +149,54 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
     actions = [f.action for f in findings if f.action != "info"]
     outcome = max(actions, key=SEVERITY.__getitem__) if actions else "proceed"
     values = derived.values
-    writers = book.compiled.figure_writers
-    if not writers:
-        writers.update({name: FIGURE_WRITERS[kind] for name, kind in book.compiled.figure_kinds.items()})
+    figures: dict[str, Any] = {}
+    for flag, items in _figure_segments(book, derived.shown):  # as ``derived.figures``, a flag tested once a run
+        if flag is None or values.get(flag) is True:
+            for name, write in items:
+                figures[name] = values.get(name) if write is None else write(values.get(name))
     guide = price_guide(derived)
     return Decision(
         placement_id=placement_id,
         as_at=derived.as_at,
         rulebook_version=book.version,
         outcome=outcome,
-        figures={
-            name: writers[name](values.get(name))
-            for name, flag in derived.shown
-            if flag == "always" or values.get(flag) is True  # as ``derived.figures``, in one pass
-        },
+        figures=figures,
         findings=tuple(findings),
         parameters=_parameters_read(book, derived),
         price_guide=guide[0] if guide else None,
         price_guide_json=guide[1] if guide else "",
         payments=payments(values),
     )
+
+
+_Segments = tuple[tuple[str | None, tuple[tuple[str, Any], ...]], ...]
+# id of a service's shown figures → (them, the rulebook's writers, their runs): kept with what they were made from,
+# so an id cannot be reused while its entry stands
+_SEGMENTS: dict[int, tuple[object, object, _Segments]] = {}
+
+
+def _figure_segments(book: Rulebook, shown: tuple[tuple[str, str], ...]) -> _Segments:
+    """The shown figures in order, in runs under the same flag (None: always shown), each with its writer (None
+    where the value is shown as it is): made once per rulebook and service."""
+    writers = book.compiled.figure_writers
+    found = _SEGMENTS.get(id(shown))
+    if found is not None and found[0] is shown and found[1] is writers:
+        return found[2]
+    if not writers:
+        writers.update({name: FIGURE_WRITERS[kind] for name, kind in book.compiled.figure_kinds.items()})
+    runs: list[tuple[str | None, list[tuple[str, Any]]]] = []
+    for name, flag in shown:
+        key = None if flag == "always" else flag
+        write = None if writers[name] is as_is else writers[name]
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append((name, write))
+        else:
+            runs.append((key, [(name, write)]))
+    segments = tuple((key, tuple(items)) for key, items in runs)
+    if len(_SEGMENTS) >= PARAMETERS_READ_KEPT:
+        _SEGMENTS.clear()
+    _SEGMENTS[id(shown)] = (shown, writers, segments)
+    return segments
 
 
 # (id of the rulebook's entries, the names read in the order read, the editions read) → (those entries, the
@@ -211,6 +239,6 @@ def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
     approver = rule.approver or (band.approver if band else None)
     message = render(rule, derived, book)
     action = rule.action
-    if rule.info_condition is not None and conditions.evaluate(rule.info_condition, derived.values):
+    if rule.info_condition is not None and compiled(rule.info_condition)(derived.values):
         action, approver = "info", None  # for information only here (an in-house provider: SPEC §16.1)
     return Finding(rule.id, rule.module, action, approver, message, rule.reference.text, rule.refer_to)  # type: ignore[arg-type]
