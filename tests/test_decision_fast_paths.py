@@ -167,3 +167,19 @@ def test_figures_shown_in_runs_are_the_figures_shown() -> None:
         built = build_decision(placement.placement_id, derived, set(), book).figures
         assert list(built.items()) == list(expected.items())
         assert [type(value) for value in built.values()] == [type(value) for value in expected.values()]
+
+
+def test_findings_stand_in_the_rulebooks_order_whatever_fired() -> None:
+    from engine.evaluate.derive import derive
+    from engine.explain.decision import build_decision
+    from engine.validate.placement import parse_placement
+
+    book = load_rulebook()
+    placement = parse_placement(EXAMPLES[0], book)
+    derived = derive(placement, book, placement.as_at_date)
+    ids = [rule.id for rule in book.rules]
+    rng = random.Random(29)
+    for size in (0, 1, 3, len(ids)):
+        fired = set(rng.sample(ids, size)) | {"NOT-A-RULE"}  # an id the rulebook does not hold is left out
+        built = build_decision(placement.placement_id, derived, fired, book)
+        assert built.rule_ids == [rule.id for rule in book.rules if rule.id in fired]

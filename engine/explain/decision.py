@@ -145,7 +145,11 @@ def _number_json(value: Any) -> str:
 
 
 def build_decision(placement_id: str, derived: Derived, fired: set[str], book: Rulebook) -> Decision:
-    findings = [_finding(rule, derived, book) for rule in book.rules if rule.id in fired]
+    rules, positions = _rule_positions(book)
+    findings = [
+        _finding(rules[at], derived, book)
+        for at in sorted(at for rule_id in fired for at in positions.get(rule_id, ()))
+    ]
     actions = [f.action for f in findings if f.action != "info"]
     outcome = max(actions, key=SEVERITY.__getitem__) if actions else "proceed"
     values = derived.values
@@ -167,6 +171,26 @@ def build_decision(placement_id: str, derived: Derived, fired: set[str], book: R
         price_guide_json=guide[1] if guide else "",
         payments=payments(values),
     )
+
+
+# id of a rulebook's rules → (them, each rule id's places among them)
+_POSITIONS: dict[int, tuple[tuple[Rule, ...], dict[str, tuple[int, ...]]]] = {}
+
+
+def _rule_positions(book: Rulebook) -> tuple[tuple[Rule, ...], dict[str, tuple[int, ...]]]:
+    """The rulebook's rules and where each id stands among them: the rules that fired are found in the rulebook's
+    order without testing every rule."""
+    rules = book.rules
+    found = _POSITIONS.get(id(rules))
+    if found is not None and found[0] is rules:
+        return found
+    positions: dict[str, tuple[int, ...]] = {}
+    for at, rule in enumerate(rules):
+        positions[rule.id] = (*positions.get(rule.id, ()), at)
+    if len(_POSITIONS) >= PARAMETERS_READ_KEPT:
+        _POSITIONS.clear()
+    found = _POSITIONS[id(rules)] = (rules, positions)
+    return found
 
 
 _Segments = tuple[tuple[str | None, tuple[tuple[str, Any], ...]], ...]
