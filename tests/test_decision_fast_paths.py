@@ -22,13 +22,16 @@ from tests.conftest import copy_rules
 
 def test_the_fact_is_the_values_as_json_without_nulls() -> None:
     pytest.importorskip("durable_rules_engine")
-    from engine.evaluate.durable import _fact_writer
+    from engine.evaluate.durable import _fact_writer, fact_key
 
     names = ("a", "b.c", "d", "e", "f", "g")
     values = {"a": True, "b.c": -12, "d": None, "e": 'say "£" \\', "f": False, "g": 0, "unread": 5}
     expected = {"id": "placement", "sid": "evaluation"} | {
-        name.replace(".", "__"): values[name] for name in names if values[name] is not None
+        fact_key(name): values[name] for name in names if values[name] is not None
     }
+    keys = [fact_key(name) for name in names]
+    assert len(set(keys)) == len(names) and not {"id", "sid"} & set(keys)
+    assert keys == [fact_key(name) for name in names]  # the same key every time
     text = _fact_writer(names)(values)
     assert text == "{" + ",".join(f"{json.dumps(key)}:{json.dumps(value)}" for key, value in expected.items()) + "}"
     with pytest.raises(TypeError, match="float"):

@@ -46,8 +46,18 @@ class _QuietHost(durable_engine.Host):  # type: ignore[misc]
         return None
 
 
+_KEYS: dict[str, str] = {}  # a name → its short key in facts and conditions: the C engine hashes every key it reads
+_KEYS_LOCK = threading.Lock()
+
+
 def fact_key(name: str) -> str:
-    return name.replace(".", "__")
+    """The name's key in durable's facts and conditions: ``k`` and a number given on first use (the same in every
+    fact and ruleset of the process; never ``id`` or ``sid``, which durable keeps for itself)."""
+    key = _KEYS.get(name)
+    if key is None:
+        with _KEYS_LOCK:
+            key = _KEYS.setdefault(name, f"k{len(_KEYS):x}")
+    return key
 
 
 def _expr(expr: conditions.Expr, guards: list[dict[str, Any]]) -> Any:
