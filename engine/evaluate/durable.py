@@ -110,6 +110,7 @@ class DurableEvaluator:
                 )
                 self._compiled[key] = {module: host.get_ruleset(names[module])._handle for module in definitions}
         self._handles = self._compiled[key]
+        self._guards = {module.name: compiled(module.guard) for module in book.modules if module.guard is not None}
         # a fact carries only what its module's rules test, under durable-safe keys, written straight to JSON by
         # one function per module, generated once (a loop over the names cost a third of ``fire``)
         self._posted = {
@@ -122,11 +123,11 @@ class DurableEvaluator:
 
     def fire(self, modules: tuple[Module, ...], values: dict[str, Any]) -> set[str]:
         fired: set[str] = set()
-        handles, posted = self._handles, self._posted
+        handles, posted, guards = self._handles, self._posted, self._guards
         for module in modules:
             # every rule of the module tests its module-wide ``when``: when that is false none can fire, so the
             # fact is not asserted at all (the charging module, with no financial assessment, costs nothing)
-            if module.guard is not None and not compiled(module.guard)(values):
+            if module.guard is not None and not guards[module.name](values):
                 continue
             if module.name in handles:
                 text = posted[module.name](values)

@@ -14,7 +14,8 @@ from engine.explain.json_text import dumps
 from engine.explain.payments import Payment, payments
 from engine.explain.price_guide import copy_guide, price_guide
 from engine.explain.shown import FIGURE_WRITERS, as_is, parameter_value, render
-from engine.language.scalar_conditions import compiled
+from engine.language.conditions import Cond
+from engine.language.scalar_conditions import Test, compiled
 from engine.language.vocabulary import ACTIONS
 from engine.rulebook.compiled import VALUES_AT_KEPT
 from engine.rulebook.loader import Rule, Rulebook
@@ -263,6 +264,21 @@ def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
     approver = rule.approver or (band.approver if band else None)
     message = render(rule, derived, book)
     action = rule.action
-    if rule.info_condition is not None and compiled(rule.info_condition)(derived.values):
+    if rule.info_condition is not None and _info_test(rule.info_condition)(derived.values):
         action, approver = "info", None  # for information only here (an in-house provider: SPEC §16.1)
     return Finding(rule.id, rule.module, action, approver, message, rule.reference.text, rule.refer_to)  # type: ignore[arg-type]
+
+
+# id of a rule's info condition → (it, its compiled test): kept with the condition so its id is not reused
+_INFO_TESTS: dict[int, tuple[Cond, Test]] = {}
+
+
+def _info_test(condition: Cond) -> Test:
+    found = _INFO_TESTS.get(id(condition))
+    if found is not None and found[0] is condition:
+        return found[1]
+    if len(_INFO_TESTS) >= PARAMETERS_READ_KEPT:
+        _INFO_TESTS.clear()
+    test = compiled(condition)
+    _INFO_TESTS[id(condition)] = (condition, test)
+    return test

@@ -16,21 +16,17 @@ from engine.language.conditions import Any as AnyOf
 
 Test = Callable[[dict[str, Any]], bool]
 
-# id of a condition → (the condition, its function): the condition is kept so its id is not reused while it stands
-_COMPILED: dict[int, tuple[Cond, Test]] = {}
-COMPILED_KEPT = 4096  # conditions kept (memory, not policy): a rulebook has a few hundred
-
 
 def compiled(node: Cond) -> Test:
-    """``node``'s function ``values → bool``, made once per condition object."""
-    found = _COMPILED.get(id(node))
-    if found is not None and found[0] is node:
-        return found[1]
-    test = _compile(node)
-    if len(_COMPILED) >= COMPILED_KEPT:
-        _COMPILED.clear()
-    _COMPILED[id(node)] = (node, test)
-    return test
+    """``node``'s function ``values → bool`` (the callers keep it: made once per rulebook)."""
+    if not isinstance(node, (All, AnyOf, Cmp)):
+        raise TypeError(f"not a condition: {node!r}")
+    writer = _Writer()
+    body = writer.cond(node)
+    source = f"def test(values):\n    get = values.get\n    return {body}\n"
+    namespace: dict[str, Any] = dict(writer.constants)
+    exec(compile(source, "<condition>", "exec"), namespace)  # noqa: S102 - written from the checked tree only
+    return namespace["test"]  # type: ignore[no-any-return]
 
 
 class _Writer:
@@ -67,14 +63,3 @@ class _Writer:
             f"(None if ((({left} := {self.expr(node.left)}) is None) | (({right} := {self.expr(node.right)}) is None))"
             f" else {left} {node.op} {right})"
         )
-
-
-def _compile(node: Cond) -> Test:
-    if not isinstance(node, (All, AnyOf, Cmp)):
-        raise TypeError(f"not a condition: {node!r}")
-    writer = _Writer()
-    body = writer.cond(node)
-    source = f"def test(values):\n    get = values.get\n    return {body}\n"
-    namespace: dict[str, Any] = dict(writer.constants)
-    exec(compile(source, "<condition>", "exec"), namespace)  # noqa: S102 - written from the checked tree only
-    return namespace["test"]  # type: ignore[no-any-return]
