@@ -22,13 +22,16 @@ from tests.conftest import copy_rules
 
 def test_the_fact_is_the_values_as_json_without_nulls() -> None:
     pytest.importorskip("durable_rules_engine")
-    from engine.evaluate.durable import _fact_writer
+    from engine.evaluate.durable import _fact_writer, fact_key
 
     names = ("a", "b.c", "d", "e", "f", "g")
     values = {"a": True, "b.c": -12, "d": None, "e": 'say "£" \\', "f": False, "g": 0, "unread": 5}
     expected = {"id": "placement", "sid": "evaluation"} | {
-        name.replace(".", "__"): values[name] for name in names if values[name] is not None
+        fact_key(name): values[name] for name in names if values[name] is not None
     }
+    keys = [fact_key(name) for name in names]
+    assert len(set(keys)) == len(names) and not {"id", "sid"} & set(keys)
+    assert keys == [fact_key(name) for name in names]  # the same key every time
     text = _fact_writer(names)(values)
     assert text == "{" + ",".join(f"{json.dumps(key)}:{json.dumps(value)}" for key, value in expected.items()) + "}"
     with pytest.raises(TypeError, match="float"):
@@ -100,3 +103,89 @@ def test_plain_iso_dates_read_as_the_general_reading_reads_them() -> None:
     for unreal in ("2026-02-30", "2026-13-01", "0000-01-01"):
         with pytest.raises(ValueError, match="is not a real date"):
             parse_date(unreal)
+
+
+def test_compiled_conditions_answer_as_the_interpreter_does() -> None:
+    from engine.language.conditions import All, Any, Arith, Cmp, Const, Ref, evaluate
+    from engine.language.scalar_conditions import compiled
+
+    book = load_rulebook()
+    real = [rule.condition for rule in book.rules] + [m.guard for m in book.modules if m.guard is not None]
+    real += [rule.info_condition for rule in book.rules if rule.info_condition is not None]
+    a, b = Ref("a"), Ref("b")
+    made = [
+        Cmp(op, left, right)
+        for op in ("==", "!=", "<", "<=", ">", ">=")
+        for left, right in ((a, b), (a, Const(3)), (Arith("-", a, b), Const(0)), (Arith("*", a, Const(2)), b))
+    ]
+    made += [All(()), Any(()), All((made[0], made[7])), Any((made[1], All((made[9], made[14]))))]
+    records = [{}, {"a": None, "b": 1}, {"a": 1}, {"a": 3, "b": 3}, {"a": -2, "b": 5}, {"a": 7, "b": 6}]
+    records += [{"a": True, "b": False}, {"a": "x", "b": "x"}]
+    for cond in made:
+        for values in records:
+            try:
+                expected = evaluate(cond, values)
+            except TypeError:
+                with pytest.raises(TypeError):
+                    compiled(cond)(values)
+                continue
+            assert compiled(cond)(values) is expected, (cond, values)
+    names = sorted({name for cond in real for name in _names(cond)})
+    rng = random.Random(29)
+    for _ in range(300):
+        values = {
+            name: rng.choice([None, True, False, 0, 1, -1, 500, 10**6, "care_home", "in_house"]) for name in names
+        }
+        for cond in real:
+            try:
+                expected = evaluate(cond, values)
+            except TypeError:
+                continue  # a comparison of text with a number, which the checked rulebook never makes
+            assert compiled(cond)(values) is expected, (cond, values)
+    from engine.explain.decision import _info_test
+
+    info = next(rule.info_condition for rule in book.rules if rule.info_condition is not None)
+    assert _info_test(info) is _info_test(info)  # made once per condition
+
+
+def _names(cond: object) -> set[str]:
+    from engine.language.conditions import names_in
+
+    return names_in(cond)  # type: ignore[arg-type]
+
+
+def test_figures_shown_in_runs_are_the_figures_shown() -> None:
+    from engine.evaluate.derive import derive
+    from engine.explain.decision import build_decision
+    from engine.explain.shown import FIGURE_WRITERS
+    from engine.validate.placement import parse_placement
+
+    book = load_rulebook()
+    for example in [
+        *EXAMPLES,
+        *EXAMPLES,  # twice: the second time from the runs already made
+        {**EXAMPLES[0], "weekly_income": "200.00", "capital": "1000.00", "s117": True},
+    ]:
+        placement = parse_placement(example, book)
+        derived = derive(placement, book, placement.as_at_date)
+        kinds = book.compiled.figure_kinds
+        expected = {name: FIGURE_WRITERS[kinds[name]](derived.values.get(name)) for name in derived.figures}
+        built = build_decision(placement.placement_id, derived, set(), book).figures
+        assert list(built.items()) == list(expected.items())
+        assert [type(value) for value in built.values()] == [type(value) for value in expected.values()]
+
+
+def test_findings_stand_in_the_rulebooks_order_whatever_fired() -> None:
+    from engine.evaluate.derive import derive
+    from engine.explain.decision import build_decision
+    from engine.validate.placement import parse_placement
+
+    book = load_rulebook()
+    placement = parse_placement(EXAMPLES[0], book)
+    derived = derive(placement, book, placement.as_at_date)
+    ids = [rule.id for rule in book.rules]
+    rng = random.Random(29)
+    for size in (0, 1, 3, len(ids)):
+        fired = set(rng.sample(ids, size)) | {"NOT-A-RULE"}  # an id the rulebook does not hold is left out
+        built = build_decision(placement.placement_id, derived, fired, book)
+        assert built.rule_ids == [rule.id for rule in book.rules if rule.id in fired]

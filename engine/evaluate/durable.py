@@ -28,6 +28,7 @@ import durable.engine as durable_engine
 import durable_rules_engine as _rules  # the C engine under durable.engine
 
 from engine.language import conditions
+from engine.language.scalar_conditions import compiled
 from engine.rulebook.loader import Module, Rulebook
 
 _LOCK = threading.Lock()
@@ -45,8 +46,18 @@ class _QuietHost(durable_engine.Host):  # type: ignore[misc]
         return None
 
 
+_KEYS: dict[str, str] = {}  # a name → its short key in facts and conditions: the C engine hashes every key it reads
+_KEYS_LOCK = threading.Lock()
+
+
 def fact_key(name: str) -> str:
-    return name.replace(".", "__")
+    """The name's key in durable's facts and conditions: ``k`` and a number given on first use (the same in every
+    fact and ruleset of the process; never ``id`` or ``sid``, which durable keeps for itself)."""
+    key = _KEYS.get(name)
+    if key is None:
+        with _KEYS_LOCK:
+            key = _KEYS.setdefault(name, f"k{len(_KEYS):x}")
+    return key
 
 
 def _expr(expr: conditions.Expr, guards: list[dict[str, Any]]) -> Any:
@@ -99,6 +110,7 @@ class DurableEvaluator:
                 )
                 self._compiled[key] = {module: host.get_ruleset(names[module])._handle for module in definitions}
         self._handles = self._compiled[key]
+        self._guards = {module.name: compiled(module.guard) for module in book.modules if module.guard is not None}
         # a fact carries only what its module's rules test, under durable-safe keys, written straight to JSON by
         # one function per module, generated once (a loop over the names cost a third of ``fire``)
         self._posted = {
@@ -111,11 +123,11 @@ class DurableEvaluator:
 
     def fire(self, modules: tuple[Module, ...], values: dict[str, Any]) -> set[str]:
         fired: set[str] = set()
-        handles, posted = self._handles, self._posted
+        handles, posted, guards = self._handles, self._posted, self._guards
         for module in modules:
             # every rule of the module tests its module-wide ``when``: when that is false none can fire, so the
             # fact is not asserted at all (the charging module, with no financial assessment, costs nothing)
-            if module.guard is not None and not conditions.evaluate(module.guard, values):
+            if module.guard is not None and not guards[module.name](values):
                 continue
             if module.name in handles:
                 text = posted[module.name](values)

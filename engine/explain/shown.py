@@ -99,10 +99,14 @@ def _as_number(value: Any, kind: Kind) -> Any:
     return _NUMBER_OF[kind](value)
 
 
+def as_is(value: Any) -> Any:  # a figure shown as it is: the writer a decision need not call
+    return value
+
+
 def _figure_writer(kind: Kind) -> Callable[[Any], Any]:
     number = _NUMBER_OF.get(kind)
     if number is None:
-        return lambda value: value
+        return as_is
     return lambda value: None if value is None else number(value)
 
 
