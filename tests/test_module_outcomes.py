@@ -7,19 +7,14 @@ from collections import Counter
 
 import numpy as np
 
-from engine.audit.books.sample import sample_book
 from engine.audit.kpis.compute import module_outcomes
 from engine.evaluate.vector import SEVERITY, VectorEvaluator, row_dates
 from engine.language.vocabulary import ACTIONS, ENUMS
-from engine.rulebook.loader import load_rulebook
-from engine.validate.batch import parse_columns, settle_doubtful
+from tests.conftest import parsed_sample
 
 
 def test_outcomes_by_module_are_each_rows_worst_finding_among_its_modules_rules() -> None:
-    book = load_rulebook()
-    table = sample_book(3000, seed=11, book=book)
-    parsed, doubtful = parse_columns(table, book)
-    settle_doubtful(table, parsed, doubtful, book)
+    book, parsed = parsed_sample(3000, seed=11)
     result = VectorEvaluator(book).evaluate(parsed, row_dates(parsed))
     service = parsed.cols["service"].v
     expected: dict[str, Counter[str]] = {}

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.audit.books.sample import sample_book
 from engine.audit.lists.tables import _rule_texts, rule_texts
 from engine.evaluate.vector import VectorEvaluator, row_dates
-from engine.rulebook.loader import load_rulebook
-from engine.validate.batch import parse_columns, settle_doubtful
+from tests.conftest import parsed_sample
 
 
 def test_every_subset_of_rows_gets_its_own_fired_rules() -> None:
-    book = load_rulebook()
-    table = sample_book(3000, seed=7, book=book)
-    parsed, doubtful = parse_columns(table, book)
-    settle_doubtful(table, parsed, doubtful, book)
+    book, parsed = parsed_sample(3000, seed=7)
     result = VectorEvaluator(book).evaluate(parsed, row_dates(parsed))
 
     def own(row: int) -> str:

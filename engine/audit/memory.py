@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import sys
+from typing import Any
 
 try:
     import resource
@@ -47,14 +48,9 @@ def keep_freed_memory() -> bool:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
     with contextlib.suppress(AttributeError):  # numpy's own switch (as NUMPY_MADVISE_HUGEPAGE=0 at start-up)
         np._core.multiarray._set_madvise_hugepage(False)  # type: ignore[attr-defined]
-    if not sys.platform.startswith("linux"):
+    mallopt = _mallopt()
+    if mallopt is None:
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return (
         bool(mallopt(M_MMAP_THRESHOLD, HEAP_UP_TO_BYTES))
         and bool(mallopt(M_TRIM_THRESHOLD, NEVER_TRIM_BYTES))
@@ -67,15 +63,21 @@ def one_heap() -> bool:
     to ask. Only threads that have not yet allocated are held to it: importing pyarrow starts threads that do, so
     the CLI asks first thing for ``carerules audit`` and ``bench audit`` (``engine/cli/__init__.py``), and
     ``keep_freed_memory`` asks again for the threads an audit starts."""
+    mallopt = _mallopt()
+    return mallopt is not None and bool(mallopt(M_ARENA_MAX, ONE_ARENA))
+
+
+def _mallopt() -> Any:
+    """glibc's ``mallopt``, or None where there is no glibc to ask."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
-        return False
+        return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(M_ARENA_MAX, ONE_ARENA))
+    return mallopt
 
 
 def limit_memory(limit_bytes: int) -> bool:
