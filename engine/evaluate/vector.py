@@ -117,13 +117,15 @@ class CompiledFigures:
     same: dict[str, bool]  # figure → one formula for every service it has
     groups: dict[str, list[tuple[str, tuple[str, ...]]]]  # figure → its services by formula (``formula_groups``)
     shown: dict[str, Figure]
+    let_go: dict[str, list[str]]  # figure → the parameters no later figure reads (``_last_readers``)
 
     @classmethod
     def of(cls, book: Rulebook) -> CompiledFigures:
         figures = book.figures
+        order = figure_order(figures)
         return cls(
             compile_vector(book, figures),
-            figure_order(figures),
+            order,
             {
                 name: sorted(set().union(*(depends_on(f) for f in figure.formulas.values())))
                 for name, figure in figures.items()
@@ -131,6 +133,7 @@ class CompiledFigures:
             {name: _one_formula(figure.formulas) for name, figure in figures.items()},
             {name: formula_groups(figures, name) for name in figures},
             {name: figure for name, figure in figures.items() if figure.shown},
+            _last_readers(book, order),
         )
 
 
@@ -164,7 +167,7 @@ class VectorEvaluator:
         compiled = compiled_figures(book)
         self._figures, self._order, self._reads = compiled.figures, compiled.order, compiled.reads
         self._same, self._groups, self.shown = compiled.same, compiled.groups, compiled.shown
-        self._let_go = _last_readers(book, self._order)  # parameters' columns let go once their last reader is derived
+        self._let_go = compiled.let_go  # parameters' columns let go once their last reader is derived
 
     # parameters -------------------------------------------------------------------------------------------
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
