@@ -17,7 +17,8 @@ from engine.audit.books.problems import error_lines
 from engine.audit.books.sample import sample_book
 from engine.audit.outputs.write import write_outputs
 from engine.audit.run import KEPT, run_audit
-from engine.evaluate.vector import VectorEvaluator, _parameters_read, row_dates
+from engine.evaluate.vector import VectorEvaluator, row_dates
+from engine.language.figure_language import params_in
 from engine.rulebook.loader import load_rulebook
 from engine.validate.batch import parse_columns, settle_doubtful
 
@@ -108,11 +109,11 @@ def test_parameter_columns_let_go_after_their_last_reader(book: pa.Table) -> Non
     evaluator = VectorEvaluator(rules)
     order = evaluator._order
     let_go = {parameter: order.index(name) for name, gone in evaluator._let_go.items() for parameter in gone}
-    read = {p for name in order for f in rules.figures[name].formulas.values() for p in _parameters_read(f)}
+    read = {p for name in order for f in rules.figures[name].formulas.values() for p in params_in(f)}
     assert read and set(let_go) == read
     for position, name in enumerate(order):
         for formula in rules.figures[name].formulas.values():
-            assert all(let_go[parameter] >= position for parameter in _parameters_read(formula))
+            assert all(let_go[parameter] >= position for parameter in params_in(formula))
     parsed, doubtful = parse_columns(book, rules)
     settle_doubtful(book, parsed, doubtful, rules)
     days = row_dates(parsed)

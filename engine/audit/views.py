@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.evaluate.vector import VectorEvaluator, VectorResult
 from engine.language.conditions import names_in
-from engine.language.figure_tree import E
+from engine.language.figure_tree import nodes as tree_nodes
 from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, active_at, day_number
@@ -216,27 +216,13 @@ class AtKpiDate:
 DATED = frozenset({"param", "param_by", "band", "as_at"})  # the figure language's operations that read a date
 
 
-def _nodes(expr: Any) -> Iterator[E]:
-    """Every node of a formula's tree, however its arguments hold them."""
-    if isinstance(expr, E):
-        yield expr
-        for arg in expr.args:
-            yield from _nodes(arg)
-    elif isinstance(expr, (tuple, list)):
-        for item in expr:
-            yield from _nodes(item)
-    elif isinstance(expr, dict):
-        for item in expr.values():
-            yield from _nodes(item)
-
-
 def date_free(book: Rulebook) -> frozenset[str]:
     """The figures that read no date in any service's formula: no parameter, band or as-at date, and no figure
     that does. Their values are the same whatever date the rows are derived at."""
     dated: set[str] = set()
     for name in figure_order(book.figures):
         for formula in book.figures[name].formulas.values():
-            nodes = list(_nodes(formula))
+            nodes = list(tree_nodes(formula))
             if any(node.op in DATED or (node.op == "figure" and node.args[0] in dated) for node in nodes):
                 dated.add(name)
     return frozenset(book.figures) - dated

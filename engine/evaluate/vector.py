@@ -19,8 +19,7 @@ import numpy as np
 
 from engine.arrays import pick
 from engine.language import conditions, vector_conditions
-from engine.language.figure_language import depends_on
-from engine.language.figure_tree import E
+from engine.language.figure_language import depends_on, params_in
 from engine.language.vector_figures import Context, compile_vector
 from engine.language.vector_parameters import ParameterColumns
 from engine.language.vocabulary import ACTIONS, ENUMS, Kind
@@ -52,24 +51,12 @@ def formula_groups(figures: Mapping[str, Figure], name: str) -> list[tuple[str, 
     return [(services[0], tuple(services)) for _, _, services in groups]
 
 
-def _parameters_read(expr: Any) -> set[str]:
-    """The parameters a formula reads as columns (``param``, ``param_by``), however its arguments hold them."""
-    if isinstance(expr, E):
-        own = {expr.args[0]} if expr.op == "param" else set(expr.args[2].values()) if expr.op == "param_by" else set()
-        return own.union(*(_parameters_read(arg) for arg in expr.args))
-    if isinstance(expr, (tuple, list)):
-        return set().union(*(_parameters_read(item) for item in expr))
-    if isinstance(expr, dict):
-        return set().union(*(_parameters_read(item) for item in expr.values()))
-    return set()
-
-
 def _last_readers(book: Rulebook, order: list[str]) -> dict[str, list[str]]:
     """Per figure, the parameters no figure after it (in ``order``) reads: a derivation lets their columns go
     once it is derived."""
     last: dict[str, str] = {}
     for name in order:
-        for parameter in set().union(*(_parameters_read(f) for f in book.figures[name].formulas.values())):
+        for parameter in set().union(*(params_in(f) for f in book.figures[name].formulas.values())):
             last[parameter] = name
     after: dict[str, list[str]] = {}
     for parameter, name in last.items():
