@@ -49,10 +49,11 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "api/store/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
     "api/store/sqlite_writer.py": (
-        {512, 1000, 64, 0.0001, 0.0005, 0.02},
+        {512, 1000, 64, 0.0001, 0.001, 0.0005, 0.02},
         "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn "
-        "and for a database locked elsewhere",
+        "(first wait, longest wait) and for a database locked elsewhere",
     ),
+    "api/store/sqlite_checkpoint.py": ({0.25}, "seconds between a worker's WAL checkpoints"),
     "api/serve/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
     "api/serve/edition.py": (
         {0.25, 4, 1e9},
