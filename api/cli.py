@@ -15,8 +15,8 @@ import typer
 
 from api.auth.users import users
 from engine.cli.options import RULES_ENV, RulesDir, load_engine
-from engine.explain.decision import dumps
-from engine.rulebook.loader import DEFAULT_RULES_DIR
+from engine.explain.json_text import dumps
+from engine.rulebook.folders import DEFAULT_RULES_DIR
 
 
 def register(app: typer.Typer) -> None:

@@ -54,6 +54,19 @@ def placement(service: str = "care_home", *, drop: tuple[str, ...] = (), **field
     return made
 
 
+def parsed_sample(rows: int, seed: int) -> tuple[Any, Any]:
+    """The test rulebook and a sample book of every service (``rows``, ``seed``) read and validated column-wise,
+    as an audit reads it: (rulebook, parsed book)."""
+    from engine.audit.books.sample import sample_book
+    from engine.validate.batch import parse_columns, settle_doubtful
+
+    book = load_rulebook()
+    table = sample_book(rows, seed=seed, book=book)
+    parsed, doubtful = parse_columns(table, book)
+    settle_doubtful(table, parsed, doubtful, book)
+    return book, parsed
+
+
 def pinned_blocks(pins: Path = PINS) -> dict[str, dict[str, list[str]]]:
     """Each pinned parameter → its pinned sections (``reference``, ``values``) → their lines, as they are written
     in the parameter's own file."""

@@ -53,7 +53,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn "
         "(first wait, longest wait) and for a database locked elsewhere",
     ),
-    "api/store/sqlite_checkpoint.py": ({0.25}, "seconds between a worker's WAL checkpoints"),
+    "api/store/sqlite_checkpoint.py": ({0.25}, "seconds between checkpoints of the decision log's WAL"),
     "api/serve/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
     "api/serve/edition.py": (
         {0.25, 4, 1e9},
@@ -99,9 +99,13 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "engine/audit/books/columns.py": ({0.5, 3, 30}, "how close a column name must be to suggest it"),
     "engine/audit/books/excel_in.py": (
-        {3, 7, 20, 26, 64, 120, 2958465, 10000000},
-        "header rows searched, Excel's serial bound; the used-range scan: digits of Excel's last row, column letters "
-        "(26), a chunk's overlap and the largest workbook.xml read (bytes)",
+        {3, 20, 120, 2958465},
+        "notes and header cells shown, Excel's serial bound",
+    ),
+    "engine/audit/books/excel_ahead.py": (
+        {3, 7, 20, 26, 64, 10000000},
+        "the used-range scan: digits of Excel's last row, column letters (26), a chunk's overlap and the largest "
+        "workbook.xml read (bytes)",
     ),
     "engine/audit/outputs/excel_out.py": (
         {3, 6, 31, 60, 500, 1048575},
@@ -109,8 +113,9 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     ),
     "engine/audit/outputs/renderer.py": ({5}, "seconds to wait for the report renderer to stop"),
     "engine/audit/outputs/xlsx.py": (
-        {3, 4, 5, 12, 26, 30, 65, 164, 165, 166, 1899, 1970, 20000},
-        "rows per block, Excel's and Arrow's epochs, style and number-format ids, column letters (A is 65, 26 of them)",
+        {3, 4, 5, 12, 26, 30, 65, 164, 165, 166, 256, 1899, 1970, 20000},
+        "rows per block, Excel's and Arrow's epochs, style and number-format ids, column letters (A is 65, 26 of "
+        "them), byte values",
     ),
     "engine/audit/kpis/compute.py": ({28}, "29 February has no anniversary: the 28th is used"),
     "engine/audit/kpis/health.py": ({12}, "months in a year (calendar arithmetic; KPI windows are in rules/)"),
@@ -118,10 +123,11 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/audit/kpis/series.py": ({3}, "months in a quarter (calendar arithmetic)"),
     "engine/arrays.py": ({0.05}, "share of rows each way above which arithmetic is cheaper than branching"),
     "engine/audit/outputs/csv_out.py": ({65_536}, "rows of a CSV turned into text at a time"),
-    "engine/audit/memory.py": ({3, 1024, 32, 31}, "glibc's mallopt parameters and byte sizes"),
+    "engine/audit/memory.py": ({3, 8, 1024, 32, 31}, "glibc's mallopt parameters and byte sizes"),
     "engine/audit/books/problems.py": ({3, 12}, "examples shown per error"),
-    "engine/audit/books/book.py": (
-        {20, 1000, 32767, 5000000, 2000000000, 1000000000000000.0},
+    "engine/audit/books/book.py": ({1000000000000000.0}, "floats below 10^15 written as whole numbers"),
+    "engine/audit/books/limits.py": (
+        {20, 1000, 32767, 5000000, 2000000000},
         "header rows searched, reading bounds (1,000 columns of a sheet's used range), Excel cell limits",
     ),
     "engine/audit/books/read.py": (
@@ -164,6 +170,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "plausibility bounds of each unit (a typo's guard, not a policy value)",
     ),
     "engine/rulebook/loader.py": ({12}, "hash length of the rulebook version"),
+    "engine/rulebook/cache.py": ({8, 32, 0o700}, "rulebooks kept, a cache file name's length, the folder's mode"),
     "engine/editions/whatif.py": ({12}, "hash length of the rulebook version"),
     "engine/validate/batch.py": (
         {18, 1970, 26},

@@ -124,3 +124,20 @@ def test_results_input_columns_are_typed_where_the_row_was_read(tmp_path: Path) 
     assert cell["distance_miles"] == "12.5"  # the unread row, as written
     # not £; two decimals at least, up to the four that hours and miles may have (12.50, 13.3333)
     assert sheet.cell(2, miles + 1).value == 12.5 and sheet.cell(2, miles + 1).number_format == "0.00##"
+
+
+@pytest.mark.parametrize("special", ["&", "<", ">", "\r", "\x01", "\x1f", "_x0041_", "a_x00e9_b"])
+def test_a_column_of_plain_text_with_one_character_to_escape_is_escaped(tmp_path: Path, special: str) -> None:
+    """A column with nothing to escape is written as it is (one look at its bytes); one cell needing an escape,
+    anywhere in it, sends the whole column through the escaping, in a slice of a longer column too."""
+    texts = ["plain £ é\ttab\nline", f"x{special}y", "more plain"]
+    column = pa.array(["before", *texts, "after"], pa.string()).slice(1, 3)
+    assert xlsx._needs_escaping(column) and not xlsx._needs_escaping(pa.array(["plain £ é\ttab\nline"]))
+    path = tmp_path / "t.xlsx"
+    write_workbook(path, [("S", pa.table({"text": column}))])
+    assert [row[0] for row in _read(path, "S")[1:]] == texts
+
+
+def test_the_noncharacters_are_seen_as_needing_an_escape() -> None:
+    assert xlsx._needs_escaping(pa.array(["a\ufffe"])) and xlsx._needs_escaping(pa.array(["\uffffb"]))
+    assert not xlsx._needs_escaping(pa.array(["\uff00", "\u20ac", None, ""]))

@@ -3,7 +3,7 @@ the views of the book at its dates, and what a what-if changed; its summary is w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,7 +31,7 @@ __all__ = ["AuditResult"]
 class AuditResult:
     """Per-row results (input columns first, unchanged, then the result columns), KPIs and what-if changes."""
 
-    table: pa.Table
+    results: pa.Table  # the results table; where ``make_table`` is given, only its input columns, row and errors
     kpis: dict[str, Any]
     warnings: list[str]
     rulebook_version: str
@@ -51,10 +51,29 @@ class AuditResult:
     results_csv: Path | None = None  # where run_audit wrote results.csv, if it was asked to
     providers: ProviderRegister | None = None  # the provider register given with the book, if any
     block_beds: Sequence[BlockBooking] | None = None  # the block-bed file's blocks, if given
+    # makes the whole results table when first asked for (run_audit wrote results.csv and let its columns go)
+    make_table: Callable[[], pa.Table] | None = None
+    result_columns: tuple[str, ...] = ()  # the result columns the whole table has after the input columns
+
+    @property
+    def table(self) -> pa.Table:
+        """Per-row results: input columns first, unchanged, then the result columns."""
+        if self.make_table is not None:
+            self.results, self.make_table = self.make_table(), None
+        return self.results
+
+    @property
+    def column_names(self) -> list[str]:
+        """The whole results table's column names (without making it)."""
+        if self.make_table is None:
+            names: list[str] = self.results.column_names
+            return names
+        inputs = self.results.num_columns - sum(name in self.results.column_names for name in self.result_columns)
+        return [*self.results.column_names[:inputs], *self.result_columns]
 
     @property
     def rows(self) -> int:
-        rows: int = self.table.num_rows
+        rows: int = self.results.num_rows
         return rows
 
     @property

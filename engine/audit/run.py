@@ -40,6 +40,8 @@ from engine.validate.register import ProviderRegister, own_register_columns, wit
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
 
+KEPT = ("row", "errors")  # the result columns an audit that wrote results.csv keeps when told to be lean
+
 
 def _as_book(source: Any, columns: ColumnMap, sheet: str | None, limits: Limits | None) -> Book:
     if isinstance(source, (str, Path)):
@@ -136,6 +138,7 @@ def run_audit(
     permanent: Any = None,
     providers: ProviderRegister | None = None,
     block_beds: Sequence[BlockBooking] | None = None,
+    keep_table: bool = True,
 ) -> AuditResult:
     """Audit a placement book. Raises BookError for a book that cannot be read, RulebookError for bad rules
     or a bad what-if file. ``as_at`` evaluates every row at that date (else each row's ``as_at``, else its
@@ -147,7 +150,9 @@ def run_audit(
     value per row of the book (True, False or None for not known), give the activity tables whether each service
     is in the council's area and whether each start is a permanent admission (by default: from the provider
     register, and from each row's stay_type). ``providers``: the provider register, joined by provider_id (the PRV
-    rules and the KPIs that need it); ``block_beds``: the block-bed file's blocks (block-bed occupancy)."""
+    rules and the KPIs that need it); ``block_beds``: the block-bed file's blocks (block-bed occupancy).
+    ``keep_table=False`` with ``results_csv``: the result columns are let go once written (a big book's audit then
+    holds less); ``AuditResult.table`` makes them again if it is asked for."""
     if by is not None and by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}, not {by!r}")
     tick = progress or (lambda stage, done, total: None)
@@ -210,10 +215,22 @@ def run_audit(
             result, errors = views.evaluate(dates), parsed.errors
             values = result.values
         kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
+        views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies
         stages.done("evaluate")
         rows = read.row_numbers
+        lean = results_csv is not None and not keep_table
         making = other_core.submit(
-            results_and_csv, results_csv, leading, table, parsed, result, errors, book, dates, rows
+            results_and_csv,
+            results_csv,
+            leading,
+            table,
+            parsed,
+            result,
+            errors,
+            book,
+            dates,
+            rows,
+            keep=KEPT if lean else None,
         )
         tick("kpis", 0, table.num_rows)
         period = default_period(end, period_start)
@@ -239,6 +256,9 @@ def run_audit(
         kpi_date.at,
         views,
     )
+    if lean:  # the whole table, made again only if asked for (error lines read the columns kept)
+        audit.make_table = lambda: results_and_csv(None, None, table, parsed, result, errors, book, dates, rows)[0]
+        audit.result_columns = RESULT_COLUMNS
     audit.results_csv = Path(results_csv) if results_csv is not None else None
     audit.providers, audit.block_beds = providers, block_beds
     audit.notes = notes

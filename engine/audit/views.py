@@ -11,6 +11,10 @@
 One ``VectorEvaluator`` serves the audit's own thread (its own dates, the start dates, parameters at a date);
 the KPI date, derived on the other core while the rows are evaluated, has its own, since an evaluator shares
 its parameter lookups within one evaluation and two evaluations at once must not share them.
+
+A figure that reads no date (no parameter, band or as-at date, nor a figure that does) is the same at every
+date: once the rows' own figures are derived, the other dates take theirs (``date_free``) rather than derive and
+hold their own copies.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import numpy as np
 
 from engine.evaluate.vector import VectorEvaluator, VectorResult
 from engine.language.conditions import names_in
+from engine.language.figure_tree import nodes as tree_nodes
+from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, active_at, day_number
 
@@ -44,6 +50,7 @@ class AuditViews:
         # start is a permanent admission (None: no stay type recorded, every start counts).
         self.in_area: np.ndarray | None = None
         self.permanent: np.ndarray | None = None
+        self.date_free = date_free(book)
 
     def evaluate(self, days: np.ndarray) -> VectorResult:
         """Every row evaluated at its own day (kept: its figures serve the other dates where they are the same)."""
@@ -66,6 +73,23 @@ class AuditViews:
             )
         return self._at_start
 
+    def shared(self) -> dict[str, Any] | None:
+        """The start of a derivation at other dates: the book's columns and the rows' own figures that read no
+        date (None before the rows' own figures are derived)."""
+        if self.values is None:
+            return None
+        own = self.values.get("_derived", set())
+        names = {name for name in self.date_free if name in own}
+        return {**self.parsed.cols, **{name: self.values[name] for name in names}, "_derived": names}
+
+    def share_date_free(self) -> None:
+        """The figures at the KPI dates derived so far take the rows' own figures that read no date, letting their
+        own copies go (``run_audit`` calls it once both are derived)."""
+        seed = self.shared()
+        for at in self._at_kpi.values():
+            if seed is not None and isinstance(at.values, FiguresAt):
+                at.values.adopt(seed)
+
     def at_kpi_date(self, day: date) -> AtKpiDate:
         """Every row at the KPI date: the rows' own evaluation when every row was evaluated at ``day``, else
         derived with an evaluator of its own (``run_audit`` derives it on the other core while the rows are
@@ -75,7 +99,7 @@ class AuditViews:
             if result is not None and days is not None and at_one_day(self.parsed, days, day):
                 self._at_kpi[day] = AtKpiDate(self.evaluator, self.parsed, day, (days, result))
             else:
-                self._at_kpi[day] = AtKpiDate(VectorEvaluator(self.book), self.parsed, day)
+                self._at_kpi[day] = AtKpiDate(VectorEvaluator(self.book), self.parsed, day, seed=self.shared())
         return self._at_kpi[day]
 
     def forget_kpi_date(self, day: date) -> None:
@@ -106,9 +130,21 @@ class FiguresAt(Mapping[str, Any]):
     """Every row's figures at one date, each derived when first read (with the figures it reads): the KPIs need
     a few; a list needs the whole evaluation (``complete``)."""
 
-    def __init__(self, evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray, first: Iterable[str]):
+    def __init__(
+        self,
+        evaluator: VectorEvaluator,
+        parsed: ParsedBook,
+        days: np.ndarray,
+        first: Iterable[str],
+        seed: dict[str, Any] | None = None,
+    ):
         self._evaluator, self._parsed, self._days = evaluator, parsed, days
-        self._values = evaluator.derive(parsed, days, only=list(first))
+        self._values = evaluator.derive(parsed, days, only=list(first), into=seed)
+
+    def adopt(self, seed: dict[str, Any]) -> None:
+        """Take these figures (``AuditViews.shared``: the same at every date) in place of any derived here."""
+        self._values.update({name: seed[name] for name in seed["_derived"]})
+        self._values["_derived"] |= seed["_derived"]
 
     def __getitem__(self, name: str) -> Any:
         if name in self._evaluator.book.figures and name not in self._values["_derived"]:
@@ -137,6 +173,7 @@ class AtKpiDate:
         parsed: ParsedBook,
         day: date,
         own: tuple[np.ndarray, VectorResult] | None = None,
+        seed: dict[str, Any] | None = None,
     ):
         book = evaluator.book
         self.day, self.book, self.parsed, self._evaluator = day, book, parsed, evaluator
@@ -149,7 +186,7 @@ class AtKpiDate:
         self.values: Mapping[str, Any] = (
             self._result.values
             if self._result is not None
-            else FiguresAt(evaluator, parsed, self.days, [*KPI_FIGURES, *kpi_names(book)])
+            else FiguresAt(evaluator, parsed, self.days, [*KPI_FIGURES, *kpi_names(book)], seed)
         )
         found = self.param("isp.gross_cost_threshold_weekly")
         self.threshold: int | None = int(found.v[0]) if found.ok[0] else None  # pence
@@ -174,6 +211,21 @@ class AtKpiDate:
             values = self.values.complete() if isinstance(self.values, FiguresAt) else dict(self.values)
             self._result = self._evaluator.evaluate(self.parsed, self.days, derived=values)
         return self._result
+
+
+DATED = frozenset({"param", "param_by", "band", "as_at"})  # the figure language's operations that read a date
+
+
+def date_free(book: Rulebook) -> frozenset[str]:
+    """The figures that read no date in any service's formula: no parameter, band or as-at date, and no figure
+    that does. Their values are the same whatever date the rows are derived at."""
+    dated: set[str] = set()
+    for name in figure_order(book.figures):
+        for formula in book.figures[name].formulas.values():
+            nodes = list(tree_nodes(formula))
+            if any(node.op in DATED or (node.op == "figure" and node.args[0] in dated) for node in nodes):
+                dated.add(name)
+    return frozenset(book.figures) - dated
 
 
 def kpi_names(book: Rulebook) -> set[str]:

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.cli.leave import leave
 from engine.cli.options import BlockBedsFile, ProvidersFile, RulesDir, evaluator_option, load_blocks, load_providers
-from engine.explain.decision import dumps
-from engine.rulebook.loader import DEFAULT_RULES_DIR
+from engine.explain.json_text import dumps
+from engine.rulebook.folders import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
 
 PROGRESS_BYTES = 2_000_000  # show a progress bar for books larger than this (about 10,000 rows)
@@ -143,9 +144,16 @@ def audit_command(
     """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
     2 when the book cannot be used."""
+    from engine.audit.books.excel_ahead import read_ahead
+
+    read_ahead(file, sheet)  # an Excel book is parsed on a thread (calamine lets go of the GIL) while the rest loads
     from engine.audit.books.columns import ColumnError, load_column_map
     from engine.audit.books.read import BookError
     from engine.audit.memory import keep_freed_memory
+
+    # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages (first, before any
+    # import or thread has made a heap of its own, so that every thread shares one)
+    keep_freed_memory()
     from engine.audit.outputs.write import kpi_lines, write_outputs
     from engine.audit.run import run_audit
 
@@ -170,7 +178,6 @@ def audit_command(
         _check_engines(file, book, when, mapping, sheet, register)
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
-    keep_freed_memory()  # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages
     from engine.audit.outputs.renderer import ReportRenderer
 
     renderer = ReportRenderer.start()  # imports the report's libraries on the other core while the book is read
@@ -190,6 +197,7 @@ def audit_command(
                 by=by,  # type: ignore[arg-type]
                 providers=register,
                 block_beds=blocks,
+                keep_table=excel is not False,  # results.xlsx reads the whole table; else results.csv is enough
             )
             paths = write_outputs(audit, out, excel=excel, renderer=renderer, format=format, progress=bar)  # type: ignore[arg-type]
     except BookError as exc:
@@ -209,7 +217,7 @@ def audit_command(
     typer.echo("")
     for name, path in paths.items():
         typer.echo(f"{name.replace('_', ' '):<28} {path}")
-    raise typer.Exit(audit.exit_code)
+    leave(audit.exit_code)  # every file is written and closed: from the console script, without the teardown
 
 
 def _rulebook(rules: Path) -> Any:

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from engine.cli.options import RulesDir, load_engine
-from engine.explain.decision import dumps
-from engine.rulebook.loader import DEFAULT_RULES_DIR
+from engine.explain.json_text import dumps
+from engine.rulebook.folders import DEFAULT_RULES_DIR
 
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each prints its figures and the machine.")
 

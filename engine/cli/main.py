@@ -1,4 +1,7 @@
-"""The ``carerules`` command: a thin adapter over the library. Input errors exit 2, never with a traceback."""
+"""The ``carerules`` command: a thin adapter over the library. Input errors exit 2, never with a traceback.
+
+Each command imports the engine's modules it uses when it runs, not here: a command starts without loading what
+it does not need (``tests/test_cli_startup.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -24,12 +27,11 @@ from engine.cli.options import (
     load_providers,
 )
 from engine.cli.summary import summary_line
-from engine.decide import Engine
-from engine.explain.catalogue import parameters_at, rule_catalogue
-from engine.explain.decision import dumps
-from engine.rulebook.loader import DEFAULT_RULES_DIR
-from engine.rulebook.strict_yaml import RulebookError
-from engine.validate.placement import InputError
+from engine.explain.json_text import dumps
+from engine.rulebook.folders import DEFAULT_RULES_DIR
+
+if TYPE_CHECKING:
+    from engine.decide import Engine
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 
@@ -77,7 +79,9 @@ def _as_at(text: str | None) -> date | None:
 
 def _whatif(engine: Engine, path: Path) -> Engine:
     """The engine with the dated overrides of a what-if file (the same file ``audit --parameters`` takes)."""
+    from engine.decide import Engine
     from engine.editions.whatif import load_overrides, with_overrides
+    from engine.rulebook.strict_yaml import RulebookError
 
     try:
         return Engine(with_overrides(engine.book, load_overrides(path), path.name), engine.evaluator)
@@ -112,6 +116,8 @@ def check(
     providers: ProvidersFile = None,
 ) -> None:
     """Decide one placement (or a list of them) and print the decision as JSON."""
+    from engine.validate.placement import InputError
+
     chosen = evaluator_option(evaluator)
     data, when, engine = _read_json(file), _as_at(as_at), load_engine(rules, chosen)
     if chosen is None and engine.evaluator == "vector":  # durable_rules is not installed: say which one decided
@@ -146,6 +152,8 @@ def list_rules(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """The rule catalogue: id, module, action, approver, label and reference of every rule."""
+    from engine.explain.catalogue import rule_catalogue
+
     catalogue = rule_catalogue(load_engine(rules).book)
     if as_json:
         typer.echo(dumps(catalogue))
@@ -163,6 +171,8 @@ def parameters(
     rules: RulesDir = DEFAULT_RULES_DIR,
 ) -> None:
     """Every parameter's value in force at a date, with the date it took effect and its reference."""
+    from engine.explain.catalogue import parameters_at
+
     when = _as_at(as_at)
     if when is None:
         _fail({"as_at": ["give --as-at YYYY-MM-DD: the engine never reads the clock"]})
@@ -250,6 +260,15 @@ def init(
     typer.echo(f"carerules: wrote a council rulebook (version {version}) to {folder}, extending {base}", err=True)
     typer.echo("carerules: its own parameters are marked ILLUSTRATIVE until the council writes its own", err=True)
     typer.echo(f"carerules: use it with --rules {folder} or {RULES_ENV}={folder}", err=True)
+
+
+def main() -> None:
+    """The ``carerules`` console script: the commands, each free to leave without the interpreter's teardown once
+    it has written everything (``engine.cli.leave``)."""
+    from engine.cli.leave import from_script
+
+    from_script()
+    app()
 
 
 def add_commands(app: typer.Typer) -> None:

@@ -1,4 +1,6 @@
-"""Options shared by several ``carerules`` commands, and the engine they load."""
+"""Options shared by several ``carerules`` commands, and the engine they load. The engine's modules are imported
+where they are used, so that a command starts without loading what it does not need (``carerules audit`` starts
+reading its book ahead before the engine is imported, see ``engine.audit.books.excel_ahead``)."""
 
 from __future__ import annotations
 
@@ -8,16 +10,13 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from engine.audit.books.book import BookError
-from engine.decide import Engine
 from engine.evaluate import choice
 from engine.evaluate.choice import EVALUATORS, Evaluator, EvaluatorUnavailable
-from engine.rulebook.loader import RULES_ENV as RULES_ENV
-from engine.rulebook.loader import load_rulebook
-from engine.rulebook.strict_yaml import RulebookError
+from engine.rulebook.folders import RULES_ENV as RULES_ENV
 
 if TYPE_CHECKING:
     from engine.audit.books.block_beds import BlockBooking
+    from engine.decide import Engine
     from engine.validate.register import ProviderRegister
 
 RulesDir = Annotated[
@@ -57,6 +56,10 @@ def evaluator_option(name: str | None, asked_by: str = "--engine durable") -> Ev
 
 def load_engine(rules: Path, evaluator: Evaluator | None = None) -> Engine:
     """The engine on the rulebook in ``rules``; a rulebook that refuses to load exits 3 with its file and line."""
+    from engine.decide import Engine
+    from engine.rulebook.loader import load_rulebook
+    from engine.rulebook.strict_yaml import RulebookError
+
     try:
         return Engine(load_rulebook(rules), evaluator)
     except RulebookError as exc:
@@ -99,6 +102,8 @@ T = TypeVar("T")
 
 def _side_file(path: Path | None, load: Callable[[Path], T]) -> T | None:
     """A file read beside the book by ``load`` (None: none given); one that cannot be used exits 2 with its problems."""
+    from engine.audit.books.limits import BookError
+
     if path is None:
         return None
     try:

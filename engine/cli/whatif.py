@@ -9,9 +9,9 @@ import typer
 
 from engine.cli.audit import _rulebook
 from engine.cli.options import RulesDir
-from engine.explain.decision import dumps
+from engine.explain.json_text import dumps
 from engine.money import MoneyError, show_pounds, to_pence
-from engine.rulebook.loader import DEFAULT_RULES_DIR
+from engine.rulebook.folders import DEFAULT_RULES_DIR
 from engine.rulebook.strict_yaml import RulebookError
 
 

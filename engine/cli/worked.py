@@ -11,9 +11,7 @@ from typing import Annotated
 
 import typer
 
-from engine.explain.cases import CaseFileError, CaseRunner, case_files, describe, load_cases
-from engine.rulebook.loader import DEFAULT_RULES_DIR, load_rulebook
-from engine.rulebook.strict_yaml import RulebookError
+from engine.rulebook.folders import DEFAULT_RULES_DIR
 
 DEFAULT_CASES_DIR = DEFAULT_RULES_DIR.parent / "cases"
 
@@ -25,6 +23,10 @@ def test_command(
     rules: Annotated[Path, typer.Option("--rules", help="Folder of rule and parameter files.")] = DEFAULT_RULES_DIR,
 ) -> None:
     """Run YAML worked cases: one line per case, the difference when one fails, exit 1 on any failure."""
+    from engine.explain.cases import CaseFileError, CaseRunner, case_files, describe, load_cases
+    from engine.rulebook.loader import load_rulebook
+    from engine.rulebook.strict_yaml import RulebookError
+
     try:
         runner = CaseRunner(load_rulebook(rules))
     except RulebookError as exc:

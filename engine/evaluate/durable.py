@@ -21,12 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import durable.engine as durable_engine
 import durable_rules_engine as _rules  # the C engine under durable.engine
 
 from engine.language import conditions
+from engine.language.scalar_conditions import compiled
 from engine.rulebook.loader import Module, Rulebook
 
 _LOCK = threading.Lock()
@@ -44,8 +46,18 @@ class _QuietHost(durable_engine.Host):  # type: ignore[misc]
         return None
 
 
+_KEYS: dict[str, str] = {}  # a name → its short key in facts and conditions: the C engine hashes every key it reads
+_KEYS_LOCK = threading.Lock()
+
+
 def fact_key(name: str) -> str:
-    return name.replace(".", "__")
+    """The name's key in durable's facts and conditions: ``k`` and a number given on first use (the same in every
+    fact and ruleset of the process; never ``id`` or ``sid``, which durable keeps for itself)."""
+    key = _KEYS.get(name)
+    if key is None:
+        with _KEYS_LOCK:
+            key = _KEYS.setdefault(name, f"k{len(_KEYS):x}")
+    return key
 
 
 def _expr(expr: conditions.Expr, guards: list[dict[str, Any]]) -> Any:
@@ -98,11 +110,12 @@ class DurableEvaluator:
                 )
                 self._compiled[key] = {module: host.get_ruleset(names[module])._handle for module in definitions}
         self._handles = self._compiled[key]
-        # a fact carries only what its module's rules test, under durable-safe keys, written straight to JSON
+        self._guards = {module.name: compiled(module.guard) for module in book.modules if module.guard is not None}
+        # a fact carries only what its module's rules test, under durable-safe keys, written straight to JSON by
+        # one function per module, generated once (a loop over the names cost a third of ``fire``)
         self._posted = {
-            module.name: tuple(
-                (name, f'"{fact_key(name)}":')
-                for name in sorted(set().union(*(conditions.names_in(rule.condition) for rule in module.rules)))
+            module.name: _fact_writer(
+                tuple(sorted(set().union(*(conditions.names_in(rule.condition) for rule in module.rules))))
             )
             for module in book.modules
             if module.rules
@@ -110,27 +123,16 @@ class DurableEvaluator:
 
     def fire(self, modules: tuple[Module, ...], values: dict[str, Any]) -> set[str]:
         fired: set[str] = set()
+        handles, posted, guards = self._handles, self._posted, self._guards
         for module in modules:
             # every rule of the module tests its module-wide ``when``: when that is false none can fire, so the
             # fact is not asserted at all (the charging module, with no financial assessment, costs nothing)
-            if module.guard is not None and not conditions.evaluate(module.guard, values):
+            if module.guard is not None and not guards[module.name](values):
                 continue
-            if module.name in self._handles:
-                parts = [_HEAD]
-                for name, key in self._posted[module.name]:
-                    value = values.get(name)
-                    if value is None:
-                        continue
-                    kind = type(value)  # _json_scalar's commonest cases inline: a call per value costs ~5% of fire
-                    if kind is bool:
-                        parts.append(key + ("true" if value else "false"))
-                    elif kind is int:
-                        parts.append(key + str(value))
-                    else:
-                        parts.append(key + _json_scalar(value))
-                text = "{" + ",".join(parts) + "}"
+            if module.name in handles:
+                text = posted[module.name](values)
                 with _LOCK:
-                    fired.update(self._run(self._handles[module.name], text))
+                    fired.update(self._run(handles[module.name], text))
         return fired
 
     @staticmethod
@@ -146,6 +148,24 @@ class DurableEvaluator:
             if code == _RULES_OK:
                 _drain(handle, state, [])
         return fired
+
+
+def _fact_writer(names: tuple[str, ...]) -> Callable[[dict[str, Any]], str]:
+    """``values`` → the fact's JSON text: each name's value under its durable-safe key, nulls left out, in the
+    order of ``names``. Booleans and integers are written inline; anything else goes through ``_json_scalar``."""
+    lines = ["def fact(values):", "    get = values.get", f"    out = {'{' + _HEAD!r}"]
+    for name in names:
+        key = f',"{fact_key(name)}":'
+        lines += [
+            f"    v = get({name!r})",
+            "    if v is not None:",
+            f"        out += {key!r} + ("
+            "('true' if v else 'false') if v.__class__ is bool else str(v) if v.__class__ is int else _json_scalar(v))",
+        ]
+    lines.append("    return out + '}'")
+    namespace: dict[str, Any] = {"_json_scalar": _json_scalar}
+    exec(compile("\n".join(lines), "<durable fact>", "exec"), namespace)  # noqa: S102 - names from the checked rulebook
+    return namespace["fact"]  # type: ignore[no-any-return]
 
 
 def _json_scalar(value: Any) -> str:

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +19,11 @@ import numpy as np
 
 from engine.arrays import pick
 from engine.language import conditions, vector_conditions
-from engine.language.figure_language import depends_on
+from engine.language.figure_language import depends_on, params_in
 from engine.language.vector_figures import Context, compile_vector
 from engine.language.vector_parameters import ParameterColumns
 from engine.language.vocabulary import ACTIONS, ENUMS, Kind
-from engine.rulebook.figures import figure_order
+from engine.rulebook.figures import Figure, figure_order
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, day_number
 
@@ -31,6 +33,35 @@ SEVERITY = {action: rank for rank, action in enumerate(ACTIONS)}
 def _one_formula(formulas: dict[str, Any]) -> bool:
     first = next(iter(formulas.values()))
     return all(formula == first for formula in formulas.values())
+
+
+def formula_groups(figures: Mapping[str, Figure], name: str) -> list[tuple[str, tuple[str, ...]]]:
+    """A figure's services grouped by the formula they compile to (the same tree, reading the same figures that
+    apply to them), in the order each first appears: a service of the group and the group's services. The
+    vector evaluator computes each group's formula once, over every row, and takes it for the group's rows."""
+    groups: list[tuple[Any, tuple[bool, ...], list[str]]] = []
+    for service, formula in figures[name].formulas.items():
+        reads = tuple(service in figures[read].formulas for read in sorted(depends_on(formula)))
+        for same, same_reads, services in groups:
+            if same_reads == reads and same == formula:
+                services.append(service)
+                break
+        else:
+            groups.append((formula, reads, [service]))
+    return [(services[0], tuple(services)) for _, _, services in groups]
+
+
+def _last_readers(book: Rulebook, order: list[str]) -> dict[str, list[str]]:
+    """Per figure, the parameters no figure after it (in ``order``) reads: a derivation lets their columns go
+    once it is derived."""
+    last: dict[str, str] = {}
+    for name in order:
+        for parameter in set().union(*(params_in(f) for f in book.figures[name].formulas.values())):
+            last[parameter] = name
+    after: dict[str, list[str]] = {}
+    for parameter, name in last.items():
+        after.setdefault(name, []).append(parameter)
+    return after
 
 
 def _column(values: Any, n: int) -> np.ndarray:
@@ -52,6 +83,9 @@ class VectorResult:
     as_at: np.ndarray
     values: dict[str, Col]
     info_only: dict[int, np.ndarray] = field(default_factory=dict)  # rule column → rows where it is only info
+    # what is made once from the result for its readers (e.g. each row's combination of fired rules: the results'
+    # and every list's reason codes); a result is not changed once made
+    made: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def acting(self, k: int) -> np.ndarray:
         """The rows where rule column ``k`` fired with its own action (not for information only)."""
@@ -59,20 +93,68 @@ class VectorResult:
         return fired & ~self.info_only[k] if k in self.info_only else fired
 
 
+@dataclass(frozen=True)
+class CompiledFigures:
+    """What a vector evaluator makes of a rulebook's figures, made once per rulebook (``compiled_figures``) and
+    shared by its evaluators: each has its own parameter lookups, so that two evaluations at once share none."""
+
+    figures: dict[str, dict[str, Any]]  # figure → service → its compiled formula
+    order: list[str]  # the order the figures are computed in
+    reads: dict[str, list[str]]  # figure → the figures it reads
+    same: dict[str, bool]  # figure → one formula for every service it has
+    groups: dict[str, list[tuple[str, tuple[str, ...]]]]  # figure → its services by formula (``formula_groups``)
+    shown: dict[str, Figure]
+    let_go: dict[str, list[str]]  # figure → the parameters no later figure reads (``_last_readers``)
+
+    @classmethod
+    def of(cls, book: Rulebook) -> CompiledFigures:
+        figures = book.figures
+        order = figure_order(figures)
+        return cls(
+            compile_vector(book, figures),
+            order,
+            {
+                name: sorted(set().union(*(depends_on(f) for f in figure.formulas.values())))
+                for name, figure in figures.items()
+            },
+            {name: _one_formula(figure.formulas) for name, figure in figures.items()},
+            {name: formula_groups(figures, name) for name in figures},
+            {name: figure for name, figure in figures.items() if figure.shown},
+            _last_readers(book, order),
+        )
+
+
+_COMPILED: dict[int, tuple[weakref.ref[Rulebook], CompiledFigures]] = {}  # id(rulebook) → its compiled figures
+_COMPILED_LOCK = threading.Lock()
+
+
+def compiled_figures(book: Rulebook) -> CompiledFigures:
+    """The rulebook's figures compiled, once per rulebook object while it lives (another rulebook, such as a
+    what-if's or one loaded again from changed rules, is compiled for itself)."""
+    key = id(book)
+    with _COMPILED_LOCK:
+        found = _COMPILED.get(key)
+        if found is not None and found[0]() is book:
+            return found[1]
+    made = CompiledFigures.of(book)
+    with _COMPILED_LOCK:
+        found = _COMPILED.get(key)
+        if found is not None and found[0]() is book:
+            return found[1]
+        _COMPILED[key] = (weakref.ref(book), made)
+        weakref.finalize(book, _COMPILED.pop, key, None)
+    return made
+
+
 class VectorEvaluator:
     def __init__(self, book: Rulebook) -> None:
         self.book = book
         self.rules = book.rules
-        self.parameters = ParameterColumns(book)
-        self._figures = compile_vector(book, book.figures)
-        self._order = figure_order(book.figures)
-        self._reads = {
-            name: sorted(set().union(*(depends_on(f) for f in figure.formulas.values())))
-            for name, figure in book.figures.items()
-        }
-        self._same = {name: _one_formula(figure.formulas) for name, figure in book.figures.items()}
-        shown = {name: figure for name, figure in book.figures.items() if figure.shown}
-        self.shown = shown
+        self.parameters = ParameterColumns(book)  # this evaluator's own (see ``CompiledFigures``)
+        compiled = compiled_figures(book)
+        self._figures, self._order, self._reads = compiled.figures, compiled.order, compiled.reads
+        self._same, self._groups, self.shown = compiled.same, compiled.groups, compiled.shown
+        self._let_go = compiled.let_go  # parameters' columns let go once their last reader is derived
 
     # parameters -------------------------------------------------------------------------------------------
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
@@ -123,6 +205,7 @@ class VectorEvaluator:
         context = Context(c, v, param, lambda name: self.index(name, as_at), n, as_at)
         service = c["service"].v
         of_service = {name: service == code for code, name in enumerate(ENUMS["service"])}
+        of_services: dict[tuple[str, ...], np.ndarray] = {}  # the rows of a group of services
         everyone = len(ENUMS["service"])
         for name in self._order if only is None else self.needed(only):
             if name in done:
@@ -134,15 +217,19 @@ class VectorEvaluator:
             if len(formulas) == everyone and self._same[name]:  # one formula for every service
                 value = next(iter(formulas.values()))(context)
                 v[name] = Col(_column(value.v, n), _column(value.ok, n), cats)
-                continue
-            out_v: Any = None
-            out_ok: Any = np.zeros(n, bool)
-            for service_name, formula in formulas.items():
-                value = formula(context)
-                rows = of_service[service_name]
-                out_v = value.v if out_v is None else pick(rows, value.v, out_v)
-                out_ok = pick(rows, value.ok, out_ok)
-            v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
+            else:
+                out_v: Any = None
+                out_ok: Any = np.zeros(n, bool)
+                for first, services in self._groups[name]:  # each distinct formula once, for its services' rows
+                    value = formulas[first](context)
+                    if services not in of_services:
+                        of_services[services] = np.logical_or.reduce([of_service[s] for s in services])
+                    rows = of_services[services]
+                    out_v = value.v if out_v is None else pick(rows, value.v, out_v)
+                    out_ok = pick(rows, value.ok, out_ok)
+                v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
+            for parameter in self._let_go.get(name, ()):  # no figure after this one reads it
+                params.pop(parameter, None)
         v.setdefault("_bands", {}).update(context.bands)  # band table → (approver code per row, approver names)
         if only is not None:
             return v

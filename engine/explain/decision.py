@@ -6,15 +6,18 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Literal
 
 from engine.evaluate.derive import Derived
 from engine.explain.json_text import dumps
 from engine.explain.payments import Payment, payments
 from engine.explain.price_guide import copy_guide, price_guide
-from engine.explain.shown import FIGURE_WRITERS, parameter_value, render
-from engine.language import conditions
+from engine.explain.shown import FIGURE_WRITERS, as_is, parameter_value, render
+from engine.language.conditions import Cond
+from engine.language.scalar_conditions import Test, compiled
 from engine.language.vocabulary import ACTIONS
+from engine.rulebook.compiled import VALUES_AT_KEPT
 from engine.rulebook.loader import Rule, Rulebook
 
 # parameter_value is imported from here by the catalogue and the audit's what-if comparison
@@ -143,28 +146,105 @@ def _number_json(value: Any) -> str:
 
 
 def build_decision(placement_id: str, derived: Derived, fired: set[str], book: Rulebook) -> Decision:
-    findings = [_finding(rule, derived, book) for rule in book.rules if rule.id in fired]
+    rules, positions = _rule_positions(book)
+    findings = [
+        _finding(rules[at], derived, book)
+        for at in sorted(at for rule_id in fired for at in positions.get(rule_id, ()))
+    ]
     actions = [f.action for f in findings if f.action != "info"]
     outcome = max(actions, key=SEVERITY.__getitem__) if actions else "proceed"
     values = derived.values
-    writers = book.compiled.figure_writers
-    if not writers:
-        writers.update({name: FIGURE_WRITERS[kind] for name, kind in book.compiled.figure_kinds.items()})
+    figures: dict[str, Any] = {}
+    for flag, items in _figure_segments(book, derived.shown):  # as ``derived.figures``, a flag tested once a run
+        if flag is None or values.get(flag) is True:
+            for name, write in items:
+                figures[name] = values.get(name) if write is None else write(values.get(name))
     guide = price_guide(derived)
     return Decision(
         placement_id=placement_id,
         as_at=derived.as_at,
         rulebook_version=book.version,
         outcome=outcome,
-        figures={name: writers[name](values.get(name)) for name in derived.figures},
+        figures=figures,
         findings=tuple(findings),
-        parameters=tuple(
-            _parameter_read(book, name, value, effective) for name, (value, effective) in sorted(derived.read.items())
-        ),
+        parameters=_parameters_read(book, derived),
         price_guide=guide[0] if guide else None,
         price_guide_json=guide[1] if guide else "",
         payments=payments(values),
     )
+
+
+# id of a rulebook's rules → (them, each rule id's places among them)
+_POSITIONS: dict[int, tuple[tuple[Rule, ...], dict[str, tuple[int, ...]]]] = {}
+
+
+def _rule_positions(book: Rulebook) -> tuple[tuple[Rule, ...], dict[str, tuple[int, ...]]]:
+    """The rulebook's rules and where each id stands among them: the rules that fired are found in the rulebook's
+    order without testing every rule."""
+    rules = book.rules
+    found = _POSITIONS.get(id(rules))
+    if found is not None and found[0] is rules:
+        return found
+    positions: dict[str, tuple[int, ...]] = {}
+    for at, rule in enumerate(rules):
+        positions[rule.id] = (*positions.get(rule.id, ()), at)
+    if len(_POSITIONS) >= PARAMETERS_READ_KEPT:
+        _POSITIONS.clear()
+    found = _POSITIONS[id(rules)] = (rules, positions)
+    return found
+
+
+_Segments = tuple[tuple[str | None, tuple[tuple[str, Any], ...]], ...]
+# id of a service's shown figures → (them, the rulebook's writers, their runs): kept with what they were made from,
+# so an id cannot be reused while its entry stands
+_SEGMENTS: dict[int, tuple[object, object, _Segments]] = {}
+
+
+def _figure_segments(book: Rulebook, shown: tuple[tuple[str, str], ...]) -> _Segments:
+    """The shown figures in order, in runs under the same flag (None: always shown), each with its writer (None
+    where the value is shown as it is): made once per rulebook and service."""
+    writers = book.compiled.figure_writers
+    found = _SEGMENTS.get(id(shown))
+    if found is not None and found[0] is shown and found[1] is writers:
+        return found[2]
+    if not writers:
+        writers.update({name: FIGURE_WRITERS[kind] for name, kind in book.compiled.figure_kinds.items()})
+    runs: list[tuple[str | None, list[tuple[str, Any]]]] = []
+    for name, flag in shown:
+        key = None if flag == "always" else flag
+        write = None if writers[name] is as_is else writers[name]
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append((name, write))
+        else:
+            runs.append((key, [(name, write)]))
+    segments = tuple((key, tuple(items)) for key, items in runs)
+    if len(_SEGMENTS) >= PARAMETERS_READ_KEPT:
+        _SEGMENTS.clear()
+    _SEGMENTS[id(shown)] = (shown, writers, segments)
+    return segments
+
+
+# (id of the rulebook's entries, the names read in the order read, the editions read) → (those entries, the
+# parameters read): the same names read at the same editions of the same rulebook give the same entries, whatever
+# the date decided. The rulebook's entries are kept with the list, so their id cannot be reused while it stands.
+_PARAMETERS_READ: dict[tuple[int, tuple[str, ...], tuple[date | None, ...]], tuple[object, tuple[ParameterRead, ...]]]
+_PARAMETERS_READ = {}
+PARAMETERS_READ_KEPT = VALUES_AT_KEPT  # distinct lists kept: the bound on dates' values kept (memory, not policy)
+_EDITION = itemgetter(1)
+
+
+def _parameters_read(book: Rulebook, derived: Derived) -> tuple[ParameterRead, ...]:
+    """Every parameter the decision read, by name: built once per rulebook, names read and their editions."""
+    read, reads = derived.read, book.compiled.parameter_reads
+    key = (id(reads), tuple(read), tuple(map(_EDITION, read.values())))
+    found = _PARAMETERS_READ.get(key)
+    if found is not None and found[0] is reads:
+        return found[1]
+    entries = tuple(_parameter_read(book, name, value, effective) for name, (value, effective) in sorted(read.items()))
+    if len(_PARAMETERS_READ) >= PARAMETERS_READ_KEPT:
+        _PARAMETERS_READ.clear()
+    _PARAMETERS_READ[key] = (reads, entries)
+    return entries
 
 
 def _parameter_read(book: Rulebook, name: str, value: Any, effective: date | None) -> ParameterRead:
@@ -184,6 +264,21 @@ def _finding(rule: Rule, derived: Derived, book: Rulebook) -> Finding:
     approver = rule.approver or (band.approver if band else None)
     message = render(rule, derived, book)
     action = rule.action
-    if rule.info_condition is not None and conditions.evaluate(rule.info_condition, derived.values):
+    if rule.info_condition is not None and _info_test(rule.info_condition)(derived.values):
         action, approver = "info", None  # for information only here (an in-house provider: SPEC §16.1)
     return Finding(rule.id, rule.module, action, approver, message, rule.reference.text, rule.refer_to)  # type: ignore[arg-type]
+
+
+# id of a rule's info condition → (it, its compiled test): kept with the condition so its id is not reused
+_INFO_TESTS: dict[int, tuple[Cond, Test]] = {}
+
+
+def _info_test(condition: Cond) -> Test:
+    found = _INFO_TESTS.get(id(condition))
+    if found is not None and found[0] is condition:
+        return found[1]
+    if len(_INFO_TESTS) >= PARAMETERS_READ_KEPT:
+        _INFO_TESTS.clear()
+    test = compiled(condition)
+    _INFO_TESTS[id(condition)] = (condition, test)
+    return test

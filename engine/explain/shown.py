@@ -20,18 +20,32 @@ def render(rule: Rule, derived: Derived, book: Rulebook) -> str:
     key = rule.id
     if rule.messages:  # written per service: the placement's service chooses
         key = f"{rule.id}:{derived.values['service']}"
-    if key not in templates:
+    template = templates.get(key)
+    if template is None:  # split once per rule and service: each placeholder with how it is shown
         message = dict(rule.messages).get(derived.values["service"], rule.message)
         parts = PLACEHOLDER.split(message)  # literal, name, literal, name, ..., literal
-        writers = [(name, _TEXT.get(_text_kind(name, book), str)) for name in parts[1::2]]
-        templates[key] = (parts[0], list(zip(writers, parts[2::2])))
-    first, rest = templates[key]
-    band = derived.bands.get(rule.approver_from) if rule.approver_from else None
-    out = [first]
-    for (name, write), literal in rest:
-        out.append(_band_text(name, band, book) if name.startswith("band.") else _text(name, write, derived))
-        out.append(literal)
-    return "".join(out)
+        template = templates[key] = (parts[0], tuple(zip((_shower(name, book) for name in parts[1::2]), parts[2::2])))
+    out, rest = template
+    if rest:
+        band = derived.bands.get(rule.approver_from) if rule.approver_from else None
+        for show, literal in rest:
+            out += show(derived, band) + literal
+    return out
+
+
+def _shower(name: str, book: Rulebook) -> Callable[[Derived, Band | None], str]:
+    """How one placeholder is shown, from the decision's values (or the band its approver comes from)."""
+    if name.startswith("band."):
+        return lambda _derived, band: _band_text(name, band, book)
+    if name == "as_at":
+        return lambda derived, _band: derived.as_at.isoformat()
+    write = _TEXT.get(_text_kind(name, book), str)
+
+    def show(derived: Derived, _band: Band | None) -> str:
+        value = derived.values.get(name)
+        return "not recorded" if value is None else write(value)
+
+    return show
 
 
 def _text_kind(name: str, book: Rulebook) -> Kind:
@@ -40,13 +54,6 @@ def _text_kind(name: str, book: Rulebook) -> Kind:
     if name in ("as_at", "start_date"):
         return Kind.DATE
     return book.compiled.figure_kinds.get(name) or FIELDS.get(name) or Kind.ENUM
-
-
-def _text(name: str, write: Callable[[Any], str], derived: Derived) -> str:
-    if name == "as_at":
-        return derived.as_at.isoformat()
-    value = derived.values.get(name)
-    return "not recorded" if value is None else write(value)
 
 
 def _band_text(name: str, band: Band | None, book: Rulebook) -> str:
@@ -92,10 +99,14 @@ def _as_number(value: Any, kind: Kind) -> Any:
     return _NUMBER_OF[kind](value)
 
 
+def as_is(value: Any) -> Any:  # a figure shown as it is: the writer a decision need not call
+    return value
+
+
 def _figure_writer(kind: Kind) -> Callable[[Any], Any]:
     number = _NUMBER_OF.get(kind)
     if number is None:
-        return lambda value: value
+        return as_is
     return lambda value: None if value is None else number(value)
 
 

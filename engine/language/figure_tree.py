@@ -7,6 +7,7 @@ join two nodes (alike kinds, decimal places aligned), an enum figure's names tag
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,14 @@ def depends_on(expr: E) -> set[str]:
     if expr.op == "figure":
         return {expr.args[0]}
     return set().union(*(depends_on(a) for a in expr.args if isinstance(a, E)))
+
+
+def nodes(expr: E) -> Iterator[E]:
+    """Every node of an expression's tree, itself first."""
+    yield expr
+    for arg in expr.args:
+        if isinstance(arg, E):
+            yield from nodes(arg)
 
 
 def params_in(expr: E) -> set[str]:

@@ -25,17 +25,20 @@ def round_half_up(value: int | Fraction | None, divisor: int) -> int | None:
 
 
 def ceil(value: int | Fraction | None, divisor: int) -> int | None:
+    """value / divisor rounded up (floor division of whole numbers is exact, whatever the signs)."""
     if value is None:
         return None
-    fraction = Fraction(value) / divisor
-    return -(-fraction.numerator // fraction.denominator)
+    if type(value) is int:
+        return -(-value // divisor)
+    return -(-value.numerator // (value.denominator * divisor))
 
 
 def floor(value: int | Fraction | None, divisor: int) -> int | None:
     if value is None:
         return None
-    fraction = Fraction(value) / divisor
-    return fraction.numerator // fraction.denominator
+    if type(value) is int:
+        return value // divisor
+    return value.numerator // (value.denominator * divisor)
 
 
 def to_fraction(value: Any) -> Fraction | None:

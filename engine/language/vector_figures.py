@@ -223,9 +223,18 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
             inner, fixed = parts[0], args[2]
             codes = ENUMS.get(args[1]) if e.t.kind is Kind.ENUM else None
 
+            kind = np.int8 if codes else bool
+            ids = sorted(fixed) if fixed and all(type(k) is int for k in fixed) else None  # looked up at once
+            keys = np.array(ids or [], np.int64)
+            fixes = np.array([codes.index(fixed[k]) if codes else fixed[k] for k in ids or []], kind)
+
             def category_fixes(c: Context) -> Num:
                 x = inner(c)
-                out, found = np.zeros(c.n, np.int8 if codes else bool), np.zeros(c.n, bool)
+                if ids and isinstance(x.v, np.ndarray) and x.v.dtype.kind == "i" and x.v.shape == (c.n,):
+                    at = np.minimum(np.searchsorted(keys, x.v), len(keys) - 1)  # each row's id among the ids
+                    hit = (keys[at] == x.v) & x.ok
+                    return Num(np.where(hit, fixes[at], kind(0)), hit, None, codes)
+                out, found = np.zeros(c.n, kind), np.zeros(c.n, bool)
                 for category_id, value in fixed.items():
                     rows = x.ok & (x.v == category_id)
                     out[rows], found[rows] = codes.index(value) if codes else value, True

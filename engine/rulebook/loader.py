@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from engine.language.vocabulary import ENUMS, FIELDS
-from engine.rulebook import checks, contract
+from engine.rulebook import cache, checks, contract
 from engine.rulebook.approvers import Approvers
 from engine.rulebook.bases import BASE_FILE, RULEBOOK_FILE, base_chain, merged_parameters
 from engine.rulebook.book import Module, Parameter, Reference, Rule, Rulebook
@@ -15,6 +15,7 @@ from engine.rulebook.categories import load_categories, undeclared_in
 from engine.rulebook.contents import check_band_roles, check_kpis, check_module_files, check_rules, load_contents
 from engine.rulebook.facts import load_first_party_bases, load_kpis, load_rulebook_facts
 from engine.rulebook.figures import load_figures
+from engine.rulebook.folders import DEFAULT_RULES_DIR, INSTALLED_RULES_DIR, RULES_ENV, default_rules_dir
 from engine.rulebook.parameters import engine_value
 from engine.rulebook.rule_files import PLACEHOLDER, condition_vocabulary, load_module
 from engine.rulebook.services import check_pricing, load_services
@@ -37,31 +38,20 @@ __all__ = [
     "load_rulebook",
 ]
 
-# The shipped rulebook: rules/ at the top of a source checkout; engine/rulebook/shipped in an installed wheel.
-INSTALLED_RULES_DIR = Path(__file__).resolve().parent / "shipped"
-DEFAULT_RULES_DIR = (
-    INSTALLED_RULES_DIR if INSTALLED_RULES_DIR.is_dir() else Path(__file__).resolve().parents[2] / "rules"
-)
-
-
-# The folder of the rulebook in use when none is named: every command's --rules and the API's rules_dir read it too.
-RULES_ENV = "CARERULES_RULES_DIR"
-
-
-def default_rules_dir() -> Path:
-    """The rulebook named by CARERULES_RULES_DIR, as the commands and the API take it; unset, the shipped one."""
-    named = os.environ.get(RULES_ENV, "")
-    return Path(named) if named else DEFAULT_RULES_DIR
-
 
 def load_rulebook(rules_dir: Path | str | None = None) -> Rulebook:
     """The rulebook in ``rules_dir`` (default: ``default_rules_dir()``) with the bases it extends, or RulebookError
-    with the file, line and reason it was refused."""
+    with the file, line and reason it was refused. A rulebook whose files are as when it last loaded is taken from
+    the cache (``engine.rulebook.cache``)."""
     root = Path(rules_dir) if rules_dir is not None else default_rules_dir()
+    book = cache.cached(root)
+    if book is not None:
+        return book
     with checks.files_read(root) as bases:
         book = _load_rulebook(root)
         bases.extend(book.bases)
     checks.check_values(book.parameters)
+    cache.keep(root, book)
     return book
 
 

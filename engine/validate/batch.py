@@ -121,10 +121,14 @@ def _low_cardinality(
 
 
 def _decimal_pence(column: pa.Array) -> np.ndarray:
-    """A decimal128 array's unscaled values (pence, ten-thousandths or hundredths), nulls as 0."""
-    column = column.fill_null(0) if column.null_count else column
-    low = np.frombuffer(column.buffers()[1], dtype=np.int64)
-    return low[2 * column.offset : 2 * (column.offset + len(column)) : 2].copy()
+    """A decimal128 array's unscaled values (pence, ten-thousandths or hundredths): a view of its buffer, no copy
+    and no pass to fill the nulls in (a null's value is whatever its slot holds: ``_amounts`` zeroes every value
+    it is not sure of, and a null is never sure)."""
+    data = column.buffers()[1]
+    if data is None:  # no values held at all
+        return np.zeros(len(column), np.int64)
+    low = np.frombuffer(data, dtype=np.int64)
+    return low[2 * column.offset : 2 * (column.offset + len(column)) : 2]
 
 
 def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

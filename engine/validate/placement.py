@@ -86,9 +86,11 @@ class Placement(
         book = (info.context or {}).get("rulebook")
         service = data.get("service")
         if book is not None and isinstance(service, str):
-            data["service"] = book.service_aliases.get(values.enum_key(service), service)
-        for name, choices in _choices(cls).items():
-            value = data.get(name)
+            aliases = book.service_aliases  # its names are enum keys already: one written so is looked up as it is
+            data["service"] = aliases.get(service) or aliases.get(values.enum_key(service), service)
+        table = _choices(cls)
+        for name in [name for name in data if name in table]:
+            value, choices = data[name], table[name]
             if value is None or isinstance(value, bool):
                 continue
             try:
@@ -164,8 +166,9 @@ class Placement(
             problems["as_at" if self.as_at else "start_date"] = (
                 f"rules are only held from {book.earliest_as_at.isoformat()}"
             )
-        entry = next((entry for entry in book.categories.items if entry.id == self.lot), None)
-        if self.service not in set(book.service_aliases.values()):
+        lot = self.lot  # no category's id is None: without a lot there is no entry to look for
+        entry = None if lot is None else next((entry for entry in book.categories.items if entry.id == lot), None)
+        if self.service not in book.service_aliases.values():
             problems["service"] = f"{self.service} is not a service of this rulebook"
         if self.lot is not None and entry is None:
             problems["lot"] = lot_message(self.lot, book)

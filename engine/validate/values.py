@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from engine.money import QUANTITY_PLACES, MoneyError, exact_units, to_decimal, to_pence
+from engine.money import LARGEST, QUANTITY_PLACES, MoneyError, exact_units, to_decimal, to_pence
 
 TRUE = frozenset({"true", "yes", "y", "1"})
 FALSE = frozenset({"false", "no", "n", "0"})
@@ -24,8 +24,11 @@ MONTHS = "january february march april may june july august september october no
 MONTH_NUMBERS = {name: n for n, month in enumerate(MONTHS, 1) for name in (month, month[:3])} | {"sept": 9}
 _TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?)?"
 ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME, re.ASCII)
+_PLAIN_ISO = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 DAY_FIRST = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME, re.ASCII)
 NAMED_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?([ -])([A-Za-z]{3,9})\.?\2(\d{4})" + _TIME, re.ASCII)
+_LARGEST_POUNDS = int(LARGEST)
+_PLAIN_POUNDS = re.compile(rf"(0|[1-9][0-9]{{0,{len(str(_LARGEST_POUNDS)) - 2}}})(?:\.([0-9]{{1,2}}))?", re.ASCII)
 DATE_FORMS = "2026-05-04 (YYYY-MM-DD), 04/05/2026 or 4 May 2026 (day first)"
 MONTH_FIRST = "dates look month-first? Write the day first, as in 04/05/2026 for 4 May 2026"
 
@@ -42,6 +45,8 @@ def enum_key(text: str) -> str:
 
 
 def parse_enum(value: Any, choices: Sequence[str]) -> str:
+    if value in choices and isinstance(value, str):  # written as the engine writes it (choices are enum keys)
+        return value
     if isinstance(value, str):
         key = enum_key(value)
         if key in choices:
@@ -78,6 +83,13 @@ def parse_whole(value: Any) -> int:
 
 def parse_money(value: Any) -> int:
     """Pounds → integer pence (``£1,040.00`` → 104000); a decimal comma is an error that says so."""
+    # the commonest forms read directly, to the same pence as to_pence: a whole number of pounds, and plain
+    # ``1040.00``-style text (no sign, spaces, £, commas or exponent; under the largest amount)
+    if value.__class__ is int and 0 <= value <= _LARGEST_POUNDS:
+        return value * 100
+    if value.__class__ is str and (plain := _PLAIN_POUNDS.fullmatch(value)):
+        pounds, pence = plain.group(1, 2)
+        return int(pounds) * 100 + (int(pence.ljust(2, "0")) if pence else 0)
     try:
         return to_pence(value)
     except MoneyError as exc:
@@ -113,6 +125,12 @@ def parse_share(value: Any) -> int:
 def parse_date(value: Any) -> date:
     """A calendar date, day first always: ISO, ``04/05/2026``, ``4 May 2026``, ``04-May-2026``, a midnight
     date-time, or a date/datetime object (an Excel date cell). Never a guessed or swapped month."""
+    if value.__class__ is str and _PLAIN_ISO.fullmatch(value):  # the commonest form, read as the ISO branch reads it
+        try:
+            parts = value.split("-")
+            return date(int(parts[0]), int(parts[1]), int(parts[2]))
+        except ValueError:
+            pass  # not a real date: the general reading below says so
     if isinstance(value, datetime):
         if value.time() != time(0):
             raise ValueError(f"must be a date without a time of day, got {value.isoformat(sep=' ')}")

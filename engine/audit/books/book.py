@@ -14,20 +14,9 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.audit.books.columns import Matched, duplicates
-
-
-class BookError(ValueError):
-    """A placement book that cannot be used at all (missing, unreadable, empty, over a limit, no known column)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a book may hold before it is refused unread (the API passes tighter ones)."""
-
-    max_rows: int = 5_000_000
-    max_cell_chars: int = 32_767  # Excel's own limit for a cell
-    max_xlsx_bytes: int = 2_000_000_000  # an .xlsx's parts once decompressed
-    max_columns: int = 1_000  # an Excel sheet's used range, checked before the sheet is loaded (excel_in.py)
+from engine.audit.books.limits import HEADER_SEARCH_ROWS as HEADER_SEARCH_ROWS
+from engine.audit.books.limits import BookError as BookError
+from engine.audit.books.limits import Limits as Limits
 
 
 @dataclass
@@ -60,9 +49,6 @@ def cell_text(value: Any) -> str | None:
         return value.isoformat()
     text = str(value)
     return text if text != "" else None
-
-
-HEADER_SEARCH_ROWS = 20  # the header is the first of the first 20 rows naming two known columns (SPEC §11)
 
 
 def check_header(header: list[str]) -> None:

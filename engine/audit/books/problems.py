@@ -21,7 +21,11 @@ class Audited(Protocol):
     """What the error lines read of an audit (``engine.audit.result.AuditResult``)."""
 
     @property
+    def results(self) -> pa.Table: ...
+    @property
     def table(self) -> pa.Table: ...
+    @property
+    def column_names(self) -> list[str]: ...
     @property
     def row_numbers(self) -> np.ndarray: ...
     @property
@@ -89,7 +93,7 @@ def error_lines(audit: Audited) -> list[tuple[int, str, str, str]]:
     """(spreadsheet row, field, value as written, message) for every message of every row not decided. The values
     of the rows not decided are taken a column at a time: indexing a chunked column one row at a time walks its
     chunks each time (tens of µs a value on a 1,000,000-row book)."""
-    table, numbers = audit.table, audit.row_numbers
+    table, numbers = audit.results, audit.row_numbers  # the whole results table, or the columns read here
     errors_column = table.column("errors")
     rows = np.flatnonzero(np.asarray(errors_column.is_valid()))
     if not len(rows):
@@ -97,7 +101,9 @@ def error_lines(audit: Audited) -> list[tuple[int, str, str, str]]:
     taken = pa.array(rows)
     texts = errors_column.take(taken).to_pylist()
     fields = [_fields(audit, index, text) for index, text in zip(rows.tolist(), texts, strict=True)]
-    names = {name for row_fields in fields for name in row_fields} & set(table.column_names)
+    names = {name for row_fields in fields for name in row_fields} & set(audit.column_names)
+    if not names <= set(table.column_names):  # a field named as a result column not kept: the whole table
+        table = audit.table
     written = {name: table.column(name).take(taken).to_pylist() for name in sorted(names)}
     lines = []
     for position, (index, row_fields) in enumerate(zip(rows.tolist(), fields, strict=True)):

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.arrays import pick
 from engine.audit.kpis.activity import activity_tables
 from engine.audit.kpis.at_kpi_date import AtKpiDateKpis, kpis_at_kpi_date
 from engine.audit.kpis.health import MONTHS_IN_A_YEAR, months_before
@@ -196,12 +195,16 @@ def below_median_rows(views: AuditViews, period: Period) -> np.ndarray:
     return counted
 
 
-def _within(cost: np.ndarray, limit: Col, population: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
-    """Rows of the population with a limit in force, those at or below it, the pence above it, and the % within."""
-    assessed = population & limit.ok
-    within = assessed & (cost <= limit.v)
-    above = np.where(assessed, np.maximum(cost - limit.v, 0), 0)
-    return assessed, within, above, _percent(int(within.sum()), int(assessed.sum()))
+def _within(
+    cost: np.ndarray, limit: Col, population: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Of the population's rows (picked out once, so each count reads those alone): the costs, those with a limit
+    in force, those at or below it, the pence above it; and the % within."""
+    index = np.flatnonzero(population)
+    costs, assessed, limits = cost[index], limit.ok[index], limit.v[index]
+    within = assessed & (costs <= limits)
+    above = np.where(assessed, np.maximum(costs - limits, 0), 0)
+    return costs, assessed, within, above, _percent(int(within.sum()), int(assessed.sum()))
 
 
 def _below_median(
@@ -216,19 +219,17 @@ def _below_median(
 ) -> dict[str, Any]:
     """The share of ``population`` at or below its benchmark; ``{scope}`` and ``{benchmark}`` (the benchmark
     kind's words) fill the KPI's wording, ``suffix`` follows its id; ``below_count`` marks a small number."""
-    benchmark = v["benchmark_weekly"]
-    comparable = v["comparable_weekly"].v
-    assessed, below, over, value = _within(comparable, benchmark, population)
+    comparable, assessed, below, over, value = _within(v["comparable_weekly"].v, v["benchmark_weekly"], population)
     return {
         **kpi.head(value, suffix, scope=scope, benchmark=words),
         "value": value,
         "unit": "percent",
         "counts": {
-            "new_placements": int(population.sum()),
+            "new_placements": len(comparable),
             "assessed": int(assessed.sum()),
             "at_or_below_median": int(below.sum()),
             "above_median": int((assessed & ~below).sum()),
-            "no_median_in_force": int((population & ~benchmark.ok).sum()),
+            "no_median_in_force": int((~assessed).sum()),
             **left_out,
         },
         "pounds_weekly": {
@@ -272,19 +273,17 @@ def _mean_price(
 def _sl_within(
     kpi: Kpi, v: Mapping[str, Col], population: np.ndarray, below: int | None, left_out: dict[str, int]
 ) -> dict[str, Any]:
-    reference = v["sl_reference_weekly"]
-    cost = v["sl_weekly_cost"].v
-    assessed, within, above, value = _within(cost, reference, population)
+    cost, assessed, within, above, value = _within(v["sl_weekly_cost"].v, v["sl_reference_weekly"], population)
     return {
         **kpi.head(value),
         "value": value,
         "unit": "percent",
         "counts": {
-            "new_services": int(population.sum()),
+            "new_services": len(cost),
             "assessed": int(assessed.sum()),
             "within_reference": int(within.sum()),
             "above_reference": int((assessed & ~within).sum()),
-            "no_rates_in_force": int((population & ~reference.ok).sum()),
+            "no_rates_in_force": int((~assessed).sum()),
             **left_out,
         },
         "pounds_weekly": {
@@ -307,17 +306,25 @@ def _sl_run_rate(kpi: Kpi, at: AtKpiDate, population: np.ndarray) -> dict[str, A
 
 
 def module_outcomes(book: Rulebook, parsed: ParsedBook, result: VectorResult) -> dict[str, dict[str, int]]:
-    """Per module, each row's most severe finding among that module's rules ("no finding" when none fired)."""
+    """Per module, each row's most severe finding among that module's rules ("no finding" when none fired).
+
+    Counted in one ``bincount`` per module of each valid row's service and finding (a row not valid in a bucket
+    of its own), then summed over the module's services: no pass to pick the module's rows out."""
+    services, levels = len(ENUMS["service"]), len(ACTIONS) + 1  # levels: "no finding", then each action
     service = parsed.cols["service"].v
+    if service.dtype.kind != "i" or (len(service) and (int(service.min()) < 0 or int(service.max()) >= services)):
+        service = np.where(np.isin(service, range(services)), service, services)  # not a service: in no module
+    bucket = np.where(parsed.valid, service, services).astype(np.intp) * levels
     counts: dict[str, dict[str, int]] = {}
     for module in book.modules:
-        columns = [k for k, rule in enumerate(book.rules) if rule.module == module.name]
-        applies = parsed.valid & np.isin(service, [ENUMS["service"].index(s) for s in module.services])
-        worst = np.full(parsed.n, -1, np.int8)  # the most severe rank among the module's rules that fired, or -1
-        for k in columns:
-            if book.rules[k].action != "info":
-                worst = pick(result.fired[:, k], np.maximum(worst, np.int8(SEVERITY[book.rules[k].action])), worst)
-        labels = np.bincount(worst[applies].astype(np.int64) + 1, minlength=len(ACTIONS) + 1)
+        worst = np.zeros(parsed.n, np.int8)  # 1 + the most severe rank among the module's rules that fired, or 0
+        for k, rule in enumerate(book.rules):
+            if rule.module == module.name and rule.action != "info":
+                rank = np.int8(SEVERITY[rule.action] + 1)
+                np.maximum(worst, result.fired[:, k].view(np.int8) * rank, out=worst)
+        table = np.bincount(bucket + worst, minlength=(services + 1) * levels).reshape(services + 1, levels)
+        codes = sorted({ENUMS["service"].index(s) for s in module.services})
+        labels = table[codes].sum(axis=0)
         counts[module.name] = {
             ("no finding" if code == 0 else ACTIONS[code - 1]): int(count) for code, count in enumerate(labels) if count
         }

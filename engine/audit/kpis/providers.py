@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from engine.audit.kpis.health import gbp, months_before, percent
 from engine.audit.kpis.health import window_of as window
@@ -102,8 +103,7 @@ def _cqc_supported_living(
 ) -> dict[str, Any]:
     if register is None:
         return not_available(spec, NEEDS_REGISTER, kpi_date=at.day)
-    ids = provider_ids(parsed)
-    with_active = {key for k in np.flatnonzero(supported) if (key := ids[k])}
+    with_active = {key for key in provider_ids(parsed, np.flatnonzero(supported)) if key}
     services = [p for key in sorted(with_active) if (p := register.get(key)) is not None and p.on_framework(at.day)]
     inspected = [p for p in services if p.cqc_rating is not None and p.cqc_rating != NOT_INSPECTED]
     good = sum(p.cqc_rating in GOOD for p in inspected)
@@ -116,9 +116,11 @@ def _cqc_supported_living(
     return _share(spec, good, len(inspected), counts, kpi_date=at.day)
 
 
-def provider_ids(parsed: ParsedBook) -> list[str | None]:
-    """Each row's provider_id as given (trimmed), None where none is."""
-    ids: list[str | None] = parsed.provider_id.to_pylist() if parsed.provider_id is not None else [None] * parsed.n
+def provider_ids(parsed: ParsedBook, rows: np.ndarray) -> list[str | None]:
+    """These rows' provider_id as given (trimmed), None where none is (only these rows become Python strings)."""
+    if parsed.provider_id is None:
+        return [None] * len(rows)
+    ids: list[str | None] = parsed.provider_id.take(pa.array(rows, pa.int64())).to_pylist()
     return ids
 
 
@@ -156,11 +158,12 @@ def occupancy(blocks: Sequence[BlockBooking], at: AtKpiDate, parsed: ParsedBook)
     """Per provider with beds active and in payment at the KPI date: beds, occupied, empty, £ a week of the
     empty beds (at each block's price; None when a block with empty beds gives no price)."""
     paid = [b for b in blocks if b.in_payment and b.active_at(at.day)]
-    ids = provider_ids(parsed)
+    if not paid:
+        return []
     booked = at.active & parsed.cols["block_booked"].v & parsed.cols["block_booked"].ok
     placed: dict[str, int] = {}
-    for k in np.flatnonzero(booked):
-        if key := ids[k]:
+    for key in provider_ids(parsed, np.flatnonzero(booked)):
+        if key:
             placed[key] = placed.get(key, 0) + 1
     rows = []
     for provider_id in dict.fromkeys(b.provider_id for b in paid):

@@ -108,26 +108,33 @@ def _strings(codes: np.ndarray, labels: Sequence[str | None]) -> pa.Array:
     return pc.take(pa.array(labels, pa.string()), pa.array(codes, pa.int64()))
 
 
-def _rule_texts(
-    book: Rulebook, result: VectorResult, rows: np.ndarray, names: bool = True
-) -> tuple[np.ndarray, list[list[str]]]:
+def _rule_texts(book: Rulebook, result: VectorResult, rows: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     """For these rows: a code per row into texts built once per distinct combination of fired rules and band
-    approver (fast on a million rows: each row's fired rules make one 64-bit key), and the texts by code: reason
-    codes, approvers, and rule names."""
+    approver, and the texts by code: reason codes, approvers, and rule names (``_reason_texts``)."""
+    every, texts = _reason_texts(book, result)
+    return every[rows], texts
+
+
+def _reason_texts(book: Rulebook, result: VectorResult) -> tuple[np.ndarray, list[list[str]]]:
+    """Every row's code into texts built once per distinct combination of fired rules, band approver and rules
+    fired for information only (fast on a million rows: each row's fired rules make one 64-bit key), and the
+    texts by code: reason codes, approvers, and rule names. Made once per result: the results and every list
+    read them."""
+    made = result.made.get("reason_texts")
+    if made is not None:
+        return made  # type: ignore[no-any-return]
     rules = book.rules
     assert len(rules) <= 64, "more than 64 rules: widen the combination key"
-    whole = 2 * len(rows) >= len(result.outcome)  # most rows: the key over whole columns, then these rows of it
-    fired = np.zeros(len(result.outcome) if whole else len(rows), np.uint64)  # bit k: rule k fired
+    fired = np.zeros(len(result.outcome), np.uint64)  # bit k: rule k fired
     for k in range(len(rules)):  # a rule, i.e. a column of ``fired``, at a time
-        column = result.fired[:, k] if whole else result.fired[rows, k]
-        fired |= column.astype(np.uint64) << np.uint64(k)
-    combos, combo_values = pd.factorize(fired[rows] if whole else fired, sort=False)
+        fired |= result.fired[:, k].astype(np.uint64) << np.uint64(k)
+    combos, combo_values = pd.factorize(fired, sort=False)
     # the rules fired only for information (an in-house provider), one bit each, so their approvers are left out
     info_columns = sorted(result.info_only)
-    info_bits = np.zeros(len(rows), np.int64)
+    info_bits = np.zeros(len(fired), np.int64)
     for bit, k in enumerate(info_columns):
-        info_bits |= result.info_only[k][rows].astype(np.int64) << bit
-    key = combos.astype(np.int64) * (len(result.approvers) + 1) + (result.band_approver[rows] + 1)
+        info_bits |= result.info_only[k].astype(np.int64) << bit
+    key = combos.astype(np.int64) * (len(result.approvers) + 1) + (result.band_approver + 1)
     key = key * (1 << len(info_columns)) + info_bits
     inverse, unique = pd.factorize(key, sort=False)
     ids, approvers, labels = [], [], []
@@ -147,17 +154,15 @@ def _rule_texts(
             for rule in hits
         ]
         approvers.append(", ".join(dict.fromkeys(w for w in who if w)))
-        if names:
-            labels.append("; ".join(f"{rule.id} {rule.label}" for rule in hits))
-    return inverse.astype(np.int64), [ids, approvers, labels]
+        labels.append("; ".join(f"{rule.id} {rule.label}" for rule in hits))
+    made = result.made["reason_texts"] = (inverse.astype(np.int64), [ids, approvers, labels])
+    return made
 
 
 def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
     """Every row's code into its reason codes and approvers (``len(ids)`` where not ``valid``), and those texts."""
-    rows = np.flatnonzero(valid)
-    inverse, (ids, approvers, _) = _rule_texts(book, result, rows, names=False)
-    codes = np.full(len(valid), len(ids), np.int64)
-    codes[rows] = inverse
+    every, (ids, approvers, _) = _reason_texts(book, result)
+    codes = np.where(valid, every, len(ids))
     return codes, ids, approvers
 
 

@@ -17,6 +17,8 @@ from engine.audit.outputs.show import show
 from engine.language.vocabulary import ACTIONS
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from engine.audit.result import AuditResult
 
 COLOURS = {
@@ -166,9 +168,16 @@ def _activity_shown(activity: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
-    """Everything the report shows, as plain data (small and picklable): the charts' figures, not the charts."""
-    summary = audit.summary()
+def report_context(
+    audit: AuditResult,
+    max_rows: int = 200,
+    summary: dict[str, Any] | None = None,
+    masks: dict[str, np.ndarray] | None = None,
+    isp: pa.Table | None = None,
+) -> dict[str, Any]:
+    """Everything the report shows, as plain data (small and picklable): the charts' figures, not the charts.
+    ``summary``, ``masks`` and ``isp``: the audit's summary, list masks and ISP list when the caller has them."""
+    summary = audit.summary() if summary is None else summary
     kpis = []
     for kpi in summary["kpis"]:
         kpis.append(
@@ -181,8 +190,9 @@ def report_context(audit: AuditResult, max_rows: int = 200) -> dict[str, Any]:
             }
         )
     breakdowns = summary["breakdowns"]
-    masks = list_masks(audit)
-    isp_rows = list_table(audit, masks["isp_no_nhs_contribution"]).slice(0, max_rows)
+    masks = list_masks(audit) if masks is None else masks
+    isp = list_table(audit, masks["isp_no_nhs_contribution"]) if isp is None else isp
+    isp_rows = isp.slice(0, max_rows)
     isp_rows = isp_rows.select([c for c in ISP_COLUMNS if c in isp_rows.column_names])
     providers = list(breakdowns["by_provider"].items())
     whatif = summary.get("whatif")

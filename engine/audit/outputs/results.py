@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
@@ -76,12 +77,13 @@ class Stages:
 
 
 def results_and_csv(
-    path: Path | str | None, leading: Future[Leading] | None, *args: Any
+    path: Path | str | None, leading: Future[Leading] | None, *args: Any, keep: Collection[str] | None = None
 ) -> tuple[pa.Table, dict[str, float]]:
     """The results table: input columns as read, then the results (a row not decided has no outcome, only its
     errors; ``args``: those of ``_Rows``); and, given a path, results.csv (``leading``: its input columns as
     text, made ahead). Both are made a block of rows at a time on two threads, each block's text written as
-    soon as the blocks before it are."""
+    soon as the blocks before it are. ``keep``: only these result columns are kept in the table returned (the
+    others are let go once their block's text is written: results.csv has them all)."""
     stages = Stages()
     rows = _Rows(*args)
     table = rows.table
@@ -102,7 +104,7 @@ def results_and_csv(
                 if not made:
                     out.write(header_text(names))
                 out.write(text)
-            made.append(columns)
+            made.append(columns if keep is None else {name: columns[name] for name in columns if name in keep})
     whole = table
     for name in made[0]:
         whole = whole.append_column(name, pa.chunked_array([block[name] for block in made], made[0][name].type))

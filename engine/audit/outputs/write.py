@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pyarrow as pa
 
 from engine.audit.books.problems import Group, error_lines, error_lines_text, errors_table
@@ -78,11 +79,20 @@ def write_outputs(
     suffix = "csv" if format == "csv" else "parquet"
     if excel is not False and audit.rows > EXCEL_MAX_ROWS:
         audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.{suffix} only")
+    summary = audit.summary()  # once: the report, kpis.json and the workbook's KPIs read it
+    masks = list_masks(audit)
+    isp = list_table(audit, masks["isp_no_nhs_contribution"])
     if renderer is not None and report:
         from engine.audit.outputs.report import report_context
 
-        renderer.render(report_context(audit), out / "report.html")
-    lists = {name: list_table(audit, mask) for name, mask in list_masks(audit).items()} | side_lists(audit)
+        renderer.render(report_context(audit, summary=summary, masks=masks, isp=isp), out / "report.html")
+    workbook = excel is not False and audit.rows <= EXCEL_MAX_ROWS
+    # a list of placements is made just before it is written and let go after (all at once held them all), unless
+    # the workbook needs them too
+    others = {name: rows for name, rows in masks.items() if name != "isp_no_nhs_contribution"}
+    lists: dict[str, pa.Table | np.ndarray] = {"isp_no_nhs_contribution": isp, **others, **side_lists(audit)}
+    if workbook:
+        lists = {name: _made(audit, item) for name, item in lists.items()}
     errors = errors_table(error_lines(audit))
     paths = {f"results_{suffix}": out / f"results.{suffix}"}
     first = paths[f"results_{suffix}"]
@@ -90,21 +100,23 @@ def write_outputs(
     tables = [] if ahead else [("results", audit.table)]  # else run_audit wrote results.csv during the KPIs
     tables += [*lists.items(), ("errors", errors)]
     whatif = [] if audit.whatif_changes is None else [("whatif_changes", audit.whatif_changes)]
-    workbook = excel is not False and audit.rows <= EXCEL_MAX_ROWS
-    summary = audit.summary()
-    series = [("KPI series", kpi_series_table(summary["series"]))] if "series" in summary else []
-    activity = [
-        ("Activity", activity_table(summary["activity"])),
-        ("Activity cost", activity_cost_table(summary["activity"])),
-    ]
-    sheets = [("Results", audit.table), ("KPIs", kpi_table(summary)), *series, *lists.items(), ("errors", errors)]
-    sheets += activity
-    total = sum(t.num_rows for _, t in [*tables, *whatif]) + sum(t.num_rows for _, t in sheets) * workbook
+    sheets: list[tuple[str, pa.Table]] = []
+    if workbook:
+        series = [("KPI series", kpi_series_table(summary["series"]))] if "series" in summary else []
+        activity = [
+            ("Activity", activity_table(summary["activity"])),
+            ("Activity cost", activity_cost_table(summary["activity"])),
+        ]
+        made = [(name, _made(audit, item)) for name, item in lists.items()]
+        sheets = [("Results", audit.table), ("KPIs", kpi_table(summary)), *series, *made, ("errors", errors)]
+        sheets += activity
+    total = sum(_rows(t) for _, t in [*tables, *whatif]) + sum(t.num_rows for _, t in sheets)
     rows = WrittenRows(progress, total)
     write = write_csv if format == "csv" else write_parquet
     for name, table in tables:
         paths[f"{name}_{suffix}"] = out / f"{name}.{suffix}"
-        write(table, paths[f"{name}_{suffix}"], written=rows)
+        write(_made(audit, table), paths[f"{name}_{suffix}"], written=rows)
+    del tables
     if workbook:
         paths["results_xlsx"] = out / "results.xlsx"
         typed = {"Results": typed_inputs(audit.table, audit.parsed)}
@@ -121,6 +133,15 @@ def write_outputs(
     elif renderer is not None:
         renderer.close()
     return paths
+
+
+def _made(audit: AuditResult, item: pa.Table | np.ndarray) -> pa.Table:
+    """A list's table: made from its rows (a mask), or as it is."""
+    return list_table(audit, item) if isinstance(item, np.ndarray) else item
+
+
+def _rows(item: pa.Table | np.ndarray) -> int:
+    return int(item.sum()) if isinstance(item, np.ndarray) else int(item.num_rows)
 
 
 def kpi_lines(summary: dict[str, Any]) -> list[str]:

@@ -87,9 +87,29 @@ def _excel_escape(match: re.Match[str]) -> str:
     return f"_x{ord(text):04X}_" if len(text) == 1 else "_x005F" + text
 
 
+# The bytes that may need a cell's text changed: controls but tab and newline (``UNWRITABLE``), &, <, >; U+FFFE and
+# U+FFFF begin 0xEF 0xBF, an escape Excel would read begins "_x". A column with none of them is written as it is.
+_MAY_CHANGE = np.zeros(256, bool)
+_MAY_CHANGE[[*range(ord("\t")), *range(ord("\n") + 1, ord(" ")), ord("&"), ord("<"), ord(">")]] = True
+
+
+def _needs_escaping(values: pa.Array) -> bool:
+    """Whether any string of ``values`` may need escaping: one pass over its bytes (all of its data buffer, so a
+    slice is looked at with its neighbours: never a false no)."""
+    data = values.buffers()[2]
+    if data is None:
+        return False
+    if _MAY_CHANGE[np.frombuffer(data, np.uint8)].any():
+        return True
+    text = data.to_pybytes()
+    return b"_x" in text or b"\xef\xbf" in text
+
+
 def escape_text(values: pa.Array) -> pa.Array:
     """Text made safe for XML element content; the rare cell XML cannot hold goes through Python."""
     values = pc.cast(values, pa.string())
+    if not _needs_escaping(values):
+        return values
     if pc.any(pc.match_substring_regex(values, UNWRITABLE_RE2)).as_py():
         values = pa.array([None if v is None else UNWRITABLE.sub(_excel_escape, v) for v in values.to_pylist()])
     for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
@@ -119,13 +139,13 @@ def _value_text(kind: Kind) -> tuple[pa.Array, str, str]:
 
 
 def _cells(kinds: Iterable[Kind], letter: str, rows: pa.Array) -> pa.Array:
-    """Each row's ``<c>`` element for one column ("" where the row has no value)."""
-    cells = pa.nulls(len(rows), pa.string())
+    """Each row's ``<c>`` element for one column (null where the row has no value)."""
+    cells = None
     for kind in reversed(list(kinds)):  # the first kind with a value wins
         text, opening, closing = _value_text(kind)
         made = pc.binary_join_element_wise(f'<c r="{letter}', rows, f'"{opening}', text, closing, "")
-        cells = pc.coalesce(made, cells)
-    return pc.fill_null(cells, "")
+        cells = made if cells is None else pc.coalesce(made, cells)
+    return pa.nulls(len(rows), pa.string()) if cells is None else cells
 
 
 def _concatenated(values: pa.Array) -> bytes:
@@ -155,7 +175,8 @@ def _sheet_rows(columns: list[Column], rows: int) -> Iterator[bytes]:
             _cells((kind.slice(start, stop - start) for kind in column.kinds), column_letters(i), numbers)
             for i, column in enumerate(columns)
         ]
-        yield _concatenated(pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", ""))
+        row = pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "", null_handling="replace")
+        yield _concatenated(row)  # a cell with no value (null) is left out
 
 
 def _made_ahead(blocks: Iterator[bytes]) -> Iterator[bytes]:

@@ -1,0 +1,156 @@
+"""An audit told to hold less (``run_audit(..., keep_table=False)``, what ``carerules audit --no-excel`` asks for)
+writes the same files and gives the same results table when asked for it."""
+
+from __future__ import annotations
+
+import filecmp
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from engine.audit.books.problems import error_lines
+from engine.audit.books.sample import sample_book
+from engine.audit.outputs.write import write_outputs
+from engine.audit.run import KEPT, run_audit
+from engine.evaluate.vector import VectorEvaluator, row_dates
+from engine.language.figure_language import params_in
+from engine.rulebook.loader import load_rulebook
+from engine.validate.batch import parse_columns, settle_doubtful
+
+
+@pytest.fixture(scope="module")
+def book() -> pa.Table:
+    return sample_book(2_000, 29, load_rulebook())
+
+
+def _audit(book: pa.Table, folder: Path, keep: bool):  # type: ignore[no-untyped-def]
+    folder.mkdir()
+    return run_audit(book, results_csv=folder / "results.csv", keep_table=keep)
+
+
+def test_lean_audit_keeps_only_what_the_error_lines_read(book: pa.Table, tmp_path: Path) -> None:
+    whole, lean = _audit(book, tmp_path / "whole", True), _audit(book, tmp_path / "lean", False)
+    assert whole.make_table is None and lean.make_table is not None
+    assert lean.results.column_names == [*book.column_names, *KEPT]
+    assert lean.column_names == whole.table.column_names
+    assert lean.rows == whole.rows and lean.error_rows == whole.error_rows > 0
+    assert error_lines(lean) == error_lines(whole)
+    assert lean.make_table is not None  # the error lines did not need the whole table
+    assert lean.table.equals(whole.table)  # made when asked for, the same table
+    assert lean.make_table is None and lean.results is lean.table
+
+
+def test_lean_audit_error_field_named_as_a_result_column(book: pa.Table, tmp_path: Path) -> None:
+    """A message under a field that is a result column not kept shows that column's value, as with the table."""
+    whole, lean = _audit(book, tmp_path / "whole", True), _audit(book, tmp_path / "lean", False)
+    row = next(iter(whole.parsed.errors))
+    for audit in (whole, lean):
+        audit.parsed.errors[row] = {"outcome": ["not given"], "rule_ids": ["not given"]}
+    assert error_lines(lean) == error_lines(whole)
+    assert lean.make_table is None  # it read the whole table
+
+
+def test_lean_audit_writes_the_same_files(book: pa.Table, tmp_path: Path) -> None:
+    for name, keep in (("whole", True), ("lean", False)):
+        audit = _audit(book, tmp_path / name, keep)
+        write_outputs(audit, tmp_path / name, excel=False, report=False)
+    files = sorted(path.name for path in (tmp_path / "whole").iterdir())
+    assert "results.csv" in files and "errors.csv" in files and "refer.csv" in files
+    assert sorted(path.name for path in (tmp_path / "lean").iterdir()) == files
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "lean", files, shallow=False)
+    assert (mismatch, errors) == ([], [])
+
+
+def test_figures_that_read_no_date_are_the_same_at_any_date(book: pa.Table) -> None:
+    """``date_free``: derived at two dates years apart, these figures are equal; a figure that reads a date is not
+    among them (so the KPI date may take the rows' own figures for them)."""
+    from engine.audit.views import AuditViews, date_free
+    from engine.validate.batch import parse_book
+
+    rules = load_rulebook()
+    free = date_free(rules)
+    assert free and "gross_weekly_cost" not in free  # the gross cost reads parameters (FNC, rates)
+    parsed = parse_book(book, rules)
+    views = AuditViews(rules, parsed)
+    early, late = (np.full(parsed.n, day, np.int64) for day in (20_600, 21_700))
+    one, other = views.evaluator.derive(parsed, early), views.evaluator.derive(parsed, late)
+    for name in free:
+        assert np.array_equal(one[name].v, other[name].v) and np.array_equal(one[name].ok, other[name].ok), name
+    differ = [
+        name for name in rules.figures if not np.array_equal(one[name].v * one[name].ok, other[name].v * other[name].ok)
+    ]
+    assert differ and not set(differ) & free
+
+
+def test_the_kpi_date_takes_the_rows_own_date_free_figures(book: pa.Table, tmp_path: Path) -> None:
+    from engine.audit.views import FiguresAt
+
+    audit = _audit(book, tmp_path / "a", True)
+    at = audit.at_kpi
+    assert isinstance(at.values, FiguresAt)  # the rows' own dates are their start dates: not all the KPI date
+    shared = [name for name in audit.views.date_free if at.values[name] is audit.values[name]]
+    assert sorted(shared) == sorted(audit.views.date_free)
+    fresh = audit.views.evaluator.derive(audit.parsed, at.days)  # the KPI date derived afresh: the same lists
+    again = audit.views.evaluator.evaluate(audit.parsed, at.days, fresh)
+    assert np.array_equal(at.result.outcome, again.outcome) and np.array_equal(at.result.fired, again.fired)
+    for name, col in again.figures.items():
+        assert np.array_equal(at.result.figures[name].v, col.v) and np.array_equal(at.result.figures[name].ok, col.ok)
+
+
+def test_parameter_columns_let_go_after_their_last_reader(book: pa.Table) -> None:
+    """A derivation lets each parameter's column go once no later figure reads it: every parameter a figure
+    reads is let go at or after that figure, and the figures are the same as when every column is kept."""
+    rules = load_rulebook()
+    evaluator = VectorEvaluator(rules)
+    order = evaluator._order
+    let_go = {parameter: order.index(name) for name, gone in evaluator._let_go.items() for parameter in gone}
+    read = {p for name in order for f in rules.figures[name].formulas.values() for p in params_in(f)}
+    assert read and set(let_go) == read
+    for position, name in enumerate(order):
+        for formula in rules.figures[name].formulas.values():
+            assert all(let_go[parameter] >= position for parameter in params_in(formula))
+    parsed, doubtful = parse_columns(book, rules)
+    settle_doubtful(book, parsed, doubtful, rules)
+    days = row_dates(parsed)
+    lean = evaluator.derive(parsed, days)
+    evaluator._let_go = {}
+    kept = evaluator.derive(parsed, days)
+    assert set(lean) == set(kept)
+    for name in rules.figures:
+        assert np.array_equal(lean[name].v, kept[name].v) and np.array_equal(lean[name].ok, kept[name].ok)
+
+
+_HEAPS = """
+import ctypes, sys, threading
+if sys.argv[1] == "one": assert one_heap()
+import numpy as np, pyarrow
+libc = ctypes.CDLL("libc.so.6")
+libc.open_memstream.restype = ctypes.c_void_p
+libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+def work(): [np.ones(1 << 16) for _ in range(200)]
+threads = [threading.Thread(target=work) for _ in range(3)]
+[t.start() for t in threads]; work(); [t.join() for t in threads]
+text, size = ctypes.c_char_p(), ctypes.c_size_t()
+stream = libc.open_memstream(ctypes.byref(text), ctypes.byref(size))
+libc.malloc_info(0, stream); libc.fclose(stream)
+print(text.value.decode().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc's heaps only"
+)
+def test_one_heap_serves_every_thread() -> None:
+    """Asked first (as the CLI does for an audit), glibc serves every thread from one heap, so memory one thread
+    frees another reuses; without it each thread allocating gets a heap of its own."""
+    code = "from engine.audit.memory import one_heap\n" + _HEAPS
+    heaps = {
+        mode: int(subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True).stdout)
+        for mode in ("one", "default")
+    }
+    assert heaps["one"] == 1 < heaps["default"]
