@@ -387,6 +387,32 @@ def test_a_look_that_decisions_overtook_still_lets_the_wal_start_again_from_its_
     log.dispose()
 
 
+def test_a_wal_started_again_is_cut_back_to_the_size_limit(tmp_path, monkeypatch):
+    """SQLite leaves a WAL as large as it ever grew; the log's connections cut it back to ``WAL_SIZE_LIMIT`` when
+    it starts again from its beginning (here 64 KiB instead of 64 MiB)."""
+    from api.store import decision_log
+    from api.store.sqlite_checkpoint import Checkpointer
+
+    monkeypatch.setattr(decision_log, "WAL_SIZE_LIMIT", 64 * 1024)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    log.upgrade()
+    writer = writer_for(log, "full")
+    assert isinstance(writer, SqliteWriter)
+    inserter = writer.inserter
+    inserter.checkpoint_here(False)
+    big = replace(RECORD, input_json="x" * 8000)
+    inserter.insert([inserter.bind(replace(big, placement_id=f"P-{n}")) for n in range(40)])
+    wal = tmp_path / "log.db-wal"
+    assert wal.stat().st_size > 300 * 1024
+    checkpointer = Checkpointer(log)
+    assert checkpointer.checkpoint()[0] == 0
+    inserter.insert([inserter.bind(replace(big, placement_id="P-after"))])
+    assert 0 < wal.stat().st_size <= 64 * 1024
+    assert len(log.recent(100)) == 41
+    writer.close()
+    log.dispose()
+
+
 def test_the_checkpointer_waits_for_the_writers_turn_a_few_milliseconds_at_most(tmp_path):
     """A worker holding the turn: the checkpointer's second copy is left for its next look (no wait on a stuck
     writer), and its own turn is given back after a copy."""
