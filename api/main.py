@@ -30,6 +30,7 @@ from api.serve.forwarded import ProxyHeaders, UnderRootPath
 from api.serve.metrics import router as metrics_router
 from api.serve.observe import Observe, ensure_request_log
 from api.serve.settings import Settings
+from api.serve.telemetry import fastapi_telemetry
 from api.store.decision_log import DecisionLog, LogUnavailable
 from api.store.log_writer import LogWriter, Writer
 from api.store.sqlite_writer import SqliteInserter, SqliteWriter
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         summary="Care-placement pricing and charging decisions, as dated and cited rules",
         version=editions.current.version,
         lifespan=lifespan,
+        **fastapi_telemetry(),  # FastAPI's per-request OpenTelemetry check, off when none is configured
     )
     # the edition in force (engine and decider) is app.state.editions.current, swapped when the rulebook changes
     app.state.settings, app.state.editions, app.state.log, app.state.clock = settings, editions, log, clock

@@ -44,16 +44,20 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "api/uploads/worker.py": ({200}, "rows of each list in the JSON answer"),
     "api/uploads/runner.py": ({5} | HTTP | {429}, "seconds to wait for a stopped child, HTTP codes"),
     "api/store/decision_log.py": (
-        {4, 8, 16, 32, 64, 200, 400, 5.0, 1000, 0.25},
-        "column sizes, pool settings, timeout, ms in a s, how often (seconds, times a timeout) deadlines are seen",
+        {4, 8, 16, 32, 64, 200, 400, 5.0, 1000, 0.25, 1024},
+        "column sizes, pool settings, timeout, ms in a s, how often (seconds, times a timeout) deadlines are seen, "
+        "bytes in a KiB (the WAL's size limit)",
     ),
     "api/store/log_writer.py": ({512, 30}, "most records in one transaction, seconds to wait for the writer to stop"),
     "api/store/sqlite_writer.py": (
         {512, 1000, 64, 0.0001, 0.001, 0.0005, 0.02},
         "most requests in one group, rows in one SQLite statement, statements kept, to try again for the turn "
-        "and for a database locked elsewhere",
+        "(first wait, longest wait) and for a database locked elsewhere",
     ),
-    "api/store/sqlite_checkpoint.py": ({0.25}, "seconds between checkpoints of the decision log's WAL"),
+    "api/store/sqlite_checkpoint.py": (
+        {0.25, 20, 0.0005},
+        "seconds between checkpoints of the decision log's WAL; tries for the writers' turn and seconds between them",
+    ),
     "api/serve/workers.py": ({3, 0.5, 30}, "uvicorn's start-up failure exit code, seconds between checks and to stop"),
     "api/serve/edition.py": (
         {0.25, 4, 1e9},

@@ -240,6 +240,7 @@ class Authenticator:
         self.loopback = is_loopback(config.host)
         self.users_seen = False  # once the database has had a user it always has: remembered for good once seen
         self.no_users_until = 0.0  # local mode: "no user yet" is re-read after LOCAL_RECHECK_SECONDS
+        self.local: Identity | None = None  # local mode's identity for the approvers it was last made with
         self.legacy_turn = asyncio.Semaphore(1)  # one argon2 check (64 MiB) at a time per worker
         self.attempts = Attempts(
             config.signin_attempts_per_client, config.signin_attempts_per_name, config.signin_window_seconds
@@ -350,7 +351,10 @@ class Authenticator:
                 if await self.read(self.had_users):
                     return None
                 self.no_users_until = time.monotonic() + LOCAL_RECHECK_SECONDS
-            return Identity(LOCAL_USER, frozenset(all_roles(approvers)), "local", approvers)
+            local = self.local
+            if local is None or local.approvers is not approvers:  # made again when the edition changes
+                local = self.local = Identity(LOCAL_USER, frozenset(all_roles(approvers)), "local", approvers)
+            return local
         return None
 
     async def by_token(self, token: str) -> User | None:

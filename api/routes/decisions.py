@@ -3,6 +3,7 @@ POST /v1/decisions/{id}/request-approval and /v1/decisions/{id}/approvals."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -76,13 +77,18 @@ async def create_decision(request: Request, as_at: AsAtQuery = None) -> Response
 async def decide_one(request: Request, as_at: date | None) -> Response:
     """The hot path: no dependency injection (it costs more than the engine here), state read directly.
     Evaluated on the event loop: short CPU work behind the engine's lock; only the log write is awaited."""
-    identity = await require(request, CHECK)
-    decider = edition_of(request).decider  # one edition for the decision, its log record and its version
-    body = parse_json(await request.body())
-    logged = await decider.decide(body, as_at, identity.name, "api")
+    logged = await decide_logged(request, as_at, request.body)
     return Response(
         logged.text, status_code=201, media_type="application/json", headers={"Location": f"/v1/decisions/{logged.id}"}
     )
+
+
+async def decide_logged(request: Request, as_at: date | None, body: Callable[[], Awaitable[bytes]]) -> Logged:
+    """Sign-in checked, then the body read (``body()``: none is read for a caller not signed in), decided and
+    stored: the stored decision (the fast path sends it itself)."""
+    identity = await require(request, CHECK)
+    decider = edition_of(request).decider  # one edition for the decision, its log record and its version
+    return await decider.decide(parse_json(await body()), as_at, identity.name, "api")
 
 
 @router.post(

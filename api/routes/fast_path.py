@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from api.routes.decisions import decide_one
+from api.routes.decisions import decide_logged
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -24,6 +24,22 @@ Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 PATH = "/v1/decisions"
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The request's body as ``Request.body()`` reads it (a disconnect is ClientDisconnect), without its stream
+    machinery: one message, nearly always."""
+    message = await receive()
+    chunks: list[bytes] = []
+    while True:
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        message = await receive()
 
 
 class DecisionFastPath:
@@ -37,14 +53,26 @@ class DecisionFastPath:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+
+        async def body() -> bytes:
+            request._body = raw = await read_body(receive)  # Request.body() is this, should a handler read it
+            return raw
+
         try:
-            response = await decide_one(request, None)
+            logged = await decide_logged(request, None, body)
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:
                 raise
             response = await handler(request, exc)
-        await response(scope, receive, send)
+            await response(scope, receive, send)
+            return
+        # What Response(text, 201, media_type="application/json", headers={"Location": ...}) sends, made directly.
+        content = logged.text.encode()
+        location = b"/v1/decisions/%d" % logged.id
+        headers = [(b"location", location), (b"content-length", b"%d" % len(content)), JSON_TYPE]
+        await send({"type": "http.response.start", "status": 201, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
     def _handler(self, exc: Exception) -> Handler | None:
         for kind in type(exc).__mro__:

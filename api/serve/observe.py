@@ -134,11 +134,15 @@ class Observe:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", ()))
+                cached = False  # the response says how a cache may keep it
                 for name, value in headers:
-                    if name == b"location" and (found := DECISION_PATH.match(value)):
-                        decision_id = int(found.group(1))
-                headers.extend(SECURITY_HEADERS)
-                if not scope["path"].startswith(STATIC_PATHS) and all(name != b"cache-control" for name, _ in headers):
+                    if name == b"location":
+                        if found := DECISION_PATH.match(value):
+                            decision_id = int(found.group(1))
+                    elif name == b"cache-control":
+                        cached = True
+                headers += SECURITY_HEADERS
+                if not cached and not scope["path"].startswith(STATIC_PATHS):
                     headers.append(NO_STORE)  # pages and answers name people and placements: never kept by a cache
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}

@@ -95,11 +95,15 @@ def _sqlite_pragmas(timeout_seconds: float) -> Any:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={int(timeout_seconds * 1000)}")
+        # the WAL, when started again from its beginning after a checkpoint, is cut back to this size (SQLite's
+        # default leaves it as large as it ever grew)
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     return on_connect
 
 
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 PRIVATE_FILE = stat.S_IRUSR | stat.S_IWUSR  # 0600: the log holds personal data
 PRIVATE_FOLDER = stat.S_IRWXU  # 0700
 WATCH_SECONDS = 0.25  # how often the deadlines of calls to PostgreSQL are looked at (at most)

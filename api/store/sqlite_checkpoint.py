@@ -7,6 +7,16 @@ up to 65 ms, and the checkpoints were most of the writer's time (docs/benchmarks
 While a worker serves, its writer's connection does not checkpoint and this thread does, a few times a second
 (``PRAGMA wal_checkpoint(PASSIVE)``: it waits for no one, readers and writers carry on meanwhile, and a page a
 reader still needs is copied at a later look). The log's other connections checkpoint as SQLite's default.
+
+Under a steady stream of decisions that passive look never caught up: commits kept landing while it copied, so
+the WAL was never wholly copied, SQLite never started it again from its beginning, and it grew for as long as
+the stream lasted (126 MB after 3,000 decisions), every commit appending to the file. A synced append must also
+sync the file's new size (the file system's journal); a synced overwrite of the file's existing blocks need not,
+and costs about half as much on the benchmark's disk (docs/benchmarks.md, "API store"). So after the bulk has been
+copied, the thread takes the writers' turn (``WriterTurns``, its own lock of the file: a worker's writer that
+finds it taken keeps serving and looks again a moment later) and copies the few frames written meanwhile; with
+the WAL wholly copied, the next commit starts it again from its beginning, over blocks already there. It waits
+for the turn a few milliseconds at most, and holds it for that short second copy alone.
 """
 
 from __future__ import annotations
@@ -17,11 +27,12 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from api.store.decision_log import DecisionLog
+from api.store.decision_log import DecisionLog, WriterTurns
 
 logger = logging.getLogger("carerules.api")
 
 CHECKPOINT_SECONDS = 0.25  # at 3,000 decisions/s, about 3,000 WAL pages a look
+TURN_TRIES, TURN_PAUSE_SECONDS = 20, 0.0005  # waiting for the writers' turn: 10 ms at most, then at the next look
 
 
 class Checkpointer:
@@ -35,6 +46,8 @@ class Checkpointer:
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._turns: WriterTurns | None = None
+        self._settled = -1  # the WAL's frames after the last settle (none written since while a look finds as many)
 
     def start(self) -> bool:
         """Start the thread (if not running); False when this log has no WAL to checkpoint (in memory)."""
@@ -51,6 +64,9 @@ class Checkpointer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self._turns is not None:
+            self._turns.close()
+            self._turns = None
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One passive checkpoint: (1 if it could not run now, WAL frames, frames copied to the database)."""
@@ -61,9 +77,37 @@ class Checkpointer:
             connection.close()
         return int(row[0]), int(row[1]), int(row[2])
 
+    def settle(self) -> bool:
+        """With the writers' turn held (no decision committed meanwhile), copy what the last look left; True if
+        the WAL is then wholly copied, so the next commit starts it again from its beginning. False if the turn
+        was not had within a few milliseconds, or a reader still needs a frame (tried again at the next look)."""
+        if self._turns is None:  # its own open file: its lock excludes this process's writer too
+            self._turns = WriterTurns(self.log.url)
+        turns = self._turns
+        for _ in range(TURN_TRIES):
+            if turns.try_take():
+                break
+            if self._stop.wait(TURN_PAUSE_SECONDS):
+                return False
+        else:
+            return False
+        try:
+            busy, frames, copied = self.checkpoint()
+        finally:
+            turns.give_back()
+        self._settled = frames
+        return busy == 0 and frames == copied
+
+    def look(self) -> None:
+        """A passive checkpoint; then, if anything was written since the last settle, the rest in turn."""
+        # (its figures are the WAL as the look began: decisions committed while it copied are not in them)
+        busy, frames, _copied = self.checkpoint()
+        if busy == 0 and frames > 0 and frames != self._settled:
+            self.settle()
+
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             try:
-                self.checkpoint()
+                self.look()
             except Exception as exc:  # a disk error: said, and tried again at the next look
                 logger.warning("decision log checkpoint failed: %s", exc)

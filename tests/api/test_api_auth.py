@@ -217,3 +217,29 @@ def test_users_add_prints_a_token_once_kept_only_as_a_digest(sqlite_url, monkeyp
         fresh = CliRunner().invoke(cli, ["users", "token", "Ann Broker"]).stdout.strip()
         assert client.get("/v1/decisions", headers=signed_in).status_code == 401  # at once: nothing remembered
         assert client.get("/v1/decisions", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+
+
+def test_local_mode_identity_is_made_again_for_another_editions_approvers(sqlite_url):
+    """Local mode's identity is kept per approvers (api/auth/identity.py): the same edition gets it again; an edition
+    declaring other approver roles gets those roles at once; local mode still ends when a user is added."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from engine.rulebook.approvers import Approvers
+
+    def identify(client: TestClient, approvers: Approvers):
+        scope = {"type": "http", "headers": [], "client": ("127.0.0.1", 1), "path": "/", "method": "GET"}
+        return asyncio.run(client.app.state.auth.identify(Request(scope), approvers))  # type: ignore[attr-defined]
+
+    ours = Approvers({"team_manager": "Team manager"})
+    theirs = Approvers({"team_manager": "Team manager", "head_of_service": "Head of service"})
+    with make_client(sqlite_url) as client:
+        first = identify(client, ours)
+        assert first is identify(client, ours) and first.via == "local"
+        assert first.roles == frozenset(all_roles(ours)) and first.approvers is ours
+        other = identify(client, theirs)
+        assert other.roles == frozenset(all_roles(theirs)) and "head_of_service" in other.roles
+        assert other.approvers is theirs and "head_of_service" not in identify(client, ours).roles
+        add_user(client, "Ann Broker", "finance")
+        assert identify(client, ours) is None

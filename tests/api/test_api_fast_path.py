@@ -64,13 +64,13 @@ def counted_fast_path(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from api.routes import fast_path
 
     calls: list[str] = []
-    decide_one = fast_path.decide_one
+    decide_logged = fast_path.decide_logged
 
     async def counted(*args: Any) -> Any:
         calls.append("fast path")
-        return await decide_one(*args)
+        return await decide_logged(*args)
 
-    monkeypatch.setattr(fast_path, "decide_one", counted)
+    monkeypatch.setattr(fast_path, "decide_logged", counted)
     return calls
 
 
@@ -102,3 +102,34 @@ def test_a_query_string_goes_to_the_route_that_validates_it(tmp_path: Path, monk
         refused = client.post("/v1/decisions?as_at=someday", json=P_1001)
         assert refused.status_code == 422 and "as_at" in refused.json()["error"]["fields"]
         assert calls == ["fast path"]
+
+
+def test_the_fast_path_reads_a_body_sent_in_parts_as_starlette_does():
+    """The fast path reads the body itself (api/routes/fast_path.py, read_body): the same bytes as Request.body()
+    from a body in several messages, empty parts included; a disconnect before the end is ClientDisconnect."""
+    import asyncio
+
+    from starlette.requests import ClientDisconnect, Request
+
+    from api.routes.fast_path import read_body
+
+    def receiver(messages: list[dict[str, Any]]) -> Any:
+        queue = list(messages)
+
+        async def receive() -> dict[str, Any]:
+            return queue.pop(0)
+
+        return receive
+
+    def part(body: bytes, more: bool) -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    for parts in (
+        [part(b'{"a": 1}', False)],
+        [part(b'{"a"', True), part(b"", True), part(b": 1}", False)],
+        [part(b"", False)],
+    ):
+        starlette = asyncio.run(Request({"type": "http"}, receiver(parts)).body())
+        assert asyncio.run(read_body(receiver(parts))) == starlette
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(read_body(receiver([part(b"{", True), {"type": "http.disconnect"}])))

@@ -346,6 +346,98 @@ def test_the_sqlite_writer_leaves_the_wals_checkpoints_to_a_thread_of_their_own(
     log.dispose()
 
 
+def test_a_look_that_decisions_overtook_still_lets_the_wal_start_again_from_its_beginning(tmp_path):
+    """Under a steady stream of decisions, commits land while the checkpointer's passive look copies, and that
+    look reports the WAL as it began, wholly copied: SQLite then never started the WAL again from its beginning,
+    and it grew with every decision, each synced commit an append (126 MB after 3,000). The look now copies the
+    rest with the writers' turn held, so the next decision's frames are written at the WAL's start."""
+    from api.store.sqlite_checkpoint import Checkpointer
+
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    log.upgrade()
+    writer = writer_for(log, "full")
+    assert isinstance(writer, SqliteWriter)
+    inserter = writer.inserter
+    inserter.checkpoint_here(False)
+    big = replace(RECORD, input_json="x" * 8000)
+    inserter.insert([inserter.bind(replace(big, placement_id=f"P-{n}")) for n in range(20)])
+    checkpointer = Checkpointer(log)
+    copy = checkpointer.checkpoint
+    looks: list[tuple[int, int, int]] = []
+
+    def overtaken() -> tuple[int, int, int]:
+        looks.append(copy())
+        if len(looks) == 1:  # a decision committed as the look ends
+            inserter.insert([inserter.bind(replace(big, placement_id="P-during"))])
+        return looks[-1]
+
+    checkpointer.checkpoint = overtaken  # type: ignore[method-assign]
+    checkpointer.look()
+    assert looks[0][1] == looks[0][2] > 0  # the first look saw its WAL wholly copied
+    wal = tmp_path / "log.db-wal"
+    size = wal.stat().st_size
+    ids = inserter.insert([inserter.bind(replace(big, placement_id="P-after"))])
+    assert wal.stat().st_size == size  # written over the WAL's first frames, not appended
+    frames = copy()[1]
+    assert 0 < frames < 10, frames  # this decision's pages alone
+    assert ids == [22] and log.get(22).placement_id == "P-after"  # type: ignore[union-attr]
+    assert len(log.recent(100)) == 22
+    checkpointer.stop()
+    writer.close()
+    log.dispose()
+
+
+def test_a_wal_started_again_is_cut_back_to_the_size_limit(tmp_path, monkeypatch):
+    """SQLite leaves a WAL as large as it ever grew; the log's connections cut it back to ``WAL_SIZE_LIMIT`` when
+    it starts again from its beginning (here 64 KiB instead of 64 MiB)."""
+    from api.store import decision_log
+    from api.store.sqlite_checkpoint import Checkpointer
+
+    monkeypatch.setattr(decision_log, "WAL_SIZE_LIMIT", 64 * 1024)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    log.upgrade()
+    writer = writer_for(log, "full")
+    assert isinstance(writer, SqliteWriter)
+    inserter = writer.inserter
+    inserter.checkpoint_here(False)
+    big = replace(RECORD, input_json="x" * 8000)
+    inserter.insert([inserter.bind(replace(big, placement_id=f"P-{n}")) for n in range(40)])
+    wal = tmp_path / "log.db-wal"
+    assert wal.stat().st_size > 300 * 1024
+    checkpointer = Checkpointer(log)
+    assert checkpointer.checkpoint()[0] == 0
+    inserter.insert([inserter.bind(replace(big, placement_id="P-after"))])
+    assert 0 < wal.stat().st_size <= 64 * 1024
+    assert len(log.recent(100)) == 41
+    writer.close()
+    log.dispose()
+
+
+def test_the_checkpointer_waits_for_the_writers_turn_a_few_milliseconds_at_most(tmp_path):
+    """A worker holding the turn: the checkpointer's second copy is left for its next look (no wait on a stuck
+    writer), and its own turn is given back after a copy."""
+    import time
+
+    from api.store.sqlite_checkpoint import Checkpointer
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = DecisionLog(url)
+    log.upgrade()
+    checkpointer = Checkpointer(log)
+    other = WriterTurns(url)
+    assert other.try_take()
+    started = time.monotonic()
+    assert checkpointer.settle() is False
+    assert time.monotonic() - started < 1
+    other.give_back()
+    assert checkpointer.settle() is True
+    assert other.try_take()  # given back
+    other.give_back()
+    other.close()
+    checkpointer.stop()
+    log.dispose()
+
+
 def test_a_writer_waiting_for_the_turn_looks_again_less_and_less_often(tmp_path, monkeypatch):
     """The looks at the lock file while another worker writes: 0.1 ms after the first, the waits doubling up to
     1 ms (not a lock-file system call every 0.1 ms for the whole of the other's synced commit)."""
