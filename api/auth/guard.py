@@ -38,8 +38,9 @@ async def require(request: Request, allowed: Needs) -> Identity:
     identity = await auth.identify(request, edition_of(request).engine.book.approvers)
     if identity is None:
         raise NotSignedIn()
-    request.state.identity = identity
-    request.state.user = identity.name  # the request log's "user"
+    state = request.scope.setdefault("state", {})  # what request.state.identity and .user set, without a State
+    state["identity"] = identity
+    state["user"] = identity.name  # the request log's "user"
     if not identity.holds(allowed):
         needed = ", ".join(sorted(allowed.roles(identity.approvers))).replace("_", " ")
         raise Forbidden(f"{identity.name} does not hold a role this needs ({needed})")
