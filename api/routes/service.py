@@ -62,7 +62,7 @@ _decoders = threading.local()
 
 def _decoder() -> tuple[json.JSONDecoder, list[_Twice]]:
     """This thread's decoder and the list its duplicate-key hook fills: made once a thread, not once a request
-    (``json.loads`` with a hook makes a new decoder every call; docs/benchmarks.md, "The API's shell")."""
+    (``json.loads`` with a hook makes a new decoder every call; docs/benchmarks.md, "The API's shell, fourth pass")."""
     made = getattr(_decoders, "made", None)
     if made is None:
         twice: list[_Twice] = []
