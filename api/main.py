@@ -14,7 +14,6 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
 from api.auth import guard
@@ -27,6 +26,7 @@ from api.routes.schemas import placement_schema
 from api.routes.service import Clock, Decider
 from api.serve.edition import Editions
 from api.serve.forwarded import ProxyHeaders, UnderRootPath
+from api.serve.hosts import TrustedHosts
 from api.serve.metrics import router as metrics_router
 from api.serve.observe import Observe, ensure_request_log
 from api.serve.settings import Settings
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.add_middleware(guard.SignedInBeforeUpload)  # before the body limit reads a byte of an upload
     app.add_middleware(guard.SignedInBeforeUpload, prefix="/v1/editions", allowed=EDITIONS)  # rates files too
     app.add_middleware(guard.SameOrigin)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)  # Starlette's check, its verdicts kept
     app.add_middleware(Observe)  # every response, refusals included, is logged and gets the headers
     # outermost: the browser's scheme and address from an allowed reverse proxy; the sub-path off the path
     app.add_middleware(ProxyHeaders, allow=settings.forwarded_allow_ips, root_path=settings.root_path)

@@ -121,6 +121,15 @@ class Identity:
         return self.approvers.acting_role(self.roles, needed)
 
 
+def first_header(connection: HTTPConnection, name: bytes) -> str | None:
+    """The request's first ``name`` header (lower case), as ``connection.headers.get`` reads it, without making
+    the Headers object or raising its KeyError when there is none (sign-in runs on every request)."""
+    for key, value in connection.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
 class NotSignedIn(Exception):
     """401: nobody is signed in."""
 
@@ -330,7 +339,7 @@ class Authenticator:
     async def identify(self, connection: HTTPConnection, approvers: Approvers | None = None) -> Identity | None:
         """The signed-in identity, or None; ``approvers``: the approver roles of the edition the request uses."""
         approvers = approvers or Approvers()
-        header = connection.headers.get("authorization")
+        header = first_header(connection, b"authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -341,7 +350,7 @@ class Authenticator:
             sso = self._from_proxy(connection)
             if sso is not None:
                 return await self._by_sso(*sso, approvers)
-        session_id = connection.cookies.get(SESSION_COOKIE)
+        session_id = connection.cookies.get(SESSION_COOKIE) if first_header(connection, b"cookie") is not None else None
         if session_id:
             account = await self.read(self.account_by_session, session_id)
             if account is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,9 +30,13 @@ def parse_json(raw: bytes, what: str = "placement") -> Any:
     field: an integer too long to read (over 4,300 digits), text with an unpaired surrogate or a key given twice
     in one object (JSON parsers keep the last: a fee sent twice was priced at the second) is the field's fault,
     never a 500 or a 503."""
-    twice: list[_Twice] = []
+    decoder, twice = _decoder()
+    twice.clear()  # a parse that raised may have left objects behind
     try:
-        value = json.loads(raw.decode("utf-8"), parse_float=Decimal, object_pairs_hook=_no_key_twice(twice))
+        text = raw.decode("utf-8")
+        if text.startswith("\ufeff"):  # as json.loads refuses it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = decoder.decode(text)
     except UnicodeDecodeError:
         raise InputError({what: ["not valid UTF-8 text"]}) from None
     except json.JSONDecodeError as exc:
@@ -50,6 +55,19 @@ def parse_json(raw: bytes, what: str = "placement") -> Any:
         if bad:
             raise InputError({field: ["not text: an unpaired surrogate (\\ud800 to \\udfff)"] for field in bad})
     return value
+
+
+_decoders = threading.local()
+
+
+def _decoder() -> tuple[json.JSONDecoder, list[_Twice]]:
+    """This thread's decoder and the list its duplicate-key hook fills: made once a thread, not once a request
+    (``json.loads`` with a hook makes a new decoder every call; docs/benchmarks.md, "The API's shell, fourth pass")."""
+    made = getattr(_decoders, "made", None)
+    if made is None:
+        twice: list[_Twice] = []
+        made = _decoders.made = (json.JSONDecoder(parse_float=Decimal, object_pairs_hook=_no_key_twice(twice)), twice)
+    return made  # type: ignore[no-any-return]
 
 
 class _TooLong:

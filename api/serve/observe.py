@@ -127,18 +127,17 @@ class Observe:
         request_id = request_id or request_ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
-        decision_id: int | None = None
+        location: bytes | None = None  # read for the log's decision id only when a line is written
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status, decision_id
+            nonlocal status, location
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", ()))
                 cached = False  # the response says how a cache may keep it
                 for name, value in headers:
                     if name == b"location":
-                        if found := DECISION_PATH.match(value):
-                            decision_id = int(found.group(1))
+                        location = value
                     elif name == b"cache-control":
                         cached = True
                 headers += SECURITY_HEADERS
@@ -152,8 +151,9 @@ class Observe:
             await self.app(scope, receive, send_with_headers)
         finally:
             record_request(scope, status, time.perf_counter() - started)  # /metrics (api/serve/metrics.py)
-            if request_log.isEnabledFor(logging.INFO):
-                self._log(scope, request_id, status, decision_id, started)
+            if request_log.isEnabledFor(logging.INFO):  # nothing of the line is made when the log is off
+                found = DECISION_PATH.match(location) if location is not None else None
+                self._log(scope, request_id, status, int(found.group(1)) if found else None, started)
 
     @staticmethod
     def _log(scope: Scope, request_id: str, status: int, decision_id: int | None, started: float) -> None:

@@ -32,38 +32,50 @@ def _read_seconds() -> float:
 class SlowClientProtocol(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol with a deadline: a client must send each request (headers and body) within
     ``CARERULES_REQUEST_READ_SECONDS`` of connecting or of starting it, or the connection is closed. (uvicorn
-    closes idle keep-alive connections itself, but would wait forever for a request sent a byte at a time.)"""
+    closes idle keep-alive connections itself, but would wait forever for a request sent a byte at a time.)
+
+    One timer a connection, not one a request: a request's start is noted (``_since``) and its end clears it; the
+    timer, when it fires, closes the connection if a request begun that long ago is still unfinished, waits on if
+    one is still within its time, and is let go if none is pending (the next request sets it again). Making and
+    cancelling a timer for every request cost more than the deadline's whole check (docs/benchmarks.md)."""
 
     _deadline: asyncio.TimerHandle | None = None
+    _since: float | None = None  # when the pending request (or the connection, before its first) began
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(OneWrite(transport, self.loop))  # type: ignore[arg-type]
-        self._arm()
+        self._begin()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._deadline is None:
-            self._arm()
+        if self._since is None:
+            self._begin()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._since = None
         super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _arm(self) -> None:
-        self._deadline = self.loop.call_later(_read_seconds(), self._too_slow)
-
-    def _disarm(self) -> None:
+        self._since = None
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+        super().connection_lost(exc)
 
-    def _too_slow(self) -> None:
+    def _begin(self) -> None:
+        self._since = since = self.loop.time()
+        if self._deadline is None:
+            self._deadline = self.loop.call_at(since + _read_seconds(), self._look)
+
+    def _look(self) -> None:
         self._deadline = None
-        if not self.transport.is_closing():
+        since = self._since
+        if since is None:
+            return  # no request pending: the next one sets the timer again
+        due = since + _read_seconds()
+        if self.loop.time() < due:
+            self._deadline = self.loop.call_at(due, self._look)
+        elif not self.transport.is_closing():
             self.logger.info("closed a connection that sent no whole request within %s s", _read_seconds())
             self.transport.close()
 

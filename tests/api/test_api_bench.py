@@ -101,3 +101,14 @@ def test_bench_api_options_parse(monkeypatch):
     assert seen["args"][-1] == "normal"
     assert CliRunner().invoke(app, ["bench", "api", "--sqlite-synchronous", "off"]).exit_code == 2
     assert CliRunner().invoke(app, ["bench", "api", "--port", "0"]).exit_code == 2
+
+
+def test_the_shell_bench_drives_the_whole_app_and_times_both_halves(monkeypatch, tmp_path):
+    """api/bench/shell.py: every request answered 201 through the whole ASGI app (it stops otherwise), the shell
+    alone cheaper than a request with its decision."""
+    from api.bench import shell
+
+    monkeypatch.setattr(shell.tempfile, "mkdtemp", lambda prefix="": str(tmp_path))
+    timed = shell.main(requests=50, rounds=1)
+    assert len(timed["shell"]) == len(timed["request"]) == 1
+    assert 0 < timed["shell"][0] < timed["request"][0]

@@ -58,3 +58,30 @@ def test_the_same_key_in_different_objects_is_fine(office):
     client, broker, _manager, _id = office
     body = [P_1001, {**P_1001, "placement_id": "P-1002"}]
     assert client.post("/v1/decisions/batch", json=body, headers=broker).status_code == 200
+
+
+def test_the_reused_decoder_carries_nothing_from_one_body_to_the_next():
+    """parse_json keeps one decoder a thread (api/routes/service.py): a key twice in one body, or a parse that
+    failed half-way, must not mark the next body; another thread's parse is its own; a BOM is refused as
+    json.loads refuses it."""
+    import threading
+
+    from api.routes.service import parse_json
+    from engine.validate.placement import InputError
+
+    with pytest.raises(InputError) as twice:
+        parse_json(b'{"a": {"b": 1, "b": 2}, "c": [{"d": 1, "d": 1}]}')
+    assert twice.value.fields == {"a.b": [TWICE], "c[0].d": [TWICE]}
+    with pytest.raises(InputError):
+        parse_json(b'{"e": 1, "e": 2, "f": [')  # a key twice, then not JSON: the half-made object is left behind
+    assert parse_json(b'{"e": 1, "f": {"g": 2}}') == {"e": 1, "f": {"g": 2}}
+    seen: list[object] = []
+    worker = threading.Thread(target=lambda: seen.append(parse_json(b'{"h": 1}')))
+    worker.start()
+    worker.join()
+    assert seen == [{"h": 1}]
+    with pytest.raises(InputError) as bom:
+        parse_json("\ufeff{}".encode())
+    assert bom.value.fields == {
+        "placement": ["not valid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig) at line 1 column 1"]
+    }

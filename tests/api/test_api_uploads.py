@@ -209,6 +209,40 @@ def test_a_client_that_sends_too_slowly_is_disconnected(server):
     assert httpx.post(f"{server}/v1/decisions", json=P_1001).status_code == 201
 
 
+def test_the_deadline_runs_from_each_requests_start_on_a_kept_connection(server):
+    """One timer a connection (api/serve/server.py): whole requests spaced over more than the 1 s deadline are all
+    answered on one connection; a request begun later and never finished is still cut off within the deadline
+    of its own start, not of the connection's."""
+    host, port = server.removeprefix("http://").split(":")
+    body = json.dumps(P_1001).encode()
+    whole = b"POST /v1/decisions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + (
+        b"Content-Length: %d\r\n\r\n" % len(body) + body
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        for _ in range(3):
+            raw.sendall(whole)
+            assert _one_answer(raw).startswith(b"HTTP/1.1 201 ")
+            time.sleep(0.6)  # 1.8 s in all: more than the deadline, but no request took that long
+        raw.sendall(b"POST /v1/decisions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        began = time.monotonic()
+        assert raw.recv(4096) == b""  # closed by the server
+        assert 0.5 < time.monotonic() - began < 3
+
+
+def _one_answer(raw: socket.socket) -> bytes:
+    """One HTTP response read off ``raw``: its head and its Content-Length's worth of body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += raw.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(
+        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[1]
+    )
+    while len(rest) < length:
+        rest += raw.recv(65536)
+    return head
+
+
 def test_sample_book_still_audits(server):
     book = (Path(__file__).resolve().parents[2] / "examples" / "sample_placements.csv").read_bytes()
     response = upload(server, "sample_placements.csv", book)
