@@ -23,7 +23,8 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-# one encoder per indent, made once: json.dumps with these arguments makes the same encoder on every call
+# one encoder per indent (the callers' few constants), made once: json.dumps with these arguments made the same
+# encoder on every call
 _ENCODERS: dict[int | None, json.JSONEncoder] = {}
 
 
@@ -31,9 +32,7 @@ def dumps(data: Any, indent: int | None = 2) -> str:
     """JSON with Decimals written as exact numbers (``1040.00``, not ``"1040.00"`` or ``1040.0``)."""
     encoder = _ENCODERS.get(indent)
     if encoder is None:
-        encoder = json.JSONEncoder(ensure_ascii=False, default=_default, indent=indent)
-        if len(_ENCODERS) < 8:
-            _ENCODERS[indent] = encoder
+        encoder = _ENCODERS[indent] = json.JSONEncoder(ensure_ascii=False, default=_default, indent=indent)
     text = encoder.encode(data)
     # a Decimal is marked by the escape \u0000 on either side: text without that escape has nothing to replace
     return _NUMBER.sub(r"\1", text) if "\\u0000" in text else text
