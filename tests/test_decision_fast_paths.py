@@ -189,3 +189,24 @@ def test_findings_stand_in_the_rulebooks_order_whatever_fired() -> None:
         fired = set(rng.sample(ids, size)) | {"NOT-A-RULE"}  # an id the rulebook does not hold is left out
         built = build_decision(placement.placement_id, derived, fired, book)
         assert built.rule_ids == [rule.id for rule in book.rules if rule.id in fired]
+
+
+def test_a_fraction_kept_for_a_value_is_the_fraction_of_every_value_read() -> None:
+    from decimal import Decimal
+
+    from engine.language.scalar_runtime import to_fraction
+
+    # 0.1 the float is not Decimal('0.1'): each has its own exact fraction, whichever was read first
+    for value in (0.1, Decimal("0.1"), Decimal("0.10"), "0.1", 1, True, Fraction(1, 3), Decimal("0.5"), 0.5, 7, 0):
+        assert to_fraction(value) == Fraction(value) and type(to_fraction(value)) is Fraction
+    assert to_fraction(None) is None
+    with pytest.raises(TypeError):
+        to_fraction([1])  # not a number, and not kept
+
+
+def test_a_text_value_in_the_fact_is_json_dumps() -> None:
+    pytest.importorskip("durable_rules_engine")
+    from engine.evaluate.durable import _json_scalar
+
+    for text in ("care_home", 'say "£" \\', "\x00\n\u2028", "é", ""):
+        assert _json_scalar(text) == json.dumps(text)

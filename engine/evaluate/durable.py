@@ -22,6 +22,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import durable.engine as durable_engine
@@ -178,7 +179,7 @@ def _json_scalar(value: Any) -> str:
     if type(value) is int:
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return encode_basestring_ascii(value)  # as json.dumps(value): its default encoder's own string writer
     raise TypeError(f"durable_rules facts take booleans, integers and text, not {type(value).__name__}")
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from json.encoder import encode_basestring  # the C string writer JSONEncoder uses (ensure_ascii off)
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -113,36 +114,65 @@ class Decision:
         """The decision as JSON; ``indent=None`` is the compact form the API sends, built from cached parts."""
         if indent is not None:
             return dumps(self.to_dict(), indent=indent)
-        head = _COMPACT.encode(
-            {
-                "placement_id": self.placement_id,
-                "as_at": self.as_at.isoformat(),
-                "rulebook_version": self.rulebook_version,
-                "outcome": self.outcome,
-            }
+        head = (
+            f'{{"placement_id": {_text_json(self.placement_id)}, "as_at": "{self.as_at.isoformat()}", '
+            f'"rulebook_version": {_text_json(self.rulebook_version)}, "outcome": {_text_json(self.outcome)}'
         )
-        figures = ", ".join(f"{_COMPACT.encode(name)}: {_number_json(value)}" for name, value in self.figures.items())
+        names = _NAME_JSON
+        figures = ", ".join(
+            [(names.get(name) or _name_json(name)) + _number_json(value) for name, value in self.figures.items()]
+        )
         guide = ""
         if self.price_guide is not None:
             guide = f', "price_guide": {self.price_guide_json or dumps(self.price_guide, indent=None)}'
-        findings = _COMPACT.encode([finding.to_dict() for finding in self.findings])
+        findings = f"[{', '.join([_finding_json(finding) for finding in self.findings])}]"
         parameters = ", ".join(read.compact_json or dumps(read.to_dict(), None) for read in self.parameters)
         paid = ""
         if self.payments is not None:
             paid = f', "payments": {dumps([payment.to_dict() for payment in self.payments], indent=None)}'
-        return (
-            f'{head[:-1]}, "figures": {{{figures}}}{guide}, "findings": {findings}, "parameters": [{parameters}]'
-            f"{paid}}}"
-        )
+        return f'{head}, "figures": {{{figures}}}{guide}, "findings": {findings}, "parameters": [{parameters}]{paid}}}'
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False)
 
 
+_NAME_JSON: dict[str, str] = {}  # a figure's name → its JSON key and colon, written once per name
+
+
+def _name_json(name: str) -> str:
+    if len(_NAME_JSON) >= PARAMETERS_READ_KEPT:
+        _NAME_JSON.clear()
+    written = _NAME_JSON[name] = f"{_COMPACT.encode(name)}: "
+    return written
+
+
+def _text_json(value: Any) -> str:
+    """As ``_COMPACT.encode``: a str straight through the encoder's own string writer."""
+    return encode_basestring(value) if value.__class__ is str else _COMPACT.encode(value)
+
+
 def _number_json(value: Any) -> str:
+    kind = value.__class__
+    if kind is Decimal:
+        return f"{value:f}"
     if value is None:
         return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is str:
+        return _text_json(value) if kind is str else int.__repr__(value)
     return f"{value:f}" if isinstance(value, Decimal) else _COMPACT.encode(value)
+
+
+def _finding_json(finding: Finding) -> str:
+    """``_COMPACT.encode(finding.to_dict())``, written directly (keys in the same order, the same separators)."""
+    approver = "" if finding.approver is None else f', "approver": {_text_json(finding.approver)}'
+    refer_to = "" if finding.refer_to is None else f', "refer_to": {_text_json(finding.refer_to)}'
+    return (
+        f'{{"rule_id": {_text_json(finding.rule_id)}, "module": {_text_json(finding.module)}, '
+        f'"action": {_text_json(finding.action)}{approver}{refer_to}, "message": {_text_json(finding.message)}, '
+        f'"reference": {_text_json(finding.reference)}}}'
+    )
 
 
 def build_decision(placement_id: str, derived: Derived, fired: set[str], book: Rulebook) -> Decision:

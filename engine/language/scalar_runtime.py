@@ -41,8 +41,25 @@ def floor(value: int | Fraction | None, divisor: int) -> int | None:
     return value.numerator // (value.denominator * divisor)
 
 
+_FRACTIONS: dict[Any, Fraction] = {}  # a value → its Fraction: the same few parameters' values, read every decision
+_FRACTIONS_KEPT = 1024  # distinct values kept (memory, not policy)
+
+
 def to_fraction(value: Any) -> Fraction | None:
-    return None if value is None else Fraction(value)
+    """``Fraction(value)``; equal values (``Decimal('0.5')``, ``0.5``, ``1/2``) are the same number, so one Fraction
+    made for a value stands for every value equal to it."""
+    if value is None:
+        return None
+    try:
+        return _FRACTIONS[value]
+    except KeyError:
+        made = Fraction(value)
+    except TypeError:  # unhashable: made each time
+        return Fraction(value)
+    if len(_FRACTIONS) >= _FRACTIONS_KEPT:
+        _FRACTIONS.clear()
+    _FRACTIONS[value] = made
+    return made
 
 
 def band(

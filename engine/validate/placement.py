@@ -82,21 +82,27 @@ class Placement(
         (``DP``)."""
         if not isinstance(data, dict):
             return data
-        data = dict(data)
+        given = data  # copied only when a name is rewritten: most placements arrive as the engine writes them
         book = (info.context or {}).get("rulebook")
         service = data.get("service")
         if book is not None and isinstance(service, str):
             aliases = book.service_aliases  # its names are enum keys already: one written so is looked up as it is
-            data["service"] = aliases.get(service) or aliases.get(values.enum_key(service), service)
+            named = aliases.get(service) or aliases.get(values.enum_key(service), service)
+            if named != service or service.__class__ is not str:  # the same text: nothing to rewrite
+                data = dict(given)
+                data["service"] = named
         table = _choices(cls)
-        for name in [name for name in data if name in table]:
+        for name in [name for name in given if name in table]:
             value, choices = data[name], table[name]
-            if value is None or isinstance(value, bool):
-                continue
+            if value is None or isinstance(value, bool) or (value.__class__ is str and value in choices):
+                continue  # nothing to read (a choice written as the engine writes it is returned as it is)
             try:
-                data[name] = values.parse_enum(value, choices)
+                written = values.parse_enum(value, choices)
             except ValueError:
                 continue  # the Literal itself reports it, naming the allowed values
+            if data is given:
+                data = dict(given)
+            data[name] = written
         return data
 
     @field_validator("lot")
