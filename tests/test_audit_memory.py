@@ -190,6 +190,11 @@ def test_lean_audit_of_a_big_book_holds_its_input_compact(
         write_outputs(audits[name], tmp_path / name, excel=False, report=False)
     assert pa.types.is_dictionary(audits["lean"].results.schema.field("care_type").type)
     assert not pa.types.is_dictionary(audits["whole"].results.schema.field("care_type").type)
+    ids = audits["lean"].results.column("placement_id")  # held once: the parsed book's own copy
+    assert (
+        ids.num_chunks == 1
+        and ids.chunk(0).buffers()[2].address == audits["lean"].parsed.placement_id.buffers()[2].address
+    )
     files = sorted(path.name for path in (tmp_path / "whole").iterdir())
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "lean", files, shallow=False)
     assert (mismatch, errors) == ([], []) and "results.csv" in match

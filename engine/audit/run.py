@@ -185,8 +185,10 @@ def run_audit(
             parsed.errors.setdefault(index, {}).update(fields)
             parsed.valid[index] = False
         if encoded:  # results.csv's input text is made ahead: the input table held in less memory from here on
-            table = read.table = compact(table, encoded)
-            del encoded
+            # (and its text columns the parsed book holds in one piece, the same cells, held once)
+            held = {"placement_id": parsed.placement_id, "provider": parsed.provider}
+            table = read.table = compact(table, {**encoded, **{k: a for k, a in held.items() if a is not None}})
+            del encoded, held
         dates = row_dates(parsed, as_at)
         later = _whatif_after_the_book(base, book, parsed, dates) if as_at is None else None
         if later is not None:  # SPEC §18: a what-if dated after the book's placements is evaluated at its date

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pyarrow as pa
 
 
-def compact(table: pa.Table, encoded: dict[str, pa.DictionaryArray]) -> pa.Table:
-    """``table`` with these columns in their dictionary form (each the same cells, see ``parse_columns``)."""
+def compact(table: pa.Table, encoded: dict[str, pa.Array]) -> pa.Table:
+    """``table`` with these columns in place of its own (each the same cells: a dictionary form from
+    ``parse_columns``, or a text column the parsed book holds in one piece)."""
     for name, array in encoded.items():
         if name in table.column_names and len(array) == table.num_rows:
             index = table.column_names.index(name)
