@@ -154,3 +154,74 @@ def test_one_heap_serves_every_thread() -> None:
         for mode in ("one", "default")
     }
     assert heaps["one"] == 1 < heaps["default"]
+
+
+def test_compact_input_columns_hold_the_same_cells(book: pa.Table) -> None:
+    """The low-cardinality columns as dictionaries with narrow indices (what a lean audit of a big book holds):
+    the same cells, and ``as_text`` gives the text columns back."""
+    from engine.audit.books.compact import as_text, compact
+
+    encoded: dict[str, pa.DictionaryArray] = {}
+    parse_columns(book, load_rulebook(), encoded)
+    assert "care_type" in encoded and "placement_id" not in encoded and "core_weekly_fee" not in encoded
+    assert {str(array.type.index_type) for array in encoded.values()} <= {"int8", "int16"}
+    small = compact(book, encoded)
+    assert small.nbytes < book.nbytes and small.column_names == book.column_names
+    assert pa.types.is_dictionary(small.schema.field("care_type").type)
+    assert small.to_pylist() == book.to_pylist()
+    assert as_text(small).equals(book)
+
+
+def test_lean_audit_of_a_big_book_holds_its_input_compact(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lean audit whose results.csv input text is made ahead holds its input table as dictionaries and writes
+    the same files, including a block written in one pass (a line break in a cell) with a formula-looking cell in
+    a compacted column, and the whole table made again as text."""
+    import engine.audit.run as run
+
+    monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" book: input text made ahead
+    cells = book.column("care_type").to_pylist()
+    cells[3], cells[7] = "=HYPERLINK(1)", "nursing\nhome"
+    tricky = book.set_column(book.column_names.index("care_type"), "care_type", pa.array(cells, pa.string()))
+    audits = {}
+    for name, keep in (("whole", True), ("lean", False)):
+        audits[name] = _audit(tricky, tmp_path / name, keep)
+        write_outputs(audits[name], tmp_path / name, excel=False, report=False)
+    assert pa.types.is_dictionary(audits["lean"].results.schema.field("care_type").type)
+    assert not pa.types.is_dictionary(audits["whole"].results.schema.field("care_type").type)
+    ids = audits["lean"].results.column("placement_id")  # held once: the parsed book's own copy
+    assert (
+        ids.num_chunks == 1
+        and ids.chunk(0).buffers()[2].address == audits["lean"].parsed.placement_id.buffers()[2].address
+    )
+    files = sorted(path.name for path in (tmp_path / "whole").iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "lean", files, shallow=False)
+    assert (mismatch, errors) == ([], []) and "results.csv" in match
+    assert b"'=HYPERLINK(1)" in (tmp_path / "lean" / "results.csv").read_bytes()
+    assert audits["lean"].table.equals(audits["whole"].table)
+
+
+def test_the_kpi_date_derived_during_the_evaluation_takes_the_date_free_figures_first(book: pa.Table) -> None:
+    """``derive_date_free``: the figures that read no date, derived before the rest of the rows' own evaluation,
+    are taken by the KPI date (no copies of its own) and completed by ``evaluate`` into the same results."""
+    from datetime import date
+
+    from engine.audit.views import AuditViews
+    from engine.validate.batch import parse_book
+
+    rules = load_rulebook()
+    parsed = parse_book(book, rules)
+    days = row_dates(parsed)
+    plain = AuditViews(rules, parsed).evaluate(days)
+    views = AuditViews(rules, parsed)
+    views.derive_date_free(days)
+    at = views.at_kpi_date(date(2026, 3, 31))  # as the other core does while the rows are evaluated
+    first = {name: at.values[name] for name in views.date_free}
+    result = views.evaluate(days)
+    for name in views.date_free:
+        assert first[name] is result.values[name], name  # one array for both dates
+    assert np.array_equal(result.outcome, plain.outcome) and np.array_equal(result.fired, plain.fired)
+    for name in rules.figures:
+        assert np.array_equal(result.values[name].v, plain.values[name].v), name
+        assert np.array_equal(result.values[name].ok, plain.values[name].ok), name

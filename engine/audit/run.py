@@ -20,6 +20,7 @@ import pyarrow as pa
 from engine.audit.books.arrow_in import table_from_frame, text_table
 from engine.audit.books.block_beds import BlockBooking
 from engine.audit.books.columns import ColumnMap, load_column_map
+from engine.audit.books.compact import as_text, compact
 from engine.audit.books.problems import control_character_rows, missing_column_warnings
 from engine.audit.books.read import Book, BookError, Limits, load_book, recognise
 from engine.audit.changes import whatif_summary
@@ -173,15 +174,21 @@ def run_audit(
     # is not sure of go through the model one by one, then the figures at the KPI date while the rows are
     # evaluated at their own dates, then the results table and the rest of results.csv while the KPIs are
     # computed (numpy and Arrow's writer release the GIL)
+    lean = results_csv is not None and not keep_table
     with ThreadPoolExecutor(max_workers=1) as other_core:
-        parsed, doubtful = parse_columns(table, book)
-        leading = None
-        if results_csv is not None and table.num_rows > CSV_BLOCK_ROWS:
-            leading = other_core.submit(leading_text, table)
+        big = results_csv is not None and table.num_rows > CSV_BLOCK_ROWS
+        encoded: dict[str, pa.DictionaryArray] | None = {} if lean and big and engine == "vector" else None
+        parsed, doubtful = parse_columns(table, book, encoded)
+        leading = other_core.submit(leading_text, table) if big else None
         settle_doubtful(table, parsed, doubtful, book)
         for index, fields in control_character_rows(table).items():
             parsed.errors.setdefault(index, {}).update(fields)
             parsed.valid[index] = False
+        if encoded:  # results.csv's input text is made ahead: the input table held in less memory from here on
+            # (and its text columns the parsed book holds in one piece, the same cells, held once)
+            held = {"placement_id": parsed.placement_id, "provider": parsed.provider}
+            table = read.table = compact(table, {**encoded, **{k: a for k, a in held.items() if a is not None}})
+            del encoded, held
         dates = row_dates(parsed, as_at)
         later = _whatif_after_the_book(base, book, parsed, dates) if as_at is None else None
         if later is not None:  # SPEC §18: a what-if dated after the book's placements is evaluated at its date
@@ -207,6 +214,8 @@ def run_audit(
         views.permanent = permanent_stays(parsed) if permanent_rows is None else permanent_rows == 1
         ahead = None
         if engine != "vector" or not at_one_day(parsed, dates, end):
+            if engine == "vector":  # the figures that read no date first: the KPI date takes them, not copies
+                views.derive_date_free(dates)
             ahead = other_core.submit(kpis_at_kpi_date, views, end)
         if engine == "durable":
             result, errors = durable_result(book, table, parsed, as_at, tick)
@@ -218,7 +227,6 @@ def run_audit(
         views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies
         stages.done("evaluate")
         rows = read.row_numbers
-        lean = results_csv is not None and not keep_table
         making = other_core.submit(
             results_and_csv,
             results_csv,
@@ -257,7 +265,9 @@ def run_audit(
         views,
     )
     if lean:  # the whole table, made again only if asked for (error lines read the columns kept)
-        audit.make_table = lambda: results_and_csv(None, None, table, parsed, result, errors, book, dates, rows)[0]
+        audit.make_table = lambda: results_and_csv(
+            None, None, as_text(table), parsed, result, errors, book, dates, rows
+        )[0]
         audit.result_columns = RESULT_COLUMNS
     audit.results_csv = Path(results_csv) if results_csv is not None else None
     audit.providers, audit.block_beds = providers, block_beds

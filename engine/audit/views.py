@@ -51,11 +51,22 @@ class AuditViews:
         self.in_area: np.ndarray | None = None
         self.permanent: np.ndarray | None = None
         self.date_free = date_free(book)
+        self._first: tuple[np.ndarray, dict[str, Any]] | None = None  # ``derive_date_free``: the days, the figures
+
+    def derive_date_free(self, days: np.ndarray) -> None:
+        """The rows' own figures that read no date, derived first (``evaluate`` completes them): the KPI date,
+        derived on the other core while the rest is, takes them (``shared``) rather than derive copies."""
+        self._first = (days, self.evaluator.derive(self.parsed, days, only=sorted(self.date_free)))
 
     def evaluate(self, days: np.ndarray) -> VectorResult:
         """Every row evaluated at its own day (kept: its figures serve the other dates where they are the same)."""
-        result = self.evaluator.evaluate(self.parsed, days)
+        derived = None
+        if self._first is not None and self._first[0] is days:  # completed in a dict of its own (``shared``)
+            first = self._first[1]
+            derived = self.evaluator.derive(self.parsed, days, into={**first, "_derived": set(first["_derived"])})
+        result = self.evaluator.evaluate(self.parsed, days, derived)
         self.days, self.values, self.result = days, result.values, result  # in this order: see ``at_kpi_date``
+        self._first = None
         return result
 
     def own_figures(self, days: np.ndarray) -> dict[str, Any]:
@@ -75,12 +86,14 @@ class AuditViews:
 
     def shared(self) -> dict[str, Any] | None:
         """The start of a derivation at other dates: the book's columns and the rows' own figures that read no
-        date (None before the rows' own figures are derived)."""
-        if self.values is None:
+        date (None before they are derived: with the rows' own figures, or first by ``derive_date_free``)."""
+        first = self._first
+        own_values = self.values if self.values is not None else first[1] if first is not None else None
+        if own_values is None:
             return None
-        own = self.values.get("_derived", set())
+        own = own_values.get("_derived", set())
         names = {name for name in self.date_free if name in own}
-        return {**self.parsed.cols, **{name: self.values[name] for name in names}, "_derived": names}
+        return {**self.parsed.cols, **{name: own_values[name] for name in names}, "_derived": names}
 
     def share_date_free(self) -> None:
         """The figures at the KPI dates derived so far take the rows' own figures that read no date, letting their

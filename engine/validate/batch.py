@@ -97,11 +97,28 @@ def _certain(spec: FieldSpec) -> Callable[[str], Any]:
     raise AssertionError(spec.kind)
 
 
+def narrow_dictionary(encoded: pa.DictionaryArray) -> pa.DictionaryArray | None:
+    """The same cells with the narrowest indices that hold the dictionary (int8 or int16); None when it needs
+    int32 (no smaller than the text)."""
+    size = len(encoded.dictionary)
+    kind = pa.int8() if size <= np.iinfo(np.int8).max else pa.int16() if size <= np.iinfo(np.int16).max else None
+    if kind is None:
+        return None
+    narrow: pa.DictionaryArray = pa.DictionaryArray.from_arrays(encoded.indices.cast(kind), encoded.dictionary)
+    return narrow
+
+
 def _low_cardinality(
-    spec: FieldSpec, column: pa.ChunkedArray, aliases: dict[str, str] | None = None
+    spec: FieldSpec,
+    column: pa.ChunkedArray,
+    aliases: dict[str, str] | None = None,
+    encoded_out: list[pa.DictionaryArray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, given, certain) by validating each distinct text once (a service by the rulebook's names)."""
+    """(values, given, certain) by validating each distinct text once (a service by the rulebook's names).
+    ``encoded_out``: given the column's cells as a dictionary, with narrow indices (``narrow_dictionary``)."""
     encoded = pc.dictionary_encode(column).combine_chunks()
+    if encoded_out is not None and (narrow := narrow_dictionary(encoded)) is not None:
+        encoded_out.append(narrow)
     check = _certain(spec)
     if aliases:
         plain = check
@@ -171,9 +188,14 @@ def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
 
 
 def _column(
-    table: pa.Table, name: str, spec: FieldSpec, aliases: dict[str, str] | None = None
+    table: pa.Table,
+    name: str,
+    spec: FieldSpec,
+    aliases: dict[str, str] | None = None,
+    encoded: dict[str, pa.DictionaryArray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One field's (values, given, certain); a column the book does not have is empty."""
+    """One field's (values, given, certain); a column the book does not have is empty. ``encoded``: given the
+    column's cells as a dictionary where the validation made one (low-cardinality fields)."""
     n = table.num_rows
     if name not in table.column_names:
         values = np.zeros(n, np.int8 if spec.kind == "enum" else bool if spec.kind == "flag" else np.int64)
@@ -184,7 +206,11 @@ def _column(
             sure &= ~given | (values <= spec.high)
         return values, given, sure
     if spec.kind in LOW_CARDINALITY:
-        return _low_cardinality(spec, table.column(name), aliases if name == "service" else None)
+        made: list[pa.DictionaryArray] | None = [] if encoded is not None else None
+        found = _low_cardinality(spec, table.column(name), aliases if name == "service" else None, made)
+        if encoded is not None and made:
+            encoded[name] = made[0]
+        return found
     return _text(spec, table.column(name))
 
 
@@ -196,16 +222,20 @@ def parse_book(table: pa.Table, rules: RulebookFacts) -> ParsedBook:
     return book
 
 
-def parse_columns(table: pa.Table, rules: RulebookFacts) -> tuple[ParsedBook, np.ndarray]:
+def parse_columns(
+    table: pa.Table, rules: RulebookFacts, encoded: dict[str, pa.DictionaryArray] | None = None
+) -> tuple[ParsedBook, np.ndarray]:
     """``parse_book``'s column-wise part: the book with every row the fast path is sure of, and the rows it is
-    not sure of (not valid yet: ``settle_doubtful`` lets the model decide them)."""
+    not sure of (not valid yet: ``settle_doubtful`` lets the model decide them). ``encoded``: given the cells of
+    the low-cardinality columns as dictionaries with narrow indices, made on the way (the same cells in less
+    memory: ``engine.audit.books.compact``)."""
     n = table.num_rows
     cols: dict[str, Col] = {}
     uncertain = np.zeros(n, bool)
     given_of: dict[str, np.ndarray] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:  # columns on both cores (Arrow's kernels release the GIL)
         aliases = dict(rules.service_aliases)
-        read = list(pool.map(lambda item: _column(table, item[0], item[1], aliases), SPECS.items()))
+        read = list(pool.map(lambda item: _column(table, item[0], item[1], aliases, encoded), SPECS.items()))
     for (name, spec), (values, given, sure) in zip(SPECS.items(), read):
         uncertain |= ~sure
         given_of[name] = given & sure

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from engine.audit.books.compact import as_text
 from engine.audit.outputs.safe import neutralise_table
 
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: Excel opens the file as UTF-8 (£, accents), not the ANSI code page
@@ -108,7 +109,7 @@ def block_text(part: pa.Table, start: int, leading: Leading | None) -> pa.Buffer
         rest = _rows(_text(others, header=False), part.num_rows, comma=False)
         if rest is not None:
             return _joined(first, rest)
-    return _text(part, header=False)
+    return _text(as_text(part), header=False)  # an input table held as dictionaries (books/compact.py): as text
 
 
 def write_csv(
