@@ -225,3 +225,40 @@ def test_the_kpi_date_derived_during_the_evaluation_takes_the_date_free_figures_
     for name in rules.figures:
         assert np.array_equal(result.values[name].v, plain.values[name].v), name
         assert np.array_equal(result.values[name].ok, plain.values[name].ok), name
+
+
+def test_the_lists_evaluation_made_a_block_at_a_time_is_the_whole_ones(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AtKpiDate.listed``: the KPI date's evaluation for the lists, made a few rows at a time, has the whole
+    evaluation's outcome, fired rules, band approvers and the lists' figures, and the lists written from it are
+    the same files; the whole evaluation is not made for them."""
+    import engine.audit.views as views
+    from engine.audit.lists.tables import LISTED, LIST_FIGURES, list_masks
+    from engine.audit.views import FiguresAt
+
+    whole = _audit(book, tmp_path / "whole", True)  # one block of 2,000 rows
+    write_outputs(whole, tmp_path / "whole", excel=False, report=False)
+    monkeypatch.setattr(views, "LIST_BLOCK_ROWS", 299)  # seven blocks, the last a short one
+    blocks = _audit(book, tmp_path / "blocks", True)
+    write_outputs(blocks, tmp_path / "blocks", excel=False, report=False)
+    at = blocks.at_kpi
+    assert isinstance(at.values, FiguresAt) and at._result is None  # the whole evaluation was never made
+    listed, fresh = at.listed(LISTED), whole.at_kpi.result
+    assert np.array_equal(listed.outcome, fresh.outcome) and np.array_equal(listed.fired, fresh.fired)
+    assert np.array_equal(listed.band_approver, fresh.band_approver) and listed.approvers == fresh.approvers
+    assert listed.info_only.keys() == fresh.info_only.keys()
+    for k, hit in fresh.info_only.items():
+        assert np.array_equal(listed.info_only[k], hit), k
+    for name in LISTED:
+        assert np.array_equal(listed.values[name].v, fresh.values[name].v), name
+        assert np.array_equal(listed.values[name].ok, fresh.values[name].ok), name
+        assert (name in listed.figure_applies) == (name in fresh.figure_applies), name
+        if name in fresh.figure_applies:
+            assert np.array_equal(listed.figure_applies[name], fresh.figure_applies[name]), name
+    masks = list_masks(blocks)
+    assert all(masks[name].any() for name in ("needs_approval", "refer", "not_permitted", "nhs_recharge_gaps"))
+    assert set(listed.figures) == set(LISTED) & set(fresh.figures) and set(LIST_FIGURES) & set(listed.figures)
+    files = sorted(path.name for path in (tmp_path / "whole").iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "blocks", files, shallow=False)
+    assert (mismatch, errors) == ([], []) and "needs_approval.csv" in match and "refer.csv" in match

@@ -32,6 +32,8 @@ from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, active_at, day_number
 
+LIST_BLOCK_ROWS = 131_072  # the lists' evaluation at the KPI date is made a block of rows at a time (``listed``)
+
 
 class AuditViews:
     """The date views of one book (its rulebook and parsed rows) for one audit, each derived when first asked
@@ -194,6 +196,7 @@ class AtKpiDate:
         self.days = np.full(parsed.n, number, np.int64)
         self.active = active_at(parsed, day)
         self._result: VectorResult | None = None
+        self._listed: dict[tuple[str, ...], VectorResult] = {}
         if own is not None and at_one_day(parsed, own[0], day):
             self._result = own[1]
         self.values: Mapping[str, Any] = (
@@ -224,6 +227,64 @@ class AtKpiDate:
             values = self.values.complete() if isinstance(self.values, FiguresAt) else dict(self.values)
             self._result = self._evaluator.evaluate(self.parsed, self.days, derived=values)
         return self._result
+
+    def listed(self, keep: Iterable[str]) -> VectorResult:
+        """What the lists read of every row's evaluation at the KPI date: the outcome, fired rules, band approvers
+        and, of the figures, only ``keep`` (their values, whether shown and where they apply). The whole
+        evaluation (``result``) when it is made already; else made a block of ``LIST_BLOCK_ROWS`` rows at a time
+        from the figures derived so far, keeping only that, so a big book's whole evaluation is never held at
+        once. Each row's evaluation reads that row alone: the same as ``result``'s rows."""
+        if self._result is not None or not isinstance(self.values, FiguresAt):
+            return self.result
+        names = tuple(dict.fromkeys(keep))
+        if names not in self._listed:
+            self._listed[names] = self._in_blocks(self.values, names)
+        return self._listed[names]
+
+    def _in_blocks(self, figures: FiguresAt, keep: tuple[str, ...]) -> VectorResult:
+        parsed, n, seed = self.parsed, self.parsed.n, figures._values
+        fired = np.zeros((n, len(self.book.rules)), bool, order="F")
+        outcome, band_approver = np.zeros(n, np.int8), np.zeros(n, np.int64)
+        info_only: dict[int, np.ndarray] = {}
+        approvers: tuple[str, ...] | None = None
+        parts: dict[str, list[Col]] = {name: [] for name in keep}
+        applies: dict[str, list[np.ndarray]] = {name: [] for name in keep}
+        for start in range(0, n, LIST_BLOCK_ROWS):
+            rows = slice(start, min(start + LIST_BLOCK_ROWS, n))
+            part = ParsedBook(rows.stop - start, {k: _cut(c, rows) for k, c in parsed.cols.items()}, parsed.valid[rows])
+            into: dict[str, Any] = {k: _cut(c, rows) for k, c in seed.items() if isinstance(c, Col)}
+            into["_derived"] = set(seed["_derived"])
+            if "_bands" in seed:
+                into["_bands"] = {table: (codes[rows], who) for table, (codes, who) in seed["_bands"].items()}
+            derived = self._evaluator.derive(part, self.days[rows], into=into)
+            block = self._evaluator.evaluate(part, self.days[rows], derived)
+            fired[rows], outcome[rows], band_approver[rows] = block.fired, block.outcome, block.band_approver
+            for k, hit in block.info_only.items():
+                info_only.setdefault(k, np.zeros(n, bool))[rows] = hit
+            if approvers is None:
+                approvers = block.approvers
+            elif approvers != block.approvers:  # the band tables' approvers: the same whatever the rows
+                raise AssertionError("a block's band approvers differ")
+            for name in keep:
+                if name in block.values:
+                    parts[name].append(block.values[name])
+                if name in block.figure_applies:
+                    applies[name].append(block.figure_applies[name])
+            del part, into, derived, block
+        values = {name: _joined(cols) for name, cols in parts.items() if cols}
+        shown = {name: values[name] for name in keep if name in self._evaluator.shown and name in values}
+        joined = {name: np.concatenate(masks) for name, masks in applies.items() if masks}
+        return VectorResult(
+            fired, outcome, band_approver, approvers or (), shown, joined, self.days, values, info_only
+        )
+
+
+def _cut(col: Col, rows: slice) -> Col:
+    return Col(col.v[rows], col.ok[rows], col.cats)
+
+
+def _joined(cols: list[Col]) -> Col:
+    return Col(np.concatenate([c.v for c in cols]), np.concatenate([c.ok for c in cols]), cols[0].cats)
 
 
 DATED = frozenset({"param", "param_by", "band", "as_at"})  # the figure language's operations that read a date

@@ -90,6 +90,10 @@ SHOWN_INSTEAD = {
 }
 
 
+# what the lists read of the figures at the KPI date (``AtKpiDate.listed``): theirs and those shown instead
+LISTED = (*LIST_FIGURES, *SHOWN_INSTEAD.values())
+
+
 def figure_shown(result: VectorResult, name: str, rows: slice | np.ndarray) -> np.ndarray:
     """Of ``rows``, those that show figure ``name``: it has a value, it applies to the row (its service and
     ``shown`` flag), and no figure shown instead of it applies."""
@@ -169,9 +173,10 @@ def rule_texts(book: Rulebook, result: VectorResult, valid: np.ndarray) -> tuple
 def list_masks(audit: Audited) -> dict[str, np.ndarray]:
     """The lists of placements, each as the rows it holds (``side_lists`` holds the list that is not of rows)."""
     at = audit.at_kpi
-    outcome = at.result.outcome
+    listed = at.listed(LISTED)
+    outcome = listed.outcome
     recharge = [k for k, rule in enumerate(audit.book.rules) if rule.id in RECHARGE_RULES]
-    gaps = at.result.fired[:, recharge].any(axis=1) if recharge else np.zeros(len(outcome), bool)
+    gaps = listed.fired[:, recharge].any(axis=1) if recharge else np.zeros(len(outcome), bool)
     return {
         "isp_no_nhs_contribution": at.isp,
         "needs_approval": at.active & (outcome == ACTIONS.index("needs_approval")),
@@ -228,7 +233,8 @@ def list_table(audit: Audited, mask: np.ndarray) -> pa.Table:
     rows = np.flatnonzero(mask)
     take = pa.array(rows, pa.int64())
     parsed = audit.parsed
-    codes, (ids, approvers, reasons) = _rule_texts(audit.book, at.result, rows)
+    listed = at.listed(LISTED)
+    codes, (ids, approvers, reasons) = _rule_texts(audit.book, listed, rows)
     columns: dict[str, pa.Array] = {
         "row": pa.array(audit.row_numbers[rows], pa.int64()),
         "placement_id": parsed.placement_id.take(take) if parsed.placement_id is not None else pa.nulls(len(rows)),
@@ -245,13 +251,13 @@ def list_table(audit: Audited, mask: np.ndarray) -> pa.Table:
             days = col.v[rows].astype("datetime64[D]")
             columns[name] = pa.array(days, pa.date32(), mask=~col.ok[rows])
     columns["kpi_date"] = pa.array(np.full(len(rows), np.datetime64(at.day, "D")), pa.date32())
-    columns["outcome_at_kpi_date"] = _strings(at.result.outcome[rows].astype(np.int64), list(ACTIONS))
+    columns["outcome_at_kpi_date"] = _strings(listed.outcome[rows].astype(np.int64), list(ACTIONS))
     columns["rule_ids"] = _strings(codes, ids)
     columns["approvers"] = _strings(codes, approvers)
     columns["reasons"] = _strings(codes, reasons)
     for name in LIST_FIGURES:
-        col = at.result.values.get(name)
+        col = listed.values.get(name)
         if col is None:
             continue
-        columns[name] = decimal_array(col.v[rows], figure_shown(at.result, name, rows))
+        columns[name] = decimal_array(col.v[rows], figure_shown(listed, name, rows))
     return pa.table(columns)
