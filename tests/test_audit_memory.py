@@ -262,3 +262,23 @@ def test_the_lists_evaluation_made_a_block_at_a_time_is_the_whole_ones(
     files = sorted(path.name for path in (tmp_path / "whole").iterdir())
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "blocks", files, shallow=False)
     assert (mismatch, errors) == ([], []) and "needs_approval.csv" in match and "refer.csv" in match
+
+
+def test_input_text_made_ahead_is_held_compressed_and_given_back_the_same() -> None:
+    from engine.audit.outputs import csv_out
+
+    n = csv_out.CSV_BLOCK_ROWS + 10  # two blocks
+    inputs = pa.table(
+        {
+            "id": pa.array([f"P{k % 500}" for k in range(n)], pa.string()),
+            "fee": pa.array([None if k % 3 == 0 else "=1+1" if k == 4 else f"{k % 90}.00" for k in range(n)]),
+        }
+    )
+    leading = csv_out.leading_text(inputs)
+    for start, packed in zip(range(0, n, csv_out.CSV_BLOCK_ROWS), leading.blocks, strict=True):
+        assert packed is not None
+        part = inputs.slice(start, csv_out.CSV_BLOCK_ROWS)
+        text = csv_out._rows(csv_out._text(part, header=False), part.num_rows, comma=True)
+        assert packed.unpacked().equals(text)  # the same cells, row by row
+    held = [packed for packed in leading.blocks if packed is not None]
+    assert sum(len(p.text) for p in held) < sum(p.size for p in held) // 2  # held compressed, not as the text

@@ -4,8 +4,9 @@ mark, so that Excel, opening the file with a double click, reads it as UTF-8 (``
 
 A big table is turned into text a block of rows at a time, two blocks at once (Arrow's writer releases the
 GIL), and written in order. The columns a table starts with can be turned into text ahead (``leading_text``:
-an audit does this for its input columns on the other core before the rows are evaluated); the rest of each
-row is then joined to them. A block whose text has a line break inside a cell is simply written in one pass.
+an audit does this for its input columns on the other core before the rows are evaluated), held compressed
+(zstd: about a fifth of the text) until its block is written; the rest of each row is then joined to them. A block
+whose text has a line break inside a cell is simply written in one pass.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from engine.audit.outputs.safe import neutralise_table
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: Excel opens the file as UTF-8 (£, accents), not the ANSI code page
 CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
 _LINE_END, _COMMA = ord("\n"), ord(",")
+_HELD = pa.Codec("zstd")  # the text made ahead is held compressed until written: lossless, the same bytes back
 
 
 def _text(table: pa.Table, header: bool) -> pa.Buffer:
@@ -54,21 +56,45 @@ def _rows(text: pa.Buffer, rows: int, comma: bool) -> pa.Array | None:
 
 
 @dataclass(frozen=True)
+class Packed:
+    """One block's text of the first columns, one value a row (its cells and the comma after them), with the
+    text held compressed: ``unpacked`` gives the values back."""
+
+    rows: int
+    offsets: pa.Buffer
+    size: int
+    text: bytes  # exactly its compressed size (Arrow's own buffer for it keeps the room it was given)
+
+    @staticmethod
+    def of(values: pa.Array) -> Packed:
+        text = values.buffers()[2]
+        return Packed(len(values), values.buffers()[1], text.size, _HELD.compress(text, asbytes=True))
+
+    def unpacked(self) -> pa.Array:
+        text = _HELD.decompress(self.text, self.size, asbytes=False)
+        return pa.Array.from_buffers(pa.large_binary(), self.rows, [None, self.offsets, text])
+
+
+@dataclass(frozen=True)
 class Leading:
     """The first columns of a table as CSV text, a block of ``CSV_BLOCK_ROWS`` rows at a time: per row, its
-    cells and the comma after them (None for a block with a line break in a cell). ``write_csv`` lets go of each
-    block once it is written (None then), so the text is held no longer than needed."""
+    cells and the comma after them, held compressed (None for a block with a line break in a cell).
+    ``write_csv`` lets go of each block once it is written (None then), so the text is held no longer than
+    needed."""
 
     names: tuple[str, ...]
     rows: int
     block_rows: int
-    blocks: list[pa.Array | None]
+    blocks: list[Packed | None]
 
 
 def leading_text(table: pa.Table) -> Leading:
     """These columns as text now, for a table that will have more columns when it is written."""
-    parts = [table.slice(start, CSV_BLOCK_ROWS) for start in range(0, table.num_rows, CSV_BLOCK_ROWS)]
-    blocks = [_rows(_text(part, header=False), part.num_rows, comma=True) for part in parts]
+    blocks: list[Packed | None] = []
+    for start in range(0, table.num_rows, CSV_BLOCK_ROWS):
+        part = table.slice(start, CSV_BLOCK_ROWS)
+        values = _rows(_text(part, header=False), part.num_rows, comma=True)
+        blocks.append(None if values is None else Packed.of(values))
     return Leading(tuple(table.column_names), table.num_rows, CSV_BLOCK_ROWS, blocks)
 
 
@@ -108,7 +134,7 @@ def block_text(part: pa.Table, start: int, leading: Leading | None) -> pa.Buffer
         others = part.select(range(len(leading.names), part.num_columns))
         rest = _rows(_text(others, header=False), part.num_rows, comma=False)
         if rest is not None:
-            return _joined(first, rest)
+            return _joined(first.unpacked(), rest)
     return _text(as_text(part), header=False)  # an input table held as dictionaries (books/compact.py): as text
 
 
