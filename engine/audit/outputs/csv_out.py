@@ -5,7 +5,7 @@ mark, so that Excel, opening the file with a double click, reads it as UTF-8 (``
 A big table is turned into text a block of rows at a time, two blocks at once (Arrow's writer releases the
 GIL), and written in order. The columns a table starts with can be turned into text ahead (``leading_text``:
 an audit does this for its input columns on the other core before the rows are evaluated), held compressed
-(zstd: about a fifth of the text) until its block is written; the rest of each row is then joined to them. A block
+(lz4: about a third of the text) until its block is written; the rest of each row is then joined to them. A block
 whose text has a line break inside a cell is simply written in one pass.
 """
 
@@ -28,7 +28,7 @@ from engine.audit.outputs.safe import neutralise_table
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: Excel opens the file as UTF-8 (£, accents), not the ANSI code page
 CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
 _LINE_END, _COMMA = ord("\n"), ord(",")
-_HELD = pa.Codec("zstd")  # the text made ahead is held compressed until written: lossless, the same bytes back
+_HELD = pa.Codec("lz4")  # the text made ahead is held compressed until written: lossless, the same bytes back
 
 
 def _text(table: pa.Table, header: bool) -> pa.Buffer:
