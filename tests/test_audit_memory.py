@@ -234,7 +234,7 @@ def test_the_lists_evaluation_made_a_block_at_a_time_is_the_whole_ones(
     evaluation's outcome, fired rules, band approvers and the lists' figures, and the lists written from it are
     the same files; the whole evaluation is not made for them."""
     import engine.audit.views as views
-    from engine.audit.lists.tables import LISTED, LIST_FIGURES, list_masks
+    from engine.audit.lists.tables import LIST_FIGURES, LISTED, list_masks
     from engine.audit.views import FiguresAt
 
     whole = _audit(book, tmp_path / "whole", True)  # one block of 2,000 rows
@@ -282,3 +282,28 @@ def test_input_text_made_ahead_is_held_compressed_and_given_back_the_same() -> N
         assert packed.unpacked().equals(text)  # the same cells, row by row
     held = [packed for packed in leading.blocks if packed is not None]
     assert sum(len(p.text) for p in held) < sum(p.size for p in held) // 2  # held compressed, not as the text
+
+
+def test_a_lean_audit_lets_go_what_only_the_rules_read_and_derives_it_again_when_asked(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AuditViews.let_go``: a lean audit of a big book holds its rows' shown and date-free figures only; a figure
+    or rule parameter let go is derived again when read (the same values, and ``in`` and ``get`` as before)."""
+    import engine.audit.run as run
+    from engine.audit.views import Derivable
+
+    monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" book
+    whole, lean = _audit(book, tmp_path / "whole", True), _audit(book, tmp_path / "lean", False)
+    assert isinstance(lean.values, Derivable) and lean.result.values is lean.values is lean.views.values
+    assert not isinstance(whole.values, Derivable)
+    gone = [name for name in whole.values if not dict.__contains__(lean.values, name)]
+    params = [name for name in gone if name.startswith("params.")]
+    figures = [name for name in gone if name in whole.book.figures]
+    assert params and figures and not set(gone) & ({*whole.result.figures, *whole.views.date_free})
+    for name in [*figures, *params]:
+        assert name in lean.values and lean.values.get(name) is not None, name
+        assert np.array_equal(lean.values[name].v, whole.values[name].v), name
+        assert np.array_equal(lean.values[name].ok, whole.values[name].ok), name
+    assert "no such figure" not in lean.values and lean.values.get("no such figure") is None
+    with pytest.raises(KeyError):
+        lean.values["no such figure"]

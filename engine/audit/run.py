@@ -184,6 +184,7 @@ def run_audit(
         for index, fields in control_character_rows(table).items():
             parsed.errors.setdefault(index, {}).update(fields)
             parsed.valid[index] = False
+        compacted = bool(encoded)
         if encoded:  # results.csv's input text is made ahead: the input table held in less memory from here on
             # (and its text columns the parsed book holds in one piece, the same cells, held once)
             held = {"placement_id": parsed.placement_id, "provider": parsed.provider}
@@ -222,6 +223,8 @@ def run_audit(
             values = views.own_figures(dates)
         else:
             result, errors = views.evaluate(dates), parsed.errors
+            if compacted:  # lean: what only the rules read (parameters, figures not shown) let go, derived if asked
+                views.let_go({*result.figures, *views.date_free})
             values = result.values
         kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
         views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies

@@ -71,6 +71,20 @@ class AuditViews:
         self._first = None
         return result
 
+    def let_go(self, keep: Iterable[str]) -> None:
+        """Let the rows' own figures and rule parameters go but ``keep`` (and the book's columns): a lean audit's
+        later readers read few of them. One asked for again is derived again (``Derivable``: the same values)."""
+        if self.values is None or self.days is None:
+            return
+        kept = set(keep) | set(self.parsed.cols)
+        drop = {name for name in self.values if not name.startswith("_") and name not in kept}
+        values = Derivable(self.values, drop, self.evaluator, self.parsed, self.days)
+        if self._at_start is self.values:
+            self._at_start = values
+        if self.result is not None:
+            self.result.values = values
+        self.values = values
+
     def own_figures(self, days: np.ndarray) -> dict[str, Any]:
         """Every row's figures at its own day, without the rules (the reference path decides the rows itself)."""
         self.days, self.values = days, self.evaluator.derive(self.parsed, days)
@@ -139,6 +153,33 @@ KPI_FIGURES = (
     "self_funding",
     "council_arranged_weekly",
 )
+
+
+class Derivable(dict[str, Any]):
+    """Figures of every row at given days, some let go (``AuditViews.let_go``): one read again is derived again
+    with the figures it reads, a rule parameter looked up again; ``in`` and ``get`` answer as before."""
+
+    def __init__(
+        self, values: dict[str, Any], drop: set[str], evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray
+    ) -> None:
+        super().__init__((name, value) for name, value in values.items() if name not in drop)
+        self["_derived"] = values.get("_derived", set()) - drop
+        self._let_go, self._evaluator, self._parsed, self._days = frozenset(drop), evaluator, parsed, days
+
+    def __missing__(self, name: str) -> Any:
+        if name not in self._let_go:
+            raise KeyError(name)
+        if name.startswith("params."):
+            self[name] = self._evaluator.param(name.removeprefix("params."), self._days)
+        else:
+            self._evaluator.derive(self._parsed, self._days, only=[name], into=self)
+        return dict.__getitem__(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self._let_go
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default  # noqa: SIM401 (a name let go is derived again)
 
 
 class FiguresAt(Mapping[str, Any]):
@@ -274,9 +315,7 @@ class AtKpiDate:
         values = {name: _joined(cols) for name, cols in parts.items() if cols}
         shown = {name: values[name] for name in keep if name in self._evaluator.shown and name in values}
         joined = {name: np.concatenate(masks) for name, masks in applies.items() if masks}
-        return VectorResult(
-            fired, outcome, band_approver, approvers or (), shown, joined, self.days, values, info_only
-        )
+        return VectorResult(fired, outcome, band_approver, approvers or (), shown, joined, self.days, values, info_only)
 
 
 def _cut(col: Col, rows: slice) -> Col:
