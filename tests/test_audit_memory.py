@@ -284,18 +284,31 @@ def test_input_text_made_ahead_is_held_compressed_and_given_back_the_same() -> N
     assert sum(len(p.text) for p in held) < sum(p.size for p in held) // 2  # held compressed, not as the text
 
 
-def test_a_lean_audit_lets_go_what_only_the_rules_read_and_derives_it_again_when_asked(
+def test_a_lean_audit_evaluates_its_rows_in_blocks_and_derives_what_it_did_not_hold_when_asked(
     book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``AuditViews.let_go``: a lean audit of a big book holds its rows' shown and date-free figures only; a figure
-    or rule parameter let go is derived again when read (the same values, and ``in`` and ``get`` as before)."""
+    """``AuditViews.evaluate(..., blocks=True)``: a lean audit of a big book evaluates its rows a block at a time
+    and holds their shown and date-free figures only: the same outcome, fired rules, approvers and shown figures as
+    the whole evaluation; a figure or rule parameter not held is derived when read (the same values, and ``in`` and
+    ``get`` as for the whole one)."""
     import engine.audit.run as run
+    import engine.audit.views as views
     from engine.audit.views import Derivable
 
     monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" book
+    monkeypatch.setattr(views, "LIST_BLOCK_ROWS", 301)  # seven blocks, the last a short one
     whole, lean = _audit(book, tmp_path / "whole", True), _audit(book, tmp_path / "lean", False)
     assert isinstance(lean.values, Derivable) and lean.result.values is lean.values is lean.views.values
     assert not isinstance(whole.values, Derivable)
+    ours, theirs = lean.result, whole.result
+    assert np.array_equal(ours.outcome, theirs.outcome) and np.array_equal(ours.fired, theirs.fired)
+    assert np.array_equal(ours.band_approver, theirs.band_approver) and ours.approvers == theirs.approvers
+    assert ours.info_only.keys() == theirs.info_only.keys()
+    assert all(np.array_equal(ours.info_only[k], hit) for k, hit in theirs.info_only.items())
+    assert ours.figures.keys() == theirs.figures.keys() and ours.figure_applies.keys() == theirs.figure_applies.keys()
+    for name, col in theirs.figures.items():
+        assert np.array_equal(ours.figures[name].v, col.v) and np.array_equal(ours.figures[name].ok, col.ok), name
+        assert np.array_equal(ours.figure_applies[name], theirs.figure_applies[name]), name
     gone = [name for name in whole.values if not dict.__contains__(lean.values, name)]
     params = [name for name in gone if name.startswith("params.")]
     figures = [name for name in gone if name in whole.book.figures]

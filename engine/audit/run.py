@@ -222,9 +222,8 @@ def run_audit(
             result, errors = durable_result(book, table, parsed, as_at, tick)
             values = views.own_figures(dates)
         else:
-            result, errors = views.evaluate(dates), parsed.errors
-            if compacted:  # lean: what only the rules read (parameters, figures not shown) let go, derived if asked
-                views.let_go({*result.figures, *views.date_free})
+            # lean: a block of rows at a time, what only the rules read (parameters, figures not shown) not held
+            result, errors = views.evaluate(dates, blocks=compacted), parsed.errors
             values = result.values
         kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
         views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies

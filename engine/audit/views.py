@@ -28,6 +28,7 @@ import numpy as np
 from engine.evaluate.vector import VectorEvaluator, VectorResult
 from engine.language.conditions import names_in
 from engine.language.figure_tree import nodes as tree_nodes
+from engine.language.vocabulary import Kind
 from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, active_at, day_number
@@ -60,30 +61,24 @@ class AuditViews:
         derived on the other core while the rest is, takes them (``shared``) rather than derive copies."""
         self._first = (days, self.evaluator.derive(self.parsed, days, only=sorted(self.date_free)))
 
-    def evaluate(self, days: np.ndarray) -> VectorResult:
-        """Every row evaluated at its own day (kept: its figures serve the other dates where they are the same)."""
+    def evaluate(self, days: np.ndarray, blocks: bool = False) -> VectorResult:
+        """Every row evaluated at its own day (kept: its figures serve the other dates where they are the same).
+        ``blocks``: a block of rows at a time, keeping the shown figures and those that read no date (any other
+        figure or rule parameter is derived again when read: ``Derivable``), so a big book's whole evaluation is
+        never held at once."""
         derived = None
-        if self._first is not None and self._first[0] is days:  # completed in a dict of its own (``shared``)
-            first = self._first[1]
-            derived = self.evaluator.derive(self.parsed, days, into={**first, "_derived": set(first["_derived"])})
-        result = self.evaluator.evaluate(self.parsed, days, derived)
+        first = self._first[1] if self._first is not None and self._first[0] is days else None
+        if blocks:
+            seed = first if first is not None else {**self.parsed.cols, "_derived": set()}
+            result = in_blocks(self.evaluator, self.parsed, days, seed, tuple(self.evaluator.shown))
+            result.values = Derivable.of(result.values, self.evaluator, self.parsed, days)
+        else:
+            if first is not None:  # completed in a dict of its own (``shared``)
+                derived = self.evaluator.derive(self.parsed, days, into={**first, "_derived": set(first["_derived"])})
+            result = self.evaluator.evaluate(self.parsed, days, derived)
         self.days, self.values, self.result = days, result.values, result  # in this order: see ``at_kpi_date``
         self._first = None
         return result
-
-    def let_go(self, keep: Iterable[str]) -> None:
-        """Let the rows' own figures and rule parameters go but ``keep`` (and the book's columns): a lean audit's
-        later readers read few of them. One asked for again is derived again (``Derivable``: the same values)."""
-        if self.values is None or self.days is None:
-            return
-        kept = set(keep) | set(self.parsed.cols)
-        drop = {name for name in self.values if not name.startswith("_") and name not in kept}
-        values = Derivable(self.values, drop, self.evaluator, self.parsed, self.days)
-        if self._at_start is self.values:
-            self._at_start = values
-        if self.result is not None:
-            self.result.values = values
-        self.values = values
 
     def own_figures(self, days: np.ndarray) -> dict[str, Any]:
         """Every row's figures at its own day, without the rules (the reference path decides the rows itself)."""
@@ -156,15 +151,27 @@ KPI_FIGURES = (
 
 
 class Derivable(dict[str, Any]):
-    """Figures of every row at given days, some let go (``AuditViews.let_go``): one read again is derived again
-    with the figures it reads, a rule parameter looked up again; ``in`` and ``get`` answer as before."""
+    """Figures of every row at given days, some not held (``AuditViews.evaluate`` in blocks): one read is derived
+    with the figures it reads, a rule parameter looked up; ``in`` and ``get`` answer as for a whole evaluation."""
 
     def __init__(
         self, values: dict[str, Any], drop: set[str], evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray
     ) -> None:
         super().__init__((name, value) for name, value in values.items() if name not in drop)
-        self["_derived"] = values.get("_derived", set()) - drop
+        self["_derived"] = set(values.get("_derived", set())) - drop
         self._let_go, self._evaluator, self._parsed, self._days = frozenset(drop), evaluator, parsed, days
+
+    @classmethod
+    def of(cls, values: dict[str, Any], evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray) -> Derivable:
+        """``values``, with every other figure and rule parameter an evaluation holds derived when read."""
+        book = evaluator.book
+        params = {
+            f"params.{name}"
+            for rule in book.rules
+            for name in rule.parameters
+            if book.parameters[name].kind is not Kind.TABLE
+        }
+        return cls(values, (set(book.figures) | params) - set(values), evaluator, parsed, days)
 
     def __missing__(self, name: str) -> Any:
         if name not in self._let_go:
@@ -279,43 +286,64 @@ class AtKpiDate:
             return self.result
         names = tuple(dict.fromkeys(keep))
         if names not in self._listed:
-            self._listed[names] = self._in_blocks(self.values, names)
+            self._listed[names] = in_blocks(self._evaluator, self.parsed, self.days, self.values._values, names)
         return self._listed[names]
 
-    def _in_blocks(self, figures: FiguresAt, keep: tuple[str, ...]) -> VectorResult:
-        parsed, n, seed = self.parsed, self.parsed.n, figures._values
-        fired = np.zeros((n, len(self.book.rules)), bool, order="F")
-        outcome, band_approver = np.zeros(n, np.int8), np.zeros(n, np.int64)
-        info_only: dict[int, np.ndarray] = {}
-        approvers: tuple[str, ...] | None = None
-        parts: dict[str, list[Col]] = {name: [] for name in keep}
-        applies: dict[str, list[np.ndarray]] = {name: [] for name in keep}
-        for start in range(0, n, LIST_BLOCK_ROWS):
-            rows = slice(start, min(start + LIST_BLOCK_ROWS, n))
-            part = ParsedBook(rows.stop - start, {k: _cut(c, rows) for k, c in parsed.cols.items()}, parsed.valid[rows])
-            into: dict[str, Any] = {k: _cut(c, rows) for k, c in seed.items() if isinstance(c, Col)}
-            into["_derived"] = set(seed["_derived"])
-            if "_bands" in seed:
-                into["_bands"] = {table: (codes[rows], who) for table, (codes, who) in seed["_bands"].items()}
-            derived = self._evaluator.derive(part, self.days[rows], into=into)
-            block = self._evaluator.evaluate(part, self.days[rows], derived)
-            fired[rows], outcome[rows], band_approver[rows] = block.fired, block.outcome, block.band_approver
-            for k, hit in block.info_only.items():
-                info_only.setdefault(k, np.zeros(n, bool))[rows] = hit
-            if approvers is None:
-                approvers = block.approvers
-            elif approvers != block.approvers:  # the band tables' approvers: the same whatever the rows
-                raise AssertionError("a block's band approvers differ")
+
+def in_blocks(
+    evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray, seed: dict[str, Any], keep: tuple[str, ...]
+) -> VectorResult:
+    """Every row evaluated at ``days`` a block of ``LIST_BLOCK_ROWS`` rows at a time from ``seed`` (the book's
+    columns and figures derived already for every row), holding the outcome, fired rules and band approvers of
+    every row and, of the figures, those of ``seed`` and ``keep`` (where they apply, whether shown). Each row's
+    evaluation reads that row alone: the same as a whole evaluation's rows."""
+    n = parsed.n
+    fired = np.zeros((n, len(evaluator.rules)), bool, order="F")
+    outcome, band_approver = np.zeros(n, np.int8), np.zeros(n, np.int64)
+    info_only: dict[int, np.ndarray] = {}
+    approvers: tuple[str, ...] | None = None
+    have = set(seed.get("_derived", ()))
+    parts: dict[str, list[Col]] = {name: [] for name in keep if name not in have}
+    leaders: dict[str, str] = {}  # a figure → the first kept figure with the same rows it applies to
+    applies: dict[str, list[np.ndarray]] = {}
+    for start in range(0, n, LIST_BLOCK_ROWS):
+        rows = slice(start, min(start + LIST_BLOCK_ROWS, n))
+        part = ParsedBook(rows.stop - start, {k: _cut(c, rows) for k, c in parsed.cols.items()}, parsed.valid[rows])
+        into: dict[str, Any] = {k: _cut(c, rows) for k, c in seed.items() if isinstance(c, Col)}
+        into["_derived"] = set(have)
+        if "_bands" in seed:
+            into["_bands"] = {table: (codes[rows], who) for table, (codes, who) in seed["_bands"].items()}
+        derived = evaluator.derive(part, days[rows], into=into)
+        block = evaluator.evaluate(part, days[rows], derived)
+        fired[rows], outcome[rows], band_approver[rows] = block.fired, block.outcome, block.band_approver
+        for k, hit in block.info_only.items():
+            info_only.setdefault(k, np.zeros(n, bool))[rows] = hit
+        if approvers is None:
+            approvers = block.approvers
+            first: dict[int, str] = {}
             for name in keep:
-                if name in block.values:
-                    parts[name].append(block.values[name])
                 if name in block.figure_applies:
-                    applies[name].append(block.figure_applies[name])
-            del part, into, derived, block
-        values = {name: _joined(cols) for name, cols in parts.items() if cols}
-        shown = {name: values[name] for name in keep if name in self._evaluator.shown and name in values}
-        joined = {name: np.concatenate(masks) for name, masks in applies.items() if masks}
-        return VectorResult(fired, outcome, band_approver, approvers or (), shown, joined, self.days, values, info_only)
+                    leaders[name] = first.setdefault(id(block.figure_applies[name]), name)
+            applies = {name: [] for name in set(leaders.values())}
+        elif approvers != block.approvers:  # the band tables' approvers: the same whatever the rows
+            raise AssertionError("a block's band approvers differ")
+        for name, cols in parts.items():
+            if name in block.values:
+                cols.append(block.values[name])
+        for name, masks in applies.items():
+            masks.append(block.figure_applies[name])
+        del part, into, derived, block
+    values: dict[str, Any] = {k: c for k, c in seed.items() if isinstance(c, Col)}
+    for name in list(parts):
+        cols = parts.pop(name)
+        if cols:
+            values[name] = _joined(cols)
+        del cols
+    values["_derived"] = have | {name for name in keep if name in values}
+    shown = {name: values[name] for name in keep if name in evaluator.shown and name in values}
+    joined = {name: np.concatenate(masks) for name, masks in applies.items()}
+    where = {name: joined[leader] for name, leader in leaders.items()}
+    return VectorResult(fired, outcome, band_approver, approvers or (), shown, where, days, values, info_only)
 
 
 def _cut(col: Col, rows: slice) -> Col:
