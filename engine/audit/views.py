@@ -33,7 +33,7 @@ from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, active_at, day_number
 
-LIST_BLOCK_ROWS = 131_072  # the lists' evaluation at the KPI date is made a block of rows at a time (``listed``)
+LIST_BLOCK_ROWS = 131_072  # rows evaluated at a time where a big book is evaluated in blocks (``in_blocks``)
 
 
 class AuditViews:
