@@ -346,6 +346,17 @@ def test_the_sqlite_writer_leaves_the_wals_checkpoints_to_a_thread_of_their_own(
     log.dispose()
 
 
+def _log_of_big_decisions(tmp_path):
+    """A SQLite log synced at every commit whose writer leaves checkpoints to a Checkpointer, and a decision whose
+    pages overflow (the stored decision of the bench is about 9 KB)."""
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    log.upgrade()
+    writer = writer_for(log, "full")
+    assert isinstance(writer, SqliteWriter)
+    writer.inserter.checkpoint_here(False)
+    return log, writer, writer.inserter, replace(RECORD, input_json="x" * 8000)
+
+
 def test_a_look_that_decisions_overtook_still_lets_the_wal_start_again_from_its_beginning(tmp_path):
     """Under a steady stream of decisions, commits land while the checkpointer's passive look copies, and that
     look reports the WAL as it began, wholly copied: SQLite then never started the WAL again from its beginning,
@@ -353,13 +364,7 @@ def test_a_look_that_decisions_overtook_still_lets_the_wal_start_again_from_its_
     rest with the writers' turn held, so the next decision's frames are written at the WAL's start."""
     from api.store.sqlite_checkpoint import Checkpointer
 
-    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
-    log.upgrade()
-    writer = writer_for(log, "full")
-    assert isinstance(writer, SqliteWriter)
-    inserter = writer.inserter
-    inserter.checkpoint_here(False)
-    big = replace(RECORD, input_json="x" * 8000)
+    log, writer, inserter, big = _log_of_big_decisions(tmp_path)
     inserter.insert([inserter.bind(replace(big, placement_id=f"P-{n}")) for n in range(20)])
     checkpointer = Checkpointer(log)
     copy = checkpointer.checkpoint
@@ -394,13 +399,7 @@ def test_a_wal_started_again_is_cut_back_to_the_size_limit(tmp_path, monkeypatch
     from api.store.sqlite_checkpoint import Checkpointer
 
     monkeypatch.setattr(decision_log, "WAL_SIZE_LIMIT", 64 * 1024)
-    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
-    log.upgrade()
-    writer = writer_for(log, "full")
-    assert isinstance(writer, SqliteWriter)
-    inserter = writer.inserter
-    inserter.checkpoint_here(False)
-    big = replace(RECORD, input_json="x" * 8000)
+    log, writer, inserter, big = _log_of_big_decisions(tmp_path)
     inserter.insert([inserter.bind(replace(big, placement_id=f"P-{n}")) for n in range(40)])
     wal = tmp_path / "log.db-wal"
     assert wal.stat().st_size > 300 * 1024
