@@ -42,6 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from api.serve.forwarded import SOCKET_PEER
+from api.serve.hosts import first_header
 from api.store.decision_log import LogUnavailable
 from api.store.workflow import SESSIONS, User, WorkflowStore, now_utc, session_hash, user_from_row
 from api.store.workflow import USERS as USER_TABLE
@@ -119,15 +120,6 @@ class Identity:
     def acting_role(self, needed: list[str]) -> str | None:
         """The role in which this identity approves every one of ``needed`` (the most junior that does), or None."""
         return self.approvers.acting_role(self.roles, needed)
-
-
-def first_header(connection: HTTPConnection, name: bytes) -> str | None:
-    """The request's first ``name`` header (lower case), as ``connection.headers.get`` reads it, without making
-    the Headers object or raising its KeyError when there is none (sign-in runs on every request)."""
-    for key, value in connection.scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return None
 
 
 class NotSignedIn(Exception):
@@ -339,7 +331,8 @@ class Authenticator:
     async def identify(self, connection: HTTPConnection, approvers: Approvers | None = None) -> Identity | None:
         """The signed-in identity, or None; ``approvers``: the approver roles of the edition the request uses."""
         approvers = approvers or Approvers()
-        header = first_header(connection, b"authorization")
+        raw = first_header(connection.scope, b"authorization")
+        header = None if raw is None else raw.decode("latin-1")  # as connection.headers reads it
         if header is not None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -350,7 +343,8 @@ class Authenticator:
             sso = self._from_proxy(connection)
             if sso is not None:
                 return await self._by_sso(*sso, approvers)
-        session_id = connection.cookies.get(SESSION_COOKIE) if first_header(connection, b"cookie") is not None else None
+        cookies = first_header(connection.scope, b"cookie") is not None  # no cookie parsing for a request without
+        session_id = connection.cookies.get(SESSION_COOKIE) if cookies else None
         if session_id:
             account = await self.read(self.account_by_session, session_id)
             if account is not None:

@@ -19,10 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 REMEMBERED = 64
 
 
-def host_value(scope: Scope) -> bytes | None:
-    """The request's first Host header, as Starlette's ``Headers.get("host")`` reads it."""
-    for name, value in scope["headers"]:
-        if name == b"host":
+def first_header(scope: Scope, name: bytes) -> bytes | None:
+    """The request's first ``name`` header (lower case), as Starlette's ``Headers.get`` reads it, without making the
+    Headers object (the Host check here and sign-in run on every request)."""
+    for key, value in scope["headers"]:
+        if key == name:
             return value  # type: ignore[no-any-return]
     return None
 
@@ -34,14 +35,14 @@ class TrustedHosts:
         self.check = TrustedHostMiddleware(self._let_through, allowed_hosts=allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and host_value(scope) in self.passed:
+        if scope["type"] == "http" and first_header(scope, b"host") in self.passed:
             await self.app(scope, receive, send)
             return
         await self.check(scope, receive, send)
 
     async def _let_through(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and len(self.passed) < REMEMBERED:
-            host = host_value(scope)
+            host = first_header(scope, b"host")
             if host is not None:
                 self.passed.add(host)
         await self.app(scope, receive, send)

@@ -28,7 +28,6 @@ import numpy as np
 from engine.evaluate.vector import VectorEvaluator, VectorResult
 from engine.language.conditions import names_in
 from engine.language.figure_tree import nodes as tree_nodes
-from engine.language.vocabulary import Kind
 from engine.rulebook.figures import figure_order
 from engine.rulebook.loader import Rulebook
 from engine.validate.batch import Col, ParsedBook, active_at, day_number
@@ -164,14 +163,8 @@ class Derivable(dict[str, Any]):
     @classmethod
     def of(cls, values: dict[str, Any], evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray) -> Derivable:
         """``values``, with every other figure and rule parameter an evaluation holds derived when read."""
-        book = evaluator.book
-        params = {
-            f"params.{name}"
-            for rule in book.rules
-            for name in rule.parameters
-            if book.parameters[name].kind is not Kind.TABLE
-        }
-        return cls(values, (set(book.figures) | params) - set(values), evaluator, parsed, days)
+        params = {f"params.{name}" for name in evaluator.rule_parameters}
+        return cls(values, (set(evaluator.book.figures) | params) - set(values), evaluator, parsed, days)
 
     def __missing__(self, name: str) -> Any:
         if name not in self._let_go:

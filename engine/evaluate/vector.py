@@ -155,6 +155,12 @@ class VectorEvaluator:
         self._figures, self._order, self._reads = compiled.figures, compiled.order, compiled.reads
         self._same, self._groups, self.shown = compiled.same, compiled.groups, compiled.shown
         self._let_go = compiled.let_go  # parameters' columns let go once their last reader is derived
+        # the rules' parameters an evaluation holds as columns (``params.<name>``; a table is read by ``band``)
+        self.rule_parameters = tuple(
+            dict.fromkeys(
+                name for rule in self.rules for name in rule.parameters if book.parameters[name].kind is not Kind.TABLE
+            )
+        )
 
     # parameters -------------------------------------------------------------------------------------------
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
@@ -233,10 +239,9 @@ class VectorEvaluator:
         v.setdefault("_bands", {}).update(context.bands)  # band table → (approver code per row, approver names)
         if only is not None:
             return v
-        for rule in self.rules:
-            for name in rule.parameters:
-                if f"params.{name}" not in v and self.book.parameters[name].kind is not Kind.TABLE:
-                    v[f"params.{name}"] = self.param(name, as_at)
+        for name in self.rule_parameters:
+            if f"params.{name}" not in v:
+                v[f"params.{name}"] = self.param(name, as_at)
         return v
 
     # conditions -------------------------------------------------------------------------------------------

@@ -112,13 +112,10 @@ def _low_cardinality(
     spec: FieldSpec,
     column: pa.ChunkedArray,
     aliases: dict[str, str] | None = None,
-    encoded_out: list[pa.DictionaryArray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, given, certain) by validating each distinct text once (a service by the rulebook's names).
-    ``encoded_out``: given the column's cells as a dictionary, with narrow indices (``narrow_dictionary``)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.DictionaryArray]:
+    """(values, given, certain) by validating each distinct text once (a service by the rulebook's names), and
+    the column's cells as the dictionary made for it."""
     encoded = pc.dictionary_encode(column).combine_chunks()
-    if encoded_out is not None and (narrow := narrow_dictionary(encoded)) is not None:
-        encoded_out.append(narrow)
     check = _certain(spec)
     if aliases:
         plain = check
@@ -134,7 +131,7 @@ def _low_cardinality(
     indices = encoded.indices
     given = np.asarray(pc.is_valid(indices))
     codes = np.asarray(indices.fill_null(len(encoded.dictionary)), dtype=np.int64)
-    return table[codes], given, good[codes] | ~given
+    return table[codes], given, good[codes] | ~given, encoded
 
 
 def _decimal_pence(column: pa.Array) -> np.ndarray:
@@ -206,11 +203,10 @@ def _column(
             sure &= ~given | (values <= spec.high)
         return values, given, sure
     if spec.kind in LOW_CARDINALITY:
-        made: list[pa.DictionaryArray] | None = [] if encoded is not None else None
-        found = _low_cardinality(spec, table.column(name), aliases if name == "service" else None, made)
-        if encoded is not None and made:
-            encoded[name] = made[0]
-        return found
+        values, given, sure, cells = _low_cardinality(spec, table.column(name), aliases if name == "service" else None)
+        if encoded is not None and (narrow := narrow_dictionary(cells)) is not None:
+            encoded[name] = narrow
+        return values, given, sure
     return _text(spec, table.column(name))
 
 
