@@ -7,11 +7,6 @@ GIL), and written in order. The columns a table starts with can be turned into t
 an audit does this for its input columns on the other core before the rows are evaluated), held compressed
 (lz4: about a third of the text) until its block is written; the rest of each row is then joined to them. A block
 whose text has a line break inside a cell is simply written in one pass.
-
-The blocks of a table of at least ``POLARS_ROWS`` rows are turned into text by polars' CSV writer wherever it gives
-exactly Arrow's bytes (``_polars_text``: a block with decimals, of the types it formats as Arrow does, its strings
-quoted beforehand): it formats a decimal in about half Arrow's CPU, and results.csv's money columns are most of
-its text. A smaller table's are Arrow's, so a small audit never pays polars' import (about a quarter of a second).
 """
 
 from __future__ import annotations
@@ -20,7 +15,6 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -35,70 +29,13 @@ BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: Excel opens the file as UTF-8 
 CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
 _LINE_END, _COMMA = ord("\n"), ord(",")
 _HELD = pa.Codec("lz4")  # the text made ahead is held compressed until written: lossless, the same bytes back
-POLARS_ROWS = 4 * CSV_BLOCK_ROWS  # a table of this many rows or more may be written by polars (see above)
-_PLAIN_SCALE = 6  # Arrow writes a decimal of a larger scale as 0E-7 where its digits are few; polars never does
-# dates polars writes as Arrow does, in days since 1970: 0001-01-01 to 9999-12-31 (polars writes a later year with
-# a "+", and fails on a date out of its own range)
-_FIRST_DATE, _LAST_DATE = -719_162, 2_932_896
 
 
-def _text(table: pa.Table, header: bool, fast: bool = False) -> pa.Buffer:
-    """The table's CSV text, formula-looking cells neutralised: Arrow's writer's bytes (``fast``: polars' where
-    they are the same, for a block without a header)."""
-    table = neutralise_table(table)
-    text = _polars_text(table) if fast and not header else None
-    return _arrow_text(table, header) if text is None else text
-
-
-def _arrow_text(table: pa.Table, header: bool) -> pa.Buffer:
+def _text(table: pa.Table, header: bool) -> pa.Buffer:
     sink = pa.BufferOutputStream()
     options = pa_csv.WriteOptions(include_header=header, quoting_style="needed")
-    pa_csv.write_csv(table, sink, write_options=options)
+    pa_csv.write_csv(neutralise_table(table), sink, write_options=options)
     return sink.getvalue()
-
-
-def _polars_ready(kind: pa.DataType) -> bool:
-    """A column type that polars writes as Arrow does (a string once quoted beforehand)."""
-    return bool(
-        (pa.types.is_decimal128(kind) and 0 <= kind.scale <= _PLAIN_SCALE)
-        or kind in (pa.int64(), pa.date32(), pa.bool_(), pa.null(), pa.string())
-    )
-
-
-def _quoted(column: pa.ChunkedArray) -> pa.Array:
-    """A text column's cells as Arrow's writer writes them: in double quotes, a quote in them doubled; nulls
-    stay null (written empty). Each distinct text is quoted once (a block's text columns have few)."""
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    texts = pc.replace_substring(encoded.dictionary, '"', '""')
-    return pc.binary_join_element_wise('"', texts, '"', "").take(encoded.indices)
-
-
-def _dates_alike(column: pa.ChunkedArray) -> bool:
-    """Every date in the years polars writes as Arrow does (an all-null column too)."""
-    bounds = pc.min_max(column.cast(pa.int32()))
-    first, last = bounds["min"].as_py(), bounds["max"].as_py()
-    return first is None or _FIRST_DATE <= first <= last <= _LAST_DATE
-
-
-def _polars_text(table: pa.Table) -> pa.Buffer | None:
-    """The table's rows as Arrow's writer writes them (``quoting_style="needed"``, no header), written by polars:
-    None unless it has a decimal column (where polars is the cheaper) and every column is of a type polars writes
-    alike, dates in the years 1 to 9999."""
-    kinds = table.schema.types
-    if not any(pa.types.is_decimal(kind) for kind in kinds) or not all(map(_polars_ready, kinds)):
-        return None
-    if not all(_dates_alike(table.column(index)) for index, kind in enumerate(kinds) if kind == pa.date32()):
-        return None
-    import polars as pl  # here, not above: only a big table's blocks are written by polars
-
-    for index, kind in enumerate(kinds):
-        if kind == pa.string():
-            table = table.set_column(index, table.field(index).name, _quoted(table.column(index)))
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)  # a table gives a frame
-    sink = BytesIO()
-    frame.write_csv(sink, include_header=False, separator=",", line_terminator="\n", quote_style="never")
-    return pa.py_buffer(sink.getbuffer())
 
 
 def _rows(text: pa.Buffer, rows: int, comma: bool) -> pa.Array | None:
@@ -187,20 +124,18 @@ def usable(leading: Leading | None, names: list[str], rows: int) -> Leading | No
     return leading
 
 
-def block_text(part: pa.Table, start: int, leading: Leading | None, fast: bool = False) -> pa.Buffer:
+def block_text(part: pa.Table, start: int, leading: Leading | None) -> pa.Buffer:
     """The text (no header) of the block of rows from ``start``: ``part``, with every column. ``leading``: the
-    text of its first columns, made ahead (taken from ``leading``, which then lets go of it). ``fast``: written by
-    polars where it gives the same bytes (a big table's block)."""
+    text of its first columns, made ahead (taken from ``leading``, which then lets go of it)."""
     first = None
     if leading is not None:
         first, leading.blocks[start // CSV_BLOCK_ROWS] = leading.blocks[start // CSV_BLOCK_ROWS], None
     if leading is not None and first is not None:
         others = part.select(range(len(leading.names), part.num_columns))
-        rest = _rows(_text(others, header=False, fast=fast), part.num_rows, comma=False)
+        rest = _rows(_text(others, header=False), part.num_rows, comma=False)
         if rest is not None:
             return _joined(first.unpacked(), rest)
-    # an input table held as dictionaries (books/compact.py): as text
-    return _text(as_text(part), header=False, fast=fast)
+    return _text(as_text(part), header=False)  # an input table held as dictionaries (books/compact.py): as text
 
 
 def write_csv(
@@ -221,10 +156,7 @@ def write_csv(
     starts = range(0, table.num_rows, CSV_BLOCK_ROWS)
     with ThreadPoolExecutor(max_workers=2) as pool, open(path, "wb") as handle:
         handle.write(header_text(table.column_names))
-        fast = table.num_rows >= POLARS_ROWS
-        blocks = deque(
-            pool.submit(block_text, table.slice(start, CSV_BLOCK_ROWS), start, leading, fast) for start in starts
-        )
+        blocks = deque(pool.submit(block_text, table.slice(start, CSV_BLOCK_ROWS), start, leading) for start in starts)
         for start in starts:
             handle.write(blocks.popleft().result())
             if written is not None:

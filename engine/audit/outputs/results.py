@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from engine.audit.books.read import decimal_array
 from engine.audit.lists.tables import _strings, figure_shown, rule_texts
-from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, POLARS_ROWS, Leading, block_text, header_text, usable
+from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, Leading, block_text, header_text, usable
 from engine.evaluate.vector import VectorResult
 from engine.language.vocabulary import ACTIONS, ENUMS, Kind
 from engine.rulebook.loader import Rulebook
@@ -160,7 +160,7 @@ class _Rows:
         part = self.table.slice(start, CSV_BLOCK_ROWS)
         for name, array in columns.items():
             part = part.append_column(name, array)
-        return columns, block_text(part, start, leading, fast=self.table.num_rows >= POLARS_ROWS)
+        return columns, block_text(part, start, leading)
 
 
 def _figure_columns(book: Rulebook, result: VectorResult, valid: np.ndarray, rows: slice) -> dict[str, pa.Array]:
