@@ -427,6 +427,14 @@ def test_tab_cr_lf_nul_and_full_width_starts_are_neutralised_and_nothing_else_ch
     assert safe.column("b").to_pylist() == table.column("b").to_pylist()
 
 
+def test_a_large_string_column_is_neutralised_like_a_string_column() -> None:
+    cells = ["=1+1", None, "ok", "-5", "@x"]
+    for kind in (pa.string(), pa.large_string()):
+        safe = neutralise_table(pa.table({"a": pa.array(cells, kind)}))
+        assert safe.column("a").type == kind
+        assert safe.column("a").to_pylist() == ["'=1+1", None, "ok", "-5", "'@x"]
+
+
 def test_csv_writer_neutralises(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     write_csv(pa.table({"a": ["=1+1", "ok"]}), path)

@@ -89,7 +89,8 @@ def _neutralise_chunk(chunk: pa.Array) -> pa.Array | None:
     fix[risky] = [is_formula_like(text) for text in texts]
     if not fix.any():
         return None
-    return pc.if_else(pa.array(fix), pc.binary_join_element_wise("'", chunk, ""), chunk)
+    mark, nothing = pa.scalar("'", chunk.type), pa.scalar("", chunk.type)  # a large_string column's own type
+    return pc.if_else(pa.array(fix), pc.binary_join_element_wise(mark, chunk, nothing), chunk)
 
 
 def neutralise(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
