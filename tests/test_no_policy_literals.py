@@ -130,10 +130,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/arrays.py": ({0.05}, "share of rows each way above which arithmetic is cheaper than branching"),
     "engine/audit/outputs/csv_out.py": ({65_536}, "rows of a CSV turned into text at a time"),
     "engine/audit/views.py": ({131_072}, "rows of a big book evaluated at a time (memory, not policy)"),
-    "engine/audit/memory.py": (
-        {3, 8, 1024, 32, 31, 300},
-        "glibc's mallopt parameters and byte sizes, milliseconds before jemalloc hands freed pages back",
-    ),
+    "engine/audit/memory.py": ({3, 8, 1024, 32, 31}, "glibc's mallopt parameters and byte sizes"),
     "engine/audit/books/problems.py": ({3, 12}, "examples shown per error"),
     "engine/audit/books/book.py": ({1000000000000000.0}, "floats below 10^15 written as whole numbers"),
     "engine/audit/books/limits.py": (

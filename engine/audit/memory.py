@@ -8,11 +8,11 @@ heap and not to trim the heap, to keep one heap for every thread (by default eac
 another does gets a heap of its own, and memory freed in the other core's heap — the KPI date's figures, the
 results table's blocks — was held there while the audit's own thread asked the kernel for more: 0.4 GB of a
 1,000,000-row audit's peak), and gives Arrow's buffers to jemalloc (which hands memory back only after a
-while unused, here after 300 ms: ``ARROW_DECAY_MS``) instead of mimalloc, Arrow's default here. Between its
-phases a big lean audit hands glibc's free heap pages back at once (``hand_back``): the holes the evaluation's
-blocks leave are of other sizes than the next phase's arrays and would otherwise stay resident. Nothing else
-changes: the same arrays, the same outputs; the peak memory was lower, not higher. Not used by the API server (a
-long-running process should give memory back as it goes).
+while unused) instead of mimalloc, Arrow's default here. Between its phases a big lean audit hands glibc's free
+heap pages back at once (``hand_back``): the holes the evaluation's blocks leave are of other sizes than the next
+phase's arrays and would otherwise stay resident. Nothing else changes: the same arrays, the same outputs; the
+peak memory was lower, not higher. Not used by the API server (a long-running process should give memory back as
+it goes).
 
 ``limit_memory`` caps a process's address space (RLIMIT_AS): the API's audit children run under it, so a book
 that needs more memory than the setting fails inside its own process (MemoryError, or the process stops) and
@@ -38,10 +38,6 @@ M_ARENA_MAX = -8
 ONE_ARENA = 1  # every thread allocates from the main heap: memory one thread frees, another reuses
 HEAP_UP_TO_BYTES = 32 * 1024 * 1024  # the largest threshold glibc accepts for serving from the heap
 NEVER_TRIM_BYTES = 2**31 - 1  # mallopt takes a C int
-# how long jemalloc keeps Arrow's freed pages before handing them back: shorter than Arrow's own default, so that
-# the input text freed once results.csv's input columns are made as text is not still held at the end of the
-# rows' evaluation (0, at once, cost 2 s of system time: every results.csv block's buffers fresh pages)
-ARROW_DECAY_MS = 300
 
 
 def keep_freed_memory() -> bool:
@@ -52,7 +48,6 @@ def keep_freed_memory() -> bool:
 
     with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc keeps its own default
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(ARROW_DECAY_MS)
     with contextlib.suppress(AttributeError):  # numpy's own switch (as NUMPY_MADVISE_HUGEPAGE=0 at start-up)
         np._core.multiarray._set_madvise_hugepage(False)  # type: ignore[attr-defined]
     mallopt = _mallopt()
