@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.audit.books.problems import error_lines
 from engine.audit.books.sample import sample_book
@@ -320,3 +322,91 @@ def test_a_lean_audit_evaluates_its_rows_in_blocks_and_derives_what_it_did_not_h
     assert "no such figure" not in lean.values and lean.values.get("no such figure") is None
     with pytest.raises(KeyError):
         lean.values["no such figure"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from([np.int8, np.int32, np.int64, np.float64, np.bool_])),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_figures_filled_block_by_block_are_the_blocks_concatenated(blocks: list[tuple[int, type]]) -> None:
+    """A figure's whole-book column written a block at a time (``in_blocks``) is what concatenating the blocks'
+    columns gives: the same values, the common type of every block's, the first block's categories."""
+    from engine.audit.views import _Filled
+    from engine.validate.batch import Col
+
+    rng = np.random.default_rng(len(blocks))
+    cols = [
+        Col(
+            (rng.integers(-100, 100, size) % 2 == 0 if kind is np.bool_ else rng.integers(-100, 100, size)).astype(
+                kind
+            ),
+            rng.integers(0, 2, size).astype(bool),
+            ("a", "b") if i == 0 else None,
+        )
+        for i, (size, kind) in enumerate(blocks)
+    ]
+    n = sum(size for size, _kind in blocks)
+    filled, start = _Filled(n, ["f", "never"]), 0
+    for col in cols:
+        filled.put("f", slice(start, start + len(col.v)), col)
+        start += len(col.v)
+    whole = filled.whole()
+    expected = np.concatenate([c.v for c in cols])
+    assert list(whole) == ["f"]  # a figure no block gave is left out
+    assert whole["f"].v.dtype == expected.dtype and np.array_equal(whole["f"].v, expected)
+    assert np.array_equal(whole["f"].ok, np.concatenate([c.ok for c in cols])) and whole["f"].cats == ("a", "b")
+
+
+def test_figures_filled_block_by_block_refuse_a_missing_block() -> None:
+    from engine.audit.views import _Filled
+    from engine.validate.batch import Col
+
+    block = Col(np.arange(3), np.ones(3, bool))
+    filled = _Filled(9, ["f"])
+    filled.put("f", slice(0, 3), block)
+    with pytest.raises(AssertionError, match="missing"):
+        filled.put("f", slice(6, 9), block)
+    with pytest.raises(AssertionError, match="missing"):
+        filled.whole()
+
+
+_HAND_BACK = """
+import numpy as np
+from engine.audit.memory import hand_back, keep_freed_memory
+assert keep_freed_memory()  # glibc keeps what is freed (no trim)
+def resident(): return int(open("/proc/self/statm").read().split()[1])
+held = [np.ones(1 << 17) for _ in range(800)]  # 800 MB-sized arrays in the heap, 1 MiB each
+del held[::2]  # holes between the kept ones: glibc keeps them
+before = resident(); assert hand_back(); after = resident()
+print(before - after)
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc's heap only"
+)
+def test_hand_back_gives_the_heaps_free_holes_back() -> None:
+    """``hand_back`` gives the free pages inside glibc's heap back (not only its top), which the audit's setting
+    otherwise keeps resident: about the 400 MiB of holes between arrays still held."""
+    done = subprocess.run([sys.executable, "-c", _HAND_BACK], capture_output=True, text=True, check=True)
+    pages = int(done.stdout)
+    assert pages * 4096 > 300 * 2**20
+
+
+def test_a_lean_audit_of_a_big_book_hands_freed_heap_back_between_phases(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the rows' evaluation and after the KPIs and results.csv (a big lean audit only); not otherwise."""
+    import engine.audit.run as run
+
+    calls: list[int] = []
+    monkeypatch.setattr(run, "hand_back", lambda: calls.append(1) or True)
+    _audit(book, tmp_path / "whole", True)
+    assert calls == []
+    monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" book
+    _audit(book, tmp_path / "lean", False)
+    assert calls == [1, 1]

@@ -8,9 +8,11 @@ heap and not to trim the heap, to keep one heap for every thread (by default eac
 another does gets a heap of its own, and memory freed in the other core's heap — the KPI date's figures, the
 results table's blocks — was held there while the audit's own thread asked the kernel for more: 0.4 GB of a
 1,000,000-row audit's peak), and gives Arrow's buffers to jemalloc (which hands memory back only after a
-while unused) instead of mimalloc, Arrow's default here. Nothing else changes: the same arrays, the same
-outputs; the peak memory was lower, not higher. Not used by the API server (a long-running process should give
-memory back as it goes).
+while unused) instead of mimalloc, Arrow's default here. Between its phases a big lean audit hands glibc's free
+heap pages back at once (``hand_back``): the holes the evaluation's blocks leave are of other sizes than the next
+phase's arrays and would otherwise stay resident. Nothing else changes: the same arrays, the same outputs; the
+peak memory was lower, not higher. Not used by the API server (a long-running process should give memory back as
+it goes).
 
 ``limit_memory`` caps a process's address space (RLIMIT_AS): the API's audit children run under it, so a book
 that needs more memory than the setting fails inside its own process (MemoryError, or the process stops) and
@@ -58,6 +60,19 @@ def keep_freed_memory() -> bool:
     )
 
 
+def hand_back() -> bool:
+    """Give glibc's free heap pages back to the kernel now (``malloc_trim(0)``: the free pages inside the heap
+    too, not only its top); False where there is no glibc to ask. A big audit asks at the two points where
+    much is freed between phases whose arrays are of other sizes (the free holes would otherwise stay resident
+    until reused); what is used again is a fresh page, a fault on first touch."""
+    trim = _libc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
+
+
 def one_heap() -> bool:
     """Ask glibc to serve every thread from one heap (``mallopt(M_ARENA_MAX, 1)``); False where there is no glibc
     to ask. Only threads that have not yet allocated are held to it: importing pyarrow starts threads that do, so
@@ -69,15 +84,21 @@ def one_heap() -> bool:
 
 def _mallopt() -> Any:
     """glibc's ``mallopt``, or None where there is no glibc to ask."""
+    mallopt = _libc_function("mallopt")
+    if mallopt is not None:
+        mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt
+
+
+def _libc_function(name: str) -> Any:
+    """A function of glibc, or None where there is no glibc (or no such function)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        return getattr(libc, name)
     except (OSError, AttributeError):
         return None
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt
 
 
 def limit_memory(limit_bytes: int) -> bool:

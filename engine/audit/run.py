@@ -28,6 +28,7 @@ from engine.audit.kpis.at_kpi_date import kpis_at_kpi_date
 from engine.audit.kpis.compute import compute_kpis, default_period
 from engine.audit.kpis.series import BY, kpi_series
 from engine.audit.kpis.services import permanent as permanent_stays
+from engine.audit.memory import hand_back
 from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, leading_text
 from engine.audit.outputs.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.audit.reference import Progress, durable_result
@@ -227,6 +228,8 @@ def run_audit(
             values = result.values
         kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
         views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies
+        if compacted:  # a big lean audit: the evaluations' freed blocks handed back before the KPIs and results
+            hand_back()
         stages.done("evaluate")
         rows = read.row_numbers
         making = other_core.submit(
@@ -251,6 +254,8 @@ def run_audit(
         out, other = making.result()
         stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs
         stages.done("results_wait")
+        if compacted:  # and the KPIs' and results.csv's before the lists and the report
+            hand_back()
     audit = AuditResult(
         out,
         kpis,

@@ -296,7 +296,7 @@ def in_blocks(
     info_only: dict[int, np.ndarray] = {}
     approvers: tuple[str, ...] | None = None
     have = set(seed.get("_derived", ()))
-    parts: dict[str, list[Col]] = {name: [] for name in keep if name not in have}
+    parts = _Filled(n, [name for name in keep if name not in have])  # each kept figure, filled block by block
     leaders: dict[str, str] = {}  # a figure → the first kept figure with the same rows it applies to
     applies: dict[str, list[np.ndarray]] = {}
     for start in range(0, n, LIST_BLOCK_ROWS):
@@ -320,18 +320,15 @@ def in_blocks(
             applies = {name: [] for name in set(leaders.values())}
         elif approvers != block.approvers:  # the band tables' approvers: the same whatever the rows
             raise AssertionError("a block's band approvers differ")
-        for name, cols in parts.items():
+        for name in parts.names:
             if name in block.values:
-                cols.append(block.values[name])
+                parts.put(name, rows, block.values[name])
         for name, masks in applies.items():
             masks.append(block.figure_applies[name])
         del part, into, derived, block
     values: dict[str, Any] = {k: c for k, c in seed.items() if isinstance(c, Col)}
-    for name in list(parts):
-        cols = parts.pop(name)
-        if cols:
-            values[name] = _joined(cols)
-        del cols
+    values.update(parts.whole())
+    del parts
     values["_derived"] = have | {name for name in keep if name in values}
     shown = {name: values[name] for name in keep if name in evaluator.shown and name in values}
     joined = {name: np.concatenate(masks) for name, masks in applies.items()}
@@ -343,8 +340,38 @@ def _cut(col: Col, rows: slice) -> Col:
     return Col(col.v[rows], col.ok[rows], col.cats)
 
 
-def _joined(cols: list[Col]) -> Col:
-    return Col(np.concatenate([c.v for c in cols]), np.concatenate([c.ok for c in cols]), cols[0].cats)
+class _Filled:
+    """Whole-book columns of the named figures, each block's values written into place as they come (what
+    concatenating the blocks' columns at the end gives, without holding the blocks' columns until then: freed
+    only at the end, between the blocks' temporaries, they left glibc's heap holes too small for the whole
+    columns that followed)."""
+
+    def __init__(self, n: int, names: list[str]) -> None:
+        self.n, self.names = n, names
+        self._cols: dict[str, Col] = {}
+        self._rows: dict[str, int] = {}
+
+    def put(self, name: str, rows: slice, col: Col) -> None:
+        whole = self._cols.get(name)
+        if whole is None:
+            whole = self._cols[name] = Col(
+                np.empty((self.n, *col.v.shape[1:]), col.v.dtype), np.empty(self.n, col.ok.dtype), col.cats
+            )
+            self._rows[name] = 0
+        elif col.v.dtype != whole.v.dtype:  # as concatenating would: the common type of every block's values
+            kind = np.result_type(whole.v.dtype, col.v.dtype)
+            whole = self._cols[name] = Col(whole.v.astype(kind), whole.ok, whole.cats)
+        if rows.start != self._rows[name]:
+            raise AssertionError(f"{name}: a block's values missing")
+        whole.v[rows], whole.ok[rows] = col.v, col.ok
+        self._rows[name] = rows.stop
+
+    def whole(self) -> dict[str, Col]:
+        """Every figure given for every row (a figure no block gave is left out)."""
+        for name, stop in self._rows.items():
+            if stop != self.n:
+                raise AssertionError(f"{name}: a block's values missing")
+        return {name: self._cols[name] for name in self.names if name in self._cols}
 
 
 DATED = frozenset({"param", "param_by", "band", "as_at"})  # the figure language's operations that read a date
