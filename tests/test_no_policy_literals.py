@@ -71,6 +71,7 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
         "status before a response starts, random bytes of a request-id prefix, logged path length, ms rounding",
     ),
     "api/routes/fast_path.py": (HTTP, "HTTP status codes"),
+    "api/serve/head.py": ({256, 204, 304} | HTTP, "the byte values (0–255), HTTP status codes with no body"),
     "api/uploads/limits.py": (HTTP, "HTTP status codes"),
     "api/routes/responses.py": (HTTP, "HTTP status codes"),
     "api/auth/bootstrap.py": ({32}, "fewest random characters in an operator's token (new_token gives 43: 256 bits)"),

@@ -63,12 +63,22 @@ class Needs:
     publishers: bool = False
 
     def roles(self, approvers: Approvers) -> frozenset[str]:
+        """The roles that meet this need under ``approvers``: the last answer is kept for the same ``approvers``
+        (an edition's, made once and never changed), so that a signed-in request makes no sets."""
+        last = _LAST_ROLES.get(self)
+        if last is not None and last[0] is approvers:
+            return last[1]
         found = set(self.system)
         if self.approvers:
             found |= set(approvers.order)
         if self.publishers:
             found |= set(approvers.publishers)
-        return frozenset(found)
+        roles = frozenset(found)
+        _LAST_ROLES[self] = (approvers, roles)
+        return roles
+
+
+_LAST_ROLES: dict[Needs, tuple[Approvers, frozenset[str]]] = {}  # each need's last answer, and for which approvers
 
 
 CHECK = Needs(frozenset({BROKER}), approvers=True)  # decide placements

@@ -14,9 +14,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from api.main import create_app
+from api.serve.head import USABLE, QuickHeadCycle
 from api.serve.metrics import prepare_multiprocess
 from api.serve.observe import log_config
 from api.serve.settings import Settings
@@ -50,6 +51,13 @@ class SlowClientProtocol(HttpToolsProtocol):
         super().on_message_begin()
         if self._since is None:
             self._begin()
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if USABLE and cycle is not None and type(cycle) is RequestResponseCycle:
+            # its task is made, not yet run: its head is written with the checks made once (api/serve/head.py)
+            cycle.__class__ = QuickHeadCycle
 
     def on_message_complete(self) -> None:
         self._since = None
