@@ -5,16 +5,19 @@ row (``np.where``), and a comparison's null flags left out where they are true e
 from __future__ import annotations
 
 import itertools
+from datetime import date
 
 import numpy as np
 import pytest
 
 from engine.arrays import everywhere, pick
+from engine.evaluate.vector import VectorEvaluator
 from engine.language import conditions
 from engine.language.vector_conditions import mask
 from engine.language.vector_parameters import ParameterColumns
 from engine.rulebook.loader import load_rulebook
-from engine.validate.batch import Col
+from engine.validate.batch import Col, day_number
+from tests.conftest import parsed_sample
 
 
 @pytest.mark.parametrize("spread", [40, 400, 60_000])  # days between the first row's and the last's
@@ -81,3 +84,27 @@ def test_a_comparison_is_false_where_either_side_is_null() -> None:
             got = mask(conditions.Cmp(op, conditions.Ref("x"), conditions.Ref("y")), v, n)
             want = {"<": np.less, "==": np.equal, ">=": np.greater_equal}[op](values, values[::-1]) & left_ok & right_ok
             assert got.dtype == np.bool_ and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("day", ["2025-06-01", "2026-11-01"])
+def test_rows_at_one_day_are_evaluated_as_rows_at_several(day: str) -> None:
+    """Every row at one day takes the shortcuts for one edition in force (parameters spread, not looked up per
+    row); with one more row at another day none applies: the shared rows' figures and rules are the same."""
+    book, parsed = parsed_sample(1_500, seed=29)
+    one = np.full(parsed.n, day_number(date.fromisoformat(day)), np.int64)
+    other = one.copy()
+    other[-1] = day_number(date(2019, 4, 1))  # before most editions: another edition of almost every parameter
+    evaluator = VectorEvaluator(book)
+    at_one = evaluator.evaluate(parsed, one)
+    mixed = evaluator.evaluate(parsed, other)
+    rows = slice(0, parsed.n - 1)
+    assert np.array_equal(at_one.fired[rows], mixed.fired[rows]) and at_one.fired[rows].any()
+    assert np.array_equal(at_one.outcome[rows], mixed.outcome[rows])
+    assert np.array_equal(at_one.band_approver[rows], mixed.band_approver[rows])
+    for name in book.figures:
+        for got, want in (
+            (at_one.values[name].v, mixed.values[name].v),
+            (at_one.values[name].ok, mixed.values[name].ok),
+        ):
+            got, want = np.broadcast_to(got, (parsed.n,)), np.broadcast_to(want, (parsed.n,))
+            assert got.dtype == want.dtype and np.array_equal(got[rows], want[rows]), name

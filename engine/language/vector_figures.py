@@ -312,6 +312,9 @@ def _fraction_param(book: Rulebook, name: str, c: Context) -> Num:
     numerators = np.array([0 if f is None else f.numerator for f in values], np.int64)
     denominators = np.array([1 if f is None else f.denominator for f in values], np.int64)
     present = np.array([f is not None for f in values])
+    if isinstance(index, np.ndarray) and index.ndim == 1 and index.strides == (0,) and len(index):
+        at, rows = int(index[0]), index.shape  # one edition for every row: its value spread, not copied
+        return Num(*(np.broadcast_to(column[at], rows) for column in (numerators, present, denominators)))
     return Num(numerators[index], present[index], denominators[index])
 
 
