@@ -314,7 +314,8 @@ def _fraction_param(book: Rulebook, name: str, c: Context) -> Num:
     present = np.array([f is not None for f in values])
     if isinstance(index, np.ndarray) and index.ndim == 1 and index.strides == (0,) and len(index):
         at, rows = int(index[0]), index.shape  # one edition for every row: its value spread, not copied
-        return Num(*(np.broadcast_to(column[at], rows) for column in (numerators, present, denominators)))
+        spread = [np.broadcast_to(column[at], rows) for column in (numerators, present, denominators)]
+        return Num(spread[0], spread[1], spread[2])
     return Num(numerators[index], present[index], denominators[index])
 
 
