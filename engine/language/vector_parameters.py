@@ -67,7 +67,7 @@ class ParameterColumns:
         first, last = int(as_at.min()), int(as_at.max())
         if first == last or last - first >= len(as_at):
             return None
-        return np.subtract(as_at, first, dtype=np.int32, casting="unsafe"), first, last
+        return as_at - first, first, last  # int64: numpy indexes by intp without a cast
 
     @staticmethod
     def _search(
