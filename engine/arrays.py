@@ -5,7 +5,8 @@ audit picks between a million times: ``np.where`` branches on every row, which c
 one way and the other at random. Flags are picked with logical operators; whole numbers of one dtype, when the
 rows are mixed, as ``b + (a - b) × test``, exact even where it wraps around, since integer arithmetic is
 modular and ``b + (a - b)`` is ``a`` (for 1,000,000 rows half each way: 1.3 ms against 3.7 ms; the flags 0.1 ms
-against 3.5 ms). Anything else goes to ``np.where``.
+against 3.5 ms). Where one side is taken on every row, a copy of it; flags where one side is True everywhere
+(``everywhere``: known without reading a row), one logical operation. Anything else goes to ``np.where``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,18 @@ def pick(test: np.ndarray, a: Any, b: Any) -> Any:
     if not (isinstance(test, np.ndarray) and test.dtype == np.bool_ and test.ndim == 1):
         return np.where(test, a, b)
     if _flag(a) and _flag(b) and all(np.ndim(x) == 0 or np.shape(x) == test.shape for x in (a, b)):
+        if everywhere(a):  # (test & True) | (~test & b)
+            return test | b
+        if everywhere(b):  # (test & a) | (~test & True)
+            return a | ~test
         return (test & a) | (~test & b)
     column = a if isinstance(a, np.ndarray) else b
     if _whole_numbers(column, test) and all(x is column or _fits(x, column) for x in (a, b)):
-        share = np.count_nonzero(test) / max(len(test), 1)
+        count = int(np.count_nonzero(test))
+        if count in (0, len(test)):  # one side on every row: a copy of it, in the column's dtype
+            side = b if count == 0 else a
+            return side.copy() if isinstance(side, np.ndarray) else np.full(len(test), side, column.dtype)
+        share = count / len(test)
         if _MIXED < share < 1 - _MIXED:
             out = np.subtract(a, b, dtype=column.dtype)
             out *= test
@@ -51,3 +60,18 @@ def _fits(x: Any, column: np.ndarray) -> bool:
         info = np.iinfo(column.dtype)
         return info.min <= x <= info.max
     return False
+
+
+def everywhere(flags: Any) -> bool:
+    """Whether flags are True on every row, known without reading them: ``True``, or one True spread over the
+    rows (``np.broadcast_to``: a parameter's flags where one edition is in force, say)."""
+    if flags is True or (isinstance(flags, np.bool_) and bool(flags)):
+        return True
+    return (
+        isinstance(flags, np.ndarray)
+        and flags.dtype == np.bool_
+        and flags.ndim == 1
+        and flags.strides == (0,)
+        and flags.size > 0
+        and bool(flags[0])
+    )

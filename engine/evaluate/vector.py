@@ -232,7 +232,7 @@ class VectorEvaluator:
                         of_services[services] = np.logical_or.reduce([of_service[s] for s in services])
                     rows = of_services[services]
                     out_v = value.v if out_v is None else pick(rows, value.v, out_v)
-                    out_ok = pick(rows, value.ok, out_ok)
+                    out_ok |= rows & value.ok  # the groups' rows are disjoint: no earlier group set these
                 v[name] = Col(_column(out_v, n), _column(out_ok, n), cats)
             for parameter in self._let_go.get(name, ()):  # no figure after this one reads it
                 params.pop(parameter, None)
@@ -270,8 +270,8 @@ class VectorEvaluator:
             if rule.info_condition is not None:  # where it holds, the finding is for information only
                 info_only[column] = hit & self.mask(rule.info_condition, v, n)
                 hit = hit & ~info_only[column]
-            if rule.action != "info":
-                outcome = pick(hit, np.maximum(outcome, SEVERITY[rule.action]), outcome)
+            if rule.action != "info":  # in place, on the rows where it fired alone
+                np.maximum(outcome, SEVERITY[rule.action], out=outcome, where=hit)
         band_approver, approver_names = self._band_approvers(v["_bands"], fired, n, info_only)
         applies: dict[str, np.ndarray] = {}
         masks: dict[tuple[tuple[str, ...], str], np.ndarray] = {}  # one mask per (services, shown flag)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.arrays import everywhere
 from engine.language import conditions
 from engine.validate.batch import Col
 
@@ -37,7 +38,12 @@ def mask(cond: conditions.Cond, v: Mapping[str, Any], n: int) -> np.ndarray:
         right = cats.index(right) if right in cats else -1  # compare codes: a name not listed matches nothing
     elif cats is not None or right_cats is not None:
         left, right = _names(left, cats), _names(right, right_cats)
-    hit: np.ndarray = _CMP[cond.op](left, right) & left_ok & right_ok
+    hit: np.ndarray = _CMP[cond.op](left, right)
+    if not (isinstance(hit, np.ndarray) and hit.shape == (n,)):  # constants alone: spread as before
+        return hit & left_ok & right_ok  # type: ignore[no-any-return]
+    for ok in (left_ok, right_ok):  # in place, and not at all where every value is present
+        if not everywhere(ok):
+            hit &= ok
     return hit
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.arrays import pick
+from engine.arrays import everywhere, pick
 from engine.language.figure_language import E
 from engine.language.scalar_figures import whole_quotient as _quotient
 from engine.language.vocabulary import ENUMS, Kind
@@ -71,7 +71,10 @@ def _round(x: Num, divisor: int, how: str) -> Any:
     if how == "ceil":
         return -((-numerator) // denominator)
     magnitude = (2 * np.abs(numerator) + denominator) // (2 * denominator)
-    return pick(numerator < 0, -magnitude, magnitude)
+    negative = numerator < 0
+    if isinstance(magnitude, np.ndarray) and np.shape(negative) == magnitude.shape and not np.any(negative):
+        return magnitude  # no negative numerator: the magnitudes as they are (a new column already)
+    return pick(negative, -magnitude, magnitude)
 
 
 def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict[str, Compiled]]:
@@ -205,7 +208,7 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
                     av, bv = _code(av, enum), _code(bv, enum)
                 if a.den is not None or b.den is not None:
                     av, bv = av * _whole(b)[1], bv * _whole(a)[1]
-                return Num(compare(av, bv) & a.ok & b.ok, True)
+                return Num(_present(compare(av, bv), a.ok, b.ok, c.n), True)
 
             return comparison
         if op in ("and", "or"):
@@ -258,6 +261,10 @@ def _code(value: Any, enum: str) -> Any:
     return value
 
 
+def _flags(x: Any) -> bool:
+    return isinstance(x, (bool, np.bool_)) or (isinstance(x, np.ndarray) and x.dtype == np.bool_)
+
+
 def _mask(x: Num) -> Any:
     return x.v if x.ok is True else x.v & x.ok
 
@@ -266,8 +273,20 @@ def _times(x: Num, factor: int) -> Num:
     return Num(x.v * factor, x.ok, x.den)
 
 
+def _present(hit: Any, a_ok: Any, b_ok: Any, n: int) -> Any:
+    """``hit & a_ok & b_ok``: in place on a fresh column of the rows, leaving out flags true everywhere."""
+    if not (isinstance(hit, np.ndarray) and hit.shape == (n,) and hit.dtype == np.bool_):
+        return hit & a_ok & b_ok
+    for ok in (a_ok, b_ok):
+        if not everywhere(ok):
+            hit &= ok
+    return hit
+
+
 def _add(a: Num, b: Num, sign: int) -> Num:
     if a.den is None and b.den is None:
+        if not (_flags(a.v) or _flags(b.v)):  # whole numbers: one pass, no column of -b
+            return Num(a.v + b.v if sign == 1 else a.v - b.v, a.ok & b.ok)
         return Num(a.v + sign * b.v, a.ok & b.ok)
     (an, ad), (bn, bd) = _whole(a), _whole(b)
     return Num(an * bd + sign * bn * ad, a.ok & b.ok, ad * bd)
@@ -293,6 +312,10 @@ def _fraction_param(book: Rulebook, name: str, c: Context) -> Num:
     numerators = np.array([0 if f is None else f.numerator for f in values], np.int64)
     denominators = np.array([1 if f is None else f.denominator for f in values], np.int64)
     present = np.array([f is not None for f in values])
+    if isinstance(index, np.ndarray) and index.ndim == 1 and index.strides == (0,) and len(index):
+        at, rows = int(index[0]), index.shape  # one edition for every row: its value spread, not copied
+        spread = [np.broadcast_to(column[at], rows) for column in (numerators, present, denominators)]
+        return Num(spread[0], spread[1], spread[2])
     return Num(numerators[index], present[index], denominators[index])
 
 

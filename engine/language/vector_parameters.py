@@ -26,6 +26,7 @@ class ParameterColumns:
         }
         # the rows' edition indexes per list of dates, only while one evaluation runs
         self._index_cache: dict[tuple[int, bytes], tuple[np.ndarray, int, int]] | None = None
+        self._days_cache: dict[int, tuple[np.ndarray, int, int] | None] = {}  # id(as_at) → ``_days``, likewise
         self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @contextmanager
@@ -34,11 +35,11 @@ class ParameterColumns:
         if self._index_cache is not None:
             yield
             return
-        self._index_cache = {}
+        self._index_cache, self._days_cache = {}, {}
         try:
             yield
         finally:
-            self._index_cache = None
+            self._index_cache, self._days_cache = None, {}
 
     def index(self, name: str, as_at: np.ndarray) -> np.ndarray:
         """Per row, the index of the parameter's value in force (or -1: none yet); shared by equal date lists."""
@@ -51,13 +52,33 @@ class ParameterColumns:
             return self._search(self._dates[name], as_at)
         key = (id(as_at), self._dates[name].tobytes())
         if key not in self._index_cache:
-            self._index_cache[key] = self._search(self._dates[name], as_at)
+            if id(as_at) not in self._days_cache:  # the rows' days from their first, once an evaluation
+                self._days_cache[id(as_at)] = self._days(as_at)
+            self._index_cache[key] = self._search(self._dates[name], as_at, self._days_cache[id(as_at)])
         return self._index_cache[key]
 
     @staticmethod
-    def _search(dates: np.ndarray, as_at: np.ndarray) -> tuple[np.ndarray, int, int]:
+    def _days(as_at: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+        """Each row's day counted from the rows' first day, with the first and last days, when the days from
+        the first to the last are fewer than the rows (else None): each parameter's editions are then searched
+        once for each of those days and looked up per row, not searched for every row."""
+        if len(as_at) == 0:
+            return None
+        first, last = int(as_at.min()), int(as_at.max())
+        if first == last or last - first >= len(as_at):
+            return None
+        return as_at - first, first, last  # int64: numpy indexes by intp without a cast
+
+    @staticmethod
+    def _search(
+        dates: np.ndarray, as_at: np.ndarray, days: tuple[np.ndarray, int, int] | None = None
+    ) -> tuple[np.ndarray, int, int]:
         if len(as_at) == 0:
             return np.zeros(0, np.int64), 0, 0
+        if days is not None:  # each day's edition from the first day to the last, then each row's by its day
+            offsets, first, last = days
+            editions = np.searchsorted(dates, np.arange(first, last + 1, dtype=np.int64), side="right") - 1
+            return editions[offsets], int(editions[0]), int(editions[-1])
         first, last = int(as_at.min()), int(as_at.max())
         if first == last:  # one date for every row: one search, spread over the rows without copying
             found = int(np.searchsorted(dates, first, side="right")) - 1
