@@ -130,7 +130,7 @@ def _low_cardinality(
             continue  # not a certain value: the row goes through the model's own validation
     indices = encoded.indices
     given = np.asarray(pc.is_valid(indices))
-    codes = np.asarray(indices.fill_null(len(encoded.dictionary)), dtype=np.int64)
+    codes = _codes(indices, given, len(encoded.dictionary))
     return table[codes], given, good[codes] | ~given, encoded
 
 
