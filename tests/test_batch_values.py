@@ -257,3 +257,26 @@ def test_amounts_read_once_per_distinct_text_as_cell_by_cell(cells: list[str | N
     assert given_cells.tolist() == [cell is not None for cell in cells * repeats + cells[::-1]]
     assert values.tolist() == expected.tolist()
     assert sure.tolist() == (expected_sure | ~given_cells).tolist()
+
+
+@given(
+    st.lists(st.lists(st.none() | st.text(st.characters(max_codepoint=0x2FF), max_size=5), max_size=6), min_size=1),
+    st.sampled_from(["placement_id", "provider_id"]),
+)
+def test_an_identifier_is_checked_as_its_pattern_checks_it(chunks: list[list[str | None]], name: str) -> None:
+    """An identifier column with no control character anywhere is sure by its length alone; either way each cell
+    is sure exactly where the field's pattern and lengths accept it (or it is empty)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    spec = SPECS[name]
+    column = pa.chunked_array([pa.array(cells, pa.string()) for cells in chunks], pa.string())
+    _, given_cells, sure = batch._text(spec, column)
+    cells = [cell for cells in chunks for cell in cells]
+    pattern = pc.match_substring_regex(pa.array(cells, pa.string()), spec.pattern).to_pylist()
+    expected = [
+        cell is None or bool(matched and spec.min_length <= len(cell) <= spec.max_length)
+        for cell, matched in zip(cells, pattern)
+    ]
+    assert given_cells.tolist() == [cell is not None for cell in cells]
+    assert sure.tolist() == expected

@@ -193,6 +193,26 @@ def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray
     return values * sure, given, sure | ~given  # 0 where not sure
 
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # the pattern of an identifier: no control character (UTF-8 encodes these
+# characters as the bytes 0x00-0x1f and 0x7f alone, and no other character uses those bytes)
+
+
+def _control_bytes(column: pa.ChunkedArray) -> bool:
+    """Whether any byte of the column's text (nulls' slots included) is 0x00-0x1f or 0x7f; True for a column not
+    held as ``string``."""
+    if not pa.types.is_string(column.type):
+        return True
+    for chunk in column.chunks:
+        data = chunk.buffers()[2]
+        if data is None or len(chunk) == 0:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        held = np.frombuffer(data, np.uint8)[int(offsets[0]) : int(offsets[-1])]
+        if held.size and (int(held.min()) < 0x20 or bool((held == 0x7F).any())):
+            return True
+    return False
+
+
 def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Free text (placement_id, provider): sure where its length and pattern are as the model requires."""
     given = np.asarray(pc.is_valid(column))
@@ -202,7 +222,9 @@ def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
         sure &= lengths >= spec.min_length
     if spec.max_length is not None:
         sure &= lengths <= spec.max_length
-    if spec.pattern is not None:
+    if spec.pattern == PRINTABLE and not _control_bytes(column):  # no cell holds a control character: the
+        sure &= lengths >= 1  # pattern asks only for one character or more
+    elif spec.pattern is not None:
         sure &= pc.fill_null(pc.match_substring_regex(column, spec.pattern), False).to_numpy(zero_copy_only=False)
     return np.zeros(len(column), np.int8), given, sure | ~given
 
