@@ -224,3 +224,59 @@ def test_active_at_a_date_uses_start_and_end_dates() -> None:
     assert active_at(book, date(2026, 5, 31)).tolist() == [True, True, False, False]
     assert active_at(book, date(2026, 6, 1)).tolist() == [True, False, True, False]
     assert active_at(book, date(2026, 5, 3)).tolist() == [False, False, False, False]
+
+
+AMOUNT_TEXTS = st.sampled_from(
+    ["1040.00", "£1,040.00", " £ 1,040.5 ", "1,040", "12.345", "-5", "+5", "1e3", "abc", "0", "0.1", "£", ",", " "]
+) | st.from_regex(r"£? ?[0-9]{1,7}(,[0-9]{3})?(\.[0-9]{0,3})? ?", fullmatch=True)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.none() | AMOUNT_TEXTS, min_size=1, max_size=12),
+    st.integers(1, 30),
+    st.sampled_from(sorted(batch.WRITTEN_PLACES)),
+)
+def test_amounts_read_once_per_distinct_text_as_cell_by_cell(cells: list[str | None], repeats: int, kind: str) -> None:
+    """An amount column not every cell of which casts as it is: each distinct text read once and spread to its
+    cells gives each cell what reading it by itself gives (values, given, sure), nulls and repeats included."""
+    import pyarrow as pa
+
+    column = pa.chunked_array([pa.array(cells * repeats, pa.string()), pa.array(cells[::-1], pa.string())])
+    values, given_cells, sure = batch._amounts(column, kind)
+    array = column.combine_chunks()
+    decimal = pa.decimal128(18, batch.WRITTEN_PLACES[kind])
+    try:
+        pa.compute.cast(array, decimal)
+        return  # every cell casts as it is: not the path under test
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    each, readable = batch._written(array, kind, decimal)  # cell by cell
+    expected_sure = readable & (each >= 0) & (each <= int(batch.LARGEST) * 10 ** batch.WRITTEN_PLACES[kind])
+    expected = each * 10 ** (batch.ENGINE_PLACES[kind] - batch.WRITTEN_PLACES[kind]) * expected_sure
+    assert given_cells.tolist() == [cell is not None for cell in cells * repeats + cells[::-1]]
+    assert values.tolist() == expected.tolist()
+    assert sure.tolist() == (expected_sure | ~given_cells).tolist()
+
+
+@given(
+    st.lists(st.lists(st.none() | st.text(st.characters(max_codepoint=0x2FF), max_size=5), max_size=6), min_size=1),
+    st.sampled_from(["placement_id", "provider_id"]),
+)
+def test_an_identifier_is_checked_as_its_pattern_checks_it(chunks: list[list[str | None]], name: str) -> None:
+    """An identifier column with no control character anywhere is sure by its length alone; either way each cell
+    is sure exactly where the field's pattern and lengths accept it (or it is empty)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    spec = SPECS[name]
+    column = pa.chunked_array([pa.array(cells, pa.string()) for cells in chunks], pa.string())
+    _, given_cells, sure = batch._text(spec, column)
+    cells = [cell for cells in chunks for cell in cells]
+    pattern = pc.match_substring_regex(pa.array(cells, pa.string()), spec.pattern).to_pylist()
+    expected = [
+        cell is None or bool(matched and spec.min_length <= len(cell) <= spec.max_length)
+        for cell, matched in zip(cells, pattern)
+    ]
+    assert given_cells.tolist() == [cell is not None for cell in cells]
+    assert sure.tolist() == expected

@@ -182,8 +182,9 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/rulebook/cache.py": ({8, 32, 0o700}, "rulebooks kept, a cache file name's length, the folder's mode"),
     "engine/editions/whatif.py": ({12}, "hash length of the rulebook version"),
     "engine/validate/batch.py": (
-        {18, 1970, 26},
-        "decimal precision, epoch, 2**26: hours and rates that multiply within int64",
+        {18, 1970, 26, 32, 127},
+        "decimal precision, epoch, 2**26: hours and rates that multiply within int64; ASCII control-character bounds "
+        "(below space, DEL) of an identifier's bytes",
     ),
     "engine/validate/values.py": ({3, 4, 5, 6, 7, 9, 12}, "regex group numbers, months in a year, Sept is month 9"),
     # The placement's field groups declare the input's bounds (days in a week, DST domains, ages a placement can

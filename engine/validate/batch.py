@@ -130,7 +130,7 @@ def _low_cardinality(
             continue  # not a certain value: the row goes through the model's own validation
     indices = encoded.indices
     given = np.asarray(pc.is_valid(indices))
-    codes = np.asarray(indices.fill_null(len(encoded.dictionary)), dtype=np.int64)
+    codes = _codes(indices, given, len(encoded.dictionary))
     return table[codes], given, good[codes] | ~given, encoded
 
 
@@ -145,6 +145,26 @@ def _decimal_pence(column: pa.Array) -> np.ndarray:
     return low[2 * column.offset : 2 * (column.offset + len(column)) : 2]
 
 
+def _written(array: pa.Array, kind: str, decimal: pa.DataType) -> tuple[np.ndarray, np.ndarray]:
+    """(values, readable) of text cells as people write amounts (``_lenient``): ``£``, spaces and thousands
+    commas taken out of the cells written that way; a cell not so written (or null) is not readable."""
+    written = pc.match_substring_regex(array, _lenient(kind))
+    readable = np.asarray(pc.fill_null(written, False))
+    plain = array
+    for mark in ("£", ",", " ") if kind == "pence" else (",", " "):  # literal replaces: faster than one regex
+        plain = pc.replace_substring(plain, mark, "")
+    values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), plain, pa.scalar(None, pa.string())), decimal))
+    return values, readable
+
+
+def _codes(indices: pa.Array, given: np.ndarray, size: int) -> np.ndarray:
+    """A dictionary's indices as numpy codes, ``size`` (one past the dictionary) where the cell is null: read from
+    the indices' buffer, no pass of Arrow's to fill the nulls in."""
+    raw = np.frombuffer(indices.buffers()[1], dtype=indices.type.to_pandas_dtype())
+    raw = raw[indices.offset : indices.offset + len(indices)]
+    return np.where(given, raw, size) if indices.null_count else raw
+
+
 def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Money, hours or miles, or shares: exact decimal cast; where a cell is not plain, ``£`` and thousands commas
     are taken out (as ``engine.money`` does) for the cells written that way. Cells still unread (or negative, or
@@ -152,22 +172,45 @@ def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray
     (pence; ten-thousandths for quantities and shares)."""
     array = column.combine_chunks()
     given = np.asarray(pc.is_valid(array))
-    pound_sign, places = kind == "pence", WRITTEN_PLACES[kind]
+    places = WRITTEN_PLACES[kind]
     decimal = pa.decimal128(18, places)
     try:
         values = _decimal_pence(pc.cast(array, decimal))
         readable = given.copy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        written = pc.match_substring_regex(array, _lenient(kind))
-        readable = np.asarray(pc.fill_null(written, False))
-        plain = array
-        for mark in ("£", ",", " ") if pound_sign else (",", " "):  # literal replaces: faster than one regex
-            plain = pc.replace_substring(plain, mark, "")
-        values = _decimal_pence(pc.cast(pc.if_else(pa.array(readable), plain, pa.scalar(None, pa.string())), decimal))
+        encoded = pc.dictionary_encode(array)
+        distinct = encoded.dictionary
+        if len(distinct) * 2 > len(array):  # mostly distinct texts: each cell read as it is
+            values, readable = _written(array, kind, decimal)
+        else:  # each distinct text read once (the same function of the text), then spread to its cells
+            once, good = _written(distinct, kind, decimal)
+            codes = _codes(encoded.indices, given, len(distinct))
+            values = np.append(once, 0)[codes]
+            readable = np.append(good, False)[codes]
     sure = readable & (values >= 0) & (values <= int(LARGEST) * 10**places)
     if ENGINE_PLACES[kind] != places:  # a kind written to fewer places than the engine holds it
         values = values * 10 ** (ENGINE_PLACES[kind] - places)
     return values * sure, given, sure | ~given  # 0 where not sure
+
+
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # the pattern of an identifier: no control character (UTF-8 encodes these
+# characters as the bytes 0x00-0x1f and 0x7f alone, and no other character uses those bytes)
+
+
+def _control_bytes(column: pa.ChunkedArray) -> bool:
+    """Whether any byte of the column's text (nulls' slots included) is 0x00-0x1f or 0x7f; True for a column not
+    held as ``string``."""
+    if not pa.types.is_string(column.type):
+        return True
+    for chunk in column.chunks:
+        data = chunk.buffers()[2]
+        if data is None or len(chunk) == 0:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        held = np.frombuffer(data, np.uint8)[int(offsets[0]) : int(offsets[-1])]
+        if held.size and (int(held.min()) < 0x20 or bool((held == 0x7F).any())):
+            return True
+    return False
 
 
 def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,7 +222,9 @@ def _text(spec: FieldSpec, column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
         sure &= lengths >= spec.min_length
     if spec.max_length is not None:
         sure &= lengths <= spec.max_length
-    if spec.pattern is not None:
+    if spec.pattern == PRINTABLE and not _control_bytes(column):  # no cell holds a control character: the
+        sure &= lengths >= 1  # pattern asks only for one character or more
+    elif spec.pattern is not None:
         sure &= pc.fill_null(pc.match_substring_regex(column, spec.pattern), False).to_numpy(zero_copy_only=False)
     return np.zeros(len(column), np.int8), given, sure | ~given
 

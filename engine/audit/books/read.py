@@ -82,7 +82,19 @@ def recognise(book: Book, columns: ColumnMap) -> Book:
 
 
 def _longest_bytes(column: pa.ChunkedArray) -> int | None:
-    return int(pc.max(pc.binary_length(column)).as_py()) if column.null_count < len(column) else None
+    """The most bytes a cell of the column holds; None when every cell is empty. A text column's cells are read
+    off their offsets (a null's slot counts as the bytes it spans, at most what a cell could: ``check_limits``
+    then counts the characters of the cells themselves)."""
+    if column.null_count == len(column):
+        return None
+    if not pa.types.is_string(column.type):
+        return int(pc.max(pc.binary_length(column)).as_py())
+    longest = 0
+    for chunk in column.chunks:
+        if len(chunk):
+            offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+            longest = max(longest, int(np.diff(offsets).max()))
+    return longest
 
 
 def check_limits(book: Book, limits: Limits) -> None:
