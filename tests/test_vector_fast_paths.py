@@ -108,3 +108,21 @@ def test_rows_at_one_day_are_evaluated_as_rows_at_several(day: str) -> None:
         ):
             got, want = np.broadcast_to(got, (parsed.n,)), np.broadcast_to(want, (parsed.n,))
             assert got.dtype == want.dtype and np.array_equal(got[rows], want[rows]), name
+
+
+def test_outcome_is_each_rows_most_severe_acting_rule() -> None:
+    """The outcome (each rule's rank set where it fired by a maximum with 0 elsewhere, not a masked maximum) is,
+    row by row, the most severe action of the rules that fired for their own action (not for information
+    only), else proceed."""
+    from engine.evaluate.vector import SEVERITY
+
+    book, parsed = parsed_sample(4000, seed=29)
+    result = VectorEvaluator(book).evaluate(parsed, np.full(parsed.n, day_number(date(2026, 3, 31)), np.int64))
+    acting = [result.acting(k) for k in range(len(book.rules))]
+    want = np.full(parsed.n, SEVERITY["proceed"], np.int8)
+    for i in range(parsed.n):
+        for k, rule in enumerate(book.rules):
+            if acting[k][i] and rule.action != "info":
+                want[i] = max(want[i], SEVERITY[rule.action])
+    assert result.outcome.dtype == np.int8 and np.array_equal(result.outcome, want)
+    assert len(set(want.tolist())) >= 3  # several outcomes in the sample: the test can tell them apart
