@@ -108,3 +108,48 @@ def test_rows_at_one_day_are_evaluated_as_rows_at_several(day: str) -> None:
         ):
             got, want = np.broadcast_to(got, (parsed.n,)), np.broadcast_to(want, (parsed.n,))
             assert got.dtype == want.dtype and np.array_equal(got[rows], want[rows]), name
+
+
+def test_outcome_is_each_rows_most_severe_acting_rule() -> None:
+    """The outcome (each rule's rank set where it fired by a maximum with 0 elsewhere, not a masked maximum) is,
+    row by row, the most severe action of the rules that fired for their own action (not for information
+    only), else proceed."""
+    from engine.evaluate.vector import SEVERITY
+
+    book, parsed = parsed_sample(4000, seed=29)
+    result = VectorEvaluator(book).evaluate(parsed, np.full(parsed.n, day_number(date(2026, 3, 31)), np.int64))
+    acting = [result.acting(k) for k in range(len(book.rules))]
+    want = np.full(parsed.n, SEVERITY["proceed"], np.int8)
+    for i in range(parsed.n):
+        for k, rule in enumerate(book.rules):
+            if acting[k][i] and rule.action != "info":
+                want[i] = max(want[i], SEVERITY[rule.action])
+    assert result.outcome.dtype == np.int8 and np.array_equal(result.outcome, want)
+    assert len(set(want.tolist())) >= 3  # several outcomes in the sample: the test can tell them apart
+
+
+@pytest.mark.parametrize("spread", [0, 900])  # every row at one day (each Lot's median spread), or rows' own days
+def test_a_value_by_key_is_each_rows_own_parameter(spread: int) -> None:
+    """``benchmark(lot)`` (a parameter chosen by each row's key, added in where the key matches rather than a
+    masked copy) is, row by row, the Lot's parameter in force at the row's day; null where the Lot is null or
+    has none, or the row is not a care home."""
+    book, parsed = parsed_sample(3000, seed=31)
+    rng = np.random.default_rng(spread)
+    days = day_number(date(2025, 6, 1)) + rng.integers(0, spread + 1, parsed.n)
+    evaluator = VectorEvaluator(book)
+    derived = evaluator.derive(parsed, days, only=["benchmark_weekly"])
+    got, lot, service = derived["benchmark_weekly"], derived["lot"], parsed.cols["service"]  # the Lot as read
+    names = {category.id: category.benchmark for category in book.categories.items}
+    params = {lot_id: evaluator.param(name, days) for lot_id, name in names.items()}
+    care_home = list(service.cats or ()).index("care_home")
+    seen = set()
+    for i in range(parsed.n):
+        want_ok, want_v = False, 0
+        if service.v[i] == care_home and lot.ok[i] and int(lot.v[i]) in params:
+            found = params[int(lot.v[i])]
+            want_ok, want_v = bool(found.ok[i]), int(found.v[i]) if found.ok[i] else 0
+            seen.add(int(lot.v[i]))
+        assert bool(got.ok[i]) == want_ok, i
+        if want_ok:
+            assert int(got.v[i]) == want_v, i
+    assert len(seen) >= 2 and not lot.ok.all()  # several Lots and some not known: the test can tell them apart

@@ -103,10 +103,10 @@ def compile_vector(book: Rulebook, figures: dict[str, Figure]) -> dict[str, dict
                 out_v, out_ok = np.zeros(c.n, np.int64), np.zeros(c.n, bool)
                 for value, name in names.items():
                     rows = k.ok & (k.v == value)
-                    if rows.any():
-                        found = c.param(name)  # in place where the key matches (a parameter may be one value spread)
-                        np.copyto(out_v, found.v, where=rows)
-                        np.copyto(out_ok, found.ok, where=rows)
+                    if rows.any():  # each value's rows are its own and start at 0: added in, no masked copy
+                        found = c.param(name)  # (a parameter may be one value spread over the rows)
+                        out_v += np.multiply(found.v, rows, dtype=np.int64)
+                        out_ok |= rows if everywhere(found.ok) else rows & found.ok
                 return Num(out_v, out_ok)
 
             return param_by
