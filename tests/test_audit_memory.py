@@ -400,7 +400,9 @@ def test_hand_back_gives_the_heaps_free_holes_back() -> None:
 def test_a_lean_audit_of_a_big_book_hands_freed_heap_back_between_phases(
     book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After the rows' evaluation and after the KPIs and results.csv (a big lean audit only); not otherwise."""
+    """After the rows' evaluation (while the KPI date's figures are made on the other core), once both are made,
+    after the KPIs (while results.csv's last blocks are written) and after results.csv (a big lean audit only);
+    not otherwise."""
     import engine.audit.run as run
 
     calls: list[int] = []
@@ -409,4 +411,71 @@ def test_a_lean_audit_of_a_big_book_hands_freed_heap_back_between_phases(
     assert calls == []
     monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" book
     _audit(book, tmp_path / "lean", False)
-    assert calls == [1, 1]
+    assert calls == [1, 1, 1, 1]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([np.int64, np.int8, np.bool_]),
+            st.sampled_from(["zero", "some", "none"]),  # the values: all zero, some not, none at all (n = 0)
+            st.sampled_from(["all", "gaps", "none"]),  # the mask: all true, some false, all false
+        ),
+        max_size=6,
+    ),
+    st.integers(1, 9),
+)
+def test_columns_held_once_keep_their_values(kinds: list[tuple[type, str, str]], n: int) -> None:
+    """``hold_once``: every column has the same values and mask after; the all-zero values and the gapless or
+    empty masks are one read-only array of their type, the others the column's own, untouched and writable."""
+    from engine.audit.memory import hold_once
+    from engine.validate.batch import Col
+
+    rng = np.random.default_rng(n)
+    cols: dict[str, Col] = {}
+    for k, (dtype, values, mask) in enumerate(kinds):
+        v = np.zeros(n, dtype) if values == "zero" else rng.integers(0, 3, n).astype(dtype)
+        if values == "some":
+            v[0] = 1
+        ok = np.ones(n, bool) if mask == "all" else np.zeros(n, bool) if mask == "none" else rng.random(n) < 0.5
+        if mask == "gaps":
+            ok[0], ok[-1] = True, n == 1  # a gap where there are two rows or more
+        cols[f"c{k}"] = Col(v, ok, ("a",) if k % 2 else None)
+    before = {name: (col.v.copy(), col.ok.copy(), col.v, col.ok, col.cats) for name, col in cols.items()}
+    hold_once(cols, n)
+    for name, (v, ok, own_v, own_ok, cats) in before.items():
+        col = cols[name]
+        assert col.v.dtype == v.dtype and np.array_equal(col.v, v) and np.array_equal(col.ok, ok)
+        assert col.cats == cats
+        constant_v = not v.any()
+        constant_ok = bool(ok.all()) or not ok.any()
+        assert (col.v is own_v) != constant_v and col.v.flags.writeable != constant_v
+        assert (col.ok is own_ok) != constant_ok and col.ok.flags.writeable != constant_ok
+    shared = [col.v for col in cols.values() if not col.v.flags.writeable]
+    assert len({id(a) for a in shared}) == len({a.dtype.str for a in shared})  # one of each type
+
+
+def test_an_audit_with_its_columns_held_once_is_the_same(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample book (absent columns, gapless masks) audited with and without ``hold_once``: the same files and
+    KPIs; and it did share arrays (none of the audit's steps writes into a parsed column afterwards)."""
+    import engine.audit.memory as memory
+    import engine.audit.run as run
+
+    shared: list[int] = []
+    monkeypatch.setattr(run, "hold_once", lambda cols, n: shared.append(memory.hold_once(cols, n)) or shared[-1])
+    monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" lean audit: every step that reads the columns
+    audits = {}
+    for name in ("once", "own"):
+        folder = tmp_path / name
+        folder.mkdir()
+        audits[name] = run_audit(book, results_csv=folder / "results.csv", keep_table=False)
+        write_outputs(audits[name], folder, excel=False, report=False)
+        monkeypatch.setattr(run, "hold_once", lambda cols, n: 0)
+    assert shared and shared[0] > 10
+    assert audits["once"].kpis == audits["own"].kpis
+    files = sorted(path.name for path in (tmp_path / "own").iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "own", tmp_path / "once", files, shallow=False)
+    assert (mismatch, errors) == ([], []) and "results.csv" in match

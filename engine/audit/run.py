@@ -28,7 +28,7 @@ from engine.audit.kpis.at_kpi_date import kpis_at_kpi_date
 from engine.audit.kpis.compute import compute_kpis, default_period
 from engine.audit.kpis.series import BY, kpi_series
 from engine.audit.kpis.services import permanent as permanent_stays
-from engine.audit.memory import hand_back
+from engine.audit.memory import hand_back, hold_once
 from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, leading_text
 from engine.audit.outputs.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.audit.reference import Progress, durable_result
@@ -185,6 +185,7 @@ def run_audit(
         for index, fields in control_character_rows(table).items():
             parsed.errors.setdefault(index, {}).update(fields)
             parsed.valid[index] = False
+        hold_once(parsed.cols, parsed.n)  # the book's absent columns and gapless masks held once
         compacted = bool(encoded)
         if encoded:  # results.csv's input text is made ahead: the input table held in less memory from here on
             # (and its text columns the parsed book holds in one piece, the same cells, held once)
@@ -226,6 +227,8 @@ def run_audit(
             # lean: a block of rows at a time, what only the rules read (parameters, figures not shown) not held
             result, errors = views.evaluate(dates, blocks=compacted), parsed.errors
             values = result.values
+        if compacted and ahead is not None:  # the evaluation's freed blocks, while the KPI date's figures are made
+            hand_back()
         kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
         views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies
         if compacted:  # a big lean audit: the evaluations' freed blocks handed back before the KPIs and results
@@ -251,6 +254,8 @@ def run_audit(
         if by is not None:
             kpis["series"] = kpi_series(views, period, by, providers, block_beds)
         stages.done("kpis")
+        if compacted:  # the KPIs' temporaries, while results.csv's last blocks are still being written
+            hand_back()
         out, other = making.result()
         stages.timings.update(other)  # the results table and results.csv, on the other core during the KPIs
         stages.done("results_wait")
