@@ -102,7 +102,7 @@ def parse_money(value: Any) -> int:
 
 # Decimal places of each kind of amount: as people may write it, and as the engine holds it (integer units)
 WRITTEN_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}
-_QUANTITY_UNIT = 10**QUANTITY_PLACES
+_QUANTITY_UNIT: int = 10**QUANTITY_PLACES
 ENGINE_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}
 
 
