@@ -210,3 +210,62 @@ def test_a_text_value_in_the_fact_is_json_dumps() -> None:
 
     for text in ("care_home", 'say "£" \\', "\x00\n\u2028", "é", ""):
         assert _json_scalar(text) == json.dumps(text)
+
+
+def _general_quantity(value: object) -> int | str:
+    from engine.money import QUANTITY_PLACES, exact_units, to_decimal
+
+    try:
+        return exact_units(to_decimal(value), "10,000,000", QUANTITY_PLACES)
+    except MoneyError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0", "00", "040", "40", "40.", ".5", "13.3333", "13.33333", "0.0001", "9999999.9999", "10000000",
+     "10000000.0001", "99999999", " 40", "40 ", "+4", "-4", "1e2", "1,000", "4,5", "", "x", "٤٠",
+     0, 40, 10_000_000, 10_000_001, -1, 2.5, True],
+)  # fmt: skip
+def test_plain_quantities_read_as_the_general_reading_reads_them(value: object) -> None:
+    from engine.validate.values import parse_quantity
+
+    try:
+        got: int | str = parse_quantity(value)
+    except ValueError as exc:
+        got = str(exc)
+    assert got == _general_quantity(value)
+
+
+def test_random_quantities_read_as_the_general_reading_reads_them() -> None:
+    from engine.validate.values import parse_quantity
+
+    rng = random.Random(29)
+    for _ in range(5000):
+        whole = rng.randint(0, 10**7 + 5)
+        written = rng.choice(
+            [whole, str(whole), f"{whole}.{rng.randint(0, 9)}", f"{whole}.{rng.randint(0, 9999):04d}",
+             f"{whole}.{rng.randint(0, 99999):05d}"]
+        )  # fmt: skip
+        try:
+            got: int | str = parse_quantity(written)
+        except ValueError as exc:
+            got = str(exc)
+        assert got == _general_quantity(written)
+
+
+def test_a_lot_is_checked_against_each_rulebooks_own_categories(tmp_path: Path) -> None:
+    """The lots kept for one rulebook never answer for another: a lot one rulebook lacks is refused by it alone."""
+    from engine.validate.placement import InputError, parse_placement
+
+    shipped = load_rulebook()
+    lots = [entry.id for entry in shipped.categories.items]
+    rules = copy_rules(tmp_path / "rules")
+    edited = load_rulebook(rules)
+    fewer = type(edited.categories)(**{**vars(edited.categories), "items": edited.categories.items[:-1]})
+    object.__setattr__(edited, "categories", fewer)
+    placement = {**EXAMPLES[2], "lot": lots[-1]}
+    assert parse_placement(placement, shipped).lot == lots[-1]
+    with pytest.raises(InputError, match="lot"):
+        parse_placement(placement, edited)
+    assert parse_placement(placement, shipped).lot == lots[-1]

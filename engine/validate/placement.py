@@ -109,7 +109,7 @@ class Placement(
     @classmethod
     def _one_of_the_lots(cls, lot: int | None, info: ValidationInfo) -> int | None:
         book = (info.context or {}).get("rulebook")
-        if lot is not None and book is not None and lot not in {entry.id for entry in book.categories.items}:
+        if lot is not None and book is not None and lot not in _lot_entries(book):
             raise ValueError(lot_message(lot, book))
         return lot
 
@@ -173,7 +173,7 @@ class Placement(
                 f"rules are only held from {book.earliest_as_at.isoformat()}"
             )
         lot = self.lot  # no category's id is None: without a lot there is no entry to look for
-        entry = None if lot is None else next((entry for entry in book.categories.items if entry.id == lot), None)
+        entry = None if lot is None else _lot_entries(book).get(lot)
         if self.service not in book.service_aliases.values():
             problems["service"] = f"{self.service} is not a service of this rulebook"
         if self.lot is not None and entry is None:
@@ -205,6 +205,29 @@ def _choices(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
     from engine.validate.fields import field_specs
 
     return {name: spec.choices for name, spec in field_specs(model).items() if spec.choices}
+
+
+# id of a rulebook's categories → (them, each lot's first entry): kept with what it was made from, so an id cannot
+# be reused while its entry stands
+_LOTS: dict[int, tuple[Sequence[CategoryFacts], dict[int, CategoryFacts]]] = {}
+_LOTS_KEPT = 64  # distinct rulebooks' categories kept (memory, not policy)
+
+
+def _lot_entries(book: RulebookFacts) -> dict[int, CategoryFacts]:
+    """The rulebook's care categories by lot (the first with each id, as a search in order finds): made once."""
+    items = book.categories.items
+    found = _LOTS.get(id(items))
+    if found is not None and found[0] is items:
+        return found[1]
+    entries: dict[int, CategoryFacts] = {}
+    for entry in items:
+        entries.setdefault(entry.id, entry)
+    if not isinstance(items, tuple):  # a list could change: read afresh each time
+        return entries
+    if len(_LOTS) >= _LOTS_KEPT:
+        _LOTS.clear()
+    _LOTS[id(items)] = (items, entries)
+    return entries
 
 
 LARGEST_PENCE = to_pence(LARGEST)  # the most a weekly amount may be (as every money field)

@@ -29,6 +29,10 @@ DAY_FIRST = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME, re.ASCII)
 NAMED_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?([ -])([A-Za-z]{3,9})\.?\2(\d{4})" + _TIME, re.ASCII)
 _LARGEST_POUNDS = int(LARGEST)
 _PLAIN_POUNDS = re.compile(rf"(0|[1-9][0-9]{{0,{len(str(_LARGEST_POUNDS)) - 2}}})(?:\.([0-9]{{1,2}}))?", re.ASCII)
+# hours or miles written plainly (``40``, ``13.3333``): no sign, spaces, commas or exponent, under the largest amount
+_PLAIN_QUANTITY = re.compile(
+    rf"(0|[1-9][0-9]{{0,{len(str(_LARGEST_POUNDS)) - 2}}})(?:\.([0-9]{{1,{QUANTITY_PLACES}}}))?", re.ASCII
+)
 DATE_FORMS = "2026-05-04 (YYYY-MM-DD), 04/05/2026 or 4 May 2026 (day first)"
 MONTH_FIRST = "dates look month-first? Write the day first, as in 04/05/2026 for 4 May 2026"
 
@@ -98,12 +102,20 @@ def parse_money(value: Any) -> int:
 
 # Decimal places of each kind of amount: as people may write it, and as the engine holds it (integer units)
 WRITTEN_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}
+_QUANTITY_UNIT: int = 10**QUANTITY_PLACES
 ENGINE_PLACES = {"pence": 2, "quantity": QUANTITY_PLACES, "share": QUANTITY_PLACES}
 
 
 def parse_quantity(value: Any) -> int:
     """Hours or miles (at most 4 decimal places, not negative) → integer ten-thousandths (``13.3333`` → 133333);
     thousands commas allowed."""
+    # the commonest forms read directly, to the same units as the general reading: a whole number under the
+    # largest amount, and plain ``40`` or ``13.3333`` text
+    if value.__class__ is int and 0 <= value <= _LARGEST_POUNDS:
+        return value * _QUANTITY_UNIT
+    if value.__class__ is str and (plain := _PLAIN_QUANTITY.fullmatch(value)):
+        whole, places = plain.group(1, 2)
+        return int(whole) * _QUANTITY_UNIT + (int(places.ljust(QUANTITY_PLACES, "0")) if places else 0)
     try:
         return exact_units(to_decimal(value), "10,000,000", QUANTITY_PLACES)
     except MoneyError as exc:
@@ -127,8 +139,7 @@ def parse_date(value: Any) -> date:
     date-time, or a date/datetime object (an Excel date cell). Never a guessed or swapped month."""
     if value.__class__ is str and _PLAIN_ISO.fullmatch(value):  # the commonest form, read as the ISO branch reads it
         try:
-            parts = value.split("-")
-            return date(int(parts[0]), int(parts[1]), int(parts[2]))
+            return date.fromisoformat(value)  # C: the same date as date(year, month, day) of the three parts
         except ValueError:
             pass  # not a real date: the general reading below says so
     if isinstance(value, datetime):
