@@ -16,6 +16,18 @@ from tests.conftest import copy_rules
 __all__ = ["browser"]
 
 
+def attribute_of(browser, element_id: str, name: str) -> str:
+    """An element's attribute read once the page holding it has settled: a look-up right after a navigation can
+    find the element of the page being replaced (StaleElementReferenceException on reading it), so the look-up is
+    made again until the read succeeds (15 s at most; the value itself is asserted by the caller)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(lambda driver: driver.find_element(By.ID, element_id).get_attribute(name) or "")
+
+
 @pytest.fixture
 def council(tmp_path: Path):
     from api.auth.identity import new_token
@@ -64,12 +76,12 @@ def test_policy_officer_drafts_rates_head_of_service_publishes_brokers_see_the_e
     sign_in(browser, base, "Hana Head", tokens["Hana Head"])
     browser.get(draft_url)
     browser.find_element(By.ID, "publish").click()
-    assert browser.find_element(By.ID, "edition-status").get_attribute("data-status") == "published"
+    assert attribute_of(browser, "edition-status", "data-status") == "published"
     assert "Hana Head" in browser.find_element(By.ID, "edition-decided").text
     browser.save_screenshot(str(tmp_path / "published.png"))
 
     browser.get(base + "/")  # the brokers' page serves the new edition (the footer names it)
-    assert browser.find_element(By.ID, "edition").get_attribute("data-version") == new_version
+    assert attribute_of(browser, "edition", "data-version") == new_version
     browser.find_element(By.ID, "placement_id").send_keys("RATES-1")
     browser.find_element(By.ID, "service-care_home").click()
     browser.find_element(By.ID, "start_date").send_keys("04/05/2026")
@@ -78,5 +90,5 @@ def test_policy_officer_drafts_rates_head_of_service_publishes_brokers_see_the_e
     browser.find_element(By.ID, "core_weekly_fee").send_keys("960.00")
     browser.find_element(By.ID, "check").click()
     assert browser.find_element(By.CSS_SELECTOR, "[data-outcome]")
-    assert browser.find_element(By.ID, "edition").get_attribute("data-version") == new_version
+    assert attribute_of(browser, "edition", "data-version") == new_version
     assert new_version in browser.find_element(By.CSS_SELECTOR, ".meta").text
