@@ -176,7 +176,9 @@ def run_audit(
     # evaluated at their own dates, then the results table and the rest of results.csv while the KPIs are
     # computed (numpy and Arrow's writer release the GIL)
     lean = results_csv is not None and not keep_table
-    with ThreadPoolExecutor(max_workers=1) as other_core:
+    # two workers: the KPI date's figures start once the date-free figures are derived, not queued behind the
+    # input text (whose result only results.csv reads, later), so no core waits at the end of the evaluation
+    with ThreadPoolExecutor(max_workers=2) as other_core:
         big = results_csv is not None and table.num_rows > CSV_BLOCK_ROWS
         encoded: dict[str, pa.DictionaryArray] | None = {} if lean and big and engine == "vector" else None
         parsed, doubtful = parse_columns(table, book, encoded)

@@ -1,0 +1,93 @@
+"""The audit's work spread over two cores: what runs beside what, and that it gives the same results as one at a
+time (``engine/audit/run.py``, ``engine/audit/views.py``)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from engine.audit.books.sample import sample_book
+from engine.audit.run import run_audit
+from engine.rulebook.loader import load_rulebook
+
+
+@pytest.fixture(scope="module")
+def book() -> pa.Table:
+    return sample_book(2_000, 29, load_rulebook())
+
+
+def test_the_kpi_dates_figures_are_not_queued_behind_the_input_text(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big results.csv's input text is made on the other core; the KPI date's figures start once the rows'
+    date-free figures are derived, while that text is still being made (queued behind it, the audit's own thread
+    waited for them at the end of the evaluation). The input text here waits until the KPI date has started: with
+    the two queued one after the other it would wait in vain and the test fails."""
+    import engine.audit.run as run
+
+    monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" book: its input text made ahead
+    started = threading.Event()
+    waited: list[bool] = []
+    text, kpi_date = run.leading_text, run.kpis_at_kpi_date
+
+    def leading_text(table: pa.Table) -> Any:
+        waited.append(started.wait(timeout=30))
+        return text(table)
+
+    def kpis_at_kpi_date(*args: Any) -> Any:
+        started.set()
+        return kpi_date(*args)
+
+    monkeypatch.setattr(run, "leading_text", leading_text)
+    monkeypatch.setattr(run, "kpis_at_kpi_date", kpis_at_kpi_date)
+    (tmp_path / "out").mkdir()
+    audit = run_audit(book, results_csv=tmp_path / "out" / "results.csv", keep_table=False)
+    assert waited == [True]
+    assert audit.results_csv is not None and audit.results_csv.stat().st_size > 0
+
+
+def test_the_lists_evaluation_on_two_threads_is_the_one_on_one(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``in_blocks`` with a second evaluator (two blocks at once, each on a thread with an evaluator of its own,
+    taken in order) gives what one thread gives, block by block: outcome, fired rules, approvers, info-only rows,
+    the kept figures (values, flags, dtype) and where they apply; both evaluators evaluated blocks."""
+    import engine.audit.views as views
+    from engine.audit.lists.tables import LISTED
+    from engine.evaluate.vector import VectorEvaluator
+
+    monkeypatch.setattr(views, "LIST_BLOCK_ROWS", 173)  # twelve blocks, the last a short one
+    (tmp_path / "out").mkdir()
+    audit = run_audit(book, results_csv=tmp_path / "out" / "results.csv", keep_table=False)
+    at = audit.at_kpi
+    assert isinstance(at.values, views.FiguresAt)
+    names = tuple(dict.fromkeys(LISTED))
+    served: list[int] = []
+    helper = VectorEvaluator(at.book)
+    evaluate = VectorEvaluator.evaluate
+
+    def counted(self: VectorEvaluator, *args: Any, **kwargs: Any) -> Any:
+        served.append(id(self))
+        return evaluate(self, *args, **kwargs)
+
+    one = views.in_blocks(at._evaluator, at.parsed, at.days, at.values._values, names)
+    monkeypatch.setattr(VectorEvaluator, "evaluate", counted)
+    two = views.in_blocks(at._evaluator, at.parsed, at.days, at.values._values, names, helper)
+    assert len(served) == 12 and set(served) == {id(at._evaluator), id(helper)}
+    assert np.array_equal(one.outcome, two.outcome) and np.array_equal(one.fired, two.fired)
+    assert np.array_equal(one.band_approver, two.band_approver) and one.approvers == two.approvers
+    assert one.info_only.keys() == two.info_only.keys()
+    for k, hit in one.info_only.items():
+        assert np.array_equal(two.info_only[k], hit), k
+    assert one.values.keys() == two.values.keys() and one.figure_applies.keys() == two.figure_applies.keys()
+    for name, col in one.values.items():
+        if name != "_derived":
+            assert col.v.dtype == two.values[name].v.dtype, name
+            assert np.array_equal(col.v, two.values[name].v) and np.array_equal(col.ok, two.values[name].ok), name
+    for name, rows in one.figure_applies.items():
+        assert np.array_equal(rows, two.figure_applies[name]), name
