@@ -19,9 +19,12 @@ hold their own copies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
-from typing import Any
+from queue import Queue
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -279,17 +282,27 @@ class AtKpiDate:
             return self.result
         names = tuple(dict.fromkeys(keep))
         if names not in self._listed:
-            self._listed[names] = in_blocks(self._evaluator, self.parsed, self.days, self.values._values, names)
+            # made when the lists are (the other core idle then): two blocks at a time, the second evaluator's
+            self._listed[names] = in_blocks(
+                self._evaluator, self.parsed, self.days, self.values._values, names, VectorEvaluator(self.book)
+            )
         return self._listed[names]
 
 
 def in_blocks(
-    evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray, seed: dict[str, Any], keep: tuple[str, ...]
+    evaluator: VectorEvaluator,
+    parsed: ParsedBook,
+    days: np.ndarray,
+    seed: dict[str, Any],
+    keep: tuple[str, ...],
+    helper: VectorEvaluator | None = None,
 ) -> VectorResult:
     """Every row evaluated at ``days`` a block of ``LIST_BLOCK_ROWS`` rows at a time from ``seed`` (the book's
     columns and figures derived already for every row), holding the outcome, fired rules and band approvers of
     every row and, of the figures, those of ``seed`` and ``keep`` (where they apply, whether shown). Each row's
-    evaluation reads that row alone: the same as a whole evaluation's rows."""
+    evaluation reads that row alone: the same as a whole evaluation's rows. ``helper``: a second evaluator of the
+    same rulebook; then two blocks are evaluated at once on two threads (numpy lets go of the GIL), each with an
+    evaluator of its own, and taken in order (for when the other core would otherwise be idle)."""
     n = parsed.n
     fired = np.zeros((n, len(evaluator.rules)), bool, order="F")
     outcome, band_approver = np.zeros(n, np.int8), np.zeros(n, np.int64)
@@ -299,15 +312,30 @@ def in_blocks(
     parts = _Filled(n, [name for name in keep if name not in have])  # each kept figure, filled block by block
     leaders: dict[str, str] = {}  # a figure → the first kept figure with the same rows it applies to
     applies: dict[str, list[np.ndarray]] = {}
-    for start in range(0, n, LIST_BLOCK_ROWS):
+    starts = range(0, n, LIST_BLOCK_ROWS)
+    wanted, filled = frozenset(keep), tuple(parts.names)
+
+    def one(start: int, by: VectorEvaluator) -> _Block:
         rows = slice(start, min(start + LIST_BLOCK_ROWS, n))
         part = ParsedBook(rows.stop - start, {k: _cut(c, rows) for k, c in parsed.cols.items()}, parsed.valid[rows])
         into: dict[str, Any] = {k: _cut(c, rows) for k, c in seed.items() if isinstance(c, Col)}
         into["_derived"] = set(have)
         if "_bands" in seed:
             into["_bands"] = {table: (codes[rows], who) for table, (codes, who) in seed["_bands"].items()}
-        derived = evaluator.derive(part, days[rows], into=into)
-        block = evaluator.evaluate(part, days[rows], derived)
+        derived = by.evaluate(part, days[rows], by.derive(part, days[rows], into=into))
+        return _Block(
+            rows,
+            derived.fired,
+            derived.outcome,
+            derived.band_approver,
+            derived.approvers,
+            derived.info_only,
+            {name: derived.values[name] for name in filled if name in derived.values},
+            {name: mask for name, mask in derived.figure_applies.items() if name in wanted},
+        )
+
+    for block in _blocks(one, starts, evaluator, helper):
+        rows = block.rows
         fired[rows], outcome[rows], band_approver[rows] = block.fired, block.outcome, block.band_approver
         for k, hit in block.info_only.items():
             info_only.setdefault(k, np.zeros(n, bool))[rows] = hit
@@ -320,12 +348,11 @@ def in_blocks(
             applies = {name: [] for name in set(leaders.values())}
         elif approvers != block.approvers:  # the band tables' approvers: the same whatever the rows
             raise AssertionError("a block's band approvers differ")
-        for name in parts.names:
-            if name in block.values:
-                parts.put(name, rows, block.values[name])
+        for name, col in block.values.items():
+            parts.put(name, rows, col)
         for name, masks in applies.items():
             masks.append(block.figure_applies[name])
-        del part, into, derived, block
+        del block
     values: dict[str, Any] = {k: c for k, c in seed.items() if isinstance(c, Col)}
     values.update(parts.whole())
     del parts
@@ -334,6 +361,53 @@ def in_blocks(
     joined = {name: np.concatenate(masks) for name, masks in applies.items()}
     where = {name: joined[leader] for name, leader in leaders.items()}
     return VectorResult(fired, outcome, band_approver, approvers or (), shown, where, days, values, info_only)
+
+
+class _Block(NamedTuple):
+    """What ``in_blocks`` keeps of one block's evaluation (its other figures and temporaries go with it)."""
+
+    rows: slice
+    fired: np.ndarray
+    outcome: np.ndarray
+    band_approver: np.ndarray
+    approvers: tuple[str, ...]
+    info_only: dict[int, np.ndarray]
+    values: dict[str, Col]
+    figure_applies: dict[str, np.ndarray]
+
+
+def _blocks(
+    one: Callable[[int, VectorEvaluator], _Block],
+    starts: range,
+    evaluator: VectorEvaluator,
+    helper: VectorEvaluator | None,
+) -> Iterator[_Block]:
+    """Each block's evaluation in order: one at a time on this thread, or (``helper``) two at once, each on a
+    thread with an evaluator of its own (one evaluator serves one evaluation at a time), at most one block made
+    ahead of the one being taken."""
+    if helper is None or len(starts) < 2:
+        for start in starts:
+            yield one(start, evaluator)
+        return
+    free: Queue[VectorEvaluator] = Queue()
+    free.put(evaluator)
+    free.put(helper)
+
+    def run(start: int) -> _Block:
+        by = free.get()
+        try:
+            return one(start, by)
+        finally:
+            free.put(by)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: deque[Future[_Block]] = deque()
+        for start in starts:
+            pending.append(pool.submit(run, start))
+            if len(pending) == 2:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _cut(col: Col, rows: slice) -> Col:
