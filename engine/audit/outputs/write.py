@@ -4,6 +4,7 @@ readable KPI table printed on the console."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 
 from engine.audit.books.problems import Group, error_lines, error_lines_text, errors_table
-from engine.audit.lists.tables import list_masks, list_table, side_lists
-from engine.audit.outputs.csv_out import write_csv
+from engine.audit.lists.tables import list_masks, list_rows, list_table, side_lists
+from engine.audit.outputs.csv_out import write_csv, write_csv_subsets
 from engine.audit.outputs.excel_out import (
     EXCEL_MAX_ROWS,
     activity_cost_table,
@@ -113,8 +114,12 @@ def write_outputs(
     total = sum(_rows(t) for _, t in [*tables, *whatif]) + sum(t.num_rows for _, t in sheets)
     rows = WrittenRows(progress, total)
     write = write_csv if format == "csv" else write_parquet
-    for name, table in tables:
+    for name, _ in tables:
         paths[f"{name}_{suffix}"] = out / f"{name}.{suffix}"
+    if format == "csv":  # the lists of placements from one text of each listed row (a row is often in several)
+        write_csv_subsets(partial(list_rows, audit), {paths[f"{k}_csv"]: mask for k, mask in masks.items()}, rows)
+        tables = [(name, item) for name, item in tables if name not in masks]
+    for name, table in tables:
         write(_made(audit, table), paths[f"{name}_{suffix}"], written=rows)
     del tables
     if workbook:
