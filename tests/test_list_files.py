@@ -30,7 +30,9 @@ def _table(n: int = N) -> pa.Table:
             "row": pa.array(range(2, n + 2), pa.int64()),
             "text": pa.array([CELLS[k % len(CELLS)] if k % 11 else "plain" for k in range(n)], pa.string()),
             "day": pa.array([date(2026, 1, 1 + k % 28) if k % 5 else None for k in range(n)], pa.date32()),
-            "money": pa.array([None if k % 4 == 0 else Decimal(-k * 101) / 100 for k in range(n)], pa.decimal128(18, 2)),
+            "money": pa.array(
+                [None if k % 4 == 0 else Decimal(-k * 101) / 100 for k in range(n)], pa.decimal128(18, 2)
+            ),
             "none": pa.nulls(n),
         }
     )

@@ -220,9 +220,9 @@ def write_csv_subsets(
         first = True
         while ahead:
             names, parts = ahead.popleft().result()
-            start = next(following, None)
-            if start is not None:
-                ahead.append(pool.submit(_subset_texts, make, rows[start : start + CSV_BLOCK_ROWS], chosen))
+            more = next(following, None)
+            if more is not None:
+                ahead.append(pool.submit(_subset_texts, make, rows[more : more + CSV_BLOCK_ROWS], chosen))
             if first:
                 header, first = header_text(names), False
                 for handle in handles:
