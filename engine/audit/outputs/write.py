@@ -85,9 +85,20 @@ def write_outputs(
     suffix = "csv" if format == "csv" else "parquet"
     if excel is not False and audit.rows > EXCEL_MAX_ROWS:
         audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.{suffix} only")
+    charts = None
+    if renderer is not None and report:  # first: the charts are drawn on the other core while the lists are made
+        from engine.audit.outputs.report import chart_context
+
+        charts = chart_context(audit)
+        renderer.draw(charts)
     summary = audit.summary()  # once: the report, kpis.json and the workbook's KPIs read it
     masks = list_masks(audit)
     isp = list_table(audit, masks["isp_no_nhs_contribution"])  # also makes what every list reads (list_rows)
+    if renderer is not None and report:
+        from engine.audit.outputs.report import report_context
+
+        context = report_context(audit, summary=summary, masks=masks, isp=isp, charts=charts)
+        renderer.render(context, out / "report.html")
     workbook = excel is not False and audit.rows <= EXCEL_MAX_ROWS
     # a list of placements is made just before it is written and let go after (all at once held them all), unless
     # the workbook needs them too
@@ -119,14 +130,10 @@ def write_outputs(
         paths[f"{name}_{suffix}"] = out / f"{name}.{suffix}"
     with ThreadPoolExecutor(max_workers=1) as behind:
         if format == "csv":  # the lists of placements from one text of each listed row (often in several lists),
-            # on a thread of their own while the report's data, the other files and kpis.json are made
+            # on a thread of their own while the other files and kpis.json are written
             of_rows = {paths[f"{k}_csv"]: mask for k, mask in masks.items()}
             listed = behind.submit(write_csv_subsets, partial(list_rows, audit), of_rows, rows)
             tables = [(name, item) for name, item in tables if name not in masks]
-        if renderer is not None and report:
-            from engine.audit.outputs.report import report_context
-
-            renderer.render(report_context(audit, summary=summary, masks=masks, isp=isp), out / "report.html")
         for name, table in tables:
             write(_made(audit, table), paths[f"{name}_{suffix}"], written=rows)
         del tables
