@@ -32,6 +32,7 @@ from engine.audit.outputs.safe import neutralise_table
 
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: Excel opens the file as UTF-8 (£, accents), not the ANSI code page
 CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
+BLOCKS_AHEAD = 3  # several files of one table's rows (write_csv_subsets): blocks made ahead of the one written
 _LINE_END, _COMMA = ord("\n"), ord(",")
 _HELD = pa.Codec("lz4")  # the text made ahead is held compressed until written: lossless, the same bytes back
 
@@ -213,9 +214,9 @@ def write_csv_subsets(
         handles = [files.enter_context(open(path, "wb")) for path in paths]
         ahead: deque[Future[tuple[list[str], list[tuple[int, pa.Buffer]]]]] = deque()
         following = iter(starts)
-        for start in following:  # at most three blocks made ahead of the one written
+        for start in following:
             ahead.append(pool.submit(_subset_texts, make, rows[start : start + CSV_BLOCK_ROWS], chosen))
-            if len(ahead) == 3:
+            if len(ahead) == BLOCKS_AHEAD:
                 break
         first = True
         while ahead:
