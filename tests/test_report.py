@@ -95,8 +95,37 @@ def test_the_renderer_writes_the_report(audit, tmp_path: Path) -> None:  # type:
     assert not renderer._process.is_alive()
 
 
+def test_the_charts_drawn_ahead_give_the_report_rendered_in_process(audit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """write_outputs sends the charts' figures first (drawn while the lists are made), then the rest: the same
+    bytes as the report rendered in one go in this process."""
+    renderer = ReportRenderer.start()
+    assert renderer is not None
+    paths = write_outputs(audit, tmp_path, excel=False, renderer=renderer)
+    assert paths["report_html"].read_text(encoding="utf-8") == report.render_report(audit)
+    assert report.chart_context(audit) == report.report_context(audit)["charts"]
+
+
+def test_charts_that_fail_ahead_are_drawn_again_with_the_rest(audit, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(charts):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no fonts yet")
+
+    monkeypatch.setattr(renderer_module, "draw_charts", broken)  # the forked child inherits the break
+    renderer = ReportRenderer.start()
+    assert renderer is not None
+    paths = write_outputs(audit, tmp_path, excel=False, renderer=renderer)
+    assert paths["report_html"].read_text(encoding="utf-8") == report.render_report(audit)
+
+
+def test_a_renderer_sent_only_the_charts_stops(audit) -> None:  # type: ignore[no-untyped-def]
+    renderer = ReportRenderer.start()
+    assert renderer is not None
+    renderer.draw(report.chart_context(audit))
+    renderer.close()
+    assert not renderer._process.is_alive()
+
+
 def test_a_failing_renderer_leaves_the_report_to_the_parent(audit, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    def broken(context):  # type: ignore[no-untyped-def]
+    def broken(context, drawn=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("no fonts")
 
     monkeypatch.setattr(renderer_module, "render_context", broken)  # the forked child inherits the break

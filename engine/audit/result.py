@@ -54,6 +54,7 @@ class AuditResult:
     # makes the whole results table when first asked for (run_audit wrote results.csv and let its columns go)
     make_table: Callable[[], pa.Table] | None = None
     result_columns: tuple[str, ...] = ()  # the result columns the whole table has after the input columns
+    _error_lines: list[tuple[int, str, str, str]] | None = field(default=None, init=False, repr=False)
 
     @property
     def table(self) -> pa.Table:
@@ -91,6 +92,13 @@ class AuditResult:
         frame: pd.DataFrame = self.table.to_pandas(types_mapper=pd.ArrowDtype)
         return frame
 
+    def error_lines(self) -> list[tuple[int, str, str, str]]:
+        """(spreadsheet row, field, value as written, message) of every row not decided
+        (``engine.audit.books.problems.error_lines``), made once: the summary and errors.csv read them."""
+        if self._error_lines is None:
+            self._error_lines = error_lines(self)
+        return self._error_lines
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready (Decimals; write with ``engine.decision.dumps``)."""
         return {
@@ -105,6 +113,6 @@ class AuditResult:
             "kpi_date": self.at_kpi.day,
             "lists": {name: int(mask.sum()) for name, mask in list_masks(self).items()}
             | {name: table.num_rows for name, table in side_lists(self).items()},
-            "errors": error_summary(group_errors(error_lines(self))),
+            "errors": error_summary(group_errors(self.error_lines())),
             "whatif": self.whatif,
         }

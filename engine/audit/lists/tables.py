@@ -280,8 +280,14 @@ def side_lists(audit: Audited) -> dict[str, pa.Table]:
 
 def list_table(audit: Audited, mask: np.ndarray) -> pa.Table:
     """The rows of one list: who, the outcome at the KPI date, the reasons and the figures."""
+    return list_rows(audit, np.flatnonzero(mask))
+
+
+def list_rows(audit: Audited, rows: np.ndarray) -> pa.Table:
+    """``list_table``'s rows at these row indices (ascending): each row's cells read that row alone, the same in
+    every list it is in. Safe to call from two threads once the KPI date's evaluation (``AtKpiDate.listed``) and
+    its reason texts are made (``list_table`` once does both)."""
     at = audit.at_kpi
-    rows = np.flatnonzero(mask)
     take = pa.array(rows, pa.int64())
     parsed = audit.parsed
     listed = at.listed(LISTED)

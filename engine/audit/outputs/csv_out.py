@@ -7,13 +7,18 @@ GIL), and written in order. The columns a table starts with can be turned into t
 an audit does this for its input columns on the other core before the rows are evaluated), held compressed
 (lz4: about a third of the text) until its block is written; the rest of each row is then joined to them. A block
 whose text has a line break inside a cell is simply written in one pass.
+
+Several files of rows of one table (an audit's lists: a placement is often in more than one) are written from one
+text of each row (``write_csv_subsets``): each row's cells are turned into text once, a block of rows at a time on
+two threads, and every file takes the text of its rows; the same bytes as ``write_csv`` of each file's own table.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from engine.audit.outputs.safe import neutralise_table
 
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: Excel opens the file as UTF-8 (£, accents), not the ANSI code page
 CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
+BLOCKS_AHEAD = 3  # several files of one table's rows (write_csv_subsets): blocks made ahead of the one written
 _LINE_END, _COMMA = ord("\n"), ord(",")
 _HELD = pa.Codec("lz4")  # the text made ahead is held compressed until written: lossless, the same bytes back
 
@@ -161,3 +167,68 @@ def write_csv(
             handle.write(blocks.popleft().result())
             if written is not None:
                 written(min(CSV_BLOCK_ROWS, table.num_rows - start))
+
+
+def _taken(values: pa.Array, at: np.ndarray) -> pa.Buffer:
+    """The text of the rows at ``at`` (sorted positions) of a block's per-row text, one after the other."""
+    if len(at) == len(values):
+        whole: pa.Buffer = values.buffers()[2]
+        return whole
+    taken = pc.take(values, pa.array(at, pa.int64()))
+    end = int(np.frombuffer(taken.buffers()[1], np.int64)[len(taken)])
+    return taken.buffers()[2][:end] if end else pa.py_buffer(b"")
+
+
+def _subset_texts(
+    make: Callable[[np.ndarray], pa.Table], rows: np.ndarray, masks: Sequence[np.ndarray]
+) -> tuple[list[str], list[tuple[int, pa.Buffer]]]:
+    """One block: its table (``make(rows)``) turned into text once, then each mask's rows of it (their count and
+    text). A block with a line break in a cell: each mask's rows of it in one pass."""
+    table = make(rows)
+    text = _text(table, header=False)
+    values = _rows(text, len(rows), comma=False)
+    parts = []
+    for mask in masks:
+        at = np.flatnonzero(mask[rows])
+        if values is not None:
+            parts.append((len(at), _taken(values, at)))
+        else:
+            parts.append((len(at), _text(table.take(pa.array(at, pa.int64())), header=False)))
+    return list(table.column_names), parts
+
+
+def write_csv_subsets(
+    make: Callable[[np.ndarray], pa.Table],
+    masks: dict[Path, np.ndarray],
+    written: Callable[[int], None] | None = None,
+) -> None:
+    """A CSV file of each mask's rows of one table, whose rows (an index of each, ascending) ``make`` makes: the
+    same bytes as ``write_csv(make(np.flatnonzero(mask)), path)`` for each. A row in several masks is made and
+    turned into text once (the rows of any mask, a block of ``CSV_BLOCK_ROWS`` at a time on two threads), and
+    every file takes its rows' text, written in order. ``make`` is called from two threads at once. ``written``
+    is told the rows of each block of each file once written."""
+    paths, chosen = list(masks), list(masks.values())
+    rows = np.flatnonzero(np.logical_or.reduce(chosen)) if chosen else np.zeros(0, np.int64)
+    starts = range(0, max(len(rows), 1), CSV_BLOCK_ROWS)  # no row: one empty block gives the column names
+    with ThreadPoolExecutor(max_workers=2) as pool, contextlib.ExitStack() as files:
+        handles = [files.enter_context(open(path, "wb")) for path in paths]
+        ahead: deque[Future[tuple[list[str], list[tuple[int, pa.Buffer]]]]] = deque()
+        following = iter(starts)
+        for start in following:
+            ahead.append(pool.submit(_subset_texts, make, rows[start : start + CSV_BLOCK_ROWS], chosen))
+            if len(ahead) == BLOCKS_AHEAD:
+                break
+        first = True
+        while ahead:
+            names, parts = ahead.popleft().result()
+            more = next(following, None)
+            if more is not None:
+                ahead.append(pool.submit(_subset_texts, make, rows[more : more + CSV_BLOCK_ROWS], chosen))
+            if first:
+                header, first = header_text(names), False
+                for handle in handles:
+                    handle.write(header)
+            for handle, (count, text) in zip(handles, parts):
+                handle.write(text)
+                if written is not None and count:
+                    written(count)

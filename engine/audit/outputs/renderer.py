@@ -10,21 +10,26 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from engine.audit.outputs.report import render_context, warm_up
+from engine.audit.outputs.report import draw_charts, render_context, warm_up
 
 
 def _serve(connection: Connection, parent_end: Connection) -> None:
     parent_end.close()  # else the parent's end stays open here and a parent that dies never gives end of file
     warm_up()
+    drawn = None
     try:
         message = connection.recv()
+        if isinstance(message, dict):  # the charts first (``draw``): drawn while the parent makes the lists
+            with contextlib.suppress(Exception):  # else drawn again with the rest, and any error sent then
+                drawn = draw_charts(message)
+            message = connection.recv()
     except EOFError:  # the parent finished without a report to render
         return
     if message is None:
         return
     context, path = message
     try:
-        Path(path).write_text(render_context(context), encoding="utf-8")
+        Path(path).write_text(render_context(context, drawn), encoding="utf-8")
         connection.send(None)
     except Exception as exc:  # the parent renders it again in its own process and shows that error, if any
         connection.send(f"{type(exc).__name__}: {exc}")
@@ -44,6 +49,10 @@ class ReportRenderer:
     @classmethod
     def start(cls) -> ReportRenderer | None:
         return cls() if "fork" in multiprocessing.get_all_start_methods() else None
+
+    def draw(self, charts: dict[str, Any]) -> None:
+        """Send the charts' figures (``chart_context``) ahead of the rest: drawn while the lists are made."""
+        self._connection.send(charts)
 
     def render(self, context: dict[str, Any], path: Path) -> None:
         self._connection.send((context, str(path)))

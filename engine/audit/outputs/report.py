@@ -174,9 +174,11 @@ def report_context(
     summary: dict[str, Any] | None = None,
     masks: dict[str, np.ndarray] | None = None,
     isp: pa.Table | None = None,
+    charts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the report shows, as plain data (small and picklable): the charts' figures, not the charts.
-    ``summary``, ``masks`` and ``isp``: the audit's summary, list masks and ISP list when the caller has them."""
+    ``summary``, ``masks``, ``isp`` and ``charts``: the audit's summary, list masks, ISP list and
+    ``chart_context`` when the caller has them."""
     summary = audit.summary() if summary is None else summary
     kpis = []
     for kpi in summary["kpis"]:
@@ -197,14 +199,8 @@ def report_context(
     providers = list(breakdowns["by_provider"].items())
     whatif = summary.get("whatif")
     changes = audit.whatif_changes.slice(0, max_rows).to_pylist() if audit.whatif_changes is not None else []
-    stats, labels = _price_stats(audit)
     return {
-        "charts": {
-            "price": {"stats": stats, "labels": labels, "benchmark": audit.book.categories.benchmark_words()},
-            "modules": {"by_module": breakdowns["by_module"]},
-            "isp": _isp_figures(audit),
-            "trends": _trend_figures(summary.get("series")),
-        },
+        "charts": chart_context(audit) if charts is None else charts,
         "series": summary.get("series"),
         "small_number_below": summary["small_number_below"],
         "activity": _activity_shown(summary["activity"]),
@@ -245,6 +241,18 @@ def report_context(
     }
 
 
+def chart_context(audit: AuditResult) -> dict[str, Any]:
+    """The charts' figures (``report_context``'s "charts"): they read the KPIs and the book's views only, not the
+    lists or the summary, so a renderer can draw them (``draw_charts``) while the lists are made."""
+    stats, labels = _price_stats(audit)
+    return {
+        "price": {"stats": stats, "labels": labels, "benchmark": audit.book.categories.benchmark_words()},
+        "modules": {"by_module": audit.kpis["breakdowns"]["by_module"]},
+        "isp": _isp_figures(audit),
+        "trends": _trend_figures(audit.kpis.get("series")),
+    }
+
+
 def warm_up() -> None:
     """Import what rendering needs (matplotlib takes most of a second): done ahead in a waiting renderer."""
     import matplotlib
@@ -253,16 +261,21 @@ def warm_up() -> None:
     import matplotlib.pyplot  # noqa: F401
 
 
-def render_context(context: dict[str, Any]) -> str:
-    """The report's HTML from ``report_context``: the charts drawn here."""
+def draw_charts(charts: dict[str, Any]) -> dict[str, Any]:
+    """The charts of ``chart_context`` drawn (inline PNG images)."""
     warm_up()
-    charts = context["charts"]
-    drawn = {
+    return {
         "price": _price_chart(**charts["price"]),
         "modules": _module_chart(**charts["modules"]),
         "isp": _isp_chart(**charts["isp"]),
         "trends": [_trend_chart(**trend) for trend in charts["trends"]],
     }
+
+
+def render_context(context: dict[str, Any], drawn: dict[str, Any] | None = None) -> str:
+    """The report's HTML from ``report_context``: the charts drawn here, unless ``drawn`` (``draw_charts`` of
+    its charts) already."""
+    drawn = draw_charts(context["charts"]) if drawn is None else drawn
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     return env.get_template("report.html").render({**context, "charts": drawn})
 
@@ -271,4 +284,4 @@ def render_report(audit: AuditResult, max_rows: int = 200) -> str:
     return render_context(report_context(audit, max_rows))
 
 
-__all__ = ["html", "render_context", "render_report", "report_context", "warm_up"]
+__all__ = ["chart_context", "draw_charts", "html", "render_context", "render_report", "report_context", "warm_up"]

@@ -3,16 +3,20 @@ readable KPI table printed on the console."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
 
-from engine.audit.books.problems import Group, error_lines, error_lines_text, errors_table
-from engine.audit.lists.tables import list_masks, list_table, side_lists
-from engine.audit.outputs.csv_out import write_csv
+from engine.audit.books.problems import Group, error_lines_text, errors_table
+from engine.audit.lists.tables import list_masks, list_rows, list_table, side_lists
+from engine.audit.outputs.csv_out import write_csv, write_csv_subsets
 from engine.audit.outputs.excel_out import (
     EXCEL_MAX_ROWS,
     activity_cost_table,
@@ -46,11 +50,13 @@ class WrittenRows:
     progress: Progress | None
     total: int
     done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the lists are written on a thread of their own
 
     def __call__(self, rows: int) -> None:
-        self.done += rows
-        if self.progress is not None:
-            self.progress("write", self.done, self.total)
+        with self.lock:
+            self.done += rows
+            if self.progress is not None:
+                self.progress("write", self.done, self.total)
 
 
 def _write_report(audit: AuditResult, path: Path) -> None:
@@ -79,13 +85,20 @@ def write_outputs(
     suffix = "csv" if format == "csv" else "parquet"
     if excel is not False and audit.rows > EXCEL_MAX_ROWS:
         audit.warnings.append(f"{audit.rows:,} rows is more than an Excel sheet holds: results.{suffix} only")
+    charts = None
+    if renderer is not None and report:  # first: the charts are drawn on the other core while the lists are made
+        from engine.audit.outputs.report import chart_context
+
+        charts = chart_context(audit)
+        renderer.draw(charts)
     summary = audit.summary()  # once: the report, kpis.json and the workbook's KPIs read it
     masks = list_masks(audit)
-    isp = list_table(audit, masks["isp_no_nhs_contribution"])
+    isp = list_table(audit, masks["isp_no_nhs_contribution"])  # also makes what every list reads (list_rows)
     if renderer is not None and report:
         from engine.audit.outputs.report import report_context
 
-        renderer.render(report_context(audit, summary=summary, masks=masks, isp=isp), out / "report.html")
+        context = report_context(audit, summary=summary, masks=masks, isp=isp, charts=charts)
+        renderer.render(context, out / "report.html")
     workbook = excel is not False and audit.rows <= EXCEL_MAX_ROWS
     # a list of placements is made just before it is written and let go after (all at once held them all), unless
     # the workbook needs them too
@@ -93,7 +106,7 @@ def write_outputs(
     lists: dict[str, pa.Table | np.ndarray] = {"isp_no_nhs_contribution": isp, **others, **side_lists(audit)}
     if workbook:
         lists = {name: _made(audit, item) for name, item in lists.items()}
-    errors = errors_table(error_lines(audit))
+    errors = errors_table(audit.error_lines())
     paths = {f"results_{suffix}": out / f"results.{suffix}"}
     first = paths[f"results_{suffix}"]
     ahead = format == "csv" and audit.results_csv is not None and audit.results_csv.resolve() == first.resolve()
@@ -113,10 +126,42 @@ def write_outputs(
     total = sum(_rows(t) for _, t in [*tables, *whatif]) + sum(t.num_rows for _, t in sheets)
     rows = WrittenRows(progress, total)
     write = write_csv if format == "csv" else write_parquet
-    for name, table in tables:
+    for name, _ in tables:
         paths[f"{name}_{suffix}"] = out / f"{name}.{suffix}"
-        write(_made(audit, table), paths[f"{name}_{suffix}"], written=rows)
-    del tables
+    with ThreadPoolExecutor(max_workers=1) as behind:
+        if format == "csv":  # the lists of placements from one text of each listed row (often in several lists),
+            # on a thread of their own while the other files and kpis.json are written
+            of_rows = {paths[f"{k}_csv"]: mask for k, mask in masks.items()}
+            listed = behind.submit(write_csv_subsets, partial(list_rows, audit), of_rows, rows)
+            tables = [(name, item) for name, item in tables if name not in masks]
+        for name, table in tables:
+            write(_made(audit, table), paths[f"{name}_{suffix}"], written=rows)
+        del tables
+        _write_rest(audit, paths, out, summary, sheets, whatif, write, rows, workbook, suffix)
+        if format == "csv":
+            listed.result()
+    if report:
+        paths["report_html"] = out / "report.html"
+        if renderer is None or not renderer.wait():  # no renderer, or it failed: render it in this process
+            _write_report(audit, paths["report_html"])
+    elif renderer is not None:
+        renderer.close()
+    return paths
+
+
+def _write_rest(
+    audit: AuditResult,
+    paths: dict[str, Path],
+    out: Path,
+    summary: dict[str, Any],
+    sheets: list[tuple[str, pa.Table]],
+    whatif: list[tuple[str, pa.Table]],
+    write: Callable[..., None],
+    rows: WrittenRows,
+    workbook: bool,
+    suffix: str,
+) -> None:
+    """results.xlsx, the what-if changes and kpis.json."""
     if workbook:
         paths["results_xlsx"] = out / "results.xlsx"
         typed = {"Results": typed_inputs(audit.table, audit.parsed)}
@@ -126,13 +171,6 @@ def write_outputs(
         write(table, paths[f"whatif_{suffix}"], written=rows)
     paths["kpis_json"] = out / "kpis.json"
     paths["kpis_json"].write_text(dumps(summary) + "\n", encoding="utf-8")
-    if report:
-        paths["report_html"] = out / "report.html"
-        if renderer is None or not renderer.wait():  # no renderer, or it failed: render it in this process
-            _write_report(audit, paths["report_html"])
-    elif renderer is not None:
-        renderer.close()
-    return paths
 
 
 def _made(audit: AuditResult, item: pa.Table | np.ndarray) -> pa.Table:
