@@ -10,7 +10,19 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from engine.audit.outputs.report import render_context, warm_up
+
+def warm_up() -> None:
+    """The report's libraries imported and readied (in the child: the parent, forked from before it imports them,
+    never does unless it must render the report itself)."""
+    from engine.audit.outputs.report import warm_up as ready
+
+    ready()
+
+
+def render_context(context: dict[str, Any]) -> str:
+    from engine.audit.outputs.report import render_context as render
+
+    return render(context)
 
 
 def _serve(connection: Connection, parent_end: Connection) -> None:
