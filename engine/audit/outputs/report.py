@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.audit.kpis.compute import Period, below_median_rows
 from engine.audit.lists.tables import PURPOSE, list_masks, list_table
@@ -247,6 +246,7 @@ def report_context(
 
 def warm_up() -> None:
     """Import what rendering needs (matplotlib takes most of a second): done ahead in a waiting renderer."""
+    import jinja2  # noqa: F401 - the templates' engine: imported where the report is drawn, not by every audit
     import matplotlib
 
     matplotlib.use("Agg")
@@ -263,6 +263,8 @@ def render_context(context: dict[str, Any]) -> str:
         "isp": _isp_chart(**charts["isp"]),
         "trends": [_trend_chart(**trend) for trend in charts["trends"]],
     }
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     return env.get_template("report.html").render({**context, "charts": drawn})
 
