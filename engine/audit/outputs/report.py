@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.audit.kpis.compute import Period, below_median_rows
-from engine.audit.lists.tables import PURPOSE, list_masks, list_table
 from engine.audit.outputs.show import show
 from engine.language.vocabulary import ACTIONS
 
@@ -53,6 +51,8 @@ def _png(figure: Any) -> str:
 def _price_stats(audit: AuditResult) -> tuple[list[dict[str, Any]], list[str]]:
     """The comparable price as a % of its care category's benchmark, by category, over the rows the below-median
     KPI counts (new care-home placements in the period, at or over the minimum age)."""
+    from engine.audit.kpis.compute import Period, below_median_rows  # here: the renderer's child needs none of it
+
     period = audit.kpis["period"]
     at_start = audit.views.at_start()  # the figures the KPIs read, derived once
     new = below_median_rows(audit.views, Period(period["start"], period["end"]))
@@ -176,6 +176,8 @@ def report_context(
 ) -> dict[str, Any]:
     """Everything the report shows, as plain data (small and picklable): the charts' figures, not the charts.
     ``summary``, ``masks`` and ``isp``: the audit's summary, list masks and ISP list when the caller has them."""
+    from engine.audit.lists.tables import PURPOSE, list_masks, list_table  # here: not in the renderer's child
+
     summary = audit.summary() if summary is None else summary
     kpis = []
     for kpi in summary["kpis"]:
