@@ -144,9 +144,9 @@ def audit_command(
     """Audit a placement book: outcome and reason codes per row, KPIs, lists, HTML report; what-if with
     --parameters. Exit 0 when every row was decided, 1 when some rows could not be (all outputs still written),
     2 when the book cannot be used."""
-    from engine.audit.books.excel_ahead import read_ahead
+    from engine.audit.books.excel_ahead import read_ahead as parse_ahead
 
-    read_ahead(file, sheet)  # an Excel book is parsed on a thread (calamine lets go of the GIL) while the rest loads
+    parse_ahead(file, sheet)  # an Excel book is parsed on a thread (calamine lets go of the GIL) while the rest loads
     from engine.audit.books.columns import ColumnError, load_column_map
     from engine.audit.books.read import BookError
     from engine.audit.memory import keep_freed_memory
@@ -154,8 +154,6 @@ def audit_command(
     # a short-lived process: reuse freed arrays rather than ask the kernel for fresh pages (first, before any
     # import or thread has made a heap of its own, so that every thread shares one)
     keep_freed_memory()
-    from engine.audit.outputs.write import kpi_lines, write_outputs
-    from engine.audit.run import run_audit
 
     when, first = _date("--as-at", as_at), _date("--period-start", period_start)
     evaluator_option(engine)  # vector or durable; durable only where durable_rules runs
@@ -178,10 +176,19 @@ def audit_command(
         _check_engines(file, book, when, mapping, sheet, register)
         return
     big = file.is_file() and file.stat().st_size > PROGRESS_BYTES
+    from engine.audit.books import csv_ahead
+    from engine.audit.books.read import read_ahead
     from engine.audit.outputs.renderer import ReportRenderer
 
-    renderer = ReportRenderer.start()  # imports the report's libraries on the other core while the book is read
+    # the report's libraries are imported on the other core while the book is read and audited: forked first,
+    # while the process is small and has no reader threads
+    renderer = ReportRenderer.start()
     try:
+        # a CSV book is read on Arrow's threads (they let go of the GIL) while the audit's modules are imported
+        read_ahead(file, mapping)
+        from engine.audit.outputs.write import kpi_lines, write_outputs
+        from engine.audit.run import run_audit
+
         with _Bar(big or engine == "durable") as bar:
             audit = run_audit(
                 file,
@@ -207,6 +214,7 @@ def audit_command(
         typer.echo(f"carerules: the what-if parameters file was refused: {exc}", err=True)
         raise typer.Exit(2) from None
     finally:
+        csv_ahead.settle()  # a read ahead not taken up (the audit stopped before the book): no reader cut off
         if renderer is not None:
             renderer.close()
     for note in audit.notes:

@@ -4,13 +4,13 @@ and the error for a book that cannot be used. Both readers (CSV, ``read``; Excel
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from engine.audit.books.columns import Matched, duplicates
@@ -33,7 +33,7 @@ def cell_text(value: Any) -> str | None:
     """One cell as the text a CSV would hold: None for empty; no float noise, no exponent for whole numbers."""
     if type(value) is str:  # the common case first
         return value or None
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is _nat() or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -49,6 +49,13 @@ def cell_text(value: Any) -> str | None:
         return value.isoformat()
     text = str(value)
     return text if text != "" else None
+
+
+def _nat() -> Any:
+    """pandas' missing time (``pd.NaT``), or None when pandas is not imported (then no cell can be one): pandas is
+    imported by what uses it, not by every read."""
+    pandas = sys.modules.get("pandas")
+    return getattr(pandas, "NaT", None)  # (None too while pandas is still being imported)
 
 
 def check_header(header: list[str]) -> None:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from engine.audit.books import csv_ahead
 from engine.audit.books.book import HEADER_SEARCH_ROWS, Book, BookError, Limits, cell_text, check_header
 from engine.audit.books.columns import (
     REQUIRED,
@@ -41,6 +42,7 @@ __all__ = [
     "check_header",
     "decimal_array",
     "load_book",
+    "read_ahead",
     "read_cells",
     "read_book",
     "recognise",
@@ -142,11 +144,17 @@ def read_cells(
 
             book = read_parquet(path, columns, limits)
         else:
-            book = _read_csv(path, columns)
+            book = csv_ahead.taken(path, columns) or _read_csv(path, columns)  # a read started ahead, else now
     else:
         raise BookError(f"{path}: give a {BOOK_SUFFIXES} file (got {suffix or 'no extension'})")
     check_limits(book, limits)
     return book
+
+
+def read_ahead(path: Path, columns: ColumnMap) -> None:
+    """Start reading a CSV book on a thread (engine/audit/books/csv_ahead.py): ``read_cells`` takes it up when it
+    reads the same, unchanged file with the same column map. Other files are left alone."""
+    csv_ahead.read_ahead(path, columns, _read_csv)
 
 
 def load_book(

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 PARQUET_BLOCK_ROWS = 131_072  # rows in a row group: a block written at a time
 
 
 def write_parquet(table: pa.Table, path: Path, written: Callable[[int], None] | None = None) -> None:
+    import pyarrow.parquet as pq  # here: a CSV audit does not import Parquet's writer
+
     with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
         for start in range(0, max(table.num_rows, 1), PARQUET_BLOCK_ROWS):
             part = table.slice(start, PARQUET_BLOCK_ROWS)

@@ -10,7 +10,27 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from engine.audit.outputs.report import draw_charts, render_context, warm_up
+
+def warm_up() -> None:
+    """The report's libraries imported and readied (in the child: the parent, forked from before it imports them,
+    never does unless it must render the report itself)."""
+    from engine.audit.outputs.report import warm_up as ready
+
+    ready()
+
+
+def render_context(context: dict[str, Any], drawn: dict[str, Any] | None = None) -> str:
+    """``report.render_context``, imported when first used (in the child)."""
+    from engine.audit.outputs.report import render_context as render
+
+    return render(context, drawn)
+
+
+def draw_charts(charts: dict[str, Any]) -> dict[str, Any]:
+    """``report.draw_charts``, imported when first used (in the child)."""
+    from engine.audit.outputs.report import draw_charts as draw
+
+    return draw(charts)
 
 
 def _serve(connection: Connection, parent_end: Connection) -> None:

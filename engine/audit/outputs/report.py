@@ -9,10 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from engine.audit.kpis.compute import Period, below_median_rows
-from engine.audit.lists.tables import PURPOSE, list_masks, list_table
 from engine.audit.outputs.show import show
 from engine.language.vocabulary import ACTIONS
 
@@ -54,6 +51,8 @@ def _png(figure: Any) -> str:
 def _price_stats(audit: AuditResult) -> tuple[list[dict[str, Any]], list[str]]:
     """The comparable price as a % of its care category's benchmark, by category, over the rows the below-median
     KPI counts (new care-home placements in the period, at or over the minimum age)."""
+    from engine.audit.kpis.compute import Period, below_median_rows  # here: the renderer's child needs none of it
+
     period = audit.kpis["period"]
     at_start = audit.views.at_start()  # the figures the KPIs read, derived once
     new = below_median_rows(audit.views, Period(period["start"], period["end"]))
@@ -179,6 +178,8 @@ def report_context(
     """Everything the report shows, as plain data (small and picklable): the charts' figures, not the charts.
     ``summary``, ``masks``, ``isp`` and ``charts``: the audit's summary, list masks, ISP list and
     ``chart_context`` when the caller has them."""
+    from engine.audit.lists.tables import PURPOSE, list_masks, list_table  # here: not in the renderer's child
+
     summary = audit.summary() if summary is None else summary
     kpis = []
     for kpi in summary["kpis"]:
@@ -255,6 +256,7 @@ def chart_context(audit: AuditResult) -> dict[str, Any]:
 
 def warm_up() -> None:
     """Import what rendering needs (matplotlib takes most of a second): done ahead in a waiting renderer."""
+    import jinja2  # noqa: F401 - the templates' engine: imported where the report is drawn, not by every audit
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,6 +277,8 @@ def draw_charts(charts: dict[str, Any]) -> dict[str, Any]:
 def render_context(context: dict[str, Any], drawn: dict[str, Any] | None = None) -> str:
     """The report's HTML from ``report_context``: the charts drawn here, unless ``drawn`` (``draw_charts`` of
     its charts) already."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     drawn = draw_charts(context["charts"]) if drawn is None else drawn
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     return env.get_template("report.html").render({**context, "charts": drawn})
