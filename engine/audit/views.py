@@ -283,9 +283,9 @@ class AtKpiDate:
         names = tuple(dict.fromkeys(keep))
         if names not in self._listed:
             # made when the lists are (the other core idle then): two blocks at a time, the second evaluator's
-            self._listed[names] = in_blocks(
-                self._evaluator, self.parsed, self.days, self.values._values, names, VectorEvaluator(self.book)
-            )
+            # (a book of one block has no second block to make: no second evaluator either)
+            helper = VectorEvaluator(self.book) if self.parsed.n > LIST_BLOCK_ROWS else None
+            self._listed[names] = in_blocks(self._evaluator, self.parsed, self.days, self.values._values, names, helper)
         return self._listed[names]
 
 
