@@ -3,7 +3,6 @@ time (``engine/audit/run.py``, ``engine/audit/views.py``)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,69 +18,6 @@ from engine.rulebook.loader import load_rulebook
 @pytest.fixture(scope="module")
 def book() -> pa.Table:
     return sample_book(2_000, 29, load_rulebook())
-
-
-def test_the_kpi_dates_figures_are_made_by_the_audits_thread_when_the_other_core_is_still_busy(
-    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A big results.csv's input text is made on the other core and the KPI date's figures are queued behind it;
-    when the rows are evaluated before the other core has started them, the audit's own thread makes them itself
-    rather than wait for the queue. The input text here waits until the KPI date's figures have started: had the
-    audit's thread waited for the queue, it would wait in vain and the test fail."""
-    import engine.audit.run as run
-
-    monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" book: its input text made ahead
-    started = threading.Event()
-    waited: list[bool] = []
-    made_on: list[str] = []
-    text, kpi_date = run.leading_text, run.kpis_at_kpi_date
-
-    def leading_text(table: pa.Table) -> Any:
-        waited.append(started.wait(timeout=30))
-        return text(table)
-
-    def kpis_at_kpi_date(*args: Any) -> Any:
-        made_on.append(threading.current_thread().name)
-        started.set()
-        return kpi_date(*args)
-
-    monkeypatch.setattr(run, "leading_text", leading_text)
-    monkeypatch.setattr(run, "kpis_at_kpi_date", kpis_at_kpi_date)
-    (tmp_path / "out").mkdir()
-    audit = run_audit(book, results_csv=tmp_path / "out" / "results.csv", keep_table=False)
-    assert waited == [True] and made_on == [threading.current_thread().name]  # once, by the audit's thread
-    assert audit.results_csv is not None and audit.results_csv.stat().st_size > 0
-
-
-def test_work_taken_first_is_made_once_by_the_thread_that_takes_it() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from engine.audit.run import FirstTaker
-
-    made: list[str] = []
-
-    def work() -> int:
-        made.append(threading.current_thread().name)
-        return 7
-
-    ahead = FirstTaker(work)
-    ahead.take()  # this thread takes it first: the other core's turn does nothing
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(ahead.take).result()
-    assert ahead.take_or_wait() == 7 and made == [threading.current_thread().name]
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the other core takes it first: this thread waits for it
-        ahead = FirstTaker(work)
-        pool.submit(ahead.take).result()
-    assert ahead.take_or_wait() == 7 and len(made) == 2 and made[1] != threading.current_thread().name
-
-    def fails() -> int:
-        raise ValueError("bad")
-
-    with ThreadPoolExecutor(max_workers=1) as pool:  # its error is raised where the result is read
-        failing = FirstTaker(fails)
-        pool.submit(failing.take).result()
-    with pytest.raises(ValueError, match="bad"):
-        failing.take_or_wait()
 
 
 def test_the_lists_evaluation_on_two_threads_is_the_one_on_one(

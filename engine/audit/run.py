@@ -7,13 +7,11 @@ writes the results CSV/Excel, the KPIs as JSON and the HTML report.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from functools import partial
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,7 +42,6 @@ from engine.validate.register import ProviderRegister, own_register_columns, wit
 
 __all__ = ["AuditResult", "BookError", "run_audit"]
 
-T = TypeVar("T")
 KEPT = ("row", "errors")  # the result columns an audit that wrote results.csv keeps when told to be lean
 
 
@@ -124,33 +121,6 @@ def _per_row(values: Any, rows: int, name: str) -> np.ndarray | None:
     if len(given) != rows:
         raise ValueError(f"{name}: {len(given):,} values for a book of {rows:,} rows")
     return np.array([-1 if v is None else int(bool(v)) for v in given], np.int8)
-
-
-class FirstTaker(Generic[T]):
-    """A piece of work queued on the other core that the audit's own thread makes itself when it needs the result
-    before the other core has started it (the other core still busy with what was queued first): no core waits for
-    a queue. Made once, by whichever thread takes it first."""
-
-    def __init__(self, work: Callable[[], T]) -> None:
-        self._work: Callable[[], T] | None = work
-        self._lock = threading.Lock()
-        self._done: Future[T] = Future()
-
-    def take(self) -> None:
-        """Make it, unless another thread has taken it."""
-        with self._lock:
-            work, self._work = self._work, None
-        if work is None:
-            return
-        try:
-            self._done.set_result(work())
-        except BaseException as error:  # given to the thread that reads the result
-            self._done.set_exception(error)
-
-    def take_or_wait(self) -> T:
-        """The result: made here if no thread has taken it yet, else when the thread that took it has made it."""
-        self.take()
-        return self._done.result()
 
 
 def run_audit(
@@ -249,8 +219,7 @@ def run_audit(
         if engine != "vector" or not at_one_day(parsed, dates, end):
             if engine == "vector":  # the figures that read no date first: the KPI date takes them, not copies
                 views.derive_date_free(dates)
-            ahead = FirstTaker(partial(kpis_at_kpi_date, views, end))
-            other_core.submit(ahead.take)  # queued behind the input text: made here if that takes longer
+            ahead = other_core.submit(kpis_at_kpi_date, views, end)
         if engine == "durable":
             result, errors = durable_result(book, table, parsed, as_at, tick)
             values = views.own_figures(dates)
@@ -260,7 +229,7 @@ def run_audit(
             values = result.values
         if compacted and ahead is not None:  # the evaluation's freed blocks, while the KPI date's figures are made
             hand_back()
-        kpi_date = ahead.take_or_wait() if ahead is not None else kpis_at_kpi_date(views, end)
+        kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
         views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies
         if compacted:  # a big lean audit: the evaluations' freed blocks handed back before the KPIs and results
             hand_back()
