@@ -128,9 +128,11 @@ def write_outputs(
     write = write_csv if format == "csv" else write_parquet
     for name, _ in tables:
         paths[f"{name}_{suffix}"] = out / f"{name}.{suffix}"
+    # the lists of placements from one text of each listed row (often in several lists), on a thread of their own
+    # while the other files and kpis.json are written; with a workbook they are made already: written as they are
+    subsets = format == "csv" and not workbook
     with ThreadPoolExecutor(max_workers=1) as behind:
-        if format == "csv":  # the lists of placements from one text of each listed row (often in several lists),
-            # on a thread of their own while the other files and kpis.json are written
+        if subsets:
             of_rows = {paths[f"{k}_csv"]: mask for k, mask in masks.items()}
             listed = behind.submit(write_csv_subsets, partial(list_rows, audit), of_rows, rows)
             tables = [(name, item) for name, item in tables if name not in masks]
@@ -138,7 +140,7 @@ def write_outputs(
             write(_made(audit, table), paths[f"{name}_{suffix}"], written=rows)
         del tables
         _write_rest(audit, paths, out, summary, sheets, whatif, write, rows, workbook, suffix)
-        if format == "csv":
+        if subsets:
             listed.result()
     if report:
         paths["report_html"] = out / "report.html"
