@@ -39,10 +39,11 @@ __all__ = [
 ]
 
 
-def load_rulebook(rules_dir: Path | str | None = None) -> Rulebook:
+def load_rulebook(rules_dir: Path | str | None = None, keep: bool = True) -> Rulebook:
     """The rulebook in ``rules_dir`` (default: ``default_rules_dir()``) with the bases it extends, or RulebookError
     with the file, line and reason it was refused. A rulebook whose files are as when it last loaded is taken from
-    the cache (``engine.rulebook.cache``)."""
+    the cache (``engine.rulebook.cache``); one loaded from its files is kept there, unless ``keep`` is False (the
+    API's watcher keeps it itself once the new edition serves)."""
     root = Path(rules_dir) if rules_dir is not None else default_rules_dir()
     book = cache.cached(root)
     if book is not None:
@@ -51,7 +52,8 @@ def load_rulebook(rules_dir: Path | str | None = None) -> Rulebook:
         book = _load_rulebook(root)
         bases.extend(book.bases)
     checks.check_values(book.parameters)
-    cache.keep(root, book)
+    if keep:
+        cache.keep(root, book)
     return book
 
 
