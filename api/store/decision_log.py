@@ -166,11 +166,10 @@ class Deadlines:
         while True:
             time.sleep(self.every)
             now = time.monotonic()
-            with self._lock:
+            with self._lock:  # cut while still armed: a call that ended meanwhile has disarmed, and is left alone
                 late = [key for key, (deadline, _) in self._armed.items() if deadline <= now]
-                connections = [self._armed.pop(key)[1] for key in late]
-            for connection in connections:
-                self._cut(connection)
+                for key in late:
+                    self._cut(self._armed.pop(key)[1])
 
     def _cut(self, connection: Any) -> None:
         try:
@@ -206,13 +205,15 @@ def _watch_calls(engine: Engine, deadlines: Deadlines) -> None:
     def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
         if record.info.pop("carerules_fresh", False):
             return  # just connected (bounded by connect_timeout): no ping needed
+        if deadlines.expired(dbapi):  # cut during an earlier call, and put back: the pool connects afresh
+            raise DisconnectionError("cut for want of an answer to an earlier call")
         deadlines.arm(dbapi)
         try:
             with contextlib.closing(dbapi.cursor()) as cursor:
                 cursor.execute("SELECT 1")
             dbapi.rollback()
         except Exception as exc:
-            if deadlines.expired(dbapi):
+            if deadlines.expired(dbapi):  # this ping went unanswered
                 raise NoAnswerInTime(f"the database did not answer within {deadlines.seconds:g} s") from None
             raise DisconnectionError(str(exc)) from None  # closed meanwhile: the pool connects afresh
         finally:

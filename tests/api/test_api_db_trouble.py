@@ -214,3 +214,24 @@ def test_a_locked_postgresql_gives_every_route_a_503_within_the_timeout(postgres
         answered_in_time({route: got for route, got in answers.items() if route != "healthz"})
         assert answers["healthz"][0] == 200  # SELECT 1 needs no table
         assert request(port, "POST", "/v1/decisions", body, {**seen, "Content-Type": "application/json"})[0] == 201
+
+
+def test_a_pooled_connection_cut_after_its_call_is_connected_afresh_not_a_503(postgres):
+    """The deadlines' watcher cut a connection whose call then ended and which went back to the pool: the next
+    checkout connects afresh (the database answers) instead of taking the old cut for a database that does not."""
+    from api.store.decision_log import Deadlines, _watch_calls
+
+    engine = create_engine(postgres, pool_size=1, max_overflow=0)
+    deadlines = Deadlines(TIMEOUT)
+    _watch_calls(engine, deadlines)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+            dbapi = connection.connection.dbapi_connection
+        deadlines._cut(dbapi)  # as the watcher, late: the connection is idle in the pool
+        assert deadlines.expired(dbapi)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+            assert connection.connection.dbapi_connection is not dbapi
+    finally:
+        engine.dispose()
