@@ -43,7 +43,8 @@ CHECK_SECONDS = 0.25  # the folder's fingerprint is a stat of each file (about 8
 # how long the system's notices of changed files are gathered before the watcher is woken (watchfiles' ``step``):
 # a file saved in place is written in one go, well within it
 NOTICE_MILLISECONDS = 30
-NOTICE_TIMEOUT_MILLISECONDS = 1_000  # the notice thread looks up from waiting, to stop or watch new bases
+NOTICE_TIMEOUT_MILLISECONDS = 1_000  # the notice thread looks up from waiting, to stop or listen afresh
+NOTICE_RETRY_SECONDS = 30.0  # where notices could not be had (the system's limit of watches reached), try again
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
@@ -269,19 +270,23 @@ class Editions:
 
     def _listen(self) -> None:
         """Wake the watcher as soon as the system says something changed in the folder or its bases, so a change
-        is loaded within tens of milliseconds rather than after the next look. The bases watched are those of
-        the edition in force, followed when it changes. Where the system cannot tell (no ``watchfiles``, too
-        many watches, a folder it cannot listen on), the watcher's own looks every ``CHECK_SECONDS`` serve."""
+        is loaded within tens of milliseconds rather than after the next look. The folders listened on are the
+        rulebook's and the bases of the edition in force, listened on afresh when the edition's bases change or
+        a folder is replaced by another of its name (a new folder renamed into place). Where the system cannot
+        tell (too many watches, a folder it cannot listen on), one log line says so, the watcher's own looks
+        every ``CHECK_SECONDS`` serve, and listening is tried again every ``NOTICE_RETRY_SECONDS``."""
         try:
             from watchfiles import watch
         except ImportError:  # pragma: no cover - a dependency: missing only in a broken install
             return
+        told = False
         while not self._stop.is_set():
             bases = self.current.engine.book.bases
             folders = [folder for folder in (self.rules_dir, *bases) if folder.is_dir()]
             if not folders:
                 self._stop.wait(self.check_seconds)
                 continue
+            listened = _identity(folders)
             try:
                 for changes in watch(
                     *folders,
@@ -293,13 +298,28 @@ class Editions:
                 ):
                     if changes:
                         self._wake.set()
-                    if self.current.engine.book.bases != bases:
-                        break  # an extends: changed: listen on the new bases
+                    if self.current.engine.book.bases != bases or _identity(folders) != listened:
+                        break  # listen on the folders as they are now
             except Exception as exc:  # the fingerprint's looks still see every change, a little later
-                logger.info(
-                    "rulebook folder: no change notices (%s); looking every %g s",
-                    exc,
-                    self.check_seconds,
-                    extra={"fields": {"event": "rulebook_notices_unavailable", "reason": str(exc)}},
-                )
-                return
+                if not told:
+                    told = True
+                    logger.info(
+                        "rulebook folder: no change notices (%s); looking every %g s",
+                        exc,
+                        self.check_seconds,
+                        extra={"fields": {"event": "rulebook_notices_unavailable", "reason": str(exc)}},
+                    )
+                self._stop.wait(NOTICE_RETRY_SECONDS)
+
+
+def _identity(folders: list[Path]) -> tuple[tuple[int, int] | None, ...]:
+    """Which folders these paths name now (device and inode; None for one gone)."""
+    found: list[tuple[int, int] | None] = []
+    for folder in folders:
+        try:
+            stat = os.stat(folder)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((stat.st_dev, stat.st_ino))
+    return tuple(found)

@@ -5,6 +5,7 @@ edition loaded from its files is kept in the rulebook cache only once it serves;
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from tests.api.test_api_rulebook_swap import break_median, expected, raise_media
 from tests.conftest import copy_rules
 
 NEVER = 3600.0  # the watcher's own looks: not within any test's time
+# These tests show how a change is found, not how fast (tests/api/test_api_rulebook_swap.py holds the server to
+# SPEC §18's second): a bound a machine busy with other jobs still keeps
+FOUND = 5.0
 
 
 def no_decider(engine: Any) -> None:
@@ -37,12 +41,33 @@ def test_a_notice_of_a_saved_file_swaps_the_edition_without_a_look(tmp_path: Pat
         old = watching.current.version
         time.sleep(0.2)  # the notice thread is listening
         raise_median(rules)
-        wait_for(lambda: watching.current.version != old, 1.0)
+        wait_for(lambda: watching.current.version != old, FOUND)
         assert watching.current.version == expected(rules)[0]
         assert watching.refused is None
         line = break_median(rules)  # a refusal comes the same way
-        wait_for(lambda: watching.refused is not None, 1.0)
+        wait_for(lambda: watching.refused is not None, FOUND)
         assert watching.refused is not None and watching.refused.line == line
+    finally:
+        watching.stop()
+
+
+def test_a_folder_renamed_into_place_is_swapped_in_and_listened_on(tmp_path: Path) -> None:
+    """A council may publish by renaming a new folder over the old one's name: the old folder's notices wake the
+    watcher, and the new folder is listened on from then on."""
+    rules = copy_rules(tmp_path / "rules")
+    watching = editions(rules, NEVER)
+    try:
+        time.sleep(0.2)
+        published = copy_rules(tmp_path / "published")
+        raise_median(published)
+        os.rename(rules, tmp_path / "withdrawn")
+        os.rename(published, rules)
+        wanted = expected(rules)[0]
+        wait_for(lambda: watching.current.version == wanted, FOUND)
+        time.sleep(0.2)
+        raise_median(rules)  # a change inside the folder now in place
+        wanted = expected(rules)[0]
+        wait_for(lambda: watching.current.version == wanted, FOUND)
     finally:
         watching.stop()
 
@@ -58,7 +83,7 @@ def test_without_notices_the_looks_find_the_change(tmp_path: Path, monkeypatch, 
     try:
         old = watching.current.version
         raise_median(rules)
-        wait_for(lambda: watching.current.version != old, 1.0)
+        wait_for(lambda: watching.current.version != old, FOUND)
         told = [
             one for one in caplog.records if getattr(one, "fields", {}).get("event") == "rulebook_notices_unavailable"
         ]
@@ -95,7 +120,7 @@ def test_stop_ends_the_watcher_and_the_notice_thread(tmp_path: Path) -> None:
     started = time.monotonic()
     watching.stop()
     assert not any(one is not None and one.is_alive() for one in threads)
-    assert time.monotonic() - started < 2.0  # the notice thread looks up from waiting often enough
+    assert time.monotonic() - started < FOUND  # the notice thread looks up from waiting (not for ever)
 
 
 @pytest.mark.parametrize("name", ["notes.txt", "lot_1.yaml~"])  # a note, an editor's backup
