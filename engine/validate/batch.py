@@ -131,6 +131,8 @@ def _low_cardinality(
     indices = encoded.indices
     given = np.asarray(pc.is_valid(indices))
     codes = _codes(indices, given, len(encoded.dictionary))
+    if good[:-1].all():  # every distinct text certain: every given cell is, and a null cell is too
+        return table[codes], given, np.ones(len(codes), bool), encoded
     return table[codes], given, good[codes] | ~given, encoded
 
 
@@ -187,7 +189,9 @@ def _amounts(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray
             codes = _codes(encoded.indices, given, len(distinct))
             values = np.append(once, 0)[codes]
             readable = np.append(good, False)[codes]
-    sure = readable & (values >= 0) & (values <= int(LARGEST) * 10**places)
+    # 0 <= value <= the bound in one comparison: a negative value seen unsigned is above any int64 bound
+    sure = values.view(np.uint64) <= int(LARGEST) * 10**places
+    sure &= readable
     if ENGINE_PLACES[kind] != places:  # a kind written to fewer places than the engine holds it
         values = values * 10 ** (ENGINE_PLACES[kind] - places)
     return values * sure, given, sure | ~given  # 0 where not sure

@@ -64,7 +64,8 @@ def _rows(text: pa.Buffer, rows: int, comma: bool) -> pa.Array | None:
 @dataclass(frozen=True)
 class Packed:
     """One block's text of the first columns, one value a row (its cells and the comma after them), with the
-    text held compressed: ``unpacked`` gives the values back."""
+    text held compressed as the writer made it (each row's line end in place of its comma: no copy of the text
+    to put the commas in): ``unpacked`` gives the values back, commas put in the decompressed text."""
 
     rows: int
     offsets: pa.Buffer
@@ -77,7 +78,9 @@ class Packed:
         return Packed(len(values), values.buffers()[1], text.size, _HELD.compress(text, asbytes=True))
 
     def unpacked(self) -> pa.Array:
-        text = _HELD.decompress(self.text, self.size, asbytes=False)
+        text = _HELD.decompress(self.text, self.size, asbytes=False)  # a fresh buffer of its own: writable
+        ends = np.frombuffer(self.offsets, np.int64)[1 : self.rows + 1] - 1
+        np.frombuffer(text, np.uint8)[ends] = _COMMA  # each row's line end (every one is one) made its comma
         return pa.Array.from_buffers(pa.large_binary(), self.rows, [None, self.offsets, text])
 
 
@@ -99,7 +102,7 @@ def leading_text(table: pa.Table) -> Leading:
     blocks: list[Packed | None] = []
     for start in range(0, table.num_rows, CSV_BLOCK_ROWS):
         part = table.slice(start, CSV_BLOCK_ROWS)
-        values = _rows(_text(part, header=False), part.num_rows, comma=True)
+        values = _rows(_text(part, header=False), part.num_rows, comma=False)  # the commas: when unpacked
         blocks.append(None if values is None else Packed.of(values))
     return Leading(tuple(table.column_names), table.num_rows, CSV_BLOCK_ROWS, blocks)
 
