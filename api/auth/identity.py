@@ -372,7 +372,8 @@ class Authenticator:
     async def _users_check(self) -> bool:
         """Local mode's look, once a second, for a user added since: one read a worker, however many requests
         come while it runs (each waits for that read's answer, as for its own; under 32 connections they were
-        some 14 reads a look, each a thread's hop and a connection: docs/benchmarks.md, "The API, 7 Dec")."""
+        some 14 reads a look, each a thread's hop and a connection: docs/benchmarks.md, "The API at one and at 32
+        connections")."""
         loop = asyncio.get_running_loop()
         running = self.users_check
         if running is None or running[0] is not loop or running[1].done():
