@@ -251,6 +251,7 @@ class Authenticator:
         self.loopback = is_loopback(config.host)
         self.users_seen = False  # once the database has had a user it always has: remembered for good once seen
         self.no_users_until = 0.0  # local mode: "no user yet" is re-read after LOCAL_RECHECK_SECONDS
+        self.users_check: tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]] | None = None  # that read, running
         self.local: Identity | None = None  # local mode's identity for the approvers it was last made with
         self.legacy_turn = asyncio.Semaphore(1)  # one argon2 check (64 MiB) at a time per worker
         self.attempts = Attempts(
@@ -360,15 +361,34 @@ class Authenticator:
             if account is not None:
                 return _identity(account, "session", approvers)
         if self.local_mode_possible() and not self.users_seen:
-            if time.monotonic() >= self.no_users_until:
-                if await self.read(self.had_users):
-                    return None
-                self.no_users_until = time.monotonic() + LOCAL_RECHECK_SECONDS
+            if time.monotonic() >= self.no_users_until and await self._users_check():
+                return None
             local = self.local
             if local is None or local.approvers is not approvers:  # made again when the edition changes
                 local = self.local = Identity(LOCAL_USER, frozenset(all_roles(approvers)), "local", approvers)
             return local
         return None
+
+    async def _users_check(self) -> bool:
+        """Local mode's look, once a second, for a user added since: one read a worker, however many requests
+        come while it runs (each waits for that read's answer, as for its own; under 32 connections they were
+        some 14 reads a look, each a thread's hop and a connection: docs/benchmarks.md, "The API at one and at 32
+        connections")."""
+        loop = asyncio.get_running_loop()
+        running = self.users_check
+        if running is None or running[0] is not loop or running[1].done():
+            check = asyncio.ensure_future(self._look_for_users())
+            running = self.users_check = (loop, check)
+        return await asyncio.shield(running[1])
+
+    async def _look_for_users(self) -> bool:
+        try:
+            if await self.read(self.had_users):
+                return True
+            self.no_users_until = time.monotonic() + LOCAL_RECHECK_SECONDS
+            return False
+        finally:
+            self.users_check = None
 
     async def by_token(self, token: str) -> User | None:
         """The account whose token this is, or None: one read by the token's public key, one digest compared.

@@ -243,3 +243,57 @@ def test_local_mode_identity_is_made_again_for_another_editions_approvers(sqlite
         assert other.approvers is theirs and "head_of_service" not in identify(client, ours).roles
         add_user(client, "Ann Broker", "finance")
         assert identify(client, ours) is None
+
+
+def test_local_mode_looks_for_users_once_however_many_requests_come_during_the_look(sqlite_url):
+    """Local mode's once-a-second look for a user added since (api/auth/identity.py) is one read a worker: the
+    requests that come while it runs wait for its answer (none is let through before it, none reads again), and a
+    user added is seen by every one of them; a look that fails fails every request that waited on it."""
+    import asyncio
+    import threading
+
+    from starlette.requests import Request
+
+    from api.auth.identity import LogUnavailable
+    from engine.rulebook.approvers import Approvers
+
+    approvers = Approvers({"team_manager": "Team manager"})
+    scope = {"type": "http", "headers": [], "client": ("127.0.0.1", 1), "path": "/", "method": "GET"}
+    with make_client(sqlite_url) as client:
+        auth = client.app.state.auth  # type: ignore[attr-defined]
+        real = auth.had_users
+        reads: list[int] = []
+        let_go = threading.Event()
+        fail = False
+
+        def slow_had_users() -> bool:
+            reads.append(1)
+            let_go.wait(5)
+            if fail:
+                raise LogUnavailable("the decision log did not answer")
+            return bool(real())
+
+        auth.had_users = slow_had_users
+
+        async def many(count: int, look: bool = True) -> list[object]:
+            if look:
+                auth.no_users_until = 0.0  # the second is up
+            asks = [asyncio.ensure_future(auth.identify(Request(scope), approvers)) for _ in range(count)]
+            await asyncio.sleep(0.05)
+            assert not any(ask.done() for ask in asks) if look else all(ask.done() for ask in asks)
+            let_go.set()
+            return await asyncio.gather(*asks, return_exceptions=True)
+
+        answers = asyncio.run(many(20))
+        assert len(reads) == 1 and all(answer is not None and answer.via == "local" for answer in answers)
+        answers = asyncio.run(many(5, look=False))  # within the second: no read at all
+        assert len(reads) == 1 and all(answer.via == "local" for answer in answers)
+        let_go.clear()
+        fail = True
+        answers = asyncio.run(many(7))
+        assert len(reads) == 2 and all(isinstance(answer, LogUnavailable) for answer in answers)
+        fail = False
+        let_go.clear()
+        add_user(client, "Ann Broker", "finance")
+        answers = asyncio.run(many(9))
+        assert len(reads) == 3 and answers == [None] * 9
