@@ -143,6 +143,26 @@ def office(tmp_path: Path):
         yield base, tokens
 
 
+def replaced(element):
+    """A wait's condition: ``element`` is no longer in the page (a new page has replaced it). As selenium's
+    ``staleness_of``, and also when chromium, asked about the node while the new document comes in, answers that the
+    node "does not belong to the document" (not a StaleElementReferenceException, but the same fact)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def gone(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return gone
+
+
 def sign_in(driver, base: str, name: str, token: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -162,7 +182,6 @@ def sign_out(driver) -> None:
 
 def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(browser, office, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     base, tokens = office
@@ -189,7 +208,7 @@ def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(bro
     assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "checked"
     before = browser.find_element(By.ID, "approval-status")
     browser.find_element(By.ID, "request-approval").click()
-    WebDriverWait(browser, 15).until(staleness_of(before))
+    WebDriverWait(browser, 15).until(replaced(before))
     assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "pending"
     assert not browser.find_elements(By.ID, "record-approval")  # a broker cannot approve it
     decision_url = browser.current_url
@@ -201,7 +220,7 @@ def test_journey_broker_checks_lot_7_head_of_service_approves_broker_sees_it(bro
     browser.find_element(By.ID, "reason").send_keys("Care Cubed costing supports £1,140.00 for this home")
     before = browser.find_element(By.ID, "approval-status")
     browser.find_element(By.ID, "record-approval").click()
-    WebDriverWait(browser, 15).until(staleness_of(before))  # the page after the post, not the one before
+    WebDriverWait(browser, 15).until(replaced(before))  # the page after the post, not the one before
     assert browser.find_element(By.ID, "approval-status").get_attribute("data-status") == "approved"
     sign_out(browser)
 
@@ -236,7 +255,6 @@ def test_journey_trying_prices_asking_waiting_for_me_four_eyes_and_approved(brow
     it waiting for them, cannot approve a decision of their own, approves the broker's; the broker reads that they
     may agree the placement at that price."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, tokens = office
@@ -244,7 +262,7 @@ def test_journey_trying_prices_asking_waiting_for_me_four_eyes_and_approved(brow
     def click_and_wait(element_id: str) -> None:
         before = browser.find_element(By.TAG_NAME, "main")
         browser.find_element(By.ID, element_id).click()
-        WebDriverWait(browser, 15).until(staleness_of(before))
+        WebDriverWait(browser, 15).until(replaced(before))
 
     sign_in(browser, base, "Tim Manager", tokens["Tim Manager"])
     own_url = check_price(browser, "TM-OWN", "1030.00")  # the manager's own price, in their own band
