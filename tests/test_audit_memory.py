@@ -205,11 +205,12 @@ def test_lean_audit_of_a_big_book_holds_its_input_compact(
 
 
 def test_the_kpi_date_derived_during_the_evaluation_takes_the_date_free_figures_first(book: pa.Table) -> None:
-    """``derive_date_free``: the figures that read no date, derived before the rest of the rows' own evaluation,
-    are taken by the KPI date (no copies of its own) and completed by ``evaluate`` into the same results."""
+    """``derive_date_free``: the figures that read no date and the KPI date reads, derived before the rest of the
+    rows' own evaluation (the others are not), are taken by the KPI date (no copies of its own) and completed by
+    ``evaluate`` into the same results."""
     from datetime import date
 
-    from engine.audit.views import AuditViews
+    from engine.audit.views import KPI_FIGURES, AuditViews, kpi_names
     from engine.validate.batch import parse_book
 
     rules = load_rulebook()
@@ -218,10 +219,13 @@ def test_the_kpi_date_derived_during_the_evaluation_takes_the_date_free_figures_
     plain = AuditViews(rules, parsed).evaluate(days)
     views = AuditViews(rules, parsed)
     views.derive_date_free(days)
+    read = views.date_free & set(views.evaluator.needed([*KPI_FIGURES, *kpi_names(rules)]))
+    assert read and views.date_free - read  # some the KPI date does not read
+    assert views._first is not None and views._first[1]["_derived"] == read  # only those derived first
     at = views.at_kpi_date(date(2026, 3, 31))  # as the other core does while the rows are evaluated
-    first = {name: at.values[name] for name in views.date_free}
+    first = {name: at.values[name] for name in read}
     result = views.evaluate(days)
-    for name in views.date_free:
+    for name in read:
         assert first[name] is result.values[name], name  # one array for both dates
     assert np.array_equal(result.outcome, plain.outcome) and np.array_equal(result.fired, plain.fired)
     for name in rules.figures:
@@ -290,9 +294,9 @@ def test_a_lean_audit_evaluates_its_rows_in_blocks_and_derives_what_it_did_not_h
     book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``AuditViews.evaluate(..., blocks=True)``: a lean audit of a big book evaluates its rows a block at a time
-    and holds their shown and date-free figures only: the same outcome, fired rules, approvers and shown figures as
-    the whole evaluation; a figure or rule parameter not held is derived when read (the same values, and ``in`` and
-    ``get`` as for the whole one)."""
+    and holds only their shown figures and those that read no date the KPI date reads: the same outcome, fired
+    rules, approvers and shown figures as the whole evaluation; a figure or rule parameter not held is derived when
+    read (the same values, and ``in`` and ``get`` as for the whole one)."""
     import engine.audit.run as run
     import engine.audit.views as views
     from engine.audit.views import Derivable
@@ -314,7 +318,11 @@ def test_a_lean_audit_evaluates_its_rows_in_blocks_and_derives_what_it_did_not_h
     gone = [name for name in whole.values if not dict.__contains__(lean.values, name)]
     params = [name for name in gone if name.startswith("params.")]
     figures = [name for name in gone if name in whole.book.figures]
-    assert params and figures and not set(gone) & ({*whole.result.figures, *whole.views.date_free})
+    from engine.audit.views import KPI_FIGURES, kpi_names
+
+    read = set(whole.views.evaluator.needed([*KPI_FIGURES, *kpi_names(whole.book)]))
+    assert params and figures and not set(gone) & ({*whole.result.figures, *(whole.views.date_free & read)})
+    assert set(gone) & whole.views.date_free  # those the KPI date does not read: not held
     for name in [*figures, *params]:
         assert name in lean.values and lean.values.get(name) is not None, name
         assert np.array_equal(lean.values[name].v, whole.values[name].v), name

@@ -61,7 +61,9 @@ class AuditViews:
     def derive_date_free(self, days: np.ndarray) -> None:
         """The rows' own figures that read no date, derived first (``evaluate`` completes them): the KPI date,
         derived on the other core while the rest is, takes them (``shared``) rather than derive copies."""
-        self._first = (days, self.evaluator.derive(self.parsed, days, only=sorted(self.date_free)))
+        read = self.evaluator.needed([*KPI_FIGURES, *kpi_names(self.book)])  # only those the KPI date reads: the
+        # others are derived a block at a time with the rest (not held whole where the rows are evaluated in blocks)
+        self._first = (days, self.evaluator.derive(self.parsed, days, only=sorted(self.date_free & set(read))))
 
     def evaluate(self, days: np.ndarray, blocks: bool = False) -> VectorResult:
         """Every row evaluated at its own day (kept: its figures serve the other dates where they are the same).
