@@ -205,11 +205,12 @@ def test_lean_audit_of_a_big_book_holds_its_input_compact(
 
 
 def test_the_kpi_date_derived_during_the_evaluation_takes_the_date_free_figures_first(book: pa.Table) -> None:
-    """``derive_date_free``: the figures that read no date, derived before the rest of the rows' own evaluation,
-    are taken by the KPI date (no copies of its own) and completed by ``evaluate`` into the same results."""
+    """``derive_date_free``: the figures that read no date and the KPI date reads, derived before the rest of the
+    rows' own evaluation (the others are not), are taken by the KPI date (no copies of its own) and completed by
+    ``evaluate`` into the same results."""
     from datetime import date
 
-    from engine.audit.views import AuditViews
+    from engine.audit.views import KPI_FIGURES, AuditViews, kpi_names
     from engine.validate.batch import parse_book
 
     rules = load_rulebook()
@@ -218,10 +219,13 @@ def test_the_kpi_date_derived_during_the_evaluation_takes_the_date_free_figures_
     plain = AuditViews(rules, parsed).evaluate(days)
     views = AuditViews(rules, parsed)
     views.derive_date_free(days)
+    read = views.date_free & set(views.evaluator.needed([*KPI_FIGURES, *kpi_names(rules)]))
+    assert read and views.date_free - read  # some the KPI date does not read
+    assert views._first is not None and views._first[1]["_derived"] == read  # only those derived first
     at = views.at_kpi_date(date(2026, 3, 31))  # as the other core does while the rows are evaluated
-    first = {name: at.values[name] for name in views.date_free}
+    first = {name: at.values[name] for name in read}
     result = views.evaluate(days)
-    for name in views.date_free:
+    for name in read:
         assert first[name] is result.values[name], name  # one array for both dates
     assert np.array_equal(result.outcome, plain.outcome) and np.array_equal(result.fired, plain.fired)
     for name in rules.figures:
@@ -290,9 +294,9 @@ def test_a_lean_audit_evaluates_its_rows_in_blocks_and_derives_what_it_did_not_h
     book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``AuditViews.evaluate(..., blocks=True)``: a lean audit of a big book evaluates its rows a block at a time
-    and holds their shown and date-free figures only: the same outcome, fired rules, approvers and shown figures as
-    the whole evaluation; a figure or rule parameter not held is derived when read (the same values, and ``in`` and
-    ``get`` as for the whole one)."""
+    and holds only their shown figures and those that read no date the KPI date reads: the same outcome, fired
+    rules, approvers and shown figures as the whole evaluation; a figure or rule parameter not held is derived when
+    read (the same values, and ``in`` and ``get`` as for the whole one)."""
     import engine.audit.run as run
     import engine.audit.views as views
     from engine.audit.views import Derivable
@@ -314,7 +318,11 @@ def test_a_lean_audit_evaluates_its_rows_in_blocks_and_derives_what_it_did_not_h
     gone = [name for name in whole.values if not dict.__contains__(lean.values, name)]
     params = [name for name in gone if name.startswith("params.")]
     figures = [name for name in gone if name in whole.book.figures]
-    assert params and figures and not set(gone) & ({*whole.result.figures, *whole.views.date_free})
+    from engine.audit.views import KPI_FIGURES, kpi_names
+
+    read = set(whole.views.evaluator.needed([*KPI_FIGURES, *kpi_names(whole.book)]))
+    assert params and figures and not set(gone) & ({*whole.result.figures, *(whole.views.date_free & read)})
+    assert set(gone) & whole.views.date_free  # those the KPI date does not read: not held
     for name in [*figures, *params]:
         assert name in lean.values and lean.values.get(name) is not None, name
         assert np.array_equal(lean.values[name].v, whole.values[name].v), name
@@ -479,3 +487,104 @@ def test_an_audit_with_its_columns_held_once_is_the_same(
     files = sorted(path.name for path in (tmp_path / "own").iterdir())
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "own", tmp_path / "once", files, shallow=False)
     assert (mismatch, errors) == ([], []) and "results.csv" in match
+
+
+def test_the_kpi_date_holds_only_the_figures_asked_for(book: pa.Table) -> None:
+    """``FiguresAt``: the figures the KPIs read first are held, not those read on the way to them; one read later
+    is held alone; each reads the same as a whole derivation at that date, and so does one let go."""
+    from datetime import date
+
+    from engine.audit.views import KPI_FIGURES, AuditViews, FiguresAt, kpi_names
+    from engine.validate.batch import parse_book
+
+    rules = load_rulebook()
+    parsed = parse_book(book, rules)
+    views = AuditViews(rules, parsed)
+    views.evaluate(row_dates(parsed))
+    day = date(2026, 3, 31)
+    at = views.at_kpi_date(day)
+    assert isinstance(at.values, FiguresAt)
+    fresh = VectorEvaluator(rules).derive(parsed, np.full(parsed.n, at.days[0], np.int64))
+    held = set(at.values._values["_derived"])
+    asked = {*KPI_FIGURES, *kpi_names(rules)} & set(rules.figures)
+    assert asked <= held <= asked | views.date_free  # the others are let go
+    kept = {name for name in rules.figures if name in at.values._values and name not in parsed.cols}
+    assert kept == held - set(parsed.cols)
+    read_on_the_way = set(VectorEvaluator(rules).needed(sorted(asked))) - held
+    assert read_on_the_way, "the KPI figures read others"
+    late = next(name for name in sorted(rules.figures) if name not in held and name not in read_on_the_way)
+    col = at.values[late]
+    assert set(at.values._values["_derived"]) == held | {late}
+    for name in [*sorted(asked), *sorted(read_on_the_way), late]:
+        assert np.array_equal(at.values[name].v, fresh[name].v), name
+        assert np.array_equal(at.values[name].ok, fresh[name].ok), name
+    assert np.array_equal(col.v, fresh[late].v)
+
+
+def _derived_again(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import engine.audit.views as views
+
+    again: list[str] = []
+    missing = views.Derivable.__missing__
+
+    def counted(self: views.Derivable, name: str) -> object:
+        again.append(name)
+        return missing(self, name)
+
+    monkeypatch.setattr(views.Derivable, "__missing__", counted)
+    return again
+
+
+def test_a_big_lean_audit_lets_go_of_its_own_dated_figures_before_the_lists(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once results.csv, the KPIs and the report's context are made, a big lean audit lets go of the rows' own
+    figures that read a date (those the summary's sourced-late list reads again kept): the same files as the whole
+    audit; nothing derived again while they are written or the summary made after; each figure let go reads back
+    the same, and so does the whole table."""
+    import engine.audit.run as run
+    import engine.audit.views as views
+    from engine.audit.kpis.providers import SOURCING_FIGURES
+
+    monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)  # a "big" book
+    monkeypatch.setattr(views, "LIST_BLOCK_ROWS", 301)
+    whole = _audit(book, tmp_path / "whole", True)
+    write_outputs(whole, tmp_path / "whole", excel=False, report=False)
+    lean = _audit(book, tmp_path / "lean", False)
+    held = {name for name in lean.values if name in lean.book.figures}
+    dated = held - lean.views.date_free - set(SOURCING_FIGURES)
+    assert dated & set(lean.result.figures), "shown figures that read a date are held before"
+    again = _derived_again(monkeypatch)
+    write_outputs(lean, tmp_path / "lean", excel=False, report=False)
+    summary = lean.summary()
+    assert again == []  # nothing let go was read again
+    assert not any(dict.__contains__(lean.values, name) for name in dated)  # let go
+    assert all(dict.__contains__(lean.values, name) for name in held - dated)
+    files = sorted(path.name for path in (tmp_path / "whole").iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "lean", files, shallow=False)
+    assert (mismatch, errors) == ([], []) and "results.csv" in match and "refer.csv" in match
+    assert summary == whole.summary()
+    for name in sorted(dated):  # read back (with the figures they read): the same values
+        assert np.array_equal(lean.values[name].v, whole.values[name].v), name
+        assert np.array_equal(lean.values[name].ok, whole.values[name].ok), name
+    assert again and set(again) <= dated
+    assert list(lean.result.figures) == list(whole.result.figures)
+    assert lean.table.equals(whole.table)
+
+
+def test_an_audit_whose_kpi_date_reads_its_own_evaluation_lets_nothing_go(
+    book: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--as-at``: every row evaluated at the KPI date, whose lists read the rows' own figures: none let go."""
+    from datetime import date
+
+    import engine.audit.run as run
+
+    monkeypatch.setattr(run, "CSV_BLOCK_ROWS", 500)
+    (tmp_path / "lean").mkdir()
+    lean = run_audit(book, as_at=date(2026, 3, 31), results_csv=tmp_path / "lean" / "results.csv", keep_table=False)
+    held = set(lean.values)
+    assert lean.at_kpi.reads(lean.result)
+    assert not lean.views.let_go_own_figures()
+    write_outputs(lean, tmp_path / "lean", excel=False, report=False)
+    assert set(lean.values) == held

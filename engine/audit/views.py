@@ -61,7 +61,9 @@ class AuditViews:
     def derive_date_free(self, days: np.ndarray) -> None:
         """The rows' own figures that read no date, derived first (``evaluate`` completes them): the KPI date,
         derived on the other core while the rest is, takes them (``shared``) rather than derive copies."""
-        self._first = (days, self.evaluator.derive(self.parsed, days, only=sorted(self.date_free)))
+        read = self.evaluator.needed([*KPI_FIGURES, *kpi_names(self.book)])  # only those the KPI date reads: the
+        # others are derived a block at a time with the rest (not held whole where the rows are evaluated in blocks)
+        self._first = (days, self.evaluator.derive(self.parsed, days, only=sorted(self.date_free & set(read))))
 
     def evaluate(self, days: np.ndarray, blocks: bool = False) -> VectorResult:
         """Every row evaluated at its own day (kept: its figures serve the other dates where they are the same).
@@ -74,6 +76,7 @@ class AuditViews:
             seed = first if first is not None else {**self.parsed.cols, "_derived": set()}
             result = in_blocks(self.evaluator, self.parsed, days, seed, tuple(self.evaluator.shown))
             result.values = Derivable.of(result.values, self.evaluator, self.parsed, days)
+            result.figures = Shown(tuple(result.figures), result.values)  # read through: a figure let go is derived
         else:
             if first is not None:  # completed in a dict of its own (``shared``)
                 derived = self.evaluator.derive(self.parsed, days, into={**first, "_derived": set(first["_derived"])})
@@ -115,6 +118,15 @@ class AuditViews:
         for at in self._at_kpi.values():
             if seed is not None and isinstance(at.values, FiguresAt):
                 at.values.adopt(seed)
+
+    def let_go_own_figures(self, keep: Iterable[str] = ()) -> bool:
+        """Let go of the rows' own figures held that read a date, but ``keep`` (the rows evaluated in blocks: a
+        figure let go is derived again when read, the same values); those that read none stay (the KPI dates take
+        them). Nothing is let go where a KPI date reads the rows' own evaluation (``--as-at``). Whether any was."""
+        values = self.values
+        if not isinstance(values, Derivable) or any(at.reads(self.result) for at in self._at_kpi.values()):
+            return False
+        return values.let_go(set(values) - self.date_free - set(keep)) > 0
 
     def at_kpi_date(self, day: date) -> AtKpiDate:
         """Every row at the KPI date: the rows' own evaluation when every row was evaluated at ``day``, else
@@ -169,6 +181,16 @@ class Derivable(dict[str, Any]):
         params = {f"params.{name}" for name in evaluator.rule_parameters}
         return cls(values, (set(evaluator.book.figures) | params) - set(values), evaluator, parsed, days)
 
+    def let_go(self, names: Iterable[str]) -> int:
+        """Stop holding these figures and rule parameters (derived again if read); the number let go."""
+        derivable = {f"params.{name}" for name in self._evaluator.rule_parameters} | set(self._evaluator.book.figures)
+        gone = [name for name in names if name in derivable and dict.__contains__(self, name)]
+        for name in gone:
+            dict.__delitem__(self, name)
+        self["_derived"] -= set(gone)
+        self._let_go |= frozenset(gone)
+        return len(gone)
+
     def __missing__(self, name: str) -> Any:
         if name not in self._let_go:
             raise KeyError(name)
@@ -185,6 +207,29 @@ class Derivable(dict[str, Any]):
         return self[name] if name in self else default  # noqa: SIM401 (a name let go is derived again)
 
 
+class Shown(Mapping[str, Col]):
+    """The shown figures of an evaluation in blocks, in their order, read from its ``Derivable`` values (one let
+    go there is derived again when read here, not held twice)."""
+
+    def __init__(self, names: tuple[str, ...], values: Derivable) -> None:
+        self._names, self._values = names, values
+
+    def __getitem__(self, name: str) -> Col:
+        if name not in self._names:
+            raise KeyError(name)
+        col: Col = self._values[name]
+        return col
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+
 class FiguresAt(Mapping[str, Any]):
     """Every row's figures at one date, each derived when first read (with the figures it reads): the KPIs need
     a few; a list needs the whole evaluation (``complete``)."""
@@ -198,7 +243,11 @@ class FiguresAt(Mapping[str, Any]):
         seed: dict[str, Any] | None = None,
     ):
         self._evaluator, self._parsed, self._days = evaluator, parsed, days
+        given = set(seed.get("_derived", ())) if seed is not None else set()
         self._values = evaluator.derive(parsed, days, only=list(first), into=seed)
+        # only the figures asked for (and those given) are kept: the others they read are let go (derived again
+        # if read, or a block at a time where the lists evaluate these rows: ``in_blocks``)
+        self._keep(given | set(first))
 
     def adopt(self, seed: dict[str, Any]) -> None:
         """Take these figures (``AuditViews.shared``: the same at every date) in place of any derived here."""
@@ -207,8 +256,16 @@ class FiguresAt(Mapping[str, Any]):
 
     def __getitem__(self, name: str) -> Any:
         if name in self._evaluator.book.figures and name not in self._values["_derived"]:
+            held = set(self._values["_derived"])
             self._evaluator.derive(self._parsed, self._days, only=[name], into=self._values)
+            self._keep(held | {name})
         return self._values[name]
+
+    def _keep(self, kept: set[str]) -> None:
+        """Let go of the figures derived here but ``kept`` (those read on the way to them)."""
+        for name in self._values["_derived"] - kept:
+            del self._values[name]
+        self._values["_derived"] &= kept
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -255,6 +312,10 @@ class AtKpiDate:
         self.isp_over = self.active & gross.ok & (gross.v > limit) if limit is not None else np.zeros(parsed.n, bool)
         self.isp_zero = self.isp_over & contribution.ok & (contribution.v == 0)
         self.isp_unrecorded = self.isp_over & ~contribution.ok
+
+    def reads(self, result: VectorResult | None) -> bool:
+        """Whether this date's figures are ``result``'s (every row was evaluated at the KPI date)."""
+        return result is not None and self._result is result
 
     def param(self, name: str) -> Col:
         """A parameter's value in force at the KPI date (one row), looked up by this date's own evaluator."""

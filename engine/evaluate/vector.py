@@ -78,7 +78,7 @@ class VectorResult:
     outcome: np.ndarray
     band_approver: np.ndarray  # index into approvers, -1 for none
     approvers: tuple[str, ...]
-    figures: dict[str, Col]
+    figures: Mapping[str, Col]  # a dict, or (an audit evaluated in blocks) read through its values
     figure_applies: dict[str, np.ndarray]
     as_at: np.ndarray
     values: dict[str, Col]

@@ -124,6 +124,9 @@ def provider_ids(parsed: ParsedBook, rows: np.ndarray) -> list[str | None]:
     return ids
 
 
+SOURCING_FIGURES = ("sourcing_target_days", "sourced_within_timescale", "sourcing_recorded")  # what it reads
+
+
 def sourced_late(views: AuditViews, period: Period, service: str) -> tuple[np.ndarray, np.ndarray]:
     """New permanent placements of the service with both sourcing dates and a target in force at their start date,
     and of those the ones sourced within it (the figures at each row's start date); temporary and respite stays
@@ -131,8 +134,8 @@ def sourced_late(views: AuditViews, period: Period, service: str) -> tuple[np.nd
     parsed, at_start = views.parsed, views.at_start()
     start = parsed.cols["start_date"].v
     of_service = parsed.valid & (parsed.cols["service"].v == ENUMS["service"].index(service)) & permanent(parsed)
-    target, within = at_start["sourcing_target_days"], at_start["sourced_within_timescale"]
-    assessed = of_service & period.mask(start) & at_start["sourcing_recorded"].v & target.ok
+    target, within, recorded = (at_start[name] for name in SOURCING_FIGURES)
+    assessed = of_service & period.mask(start) & recorded.v & target.ok
     return assessed, assessed & within.ok & within.v
 
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from engine.audit.books.problems import Group, error_lines_text, errors_table
 from engine.audit.lists.tables import list_masks, list_rows, list_table, side_lists
+from engine.audit.memory import hand_back
 from engine.audit.outputs.csv_out import write_csv, write_csv_subsets
 from engine.audit.outputs.excel_out import (
     EXCEL_MAX_ROWS,
@@ -99,6 +100,8 @@ def write_outputs(
 
         context = report_context(audit, summary=summary, masks=masks, isp=isp, charts=charts)
         renderer.render(context, out / "report.html")
+    if (renderer is not None or not report) and _let_go_own_figures(audit):
+        hand_back()  # before the lists' texts: the pages freed go back, not held beside them
     workbook = excel is not False and audit.rows <= EXCEL_MAX_ROWS
     # a list of placements is made just before it is written and let go after (all at once held them all), unless
     # the workbook needs them too
@@ -173,6 +176,15 @@ def _write_rest(
         write(table, paths[f"whatif_{suffix}"], written=rows)
     paths["kpis_json"] = out / "kpis.json"
     paths["kpis_json"].write_text(dumps(summary) + "\n", encoding="utf-8")
+
+
+def _let_go_own_figures(audit: AuditResult) -> bool:
+    """A big lean audit (its rows evaluated in blocks, results.csv written during the KPIs), once the KPIs and the
+    report's context are made: the rows' own figures that read a date are let go (derived again if read), but
+    those the summary's sourced-late list reads again; the lists read the KPI date's. Whether any were."""
+    from engine.audit.kpis.providers import SOURCING_FIGURES
+
+    return audit.make_table is not None and audit.views.let_go_own_figures(SOURCING_FIGURES)
 
 
 def _made(audit: AuditResult, item: pa.Table | np.ndarray) -> pa.Table:
