@@ -1,18 +1,17 @@
 """Reuse freed memory in the process while a big book is audited.
 
-An audit of a million rows allocates and frees thousands of arrays of 1–40 MB. By default glibc gives such
-memory back to the kernel when it is freed and asks for fresh pages for the next array, which the kernel must
-zero on first touch: on the benchmark machine that was a third of the audit's CPU time. A process that audits
-a big book (``carerules audit``, the benchmarks) asks glibc (``mallopt``) to serve arrays up to 32 MB from its
-heap and not to trim the heap, to keep one heap for every thread (by default each thread that allocates while
-another does gets a heap of its own, and memory freed in the other core's heap — the KPI date's figures, the
-results table's blocks — was held there while the audit's own thread asked the kernel for more: 0.4 GB of a
-1,000,000-row audit's peak), and gives Arrow's buffers to jemalloc (which hands memory back only after a
-while unused) instead of mimalloc, Arrow's default here. Between its phases a big lean audit hands glibc's free
-heap pages back at once (``hand_back``): the holes the evaluation's blocks leave are of other sizes than the next
-phase's arrays and would otherwise stay resident. Nothing else changes: the same arrays, the same outputs; the
-peak memory was lower, not higher. Not used by the API server (a long-running process should give memory back as
-it goes).
+An audit of a million rows allocates and frees thousands of arrays of 1–40 MB. By default glibc gives such memory
+back to the kernel when it is freed and asks for fresh pages for the next array, which the kernel must zero on first
+touch: on the benchmark machine that was a third of the audit's CPU time. A process that audits a big book
+(``carerules audit``, the benchmarks) asks glibc (``mallopt``) to serve arrays up to 32 MB from its heap and not to
+trim the heap, to keep one heap for every thread (by default each thread that allocates while another does gets a
+heap of its own, and memory freed in the other core's heap — the KPI date's figures, the results table's blocks —
+was held there while the audit's own thread asked the kernel for more: 0.4 GB of a 1,000,000-row audit's peak), and
+gives Arrow's buffers to jemalloc (which hands memory back only after a while unused: here 50 ms) instead of
+mimalloc, Arrow's default here. Between its phases a big lean audit hands glibc's free heap pages back at once
+(``hand_back``): the holes the evaluation's blocks leave are of other sizes than the next phase's arrays and would
+otherwise stay resident. Nothing else changes: the same arrays, the same outputs; the peak memory was lower, not
+higher. Not used by the API server (a long-running process should give memory back as it goes).
 
 ``limit_memory`` caps a process's address space (RLIMIT_AS): the API's audit children run under it, so a book
 that needs more memory than the setting fails inside its own process (MemoryError, or the process stops) and
@@ -43,6 +42,10 @@ M_ARENA_MAX = -8
 ONE_ARENA = 1  # every thread allocates from the main heap: memory one thread frees, another reuses
 HEAP_UP_TO_BYTES = 32 * 1024 * 1024  # the largest threshold glibc accepts for serving from the heap
 NEVER_TRIM_BYTES = 2**31 - 1  # mallopt takes a C int
+# jemalloc hands an Arrow buffer's freed pages back to the kernel within 50 ms rather than its default decay: the
+# texts of results.csv's blocks, freed a block at a time, are not held beside the KPIs (1,000,000 rows: peak ~150
+# MiB lower, time within its spread; 0 ms: ~260 MiB lower but ~10% slower; docs/benchmarks.md, "Arrow's freed pages")
+JEMALLOC_DECAY_MS = 50
 
 
 def keep_freed_memory() -> bool:
@@ -53,6 +56,7 @@ def keep_freed_memory() -> bool:
 
     with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc keeps its own default
         pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(JEMALLOC_DECAY_MS)  # freed pages handed back soon (arenas made from now on)
     with contextlib.suppress(AttributeError):  # numpy's own switch (as NUMPY_MADVISE_HUGEPAGE=0 at start-up)
         np._core.multiarray._set_madvise_hugepage(False)  # type: ignore[attr-defined]
     mallopt = _mallopt()
