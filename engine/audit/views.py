@@ -178,12 +178,11 @@ class Derivable(dict[str, Any]):
     @classmethod
     def of(cls, values: dict[str, Any], evaluator: VectorEvaluator, parsed: ParsedBook, days: np.ndarray) -> Derivable:
         """``values``, with every other figure and rule parameter an evaluation holds derived when read."""
-        params = {f"params.{name}" for name in evaluator.rule_parameters}
-        return cls(values, (set(evaluator.book.figures) | params) - set(values), evaluator, parsed, days)
+        return cls(values, _derivable(evaluator) - set(values), evaluator, parsed, days)
 
     def let_go(self, names: Iterable[str]) -> int:
         """Stop holding these figures and rule parameters (derived again if read); the number let go."""
-        derivable = {f"params.{name}" for name in self._evaluator.rule_parameters} | set(self._evaluator.book.figures)
+        derivable = _derivable(self._evaluator)
         gone = [name for name in names if name in derivable and dict.__contains__(self, name)]
         for name in gone:
             dict.__delitem__(self, name)
@@ -205,6 +204,11 @@ class Derivable(dict[str, Any]):
 
     def get(self, name: str, default: Any = None) -> Any:
         return self[name] if name in self else default  # noqa: SIM401 (a name let go is derived again)
+
+
+def _derivable(evaluator: VectorEvaluator) -> set[str]:
+    """Every name an evaluation's values can derive when read: the rulebook's figures and its rule parameters."""
+    return set(evaluator.book.figures) | {f"params.{name}" for name in evaluator.rule_parameters}
 
 
 class Shown(Mapping[str, Col]):

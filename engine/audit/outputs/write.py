@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.audit.books.problems import Group, error_lines_text, errors_table
+from engine.audit.kpis.providers import SOURCING_FIGURES
 from engine.audit.lists.tables import list_masks, list_rows, list_table, side_lists
 from engine.audit.memory import hand_back
 from engine.audit.outputs.csv_out import write_csv, write_csv_subsets
@@ -182,8 +183,6 @@ def _let_go_own_figures(audit: AuditResult) -> bool:
     """A big lean audit (its rows evaluated in blocks, results.csv written during the KPIs), once the KPIs and the
     report's context are made: the rows' own figures that read a date are let go (derived again if read), but
     those the summary's sourced-late list reads again; the lists read the KPI date's. Whether any were."""
-    from engine.audit.kpis.providers import SOURCING_FIGURES
-
     return audit.make_table is not None and audit.views.let_go_own_figures(SOURCING_FIGURES)
 
 
