@@ -466,6 +466,35 @@ def test_a_big_csv_written_in_blocks_has_the_bytes_of_one_pass(tmp_path: Path, m
     assert told == [7] * 7 + [1]  # each block's rows, once it is written
 
 
+def test_arrows_writer_turns_many_rows_into_text_at_once_with_the_bytes_of_its_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrow's writer is asked to turn ``CSV_BATCH_ROWS`` rows into text at a time, not its default 1,024 (the
+    setup of each batch was a sixth of the text's time): the bytes do not depend on it, on batch edges too."""
+    import pyarrow.csv as pa_csv
+
+    from engine.audit.outputs import csv_out
+
+    cells = ["=SUM(A1)", None, 'say "hi"', "two\nlines", "-5", "plain", ""]
+    table = pa.table({"text": pa.array(cells * 300, pa.string()), "n": pa.array(range(2100), pa.int64())})
+    default = tmp_path / "default.csv"
+    pa_csv.write_csv(neutralise_table(table), default, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+    asked: list[int] = []
+    real = pa_csv.write_csv
+
+    def spy(data: pa.Table, sink: object, write_options: pa_csv.WriteOptions) -> None:
+        asked.append(write_options.batch_size)
+        real(data, sink, write_options=write_options)
+
+    monkeypatch.setattr(csv_out.pa_csv, "write_csv", spy)
+    for batch in (csv_out.CSV_BATCH_ROWS, 5):
+        monkeypatch.setattr(csv_out, "CSV_BATCH_ROWS", batch)
+        path = tmp_path / f"batch{batch}.csv"
+        write_csv(table, path)
+        assert path.read_bytes() == csv_out.BOM + default.read_bytes()
+    assert csv_out.CSV_BATCH_ROWS == 5 and set(asked) == {16_384, 5}
+
+
 def test_leading_columns_turned_into_text_ahead_give_the_bytes_of_one_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -135,8 +135,8 @@ ALLOWED: dict[str, tuple[set[float], str]] = {
     "engine/audit/kpis/series.py": ({3}, "months in a quarter (calendar arithmetic)"),
     "engine/arrays.py": ({0.05}, "share of rows each way above which arithmetic is cheaper than branching"),
     "engine/audit/outputs/csv_out.py": (
-        {65_536, 3},
-        "rows of a CSV turned into text at a time; blocks of several files' rows made ahead of the one written",
+        {65_536, 16_384, 3},
+        "rows of a CSV turned into text at a time (a block; Arrow's batch); blocks of several files' rows made ahead",
     ),
     "engine/audit/views.py": ({131_072}, "rows of a big book evaluated at a time (memory, not policy)"),
     "engine/audit/memory.py": (

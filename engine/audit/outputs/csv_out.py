@@ -32,6 +32,9 @@ from engine.audit.outputs.safe import neutralise_table
 
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: Excel opens the file as UTF-8 (£, accents), not the ANSI code page
 CSV_BLOCK_ROWS = 65_536  # a big table is turned into text a block at a time, two blocks at once
+# the rows Arrow's writer turns into text at once (its default, 1,024, spends about a sixth of the time again on
+# each batch's setup); the same bytes whatever the number
+CSV_BATCH_ROWS = 16_384
 BLOCKS_AHEAD = 3  # several files of one table's rows (write_csv_subsets): blocks made ahead of the one written
 _LINE_END, _COMMA = ord("\n"), ord(",")
 _HELD = pa.Codec("lz4")  # the text made ahead is held compressed until written: lossless, the same bytes back
@@ -39,7 +42,7 @@ _HELD = pa.Codec("lz4")  # the text made ahead is held compressed until written:
 
 def _text(table: pa.Table, header: bool) -> pa.Buffer:
     sink = pa.BufferOutputStream()
-    options = pa_csv.WriteOptions(include_header=header, quoting_style="needed")
+    options = pa_csv.WriteOptions(include_header=header, quoting_style="needed", batch_size=CSV_BATCH_ROWS)
     pa_csv.write_csv(neutralise_table(table), sink, write_options=options)
     return sink.getvalue()
 
