@@ -60,3 +60,36 @@ def test_the_lists_evaluation_on_two_threads_is_the_one_on_one(
             assert np.array_equal(col.v, two.values[name].v) and np.array_equal(col.ok, two.values[name].ok), name
     for name, rows in one.figure_applies.items():
         assert np.array_equal(rows, two.figure_applies[name]), name
+
+
+def test_the_kpis_that_read_no_kpi_date_are_computed_while_its_figures_are_made(
+    book: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit's own thread computes the KPIs that read nothing of the KPI date (``kpis_ahead``) while the other
+    core makes the KPI date's figures, rather than waiting for them; and the KPIs are the same as computed in one
+    go after the KPI date."""
+    import threading
+
+    import engine.audit.run as run
+    from engine.audit.kpis.compute import compute_kpis, default_period
+
+    ahead_made = threading.Event()
+    made_ahead, at_kpi_date = run.kpis_ahead, run.kpis_at_kpi_date
+
+    def ahead(*args: Any) -> Any:
+        made = made_ahead(*args)
+        ahead_made.set()
+        return made
+
+    def kpi_date(*args: Any) -> Any:  # on the other core: finished only once the ahead KPIs are made
+        assert threading.current_thread() is not threading.main_thread()
+        assert ahead_made.wait(timeout=30), "the KPIs that read no KPI date were not computed meanwhile"
+        return at_kpi_date(*args)
+
+    monkeypatch.setattr(run, "kpis_ahead", ahead)
+    monkeypatch.setattr(run, "kpis_at_kpi_date", kpi_date)
+    audit = run_audit(book)
+    assert ahead_made.is_set()
+    period = default_period(audit.kpis["period"]["end"])
+    at_once = compute_kpis(audit.views, audit.result, period, None, audit.providers, audit.block_beds)
+    assert audit.kpis == at_once and audit.kpis["kpis"] and audit.kpis["breakdowns"]["outcomes"]

@@ -25,7 +25,7 @@ from engine.audit.books.problems import control_character_rows, missing_column_w
 from engine.audit.books.read import Book, BookError, Limits, load_book, recognise
 from engine.audit.changes import whatif_summary
 from engine.audit.kpis.at_kpi_date import kpis_at_kpi_date
-from engine.audit.kpis.compute import compute_kpis, default_period
+from engine.audit.kpis.compute import compute_kpis, default_period, kpis_ahead
 from engine.audit.kpis.series import BY, kpi_series
 from engine.audit.kpis.services import permanent as permanent_stays
 from engine.audit.memory import hand_back, hold_once
@@ -229,6 +229,9 @@ def run_audit(
             values = result.values
         if compacted and ahead is not None:  # the evaluation's freed blocks, while the KPI date's figures are made
             hand_back()
+        period = default_period(end, period_start)
+        # the KPIs that read nothing of the KPI date, while its figures are made on the other core
+        early = kpis_ahead(views, result, period)
         kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
         views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies
         if compacted:  # a big lean audit: the evaluations' freed blocks handed back before the KPIs and results
@@ -249,8 +252,7 @@ def run_audit(
             keep=KEPT if lean else None,
         )
         tick("kpis", 0, table.num_rows)
-        period = default_period(end, period_start)
-        kpis = compute_kpis(views, result, period, kpi_date, providers, block_beds)
+        kpis = compute_kpis(views, result, period, kpi_date, providers, block_beds, early)
         if by is not None:
             kpis["series"] = kpi_series(views, period, by, providers, block_beds)
         stages.done("kpis")

@@ -24,7 +24,7 @@ from engine.audit.kpis.health import gbp as _gbp
 from engine.audit.kpis.health import percent as _percent
 from engine.audit.kpis.providers import provider_kpis
 from engine.audit.kpis.services import apart, by_service, independent, permanent
-from engine.audit.kpis.small_numbers import fraction, small_number_below
+from engine.audit.kpis.small_numbers import fraction, small_number_below, small_number_on
 from engine.audit.views import AtKpiDate, AuditViews
 from engine.evaluate.vector import SEVERITY, VectorResult
 from engine.language.vocabulary import ACTIONS, ENUMS
@@ -90,6 +90,26 @@ def _mean_pence(values: np.ndarray) -> int | None:
     return int(round_half_up(Decimal(int(values.sum())) / Decimal(len(values))))
 
 
+@dataclass(frozen=True)
+class KpisAhead:
+    """What the KPIs read of the placements at their start dates and of the rows' own evaluation only, with the
+    parameters in force at the period's end: nothing of the figures at the KPI date. ``run_audit`` computes them
+    while the KPI date's figures are still being made on its other core."""
+
+    minimum_age: int | None
+    care_homes: list[dict[str, Any]]  # below the median, overall and by care category; the mean prices
+    supported_living: dict[str, Any]  # new supported living services within the reference rates
+    breakdowns: dict[str, Any]  # the rows' outcomes: overall, by module, care category and provider
+
+
+def kpis_ahead(views: AuditViews, result: VectorResult, period: Period) -> KpisAhead:
+    """``compute_kpis``' parts that do not read the KPI date's figures."""
+    assert views.values is not None, "the rows are evaluated before their KPIs"
+    care_homes, supported_living = _kpis_at_start(views, period)
+    breakdowns = _breakdowns(views.book, views.parsed, views.values, result)
+    return KpisAhead(at_or_over_minimum_age(views, period)[1], care_homes, supported_living, breakdowns)
+
+
 def compute_kpis(
     views: AuditViews,
     result: VectorResult,
@@ -97,13 +117,14 @@ def compute_kpis(
     at_kpi: AtKpiDateKpis | None = None,
     providers: ProviderRegister | None = None,
     block_beds: Sequence[BlockBooking] | None = None,
+    ahead: KpisAhead | None = None,
 ) -> dict[str, Any]:
     """Every KPI as a JSON-ready dict (Decimals for money and percentages; see ``engine.decision.dumps``), from
     the audit's views of the book (its rows evaluated at their own dates: ``result``), with the breakdowns of
-    outcomes and the activity tables."""
+    outcomes and the activity tables. ``ahead``: ``kpis_ahead`` of the same views, result and period, if made."""
     assert views.values is not None, "the rows are evaluated before their KPIs"
     at_kpi = at_kpi or kpis_at_kpi_date(views, period.end)
-    _, minimum_age = at_or_over_minimum_age(views, period)
+    ahead = ahead or kpis_ahead(views, result, period)
     return {
         "period": {
             "start": period.start,
@@ -111,13 +132,10 @@ def compute_kpis(
             "previous_start": period.previous.start,
             "previous_end": period.previous.end,
         },
-        "minimum_age": minimum_age,
+        "minimum_age": ahead.minimum_age,
         "small_number_below": small_number_below(at_kpi.at),
-        "kpis": kpi_list(views, period, at_kpi, providers, block_beds),
-        "breakdowns": {
-            **_breakdowns(views.book, views.parsed, views.values, result),
-            "by_service": by_service(views.book, at_kpi.at),
-        },
+        "kpis": kpi_list(views, period, at_kpi, providers, block_beds, ahead),
+        "breakdowns": {**ahead.breakdowns, "by_service": by_service(views.book, at_kpi.at)},
         "activity": activity_tables(views, period.start, period.end, at_kpi.at),
     }
 
@@ -128,9 +146,29 @@ def kpi_list(
     at_kpi: AtKpiDateKpis,
     providers: ProviderRegister | None = None,
     block_beds: Sequence[BlockBooking] | None = None,
+    ahead: KpisAhead | None = None,
 ) -> list[dict[str, Any]]:
     """The KPIs of one period: the new placements' at their start dates, the others at the period's end (the KPI
-    date, ``at_kpi``); those of the provider register and the block-bed file when they are given."""
+    date, ``at_kpi``); those of the provider register and the block-bed file when they are given. ``ahead``:
+    ``kpis_ahead`` of the same period, if made (its KPIs at the start dates are taken from it)."""
+    made = (ahead.care_homes, ahead.supported_living) if ahead is not None else _kpis_at_start(views, period)
+    care_homes, supported_living = made
+    define = views.book.kpis
+    at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
+    run_rate = _sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v)
+    return [
+        *care_homes,
+        *at_kpi.health,
+        supported_living,
+        run_rate,
+        *provider_kpis(views, at, period, providers, block_beds),
+        *at_kpi.charging,
+    ]
+
+
+def _kpis_at_start(views: AuditViews, period: Period) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The new placements' KPIs, each placement at its start date: the care homes' (below the median, overall and
+    by care category; the mean prices) and supported living's within the reference rates."""
     book, parsed = views.book, views.parsed
     start = parsed.cols["start_date"].v
     # new placements are each evaluated at their start date
@@ -140,7 +178,7 @@ def kpi_list(
     supported = valid & at_start["is_supported_living"].v
     older, minimum_age = at_or_over_minimum_age(views, period)
     new, previous = period.mask(start), period.previous.mask(start)
-    small = small_number_below(at_kpi.at)
+    small = small_number_on(views, period.end)  # in force at the KPI date, the period's end
     define = book.kpis
     below = define["below_median_share"]
     counted = below_median_rows(views, period)
@@ -164,16 +202,10 @@ def kpi_list(
             if mean.ages is not None:
                 population = groups[mean.ages] & of_type
                 kpis.append(_mean_price(mean, at_start, population, new, previous, care, minimum_age, period))
-    kpis += at_kpi.health
     new_services = supported & new
     sl_counted = new_services & permanent(parsed) & independent(parsed)
     sl_apart = apart(parsed, new_services, True)
-    kpis.append(_sl_within(define["sl_within_reference_share"], at_start, sl_counted, small, sl_apart))
-    at = at_kpi.at  # a run rate counts the services active at the KPI date, each as it stands then
-    kpis.append(_sl_run_rate(define["sl_weekly_run_rate"], at, at.active & at.values["is_supported_living"].v))
-    kpis += provider_kpis(views, at, period, providers, block_beds)
-    kpis += at_kpi.charging
-    return kpis
+    return kpis, _sl_within(define["sl_within_reference_share"], at_start, sl_counted, small, sl_apart)
 
 
 def at_or_over_minimum_age(views: AuditViews, period: Period) -> tuple[np.ndarray, int | None]:

@@ -4,10 +4,11 @@ divides and is marked ``small_number`` when it rests on fewer people than the da
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from engine.audit.views import AtKpiDate
+from engine.audit.views import AtKpiDate, AuditViews
 
 SMALL_NUMBER_BELOW = "reporting.small_number_below"
 
@@ -15,6 +16,12 @@ SMALL_NUMBER_BELOW = "reporting.small_number_below"
 def small_number_below(at: AtKpiDate) -> int | None:
     """The count below which a percentage is a small number, in force at the KPI date (None: none in force)."""
     found = at.param(SMALL_NUMBER_BELOW)
+    return int(found.v[0]) if found.ok[0] else None
+
+
+def small_number_on(views: AuditViews, day: date) -> int | None:
+    """``small_number_below`` on ``day`` without the figures at that date (the same parameter, in force then)."""
+    found = views.param_at(SMALL_NUMBER_BELOW, day)
     return int(found.v[0]) if found.ok[0] else None
 
 
