@@ -20,6 +20,7 @@ NOT_POLICY_FILES = {
     "engine/audit/books/sample_providers.py",
     "engine/bench/audits.py",
     "engine/bench/decisions.py",
+    "engine/bench/floor.py",
     "engine/bench/validation.py",
     "api/bench/bare.py",
     "api/bench/benchmark.py",

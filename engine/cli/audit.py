@@ -320,13 +320,45 @@ def bench_audit_command(
             "--excel", help="An .xlsx book through `carerules audit` to every output (default sizes 10k, 100k)."
         ),
     ] = False,
+    compare_floor: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare-floor",
+            help="A floor script (../shared/bench/floor.py): `carerules audit BOOK --no-excel` against it on the "
+            "same CSV book, alternated, each a whole process; each round's ratio and peaks (issue 29).",
+        ),
+    ] = None,
+    book: Annotated[
+        Path | None,
+        typer.Option("--book", help="With --compare-floor: the CSV book (default: a sample of the last --rows)."),
+    ] = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="With --compare-floor: rounds.")] = 5,
 ) -> None:
     """Batch audit end to end (read CSV, validate, evaluate, reason codes, write results CSV, KPIs) against
     reading and writing the same CSV with pandas; wall time (the median of 3 fresh processes), rows/s, peak
-    memory, the machine."""
+    memory, the machine. With --compare-floor: the whole command against a floor script instead."""
     from engine.bench.audits import batch_benchmark, excel_benchmark
 
     if excel and rows == "100000,1000000":
         rows = "10000,100000"
     sizes = [int(text.replace("_", "")) for text in rows.split(",") if text.strip()]
+    if compare_floor is not None:
+        typer.echo(dumps(_against_floor(compare_floor, book, sizes[-1], workdir, rounds)))
+        return
     typer.echo(dumps(excel_benchmark(sizes, workdir) if excel else batch_benchmark(sizes, workdir)))
+
+
+def _against_floor(floor: Path, book: Path | None, rows: int, workdir: Path | None, rounds: int) -> dict[str, Any]:
+    from engine.bench.audits import _folder, _sample_file
+    from engine.bench.floor import floor_benchmark
+
+    for path, what in ((floor, "--compare-floor"), (book, "--book")):
+        if path is not None and not path.is_file():
+            typer.echo(f"carerules: {what} {path}: no such file", err=True)
+            raise typer.Exit(2)
+    folder = _folder(workdir)
+    try:
+        return floor_benchmark(floor, book or _sample_file(folder, rows, ".csv"), folder, rounds)
+    except RuntimeError as exc:
+        typer.echo(f"carerules: {exc}", err=True)
+        raise typer.Exit(2) from None
