@@ -29,7 +29,8 @@ def test_the_audit_against_a_floor_script_round_by_round(tmp_path: Path) -> None
     assert len(figures["rounds"]) == 2
     for one in figures["rounds"]:
         assert one["floor_s"] >= 0.2 and one["audit_s"] > 0
-        assert abs(one["ratio"] - one["audit_s"] / one["floor_s"]) < 0.01
+        # each time is rounded to the millisecond, the ratio from the times before rounding
+        assert abs(one["ratio"] - one["audit_s"] / one["floor_s"]) <= 0.005 * one["ratio"] + 0.001
         assert 0 < one["floor_peak_mib"] < one["audit_peak_mib"] == round(one["audit_peak_bytes"] / 2**20)
     ratios = sorted(one["ratio"] for one in figures["rounds"])
     assert figures["ratio_range"] == ratios and figures["ratio_median"] == round(sum(ratios) / 2, 3)

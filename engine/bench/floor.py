@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.bench.audits import _folder, _sample_file
 from engine.bench.decisions import machine
 
 TARGET_RATIO = 2.0  # the audit's wall time within twice the floor's (issue 29)
@@ -40,7 +41,9 @@ print(json.dumps({"wall": wall, "code": child.returncode, "peak_kib": usage.ru_m
 
 def _timed(command: list[str]) -> tuple[float, int, int, bytes]:
     """Run ``command``: its wall time, exit status, peak resident memory in bytes and what it wrote to stderr."""
-    done = subprocess.run([sys.executable, "-S", "-c", _MEASURE, *command], capture_output=True, check=True)
+    done = subprocess.run([sys.executable, "-S", "-c", _MEASURE, *command], capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"could not run {command[0]}: {done.stderr.decode(errors='replace')[-1000:]}")
     figures = json.loads(done.stdout)
     return float(figures["wall"]), int(figures["code"]), int(figures["peak_kib"]) * KIB, done.stderr
 
@@ -66,8 +69,13 @@ def _round(floor: Path, book: Path, folder: Path) -> dict[str, Any]:
     }
 
 
-def floor_benchmark(floor: Path, book: Path, folder: Path, rounds: int) -> dict[str, Any]:
-    """``rounds`` rounds of the floor script then the audit, each a fresh process, on ``book``."""
+def floor_benchmark(
+    floor: Path, book: Path | None, rows: int, workdir: Path | None = None, rounds: int = 5
+) -> dict[str, Any]:
+    """``rounds`` rounds of the floor script then the audit, each a fresh process, on ``book`` (None: a sample book
+    of ``rows`` rows, made once in ``workdir``). RuntimeError when either cannot run the book."""
+    folder = _folder(workdir)
+    book = book or _sample_file(folder, rows, ".csv")
     done = [_round(floor, book, folder) for _ in range(rounds)]
     ratios = [one["ratio"] for one in done]
     peaks = [one["audit_peak_bytes"] for one in done]

@@ -349,16 +349,14 @@ def bench_audit_command(
 
 
 def _against_floor(floor: Path, book: Path | None, rows: int, workdir: Path | None, rounds: int) -> dict[str, Any]:
-    from engine.bench.audits import _folder, _sample_file
     from engine.bench.floor import floor_benchmark
 
     for path, what in ((floor, "--compare-floor"), (book, "--book")):
         if path is not None and not path.is_file():
             typer.echo(f"carerules: {what} {path}: no such file", err=True)
             raise typer.Exit(2)
-    folder = _folder(workdir)
     try:
-        return floor_benchmark(floor, book or _sample_file(folder, rows, ".csv"), folder, rounds)
+        return floor_benchmark(floor, book, rows, workdir, rounds)
     except RuntimeError as exc:
         typer.echo(f"carerules: {exc}", err=True)
         raise typer.Exit(2) from None
