@@ -72,13 +72,13 @@ def _wall(run: dict[str, Any]) -> float:
     return float(run["wall_s"])
 
 
-def _folder(workdir: Path | None) -> Path:
+def bench_folder(workdir: Path | None) -> Path:
     folder = Path(workdir or tempfile.mkdtemp(prefix="carerules-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _sample_file(folder: Path, rows: int, suffix: str, mixed: bool = True) -> Path:
+def sample_file(folder: Path, rows: int, suffix: str, mixed: bool = True) -> Path:
     """``carerules sample`` book of ``rows`` rows (seeded by its size) as .csv or .xlsx, written once per folder;
     not ``mixed``: care homes and supported living only."""
     from engine.audit.books.sample import sample_book
@@ -97,11 +97,11 @@ def _sample_file(folder: Path, rows: int, suffix: str, mixed: bool = True) -> Pa
 def batch_benchmark(sizes: list[int], workdir: Path | None = None, repeat: int = 3) -> dict[str, Any]:
     """Each size: pandas once, then the audit ``repeat`` times, each in a fresh process; the audit's figures are
     those of its median run (all its wall times are listed: this machine's speed drifts between runs)."""
-    folder = _folder(workdir)
+    folder = bench_folder(workdir)
     runs = []
     for rows in sizes:
-        book = _sample_file(folder, rows, ".csv")
-        plain = _sample_file(folder, rows, ".csv", mixed=False)
+        book = sample_file(folder, rows, ".csv")
+        plain = sample_file(folder, rows, ".csv", mixed=False)
         pandas = _child("pandas", book, folder / f"pandas_{rows}.csv")
         mixed_runs, plain_runs = [], []
         for _ in range(repeat):  # the mixed book and the care-home book in turn, so both meet the same load
@@ -173,10 +173,10 @@ def _cli_run(book: Path, out: Path) -> dict[str, Any]:
 def excel_benchmark(sizes: list[int], workdir: Path | None = None, repeat: int = 3) -> dict[str, Any]:
     """An .xlsx book in → every output (results.xlsx with its sheets, the list CSVs, errors.csv, results.csv,
     kpis.json, report.html) through the CLI, process start included; the best of ``repeat`` runs."""
-    folder = _folder(workdir)
+    folder = bench_folder(workdir)
     runs = []
     for rows in sizes:
-        book = _sample_file(folder, rows, ".xlsx")
+        book = sample_file(folder, rows, ".xlsx")
         results = [_cli_run(book, folder / f"out_{rows}") for _ in range(repeat)]
         best = min(results, key=lambda r: r["wall_s"])
         runs.append(

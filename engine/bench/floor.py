@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.bench.audits import _folder, _sample_file
+from engine.bench.audits import bench_folder, sample_file
 from engine.bench.decisions import machine
 
 TARGET_RATIO = 2.0  # the audit's wall time within twice the floor's (issue 29)
@@ -74,8 +74,8 @@ def floor_benchmark(
 ) -> dict[str, Any]:
     """``rounds`` rounds of the floor script then the audit, each a fresh process, on ``book`` (None: a sample book
     of ``rows`` rows, made once in ``workdir``). RuntimeError when either cannot run the book."""
-    folder = _folder(workdir)
-    book = book or _sample_file(folder, rows, ".csv")
+    folder = bench_folder(workdir)
+    book = book or sample_file(folder, rows, ".csv")
     done = [_round(floor, book, folder) for _ in range(rounds)]
     ratios = [one["ratio"] for one in done]
     peaks = [one["audit_peak_bytes"] for one in done]

@@ -9,19 +9,22 @@ from decimal import Decimal
 from typing import Any
 
 from engine.audit.views import AtKpiDate, AuditViews
+from engine.validate.batch import Col
 
 SMALL_NUMBER_BELOW = "reporting.small_number_below"
 
 
 def small_number_below(at: AtKpiDate) -> int | None:
     """The count below which a percentage is a small number, in force at the KPI date (None: none in force)."""
-    found = at.param(SMALL_NUMBER_BELOW)
-    return int(found.v[0]) if found.ok[0] else None
+    return _count(at.param(SMALL_NUMBER_BELOW))
 
 
 def small_number_on(views: AuditViews, day: date) -> int | None:
     """``small_number_below`` on ``day`` without the figures at that date (the same parameter, in force then)."""
-    found = views.param_at(SMALL_NUMBER_BELOW, day)
+    return _count(views.param_at(SMALL_NUMBER_BELOW, day))
+
+
+def _count(found: Col) -> int | None:
     return int(found.v[0]) if found.ok[0] else None
 
 
