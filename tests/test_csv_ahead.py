@@ -48,7 +48,7 @@ def test_a_book_read_ahead_is_the_book_read_without_it(tmp_path: Path, title: bo
     expected = _read(path)
     columns = column_map()
     read_ahead(path, columns)
-    key = csv_ahead._identity(path)
+    key = csv_ahead.file_identity(path)
     assert key in csv_ahead._ahead  # started
     assert _read(path, columns) == expected
     assert key not in csv_ahead._ahead  # taken up by the read, once
@@ -58,7 +58,7 @@ def test_the_read_ahead_is_what_the_read_uses(tmp_path: Path, monkeypatch: pytes
     path = _book(tmp_path / "book.csv", ["1040.00"])
     columns = column_map()
     read_ahead(path, columns)
-    csv_ahead._ahead[csv_ahead._identity(path)][1].result()  # the read has finished
+    csv_ahead._ahead[csv_ahead.file_identity(path)][1].result()  # the read has finished
     import engine.audit.books.read as read
 
     again: list[Path] = []
@@ -70,7 +70,7 @@ def test_a_book_changed_after_its_read_began_is_read_afresh(tmp_path: Path) -> N
     path = _book(tmp_path / "book.csv", ["1040.00"])
     columns = column_map()
     read_ahead(path, columns)
-    csv_ahead._ahead[csv_ahead._identity(path)][1].result()
+    csv_ahead._ahead[csv_ahead.file_identity(path)][1].result()
     other = _book(tmp_path / "other.csv", ["2000.00", "3000.00"])
     os.replace(other, path)  # another file at the same path (new inode, size and time)
     assert [row["core_weekly_fee"] for row in _read(path, columns)[0]] == ["2000.00", "3000.00"]
@@ -132,7 +132,7 @@ def test_a_refused_book_is_refused_in_the_same_words(tmp_path: Path) -> None:
 def test_settle_waits_for_a_read_not_taken_up(tmp_path: Path) -> None:
     path = _book(tmp_path / "book.csv", ["1040.00"])
     read_ahead(path, column_map())
-    future = csv_ahead._ahead[csv_ahead._identity(path)][1]
+    future = csv_ahead._ahead[csv_ahead.file_identity(path)][1]
     csv_ahead.settle()
     assert future.done() and csv_ahead._ahead == {}
 

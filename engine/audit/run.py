@@ -29,7 +29,8 @@ from engine.audit.kpis.compute import compute_kpis, default_period, kpis_ahead
 from engine.audit.kpis.series import BY, kpi_series
 from engine.audit.kpis.services import permanent as permanent_stays
 from engine.audit.memory import hand_back, hold_once
-from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, leading_text
+from engine.audit.outputs.csv_as_read import input_text, same_cells
+from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS
 from engine.audit.outputs.results import RESULT_COLUMNS, Stages, results_and_csv
 from engine.audit.reference import Progress, durable_result
 from engine.audit.result import AuditResult
@@ -180,7 +181,8 @@ def run_audit(
         big = results_csv is not None and table.num_rows > CSV_BLOCK_ROWS
         encoded: dict[str, pa.DictionaryArray] | None = {} if lean and big and engine == "vector" else None
         parsed, doubtful = parse_columns(table, book, encoded)
-        leading = other_core.submit(leading_text, table) if big else None
+        source = read.source if read.source is not None and same_cells(table, read.table) else None
+        leading = other_core.submit(input_text, table, source) if big else None
         settle_doubtful(table, parsed, doubtful, book)
         for index, fields in control_character_rows(table).items():
             parsed.errors.setdefault(index, {}).update(fields)
@@ -229,15 +231,9 @@ def run_audit(
             values = result.values
         if compacted and ahead is not None:  # the evaluation's freed blocks, while the KPI date's figures are made
             hand_back()
-        period = default_period(end, period_start)
-        # the KPIs that read nothing of the KPI date, while its figures are made on the other core
-        early = kpis_ahead(views, result, period)
-        kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
-        views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies
-        if compacted:  # a big lean audit: the evaluations' freed blocks handed back before the KPIs and results
-            hand_back()
-        stages.done("evaluate")
         rows = read.row_numbers
+        # the results table and results.csv on the other core as soon as it has made the KPI date's figures: they
+        # read only the rows' own evaluation
         making = other_core.submit(
             results_and_csv,
             results_csv,
@@ -251,6 +247,14 @@ def run_audit(
             rows,
             keep=KEPT if lean else None,
         )
+        period = default_period(end, period_start)
+        # the KPIs that read nothing of the KPI date, while its figures are made on the other core
+        early = kpis_ahead(views, result, period)
+        kpi_date = ahead.result() if ahead is not None else kpis_at_kpi_date(views, end)
+        views.share_date_free()  # the KPI date's figures that read no date: the rows' own, not copies
+        if compacted:  # a big lean audit: the evaluations' freed blocks handed back before the KPIs
+            hand_back()
+        stages.done("evaluate")
         tick("kpis", 0, table.num_rows)
         kpis = compute_kpis(views, result, period, kpi_date, providers, block_beds, early)
         if by is not None:

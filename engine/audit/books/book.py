@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,14 +20,28 @@ from engine.audit.books.limits import BookError as BookError
 from engine.audit.books.limits import Limits as Limits
 
 
+@dataclass(frozen=True)
+class CsvSource:
+    """Where a CSV book's cells were read from: the file as it was read (``identity``: its resolved path, size, time
+    and inode, ``csv_ahead.file_identity``) and the byte its first row of cells begins at. A reader gives one only
+    for a UTF-8, comma-separated file with every column read (``engine/audit/outputs/csv_as_read.py`` may then take
+    the rows' text as read)."""
+
+    path: Path
+    identity: tuple[Any, ...]
+    start: int
+
+
 @dataclass
 class Book:
-    """The cells as text, the spreadsheet's own row number for each row, and what the reading noticed."""
+    """The cells as text, the spreadsheet's own row number for each row, and what the reading noticed; ``source``:
+    the CSV file they were read from, when a reader gives it."""
 
     table: pa.Table
     row_numbers: np.ndarray  # int64, as the spreadsheet numbers its rows (header and title rows included)
     notes: list[str] = field(default_factory=list)
     matched: Matched | None = None
+    source: CsvSource | None = None
 
 
 def cell_text(value: Any) -> str | None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")  # what ``read_cells`` reads as CSV
 
 
-def _identity(path: Path) -> tuple[Any, ...]:
+def file_identity(path: Path) -> tuple[Any, ...]:
     """What must be the same for a read ahead to stand for a read: the file's resolved path, size, time and
     inode."""
     resolved = path.resolve()
@@ -42,7 +42,7 @@ def read_ahead(path: Path, columns: ColumnMap, read: Callable[[Path, ColumnMap],
     try:
         if path.suffix.lower() not in CSV_SUFFIXES or not path.is_file():
             return
-        key = _identity(path)
+        key = file_identity(path)
     except OSError:
         return
     if key[1] == 0:
@@ -66,7 +66,7 @@ def taken(path: Path, columns: ColumnMap) -> Book | None:
     """The read started ahead for this very file and column map (waiting for it to finish), or None; it is given
     once. A read that failed, another column map or a file changed since the read started gives None."""
     try:
-        key = _identity(path)
+        key = file_identity(path)
     except OSError:
         return None
     with _lock:
@@ -81,7 +81,7 @@ def taken(path: Path, columns: ColumnMap) -> Book | None:
     if mapped is not columns:
         return None
     try:
-        unchanged = _identity(path) == key
+        unchanged = file_identity(path) == key
     except OSError:
         return None
     return book if unchanged else None

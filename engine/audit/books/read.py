@@ -22,7 +22,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from engine.audit.books import csv_ahead
-from engine.audit.books.book import HEADER_SEARCH_ROWS, Book, BookError, Limits, cell_text, check_header
+from engine.audit.books.book import (
+    HEADER_SEARCH_ROWS,
+    Book,
+    BookError,
+    CsvSource,
+    Limits,
+    cell_text,
+    check_header,
+)
 from engine.audit.books.columns import (
     REQUIRED,
     ColumnError,
@@ -223,11 +231,15 @@ ENCODING_NAMES = {
 
 
 def _read_csv(path: Path, columns: ColumnMap) -> Book:
+    before = csv_ahead.file_identity(path)
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     encoding = _encoding(path, sample)
     try:
-        return _parse_csv(path, sample, encoding, columns)
+        book = _parse_csv(path, sample, encoding, columns)
+        if book.source is not None and (book.source.identity != before or csv_ahead.file_identity(path) != before):
+            book.source = None  # the file changed while it was read: its cells are not known to be its bytes
+        return book
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
         if encoding == "utf-8" and ("UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError)):
             try:
@@ -312,11 +324,25 @@ def _parse_csv(path: Path, sample: bytes, encoding: str, columns: ColumnMap) -> 
             quoted_strings_can_be_null=True,
         ),
     )
+    start = _cells_start(sample, skip) if encoding.startswith("utf-8") and separator == "," else None
     if table.num_columns > width:
-        table = table.select(range(width))
+        table, start = table.select(range(width)), None
     shown = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}[separator]
     notes.insert(0, f"read as CSV: {ENCODING_NAMES[encoding]}, {shown}-separated")
-    return Book(table, np.arange(skip + 1, table.num_rows + skip + 1, dtype=np.int64), notes)
+    source = None if start is None else CsvSource(path, csv_ahead.file_identity(path), start)
+    return Book(table, np.arange(skip + 1, table.num_rows + skip + 1, dtype=np.int64), notes, source=source)
+
+
+def _cells_start(sample: bytes, lines: int) -> int | None:
+    """The byte after the first ``lines`` line feeds of the file's first bytes (the header and any rows above it),
+    where its rows of cells begin; None when they are not all in the sample or hold a quoted cell across lines."""
+    at = 0
+    for _ in range(lines):
+        found = sample.find(b"\n", at)
+        if found < 0:
+            return None
+        at = found + 1
+    return at if sample.count(b'"', 0, at) % 2 == 0 else None
 
 
 def decimal_array(values: Any, ok: Any, scale: int = 2) -> pa.Array:

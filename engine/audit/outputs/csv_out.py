@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -87,6 +88,16 @@ class Packed:
         return pa.Array.from_buffers(pa.large_binary(), self.rows, [None, self.offsets, text])
 
 
+class HeldText(Protocol):
+    """A block's text of the first columns, one value a row, given back when its block is written (``Packed``; or
+    ``csv_as_read.AsRead``, read back from the book's file: None if the file has changed since)."""
+
+    @property
+    def rows(self) -> int: ...
+
+    def unpacked(self) -> pa.Array | None: ...
+
+
 @dataclass(frozen=True)
 class Leading:
     """The first columns of a table as CSV text, a block of ``CSV_BLOCK_ROWS`` rows at a time: per row, its
@@ -97,12 +108,12 @@ class Leading:
     names: tuple[str, ...]
     rows: int
     block_rows: int
-    blocks: list[Packed | None]
+    blocks: list[HeldText | None]
 
 
 def leading_text(table: pa.Table) -> Leading:
     """These columns as text now, for a table that will have more columns when it is written."""
-    blocks: list[Packed | None] = []
+    blocks: list[HeldText | None] = []
     for start in range(0, table.num_rows, CSV_BLOCK_ROWS):
         part = table.slice(start, CSV_BLOCK_ROWS)
         values = _rows(_text(part, header=False), part.num_rows, comma=False)  # the commas: when unpacked
@@ -142,11 +153,12 @@ def block_text(part: pa.Table, start: int, leading: Leading | None) -> pa.Buffer
     first = None
     if leading is not None:
         first, leading.blocks[start // CSV_BLOCK_ROWS] = leading.blocks[start // CSV_BLOCK_ROWS], None
-    if leading is not None and first is not None:
+    values = first.unpacked() if leading is not None and first is not None else None
+    if leading is not None and values is not None:
         others = part.select(range(len(leading.names), part.num_columns))
         rest = _rows(_text(others, header=False), part.num_rows, comma=False)
         if rest is not None:
-            return _joined(first.unpacked(), rest)
+            return _joined(values, rest)
     return _text(as_text(part), header=False)  # an input table held as dictionaries (books/compact.py): as text
 
 
