@@ -93,7 +93,10 @@ class AsRead:
             status = os.fstat(handle.fileno())
             if (status.st_size, status.st_mtime_ns, status.st_ino) != self.identity[1:]:
                 return None
-            got = os.preadv(handle.fileno(), [text.data], self.offset)
+            handle.seek(self.offset)
+            got = 0
+            while got < self.size and (more := handle.readinto(text[got:].data)):
+                got += more
         if got not in (self.size, self.size - 1) or (got == self.size - 1 and self.ends[-1] != got):
             return None  # shorter than when scanned (a last row without a line feed: one byte short)
         text[self.ends] = _COMMA
