@@ -150,8 +150,8 @@ def test_the_scan_finds_each_rows_end_and_each_cell_that_may_be_a_formula(tmp_pa
 
 
 def test_a_book_changed_after_it_was_read_is_not_taken_as_read(tmp_path: Path) -> None:
-    """The file changed after the read: not scanned; changed after the scan: each block is turned into text from
-    the table instead, the same bytes as the file read."""
+    """The file changed after the read: not scanned; changed or gone after the scan: each block is turned into text
+    from the table instead, the same bytes as the file read."""
     table = _cells(10)
     path = tmp_path / "book.csv"
     path.write_bytes(_writer_text(table))
@@ -167,6 +167,14 @@ def test_a_book_changed_after_it_was_read_is_not_taken_as_read(tmp_path: Path) -
     csv_out.write_csv(_with_results(book.table), out, leading)
     assert out.read_bytes() == _one_pass(_with_results(book.table))
     assert b"X0001" not in out.read_bytes()
+    again = _read_csv(path, column_map())
+    assert again.source is not None
+    leading = as_read(again.source, again.table)
+    assert leading is not None and isinstance(leading.blocks[0], AsRead)
+    path.unlink()  # gone after the scan: each block from the table read
+    assert leading.blocks[0].unpacked() is None
+    csv_out.write_csv(_with_results(again.table), out, leading)
+    assert out.read_bytes() == _one_pass(_with_results(again.table))
 
 
 CELL = st.one_of(

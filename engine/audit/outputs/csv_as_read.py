@@ -89,14 +89,17 @@ class AsRead:
         """The block's rows, one value each: its cells and a comma in place of its line end (as
         ``csv_out.Packed.unpacked``); None if the file is no longer the one read."""
         text = np.empty(self.size, np.uint8)
-        with open(self.path, "rb", buffering=0) as handle:
-            status = os.fstat(handle.fileno())
-            if (status.st_size, status.st_mtime_ns, status.st_ino) != self.identity[1:]:
-                return None
-            handle.seek(self.offset)
-            got = 0
-            while got < self.size and (more := handle.readinto(text[got:].data)):
-                got += more
+        try:
+            with open(self.path, "rb", buffering=0) as handle:
+                status = os.fstat(handle.fileno())
+                if (status.st_size, status.st_mtime_ns, status.st_ino) != self.identity[1:]:
+                    return None
+                handle.seek(self.offset)
+                got = 0
+                while got < self.size and (more := handle.readinto(text[got:].data)):
+                    got += more
+        except OSError:  # gone or unreadable since the scan
+            return None
         if got not in (self.size, self.size - 1) or (got == self.size - 1 and self.ends[-1] != got):
             return None  # shorter than when scanned (a last row without a line feed: one byte short)
         text[self.ends] = _COMMA
@@ -114,17 +117,17 @@ def as_read(source: CsvSource, table: pa.Table) -> Leading | None:
             if file_identity(source.path) != source.identity:
                 return None
             scanned = _scan(handle, source.start)
+            if scanned is None:
+                return None
+            ends, size, openers = scanned
+            n = table.num_rows
+            if len(ends) != n or size != _cells_bytes(table) or n == 0:
+                return None
+            written = _neutralised_blocks(handle, openers, ends)
     except OSError:
-        return None
-    if scanned is None:
-        return None
-    ends, size, openers = scanned
-    n = table.num_rows
-    if len(ends) != n or size != _cells_bytes(table) or n == 0:
         return None
     starts = np.empty(n, np.int64)
     starts[0], starts[1:] = source.start, ends[:-1] + 1
-    written = _neutralised_blocks(source, openers, ends)
     blocks: list[HeldText | None] = []
     for first in range(0, n, CSV_BLOCK_ROWS):
         last = min(first + CSV_BLOCK_ROWS, n) - 1
@@ -226,20 +229,17 @@ def _risky(data: np.ndarray) -> np.ndarray:
     return (data <= _LOW_UP_TO) | signs | equals | (data >= _FULL_WIDTH_FROM)
 
 
-def _neutralised_blocks(source: CsvSource, openers: np.ndarray, ends: np.ndarray) -> set[int]:
+def _neutralised_blocks(handle: io.FileIO, openers: np.ndarray, ends: np.ndarray) -> set[int]:
     """The blocks of rows with a cell that would be neutralised: each cell whose first byte may begin a formula is
-    read and tested."""
-    if len(openers) == 0:
-        return set()
+    read (from the file scanned) and tested."""
     blocks: set[int] = set()
     rows = np.searchsorted(ends, openers)
-    with open(source.path, "rb") as handle:
-        for opener, row in zip(openers.tolist(), rows.tolist()):
-            block = row // CSV_BLOCK_ROWS
-            if block in blocks:
-                continue
-            handle.seek(opener + 1)
-            cell = handle.read(int(ends[row]) - opener).split(b'"', 1)[0]
-            if is_formula_like(cell.decode("utf-8", errors="replace")):
-                blocks.add(block)
+    for opener, row in zip(openers.tolist(), rows.tolist()):
+        block = row // CSV_BLOCK_ROWS
+        if block in blocks:
+            continue
+        handle.seek(opener + 1)
+        cell = (handle.read(int(ends[row]) - opener) or b"").split(b'"', 1)[0]
+        if is_formula_like(cell.decode("utf-8", errors="replace")):
+            blocks.add(block)
     return blocks
