@@ -78,6 +78,21 @@ def test_a_book_written_as_the_writer_writes_it_is_taken_as_read_with_the_same_b
     assert b"'=1+1" in out.read_bytes() and b'"-120.00"' in out.read_bytes()
 
 
+def test_a_book_with_title_rows_above_its_header_is_taken_as_read_from_its_first_row(tmp_path: Path) -> None:
+    """Rows above the header (as an export's title and date lines): the cells begin after the header's line."""
+    table = _cells(9)
+    path = tmp_path / "titled.csv"
+    path.write_bytes(b'"Placement book, all services",,,\n"Exported 1 Dec 2026",,,\n' + _writer_text(table))
+    book = _read_csv(path, column_map())
+    assert book.table.equals(table) and book.source is not None
+    assert book.source.start == path.read_bytes().index(b'"P0000"')
+    leading = as_read(book.source, book.table)
+    assert leading is not None and all(isinstance(block, AsRead) for block in leading.blocks)
+    out = tmp_path / "results.csv"
+    csv_out.write_csv(_with_results(book.table), out, leading)
+    assert out.read_bytes() == _one_pass(_with_results(book.table))
+
+
 def test_a_book_in_another_form_is_turned_into_text_as_before(tmp_path: Path) -> None:
     """Unquoted cells (as Excel saves a CSV), a quoted empty cell, a doubled quote, a quoted line break, carriage
     returns, a semicolon-separated file, a blank line and another encoding are not taken as read."""
