@@ -181,7 +181,7 @@ def run_audit(
         big = results_csv is not None and table.num_rows > CSV_BLOCK_ROWS
         encoded: dict[str, pa.DictionaryArray] | None = {} if lean and big and engine == "vector" else None
         parsed, doubtful = parse_columns(table, book, encoded)
-        source = read.source if read.source is not None and same_cells(table, read.table) else None
+        source = read.source if big and read.source is not None and same_cells(table, read.table) else None
         leading = other_core.submit(input_text, table, source) if big else None
         settle_doubtful(table, parsed, doubtful, book)
         for index, fields in control_character_rows(table).items():

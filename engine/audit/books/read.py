@@ -237,7 +237,7 @@ def _read_csv(path: Path, columns: ColumnMap) -> Book:
     encoding = _encoding(path, sample)
     try:
         book = _parse_csv(path, sample, encoding, columns)
-        if book.source is not None and (book.source.identity != before or csv_ahead.file_identity(path) != before):
+        if book.source is not None and book.source.identity != before:
             book.source = None  # the file changed while it was read: its cells are not known to be its bytes
         return book
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:

@@ -33,9 +33,8 @@ import numpy as np
 import pyarrow as pa
 
 from engine.audit.books.book import CsvSource
-from engine.audit.books.csv_ahead import file_identity
 from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, HeldText, Leading, leading_text
-from engine.audit.outputs.safe import FULL_WIDTH, is_formula_like
+from engine.audit.outputs.safe import FULL_WIDTH, is_formula_like, text_offsets
 
 __all__ = ["AsRead", "as_read", "input_text", "same_cells"]
 
@@ -91,8 +90,7 @@ class AsRead:
         text = np.empty(self.size, np.uint8)
         try:
             with open(self.path, "rb", buffering=0) as handle:
-                status = os.fstat(handle.fileno())
-                if (status.st_size, status.st_mtime_ns, status.st_ino) != self.identity[1:]:
+                if not _unchanged(handle, self.identity):
                     return None
                 handle.seek(self.offset)
                 got = 0
@@ -114,7 +112,7 @@ def as_read(source: CsvSource, table: pa.Table) -> Leading | None:
     the file is not proved to hold exactly that text (see the module's docstring)."""
     try:
         with open(source.path, "rb", buffering=0) as handle:
-            if file_identity(source.path) != source.identity:
+            if not _unchanged(handle, source.identity):
                 return None
             scanned = _scan(handle, source.start)
             if scanned is None:
@@ -141,6 +139,12 @@ def as_read(source: CsvSource, table: pa.Table) -> Leading | None:
     return Leading(tuple(table.column_names), n, CSV_BLOCK_ROWS, blocks)
 
 
+def _unchanged(handle: io.FileIO, identity: tuple[object, ...]) -> bool:
+    """Whether the open file is the one read: its size, time and inode as ``csv_ahead.file_identity`` gave them."""
+    status = os.fstat(handle.fileno())
+    return (status.st_size, status.st_mtime_ns, status.st_ino) == identity[1:]
+
+
 def _cells_bytes(table: pa.Table) -> int:
     """The bytes of the table's rows as Arrow's writer writes them, cells not neutralised: each cell's text in
     quotes (an empty cell, null, nothing), a comma between cells and a line feed after each row."""
@@ -151,8 +155,7 @@ def _cells_bytes(table: pa.Table) -> int:
         for chunk in column.chunks:
             if len(chunk) == 0:
                 continue
-            kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-            offsets = np.frombuffer(chunk.buffers()[1], kind)[chunk.offset : chunk.offset + len(chunk) + 1]
+            offsets = text_offsets(chunk)
             total += int(offsets[-1]) - int(offsets[0]) + 2 * (len(chunk) - chunk.null_count)
     return total
 
@@ -176,7 +179,8 @@ def _scan(handle: io.FileIO, start: int) -> tuple[np.ndarray, int, np.ndarray] |
         if got < SCAN_BYTES:
             data[got:] = _COMMA  # what is past the end: allowed outside, checked by the count below
         quotes = _words(data == _QUOTE)
-        feeds = _words(data == _LINE_FEED)
+        is_feed = data == _LINE_FEED  # also where each row ends, below
+        feeds = _words(is_feed)
         parity = quotes.copy()  # each byte's count of quotes up to it within its word, odd or even
         for shift in _SHIFTS:
             parity ^= parity << np.uint64(shift)
@@ -195,7 +199,7 @@ def _scan(handle: io.FileIO, start: int) -> tuple[np.ndarray, int, np.ndarray] |
         first = ((opening << _ONE) | previous) & _words(_risky(data))
         if first.any():
             openers.append(_set_bits(first) + at - 1)
-        ends.append(np.flatnonzero(data[:got] == _LINE_FEED) + at)
+        ends.append(np.flatnonzero(is_feed[:got]) + at)
         word, end_bit = divmod(got - 1, _WORD)
         inside = int((parity[word] >> np.uint64(end_bit)) & _ONE)
         last_quote = int((quotes[word] >> np.uint64(end_bit)) & _ONE)

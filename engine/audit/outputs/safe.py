@@ -45,7 +45,8 @@ def _chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
 
 
-def _offsets(chunk: pa.Array) -> np.ndarray:
+def text_offsets(chunk: pa.Array) -> np.ndarray:
+    """A text chunk's offsets (int32, or int64 for large strings), from its first cell to one past its last."""
     kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
     return np.frombuffer(chunk.buffers()[1], kind)[chunk.offset : chunk.offset + len(chunk) + 1]
 
@@ -54,7 +55,7 @@ def _bytes(chunk: pa.Array) -> np.ndarray:
     data = chunk.buffers()[2]
     if data is None or len(chunk) == 0:
         return np.zeros(0, np.uint8)
-    offsets = _offsets(chunk)
+    offsets = text_offsets(chunk)
     return np.frombuffer(data, np.uint8)[int(offsets[0]) : int(offsets[-1])]
 
 
@@ -68,7 +69,7 @@ def may_hold_control_characters(column: pa.Array | pa.ChunkedArray) -> bool:
 def _may_be_formulas(chunk: pa.Array) -> np.ndarray:
     """The cells whose first byte may begin a formula (and some null cells and other characters whose UTF-8
     begins with 0xEF: the caller checks)."""
-    offsets = _offsets(chunk)
+    offsets = text_offsets(chunk)
     data = chunk.buffers()[2]
     if data is None or len(chunk) == 0 or offsets[-1] == offsets[0]:
         return np.zeros(0, np.int64)
