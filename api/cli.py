@@ -98,32 +98,37 @@ def bench_api(
             "log's WAL file before each 201), as CARERULES_SQLITE_SYNCHRONOUS.",
         ),
     ] = "full",
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run it this many times, one after the other (with --compare-bare the API and the bare endpoint "
+            "alternate): each round's figures and their medians.",
+        ),
+    ] = 1,
 ) -> None:
     """HTTP API on loopback: median latency with 1 connection, decisions/s with 32 (every decision stored)."""
-    from api.bench.benchmark import api_benchmark
+    from api.bench.benchmark import api_benchmark, api_rounds
     from api.bench.loadgen import ServerNotStarted
     from api.store.decision_log import LogUnavailable
 
     if sqlite_synchronous not in ("full", "normal"):
         raise typer.BadParameter("full or normal", param_hint="--sqlite-synchronous")
     processes = workers or os.cpu_count() or 1
+    args = (
+        single,
+        concurrent,
+        connections,
+        seconds,
+        database_url,
+        processes,
+        request_log,
+        port,
+        compare_bare,
+        sqlite_synchronous,
+    )
     try:
-        typer.echo(
-            dumps(
-                api_benchmark(
-                    single,
-                    concurrent,
-                    connections,
-                    seconds,
-                    database_url,
-                    processes,
-                    request_log,
-                    port,
-                    compare_bare,
-                    sqlite_synchronous,
-                )
-            )
-        )
+        typer.echo(dumps(api_benchmark(*args) if rounds == 1 else api_rounds(rounds, *args)))
     except (LogUnavailable, ServerNotStarted) as exc:  # the log, or the server started on it, is not usable
         typer.echo(f"carerules: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -101,6 +101,61 @@ def api_benchmark(
     return result
 
 
+def api_rounds(rounds: int, *args: Any) -> dict[str, Any]:
+    """``api_benchmark(*args)`` ``rounds`` times, one after the other (with ``compare_bare``, each round runs the API
+    then the bare endpoint: the two sides alternate, so a ratio is taken within the same minutes); each round's
+    figures and their medians. This machine's speed drifts from minute to minute: one round's ratio says little."""
+    done = [api_benchmark(*args) for _ in range(rounds)]
+    each = [_round_figures(one) for one in done]
+    first = done[0]
+    result: dict[str, Any] = {
+        "benchmark": first["benchmark"] + f", {rounds} rounds",
+        "workers": first["workers"],
+        "request_log": first["request_log"],
+        "database": first["database"],
+        "sqlite_synchronous": first["sqlite_synchronous"],
+        "connections": first["concurrent"]["connections"],
+        "rounds": each,
+        "median_ms_one_connection": _median(each, "median_ms_one_connection"),
+        "decisions_per_s_median": _median(each, "decisions_per_s"),
+        "server_cpu_us_per_decision_median": _median(each, "server_cpu_us_per_decision"),
+        "rounds_within_median_ms": sum(one["median_ms_one_connection"] <= 1 for one in each),
+        "every_answered_decision_stored": all(one["every_answered_decision_stored"] for one in done),
+        "non_201_replies": sum(one["non_201_replies"] for one in done),
+    }
+    if "ratio_to_bare" in first:
+        ratios = [one["ratio_throughput_concurrent"] for one in each]
+        result["ratio_to_bare"] = {
+            "throughput_concurrent_median": _median(each, "ratio_throughput_concurrent"),
+            "throughput_concurrent_range": [min(ratios), max(ratios)],
+            "rounds_within_target": sum(
+                ratio >= first["ratio_to_bare"]["target_throughput_concurrent"] for ratio in ratios
+            ),
+            "target_throughput_concurrent": first["ratio_to_bare"]["target_throughput_concurrent"],
+        }
+    result["machine"] = first["machine"]
+    return result
+
+
+def _round_figures(one: dict[str, Any]) -> dict[str, Any]:
+    figures = {
+        "median_ms_one_connection": one["one_connection"]["median_ms"],
+        "decisions_per_s": one["concurrent"]["decisions_per_s"],
+        "server_cpu_us_per_decision": one["concurrent"]["server_cpu_us_per_decision"],
+        "machine_idle_share": one["concurrent"]["machine_idle_share"],
+        "every_answered_decision_stored": one["every_answered_decision_stored"],
+    }
+    if "ratio_to_bare" in one:
+        figures["bare_requests_per_s"] = one["bare_fastapi_endpoint"]["requests_per_s"]
+        figures["ratio_throughput_concurrent"] = one["ratio_to_bare"]["throughput_concurrent"]
+    return figures
+
+
+def _median(rounds: list[dict[str, Any]], name: str) -> Any:
+    values = [one[name] for one in rounds if one[name] is not None]
+    return statistics.median(values) if values else None
+
+
 def bare_endpoint(
     requests: list[bytes],
     single: int,

@@ -103,6 +103,61 @@ def test_bench_api_options_parse(monkeypatch):
     assert CliRunner().invoke(app, ["bench", "api", "--port", "0"]).exit_code == 2
 
 
+def test_bench_api_rounds_alternate_with_the_bare_endpoint_and_give_each_round_and_the_medians(monkeypatch):
+    """``--rounds``: the whole benchmark again and again (each round the API then the bare endpoint), every round's
+    figures kept and the ratio's median, range and the rounds within the target reported from them."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import api.bench.benchmark as benchmark
+    from engine.cli.main import app
+
+    figures = iter([(0.71, 3600, 12000, 400, True), (1.20, 3000, 12500, 480, True), (0.80, 4200, 12600, 390, False)])
+    calls = []
+
+    def fake(*args):
+        calls.append(args)
+        median_ms, per_s, bare, cpu, stored = next(figures)
+        return {
+            "benchmark": "HTTP API",
+            "workers": args[5],
+            "request_log": "off",
+            "database": "sqlite (temporary file)",
+            "sqlite_synchronous": args[9],
+            "one_connection": {"median_ms": median_ms},
+            "concurrent": {
+                "connections": args[2],
+                "decisions_per_s": per_s,
+                "server_cpu_us_per_decision": cpu,
+                "machine_idle_share": 0.05,
+            },
+            "non_201_replies": 0 if stored else 2,
+            "every_answered_decision_stored": stored,
+            "bare_fastapi_endpoint": {"requests_per_s": bare},
+            "ratio_to_bare": {"throughput_concurrent": round(per_s / bare, 3), "target_throughput_concurrent": 0.3},
+            "machine": {"cores": 2},
+        }
+
+    monkeypatch.setattr(benchmark, "api_benchmark", fake)
+    result = CliRunner().invoke(app, ["bench", "api", "--workers", "2", "--compare-bare", "--rounds", "3"])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 3 and all(args[-2] is True for args in calls)  # each round compares with the bare endpoint
+    said = json.loads(result.output)
+    assert [one["ratio_throughput_concurrent"] for one in said["rounds"]] == [0.3, 0.24, 0.333]
+    assert said["ratio_to_bare"] == {
+        "throughput_concurrent_median": 0.3,
+        "throughput_concurrent_range": [0.24, 0.333],
+        "rounds_within_target": 2,
+        "target_throughput_concurrent": 0.3,
+    }
+    assert said["median_ms_one_connection"] == 0.8 and said["rounds_within_median_ms"] == 2
+    assert said["decisions_per_s_median"] == 3600 and said["server_cpu_us_per_decision_median"] == 400
+    # one round with an answered decision missing from the log: the whole run says so
+    assert said["every_answered_decision_stored"] is False and said["non_201_replies"] == 2
+    assert CliRunner().invoke(app, ["bench", "api", "--rounds", "0"]).exit_code == 2
+
+
 def test_the_shell_bench_drives_the_whole_app_and_times_both_halves(monkeypatch, tmp_path):
     """api/bench/shell.py: every request answered 201 through the whole ASGI app (it stops otherwise), the shell
     alone cheaper than a request with its decision."""
