@@ -588,3 +588,25 @@ def test_an_audit_whose_kpi_date_reads_its_own_evaluation_lets_nothing_go(
     assert not lean.views.let_go_own_figures()
     write_outputs(lean, tmp_path / "lean", excel=False, report=False)
     assert set(lean.values) == held
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc's functions only"
+)
+def test_glibc_is_found_once_however_often_its_functions_are_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``find_library`` runs ``ldconfig -p`` in a child process each time: an audit asks for glibc's functions at
+    start-up and at every hand-back, and finds glibc once."""
+    import ctypes.util
+
+    from engine.audit import memory
+
+    looked: list[str] = []
+    find = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: looked.append(name) or find(name))
+    memory._libc.cache_clear()
+    try:
+        assert memory.one_heap() and memory.hand_back() and memory.hand_back()
+        assert memory._mallopt() is not None and memory._libc_function("no_such_function_in_glibc") is None
+        assert looked == ["c"]
+    finally:
+        memory._libc.cache_clear()

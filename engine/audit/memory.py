@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -138,12 +139,19 @@ def _mallopt() -> Any:
 
 def _libc_function(name: str) -> Any:
     """A function of glibc, or None where there is no glibc (or no such function)."""
+    libc = _libc()
+    return getattr(libc, name, None) if libc is not None else None
+
+
+@functools.cache
+def _libc() -> Any:
+    """glibc, found once a process (``find_library`` runs ``ldconfig -p`` in a child process each time it is asked:
+    an audit asked seven times), or None where there is none."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return getattr(libc, name)
-    except (OSError, AttributeError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
         return None
 
 
