@@ -10,6 +10,7 @@ as for any read. This module imports no reader, so that ``read`` can import it."
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -27,8 +28,12 @@ def file_identity(path: Path) -> tuple[Any, ...]:
     """What must be the same for a read ahead to stand for a read: the file's resolved path, size, time and
     inode."""
     resolved = path.resolve()
-    status = resolved.stat()
-    return (str(resolved), status.st_size, status.st_mtime_ns, status.st_ino)
+    return (str(resolved), *stat_identity(resolved.stat()))
+
+
+def stat_identity(status: os.stat_result) -> tuple[int, int, int]:
+    """What of a file's identity (``file_identity``, after its path) its status gives: its size, time and inode."""
+    return (status.st_size, status.st_mtime_ns, status.st_ino)
 
 
 _ahead: dict[tuple[Any, ...], tuple[ColumnMap, Future[Book]]] = {}

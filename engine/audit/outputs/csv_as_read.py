@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.audit.books.book import CsvSource
+from engine.audit.books.csv_ahead import stat_identity
 from engine.audit.outputs.csv_out import CSV_BLOCK_ROWS, HeldText, Leading, leading_text
 from engine.audit.outputs.safe import FULL_WIDTH, is_formula_like, text_offsets
 
@@ -141,8 +142,7 @@ def as_read(source: CsvSource, table: pa.Table) -> Leading | None:
 
 def _unchanged(handle: io.FileIO, identity: tuple[object, ...]) -> bool:
     """Whether the open file is the one read: its size, time and inode as ``csv_ahead.file_identity`` gave them."""
-    status = os.fstat(handle.fileno())
-    return (status.st_size, status.st_mtime_ns, status.st_ino) == identity[1:]
+    return stat_identity(os.fstat(handle.fileno())) == identity[1:]
 
 
 def _cells_bytes(table: pa.Table) -> int:
