@@ -28,6 +28,18 @@ def attribute_of(browser, element_id: str, name: str) -> str:
     return wait.until(lambda driver: driver.find_element(By.ID, element_id).get_attribute(name) or "")
 
 
+def submit(browser, button_id: str) -> None:
+    """Click a form's submit button and wait (15 s at most) until the page it was on is gone: what is read next is
+    the page the form's answer led to, never the one it left (its status still "draft" a moment after the click)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.ID, button_id).click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+
+
 @pytest.fixture
 def council(tmp_path: Path):
     from api.auth.identity import new_token
@@ -61,7 +73,7 @@ def test_policy_officer_drafts_rates_head_of_service_publishes_brokers_see_the_e
     browser.find_element(By.ID, "file").send_keys(str(rates))
     browser.find_element(By.ID, "why").send_keys("LaingBuisson medians, Cabinet 12 March 2026")
     browser.find_element(By.ID, "replace").click()
-    browser.find_element(By.ID, "upload-rates").click()
+    submit(browser, "upload-rates")
 
     assert browser.find_element(By.ID, "edition-status").get_attribute("data-status") == "draft"
     row = browser.find_element(By.CSS_SELECTOR, f"#changes tr[data-parameter='{MEDIAN}']").text
@@ -75,7 +87,7 @@ def test_policy_officer_drafts_rates_head_of_service_publishes_brokers_see_the_e
 
     sign_in(browser, base, "Hana Head", tokens["Hana Head"])
     browser.get(draft_url)
-    browser.find_element(By.ID, "publish").click()
+    submit(browser, "publish")
     assert attribute_of(browser, "edition-status", "data-status") == "published"
     assert "Hana Head" in browser.find_element(By.ID, "edition-decided").text
     browser.save_screenshot(str(tmp_path / "published.png"))
